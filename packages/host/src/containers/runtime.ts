@@ -1,0 +1,71 @@
+/** Labels every Workcell container carries; the GC finds what is ours by these, never by name. */
+export const LABELS = {
+  managed: 'workcell.managed',
+  pool: 'workcell.pool',
+  hostInstance: 'workcell.host',
+  imageVersion: 'workcell.image',
+  dataDir: 'workcell.data-dir',
+} as const;
+
+export type ContainerRuntimeName = 'runc' | 'runsc';
+
+/** Everything needed to create one hardened workspace container. */
+export interface ContainerSpec {
+  /** Our own id for the container's host-side directory (mounts, sockets). */
+  slotId: string;
+  image: string;
+  labels: Record<string, string>;
+  /** Host directories bind-mounted into the container. */
+  mounts: {
+    /** Host dir holding agent.sock and egress.sock -> /run/workcell */
+    socketDir: string;
+    /** Host dir -> /workspace */
+    workspace: string;
+    /** Host dir -> CLAUDE_CONFIG_DIR */
+    claudeConfig: string;
+  };
+  /** Non-secret environment for the agent (model provider, region, bridge port). */
+  env: Record<string, string>;
+  limits: { memoryMb: number; cpus: number; pids: number };
+  runtime: ContainerRuntimeName;
+}
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+  running: boolean;
+  paused: boolean;
+  /** Docker's own state word: created, running, paused, exited, dead, ... */
+  status: string;
+  exitCode: number | null;
+  oomKilled: boolean;
+  createdAt: Date;
+  startedAt: Date | null;
+}
+
+/**
+ * Creates and controls workspace containers. The Docker implementation uses dockerode; a
+ * Kubernetes one would map the same calls onto pods. Nothing else in the host talks to the
+ * container engine.
+ */
+export interface ContainerRuntime {
+  /** Creates (not starts) a container from `spec`; answers its engine id. */
+  create(spec: ContainerSpec): Promise<string>;
+  start(id: string): Promise<void>;
+  /** Stops with a grace period; stopping a stopped container is not an error. */
+  stop(id: string, graceSeconds?: number): Promise<void>;
+  pause(id: string): Promise<void>;
+  unpause(id: string): Promise<void>;
+  /** Removes (forcing a running container); removing a missing one is not an error. */
+  remove(id: string): Promise<void>;
+  /** The container's state, or null when the engine does not know it. */
+  inspect(id: string): Promise<ContainerInfo | null>;
+  /** Containers carrying every label in `labels` (value '' matches any value). */
+  list(labels: Record<string, string>): Promise<ContainerInfo[]>;
+  /** Is the image present locally? */
+  hasImage(image: string): Promise<boolean>;
+  /** Answers whether the engine is reachable, throwing with a reason when it is not. */
+  ping(): Promise<void>;
+}

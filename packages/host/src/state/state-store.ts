@@ -1,0 +1,122 @@
+/**
+ * Lifecycle of a workspace container:
+ * creating -> warm -> assigned -> running -> idle -> (paused) -> removing, plus failed.
+ * A cold start goes creating -> assigned directly.
+ */
+export const CONTAINER_STATES = [
+  'creating',
+  'warm',
+  'assigned',
+  'running',
+  'idle',
+  'paused',
+  'removing',
+  'failed',
+] as const;
+export type ContainerState = (typeof CONTAINER_STATES)[number];
+
+/** What the host knows about one container it manages. Times are epoch milliseconds. */
+export interface ContainerRecord {
+  /** The engine's container id (Docker id); `container.id` in the API. */
+  id: string;
+  /** Host-side directory name for the container's mounts and sockets. */
+  slotId: string;
+  /** The host instance that created it. */
+  hostId: string;
+  image: string;
+  state: ContainerState;
+  workspaceId: string | null;
+  tenant: string | null;
+  createdAt: number;
+  stateChangedAt: number;
+  /** When the last run on it ended; the idle clock starts here. */
+  lastRunEndedAt: number | null;
+  /** The run in progress, when state is `running`. */
+  runId: string | null;
+}
+
+/** One buffered event of a run; `seq` starts at 1 and has no gaps. */
+export interface BufferedEvent {
+  seq: number;
+  /** The event, serialised (the SSE `event:` name and `data:` JSON). */
+  event: string;
+  data: string;
+}
+
+/**
+ * Shared, non-durable state: containers, the warm pool, workspace assignments, leases and the
+ * events of live runs. Implementations: Redis (several hosts share it) and in-process memory
+ * (the embedded default). Losing it loses no file and no finished conversation: containers are
+ * rebuilt from Docker labels and the host's assignment records, durable data lives in the
+ * ObjectStore. Every compare-and-set is atomic (a Lua script on Redis).
+ */
+export interface StateStore {
+  readonly kind: 'memory' | 'redis';
+
+  /** Answers whether the store is reachable, throwing with a reason when it is not. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Writes a container record whole (creation, reconcile). */
+  putContainer(record: ContainerRecord): Promise<void>;
+  getContainer(id: string): Promise<ContainerRecord | null>;
+  listContainers(): Promise<ContainerRecord[]>;
+  /**
+   * Compare-and-set: applies `patch` (and `stateChangedAt = now` when the state changes) only
+   * if the record exists and its state is one of `from`. Answers the new record, or null when
+   * the guard failed. GC's delete-if-still-idle is `transitionContainer(id, ['idle'], {state:
+   * 'removing'})`.
+   */
+  transitionContainer(
+    id: string,
+    from: readonly ContainerState[],
+    patch: Partial<Omit<ContainerRecord, 'id'>>,
+    now: number,
+  ): Promise<ContainerRecord | null>;
+  /** Removes the record, its warm-pool entry and the workspace assignment that names it. */
+  deleteContainer(id: string): Promise<void>;
+
+  /** Puts a `warm` container into the pool of `image`. */
+  addWarm(image: string, id: string): Promise<void>;
+  /**
+   * Atomically takes one warm container of `image` out of the pool, marks it `assigned` to
+   * `workspaceId` and records the assignment. Two callers never get the same container.
+   */
+  claimWarm(
+    image: string,
+    workspaceId: string,
+    tenant: string,
+    now: number,
+  ): Promise<ContainerRecord | null>;
+  /** Ids in the warm pool of `image`. */
+  listWarm(image: string): Promise<string[]>;
+  removeWarm(image: string, id: string): Promise<boolean>;
+
+  /** The container assigned to a workspace, if any. */
+  getAssignment(workspaceId: string): Promise<string | null>;
+  /** Records `containerId` as the workspace's container (cold start, reconcile). */
+  setAssignment(workspaceId: string, containerId: string): Promise<void>;
+  /** Clears the assignment only if it still names `containerId`. */
+  clearAssignment(workspaceId: string, containerId: string): Promise<boolean>;
+
+  /**
+   * Leases: a named claim that expires unless renewed, so a crashed holder never strands it.
+   * `acquireLease` succeeds when the lease is free, expired or already held by `holder`.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Extends the lease only if `holder` still holds it. */
+  renewLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Releases the lease only if `holder` still holds it. */
+  releaseLease(name: string, holder: string): Promise<boolean>;
+  getLeaseHolder(name: string): Promise<string | null>;
+
+  /** Appends the next event of a run (seq must be last seq + 1, else it throws). */
+  appendRunEvent(runId: string, event: BufferedEvent): Promise<void>;
+  /** Events with seq > `afterSeq`, in order, at most `limit`. */
+  readRunEvents(runId: string, afterSeq: number, limit?: number): Promise<BufferedEvent[]>;
+  /** Drops a run's buffer after `ttlMs` (once it is safely in the object store). */
+  expireRunEvents(runId: string, ttlMs: number): Promise<void>;
+
+  /** Fixed-window counter for rate limits: increments `key` and answers the count in window. */
+  hit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }>;
+}

@@ -1,0 +1,51 @@
+import type { Readable } from 'node:stream';
+
+/** Metadata of one stored object. */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** An opaque version tag (S3 ETag or a content hash); changes whenever the bytes change. */
+  etag: string;
+  modifiedAt: Date;
+}
+
+export interface GetRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive; omitted means to the end. */
+  end?: number;
+}
+
+export interface PutOptions {
+  contentType?: string;
+  /** Known length of a streamed body, when there is one. */
+  contentLength?: number;
+}
+
+/**
+ * Durable bytes by key: the only durable home of workspace files, conversations, run logs and
+ * session transcripts. Keys are `/`-separated and never start with `/`. Implementations: S3
+ * (AWS SDK v3, any S3-compatible endpoint) and a local directory (the embedded default).
+ */
+export interface ObjectStore {
+  /** A short name for logs and health (`s3://bucket/prefix`, `dir:/path`). */
+  readonly description: string;
+  /** Stores `body` under `key`, replacing any object there; readers never see a partial write. */
+  put(key: string, body: Buffer | string | Readable, options?: PutOptions): Promise<ObjectInfo>;
+  /** The object's bytes as a stream, or null when there is none. */
+  get(key: string, range?: GetRange): Promise<{ info: ObjectInfo; body: Readable } | null>;
+  /** The whole object in memory, or null; for small internal records. */
+  getBuffer(key: string): Promise<Buffer | null>;
+  head(key: string): Promise<ObjectInfo | null>;
+  /** Every object whose key starts with `prefix`, in key order. */
+  list(prefix: string): Promise<ObjectInfo[]>;
+  /** Removes one object; removing a missing key is not an error. */
+  delete(key: string): Promise<void>;
+  /** Removes many objects (batched where the store supports it). */
+  deleteMany(keys: readonly string[]): Promise<void>;
+  /** Removes every object under `prefix`. */
+  deletePrefix(prefix: string): Promise<number>;
+  /** Answers whether the store is reachable, throwing with a reason when it is not. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { ERROR_CODES } from './errors.js';
+
+/**
+ * The host <-> workspace-agent wire, spoken as HTTP/1.1 over the container's
+ * `/run/workcell/agent.sock`:
+ *
+ *   GET  /health                 -> AgentHealth
+ *   POST /runs        RunRequest -> 200 NDJSON stream of AgentEvent, one per line
+ *   POST /runs/:id/interrupt     -> 202 | 404
+ */
+
+/** Paths inside every workspace container. */
+export const CONTAINER_PATHS = {
+  socketDir: '/run/workcell',
+  agentSocket: '/run/workcell/agent.sock',
+  egressSocket: '/run/workcell/egress.sock',
+  workspace: '/workspace',
+  /** CLAUDE_CONFIG_DIR: the SDK's session transcripts, bind-mounted and synced. */
+  claudeConfig: '/var/lib/workcell/claude',
+  home: '/home/agent',
+} as const;
+
+/** The egress bridge inside the container: loopback TCP to the egress socket. */
+export const EGRESS_BRIDGE_PORT = 3128;
+
+export const ROUTE_PREFIX = {
+  anthropic: '/_workcell/anthropic',
+  bedrock: '/_workcell/bedrock',
+} as const;
+
+export const errorBodySchema = z.object({
+  code: z.enum(ERROR_CODES as [string, ...string[]]),
+  message: z.string(),
+});
+
+export const runOptionsSchema = z
+  .object({
+    model: z.string().min(1).max(200).optional(),
+    maxTurns: z.number().int().positive().max(1000).optional(),
+    systemPrompt: z.string().max(100_000).optional(),
+  })
+  .strict();
+export type RunOptions = z.infer<typeof runOptionsSchema>;
+
+export const runRequestSchema = z
+  .object({
+    runId: z.string().min(1).max(100),
+    prompt: z.string().min(1),
+    /** The SDK session to resume; the agent fails with `session_lost` if it cannot. */
+    resumeSessionId: z.string().min(1).max(200).optional(),
+    options: runOptionsSchema.optional(),
+  })
+  .strict();
+export type RunRequest = z.infer<typeof runRequestSchema>;
+
+export const runSummarySchema = z.object({
+  sessionId: z.string().nullable(),
+  subtype: z.string(),
+  isError: z.boolean(),
+  interrupted: z.boolean(),
+  durationMs: z.number(),
+  numTurns: z.number(),
+  totalCostUsd: z.number().nullable(),
+  usage: z.record(z.string(), z.unknown()).nullable(),
+  result: z.string().nullable(),
+});
+export type RunSummary = z.infer<typeof runSummarySchema>;
+
+export const agentEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('run.started'), runId: z.string() }),
+  /** One Claude Agent SDK message, as the SDK produced it. */
+  z.object({ type: z.literal('sdk'), message: z.record(z.string(), z.unknown()) }),
+  z.object({ type: z.literal('run.completed'), summary: runSummarySchema }),
+  z.object({ type: z.literal('run.failed'), error: errorBodySchema }),
+]);
+export type AgentEvent = z.infer<typeof agentEventSchema>;
+
+export const agentHealthSchema = z.object({
+  status: z.literal('ok'),
+  busy: z.boolean(),
+  runId: z.string().nullable(),
+  version: z.string(),
+  uptimeMs: z.number(),
+});
+export type AgentHealth = z.infer<typeof agentHealthSchema>;
+
+/** Parses one NDJSON line from the agent; throws on anything not in the schema. */
+export function parseAgentEvent(line: string): AgentEvent {
+  return agentEventSchema.parse(JSON.parse(line));
+}

@@ -1,0 +1,74 @@
+/**
+ * The one registry of error codes. Every code has an HTTP status, so adding a code without
+ * deciding its status does not compile. The same `{code, message}` shape goes out in JSON
+ * error bodies, in SSE `run.failed` events and in the agent's NDJSON `run.failed` events.
+ */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  invalid_json: 400,
+  invalid_path: 400,
+  validation_failed: 400,
+  unauthorized: 401,
+  not_found: 404,
+  method_not_allowed: 405,
+  workspace_busy: 409,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal: 500,
+  agent_busy: 409,
+  agent_unavailable: 502,
+  agent_failed: 502,
+  sdk_error: 502,
+  container_failed: 502,
+  container_start_failed: 503,
+  sync_failed: 502,
+  session_lost: 409,
+  run_timeout: 504,
+  run_interrupted: 499,
+  shutting_down: 503,
+  dependency_unavailable: 503,
+  egress_denied: 403,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[];
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+/** An error with a stable code; anything that reaches a client carries one. */
+export class WorkcellError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'WorkcellError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+
+  toBody(): ErrorBody {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_STATUS, value);
+}
+
+/** Turns anything thrown into a `{code, message}`, defaulting to `fallback`. */
+export function toErrorBody(err: unknown, fallback: ErrorCode = 'internal'): ErrorBody {
+  if (err instanceof WorkcellError) return err.toBody();
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: fallback, message };
+}

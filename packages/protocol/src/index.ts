@@ -1,0 +1,26 @@
+export {
+  ERROR_STATUS,
+  ERROR_CODES,
+  WorkcellError,
+  isErrorCode,
+  toErrorBody,
+  type ErrorCode,
+  type ErrorBody,
+} from './errors.js';
+export {
+  CONTAINER_PATHS,
+  EGRESS_BRIDGE_PORT,
+  ROUTE_PREFIX,
+  errorBodySchema,
+  runOptionsSchema,
+  runRequestSchema,
+  runSummarySchema,
+  agentEventSchema,
+  agentHealthSchema,
+  parseAgentEvent,
+  type RunOptions,
+  type RunRequest,
+  type RunSummary,
+  type AgentEvent,
+  type AgentHealth,
+} from './agent-wire.js';
