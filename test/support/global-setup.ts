@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { Redis } from 'ioredis';
+
+/**
+ * System tests run against real services. This starts s3rver on loopback for the run and checks
+ * that Redis and dockerd answer (scripts/test.sh starts them); a missing service fails the run
+ * instead of skipping tests.
+ */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const redisUrl = process.env.WORKCELL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    throw new Error(`Redis at ${redisUrl} does not answer (run scripts/setup-machine.sh): ${String(err)}`);
+  } finally {
+    redis.disconnect();
+  }
+
+  const s3Dir = mkdtempSync(join(tmpdir(), 'workcell-s3rver-'));
+  const s3Port = await freePort();
+  // s3rver ships no types.
+  const { default: S3rver } = (await import('s3rver')) as unknown as {
+    default: new (opts: Record<string, unknown>) => { run(): Promise<unknown>; close(): Promise<void> };
+  };
+  const s3 = new S3rver({
+    address: '127.0.0.1',
+    port: s3Port,
+    silent: true,
+    directory: s3Dir,
+    configureBuckets: [{ name: 'workcell-test' }],
+  });
+  await s3.run();
+
+  project.provide('redisUrl', redisUrl);
+  project.provide('s3Endpoint', `http://127.0.0.1:${s3Port}`);
+  project.provide('s3Bucket', 'workcell-test');
+
+  return async () => {
+    await s3.close();
+    rmSync(s3Dir, { recursive: true, force: true });
+  };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    redisUrl: string;
+    s3Endpoint: string;
+    s3Bucket: string;
+  }
+}
