@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ERROR_CODES } from './errors.js';
+import { ERROR_CODES, type ErrorCode } from './errors.js';
 
 /**
  * The host <-> workspace-agent wire, spoken as HTTP/1.1 over the container's
@@ -30,7 +30,7 @@ export const ROUTE_PREFIX = {
 } as const;
 
 export const errorBodySchema = z.object({
-  code: z.enum(ERROR_CODES as [string, ...string[]]),
+  code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]),
   message: z.string(),
 });
 

@@ -5,6 +5,7 @@ export const LABELS = {
   hostInstance: 'workcell.host',
   imageVersion: 'workcell.image',
   dataDir: 'workcell.data-dir',
+  slot: 'workcell.slot',
 } as const;
 
 export type ContainerRuntimeName = 'runc' | 'runsc';

@@ -73,14 +73,20 @@ export interface StateStore {
     patch: Partial<Omit<ContainerRecord, 'id'>>,
     now: number,
   ): Promise<ContainerRecord | null>;
-  /** Removes the record, its warm-pool entry and the workspace assignment that names it. */
+  /**
+   * Removes the record, its warm-pool entry and the workspace assignment that names it. The
+   * pool and the workspace are the ones the record names (`image`, `workspaceId`); without a
+   * record there is nothing else to remove.
+   */
   deleteContainer(id: string): Promise<void>;
 
-  /** Puts a `warm` container into the pool of `image`. */
+  /** Puts a `warm` container into the pool of `image` (once; adding it again changes nothing). */
   addWarm(image: string, id: string): Promise<void>;
   /**
    * Atomically takes one warm container of `image` out of the pool, marks it `assigned` to
-   * `workspaceId` and records the assignment. Two callers never get the same container.
+   * `workspaceId` and records the assignment. Two callers never get the same container. Ids
+   * whose record is gone or no longer `warm` are dropped from the pool on the way; null when
+   * no warm container is left.
    */
   claimWarm(
     image: string,

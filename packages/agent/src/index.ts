@@ -1,0 +1,4 @@
+export { startEgressBridge, type EgressBridge } from './bridge.js';
+export { AgentRunner } from './runner.js';
+export { readAgentSettings, sdkEnvironment, type AgentSettings, type ModelProvider } from './sdk-env.js';
+export { startAgentServer } from './server.js';

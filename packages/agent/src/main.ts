@@ -1,0 +1,39 @@
+import { CONTAINER_PATHS, EGRESS_BRIDGE_PORT } from '@workcell/protocol';
+import { pino } from 'pino';
+import { startEgressBridge } from './bridge.js';
+import { AgentRunner } from './runner.js';
+import { readAgentSettings } from './sdk-env.js';
+import { startAgentServer } from './server.js';
+
+/** The workspace agent: the one process the container runs. */
+async function main(): Promise<void> {
+  const logger = pino({ name: 'workspace-agent', base: { pid: process.pid } });
+  const settings = readAgentSettings(process.env);
+  const bridge = await startEgressBridge({
+    port: settings.bridgePort || EGRESS_BRIDGE_PORT,
+    socketPath: CONTAINER_PATHS.egressSocket,
+    logger,
+  });
+  const runner = new AgentRunner(settings, logger);
+  const server = await startAgentServer({
+    socketPath: CONTAINER_PATHS.agentSocket,
+    runner,
+    version: settings.version,
+    logger,
+  });
+  logger.info({ socket: CONTAINER_PATHS.agentSocket, bridgePort: bridge.port, provider: settings.provider }, 'agent ready');
+
+  const stop = (signal: string): void => {
+    logger.info({ signal }, 'stopping');
+    server.close();
+    void bridge.close().then(() => process.exit(0));
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(JSON.stringify({ level: 'fatal', msg: 'agent failed to start', err: String(err) }));
+  process.exit(1);
+});

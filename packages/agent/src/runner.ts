@@ -1,0 +1,191 @@
+import { query, type Query, type SDKMessage } from '@anthropic-ai/claude-agent-sdk';
+import { WorkcellError, type AgentEvent, type RunRequest, type RunSummary } from '@workcell/protocol';
+import type { Logger } from 'pino';
+import { sdkEnvironment, type AgentSettings } from './sdk-env.js';
+
+/** Keeps the last `limit` characters of the CLI's stderr for error messages. */
+class TailBuffer {
+  private text = '';
+  constructor(private readonly limit: number) {}
+  push(chunk: string): void {
+    this.text = (this.text + chunk).slice(-this.limit);
+  }
+  toString(): string {
+    return this.text.trim();
+  }
+}
+
+interface ActiveRun {
+  runId: string;
+  abort: AbortController;
+  query: Query | null;
+  interrupted: boolean;
+}
+
+/**
+ * Runs one Claude Agent SDK turn at a time and turns its messages into protocol events. The
+ * container is the sandbox, so tools run with `bypassPermissions` in `/workspace`.
+ */
+export class AgentRunner {
+  private active: ActiveRun | null = null;
+
+  constructor(
+    private readonly settings: AgentSettings,
+    private readonly logger: Logger,
+  ) {}
+
+  get currentRunId(): string | null {
+    return this.active?.runId ?? null;
+  }
+
+  /** Claims the runner for `request`; a second concurrent run is refused with `agent_busy`. */
+  begin(request: RunRequest): ActiveRun {
+    if (this.active) {
+      throw new WorkcellError('agent_busy', `run ${this.active.runId} is in progress`);
+    }
+    const run: ActiveRun = { runId: request.runId, abort: new AbortController(), query: null, interrupted: false };
+    this.active = run;
+    return run;
+  }
+
+  /** Interrupts the SDK turn of `runId`; false when that run is not in progress. */
+  async interrupt(runId: string): Promise<boolean> {
+    const run = this.active;
+    if (!run || run.runId !== runId) return false;
+    run.interrupted = true;
+    try {
+      await run.query?.interrupt();
+    } catch (err) {
+      this.logger.warn({ runId, err: String(err) }, 'interrupt failed; aborting the CLI process');
+      run.abort.abort();
+    }
+    return true;
+  }
+
+  /** Aborts `run` outright (the host went away). */
+  abort(run: ActiveRun): void {
+    run.interrupted = true;
+    run.abort.abort();
+  }
+
+  /** The run's events, ending with exactly one `run.completed` or `run.failed`. */
+  async *events(run: ActiveRun, request: RunRequest): AsyncGenerator<AgentEvent> {
+    const started = Date.now();
+    const stderr = new TailBuffer(4000);
+    let sessionId: string | null = null;
+    let finished = false;
+    try {
+      yield { type: 'run.started', runId: run.runId };
+      const q = query({
+        prompt: request.prompt,
+        options: {
+          cwd: this.settings.workspaceDir,
+          permissionMode: 'bypassPermissions',
+          allowDangerouslySkipPermissions: true,
+          includePartialMessages: true,
+          pathToClaudeCodeExecutable: this.settings.claudeExecutable,
+          abortController: run.abort,
+          env: sdkEnvironment(this.settings, process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'),
+          stderr: (data) => stderr.push(data),
+          settingSources: [],
+          ...(request.resumeSessionId ? { resume: request.resumeSessionId } : {}),
+          ...(request.options?.model ? { model: request.options.model } : {}),
+          ...(request.options?.maxTurns ? { maxTurns: request.options.maxTurns } : {}),
+          ...(request.options?.systemPrompt ? { systemPrompt: request.options.systemPrompt } : {}),
+        },
+      });
+      run.query = q;
+      for await (const message of q) {
+        if (isInit(message)) {
+          sessionId = message.session_id;
+          if (request.resumeSessionId && sessionId !== request.resumeSessionId) {
+            run.abort.abort();
+            finished = true;
+            yield {
+              type: 'run.failed',
+              error: {
+                code: 'session_lost',
+                message: `session ${request.resumeSessionId} could not be resumed (the CLI started ${sessionId})`,
+              },
+            };
+            return;
+          }
+        }
+        yield { type: 'sdk', message: toRecord(message) };
+        if (message.type === 'result') {
+          finished = true;
+          yield { type: 'run.completed', summary: summarise(message, run.interrupted, started) };
+          return;
+        }
+      }
+      finished = true;
+      if (run.interrupted) {
+        yield { type: 'run.completed', summary: interruptedSummary(sessionId, started) };
+      } else {
+        yield {
+          type: 'run.failed',
+          error: { code: 'sdk_error', message: withStderr('the SDK ended without a result', stderr) },
+        };
+      }
+    } catch (err) {
+      if (finished) return;
+      finished = true;
+      if (run.interrupted) {
+        yield { type: 'run.completed', summary: interruptedSummary(sessionId, started) };
+        return;
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      const lost = request.resumeSessionId && sessionId === null && /session|conversation/i.test(message + stderr.toString());
+      yield {
+        type: 'run.failed',
+        error: lost
+          ? { code: 'session_lost', message: withStderr(`session ${request.resumeSessionId} could not be resumed: ${message}`, stderr) }
+          : { code: 'sdk_error', message: withStderr(message, stderr) },
+      };
+    } finally {
+      run.query?.close();
+      if (this.active === run) this.active = null;
+    }
+  }
+}
+
+function isInit(message: SDKMessage): message is Extract<SDKMessage, { type: 'system'; subtype: 'init' }> {
+  return message.type === 'system' && message.subtype === 'init';
+}
+
+function toRecord(message: SDKMessage): Record<string, unknown> {
+  return message as unknown as Record<string, unknown>;
+}
+
+function withStderr(message: string, stderr: TailBuffer): string {
+  const tail = stderr.toString();
+  return tail ? `${message}; stderr: ${tail.slice(-1000)}` : message;
+}
+
+function summarise(message: Extract<SDKMessage, { type: 'result' }>, interrupted: boolean, started: number): RunSummary {
+  return {
+    sessionId: message.session_id,
+    subtype: message.subtype,
+    isError: message.is_error,
+    interrupted,
+    durationMs: message.duration_ms ?? Date.now() - started,
+    numTurns: message.num_turns,
+    totalCostUsd: message.total_cost_usd ?? null,
+    usage: (message.usage as unknown as Record<string, unknown>) ?? null,
+    result: message.subtype === 'success' ? message.result : null,
+  };
+}
+
+function interruptedSummary(sessionId: string | null, started: number): RunSummary {
+  return {
+    sessionId,
+    subtype: 'interrupted',
+    isError: false,
+    interrupted: true,
+    durationMs: Date.now() - started,
+    numTurns: 0,
+    totalCostUsd: null,
+    usage: null,
+    result: null,
+  };
+}

@@ -1,0 +1,61 @@
+import { CONTAINER_PATHS, ROUTE_PREFIX } from '@workcell/protocol';
+
+export type ModelProvider = 'anthropic' | 'bedrock';
+
+/** What the agent reads from its container environment (all non-secret). */
+export interface AgentSettings {
+  provider: ModelProvider;
+  awsRegion: string;
+  bridgePort: number;
+  workspaceDir: string;
+  claudeConfigDir: string;
+  home: string;
+  claudeExecutable: string;
+  version: string;
+}
+
+export function readAgentSettings(env: NodeJS.ProcessEnv): AgentSettings {
+  const provider = env.WORKCELL_MODEL_PROVIDER === 'bedrock' ? 'bedrock' : 'anthropic';
+  return {
+    provider,
+    awsRegion: env.AWS_REGION ?? 'us-east-1',
+    bridgePort: Number(env.WORKCELL_BRIDGE_PORT ?? 3128),
+    workspaceDir: env.WORKCELL_WORKSPACE_DIR ?? CONTAINER_PATHS.workspace,
+    claudeConfigDir: env.CLAUDE_CONFIG_DIR ?? CONTAINER_PATHS.claudeConfig,
+    home: env.HOME ?? CONTAINER_PATHS.home,
+    claudeExecutable: env.WORKCELL_CLAUDE_EXECUTABLE ?? '/opt/workcell/claude/claude',
+    version: env.WORKCELL_AGENT_VERSION ?? '0.0.0',
+  };
+}
+
+/**
+ * The complete environment of the SDK's CLI process (the SDK's `env` option replaces the
+ * process environment). Model traffic goes to the egress bridge by base URL; tools reach
+ * allowlisted HTTPS hosts through it as a CONNECT proxy. No credential is set: the
+ * placeholder key is stripped by the host's proxy, which adds the real one.
+ */
+export function sdkEnvironment(settings: AgentSettings, path: string): Record<string, string> {
+  const bridge = `http://127.0.0.1:${settings.bridgePort}`;
+  const env: Record<string, string> = {
+    PATH: path,
+    HOME: settings.home,
+    LANG: 'C.UTF-8',
+    CLAUDE_CONFIG_DIR: settings.claudeConfigDir,
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_AUTOUPDATER: '1',
+    HTTPS_PROXY: bridge,
+    https_proxy: bridge,
+    NO_PROXY: '127.0.0.1,localhost',
+    no_proxy: '127.0.0.1,localhost',
+  };
+  if (settings.provider === 'bedrock') {
+    env.CLAUDE_CODE_USE_BEDROCK = '1';
+    env.CLAUDE_CODE_SKIP_BEDROCK_AUTH = '1';
+    env.AWS_REGION = settings.awsRegion;
+    env.ANTHROPIC_BEDROCK_BASE_URL = `${bridge}${ROUTE_PREFIX.bedrock}`;
+  } else {
+    env.ANTHROPIC_BASE_URL = `${bridge}${ROUTE_PREFIX.anthropic}`;
+    env.ANTHROPIC_API_KEY = 'workcell-proxy-adds-the-key';
+  }
+  return env;
+}

@@ -1,0 +1,135 @@
+import { chmodSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  WorkcellError,
+  runRequestSchema,
+  toErrorBody,
+  type AgentEvent,
+  type AgentHealth,
+  type ErrorCode,
+  ERROR_STATUS,
+} from '@workcell/protocol';
+import type { Logger } from 'pino';
+import type { AgentRunner } from './runner.js';
+
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The agent's HTTP/1.1 API on its Unix socket (see `@workcell/protocol` agent-wire):
+ * `GET /health`, `POST /runs` (NDJSON event stream), `POST /runs/:id/interrupt`.
+ */
+export async function startAgentServer(options: {
+  socketPath: string;
+  runner: AgentRunner;
+  version: string;
+  logger: Logger;
+}): Promise<Server> {
+  const { socketPath, runner, version, logger } = options;
+  const startedAt = Date.now();
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error({ err: String(err) }, 'request failed');
+      if (!res.headersSent) sendError(res, toErrorBody(err).code, toErrorBody(err).message);
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://agent');
+    if (req.method === 'GET' && url.pathname === '/health') {
+      const health: AgentHealth = {
+        status: 'ok',
+        busy: runner.currentRunId !== null,
+        runId: runner.currentRunId,
+        version,
+        uptimeMs: Date.now() - startedAt,
+      };
+      sendJson(res, 200, health);
+      return;
+    }
+    if (req.method === 'POST' && url.pathname === '/runs') {
+      await startRun(req, res);
+      return;
+    }
+    const interrupt = /^\/runs\/([^/]+)\/interrupt$/.exec(url.pathname);
+    if (req.method === 'POST' && interrupt?.[1]) {
+      const ok = await runner.interrupt(decodeURIComponent(interrupt[1]));
+      if (ok) sendJson(res, 202, { interrupted: true });
+      else sendError(res, 'not_found', 'no such run in progress');
+      return;
+    }
+    sendError(res, 'not_found', `no route ${req.method ?? ''} ${url.pathname}`);
+  }
+
+  async function startRun(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let body: unknown;
+    try {
+      body = JSON.parse((await readBody(req)).toString('utf8'));
+    } catch (err) {
+      if (err instanceof WorkcellError) throw err;
+      throw new WorkcellError('invalid_json', 'the body is not valid JSON');
+    }
+    const parsed = runRequestSchema.safeParse(body);
+    if (!parsed.success) {
+      throw new WorkcellError('validation_failed', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    }
+    const request = parsed.data;
+    const run = runner.begin(request);
+    logger.info({ runId: request.runId, resume: request.resumeSessionId ?? null }, 'run started');
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    res.flushHeaders();
+    let ended = false;
+    res.on('close', () => {
+      if (!ended) {
+        logger.warn({ runId: request.runId }, 'host disconnected during the run; aborting it');
+        runner.abort(run);
+      }
+    });
+    let last: AgentEvent | null = null;
+    for await (const event of runner.events(run, request)) {
+      last = event;
+      if (!res.writableEnded && !res.destroyed) res.write(`${JSON.stringify(event)}\n`);
+    }
+    ended = true;
+    res.end();
+    logger.info({ runId: request.runId, outcome: last?.type ?? 'none' }, 'run ended');
+  }
+
+  rmSync(socketPath, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve());
+  });
+  // The host connects as root; the socket belongs to the agent user and is not for others.
+  chmodSync(socketPath, 0o660);
+  return server;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new WorkcellError('payload_too_large', `the body is over ${MAX_BODY_BYTES} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, code: ErrorCode, message: string): void {
+  sendJson(res, ERROR_STATUS[code], { error: { code, message } });
+}

@@ -1,0 +1,170 @@
+import { randomBytes } from 'node:crypto';
+import { WorkcellError, type ErrorBody, type RunSummary } from '@workcell/protocol';
+import type { ObjectStore } from '../storage/object-store.js';
+import * as layout from '../storage/layout.js';
+
+export interface WorkspaceRecord {
+  id: string;
+  tenant: string;
+  name: string;
+  createdAt: string;
+}
+
+export type RunStatus = 'running' | 'completed' | 'failed';
+
+export interface RunRecord {
+  id: string;
+  conversationId: string;
+  status: RunStatus;
+  startedAt: string;
+  endedAt: string | null;
+  interrupted: boolean;
+  error: ErrorBody | null;
+  summary: RunSummary | null;
+  eventCount: number;
+}
+
+export interface ConversationRecord {
+  id: string;
+  workspaceId: string;
+  tenant: string;
+  title: string;
+  createdAt: string;
+  /** The Claude Agent SDK session this conversation resumes. */
+  sessionId: string | null;
+  runs: RunRecord[];
+}
+
+/** A random id with a type prefix: `ws_`, `conv_`, `run_`. */
+export function newId(prefix: 'ws' | 'conv' | 'run'): string {
+  return `${prefix}_${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
+}
+
+const ID_PATTERN = /^(ws|conv|run)_[A-Za-z0-9]{16}$/;
+
+function notFound(what: string): WorkcellError {
+  return new WorkcellError('not_found', `${what} not found`);
+}
+
+/**
+ * Workspaces, conversations and runs, stored as JSON records in the ObjectStore under the
+ * tenant's prefix, so they survive the host and Redis. Every lookup is scoped by tenant:
+ * another tenant's id is simply not found.
+ */
+export class Catalog {
+  constructor(private readonly store: ObjectStore) {}
+
+  private async readJson<T>(key: string): Promise<T | null> {
+    const buf = await this.store.getBuffer(key);
+    return buf ? (JSON.parse(buf.toString('utf8')) as T) : null;
+  }
+
+  private async writeJson(key: string, value: unknown): Promise<void> {
+    await this.store.put(key, Buffer.from(JSON.stringify(value)), { contentType: 'application/json' });
+  }
+
+  async createWorkspace(tenant: string, name: string | undefined): Promise<WorkspaceRecord> {
+    const id = newId('ws');
+    const record: WorkspaceRecord = { id, tenant, name: name ?? id, createdAt: new Date().toISOString() };
+    await this.writeJson(layout.workspaceMetaKey(tenant, id), record);
+    await this.writeJson(layout.workspaceIndexKey(tenant, id), record);
+    return record;
+  }
+
+  /** The workspace, or `not_found` (also for malformed ids and other tenants' ids). */
+  async getWorkspace(tenant: string, workspaceId: string): Promise<WorkspaceRecord> {
+    if (!ID_PATTERN.test(workspaceId) || !workspaceId.startsWith('ws_')) throw notFound('workspace');
+    const record = await this.readJson<WorkspaceRecord>(layout.workspaceMetaKey(tenant, workspaceId));
+    if (!record) throw notFound('workspace');
+    return record;
+  }
+
+  async listWorkspaces(tenant: string): Promise<WorkspaceRecord[]> {
+    const objects = await this.store.list(layout.workspaceIndexPrefix(tenant));
+    const ids = objects.map((o) => layout.workspaceIdOfIndexKey(tenant, o.key)).filter((id): id is string => id !== null);
+    const records = await Promise.all(ids.map((id) => this.readJson<WorkspaceRecord>(layout.workspaceMetaKey(tenant, id))));
+    return records
+      .filter((r): r is WorkspaceRecord => r !== null)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** Deletes everything stored for the workspace: files, sessions, conversations, runs. */
+  async deleteWorkspace(tenant: string, workspaceId: string): Promise<void> {
+    const conversations = await this.listConversations(tenant, workspaceId);
+    await this.store.deleteMany(conversations.map((c) => layout.conversationIndexKey(tenant, c.id)));
+    await this.store.deletePrefix(layout.workspaceRoot(tenant, workspaceId));
+    await this.store.delete(layout.workspaceIndexKey(tenant, workspaceId));
+  }
+
+  async createConversation(tenant: string, workspaceId: string, title: string | undefined): Promise<ConversationRecord> {
+    await this.getWorkspace(tenant, workspaceId);
+    const id = newId('conv');
+    const record: ConversationRecord = {
+      id,
+      workspaceId,
+      tenant,
+      title: title ?? 'Untitled',
+      createdAt: new Date().toISOString(),
+      sessionId: null,
+      runs: [],
+    };
+    await this.writeJson(layout.conversationMetaKey(tenant, workspaceId, id), record);
+    await this.writeJson(layout.conversationIndexKey(tenant, id), { workspaceId });
+    return record;
+  }
+
+  async getConversation(tenant: string, conversationId: string): Promise<ConversationRecord> {
+    if (!ID_PATTERN.test(conversationId) || !conversationId.startsWith('conv_')) throw notFound('conversation');
+    const index = await this.readJson<{ workspaceId: string }>(layout.conversationIndexKey(tenant, conversationId));
+    if (!index) throw notFound('conversation');
+    const record = await this.readJson<ConversationRecord>(layout.conversationMetaKey(tenant, index.workspaceId, conversationId));
+    if (!record) throw notFound('conversation');
+    return record;
+  }
+
+  async listConversations(tenant: string, workspaceId: string): Promise<ConversationRecord[]> {
+    await this.getWorkspace(tenant, workspaceId);
+    const objects = await this.store.list(layout.conversationsPrefix(tenant, workspaceId));
+    const ids = objects.map((o) => layout.conversationIdOfMetaKey(tenant, workspaceId, o.key)).filter((id): id is string => id !== null);
+    const records = await Promise.all(ids.map((id) => this.readJson<ConversationRecord>(layout.conversationMetaKey(tenant, workspaceId, id))));
+    return records
+      .filter((r): r is ConversationRecord => r !== null)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** Applies `change` to the stored conversation (one run per workspace at a time, so no race). */
+  async updateConversation(
+    conversation: ConversationRecord,
+    change: (record: ConversationRecord) => void,
+  ): Promise<ConversationRecord> {
+    const key = layout.conversationMetaKey(conversation.tenant, conversation.workspaceId, conversation.id);
+    const current = (await this.readJson<ConversationRecord>(key)) ?? conversation;
+    change(current);
+    await this.writeJson(key, current);
+    return current;
+  }
+
+  /** A run of the conversation, or `not_found`. */
+  getRun(conversation: ConversationRecord, runId: string): RunRecord {
+    const run = conversation.runs.find((r) => r.id === runId);
+    if (!run) throw notFound('run');
+    return run;
+  }
+
+  /** Stores a finished run's events (NDJSON of `{seq, event, data}`). */
+  async writeRunEvents(conversation: ConversationRecord, runId: string, ndjson: string): Promise<void> {
+    await this.store.put(layout.runEventsKey(conversation.tenant, conversation.workspaceId, conversation.id, runId), Buffer.from(ndjson), {
+      contentType: 'application/x-ndjson',
+    });
+  }
+
+  async readRunEvents(conversation: ConversationRecord, runId: string): Promise<{ seq: number; event: string; data: string }[]> {
+    const buf = await this.store.getBuffer(layout.runEventsKey(conversation.tenant, conversation.workspaceId, conversation.id, runId));
+    if (!buf) return [];
+    return buf
+      .toString('utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { seq: number; event: string; data: string });
+  }
+}

@@ -1,0 +1,47 @@
+import { hostname } from 'node:os';
+import { WorkcellError } from '@workcell/protocol';
+import { configSchema, ENV_NAMES, type Config, type ConfigInput } from './schema.js';
+
+export const WORKCELL_VERSION = '0.1.0';
+
+/** A configuration with every default applied and the derived values filled in. */
+export interface ResolvedConfig extends Omit<Config, 'image' | 'bedrockUpstream' | 'hostId'> {
+  image: string;
+  bedrockUpstream: string;
+  hostId: string;
+  version: string;
+}
+
+/**
+ * Reads the configuration from environment variables; a bad value throws an error naming the
+ * variable. This is the only place that reads `process.env` for settings.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ConfigInput> = {}): ResolvedConfig {
+  const input: Record<string, unknown> = {};
+  for (const [key, variable] of Object.entries(ENV_NAMES)) {
+    const value = env[variable];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  return resolveConfig({ ...input, ...overrides });
+}
+
+/** Validates `input` (field names, not variable names) and fills in derived defaults. */
+export function resolveConfig(input: Record<string, unknown>): ResolvedConfig {
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '');
+      const variable = ENV_NAMES[key as keyof typeof ENV_NAMES] ?? key;
+      return `${variable}: ${issue.message}`;
+    });
+    throw new WorkcellError('validation_failed', `invalid configuration: ${problems.join('; ')}`);
+  }
+  const c = parsed.data;
+  return {
+    ...c,
+    image: c.image ?? `workcell/workspace:${WORKCELL_VERSION}`,
+    bedrockUpstream: c.bedrockUpstream ?? `https://bedrock-runtime.${c.awsRegion}.amazonaws.com`,
+    hostId: c.hostId ?? hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64),
+    version: WORKCELL_VERSION,
+  };
+}

@@ -1,0 +1,117 @@
+import { request, type IncomingMessage } from 'node:http';
+import { createInterface } from 'node:readline';
+import {
+  WorkcellError,
+  agentHealthSchema,
+  parseAgentEvent,
+  type AgentEvent,
+  type AgentHealth,
+  type RunRequest,
+} from '@workcell/protocol';
+
+/**
+ * Speaks the agent's HTTP/1.1 API over its Unix socket (the host end of
+ * `@workcell/protocol`'s agent wire). No network and no exec: the socket is a bind mount.
+ */
+export class AgentClient {
+  constructor(readonly socketPath: string) {}
+
+  /** The agent's health; throws `agent_unavailable` when it does not answer in `timeoutMs`. */
+  async health(timeoutMs = 2000): Promise<AgentHealth> {
+    const res = await this.call('GET', '/health', undefined, timeoutMs);
+    const body = await readAll(res);
+    if (res.statusCode !== 200) {
+      throw new WorkcellError('agent_unavailable', `agent health answered ${res.statusCode ?? 0}`);
+    }
+    return agentHealthSchema.parse(JSON.parse(body));
+  }
+
+  /** Polls `/health` until the agent answers or `timeoutMs` passes. */
+  async waitHealthy(timeoutMs: number, intervalMs = 50): Promise<AgentHealth> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    while (Date.now() < deadline) {
+      try {
+        return await this.health(Math.min(1000, Math.max(100, deadline - Date.now())));
+      } catch (err) {
+        last = err;
+        await new Promise((r) => setTimeout(r, intervalMs));
+      }
+    }
+    throw new WorkcellError('agent_unavailable', `agent did not become healthy in ${timeoutMs} ms: ${String(last)}`);
+  }
+
+  /**
+   * Starts a run and yields its events as they arrive. Closing the iterator early (or
+   * `signal` aborting) closes the connection, which makes the agent abort the run.
+   */
+  async *run(body: RunRequest, signal?: AbortSignal): AsyncGenerator<AgentEvent> {
+    const res = await this.call('POST', '/runs', body, 10_000, signal);
+    if (res.statusCode !== 200) {
+      const text = await readAll(res);
+      let code: WorkcellError['code'] = 'agent_failed';
+      let message = `agent answered ${res.statusCode ?? 0}`;
+      try {
+        const parsed = JSON.parse(text) as { error?: { code?: string; message?: string } };
+        if (parsed.error?.code === 'agent_busy') code = 'agent_busy';
+        if (parsed.error?.message) message = parsed.error.message;
+      } catch {
+        // Not JSON: keep the status message.
+      }
+      throw new WorkcellError(code, message);
+    }
+    const lines = createInterface({ input: res, crlfDelay: Infinity });
+    try {
+      for await (const line of lines) {
+        if (line.trim() === '') continue;
+        yield parseAgentEvent(line);
+      }
+    } finally {
+      lines.close();
+      res.destroy();
+    }
+  }
+
+  /** Asks the agent to interrupt `runId`; false when the agent has no such run. */
+  async interrupt(runId: string): Promise<boolean> {
+    const res = await this.call('POST', `/runs/${encodeURIComponent(runId)}/interrupt`, undefined, 5000);
+    await readAll(res);
+    return res.statusCode === 202;
+  }
+
+  private call(method: string, path: string, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const req = request(
+        {
+          socketPath: this.socketPath,
+          method,
+          path,
+          headers: payload
+            ? { 'content-type': 'application/json', 'content-length': payload.length }
+            : {},
+          signal,
+        },
+        (res) => {
+          req.setTimeout(0);
+          resolve(res);
+        },
+      );
+      req.setTimeout(timeoutMs, () => req.destroy(new WorkcellError('agent_unavailable', `agent did not answer ${method} ${path} in ${timeoutMs} ms`)));
+      req.on('error', (err) =>
+        reject(err instanceof WorkcellError ? err : new WorkcellError('agent_unavailable', `agent socket: ${err.message}`)),
+      );
+      req.end(payload);
+    });
+  }
+}
+
+function readAll(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    res.setEncoding('utf8');
+    res.on('data', (d: string) => (text += d));
+    res.on('end', () => resolve(text));
+    res.on('error', reject);
+  });
+}

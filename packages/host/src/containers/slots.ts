@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import { chownSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, renameSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** The container user's uid/gid inside every workspace container. */
+export const AGENT_UID = 1000;
+export const AGENT_GID = 1000;
+
+/** Host-side directories of one container: its mounts, its sockets and its assignment record. */
+export interface Slot {
+  id: string;
+  root: string;
+  socketDir: string;
+  workspaceDir: string;
+  claudeDir: string;
+  agentSocket: string;
+  egressSocket: string;
+}
+
+/** The workspace a container serves, written beside its mounts (labels cannot change later). */
+export interface AssignmentRecord {
+  containerId: string;
+  workspaceId: string;
+  tenant: string;
+  assignedAt: number;
+}
+
+/**
+ * Owns `<dataDir>/containers/<slotId>/`: `sock/` (agent.sock, egress.sock), `workspace/`,
+ * `claude/` (CLAUDE_CONFIG_DIR) and `assignment.json`. Together with Docker labels this lets a
+ * restarted host rebuild its state.
+ */
+export class SlotStore {
+  readonly root: string;
+
+  constructor(dataDir: string) {
+    this.root = join(resolve(dataDir), 'containers');
+    mkdirSync(this.root, { recursive: true });
+  }
+
+  static newId(): string {
+    return `c${Date.now().toString(36)}${randomBytes(5).toString('hex')}`;
+  }
+
+  slot(id: string): Slot {
+    if (!/^[a-z0-9]{6,40}$/.test(id)) throw new Error(`invalid slot id ${id}`);
+    const root = join(this.root, id);
+    const socketDir = join(root, 'sock');
+    return {
+      id,
+      root,
+      socketDir,
+      workspaceDir: join(root, 'workspace'),
+      claudeDir: join(root, 'claude'),
+      agentSocket: join(socketDir, 'agent.sock'),
+      egressSocket: join(socketDir, 'egress.sock'),
+    };
+  }
+
+  /** Creates the slot's directories, owned by the container user where the host can chown. */
+  create(id: string = SlotStore.newId()): Slot {
+    const slot = this.slot(id);
+    for (const dir of [slot.socketDir, slot.workspaceDir, slot.claudeDir]) {
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      chownIfRoot(dir);
+    }
+    return slot;
+  }
+
+  writeAssignment(slot: Slot, record: AssignmentRecord): void {
+    const tmp = join(slot.root, `.assignment.${process.pid}.tmp`);
+    writeFileSync(tmp, JSON.stringify(record));
+    renameSync(tmp, join(slot.root, 'assignment.json'));
+  }
+
+  readAssignment(slot: Slot): AssignmentRecord | null {
+    const file = join(slot.root, 'assignment.json');
+    if (!existsSync(file)) return null;
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as AssignmentRecord;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Ids of every slot directory on disk. */
+  list(): string[] {
+    return readdirSync(this.root, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && /^[a-z0-9]{6,40}$/.test(d.name))
+      .map((d) => d.name);
+  }
+
+  remove(id: string): void {
+    rmSync(this.slot(id).root, { recursive: true, force: true });
+  }
+}
+
+/** Makes a path owned by the container user when the host runs as root. */
+export function chownIfRoot(path: string): void {
+  if (process.getuid?.() === 0) chownSync(path, AGENT_UID, AGENT_GID);
+}

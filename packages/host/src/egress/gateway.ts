@@ -1,0 +1,56 @@
+import type { AuditRecord, CredentialProxy, EgressPolicy } from '@workcell/proxy';
+import type { EgressAttachment, EgressGateway, EgressIdentity } from '../containers/egress.js';
+import type { PolicyStore } from './policy-store.js';
+
+/**
+ * Wires the credential proxy into the orchestrator: one listener per container socket, whose
+ * policy is read per request from the workspace's narrowed policy (or the operator's).
+ */
+export class ProxyEgressGateway implements EgressGateway {
+  constructor(
+    private readonly proxy: CredentialProxy,
+    private readonly policies: PolicyStore,
+  ) {}
+
+  async attach(socketPath: string, identity: EgressIdentity): Promise<EgressAttachment> {
+    let current = identity;
+    const listener = await this.proxy.listen(
+      socketPath,
+      { workspaceId: identity.workspaceId ?? 'unassigned', containerId: identity.containerId },
+      (): EgressPolicy => this.policies.effective(current.workspaceId),
+    );
+    return {
+      setIdentity: (next) => {
+        current = next;
+        listener.setIdentity({ workspaceId: next.workspaceId ?? 'unassigned', containerId: next.containerId });
+      },
+      close: () => listener.close(),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.proxy.close();
+  }
+}
+
+/** Keeps the most recent audit records per workspace for `GET /v1/workspaces/:wid/egress`. */
+export class AuditTrail {
+  private readonly byWorkspace = new Map<string, AuditRecord[]>();
+
+  constructor(private readonly perWorkspace = 200) {}
+
+  record(entry: AuditRecord): void {
+    const list = this.byWorkspace.get(entry.workspaceId) ?? [];
+    list.push(entry);
+    if (list.length > this.perWorkspace) list.splice(0, list.length - this.perWorkspace);
+    this.byWorkspace.set(entry.workspaceId, list);
+  }
+
+  recent(workspaceId: string, limit = 50): AuditRecord[] {
+    return (this.byWorkspace.get(workspaceId) ?? []).slice(-limit);
+  }
+
+  forget(workspaceId: string): void {
+    this.byWorkspace.delete(workspaceId);
+  }
+}

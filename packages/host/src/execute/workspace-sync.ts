@@ -1,0 +1,10 @@
+import type { Slot } from '../containers/slots.js';
+
+/**
+ * Moves a workspace's durable files and session transcripts between the object store and a
+ * container's host-side slot: in before a run, out after it (and before a container is removed).
+ */
+export interface WorkspaceSync {
+  syncIn(tenant: string, workspaceId: string, slot: Slot): Promise<void>;
+  syncOut(tenant: string, workspaceId: string, slot: Slot): Promise<void>;
+}

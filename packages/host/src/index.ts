@@ -1,0 +1,11 @@
+export { createWorkcell, createLogger, REDACT_PATHS, type Workcell, type WorkcellOptions } from './workcell.js';
+export { loadConfig, resolveConfig, configSchema, ENV_NAMES, WORKCELL_VERSION, type ResolvedConfig, type Config, type ConfigInput } from './config/index.js';
+export { buildWorkspaceImage, findRepoRoot, type ImageBuildResult } from './image/builder.js';
+export { DockerRuntime } from './containers/docker-runtime.js';
+export { AgentClient } from './containers/agent-client.js';
+export { Orchestrator, systemClock, type Clock, type AcquiredContainer } from './containers/orchestrator.js';
+export { LABELS, type ContainerRuntime, type ContainerSpec, type ContainerInfo } from './containers/runtime.js';
+export { SlotStore, type Slot } from './containers/slots.js';
+export type { StateStore, ContainerRecord, ContainerState, BufferedEvent } from './state/state-store.js';
+export type { ObjectStore, ObjectInfo } from './storage/object-store.js';
+export { main as cliMain } from './cli/main.js';

@@ -1,0 +1,345 @@
+import { WorkcellError } from '@workcell/protocol';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { stateKeys, type StateKeys } from './keys.js';
+import { SCRIPTS } from './lua/index.js';
+import {
+  byCreation,
+  decodeFlatRecord,
+  decodeRecord,
+  encodePatch,
+  encodeRecord,
+  type ContainerPatch,
+} from './record-codec.js';
+import type { BufferedEvent, ContainerRecord, ContainerState, StateStore } from './state-store.js';
+
+export interface RedisStateStoreOptions {
+  /** `redis://[user:password@]host:port[/db]` */
+  url: string;
+  /** Every key starts with `<keyPrefix>:`; default `workcell`. */
+  keyPrefix?: string;
+  logger?: Logger;
+  /** How long `ping()` waits for an answer before it reports Redis down. */
+  pingTimeoutMs?: number;
+}
+
+/** A script registered with `defineCommand`: keys first, then arguments. */
+type ScriptCall = (...keysThenArgs: (string | number)[]) => Promise<unknown>;
+type ScriptName = keyof typeof SCRIPTS;
+
+/** Reconnect delays grow 50, 100, 200 ... and stay at 1 s: a restarted Redis is found fast. */
+const MAX_RECONNECT_DELAY_MS = 1_000;
+
+/**
+ * The StateStore on Redis, shared by every host that points at the same Redis and key prefix.
+ * Each compare-and-set is one Lua script (see `lua/`); plain reads and writes are single
+ * commands. While Redis is down, calls fail within a few reconnect attempts with a
+ * `dependency_unavailable` WorkcellError instead of waiting; the client keeps reconnecting and
+ * the first call after Redis is back works (scripts are re-sent when Redis lost them).
+ */
+export class RedisStateStore implements StateStore {
+  readonly kind = 'redis' as const;
+  readonly keys: StateKeys;
+
+  private readonly redis: Redis;
+  private readonly scripts: Record<ScriptName, ScriptCall>;
+  private readonly where: string;
+  private readonly pingTimeoutMs: number;
+  private readonly logger: Logger | undefined;
+  private reportedDown = false;
+
+  constructor(options: RedisStateStoreOptions) {
+    this.keys = stateKeys(options.keyPrefix);
+    this.where = redactUrl(options.url);
+    this.pingTimeoutMs = options.pingTimeoutMs ?? 2_000;
+    this.logger = options.logger?.child({ component: 'state', redis: this.where });
+    this.redis = new Redis(options.url, {
+      // A call made while Redis is down fails after this many reconnect attempts.
+      maxRetriesPerRequest: 2,
+      enableOfflineQueue: true,
+      retryStrategy: (attempt) => Math.min(50 * 2 ** (attempt - 1), MAX_RECONNECT_DELAY_MS),
+      connectTimeout: 3_000,
+      // A compare-and-set whose reply was lost must not run a second time on reconnect.
+      autoResendUnfulfilledCommands: false,
+    });
+    this.redis.on('error', (err: Error) => this.onConnectionError(err));
+    this.redis.on('ready', () => this.onReady());
+
+    const scripts: Partial<Record<ScriptName, ScriptCall>> = {};
+    for (const [key, script] of Object.entries(SCRIPTS) as [
+      ScriptName,
+      (typeof SCRIPTS)[ScriptName],
+    ][]) {
+      this.redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
+      // defineCommand adds the method at run time; ioredis cannot type it.
+      const call = (this.redis as unknown as Record<string, ScriptCall>)[script.name];
+      if (!call) throw new Error(`ioredis did not define ${script.name}`);
+      scripts[key] = call.bind(this.redis);
+    }
+    this.scripts = scripts as Record<ScriptName, ScriptCall>;
+  }
+
+  async ping(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${this.pingTimeoutMs} ms`)),
+        this.pingTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.redis.ping(), timeout]);
+    } catch (err) {
+      throw this.failure('PING', err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.redis.status === 'ready') {
+      try {
+        await this.redis.quit();
+        return;
+      } catch {
+        // The connection dropped while quitting; disconnect below ends it either way.
+      }
+    }
+    this.redis.disconnect();
+  }
+
+  async putContainer(record: ContainerRecord): Promise<void> {
+    const key = this.keys.container(record.id);
+    await this.run('putContainer', async () => {
+      const results = await this.redis
+        .multi()
+        .del(key)
+        .hset(key, encodeRecord(record))
+        .sadd(this.keys.containers, record.id)
+        .exec();
+      for (const [err] of results ?? []) if (err) throw err;
+    });
+  }
+
+  async getContainer(id: string): Promise<ContainerRecord | null> {
+    const hash = await this.run('getContainer', () => this.redis.hgetall(this.keys.container(id)));
+    return decodeRecord(hash);
+  }
+
+  async listContainers(): Promise<ContainerRecord[]> {
+    const records = await this.run('listContainers', async () => {
+      const ids = await this.redis.smembers(this.keys.containers);
+      if (ids.length === 0) return [];
+      const pipeline = this.redis.pipeline();
+      for (const id of ids) pipeline.hgetall(this.keys.container(id));
+      const results = (await pipeline.exec()) ?? [];
+      return results.map(([err, hash]) => {
+        if (err) throw err;
+        return decodeRecord(hash as Record<string, string>);
+      });
+    });
+    return records.filter((r): r is ContainerRecord => r !== null).sort(byCreation);
+  }
+
+  async transitionContainer(
+    id: string,
+    from: readonly ContainerState[],
+    patch: ContainerPatch,
+    now: number,
+  ): Promise<ContainerRecord | null> {
+    const { set, del } = encodePatch(patch);
+    const reply = await this.script(
+      'transitionContainer',
+      this.keys.container(id),
+      now,
+      from.length,
+      ...from,
+      set.length,
+      ...set.flat(),
+      ...del,
+    );
+    return reply === null ? null : decodeFlatRecord(reply as string[]);
+  }
+
+  async deleteContainer(id: string): Promise<void> {
+    await this.script(
+      'deleteContainer',
+      this.keys.container(id),
+      this.keys.containers,
+      id,
+      this.keys.warmPrefix,
+      this.keys.assignmentPrefix,
+      this.keys.assignmentSuffix,
+    );
+  }
+
+  async addWarm(image: string, id: string): Promise<void> {
+    await this.run('addWarm', () => this.redis.zadd(this.keys.warm(image), 'NX', Date.now(), id));
+  }
+
+  async claimWarm(
+    image: string,
+    workspaceId: string,
+    tenant: string,
+    now: number,
+  ): Promise<ContainerRecord | null> {
+    const reply = await this.script(
+      'claimWarm',
+      this.keys.warm(image),
+      this.keys.assignment(workspaceId),
+      this.keys.containerPrefix,
+      workspaceId,
+      tenant,
+      now,
+    );
+    return reply === null ? null : decodeFlatRecord(reply as string[]);
+  }
+
+  async listWarm(image: string): Promise<string[]> {
+    return this.run('listWarm', () => this.redis.zrange(this.keys.warm(image), 0, -1));
+  }
+
+  async removeWarm(image: string, id: string): Promise<boolean> {
+    return (await this.run('removeWarm', () => this.redis.zrem(this.keys.warm(image), id))) === 1;
+  }
+
+  async getAssignment(workspaceId: string): Promise<string | null> {
+    return this.run('getAssignment', () => this.redis.get(this.keys.assignment(workspaceId)));
+  }
+
+  async setAssignment(workspaceId: string, containerId: string): Promise<void> {
+    await this.run('setAssignment', () =>
+      this.redis.set(this.keys.assignment(workspaceId), containerId),
+    );
+  }
+
+  async clearAssignment(workspaceId: string, containerId: string): Promise<boolean> {
+    return (
+      (await this.script('clearAssignment', this.keys.assignment(workspaceId), containerId)) === 1
+    );
+  }
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return (await this.script('acquireLease', this.keys.lease(name), holder, ttlMs)) === 1;
+  }
+
+  async renewLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return (await this.script('renewLease', this.keys.lease(name), holder, ttlMs)) === 1;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<boolean> {
+    return (await this.script('releaseLease', this.keys.lease(name), holder)) === 1;
+  }
+
+  async getLeaseHolder(name: string): Promise<string | null> {
+    return this.run('getLeaseHolder', () => this.redis.get(this.keys.lease(name)));
+  }
+
+  async appendRunEvent(runId: string, event: BufferedEvent): Promise<void> {
+    const [appended, last] = (await this.script(
+      'appendRunEvent',
+      this.keys.runEvents(runId),
+      event.seq,
+      event.event,
+      event.data,
+    )) as [number, number];
+    if (appended !== 1) {
+      throw new WorkcellError(
+        'conflict',
+        `run ${runId}: event seq ${event.seq} does not follow ${last}`,
+        {
+          runId,
+          seq: event.seq,
+          lastSeq: last,
+        },
+      );
+    }
+  }
+
+  async readRunEvents(runId: string, afterSeq: number, limit?: number): Promise<BufferedEvent[]> {
+    if (limit !== undefined && limit <= 0) return [];
+    const key = this.keys.runEvents(runId);
+    const start = `${Math.max(0, Math.floor(afterSeq)) + 1}-0`;
+    const entries = await this.run('readRunEvents', () =>
+      limit === undefined
+        ? this.redis.xrange(key, start, '+')
+        : this.redis.xrange(key, start, '+', 'COUNT', limit),
+    );
+    return entries.map(([id, fields]) => {
+      const values = new Map<string, string>();
+      for (let i = 0; i + 1 < fields.length; i += 2)
+        values.set(fields[i] as string, fields[i + 1] as string);
+      return {
+        seq: Number(id.split('-')[0]),
+        event: values.get('event') ?? '',
+        data: values.get('data') ?? '',
+      };
+    });
+  }
+
+  async expireRunEvents(runId: string, ttlMs: number): Promise<void> {
+    await this.run('expireRunEvents', () => this.redis.pexpire(this.keys.runEvents(runId), ttlMs));
+  }
+
+  async hit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }> {
+    const [count, resetInMs] = (await this.script('hit', this.keys.hit(key), windowMs)) as [
+      number,
+      number,
+    ];
+    return { count, resetInMs };
+  }
+
+  private script(name: ScriptName, ...keysThenArgs: (string | number)[]): Promise<unknown> {
+    return this.run(name, () => this.scripts[name](...keysThenArgs));
+  }
+
+  /** Runs one Redis call, turning its failure into a WorkcellError that names Redis. */
+  private async run<T>(op: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      throw this.failure(op, err);
+    }
+  }
+
+  /**
+   * A reply error is Redis refusing a command (a bug here); anything else is the connection,
+   * which a caller reports as a dependency being unavailable.
+   */
+  private failure(op: string, err: unknown): WorkcellError {
+    if (err instanceof WorkcellError) return err;
+    const message = err instanceof Error ? err.message : String(err);
+    const replyError = err instanceof Error && err.name === 'ReplyError';
+    const failure = new WorkcellError(
+      replyError ? 'internal' : 'dependency_unavailable',
+      replyError
+        ? `Redis at ${this.where} refused ${op}: ${message}`
+        : `Redis at ${this.where} is unavailable (${op}): ${message}`,
+    );
+    failure.cause = err;
+    return failure;
+  }
+
+  private onConnectionError(err: Error): void {
+    if (this.reportedDown) return;
+    this.reportedDown = true;
+    this.logger?.warn({ err }, 'Redis connection failed; reconnecting');
+  }
+
+  private onReady(): void {
+    if (!this.reportedDown) return;
+    this.reportedDown = false;
+    this.logger?.info('Redis connection restored');
+  }
+}
+
+/** The URL without its password, for messages and logs. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'redis (unparseable URL)';
+  }
+}

@@ -1,0 +1,134 @@
+import { WorkcellError } from '@workcell/protocol';
+import { checkWorkspacePath } from '../sync/workspace-path.js';
+
+/*
+ * Every object key Workcell writes is built here.
+ *
+ *   tenants/<tenant>/workspaces/<wid>/meta.json                       the workspace record
+ *   tenants/<tenant>/workspaces/<wid>/manifest.json                   file manifest (sync)
+ *   tenants/<tenant>/workspaces/<wid>/files/<path>                    workspace files
+ *   tenants/<tenant>/workspaces/<wid>/sessions-manifest.json          session manifest (sync)
+ *   tenants/<tenant>/workspaces/<wid>/sessions/<relpath>              the agent's CLAUDE_CONFIG_DIR
+ *   tenants/<tenant>/workspaces/<wid>/conversations/<cid>/meta.json   a conversation
+ *   tenants/<tenant>/workspaces/<wid>/conversations/<cid>/runs/<rid>.ndjson   a run's events
+ *   tenants/<tenant>/conversation-index/<cid>.json                    cid -> wid
+ *   tenants/<tenant>/workspace-index/<wid>.json                       one small record per workspace
+ *
+ * Everything of a workspace is under workspaceRoot(), so one deletePrefix removes it; the two
+ * index entries live outside it (they are looked up by id alone) and are deleted by id.
+ */
+
+/** Tenant, workspace, conversation and run ids: 1-128 of `A-Z a-z 0-9 _ -`. */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
+export type IdKind = 'tenant' | 'workspace' | 'conversation' | 'run';
+
+/** Whether `value` can be used as an id in a key (the API answers 404 for one that cannot). */
+export function isValidId(value: string): boolean {
+  return ID_PATTERN.test(value);
+}
+
+function id(kind: IdKind, value: string): string {
+  if (!isValidId(value)) {
+    throw new WorkcellError('bad_request', `invalid ${kind} id`, { [kind]: String(value).slice(0, 200) });
+  }
+  return value;
+}
+
+/** `tenants/<tenant>/`: everything a tenant owns. */
+export function tenantRoot(tenant: string): string {
+  return `tenants/${id('tenant', tenant)}/`;
+}
+
+/** `tenants/<tenant>/workspaces/<wid>/`: everything of one workspace (one deletePrefix). */
+export function workspaceRoot(tenant: string, wid: string): string {
+  return `${tenantRoot(tenant)}workspaces/${id('workspace', wid)}/`;
+}
+
+export function workspaceMetaKey(tenant: string, wid: string): string {
+  return `${workspaceRoot(tenant, wid)}meta.json`;
+}
+
+/** Prefix of the workspace's files; a file's key is this plus its checked path. */
+export function workspaceFilesPrefix(tenant: string, wid: string): string {
+  return `${workspaceRoot(tenant, wid)}files/`;
+}
+
+/** Key of one workspace file; `path` must pass checkWorkspacePath. */
+export function workspaceFileKey(tenant: string, wid: string, path: string): string {
+  return workspaceFilesPrefix(tenant, wid) + checkWorkspacePath(path);
+}
+
+export function workspaceManifestKey(tenant: string, wid: string): string {
+  return `${workspaceRoot(tenant, wid)}manifest.json`;
+}
+
+/** Prefix of the agent's session directory (CLAUDE_CONFIG_DIR) contents. */
+export function sessionsPrefix(tenant: string, wid: string): string {
+  return `${workspaceRoot(tenant, wid)}sessions/`;
+}
+
+export function sessionsManifestKey(tenant: string, wid: string): string {
+  return `${workspaceRoot(tenant, wid)}sessions-manifest.json`;
+}
+
+/** Prefix under which every conversation of the workspace lives. */
+export function conversationsPrefix(tenant: string, wid: string): string {
+  return `${workspaceRoot(tenant, wid)}conversations/`;
+}
+
+export function conversationRoot(tenant: string, wid: string, cid: string): string {
+  return `${conversationsPrefix(tenant, wid)}${id('conversation', cid)}/`;
+}
+
+export function conversationMetaKey(tenant: string, wid: string, cid: string): string {
+  return `${conversationRoot(tenant, wid, cid)}meta.json`;
+}
+
+/** Prefix of a conversation's run logs; listing it gives the runs. */
+export function runsPrefix(tenant: string, wid: string, cid: string): string {
+  return `${conversationRoot(tenant, wid, cid)}runs/`;
+}
+
+/** A run's recorded events, one JSON object per line. */
+export function runEventsKey(tenant: string, wid: string, cid: string, rid: string): string {
+  return `${runsPrefix(tenant, wid, cid)}${id('run', rid)}.ndjson`;
+}
+
+/** Maps a conversation id to its workspace, for routes that name only the conversation. */
+export function conversationIndexKey(tenant: string, cid: string): string {
+  return `${tenantRoot(tenant)}conversation-index/${id('conversation', cid)}.json`;
+}
+
+/** Prefix of the tenant's workspace index: listing it lists workspaces without any file key. */
+export function workspaceIndexPrefix(tenant: string): string {
+  return `${tenantRoot(tenant)}workspace-index/`;
+}
+
+export function workspaceIndexKey(tenant: string, wid: string): string {
+  return `${workspaceIndexPrefix(tenant)}${id('workspace', wid)}.json`;
+}
+
+/** The id in a key under conversationsPrefix (`<cid>/meta.json`), or null for other keys. */
+export function conversationIdOfMetaKey(tenant: string, wid: string, key: string): string | null {
+  const prefix = conversationsPrefix(tenant, wid);
+  if (!key.startsWith(prefix)) return null;
+  const match = /^([A-Za-z0-9_-]{1,128})\/meta\.json$/.exec(key.slice(prefix.length));
+  return match?.[1] ?? null;
+}
+
+/** The id in a key under workspaceIndexPrefix (`<wid>.json`), or null. */
+export function workspaceIdOfIndexKey(tenant: string, key: string): string | null {
+  const prefix = workspaceIndexPrefix(tenant);
+  if (!key.startsWith(prefix)) return null;
+  const match = /^([A-Za-z0-9_-]{1,128})\.json$/.exec(key.slice(prefix.length));
+  return match?.[1] ?? null;
+}
+
+/** The run id in a key under runsPrefix (`<rid>.ndjson`), or null. */
+export function runIdOfEventsKey(tenant: string, wid: string, cid: string, key: string): string | null {
+  const prefix = runsPrefix(tenant, wid, cid);
+  if (!key.startsWith(prefix)) return null;
+  const match = /^([A-Za-z0-9_-]{1,128})\.ndjson$/.exec(key.slice(prefix.length));
+  return match?.[1] ?? null;
+}

@@ -1,0 +1,104 @@
+/**
+ * One structured record per request or tunnel. It names which credential the proxy added, never
+ * its value, and carries the resolved address (for operators; client bodies never do).
+ */
+export interface AuditRecord {
+  /** ISO time the request arrived. */
+  time: string;
+  workspaceId: string;
+  containerId: string | null;
+  method: string;
+  /** Destination host (canonical), or the model upstream's host on the model routes. */
+  host: string | null;
+  port: number | null;
+  /** The address dialed, or the address that failed the check. */
+  address: string | null;
+  decision: 'allow' | 'deny';
+  /** Machine-readable: `allowed`, a DenyReason, or a refusal such as `invalid-target`. */
+  reason: string;
+  /** The pattern that decided, when one did. */
+  rule: string | null;
+  /** Status sent to the container; 200 for an established tunnel; null when none was sent. */
+  status: number | null;
+  /** Body or tunnel bytes received from the upstream and sent to the container. */
+  bytesIn: number;
+  /** Body or tunnel bytes sent from the container to the upstream. */
+  bytesOut: number;
+  durationMs: number;
+  credential: 'anthropic-api-key' | 'aws-sigv4' | null;
+  route: 'anthropic' | 'bedrock' | 'connect' | 'http' | 'other';
+}
+
+export interface Identity {
+  readonly workspaceId: string;
+  readonly containerId: string | null;
+}
+
+/**
+ * Bounded per-workspace memory of recent records, for `GET /v1/workspaces/:wid/egress`.
+ * Pass `add` (bound) as, or from, the proxy's `audit` callback.
+ */
+export class RecentAuditRecords {
+  private readonly byWorkspace = new Map<string, AuditRecord[]>();
+
+  constructor(private readonly perWorkspace = 200) {}
+
+  add(record: AuditRecord): void {
+    const list = this.byWorkspace.get(record.workspaceId) ?? [];
+    list.push(record);
+    if (list.length > this.perWorkspace) list.splice(0, list.length - this.perWorkspace);
+    this.byWorkspace.set(record.workspaceId, list);
+  }
+
+  /** The most recent records of a workspace, newest last. */
+  recent(workspaceId: string, limit = this.perWorkspace): AuditRecord[] {
+    const list = this.byWorkspace.get(workspaceId) ?? [];
+    return list.slice(Math.max(0, list.length - limit));
+  }
+
+  forget(workspaceId: string): void {
+    this.byWorkspace.delete(workspaceId);
+  }
+}
+
+/** Collects one record's fields while a request runs and emits it exactly once. */
+export class AuditEntry {
+  readonly record: AuditRecord;
+  private readonly startedMs: number;
+  private emitted = false;
+
+  constructor(
+    identity: Identity,
+    method: string,
+    route: AuditRecord['route'],
+    private readonly clock: () => number,
+    private readonly sink: (record: AuditRecord) => void,
+  ) {
+    this.startedMs = clock();
+    this.record = {
+      time: new Date(this.startedMs).toISOString(),
+      workspaceId: identity.workspaceId,
+      containerId: identity.containerId,
+      method,
+      host: null,
+      port: null,
+      address: null,
+      decision: 'deny',
+      reason: 'incomplete',
+      rule: null,
+      status: null,
+      bytesIn: 0,
+      bytesOut: 0,
+      durationMs: 0,
+      credential: null,
+      route,
+    };
+  }
+
+  emit(): void {
+    if (this.emitted) return;
+    this.emitted = true;
+    this.record.durationMs = Math.max(0, this.clock() - this.startedMs);
+    this.sink(this.record);
+  }
+}

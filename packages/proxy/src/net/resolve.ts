@@ -1,0 +1,106 @@
+import { lookup } from 'node:dns/promises';
+import { networkInterfaces } from 'node:os';
+import { cidrContains } from './cidr.js';
+import { classifyAddress, embeddedIpv4, type AddressClass } from './classify.js';
+import type { CanonicalHost } from './host.js';
+import { parseIpAddress, type IpAddress } from './ip.js';
+import type { EgressPolicy } from '../policy/policy.js';
+
+/** Resolves a name to address texts. Injectable; the default is `dns.lookup` with `all: true`. */
+export type Resolver = (host: string) => Promise<string[]>;
+
+export const systemResolver: Resolver = async (host) => {
+  const answers = await lookup(host, { all: true, verbatim: true });
+  return answers.map((a) => a.address);
+};
+
+/** This host's own interface addresses (every family), as address texts. */
+export function systemLocalAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .map((info) => info.address.replace(/%.*$/, ''));
+}
+
+export type AddressCheck =
+  | { readonly ok: true; readonly addresses: readonly IpAddress[] }
+  | {
+      readonly ok: false;
+      readonly reason: 'private-address' | 'resolve-failed';
+      readonly message: string;
+      /** The address that failed the check, for the audit record only (never a client body). */
+      readonly address: string | null;
+    };
+
+export interface ResolveOptions {
+  readonly resolve: Resolver;
+  readonly localAddresses: () => readonly string[];
+  readonly timeoutMs: number;
+}
+
+function insideAllowPrivate(policy: EgressPolicy, address: IpAddress): boolean {
+  const covered = (a: IpAddress): boolean => policy.allowPrivate.some((range) => cidrContains(range, a));
+  if (covered(address)) return true;
+  const inner = embeddedIpv4(address);
+  return inner.length > 0 && inner.every(covered);
+}
+
+function article(cls: AddressClass): string {
+  return /^[aeiou]/.test(cls) ? 'an' : 'a';
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('resolution timed out')), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Resolves an allowed host once and checks every address it resolves to: refused when any is
+ * loopback, unspecified, link-local, private, carrier-grade NAT, multicast, broadcast, reserved,
+ * a metadata address or one of this host's interface addresses, unless inside the policy's
+ * private ranges. An IP literal is checked as is. No answer fails closed. The caller dials
+ * exactly the returned addresses.
+ */
+export async function resolveChecked(host: CanonicalHost, policy: EgressPolicy, options: ResolveOptions): Promise<AddressCheck> {
+  let addresses: IpAddress[];
+  if (host.kind === 'ip') {
+    addresses = [host.address];
+  } else {
+    let answers: string[];
+    try {
+      answers = await withTimeout(options.resolve(host.value), options.timeoutMs);
+    } catch {
+      return { ok: false, reason: 'resolve-failed', message: `${host.value} did not resolve (fails closed)`, address: null };
+    }
+    const parsed = answers.map((text) => parseIpAddress(text.replace(/%.*$/, '')));
+    if (parsed.length === 0 || parsed.some((a) => a === null)) {
+      return { ok: false, reason: 'resolve-failed', message: `${host.value} has no usable address (fails closed)`, address: null };
+    }
+    addresses = parsed.filter((a): a is IpAddress => a !== null);
+  }
+  const local = new Set(
+    options
+      .localAddresses()
+      .map((text) => parseIpAddress(text.replace(/%.*$/, ''))?.text)
+      .filter((text): text is string => text !== undefined),
+  );
+  for (const address of addresses) {
+    if (insideAllowPrivate(policy, address)) continue;
+    const cls = classifyAddress(address, local);
+    if (cls === 'public') continue;
+    const subject = host.kind === 'ip' ? `${host.value} is` : `${host.value} resolves to`;
+    return {
+      ok: false,
+      reason: 'private-address',
+      message: `${subject} ${article(cls)} ${cls} address, refused unless inside WORKCELL_EGRESS_ALLOW_PRIVATE`,
+      address: address.text,
+    };
+  }
+  return { ok: true, addresses };
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test: machine set-up (dockerd, Redis), dependencies, build, lint, the workspace
+# image, then the unit and system suites (system tests drive real Docker, Redis, s3rver, the
+# workspace image and the Claude Agent SDK against the mock model).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -eq 0 ]; then
+  ./scripts/setup-machine.sh
+else
+  sudo ./scripts/setup-machine.sh
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+npm run build
+npx tsc -p tsconfig.check.json --noEmit
+npx eslint .
+npx prettier --check . >/dev/null || echo "[test] prettier: some files are not formatted (npm run format)"
+node packages/host/bin/workcell.js image build
+
+export WORKCELL_TEST_REDIS_URL=${WORKCELL_TEST_REDIS_URL:-redis://127.0.0.1:6379}
+npx vitest run "$@"

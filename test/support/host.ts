@@ -1,0 +1,136 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startMockModel, type MockModel } from '@workcell/mock-model';
+import { resolveConfig, createWorkcell, createLogger, type Workcell, type ConfigInput } from '@workcell/host';
+import { readSse, type SseEvent } from './sse.js';
+
+export const execFileAsync = promisify(execFile);
+
+/** Runs the docker CLI and answers stdout. */
+export async function docker(...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync('docker', args, { maxBuffer: 64 * 1024 * 1024 });
+  return stdout;
+}
+
+export interface TestHost {
+  workcell: Workcell;
+  url: string;
+  token: string;
+  tenant: string;
+  mock: MockModel;
+  dataDir: string;
+  /** Log lines the host wrote (JSON strings), for secret greps. */
+  logs: string[];
+  api(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
+  json<T = Record<string, unknown>>(path: string, init?: RequestInit & { token?: string | null }): Promise<T>;
+  /** Creates a workspace and a conversation in it. */
+  conversation(): Promise<{ workspaceId: string; conversationId: string }>;
+  /** Posts a message with Accept: text/event-stream and reads the whole run. */
+  send(conversationId: string, content: string): Promise<SseEvent[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * A real Workcell host for system tests: real Docker, the real workspace image, the real proxy,
+ * and a mock model on loopback as the Anthropic upstream. Unique data directory, host id and
+ * tokens per host; `close()` removes every container it made.
+ */
+export async function startTestHost(overrides: Partial<ConfigInput> & { tokens?: Record<string, string> } = {}): Promise<TestHost> {
+  const { tokens: extraTokens, ...configOverrides } = overrides;
+  const dataDir = mkdtempSync(join(tmpdir(), 'workcell-test-'));
+  const token = `tok_${randomBytes(16).toString('hex')}`;
+  const tenant = `t${randomBytes(4).toString('hex')}`;
+  const mock = await startMockModel();
+  const logs: string[] = [];
+  const logger = createLogger('debug', {
+    write: (line: string) => {
+      logs.push(line);
+      if (process.env.WORKCELL_TEST_LOGS) process.stderr.write(line);
+    },
+  });
+  const tokenList = [`${token}=${tenant}`, ...Object.entries(extraTokens ?? {}).map(([k, v]) => `${k}=${v}`)].join(',');
+  const config = resolveConfig({
+    port: 0,
+    host: '127.0.0.1',
+    dataDir,
+    apiTokens: tokenList,
+    anthropicUpstream: mock.url,
+    warmPoolSize: 0,
+    hostId: `test-${randomBytes(4).toString('hex')}`,
+    containerMemoryMb: 1024,
+    ...configOverrides,
+  });
+  const workcell = await createWorkcell(config, { logger });
+  const url = await workcell.listen();
+
+  const api = (path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> => {
+    const { token: t, ...rest } = init;
+    const headers = new Headers(rest.headers);
+    const use = t === undefined ? token : t;
+    if (use) headers.set('authorization', `Bearer ${use}`);
+    if (rest.body !== undefined && typeof rest.body === 'string' && !headers.has('content-type')) headers.set('content-type', 'application/json');
+    return fetch(`${url}${path}`, { ...rest, headers });
+  };
+  const json = async <T,>(path: string, init: RequestInit & { token?: string | null } = {}): Promise<T> => {
+    const res = await api(path, init);
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path} answered ${res.status}: ${text}`);
+    return (text ? JSON.parse(text) : {}) as T;
+  };
+
+  return {
+    workcell,
+    url,
+    token,
+    tenant,
+    mock,
+    dataDir,
+    logs,
+    api,
+    json,
+    async conversation() {
+      const ws = await json<{ id: string }>('/v1/workspaces', { method: 'POST', body: JSON.stringify({ name: 'test' }) });
+      const conv = await json<{ id: string }>(`/v1/workspaces/${ws.id}/conversations`, { method: 'POST', body: JSON.stringify({}) });
+      return { workspaceId: ws.id, conversationId: conv.id };
+    },
+    async send(conversationId, content) {
+      const res = await api(`/v1/conversations/${conversationId}/messages`, {
+        method: 'POST',
+        headers: { accept: 'text/event-stream' },
+        body: JSON.stringify({ content }),
+      });
+      if (res.status !== 200) throw new Error(`message answered ${res.status}: ${await res.text()}`);
+      return readSse(res);
+    },
+    async close() {
+      const records = await workcell.state.listContainers().catch(() => []);
+      await workcell.close(5_000).catch(() => undefined);
+      for (const r of records) await workcell.runtime.remove(r.id).catch(() => undefined);
+      const leftovers = await docker('ps', '-aq', '--filter', `label=workcell.host=${config.hostId}`).catch(() => '');
+      for (const id of leftovers.split('\n').filter(Boolean)) await docker('rm', '-f', id).catch(() => '');
+      await mock.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Parsed `data` of the events named `name`. */
+export function dataOf<T = Record<string, unknown>>(events: SseEvent[], name: string): T[] {
+  return events.filter((e) => e.event === name).map((e) => JSON.parse(e.data) as T);
+}
+
+/** The tool_use blocks of every assistant message in a run. */
+export function toolUses(events: SseEvent[]): { name: string; input: Record<string, unknown> }[] {
+  const out: { name: string; input: Record<string, unknown> }[] = [];
+  for (const m of dataOf<{ type: string; message?: { content?: unknown } }>(events, 'message')) {
+    if (m.type !== 'assistant' || !Array.isArray(m.message?.content)) continue;
+    for (const block of m.message.content as { type: string; name?: string; input?: Record<string, unknown> }[]) {
+      if (block.type === 'tool_use' && block.name) out.push({ name: block.name, input: block.input ?? {} });
+    }
+  }
+  return out;
+}
