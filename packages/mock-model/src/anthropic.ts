@@ -61,14 +61,6 @@ export async function handleMessages(ctx: RouteContext): Promise<void> {
   ctx.record.model = model;
   ctx.record.stream = body.stream === true;
   ctx.record.userText = turn.view.userText;
-  ctx.logger.debug(
-    {
-      userText: turn.view.userText,
-      toolCalls: turn.view.toolCallsSincePrompt,
-      stop: turn.plan.stopReason,
-    },
-    'mock-model turn',
-  );
 
   const { res } = ctx;
   const signal = clientGone(res);

@@ -115,7 +115,15 @@ export async function startMockModel(options: MockModelOptions = {}): Promise<Mo
     const requestId = `req_mock_${randomBytes(8).toString('hex')}`;
     await route({ req, res, body, record, requestId, logger }, path, options);
     logger.debug(
-      { method: record.method, path: target, status: res.statusCode },
+      {
+        method: record.method,
+        path: target,
+        status: res.statusCode,
+        model: record.model,
+        stream: record.stream,
+        signatureValid: record.signatureValid,
+        userText: record.userText,
+      },
       'mock-model request',
     );
   };

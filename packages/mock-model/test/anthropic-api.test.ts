@@ -1,9 +1,8 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startMockModel, type MockModel } from '../src/index.js';
 import {
   REMINDER,
+  captureLogs,
   messagesBody,
   parseSse,
   postMessages,
@@ -337,14 +336,8 @@ describe('sleep directive', () => {
   });
 
   it('stops waiting when the client disconnects', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        lines.push(chunk.toString());
-        callback();
-      },
-    });
-    const logged = await startMockModel({ logger: pino({ level: 'debug' }, sink) });
+    const { logger, lines } = captureLogs();
+    const logged = await startMockModel({ logger });
     try {
       const controller = new AbortController();
       const response = await fetch(`${logged.url}/v1/messages`, {
@@ -362,6 +355,28 @@ describe('sleep directive', () => {
         .poll(() => lines.some((line) => line.includes('client left')), { timeout: 2000 })
         .toBe(true);
       expect(Date.now() - abortedAt).toBeLessThan(2000);
+    } finally {
+      await logged.close();
+    }
+  });
+
+  it('stops waiting when the client of a non-streaming request disconnects', async () => {
+    const { logger, lines } = captureLogs();
+    const logged = await startMockModel({ logger });
+    try {
+      const pending = fetch(`${logged.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: messagesBody([userMessage('MOCK:{"sleep_ms": 5000}')], { stream: false }),
+        signal: AbortSignal.timeout(200),
+      });
+      await expect(pending).rejects.toThrow();
+      const abortedAt = Date.now();
+      await expect
+        .poll(() => lines.some((line) => line.includes('client left')), { timeout: 2000 })
+        .toBe(true);
+      expect(Date.now() - abortedAt).toBeLessThan(2000);
+      expect(logged.requests).toHaveLength(1);
     } finally {
       await logged.close();
     }

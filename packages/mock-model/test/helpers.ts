@@ -1,5 +1,7 @@
 /** Shared helpers for the mock model's tests: raw HTTP, SSE parsing, request bodies. */
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
 
 export interface RawResponse {
   status: number;
@@ -121,4 +123,16 @@ export function userMessage(prompt: string): Message {
       { type: 'text', text: prompt },
     ],
   };
+}
+
+/** A debug-level logger whose lines are kept in `lines`, so a test can see what the mock did. */
+export function captureLogs(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(chunk.toString());
+      callback();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, sink), lines };
 }

@@ -9,11 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Sha256 } from '@aws-crypto/sha256-js';
-import { query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
+import {
+  query,
+  type Options,
+  type SDKMessage,
+  type SDKResultMessage,
+} from '@anthropic-ai/claude-agent-sdk';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startMockModel, type BedrockVerification, type MockModel } from '../src/index.js';
+import { captureLogs } from './helpers.js';
 
 const CLAUDE_BINARY = fileURLToPath(
   new URL('../../../node_modules/@anthropic-ai/claude-agent-sdk-linux-x64/claude', import.meta.url),
@@ -52,31 +58,31 @@ interface Run {
   result: SDKResultMessage;
 }
 
+/** The SDK options every run here uses: a throwaway cwd and config dir, the local binary. */
+function sdkOptions(env: Record<string, string>, extra: Options = {}): Options {
+  return {
+    cwd: dir,
+    permissionMode: 'bypassPermissions',
+    allowDangerouslySkipPermissions: true,
+    includePartialMessages: true,
+    pathToClaudeCodeExecutable: CLAUDE_BINARY,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: dir,
+      CLAUDE_CONFIG_DIR: dir,
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      IS_SANDBOX: '1',
+      ...env,
+    },
+    ...extra,
+  };
+}
+
 async function runSdk(prompt: string, env: Record<string, string>, resume?: string): Promise<Run> {
   const messages: SDKMessage[] = [];
   const stderr: string[] = [];
-  for await (const message of query({
-    prompt,
-    options: {
-      cwd: dir,
-      resume,
-      permissionMode: 'bypassPermissions',
-      allowDangerouslySkipPermissions: true,
-      includePartialMessages: true,
-      pathToClaudeCodeExecutable: CLAUDE_BINARY,
-      stderr: (data) => stderr.push(data),
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: dir,
-        CLAUDE_CONFIG_DIR: dir,
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-        IS_SANDBOX: '1',
-        ...env,
-      },
-    },
-  })) {
-    messages.push(message);
-  }
+  const options = sdkOptions(env, { resume, stderr: (data) => stderr.push(data) });
+  for await (const message of query({ prompt, options })) messages.push(message);
   const result = messages.find((m): m is SDKResultMessage => m.type === 'result');
   if (!result) throw new Error(`the SDK ended without a result; stderr: ${stderr.join('')}`);
   return { messages, result };
@@ -200,6 +206,34 @@ describe('the Claude Agent SDK against the mock', () => {
     const init = second.messages.find((m) => m.type === 'system' && m.subtype === 'init');
     expect(init?.session_id).toBe(first.result.session_id);
     expect(resultText(second.result)).toBe('prior_user_turns=1');
+  });
+
+  it('stops a sleeping reply when the SDK interrupts the turn', async () => {
+    const { logger, lines: logs } = captureLogs();
+    mock = await startMockModel({ logger });
+    const turn = query({
+      prompt: 'MOCK:{"sleep_ms": 10000}\nMOCK:{"text": "too late"}',
+      options: sdkOptions(anthropicEnv(mock)),
+    });
+    let interruptedAt = 0;
+    const texts: string[] = [];
+    try {
+      for await (const message of turn) {
+        if (message.type === 'stream_event' && interruptedAt === 0) {
+          interruptedAt = Date.now();
+          await turn.interrupt();
+        }
+        if (message.type === 'assistant') texts.push(JSON.stringify(message.message.content));
+      }
+    } catch {
+      // The SDK ends an interrupted turn with an error result; the mock's side is what matters.
+    }
+    expect(interruptedAt).toBeGreaterThan(0);
+    await vi.waitFor(() => expect(logs.some((line) => line.includes('client left'))).toBe(true), {
+      timeout: 3000,
+    });
+    expect(Date.now() - interruptedAt).toBeLessThan(5000);
+    expect(texts.join('')).not.toContain('too late');
   });
 
   it('completes a tool turn over Bedrock with every request SigV4-verified', async () => {
