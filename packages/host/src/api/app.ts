@@ -16,7 +16,6 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   const app = Fastify({
     loggerInstance: services.logger as FastifyBaseLogger,
     bodyLimit: services.limits.maxJsonBytes,
-    disableRequestLogging: false,
     // Ids in paths are ours; a trailing slash is not a different route.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 5000 },
     requestIdHeader: false,

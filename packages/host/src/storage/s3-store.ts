@@ -12,7 +12,6 @@ import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { pipeline, Readable, Transform } from 'node:stream';
 import { WorkcellError } from '@workcell/protocol';
-import type { Logger } from 'pino';
 import { checkObjectKey, checkObjectPrefix, compareKeys } from './object-key.js';
 import type { GetRange, ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
 import { checkRange } from './range.js';
@@ -45,7 +44,6 @@ export interface S3ObjectStoreOptions {
    * Tests and benchmarks count requests with it.
    */
   onRequest?: (op: string, key?: string) => void;
-  logger?: Logger;
 }
 
 interface S3ErrorLike {
@@ -70,6 +68,28 @@ function cleanEtag(etag: string | undefined): string {
 function totalFromContentRange(contentRange: string | undefined): number | undefined {
   const match = /\/(\d+)$/.exec(contentRange ?? '');
   return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+/**
+ * The first `length` bytes of `source`. Some S3-compatible stores answer a range that ends at
+ * byte 0 (`bytes=0-0`) with more than was asked; the reader still gets only the range.
+ */
+function truncated(source: Readable, length: number): Readable {
+  let remaining = length;
+  const out = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      const part = chunk.subarray(0, remaining);
+      remaining -= part.length;
+      callback(null, part.length > 0 ? part : undefined);
+      if (remaining === 0) {
+        this.push(null);
+        source.unpipe(this);
+        source.destroy();
+      }
+    },
+  });
+  source.on('error', (err) => out.destroy(err));
+  return source.pipe(out);
 }
 
 function normalisePrefix(prefix: string | undefined): string {
@@ -184,7 +204,11 @@ export class S3ObjectStore implements ObjectStore {
         modifiedAt: out.LastModified ?? new Date(0),
       };
       // In Node the SDK's body is the HTTP response stream (an IncomingMessage).
-      const body = out.Body instanceof Readable ? out.Body : Readable.from([]);
+      let body = out.Body instanceof Readable ? out.Body : Readable.from([]);
+      if (range?.end !== undefined) {
+        const wanted = Math.min(range.end, size - 1) - range.start + 1;
+        if ((out.ContentLength ?? 0) > wanted) body = truncated(body, wanted);
+      }
       return { info, body };
     } catch (err) {
       if (isNotFound(err)) return null;

@@ -8,7 +8,6 @@ export const MAX_PATH_BYTES = 4096;
 export const RESERVED_NAME_PREFIX = '.workcell';
 
 /** C0 controls, DEL and C1 controls. */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
 /** An unpaired UTF-16 surrogate: not valid Unicode, and not representable in a UTF-8 name. */
 const LONE_SURROGATE = /\p{Cs}/u;

@@ -1,0 +1,159 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEgressBridge } from '../src/bridge.js';
+import { AgentRunner } from '../src/runner.js';
+import { readAgentSettings, sdkEnvironment } from '../src/sdk-env.js';
+import { startAgentServer } from '../src/server.js';
+
+const logger = pino({ level: 'silent' });
+const dirs: string[] = [];
+const tmp = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'wc-agent-'));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  const port = await new Promise<number>((r) => probe.listen(0, '127.0.0.1', () => r((probe.address() as { port: number }).port)));
+  await new Promise<void>((r) => probe.close(() => r()));
+  return port;
+}
+
+function call(socketPath: string, method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method, path, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('egress bridge', () => {
+  it('relays bytes both ways between its loopback port and the egress socket', async () => {
+    const dir = tmp();
+    const socketPath = join(dir, 'egress.sock');
+    const upstream = createServer((s) => s.on('data', (d) => s.write(Buffer.concat([Buffer.from('echo:'), d]))));
+    await new Promise<void>((r) => upstream.listen(socketPath, r));
+    const port = await freePort();
+    const real = await startEgressBridge({ port, socketPath, logger });
+    try {
+      const reply = await new Promise<string>((resolve, reject) => {
+        const c = connect(port, '127.0.0.1', () => c.write('ping'));
+        c.on('data', (d) => {
+          resolve(d.toString());
+          c.destroy();
+        });
+        c.on('error', reject);
+      });
+      expect(reply).toBe('echo:ping');
+    } finally {
+      await real.close();
+      await new Promise<void>((r) => upstream.close(() => r()));
+    }
+  });
+
+  it('answers 502 when the egress socket is missing', async () => {
+    const dir = tmp();
+    const port = await freePort();
+    const bridge = await startEgressBridge({ port, socketPath: join(dir, 'missing.sock'), logger });
+    try {
+      const reply = await new Promise<string>((resolve) => {
+        let text = '';
+        const c = connect(port, '127.0.0.1', () => c.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n'));
+        c.on('data', (d) => (text += d.toString()));
+        c.on('close', () => resolve(text));
+      });
+      expect(reply).toMatch(/^HTTP\/1.1 502/);
+    } finally {
+      await bridge.close();
+    }
+  });
+});
+
+describe('agent API', () => {
+  async function start(): Promise<{ server: Server; socketPath: string; runner: AgentRunner }> {
+    const dir = tmp();
+    const socketPath = join(dir, 'agent.sock');
+    const runner = new AgentRunner(readAgentSettings({}), logger);
+    const server = await startAgentServer({ socketPath, runner, version: 'test', logger });
+    return { server, socketPath, runner };
+  }
+
+  it('answers health', async () => {
+    const { server, socketPath } = await start();
+    try {
+      const res = await call(socketPath, 'GET', '/health');
+      expect(res.status).toBe(200);
+      expect(JSON.parse(res.text)).toMatchObject({ status: 'ok', busy: false, runId: null, version: 'test' });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('refuses malformed JSON, invalid run requests and unknown routes with codes', async () => {
+    const { server, socketPath } = await start();
+    try {
+      const bad = await call(socketPath, 'POST', '/runs', '{"runId": ');
+      expect(bad.status).toBe(400);
+      expect(JSON.parse(bad.text).error.code).toBe('invalid_json');
+      const invalid = await call(socketPath, 'POST', '/runs', JSON.stringify({ runId: 'r1', prompt: '', extra: 1 }));
+      expect(invalid.status).toBe(400);
+      expect(JSON.parse(invalid.text).error.code).toBe('validation_failed');
+      const unknown = await call(socketPath, 'GET', '/nope');
+      expect(unknown.status).toBe(404);
+      const interrupt = await call(socketPath, 'POST', '/runs/nothing/interrupt');
+      expect(interrupt.status).toBe(404);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('refuses a second concurrent run with agent_busy', async () => {
+    const { server, socketPath, runner } = await start();
+    try {
+      runner.begin({ runId: 'first', prompt: 'hello' });
+      const res = await call(socketPath, 'POST', '/runs', JSON.stringify({ runId: 'second', prompt: 'hello' }));
+      expect(res.status).toBe(409);
+      expect(JSON.parse(res.text).error.code).toBe('agent_busy');
+      const health = JSON.parse((await call(socketPath, 'GET', '/health')).text);
+      expect(health).toMatchObject({ busy: true, runId: 'first' });
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('SDK environment', () => {
+  it('sends Anthropic traffic to the bridge and carries no credential', () => {
+    const env = sdkEnvironment(readAgentSettings({}), '/usr/bin:/bin');
+    expect(env.ANTHROPIC_BASE_URL).toBe('http://127.0.0.1:3128/_workcell/anthropic');
+    expect(env.ANTHROPIC_API_KEY).toBe('workcell-proxy-adds-the-key');
+    expect(env.CLAUDE_CODE_USE_BEDROCK).toBeUndefined();
+    expect(env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC).toBe('1');
+  });
+
+  it('uses the Bedrock route with SDK-side auth skipped in bedrock mode', () => {
+    const env = sdkEnvironment(readAgentSettings({ WORKCELL_MODEL_PROVIDER: 'bedrock', AWS_REGION: 'eu-west-1' }), '/usr/bin');
+    expect(env).toMatchObject({
+      CLAUDE_CODE_USE_BEDROCK: '1',
+      CLAUDE_CODE_SKIP_BEDROCK_AUTH: '1',
+      AWS_REGION: 'eu-west-1',
+      ANTHROPIC_BEDROCK_BASE_URL: 'http://127.0.0.1:3128/_workcell/bedrock',
+    });
+    expect(env.ANTHROPIC_API_KEY).toBeUndefined();
+    expect(Object.keys(env).some((k) => k.startsWith('AWS_SECRET') || k === 'AWS_ACCESS_KEY_ID')).toBe(false);
+  });
+});
