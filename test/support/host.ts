@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startMockModel, type MockModel } from '@workcell/mock-model';
+import { startMockModel, type MockModel, type MockModelOptions } from '@workcell/mock-model';
 import { resolveConfig, createWorkcell, createLogger, type Workcell, type ConfigInput } from '@workcell/host';
 import { readSse, type SseEvent } from './sse.js';
 
@@ -39,12 +39,14 @@ export interface TestHost {
  * and a mock model on loopback as the Anthropic upstream. Unique data directory, host id and
  * tokens per host; `close()` removes every container it made.
  */
-export async function startTestHost(overrides: Partial<ConfigInput> & { tokens?: Record<string, string> } = {}): Promise<TestHost> {
-  const { tokens: extraTokens, ...configOverrides } = overrides;
+export async function startTestHost(
+  overrides: Partial<ConfigInput> & { tokens?: Record<string, string>; mock?: MockModelOptions } = {},
+): Promise<TestHost> {
+  const { tokens: extraTokens, mock: mockOptions, ...configOverrides } = overrides;
   const dataDir = mkdtempSync(join(tmpdir(), 'workcell-test-'));
   const token = `tok_${randomBytes(16).toString('hex')}`;
   const tenant = `t${randomBytes(4).toString('hex')}`;
-  const mock = await startMockModel();
+  const mock = await startMockModel(mockOptions);
   const logs: string[] = [];
   const logger = createLogger('debug', {
     write: (line: string) => {
@@ -59,6 +61,7 @@ export async function startTestHost(overrides: Partial<ConfigInput> & { tokens?:
     dataDir,
     apiTokens: tokenList,
     anthropicUpstream: mock.url,
+    bedrockUpstream: mock.url,
     warmPoolSize: 0,
     hostId: `test-${randomBytes(4).toString('hex')}`,
     containerMemoryMb: 1024,

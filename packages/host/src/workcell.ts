@@ -103,7 +103,7 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
     allow: parseEgressPatterns(config.egressAllow, 'WORKCELL_EGRESS_ALLOW'),
     deny: parseEgressPatterns(config.egressDeny, 'WORKCELL_EGRESS_DENY'),
     allowPrivate: parseCidrList(config.egressAllowPrivate, 'WORKCELL_EGRESS_ALLOW_PRIVATE'),
-  });
+  }, objects, logger.child({ component: 'egress-policy' }));
   const auditLogger = logger.child({ component: 'egress-audit' });
   const proxy = new CredentialProxy({
     anthropic: { upstream: new URL(anthropicUpstream), apiKey: () => config.anthropicApiKey },
@@ -213,6 +213,7 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
     execute,
     events,
     files,
+    egress: { policies, audit },
     health,
     logger: logger.child({ component: 'api' }),
     limits: { maxFileBytes: config.maxFileBytes, maxJsonBytes: config.maxPromptBytes + 64 * 1024 },

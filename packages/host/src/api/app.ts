@@ -4,6 +4,7 @@ import type { Principal } from '../auth/tokens.js';
 import type { ApiServices } from './context.js';
 import { sendError } from './errors.js';
 import { registerConversationRoutes } from './routes/conversations.js';
+import { registerEgressRoutes } from './routes/egress.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerWorkspaceRoutes } from './routes/workspaces.js';
@@ -39,5 +40,6 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   registerWorkspaceRoutes(app, services);
   registerFileRoutes(app, services);
   registerConversationRoutes(app, services);
+  registerEgressRoutes(app, services, services.egress);
   return app;
 }

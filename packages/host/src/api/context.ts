@@ -5,6 +5,8 @@ import type { Orchestrator } from '../containers/orchestrator.js';
 import type { ExecuteService } from '../execute/execute-service.js';
 import type { RunEventLog } from '../execute/run-events.js';
 import type { FilesService } from '../files/files-service.js';
+import type { AuditTrail } from '../egress/gateway.js';
+import type { PolicyStore } from '../egress/policy-store.js';
 
 /** The services the HTTP routes use; built by the composition root. */
 export interface ApiServices {
@@ -14,6 +16,7 @@ export interface ApiServices {
   execute: ExecuteService;
   events: RunEventLog;
   files: FilesService;
+  egress: { policies: PolicyStore; audit: AuditTrail };
   health: () => Promise<{ status: 'ok' | 'degraded'; body: Record<string, unknown> }>;
   logger: Logger;
   limits: { maxFileBytes: number; maxJsonBytes: number };

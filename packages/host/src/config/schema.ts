@@ -1,3 +1,4 @@
+import { parseCidrList, parseEgressPatterns } from '@workcell/proxy';
 import { z } from 'zod';
 
 const intFrom = (min: number, max: number) =>
@@ -26,6 +27,18 @@ const tokenMap = z
     return map;
   });
 
+/** Refuses over-broad or malformed egress patterns (`*`, `*.com`, schemes, paths, ...). */
+function egressPatterns(variable: string) {
+  return (raw: string, ctx: z.RefinementCtx): void => {
+    try {
+      parseEgressPatterns(raw, variable);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      ctx.addIssue({ code: 'custom', message: message.replace(`${variable}: `, '') });
+    }
+  };
+}
+
 /**
  * Every setting of the host, one schema. Each field names its environment variable in
  * `ENV_NAMES` and documents its default; docs/configuration.md is generated from this.
@@ -51,9 +64,19 @@ export const configSchema = z.object({
   anthropicApiKey: z.string().optional().describe('Anthropic API key, read by the proxy only; never passed to a container.'),
   anthropicUpstream: urlString.default('https://api.anthropic.com').describe('Where `/_workcell/anthropic` requests go.'),
   bedrockUpstream: urlString.optional().describe('Where `/_workcell/bedrock` requests go; default `https://bedrock-runtime.<region>.amazonaws.com`.'),
-  egressAllow: z.string().default('').describe('Host patterns a container may reach: `host`, `*.domain`, optional `:port`, comma-separated.'),
-  egressDeny: z.string().default('').describe('Host patterns always refused; checked before the allow list.'),
-  egressAllowPrivate: z.string().default('').describe('CIDRs that allowlisted names may resolve to (tests, internal mirrors).'),
+  egressAllow: z.string().default('').superRefine(egressPatterns('WORKCELL_EGRESS_ALLOW')).describe('Host patterns a container may reach: `host`, `*.domain`, optional `:port`, comma-separated.'),
+  egressDeny: z.string().default('').superRefine(egressPatterns('WORKCELL_EGRESS_DENY')).describe('Host patterns always refused; checked before the allow list.'),
+  egressAllowPrivate: z
+    .string()
+    .default('')
+    .superRefine((raw, ctx) => {
+      try {
+        parseCidrList(raw, 'WORKCELL_EGRESS_ALLOW_PRIVATE');
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        ctx.addIssue({ code: 'custom', message: message.replace('WORKCELL_EGRESS_ALLOW_PRIVATE: ', '') });
+      }
+    }).describe('CIDRs that allowlisted names may resolve to (tests, internal mirrors).'),
   image: z.string().min(1).optional().describe('Workspace image; default `workcell/workspace:<version>`.'),
   runtime: z.enum(['runc', 'runsc']).default('runc').describe('OCI runtime for workspace containers (`runsc` is gVisor).'),
   warmPoolSize: intFrom(0, 1000).default(2).describe('Ready containers kept unassigned.'),

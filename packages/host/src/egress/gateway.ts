@@ -14,6 +14,7 @@ export class ProxyEgressGateway implements EgressGateway {
 
   async attach(socketPath: string, identity: EgressIdentity): Promise<EgressAttachment> {
     let current = identity;
+    this.policies.prime(identity.tenant, identity.workspaceId);
     const listener = await this.proxy.listen(
       socketPath,
       { workspaceId: identity.workspaceId ?? 'unassigned', containerId: identity.containerId },
@@ -22,6 +23,7 @@ export class ProxyEgressGateway implements EgressGateway {
     return {
       setIdentity: (next) => {
         current = next;
+        this.policies.prime(next.tenant, next.workspaceId);
         listener.setIdentity({ workspaceId: next.workspaceId ?? 'unassigned', containerId: next.containerId });
       },
       close: () => listener.close(),

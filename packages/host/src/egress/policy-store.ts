@@ -1,27 +1,92 @@
-import type { EgressPolicy } from '@workcell/proxy';
+import { EMPTY_POLICY, narrowPolicy, type EgressPolicy } from '@workcell/proxy';
+import type { Logger } from 'pino';
+import type { ObjectStore } from '../storage/object-store.js';
+import * as layout from '../storage/layout.js';
+
+interface Entry {
+  /** The hosts the workspace asked for; null when it uses the operator's list. */
+  hosts: string[] | null;
+  policy: EgressPolicy;
+}
 
 /**
- * The operator's egress policy and each workspace's narrowing of it. `effective` is read by
- * the proxy on every request, so a change applies to a running container at once.
+ * The operator's egress policy and each workspace's narrowing of it, kept durable in the
+ * object store (`egress.json`) and cached here. `effective` is read by the proxy on every
+ * request, so a change applies to a running container at once. Until a workspace's policy is
+ * loaded, and for containers not yet assigned, it answers a policy that allows nothing: a
+ * narrowed workspace never runs with the broader list.
  */
 export class PolicyStore {
-  private readonly narrowed = new Map<string, { hosts: string[]; policy: EgressPolicy }>();
+  private readonly entries = new Map<string, Entry>();
+  private readonly loading = new Map<string, Promise<Entry>>();
 
-  constructor(readonly operator: EgressPolicy) {}
+  constructor(
+    readonly operator: EgressPolicy,
+    private readonly store: ObjectStore,
+    private readonly logger: Logger,
+  ) {}
 
   effective(workspaceId: string | null): EgressPolicy {
-    return (workspaceId ? this.narrowed.get(workspaceId)?.policy : undefined) ?? this.operator;
+    if (!workspaceId) return EMPTY_POLICY;
+    return this.entries.get(workspaceId)?.policy ?? EMPTY_POLICY;
   }
 
-  hostsOf(workspaceId: string): string[] | null {
-    return this.narrowed.get(workspaceId)?.hosts ?? null;
+  /** Loads (once) the workspace's stored narrowing. */
+  async load(tenant: string, workspaceId: string): Promise<Entry> {
+    const cached = this.entries.get(workspaceId);
+    if (cached) return cached;
+    let pending = this.loading.get(workspaceId);
+    if (!pending) {
+      pending = this.read(tenant, workspaceId).finally(() => this.loading.delete(workspaceId));
+      this.loading.set(workspaceId, pending);
+    }
+    return pending;
   }
 
-  set(workspaceId: string, hosts: string[], policy: EgressPolicy): void {
-    this.narrowed.set(workspaceId, { hosts, policy });
+  /** Starts loading without waiting (called when a container is pointed at a workspace). */
+  prime(tenant: string | null, workspaceId: string | null): void {
+    if (!tenant || !workspaceId) return;
+    this.load(tenant, workspaceId).catch((err: unknown) => {
+      this.logger.error({ workspaceId, err: String(err) }, 'cannot load the egress policy; egress stays closed');
+    });
   }
 
-  clear(workspaceId: string): void {
-    this.narrowed.delete(workspaceId);
+  /** Narrows the workspace to `hosts` (each within the operator's list); null restores the operator's list. */
+  async set(tenant: string, workspaceId: string, hosts: string[] | null): Promise<Entry> {
+    const entry: Entry = hosts === null ? { hosts: null, policy: this.operator } : { hosts, policy: narrowPolicy(this.operator, hosts) };
+    const key = layout.workspaceEgressKey(tenant, workspaceId);
+    if (hosts === null) await this.store.delete(key);
+    else await this.store.put(key, JSON.stringify({ hosts }), { contentType: 'application/json' });
+    this.entries.set(workspaceId, entry);
+    return entry;
+  }
+
+  forget(workspaceId: string): void {
+    this.entries.delete(workspaceId);
+  }
+
+  private async read(tenant: string, workspaceId: string): Promise<Entry> {
+    const buf = await this.store.getBuffer(layout.workspaceEgressKey(tenant, workspaceId));
+    let entry: Entry = { hosts: null, policy: this.operator };
+    if (buf) {
+      const { hosts } = JSON.parse(buf.toString('utf8')) as { hosts: string[] };
+      try {
+        entry = { hosts, policy: narrowPolicy(this.operator, hosts) };
+      } catch (err) {
+        // The operator's list shrank below what the workspace asked for: keep only what fits.
+        const kept = hosts.filter((h) => {
+          try {
+            narrowPolicy(this.operator, [h]);
+            return true;
+          } catch {
+            return false;
+          }
+        });
+        this.logger.warn({ workspaceId, dropped: hosts.filter((h) => !kept.includes(h)), err: String(err) }, 'workspace egress hosts outside the operator list were dropped');
+        entry = { hosts: kept, policy: narrowPolicy(this.operator, kept) };
+      }
+    }
+    this.entries.set(workspaceId, entry);
+    return entry;
   }
 }

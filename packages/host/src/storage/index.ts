@@ -12,6 +12,7 @@ export {
   workspaceFilesPrefix,
   workspaceFileKey,
   workspaceManifestKey,
+  workspaceEgressKey,
   sessionsPrefix,
   sessionsManifestKey,
   conversationsPrefix,

@@ -44,6 +44,8 @@ export function registerWorkspaceRoutes(app: FastifyInstance, s: ApiServices): v
     if (record?.state === 'running') throw new WorkcellError('workspace_busy', 'a run is in progress in this workspace');
     if (record) await s.orchestrator.remove(record.id, 'workspace deleted');
     await s.catalog.deleteWorkspace(tenant, ws.id);
+    s.egress.policies.forget(ws.id);
+    s.egress.audit.forget(ws.id);
     return reply.code(204).send();
   });
 }

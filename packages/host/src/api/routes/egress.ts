@@ -1,0 +1,44 @@
+import { describePolicy } from '@workcell/proxy';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { AuditTrail } from '../../egress/gateway.js';
+import type { PolicyStore } from '../../egress/policy-store.js';
+import type { ApiServices } from '../context.js';
+import { parseBody } from '../validate.js';
+
+export const putEgressBody = z
+  .object({
+    /** Hosts the workspace may reach, each within the operator's list; null restores the operator's list. */
+    hosts: z.array(z.string().min(1).max(300)).max(200).nullable(),
+  })
+  .strict();
+
+/**
+ * `GET /v1/workspaces/:wid/egress`: the workspace's policy and its most recent audit records.
+ * `PUT /v1/workspaces/:wid/egress`: narrows the operator's list for this workspace; the running
+ * container's next request is decided by the new policy.
+ */
+export function registerEgressRoutes(app: FastifyInstance, s: ApiServices, egress: { policies: PolicyStore; audit: AuditTrail }): void {
+  const view = async (tenant: string, workspaceId: string): Promise<Record<string, unknown>> => {
+    const entry = await egress.policies.load(tenant, workspaceId);
+    return {
+      workspaceId,
+      operator: describePolicy(egress.policies.operator),
+      hosts: entry.hosts,
+      effective: describePolicy(entry.policy),
+      recent: egress.audit.recent(workspaceId),
+    };
+  };
+
+  app.get<{ Params: { wid: string } }>('/v1/workspaces/:wid/egress', async (request) => {
+    const ws = await s.catalog.getWorkspace(request.principal.tenant, request.params.wid);
+    return view(ws.tenant, ws.id);
+  });
+
+  app.put<{ Params: { wid: string } }>('/v1/workspaces/:wid/egress', async (request) => {
+    const ws = await s.catalog.getWorkspace(request.principal.tenant, request.params.wid);
+    const body = parseBody(putEgressBody, request.body);
+    await egress.policies.set(ws.tenant, ws.id, body.hosts);
+    return view(ws.tenant, ws.id);
+  });
+}
