@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startMockModel, type MockModel, type MockModelOptions } from '@workcell/mock-model';
-import { resolveConfig, createWorkcell, createLogger, type Workcell, type ConfigInput } from '@workcell/host';
+import { resolveConfig, createWorkcell, createLogger, type Workcell, type ConfigInput, type WorkcellOptions } from '@workcell/host';
 import { readSse, type SseEvent } from './sse.js';
 
 export const execFileAsync = promisify(execFile);
@@ -40,12 +40,12 @@ export interface TestHost {
  * tokens per host; `close()` removes every container it made.
  */
 export async function startTestHost(
-  overrides: Partial<ConfigInput> & { tokens?: Record<string, string>; mock?: MockModelOptions } = {},
+  overrides: Partial<ConfigInput> & { tokens?: Record<string, string>; mock?: MockModelOptions; options?: WorkcellOptions; dataDir?: string; token?: string; tenant?: string } = {},
 ): Promise<TestHost> {
-  const { tokens: extraTokens, mock: mockOptions, ...configOverrides } = overrides;
-  const dataDir = mkdtempSync(join(tmpdir(), 'workcell-test-'));
-  const token = `tok_${randomBytes(16).toString('hex')}`;
-  const tenant = `t${randomBytes(4).toString('hex')}`;
+  const { tokens: extraTokens, mock: mockOptions, options: workcellOptions, dataDir: sharedDataDir, token: fixedToken, tenant: fixedTenant, ...configOverrides } = overrides;
+  const dataDir = sharedDataDir ?? mkdtempSync(join(tmpdir(), 'workcell-test-'));
+  const token = fixedToken ?? `tok_${randomBytes(16).toString('hex')}`;
+  const tenant = fixedTenant ?? `t${randomBytes(4).toString('hex')}`;
   const mock = await startMockModel(mockOptions);
   const logs: string[] = [];
   const logger = createLogger('debug', {
@@ -67,7 +67,7 @@ export async function startTestHost(
     containerMemoryMb: 1024,
     ...configOverrides,
   });
-  const workcell = await createWorkcell(config, { logger });
+  const workcell = await createWorkcell(config, { logger, ...workcellOptions });
   const url = await workcell.listen();
 
   const api = (path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> => {
@@ -116,7 +116,7 @@ export async function startTestHost(
       const leftovers = await docker('ps', '-aq', '--filter', `label=workcell.host=${config.hostId}`).catch(() => '');
       for (const id of leftovers.split('\n').filter(Boolean)) await docker('rm', '-f', id).catch(() => '');
       await mock.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!sharedDataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
