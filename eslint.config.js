@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '.workcell/**', 'packages/agent/build.mjs'] },
+  { ignores: ['**/dist/**', '**/bundle/**', '**/node_modules/**', '.workcell/**', 'scratch/**', 'packages/agent/build.mjs'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

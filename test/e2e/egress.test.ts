@@ -70,12 +70,17 @@ describe('workspace egress policy', () => {
     expect(denied).toMatch(/^403 \S+/);
     expect(hits).toBe(1);
 
-    const reset = await host.api(`/v1/workspaces/${workspaceId}/egress`, { method: 'PUT', body: JSON.stringify({ hosts: null }) });
+    const reset = await host.api(`/v1/workspaces/${workspaceId}/egress`, {
+      method: 'PUT',
+      body: JSON.stringify({ hosts: null }),
+    });
     expect(reset.status).toBe(200);
     expect(await fetchFromContainer()).toBe('200');
     expect(hits).toBe(2);
 
-    const view = await host.json<{ recent: { decision: string; host: string | null }[] }>(`/v1/workspaces/${workspaceId}/egress`);
+    const view = await host.json<{ recent: { decision: string; host: string | null }[] }>(
+      `/v1/workspaces/${workspaceId}/egress`,
+    );
     const decisions = view.recent.filter((r) => r.host === 'localhost').map((r) => r.decision);
     expect(decisions).toEqual(['allow', 'deny', 'allow']);
   });
@@ -86,10 +91,18 @@ describe('workspace egress policy', () => {
       body: JSON.stringify({ hosts: ['evil.test'] }),
     });
     expect(outside.status).toBe(400);
-    expect(((await outside.json()) as { error: { code: string } }).error.code).toBe('validation_failed');
-    const broad = await host.api(`/v1/workspaces/${workspaceId}/egress`, { method: 'PUT', body: JSON.stringify({ hosts: ['*'] }) });
+    expect(((await outside.json()) as { error: { code: string } }).error.code).toBe(
+      'validation_failed',
+    );
+    const broad = await host.api(`/v1/workspaces/${workspaceId}/egress`, {
+      method: 'PUT',
+      body: JSON.stringify({ hosts: ['*'] }),
+    });
     expect(broad.status).toBe(400);
-    const malformed = await host.api(`/v1/workspaces/${workspaceId}/egress`, { method: 'PUT', body: '{"hosts": "x"}' });
+    const malformed = await host.api(`/v1/workspaces/${workspaceId}/egress`, {
+      method: 'PUT',
+      body: '{"hosts": "x"}',
+    });
     expect(malformed.status).toBe(400);
     expect(await fetchFromContainer()).toBe('200');
   });

@@ -14,7 +14,9 @@ describe('a prompt runs the real Claude Agent SDK in a hardened container and st
   let containerId: string;
 
   beforeAll(async () => {
-    host = await startTestHost({ anthropicApiKey: `sk-ant-test-${Math.random().toString(36).slice(2)}${Date.now()}` });
+    host = await startTestHost({
+      anthropicApiKey: `sk-ant-test-${Math.random().toString(36).slice(2)}${Date.now()}`,
+    });
     ({ workspaceId, conversationId } = await host.conversation());
   });
 
@@ -35,7 +37,10 @@ describe('a prompt runs the real Claude Agent SDK in a hardened container and st
     expect(names[0]).toBe('run.started');
     expect(names.at(-1)).toBe('run.completed');
     expect(events.map((e) => Number(e.id))).toEqual(events.map((_, i) => i + 1));
-    const started = dataOf<{ runId: string; conversationId: string; workspaceId: string }>(events, 'run.started')[0];
+    const started = dataOf<{ runId: string; conversationId: string; workspaceId: string }>(
+      events,
+      'run.started',
+    )[0];
     expect(started).toMatchObject({ conversationId, workspaceId });
 
     const tools = toolUses(events);
@@ -47,12 +52,20 @@ describe('a prompt runs the real Claude Agent SDK in a hardened container and st
     const completed = dataOf<{ isError: boolean; subtype: string }>(events, 'run.completed')[0];
     expect(completed).toMatchObject({ isError: false, subtype: 'success' });
 
-    const list = await host.json<{ files: { path: string; size: number }[] }>(`/v1/workspaces/${workspaceId}/files`);
+    const list = await host.json<{ files: { path: string; size: number }[] }>(
+      `/v1/workspaces/${workspaceId}/files`,
+    );
     expect(list.files.map((f) => f.path).sort()).toEqual(['copy.txt', 'hello.txt', 'input.txt']);
-    expect(await (await host.api(`/v1/workspaces/${workspaceId}/files/hello.txt`)).text()).toBe('hello from the agent\n');
-    expect(await (await host.api(`/v1/workspaces/${workspaceId}/files/copy.txt`)).text()).toBe('input from the user\n');
+    expect(await (await host.api(`/v1/workspaces/${workspaceId}/files/hello.txt`)).text()).toBe(
+      'hello from the agent\n',
+    );
+    expect(await (await host.api(`/v1/workspaces/${workspaceId}/files/copy.txt`)).text()).toBe(
+      'input from the user\n',
+    );
 
-    const ws = await host.json<{ container: { id: string; state: string } | null }>(`/v1/workspaces/${workspaceId}`);
+    const ws = await host.json<{ container: { id: string; state: string } | null }>(
+      `/v1/workspaces/${workspaceId}`,
+    );
     expect(ws.container?.state).toBe('idle');
     containerId = ws.container?.id ?? '';
     expect(containerId).toMatch(/^[0-9a-f]{64}$/);
@@ -61,7 +74,9 @@ describe('a prompt runs the real Claude Agent SDK in a hardened container and st
   it('reuses the workspace container for the next message', async () => {
     const events = await host.send(conversationId, 'MOCK:{"text": "second"}');
     expect(events.at(-1)?.event).toBe('run.completed');
-    const ws = await host.json<{ container: { id: string } | null }>(`/v1/workspaces/${workspaceId}`);
+    const ws = await host.json<{ container: { id: string } | null }>(
+      `/v1/workspaces/${workspaceId}`,
+    );
     expect(ws.container?.id).toBe(containerId);
   });
 
@@ -94,7 +109,13 @@ describe('a prompt runs the real Claude Agent SDK in a hardened container and st
       expect(m.Source.startsWith(host.dataDir)).toBe(true);
       expect(m.Source).not.toContain('docker.sock');
     }
-    const ps = await docker('exec', containerId, 'sh', '-c', 'id -u; cat /proc/self/status | grep -E "^(CapEff|NoNewPrivs)"; ls /var/run/docker.sock 2>&1 || true');
+    const ps = await docker(
+      'exec',
+      containerId,
+      'sh',
+      '-c',
+      'id -u; cat /proc/self/status | grep -E "^(CapEff|NoNewPrivs)"; ls /var/run/docker.sock 2>&1 || true',
+    );
     expect(ps).toMatch(/^1000\n/);
     expect(ps).toMatch(/CapEff:\s+0000000000000000/);
     expect(ps).toMatch(/NoNewPrivs:\s+1/);
@@ -112,15 +133,20 @@ describe('a prompt runs the real Claude Agent SDK in a hardened container and st
     const search = async (script: string): Promise<string> => {
       const { execFile } = await import('node:child_process');
       return new Promise((resolve) => {
-        const child = execFile('docker', ['exec', '-i', containerId, 'sh', '-c', script], { maxBuffer: 8 * 1024 * 1024 }, (_err, stdout) =>
-          resolve(stdout),
+        const child = execFile(
+          'docker',
+          ['exec', '-i', containerId, 'sh', '-c', script],
+          { maxBuffer: 8 * 1024 * 1024 },
+          (_err, stdout) => resolve(stdout),
         );
         child.stdin?.end(`${key}\n`);
       });
     };
     const env = await search('env | grep -cF -f /dev/stdin || true');
     expect(env.trim()).toBe('0');
-    const procs = await search('grep -laF -f /dev/stdin /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null; echo scanned');
+    const procs = await search(
+      'grep -laF -f /dev/stdin /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null; echo scanned',
+    );
     expect(procs.trim()).toBe('scanned');
     const files = await search(
       'grep -rlaF -f /dev/stdin / --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev 2>/dev/null; echo scanned',
@@ -135,8 +161,13 @@ describe('a prompt runs the real Claude Agent SDK in a hardened container and st
     expect(((await unknownWs.json()) as { error: { code: string } }).error.code).toBe('not_found');
     const unknownConv = await host.api('/v1/conversations/conv_0000000000000000');
     expect(unknownConv.status).toBe(404);
-    expect(((await unknownConv.json()) as { error: { code: string } }).error.code).toBe('not_found');
-    const garbageId = await host.api('/v1/conversations/..%2f..%2fetc/messages', { method: 'POST', body: '{"content":"x"}' });
+    expect(((await unknownConv.json()) as { error: { code: string } }).error.code).toBe(
+      'not_found',
+    );
+    const garbageId = await host.api('/v1/conversations/..%2f..%2fetc/messages', {
+      method: 'POST',
+      body: '{"content":"x"}',
+    });
     expect(garbageId.status).toBe(404);
 
     const noToken = await host.api('/v1/workspaces', { token: null });
@@ -145,11 +176,22 @@ describe('a prompt runs the real Claude Agent SDK in a hardened container and st
     const wrongToken = await host.api('/v1/workspaces', { token: 'tok_wrong_wrong_wrong_wrong' });
     expect(wrongToken.status).toBe(401);
 
-    const malformed = await host.api('/v1/workspaces', { method: 'POST', body: '{"name": ', headers: { 'content-type': 'application/json' } });
+    const malformed = await host.api('/v1/workspaces', {
+      method: 'POST',
+      body: '{"name": ',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(malformed.status).toBe(400);
-    expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe('invalid_json');
-    const badMessage = await host.api(`/v1/conversations/${conversationId}/messages`, { method: 'POST', body: '{"content": 42}' });
+    expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe(
+      'invalid_json',
+    );
+    const badMessage = await host.api(`/v1/conversations/${conversationId}/messages`, {
+      method: 'POST',
+      body: '{"content": 42}',
+    });
     expect(badMessage.status).toBe(400);
-    expect(((await badMessage.json()) as { error: { code: string } }).error.code).toBe('validation_failed');
+    expect(((await badMessage.json()) as { error: { code: string } }).error.code).toBe(
+      'validation_failed',
+    );
   });
 });

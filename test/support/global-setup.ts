@@ -16,7 +16,9 @@ async function freePort(): Promise<number> {
     srv.once('error', reject);
     srv.listen(0, '127.0.0.1', () => {
       const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+      srv.close(() =>
+        typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -28,7 +30,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await redis.connect();
     await redis.ping();
   } catch (err) {
-    throw new Error(`Redis at ${redisUrl} does not answer (run scripts/setup-machine.sh): ${String(err)}`);
+    throw new Error(
+      `Redis at ${redisUrl} does not answer (run scripts/setup-machine.sh): ${String(err)}`,
+    );
   } finally {
     redis.disconnect();
   }
@@ -37,7 +41,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const s3Port = await freePort();
   // s3rver ships no types.
   const { default: S3rver } = (await import('s3rver')) as unknown as {
-    default: new (opts: Record<string, unknown>) => { run(): Promise<unknown>; close(): Promise<void> };
+    default: new (opts: Record<string, unknown>) => {
+      run(): Promise<unknown>;
+      close(): Promise<void>;
+    };
   };
   const s3 = new S3rver({
     address: '127.0.0.1',

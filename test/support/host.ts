@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startMockModel, type MockModel, type MockModelOptions } from '@workcell/mock-model';
-import { resolveConfig, createWorkcell, createLogger, type Workcell, type ConfigInput, type WorkcellOptions } from '@workcell/host';
+import {
+  resolveConfig,
+  createWorkcell,
+  createLogger,
+  type Workcell,
+  type ConfigInput,
+  type WorkcellOptions,
+} from '@workcell/host';
 import { readSse, type SseEvent } from './sse.js';
 
 export const execFileAsync = promisify(execFile);
@@ -26,7 +33,10 @@ export interface TestHost {
   /** Log lines the host wrote (JSON strings), for secret greps. */
   logs: string[];
   api(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
-  json<T = Record<string, unknown>>(path: string, init?: RequestInit & { token?: string | null }): Promise<T>;
+  json<T = Record<string, unknown>>(
+    path: string,
+    init?: RequestInit & { token?: string | null },
+  ): Promise<T>;
   /** Creates a workspace and a conversation in it. */
   conversation(): Promise<{ workspaceId: string; conversationId: string }>;
   /** Posts a message with Accept: text/event-stream and reads the whole run. */
@@ -40,9 +50,24 @@ export interface TestHost {
  * tokens per host; `close()` removes every container it made.
  */
 export async function startTestHost(
-  overrides: Partial<ConfigInput> & { tokens?: Record<string, string>; mock?: MockModelOptions; options?: WorkcellOptions; dataDir?: string; token?: string; tenant?: string } = {},
+  overrides: Partial<ConfigInput> & {
+    tokens?: Record<string, string>;
+    mock?: MockModelOptions;
+    options?: WorkcellOptions;
+    dataDir?: string;
+    token?: string;
+    tenant?: string;
+  } = {},
 ): Promise<TestHost> {
-  const { tokens: extraTokens, mock: mockOptions, options: workcellOptions, dataDir: sharedDataDir, token: fixedToken, tenant: fixedTenant, ...configOverrides } = overrides;
+  const {
+    tokens: extraTokens,
+    mock: mockOptions,
+    options: workcellOptions,
+    dataDir: sharedDataDir,
+    token: fixedToken,
+    tenant: fixedTenant,
+    ...configOverrides
+  } = overrides;
   const dataDir = sharedDataDir ?? mkdtempSync(join(tmpdir(), 'workcell-test-'));
   const token = fixedToken ?? `tok_${randomBytes(16).toString('hex')}`;
   const tenant = fixedTenant ?? `t${randomBytes(4).toString('hex')}`;
@@ -54,12 +79,16 @@ export async function startTestHost(
       if (process.env.WORKCELL_TEST_LOGS) process.stderr.write(line);
     },
   });
-  const tokenList = [`${token}=${tenant}`, ...Object.entries(extraTokens ?? {}).map(([k, v]) => `${k}=${v}`)].join(',');
+  const tokenList = [
+    `${token}=${tenant}`,
+    ...Object.entries(extraTokens ?? {}).map(([k, v]) => `${k}=${v}`),
+  ].join(',');
   const config = resolveConfig({
     port: 0,
     host: '127.0.0.1',
     dataDir,
     apiTokens: tokenList,
+    anthropicApiKey: `sk-ant-test-${randomBytes(16).toString('hex')}`,
     anthropicUpstream: mock.url,
     bedrockUpstream: mock.url,
     warmPoolSize: 0,
@@ -70,15 +99,22 @@ export async function startTestHost(
   const workcell = await createWorkcell(config, { logger, ...workcellOptions });
   const url = await workcell.listen();
 
-  const api = (path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> => {
+  const api = (
+    path: string,
+    init: RequestInit & { token?: string | null } = {},
+  ): Promise<Response> => {
     const { token: t, ...rest } = init;
     const headers = new Headers(rest.headers);
     const use = t === undefined ? token : t;
     if (use) headers.set('authorization', `Bearer ${use}`);
-    if (rest.body !== undefined && typeof rest.body === 'string' && !headers.has('content-type')) headers.set('content-type', 'application/json');
+    if (rest.body !== undefined && typeof rest.body === 'string' && !headers.has('content-type'))
+      headers.set('content-type', 'application/json');
     return fetch(`${url}${path}`, { ...rest, headers });
   };
-  const json = async <T,>(path: string, init: RequestInit & { token?: string | null } = {}): Promise<T> => {
+  const json = async <T>(
+    path: string,
+    init: RequestInit & { token?: string | null } = {},
+  ): Promise<T> => {
     const res = await api(path, init);
     const text = await res.text();
     if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path} answered ${res.status}: ${text}`);
@@ -96,8 +132,14 @@ export async function startTestHost(
     api,
     json,
     async conversation() {
-      const ws = await json<{ id: string }>('/v1/workspaces', { method: 'POST', body: JSON.stringify({ name: 'test' }) });
-      const conv = await json<{ id: string }>(`/v1/workspaces/${ws.id}/conversations`, { method: 'POST', body: JSON.stringify({}) });
+      const ws = await json<{ id: string }>('/v1/workspaces', {
+        method: 'POST',
+        body: JSON.stringify({ name: 'test' }),
+      });
+      const conv = await json<{ id: string }>(`/v1/workspaces/${ws.id}/conversations`, {
+        method: 'POST',
+        body: JSON.stringify({}),
+      });
       return { workspaceId: ws.id, conversationId: conv.id };
     },
     async send(conversationId, content) {
@@ -106,15 +148,22 @@ export async function startTestHost(
         headers: { accept: 'text/event-stream' },
         body: JSON.stringify({ content }),
       });
-      if (res.status !== 200) throw new Error(`message answered ${res.status}: ${await res.text()}`);
+      if (res.status !== 200)
+        throw new Error(`message answered ${res.status}: ${await res.text()}`);
       return readSse(res);
     },
     async close() {
       const records = await workcell.state.listContainers().catch(() => []);
       await workcell.close(5_000).catch(() => undefined);
       for (const r of records) await workcell.runtime.remove(r.id).catch(() => undefined);
-      const leftovers = await docker('ps', '-aq', '--filter', `label=workcell.host=${config.hostId}`).catch(() => '');
-      for (const id of leftovers.split('\n').filter(Boolean)) await docker('rm', '-f', id).catch(() => '');
+      const leftovers = await docker(
+        'ps',
+        '-aq',
+        '--filter',
+        `label=workcell.host=${config.hostId}`,
+      ).catch(() => '');
+      for (const id of leftovers.split('\n').filter(Boolean))
+        await docker('rm', '-f', id).catch(() => '');
       await mock.close();
       if (!sharedDataDir) rmSync(dataDir, { recursive: true, force: true });
     },
@@ -131,8 +180,13 @@ export function toolUses(events: SseEvent[]): { name: string; input: Record<stri
   const out: { name: string; input: Record<string, unknown> }[] = [];
   for (const m of dataOf<{ type: string; message?: { content?: unknown } }>(events, 'message')) {
     if (m.type !== 'assistant' || !Array.isArray(m.message?.content)) continue;
-    for (const block of m.message.content as { type: string; name?: string; input?: Record<string, unknown> }[]) {
-      if (block.type === 'tool_use' && block.name) out.push({ name: block.name, input: block.input ?? {} });
+    for (const block of m.message.content as {
+      type: string;
+      name?: string;
+      input?: Record<string, unknown>;
+    }[]) {
+      if (block.type === 'tool_use' && block.name)
+        out.push({ name: block.name, input: block.input ?? {} });
     }
   }
   return out;

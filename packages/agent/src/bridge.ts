@@ -19,29 +19,40 @@ export async function startEgressBridge(options: {
 }): Promise<EgressBridge> {
   const { port, socketPath, logger } = options;
   const sockets = new Set<Socket>();
-  const server: Server = createServer({ noDelay: true }, (client) => {
+  const server: Server = createServer({ noDelay: true, allowHalfOpen: true }, (client) => {
+    const upstream = createConnection({ path: socketPath, allowHalfOpen: true });
     sockets.add(client);
-    const upstream = createConnection(socketPath);
     sockets.add(upstream);
-    const done = (): void => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
+    // Once the upstream is gone nothing more can go anywhere: finish writing, then close.
+    const finishClient = (data?: string): void => {
+      if (client.destroyed || client.writableEnded) return;
+      client.end(data ?? '', () => client.destroy());
     };
     upstream.on('error', (err) => {
       logger.warn({ err: err.message }, 'egress socket unreachable');
       // Answer a plain HTTP error so a client sees why, rather than a reset.
-      if (client.writable && client.bytesWritten === 0) {
-        client.end(
+      const nothingSent = upstream.bytesRead === 0 && client.bytesWritten === 0;
+      if (nothingSent) {
+        finishClient(
           'HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\nconnection: close\r\ncontent-length: 27\r\n\r\negress socket unreachable\r\n',
         );
+      } else {
+        client.destroy();
       }
-      done();
     });
-    client.on('error', done);
-    client.on('close', done);
-    upstream.on('close', done);
+    client.on('error', () => upstream.destroy());
+    // Each direction ends on its own (pipe forwards the end once its bytes are written), so
+    // nothing still queued for the client is lost when the upstream finishes first.
+    client.on('close', () => {
+      sockets.delete(client);
+      upstream.destroy();
+    });
+    upstream.on('close', () => {
+      sockets.delete(upstream);
+      if (upstream.readableEnded) return; // the end is on its way through the pipe
+      finishClient();
+    });
+    upstream.on('end', () => client.once('finish', () => client.destroy()));
     client.pipe(upstream);
     upstream.pipe(client);
   });

@@ -1,4 +1,9 @@
 export { startEgressBridge, type EgressBridge } from './bridge.js';
 export { AgentRunner } from './runner.js';
-export { readAgentSettings, sdkEnvironment, type AgentSettings, type ModelProvider } from './sdk-env.js';
+export {
+  readAgentSettings,
+  sdkEnvironment,
+  type AgentSettings,
+  type ModelProvider,
+} from './sdk-env.js';
 export { startAgentServer } from './server.js';

@@ -21,7 +21,10 @@ async function main(): Promise<void> {
     version: settings.version,
     logger,
   });
-  logger.info({ socket: CONTAINER_PATHS.agentSocket, bridgePort: bridge.port, provider: settings.provider }, 'agent ready');
+  logger.info(
+    { socket: CONTAINER_PATHS.agentSocket, bridgePort: bridge.port, provider: settings.provider },
+    'agent ready',
+  );
 
   const stop = (signal: string): void => {
     logger.info({ signal }, 'stopping');

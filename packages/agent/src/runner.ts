@@ -1,5 +1,12 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { query, type Query, type SDKMessage } from '@anthropic-ai/claude-agent-sdk';
-import { WorkcellError, type AgentEvent, type RunRequest, type RunSummary } from '@workcell/protocol';
+import {
+  WorkcellError,
+  type AgentEvent,
+  type RunRequest,
+  type RunSummary,
+} from '@workcell/protocol';
 import type { Logger } from 'pino';
 import { sdkEnvironment, type AgentSettings } from './sdk-env.js';
 
@@ -43,7 +50,12 @@ export class AgentRunner {
     if (this.active) {
       throw new WorkcellError('agent_busy', `run ${this.active.runId} is in progress`);
     }
-    const run: ActiveRun = { runId: request.runId, abort: new AbortController(), query: null, interrupted: false };
+    const run: ActiveRun = {
+      runId: request.runId,
+      abort: new AbortController(),
+      query: null,
+      interrupted: false,
+    };
     this.active = run;
     return run;
   }
@@ -76,6 +88,21 @@ export class AgentRunner {
     let finished = false;
     try {
       yield { type: 'run.started', runId: run.runId };
+      if (
+        request.resumeSessionId &&
+        !existsSync(transcriptPath(this.settings, request.resumeSessionId))
+      ) {
+        // The CLI given an unknown session may start an empty one under the same id.
+        finished = true;
+        yield {
+          type: 'run.failed',
+          error: {
+            code: 'session_lost',
+            message: `session ${request.resumeSessionId} has no transcript in this container`,
+          },
+        };
+        return;
+      }
       const q = query({
         prompt: request.prompt,
         options: {
@@ -124,7 +151,10 @@ export class AgentRunner {
       } else {
         yield {
           type: 'run.failed',
-          error: { code: 'sdk_error', message: withStderr('the SDK ended without a result', stderr) },
+          error: {
+            code: 'sdk_error',
+            message: withStderr('the SDK ended without a result', stderr),
+          },
         };
       }
     } catch (err) {
@@ -135,11 +165,20 @@ export class AgentRunner {
         return;
       }
       const message = err instanceof Error ? err.message : String(err);
-      const lost = request.resumeSessionId && sessionId === null && /session|conversation/i.test(message + stderr.toString());
+      const lost =
+        request.resumeSessionId &&
+        sessionId === null &&
+        /session|conversation/i.test(message + stderr.toString());
       yield {
         type: 'run.failed',
         error: lost
-          ? { code: 'session_lost', message: withStderr(`session ${request.resumeSessionId} could not be resumed: ${message}`, stderr) }
+          ? {
+              code: 'session_lost',
+              message: withStderr(
+                `session ${request.resumeSessionId} could not be resumed: ${message}`,
+                stderr,
+              ),
+            }
           : { code: 'sdk_error', message: withStderr(message, stderr) },
       };
     } finally {
@@ -149,7 +188,23 @@ export class AgentRunner {
   }
 }
 
-function isInit(message: SDKMessage): message is Extract<SDKMessage, { type: 'system'; subtype: 'init' }> {
+/**
+ * Where the CLI keeps a session's transcript: `projects/<cwd with every character outside
+ * [A-Za-z0-9] replaced by '-'>/<session id>.jsonl` under CLAUDE_CONFIG_DIR.
+ */
+export function transcriptPath(settings: AgentSettings, sessionId: string): string {
+  const project = settings.workspaceDir.replace(/[^A-Za-z0-9]/g, '-');
+  return join(
+    settings.claudeConfigDir,
+    'projects',
+    project,
+    `${sessionId.replace(/[^A-Za-z0-9-]/g, '')}.jsonl`,
+  );
+}
+
+function isInit(
+  message: SDKMessage,
+): message is Extract<SDKMessage, { type: 'system'; subtype: 'init' }> {
   return message.type === 'system' && message.subtype === 'init';
 }
 
@@ -162,7 +217,11 @@ function withStderr(message: string, stderr: TailBuffer): string {
   return tail ? `${message}; stderr: ${tail.slice(-1000)}` : message;
 }
 
-function summarise(message: Extract<SDKMessage, { type: 'result' }>, interrupted: boolean, started: number): RunSummary {
+function summarise(
+  message: Extract<SDKMessage, { type: 'result' }>,
+  interrupted: boolean,
+  started: number,
+): RunSummary {
   return {
     sessionId: message.session_id,
     subtype: message.subtype,

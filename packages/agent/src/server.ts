@@ -72,7 +72,10 @@ export async function startAgentServer(options: {
     }
     const parsed = runRequestSchema.safeParse(body);
     if (!parsed.success) {
-      throw new WorkcellError('validation_failed', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      throw new WorkcellError(
+        'validation_failed',
+        parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      );
     }
     const request = parsed.data;
     const run = runner.begin(request);
@@ -126,7 +129,10 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 

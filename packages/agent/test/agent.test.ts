@@ -24,18 +24,28 @@ afterEach(() => {
 
 async function freePort(): Promise<number> {
   const probe = createServer();
-  const port = await new Promise<number>((r) => probe.listen(0, '127.0.0.1', () => r((probe.address() as { port: number }).port)));
+  const port = await new Promise<number>((r) =>
+    probe.listen(0, '127.0.0.1', () => r((probe.address() as { port: number }).port)),
+  );
   await new Promise<void>((r) => probe.close(() => r()));
   return port;
 }
 
-function call(socketPath: string, method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
+function call(
+  socketPath: string,
+  method: string,
+  path: string,
+  body?: string,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, method, path, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = request(
+      { socketPath, method, path, headers: body ? { 'content-type': 'application/json' } : {} },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -45,7 +55,9 @@ describe('egress bridge', () => {
   it('relays bytes both ways between its loopback port and the egress socket', async () => {
     const dir = tmp();
     const socketPath = join(dir, 'egress.sock');
-    const upstream = createServer((s) => s.on('data', (d) => s.write(Buffer.concat([Buffer.from('echo:'), d]))));
+    const upstream = createServer((s) =>
+      s.on('data', (d) => s.write(Buffer.concat([Buffer.from('echo:'), d]))),
+    );
     await new Promise<void>((r) => upstream.listen(socketPath, r));
     const port = await freePort();
     const real = await startEgressBridge({ port, socketPath, logger });
@@ -61,6 +73,59 @@ describe('egress bridge', () => {
       expect(reply).toBe('echo:ping');
     } finally {
       await real.close();
+      await new Promise<void>((r) => upstream.close(() => r()));
+    }
+  });
+
+  it('delivers every byte when the upstream ends while the client is still reading', async () => {
+    const dir = tmp();
+    const socketPath = join(dir, 'egress.sock');
+    const payload = Buffer.alloc(8 * 1024 * 1024, 'z');
+    const upstream = createServer((s) => s.end(payload));
+    await new Promise<void>((r) => upstream.listen(socketPath, r));
+    const port = await freePort();
+    const bridge = await startEgressBridge({ port, socketPath, logger });
+    try {
+      const received = await new Promise<number>((resolve, reject) => {
+        let size = 0;
+        const c = connect(port, '127.0.0.1');
+        c.pause();
+        // Read slowly at first so bytes queue up inside the bridge after the upstream has ended.
+        setTimeout(() => c.resume(), 500);
+        c.on('data', (d: Buffer) => (size += d.length));
+        c.on('close', () => resolve(size));
+        c.on('error', reject);
+      });
+      expect(received).toBe(payload.length);
+    } finally {
+      await bridge.close();
+      await new Promise<void>((r) => upstream.close(() => r()));
+    }
+  });
+
+  it('keeps answering after the client half-closes its side', async () => {
+    const dir = tmp();
+    const socketPath = join(dir, 'egress.sock');
+    // The upstream answers only once the request is complete (its end arrived).
+    const upstream = createServer({ allowHalfOpen: true }, (s) => {
+      const chunks: Buffer[] = [];
+      s.on('data', (d: Buffer) => chunks.push(d));
+      s.on('end', () => setTimeout(() => s.end(`got:${Buffer.concat(chunks).toString()}`), 50));
+    });
+    await new Promise<void>((r) => upstream.listen(socketPath, r));
+    const port = await freePort();
+    const bridge = await startEgressBridge({ port, socketPath, logger });
+    try {
+      const reply = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        const c = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => c.end('request'));
+        c.on('data', (d: Buffer) => (text += d.toString()));
+        c.on('end', () => resolve(text));
+        c.on('error', reject);
+      });
+      expect(reply).toBe('got:request');
+    } finally {
+      await bridge.close();
       await new Promise<void>((r) => upstream.close(() => r()));
     }
   });
@@ -97,7 +162,12 @@ describe('agent API', () => {
     try {
       const res = await call(socketPath, 'GET', '/health');
       expect(res.status).toBe(200);
-      expect(JSON.parse(res.text)).toMatchObject({ status: 'ok', busy: false, runId: null, version: 'test' });
+      expect(JSON.parse(res.text)).toMatchObject({
+        status: 'ok',
+        busy: false,
+        runId: null,
+        version: 'test',
+      });
     } finally {
       server.close();
     }
@@ -109,7 +179,12 @@ describe('agent API', () => {
       const bad = await call(socketPath, 'POST', '/runs', '{"runId": ');
       expect(bad.status).toBe(400);
       expect(JSON.parse(bad.text).error.code).toBe('invalid_json');
-      const invalid = await call(socketPath, 'POST', '/runs', JSON.stringify({ runId: 'r1', prompt: '', extra: 1 }));
+      const invalid = await call(
+        socketPath,
+        'POST',
+        '/runs',
+        JSON.stringify({ runId: 'r1', prompt: '', extra: 1 }),
+      );
       expect(invalid.status).toBe(400);
       expect(JSON.parse(invalid.text).error.code).toBe('validation_failed');
       const unknown = await call(socketPath, 'GET', '/nope');
@@ -125,7 +200,12 @@ describe('agent API', () => {
     const { server, socketPath, runner } = await start();
     try {
       runner.begin({ runId: 'first', prompt: 'hello' });
-      const res = await call(socketPath, 'POST', '/runs', JSON.stringify({ runId: 'second', prompt: 'hello' }));
+      const res = await call(
+        socketPath,
+        'POST',
+        '/runs',
+        JSON.stringify({ runId: 'second', prompt: 'hello' }),
+      );
       expect(res.status).toBe(409);
       expect(JSON.parse(res.text).error.code).toBe('agent_busy');
       const health = JSON.parse((await call(socketPath, 'GET', '/health')).text);
@@ -146,7 +226,10 @@ describe('SDK environment', () => {
   });
 
   it('uses the Bedrock route with SDK-side auth skipped in bedrock mode', () => {
-    const env = sdkEnvironment(readAgentSettings({ WORKCELL_MODEL_PROVIDER: 'bedrock', AWS_REGION: 'eu-west-1' }), '/usr/bin');
+    const env = sdkEnvironment(
+      readAgentSettings({ WORKCELL_MODEL_PROVIDER: 'bedrock', AWS_REGION: 'eu-west-1' }),
+      '/usr/bin',
+    );
     expect(env).toMatchObject({
       CLAUDE_CODE_USE_BEDROCK: '1',
       CLAUDE_CODE_SKIP_BEDROCK_AUTH: '1',
@@ -154,6 +237,8 @@ describe('SDK environment', () => {
       ANTHROPIC_BEDROCK_BASE_URL: 'http://127.0.0.1:3128/_workcell/bedrock',
     });
     expect(env.ANTHROPIC_API_KEY).toBeUndefined();
-    expect(Object.keys(env).some((k) => k.startsWith('AWS_SECRET') || k === 'AWS_ACCESS_KEY_ID')).toBe(false);
+    expect(
+      Object.keys(env).some((k) => k.startsWith('AWS_SECRET') || k === 'AWS_ACCESS_KEY_ID'),
+    ).toBe(false);
   });
 });

@@ -1,25 +1,31 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { startMockModel, type MockModel } from '@workcell/mock-model';
 import { CredentialProxy, parseEgressPatterns, parseCidrList, type AuditRecord } from '@workcell/proxy';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { buildApi } from './api/app.js';
+import { TenantRateLimiter } from './auth/rate-limit.js';
 import { TokenAuthenticator } from './auth/tokens.js';
 import { Catalog } from './catalog/catalog.js';
 import type { ResolvedConfig } from './config/load.js';
 import { DockerRuntime } from './containers/docker-runtime.js';
+import { GarbageCollector } from './containers/gc.js';
 import { Orchestrator, systemClock, type Clock } from './containers/orchestrator.js';
+import { reconcile, type ReconcileReport } from './containers/reconcile.js';
 import type { ContainerRuntime } from './containers/runtime.js';
 import { SlotStore } from './containers/slots.js';
+import { WarmPool } from './containers/warm-pool.js';
 import { AuditTrail, ProxyEgressGateway } from './egress/gateway.js';
 import { PolicyStore } from './egress/policy-store.js';
 import { ExecuteService } from './execute/execute-service.js';
 import { RunEventLog } from './execute/run-events.js';
 import { ObjectStoreWorkspaceSync } from './execute/object-store-sync.js';
 import { StoreFilesService } from './files/store-files-service.js';
+import { HealthChecks } from './metrics/health.js';
+import { WorkcellMetrics } from './metrics/metrics.js';
 import { createStateStore } from './state/index.js';
 import type { StateStore } from './state/state-store.js';
 import { createObjectStore } from './storage/index.js';
@@ -48,6 +54,8 @@ export interface WorkcellOptions {
   clock?: Clock;
   /** Replace the container runtime (a Kubernetes runtime, or a test's instrumented Docker). */
   runtime?: ContainerRuntime;
+  /** Replace the object store built from the configuration (a test's instrumented S3 store). */
+  objects?: ObjectStore;
 }
 
 /** A wired Workcell host: every service built once, by constructor injection. */
@@ -59,16 +67,26 @@ export interface Workcell {
   objects: ObjectStore;
   runtime: ContainerRuntime;
   orchestrator: Orchestrator;
+  pool: WarmPool;
+  gc: GarbageCollector;
+  /** Re-attaches this host's containers and removes the rest; `listen()` runs it before serving. */
+  reconcile(): Promise<ReconcileReport>;
   execute: ExecuteService;
   catalog: Catalog;
   audit: AuditTrail;
   policies: PolicyStore;
   mockModel: MockModel | null;
+  metrics: WorkcellMetrics;
+  health: HealthChecks;
   /** Tokens generated at start when none were configured (token -> tenant). */
   generatedToken: string | null;
   /** Starts listening; answers the base URL. */
   listen(): Promise<string>;
-  /** Stops accepting runs, waits up to `deadlineMs` for runs in progress, then closes everything. */
+  /**
+   * Graceful shutdown: stops accepting runs, lets runs in progress finish up to `deadlineMs`
+   * (default `shutdownTimeoutMs`; later ones are stopped and synced out), ends open event
+   * streams, then closes everything.
+   */
   close(deadlineMs?: number): Promise<void>;
 }
 
@@ -88,7 +106,7 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
     bedrockUpstream = mockModel.url;
   }
 
-  const objects = createObjectStore({
+  const objects = options.objects ?? createObjectStore({
     dataDir,
     s3: config.s3Bucket
       ? { bucket: config.s3Bucket, endpoint: config.s3Endpoint, prefix: config.s3Prefix, region: config.awsRegion }
@@ -97,6 +115,7 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
   });
   const state = createStateStore({ redisUrl: config.redisUrl, logger });
   const runtime = options.runtime ?? new DockerRuntime(logger.child({ component: 'docker' }));
+  const metrics = new WorkcellMetrics(() => state.listContainers());
 
   const audit = new AuditTrail();
   const policies = new PolicyStore({
@@ -106,7 +125,11 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
   }, objects, logger.child({ component: 'egress-policy' }));
   const auditLogger = logger.child({ component: 'egress-audit' });
   const proxy = new CredentialProxy({
-    anthropic: { upstream: new URL(anthropicUpstream), apiKey: () => config.anthropicApiKey },
+    anthropic: {
+      upstream: new URL(anthropicUpstream),
+      // The built-in mock model takes any key; an offline demo has none to give.
+      apiKey: () => config.anthropicApiKey ?? (mockModel ? 'mock-model-key' : undefined),
+    },
     bedrock: {
       upstream: new URL(bedrockUpstream),
       region: config.awsRegion,
@@ -115,6 +138,7 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
     },
     audit: (record: AuditRecord) => {
       audit.record(record);
+      metrics.proxyRequest(record.decision);
       auditLogger.info({ audit: record }, 'egress');
     },
     logger: logger.child({ component: 'proxy' }),
@@ -122,6 +146,9 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
   const gateway = new ProxyEgressGateway(proxy, policies);
 
   const slots = new SlotStore(dataDir);
+  const startTimeoutMs = 30_000;
+  /** The run lease's TTL; ExecuteService renews it every third of this while a run goes on. */
+  const runLeaseTtlMs = 30_000;
   const orchestrator = new Orchestrator({
     runtime,
     state,
@@ -139,13 +166,17 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
         WORKCELL_MODEL_PROVIDER: config.modelProvider,
         AWS_REGION: config.awsRegion,
       },
-      startTimeoutMs: 30_000,
+      startTimeoutMs,
     },
   });
 
   const catalog = new Catalog(objects);
-  const events = new RunEventLog(state);
-  const sync = new ObjectStoreWorkspaceSync(objects, { maxFileBytes: config.maxFileBytes, logger: logger.child({ component: 'sync' }) });
+  const events = new RunEventLog(state, { logger: logger.child({ component: 'run-events' }) });
+  const sync = new ObjectStoreWorkspaceSync(objects, {
+    maxFileBytes: config.maxFileBytes,
+    logger: logger.child({ component: 'sync' }),
+    observe: metrics.synced,
+  });
   const files = new StoreFilesService(objects, state, { maxFileBytes: config.maxFileBytes });
   const execute = new ExecuteService({
     catalog,
@@ -153,14 +184,40 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
     state,
     events,
     sync,
+    observer: metrics,
     logger: logger.child({ component: 'execute' }),
     settings: {
       runTimeoutMs: config.runTimeoutMs,
       maxPromptBytes: config.maxPromptBytes,
-      leaseTtlMs: 30_000,
+      leaseTtlMs: runLeaseTtlMs,
       eventBufferTtlMs: 3_600_000,
     },
   });
+
+  const pool = new WarmPool({
+    orchestrator,
+    state,
+    runtime,
+    logger: logger.child({ component: 'warm-pool' }),
+    settings: { size: config.warmPoolSize, intervalMs: 5_000, parallelCreates: 2, leaseTtlMs: 2 * startTimeoutMs },
+  });
+  const gc = new GarbageCollector({
+    orchestrator,
+    state,
+    runtime,
+    sync,
+    logger: logger.child({ component: 'gc' }),
+    settings: {
+      idleTimeoutMs: config.idleTimeoutMs,
+      maxLifetimeMs: config.maxLifetimeMs,
+      intervalMs: config.gcIntervalMs,
+      leaseTtlMs: 60_000,
+      runLeaseTtlMs,
+      graceMs: startTimeoutMs + 10_000,
+    },
+  });
+  const reconcileContainers = (): Promise<ReconcileReport> =>
+    reconcile({ orchestrator, state, runtime, sync, logger: logger.child({ component: 'reconcile' }), runLeaseTtlMs, graceMs: 10_000 });
 
   let generatedToken: string | null = null;
   let tokens = config.apiTokens;
@@ -170,41 +227,7 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
   }
   const auth = new TokenAuthenticator(tokens, config.adminTokens);
 
-  const health = async (): Promise<{ status: 'ok' | 'degraded'; body: Record<string, unknown> }> => {
-    const check = async (fn: () => Promise<unknown>): Promise<{ ok: boolean; error?: string }> => {
-      try {
-        await Promise.race([fn(), new Promise((_, rej) => setTimeout(() => rej(new Error('timed out')), 2000))]);
-        return { ok: true };
-      } catch (err) {
-        return { ok: false, error: err instanceof Error ? err.message : String(err) };
-      }
-    };
-    const [docker, stateStore, objectStore] = await Promise.all([
-      check(() => runtime.ping()),
-      check(() => state.ping()),
-      check(() => objects.ping()),
-    ]);
-    let pool = { warm: 0, assigned: 0, running: 0 };
-    if (stateStore.ok) {
-      const records = await state.listContainers().catch(() => []);
-      pool = {
-        warm: records.filter((r) => r.state === 'warm').length,
-        assigned: records.filter((r) => ['assigned', 'idle', 'paused'].includes(r.state)).length,
-        running: records.filter((r) => r.state === 'running').length,
-      };
-    }
-    const ok = docker.ok && stateStore.ok && objectStore.ok;
-    return {
-      status: ok ? 'ok' : 'degraded',
-      body: {
-        status: ok ? 'ok' : 'degraded',
-        docker: { ...docker },
-        stateStore: { kind: state.kind, ...stateStore },
-        objectStore: { kind: objects.description, ...objectStore },
-        pool,
-      },
-    };
-  };
+  const health = new HealthChecks({ runtime, state, objects, image: config.image, accepting: () => execute.isAccepting });
 
   const api = await buildApi({
     auth,
@@ -215,8 +238,13 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
     files,
     egress: { policies, audit },
     health,
+    metrics,
+    rateLimit: new TenantRateLimiter(state, config.rateLimitPerMinute, logger.child({ component: 'rate-limit' })),
+    state,
+    runtime,
     logger: logger.child({ component: 'api' }),
     limits: { maxFileBytes: config.maxFileBytes, maxJsonBytes: config.maxPromptBytes + 64 * 1024 },
+    version: config.version,
   });
 
   return {
@@ -227,19 +255,30 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
     objects,
     runtime,
     orchestrator,
+    pool,
+    gc,
+    reconcile: reconcileContainers,
     execute,
     catalog,
     audit,
     policies,
     mockModel,
+    metrics,
+    health,
     generatedToken,
     async listen() {
+      await reconcileContainers().catch((err: unknown) => {
+        logger.error({ err: String(err) }, 'reconcile failed; serving anyway (GC cleans up later)');
+      });
+      pool.start();
+      gc.start();
       return api.listen({ port: config.port, host: config.host });
     },
-    async close(deadlineMs = 30_000) {
-      execute.stopAccepting();
-      await Promise.race([execute.drain(), new Promise((r) => setTimeout(r, deadlineMs))]);
+    async close(deadlineMs = config.shutdownTimeoutMs) {
+      await execute.shutdown(deadlineMs);
       await api.close();
+      await pool.stop();
+      await gc.stop();
       await orchestrator.close();
       await gateway.close();
       await state.close();

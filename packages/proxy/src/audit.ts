@@ -34,33 +34,6 @@ export interface Identity {
   readonly containerId: string | null;
 }
 
-/**
- * Bounded per-workspace memory of recent records, for `GET /v1/workspaces/:wid/egress`.
- * Pass `add` (bound) as, or from, the proxy's `audit` callback.
- */
-export class RecentAuditRecords {
-  private readonly byWorkspace = new Map<string, AuditRecord[]>();
-
-  constructor(private readonly perWorkspace = 200) {}
-
-  add(record: AuditRecord): void {
-    const list = this.byWorkspace.get(record.workspaceId) ?? [];
-    list.push(record);
-    if (list.length > this.perWorkspace) list.splice(0, list.length - this.perWorkspace);
-    this.byWorkspace.set(record.workspaceId, list);
-  }
-
-  /** The most recent records of a workspace, newest last. */
-  recent(workspaceId: string, limit = this.perWorkspace): AuditRecord[] {
-    const list = this.byWorkspace.get(workspaceId) ?? [];
-    return list.slice(Math.max(0, list.length - limit));
-  }
-
-  forget(workspaceId: string): void {
-    this.byWorkspace.delete(workspaceId);
-  }
-}
-
 /** Collects one record's fields while a request runs and emits it exactly once. */
 export class AuditEntry {
   readonly record: AuditRecord;

@@ -1,45 +1,90 @@
 import { WorkcellError } from '@workcell/protocol';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/tokens.js';
-import type { ApiServices } from './context.js';
+import type { ApiServices, RouteEntry } from './context.js';
+import { ops } from './contract.js';
 import { sendError } from './errors.js';
+import { serializeRequest } from './log.js';
+import { registerAdminRoutes } from './routes/admin.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { registerEgressRoutes } from './routes/egress.js';
 import { registerFileRoutes } from './routes/files.js';
-import { registerHealthRoutes } from './routes/health.js';
+import { registerOperationsRoutes } from './routes/health.js';
 import { registerWorkspaceRoutes } from './routes/workspaces.js';
+import { SseHub } from './sse.js';
 
 /**
  * The HTTP API (DESIGN.md contract). Every `/v1` route needs a bearer token that maps to a
- * tenant; a tenant only ever sees its own workspaces (another tenant's ids answer 404).
+ * tenant (the events route also takes it as `?access_token=`, for EventSource); a tenant only
+ * ever sees its own workspaces (another tenant's ids answer 404); each tenant's requests are
+ * rate limited. Request URLs are logged with secret query parameters redacted.
  */
 export async function buildApi(services: ApiServices): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: services.logger as FastifyBaseLogger,
+    loggerInstance: services.logger.child(
+      {},
+      { serializers: { req: serializeRequest } },
+    ) as FastifyBaseLogger,
     bodyLimit: services.limits.maxJsonBytes,
     // Ids in paths are ours; a trailing slash is not a different route.
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 5000 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 },
     requestIdHeader: false,
   });
+
+  const routes: RouteEntry[] = [];
+  app.addHook('onRoute', (options) => {
+    for (const method of [options.method].flat())
+      if (method !== 'HEAD') routes.push({ method, url: options.url });
+  });
+  app.decorate('routeTable', routes);
+
+  const hub = new SseHub({
+    opened: () => services.metrics.sseOpened(),
+    closed: () => services.metrics.sseClosed(),
+  });
+  app.decorate('endEventStreams', () => hub.endAll());
+  // Open streams end before the server waits for its connections to close.
+  app.addHook('preClose', async () => hub.endAll());
 
   app.decorateRequest('principal', null as unknown as Principal);
 
   app.setErrorHandler((err, request, reply) => sendError(reply, err, request));
   app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new WorkcellError('not_found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)),
+    sendError(
+      reply,
+      new WorkcellError(
+        'not_found',
+        `no route ${request.method} ${request.url.split('?')[0] ?? ''}`,
+      ),
+    ),
   );
 
   app.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/v1/') && request.url !== '/v1') return;
-    const principal = services.auth.authenticate(request.headers.authorization);
+    let principal = services.auth.authenticate(request.headers.authorization);
+    if (!principal && request.method === 'GET' && request.routeOptions.url === ops.runEvents.path) {
+      const token = (request.query as Record<string, unknown>).access_token;
+      if (typeof token === 'string') principal = services.auth.authenticateToken(token);
+    }
     if (!principal) throw new WorkcellError('unauthorized', 'a valid bearer token is required');
     request.principal = principal;
+    const rate = await services.rateLimit.check(principal.tenant);
+    if (!rate.allowed) {
+      throw new WorkcellError(
+        'rate_limited',
+        `too many requests; retry in ${rate.retryAfterSeconds} s`,
+        {
+          retryAfterSeconds: rate.retryAfterSeconds,
+        },
+      );
+    }
   });
 
-  registerHealthRoutes(app, services);
+  registerOperationsRoutes(app, services);
   registerWorkspaceRoutes(app, services);
   registerFileRoutes(app, services);
-  registerConversationRoutes(app, services);
+  registerConversationRoutes(app, services, hub);
   registerEgressRoutes(app, services, services.egress);
+  registerAdminRoutes(app, services);
   return app;
 }

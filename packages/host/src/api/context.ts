@@ -1,29 +1,53 @@
 import type { Logger } from 'pino';
 import type { TokenAuthenticator, Principal } from '../auth/tokens.js';
+import type { TenantRateLimiter } from '../auth/rate-limit.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Orchestrator } from '../containers/orchestrator.js';
+import type { ContainerRuntime } from '../containers/runtime.js';
 import type { ExecuteService } from '../execute/execute-service.js';
 import type { RunEventLog } from '../execute/run-events.js';
 import type { FilesService } from '../files/files-service.js';
 import type { AuditTrail } from '../egress/gateway.js';
 import type { PolicyStore } from '../egress/policy-store.js';
+import type { HealthChecks } from '../metrics/health.js';
+import type { WorkcellMetrics } from '../metrics/metrics.js';
+import type { StateStore } from '../state/state-store.js';
 
 /** The services the HTTP routes use; built by the composition root. */
 export interface ApiServices {
   auth: TokenAuthenticator;
+  rateLimit: TenantRateLimiter;
   catalog: Catalog;
   orchestrator: Orchestrator;
   execute: ExecuteService;
   events: RunEventLog;
   files: FilesService;
   egress: { policies: PolicyStore; audit: AuditTrail };
-  health: () => Promise<{ status: 'ok' | 'degraded'; body: Record<string, unknown> }>;
+  health: HealthChecks;
+  metrics: WorkcellMetrics;
+  /** Container records and the engine, for the admin view. */
+  state: StateStore;
+  runtime: ContainerRuntime;
   logger: Logger;
   limits: { maxFileBytes: number; maxJsonBytes: number };
+  /** The host's version, in the OpenAPI document. */
+  version: string;
+}
+
+/** One route the server has (HEAD routes Fastify adds for GET are left out). */
+export interface RouteEntry {
+  method: string;
+  url: string;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
+  }
+  interface FastifyInstance {
+    /** Every route registered, as Fastify saw it (for the OpenAPI completeness check). */
+    routeTable: readonly RouteEntry[];
+    /** Ends every open SSE stream (shutdown). */
+    endEventStreams(): void;
   }
 }

@@ -1,4 +1,10 @@
-import { ERROR_STATUS, WorkcellError, isErrorCode, type ErrorBody, type ErrorCode } from '@workcell/protocol';
+import {
+  ERROR_STATUS,
+  WorkcellError,
+  isErrorCode,
+  type ErrorBody,
+  type ErrorCode,
+} from '@workcell/protocol';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 /** Fastify's own error codes mapped onto ours. */
@@ -16,20 +22,35 @@ export function errorResponse(err: unknown): { status: number; body: ErrorBody }
   if (err instanceof WorkcellError) return { status: err.status, body: err.toBody() };
   const fe = err as Partial<FastifyError> & { code?: string; statusCode?: number };
   const mapped = fe.code ? FASTIFY_CODES[fe.code] : undefined;
-  if (mapped) return { status: ERROR_STATUS[mapped], body: { code: mapped, message: fe.message ?? mapped } };
+  if (mapped)
+    return { status: ERROR_STATUS[mapped], body: { code: mapped, message: fe.message ?? mapped } };
   if (typeof fe.code === 'string' && isErrorCode(fe.code)) {
-    return { status: ERROR_STATUS[fe.code], body: { code: fe.code, message: fe.message ?? fe.code } };
+    return {
+      status: ERROR_STATUS[fe.code],
+      body: { code: fe.code, message: fe.message ?? fe.code },
+    };
   }
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return { status: fe.statusCode, body: { code: 'bad_request', message: fe.message ?? 'bad request' } };
+    return {
+      status: fe.statusCode,
+      body: { code: 'bad_request', message: fe.message ?? 'bad request' },
+    };
   }
   return { status: 500, body: { code: 'internal', message: 'internal error' } };
 }
 
-export function sendError(reply: FastifyReply, err: unknown, request?: FastifyRequest): FastifyReply {
+export function sendError(
+  reply: FastifyReply,
+  err: unknown,
+  request?: FastifyRequest,
+): FastifyReply {
   const { status, body } = errorResponse(err);
   if (status >= 500) request?.log.error({ err }, 'request failed');
-  if (err instanceof WorkcellError && err.code === 'rate_limited' && err.details?.retryAfterSeconds) {
+  if (
+    err instanceof WorkcellError &&
+    err.code === 'rate_limited' &&
+    err.details?.retryAfterSeconds
+  ) {
     void reply.header('retry-after', String(err.details.retryAfterSeconds));
   }
   return reply.code(status).type('application/json').send({ error: body });

@@ -17,9 +17,14 @@ export class TokenAuthenticator {
   private readonly entries: { digest: Buffer; tenant: string; admin: boolean }[];
 
   constructor(tokens: ReadonlyMap<string, string>, adminTokens: ReadonlySet<string> = new Set()) {
-    this.entries = [...tokens].map(([token, tenant]) => ({ digest: digest(token), tenant, admin: adminTokens.has(token) }));
+    this.entries = [...tokens].map(([token, tenant]) => ({
+      digest: digest(token),
+      tenant,
+      admin: adminTokens.has(token),
+    }));
     for (const token of adminTokens) {
-      if (!tokens.has(token)) this.entries.push({ digest: digest(token), tenant: 'admin', admin: true });
+      if (!tokens.has(token))
+        this.entries.push({ digest: digest(token), tenant: 'admin', admin: true });
     }
   }
 
@@ -28,10 +33,17 @@ export class TokenAuthenticator {
     if (!header) return null;
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match?.[1]) return null;
-    const presented = digest(match[1]);
+    return this.authenticateToken(match[1]);
+  }
+
+  /** The principal for a bare token (the `access_token` query parameter of EventSource clients), or null. */
+  authenticateToken(token: string): Principal | null {
+    if (!token) return null;
+    const presented = digest(token);
     let found: Principal | null = null;
     for (const entry of this.entries) {
-      if (timingSafeEqual(entry.digest, presented) && !found) found = { tenant: entry.tenant, admin: entry.admin };
+      if (timingSafeEqual(entry.digest, presented) && !found)
+        found = { tenant: entry.tenant, admin: entry.admin };
     }
     return found;
   }

@@ -10,6 +10,7 @@ const USAGE = `usage: workcell <command>
                               --mock-model runs the built-in mock model as the model upstream
   mock-model --port N         run the mock model alone on 127.0.0.1:N
   image build [--force]       build the workspace image (offline Debian base when no registry answers)
+  gc --once                   run one garbage-collection pass and print what it did as JSON
 
 Configuration comes from WORKCELL_* environment variables (docs/configuration.md).`;
 
@@ -23,6 +24,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
       return mockModel(rest);
     case 'image':
       return image(rest);
+    case 'gc':
+      return gc(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -54,8 +57,8 @@ async function serve(args: string[]): Promise<number | undefined> {
       process.exit(1);
     }
     stopping = true;
-    logger.info({ signal }, 'shutting down: no new runs; waiting for runs in progress');
-    workcell.close(30_000).then(
+    logger.info({ signal, deadlineMs: config.shutdownTimeoutMs }, 'shutting down: no new runs; waiting for runs in progress (a second signal exits at once)');
+    workcell.close(config.shutdownTimeoutMs).then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err: String(err) }, 'shutdown failed');
@@ -133,4 +136,29 @@ async function image(args: string[]): Promise<number> {
       : `${result.image} is up to date (nothing that goes into it changed)`,
   );
   return 0;
+}
+
+/**
+ * One GC pass from outside the serving host, safe beside running hosts: it takes the shared
+ * `gc` lease, never touches a container with a run in progress, and a container with no state
+ * that a live host still holds (its egress socket answers) gets its record rebuilt, not removed;
+ * so with the in-process state store it removes only what no live host holds. Start-up
+ * reconciliation (adopting containers) stays with `serve`.
+ */
+async function gc(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { once: { type: 'boolean', default: false } } });
+  if (values.once !== true) {
+    console.error('usage: workcell gc --once   (the serving host runs GC every WORKCELL_GC_INTERVAL_MS)');
+    return 2;
+  }
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel, process.stderr);
+  const workcell = await createWorkcell(config, { logger });
+  try {
+    const report = await workcell.gc.runOnce();
+    console.log(JSON.stringify(report, null, 2));
+    return 0;
+  } finally {
+    await workcell.close(0);
+  }
 }

@@ -112,6 +112,7 @@ export class DockerRuntime implements ContainerRuntime {
         id: info.Id,
         name: info.Name.replace(/^\//, ''),
         image: info.Config.Image,
+        imageId: info.Image,
         labels: info.Config.Labels ?? {},
         running: info.State.Running,
         paused: info.State.Paused,
@@ -134,6 +135,7 @@ export class DockerRuntime implements ContainerRuntime {
       id: row.Id,
       name: (row.Names[0] ?? '').replace(/^\//, ''),
       image: row.Image,
+      imageId: row.ImageID,
       labels: row.Labels ?? {},
       running: row.State === 'running',
       paused: row.State === 'paused',
@@ -151,6 +153,16 @@ export class DockerRuntime implements ContainerRuntime {
       return true;
     } catch (err) {
       if (statusOf(err) === 404) return false;
+      throw err;
+    }
+  }
+
+  async imageId(image: string): Promise<string | null> {
+    try {
+      const info = await this.docker.getImage(image).inspect();
+      return info.Id;
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
       throw err;
     }
   }

@@ -1,4 +1,8 @@
-/** Labels every Workcell container carries; the GC finds what is ours by these, never by name. */
+/**
+ * Labels every Workcell container carries; the GC finds what is ours by these, never by name.
+ * `dataDir` scopes an installation: hosts that share a data directory (and so the slots) share
+ * the containers; GC and reconcile never touch a container of another data directory.
+ */
 export const LABELS = {
   managed: 'workcell.managed',
   pool: 'workcell.pool',
@@ -35,6 +39,8 @@ export interface ContainerInfo {
   id: string;
   name: string;
   image: string;
+  /** The engine's id of the image the container runs (`sha256:...`), when the engine says. */
+  imageId?: string;
   labels: Record<string, string>;
   running: boolean;
   paused: boolean;
@@ -67,6 +73,11 @@ export interface ContainerRuntime {
   list(labels: Record<string, string>): Promise<ContainerInfo[]>;
   /** Is the image present locally? */
   hasImage(image: string): Promise<boolean>;
+  /**
+   * The engine's id of the image a name points at now (`sha256:...`), or null when it is not
+   * present. A container whose `imageId` differs runs an older build of the same name.
+   */
+  imageId(image: string): Promise<string | null>;
   /** Answers whether the engine is reachable, throwing with a reason when it is not. */
   ping(): Promise<void>;
 }

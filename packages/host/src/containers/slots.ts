@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { chownSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, renameSync, existsSync } from 'node:fs';
+import { chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, renameSync, existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 /** The container user's uid/gid inside every workspace container. */
@@ -17,12 +18,21 @@ export interface Slot {
   egressSocket: string;
 }
 
-/** The workspace a container serves, written beside its mounts (labels cannot change later). */
+/**
+ * The workspace a container serves, written beside its mounts (labels cannot change later), so
+ * a host rebuilds the container's state from Docker and the data directory alone.
+ */
 export interface AssignmentRecord {
   containerId: string;
   workspaceId: string;
   tenant: string;
   assignedAt: number;
+  /** The host that holds the container's egress listener (the creator until another host acquires it). */
+  hostId?: string;
+  /** The run in progress; a record still naming one after a host restart marks a run that died with it. */
+  runId?: string | null;
+  /** When the last run ended: the idle clock of a rebuilt record. */
+  lastRunEndedAt?: number | null;
 }
 
 /**
@@ -31,10 +41,13 @@ export interface AssignmentRecord {
  * restarted host rebuild its state.
  */
 export class SlotStore {
+  /** The data directory, resolved: the value of every container's `workcell.data-dir` label. */
+  readonly dataDir: string;
   readonly root: string;
 
   constructor(dataDir: string) {
-    this.root = join(resolve(dataDir), 'containers');
+    this.dataDir = resolve(dataDir);
+    this.root = join(this.dataDir, 'containers');
     mkdirSync(this.root, { recursive: true });
   }
 
@@ -83,6 +96,28 @@ export class SlotStore {
     }
   }
 
+  /** Merges `patch` into the slot's assignment record, when it has one. */
+  updateAssignment(slot: Slot, patch: Partial<Omit<AssignmentRecord, 'containerId'>>): AssignmentRecord | null {
+    const current = this.readAssignment(slot);
+    if (!current) return null;
+    const next = { ...current, ...patch };
+    this.writeAssignment(slot, next);
+    return next;
+  }
+
+  exists(id: string): boolean {
+    return existsSync(this.slot(id).root);
+  }
+
+  /** Milliseconds since the slot directory last changed, at `now`; null when it is gone. */
+  ageMs(id: string, now: number): number | null {
+    try {
+      return now - statSync(this.slot(id).root).mtimeMs;
+    } catch {
+      return null;
+    }
+  }
+
   /** Ids of every slot directory on disk. */
   list(): string[] {
     return readdirSync(this.root, { withFileTypes: true })
@@ -90,8 +125,9 @@ export class SlotStore {
       .map((d) => d.name);
   }
 
-  remove(id: string): void {
-    rmSync(this.slot(id).root, { recursive: true, force: true });
+  /** Deletes the slot directory and everything in it (asynchronously: it can take milliseconds). */
+  async remove(id: string): Promise<void> {
+    await rm(this.slot(id).root, { recursive: true, force: true });
   }
 }
 

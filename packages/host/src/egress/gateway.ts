@@ -24,7 +24,10 @@ export class ProxyEgressGateway implements EgressGateway {
       setIdentity: (next) => {
         current = next;
         this.policies.prime(next.tenant, next.workspaceId);
-        listener.setIdentity({ workspaceId: next.workspaceId ?? 'unassigned', containerId: next.containerId });
+        listener.setIdentity({
+          workspaceId: next.workspaceId ?? 'unassigned',
+          containerId: next.containerId,
+        });
       },
       close: () => listener.close(),
     };

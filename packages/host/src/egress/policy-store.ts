@@ -47,13 +47,19 @@ export class PolicyStore {
   prime(tenant: string | null, workspaceId: string | null): void {
     if (!tenant || !workspaceId) return;
     this.load(tenant, workspaceId).catch((err: unknown) => {
-      this.logger.error({ workspaceId, err: String(err) }, 'cannot load the egress policy; egress stays closed');
+      this.logger.error(
+        { workspaceId, err: String(err) },
+        'cannot load the egress policy; egress stays closed',
+      );
     });
   }
 
   /** Narrows the workspace to `hosts` (each within the operator's list); null restores the operator's list. */
   async set(tenant: string, workspaceId: string, hosts: string[] | null): Promise<Entry> {
-    const entry: Entry = hosts === null ? { hosts: null, policy: this.operator } : { hosts, policy: narrowPolicy(this.operator, hosts) };
+    const entry: Entry =
+      hosts === null
+        ? { hosts: null, policy: this.operator }
+        : { hosts, policy: narrowPolicy(this.operator, hosts) };
     const key = layout.workspaceEgressKey(tenant, workspaceId);
     if (hosts === null) await this.store.delete(key);
     else await this.store.put(key, JSON.stringify({ hosts }), { contentType: 'application/json' });
@@ -82,7 +88,10 @@ export class PolicyStore {
             return false;
           }
         });
-        this.logger.warn({ workspaceId, dropped: hosts.filter((h) => !kept.includes(h)), err: String(err) }, 'workspace egress hosts outside the operator list were dropped');
+        this.logger.warn(
+          { workspaceId, dropped: hosts.filter((h) => !kept.includes(h)), err: String(err) },
+          'workspace egress hosts outside the operator list were dropped',
+        );
         entry = { hosts: kept, policy: narrowPolicy(this.operator, kept) };
       }
     }

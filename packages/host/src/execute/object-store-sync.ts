@@ -7,7 +7,12 @@ import type { Manifest } from '../sync/manifest.js';
 import type { WorkspaceSync } from './workspace-sync.js';
 
 /** Observes each sync (metrics). */
-export type SyncObserver = (e: { direction: 'in' | 'out'; bytes: number; durationMs: number; files: number }) => void;
+export type SyncObserver = (e: {
+  direction: 'in' | 'out';
+  bytes: number;
+  durationMs: number;
+  files: number;
+}) => void;
 
 interface Known {
   files: Manifest;
@@ -31,25 +36,31 @@ export class ObjectStoreWorkspaceSync implements WorkspaceSync {
   async syncIn(tenant: string, workspaceId: string, slot: Slot): Promise<void> {
     const started = Date.now();
     const known = this.known.get(slot.id);
-    const files = await syncIn({
-      dir: slot.workspaceDir,
-      store: this.store,
-      filesPrefix: layout.workspaceFilesPrefix(tenant, workspaceId),
-      manifestKey: layout.workspaceManifestKey(tenant, workspaceId),
-      logger: this.settings.logger,
-      ...(known ? { known: known.files } : {}),
-    });
-    const sessions = await syncIn({
-      dir: slot.claudeDir,
-      store: this.store,
-      filesPrefix: layout.sessionsPrefix(tenant, workspaceId),
-      manifestKey: layout.sessionsManifestKey(tenant, workspaceId),
-      logger: this.settings.logger,
-      ...(known ? { known: known.sessions } : {}),
-    });
+    // Files and transcripts are independent trees: sync them at the same time.
+    const [files, sessions] = await Promise.all([
+      syncIn({
+        dir: slot.workspaceDir,
+        store: this.store,
+        filesPrefix: layout.workspaceFilesPrefix(tenant, workspaceId),
+        manifestKey: layout.workspaceManifestKey(tenant, workspaceId),
+        logger: this.settings.logger,
+        ...(known ? { known: known.files } : {}),
+      }),
+      syncIn({
+        dir: slot.claudeDir,
+        store: this.store,
+        filesPrefix: layout.sessionsPrefix(tenant, workspaceId),
+        manifestKey: layout.sessionsManifestKey(tenant, workspaceId),
+        logger: this.settings.logger,
+        ...(known ? { known: known.sessions } : {}),
+      }),
+    ]);
     this.known.set(slot.id, { files: files.manifest, sessions: sessions.manifest });
     for (const s of [...files.skipped, ...sessions.skipped]) {
-      this.settings.logger.warn({ workspaceId, path: s.path, reason: s.reason }, 'sync in skipped an entry');
+      this.settings.logger.warn(
+        { workspaceId, path: s.path, reason: s.reason },
+        'sync in skipped an entry',
+      );
     }
     this.settings.observe?.({
       direction: 'in',
@@ -61,25 +72,30 @@ export class ObjectStoreWorkspaceSync implements WorkspaceSync {
 
   async syncOut(tenant: string, workspaceId: string, slot: Slot): Promise<void> {
     const started = Date.now();
-    const files = await syncOut({
-      dir: slot.workspaceDir,
-      store: this.store,
-      filesPrefix: layout.workspaceFilesPrefix(tenant, workspaceId),
-      manifestKey: layout.workspaceManifestKey(tenant, workspaceId),
-      maxFileBytes: this.settings.maxFileBytes,
-      logger: this.settings.logger,
-    });
-    const sessions = await syncOut({
-      dir: slot.claudeDir,
-      store: this.store,
-      filesPrefix: layout.sessionsPrefix(tenant, workspaceId),
-      manifestKey: layout.sessionsManifestKey(tenant, workspaceId),
-      maxFileBytes: this.settings.maxFileBytes,
-      logger: this.settings.logger,
-    });
+    const [files, sessions] = await Promise.all([
+      syncOut({
+        dir: slot.workspaceDir,
+        store: this.store,
+        filesPrefix: layout.workspaceFilesPrefix(tenant, workspaceId),
+        manifestKey: layout.workspaceManifestKey(tenant, workspaceId),
+        maxFileBytes: this.settings.maxFileBytes,
+        logger: this.settings.logger,
+      }),
+      syncOut({
+        dir: slot.claudeDir,
+        store: this.store,
+        filesPrefix: layout.sessionsPrefix(tenant, workspaceId),
+        manifestKey: layout.sessionsManifestKey(tenant, workspaceId),
+        maxFileBytes: this.settings.maxFileBytes,
+        logger: this.settings.logger,
+      }),
+    ]);
     this.known.set(slot.id, { files: files.manifest, sessions: sessions.manifest });
     for (const s of files.skipped) {
-      this.settings.logger.warn({ workspaceId, path: s.path, reason: s.reason, detail: s.detail }, 'sync out skipped an entry');
+      this.settings.logger.warn(
+        { workspaceId, path: s.path, reason: s.reason, detail: s.detail },
+        'sync out skipped an entry',
+      );
     }
     this.settings.observe?.({
       direction: 'out',

@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
 import type { BufferedEvent, StateStore } from '../state/state-store.js';
 
 /** SSE event names of a run (DESIGN.md). */
@@ -6,88 +6,269 @@ export type RunEventName = 'run.started' | 'message' | 'run.completed' | 'run.fa
 
 export const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['run.completed', 'run.failed']);
 
+export const isTerminal = (e: BufferedEvent): boolean => TERMINAL_EVENTS.has(e.event);
+
+/** Where a follower finds a run that is not live on this host once the buffer has nothing new. */
+export interface FinishedRunSource {
+  /** True once the run's events are in the durable log (the run has ended). */
+  isFinished(): Promise<boolean>;
+  /** The run's events from the durable log. */
+  readPersisted(): Promise<BufferedEvent[]>;
+}
+
+/** A run whose events this host is producing. */
+interface LiveRun {
+  /** Every event so far; `events[i].seq === i + 1`. */
+  readonly events: BufferedEvent[];
+  readonly waiters: Set<() => void>;
+  /** Events not yet written to the StateStore buffer, in order. */
+  readonly unbuffered: BufferedEvent[];
+  /** The loop writing `unbuffered`, while it runs. */
+  flushing: Promise<void> | null;
+  /** False once a buffer write failed: later writes would leave a gap, so they stop. */
+  buffering: boolean;
+}
+
+export interface RunEventLogOptions {
+  logger: Logger;
+  /** How often a follower of a run on another host polls the StateStore buffer. */
+  pollMs?: number;
+  /** How often such a follower checks whether the run has ended, when the buffer is quiet. */
+  finishedCheckMs?: number;
+}
+
 /**
- * The events of live runs: each is numbered (`seq` from 1, no gaps), buffered in the
- * StateStore so a client on any host can replay it, and announced in-process so followers on
- * this host get it at once. After the run it is persisted to the object store by the caller.
+ * The events of runs. Each is numbered (`seq` from 1, no gaps). A run produced on this host is
+ * held in memory while it lives, so followers here get every event at once and a StateStore
+ * outage loses nothing; each event is also written, in order, to the StateStore buffer (Redis
+ * Streams on Redis) so a client on any host can replay and follow it. After the run its events
+ * go to the object store (the caller persists them through `end`).
  */
 export class RunEventLog {
-  private readonly emitter = new EventEmitter();
-  private readonly seqs = new Map<string, number>();
+  private readonly live = new Map<string, LiveRun>();
+  private readonly pollMs: number;
+  private readonly finishedCheckMs: number;
 
-  constructor(private readonly state: StateStore) {
-    this.emitter.setMaxListeners(0);
+  constructor(
+    private readonly state: StateStore,
+    private readonly options: RunEventLogOptions,
+  ) {
+    this.pollMs = options.pollMs ?? 250;
+    this.finishedCheckMs = options.finishedCheckMs ?? 2_000;
   }
 
-  /** Records the next event of `runId` and wakes its followers. */
-  async append(runId: string, event: RunEventName, data: unknown): Promise<BufferedEvent> {
-    const seq = (this.seqs.get(runId) ?? 0) + 1;
-    this.seqs.set(runId, seq);
-    const buffered: BufferedEvent = { seq, event, data: JSON.stringify(data) };
-    await this.state.appendRunEvent(runId, buffered);
-    this.emitter.emit(runId, buffered);
-    if (TERMINAL_EVENTS.has(event)) this.seqs.delete(runId);
+  /** Starts a run's log on this host. */
+  open(runId: string): void {
+    if (!this.live.has(runId))
+      this.live.set(runId, {
+        events: [],
+        waiters: new Set(),
+        unbuffered: [],
+        flushing: null,
+        buffering: true,
+      });
+  }
+
+  /** True while this host produces `runId`. */
+  isLive(runId: string): boolean {
+    return this.live.has(runId);
+  }
+
+  /** Records the next (non-terminal) event of a live run and wakes its followers. */
+  append(
+    runId: string,
+    event: Exclude<RunEventName, 'run.completed' | 'run.failed'>,
+    data: unknown,
+  ): BufferedEvent {
+    const run = this.mustBeLive(runId);
+    const buffered: BufferedEvent = {
+      seq: run.events.length + 1,
+      event,
+      data: JSON.stringify(data),
+    };
+    this.publish(runId, run, buffered);
     return buffered;
   }
 
-  /** Events after `afterSeq` that are in the buffer now. */
-  read(runId: string, afterSeq: number): Promise<BufferedEvent[]> {
-    return this.state.readRunEvents(runId, afterSeq);
-  }
-
   /**
-   * Follows a run from `afterSeq`: replays what is buffered, then yields live events, in
-   * order and each once, until a terminal event or `signal` aborts. Events produced by another
-   * host are picked up by polling the buffer.
+   * Ends a live run with its terminal event. `beforePublish` receives every event including the
+   * terminal one and runs before any follower sees it (persist the log, record the outcome,
+   * release the lease), so a client that reads the terminal event finds the run wholly over.
+   * The terminal event is published even when `beforePublish` fails, so followers always end.
    */
-  async *follow(runId: string, afterSeq: number, signal: AbortSignal, pollMs = 500): AsyncGenerator<BufferedEvent> {
-    let last = afterSeq;
-    const pending: BufferedEvent[] = [];
-    let wake: (() => void) | null = null;
-    const onEvent = (e: BufferedEvent): void => {
-      pending.push(e);
-      wake?.();
+  async end(
+    runId: string,
+    event: 'run.completed' | 'run.failed',
+    data: unknown,
+    beforePublish: (events: readonly BufferedEvent[]) => Promise<void>,
+  ): Promise<void> {
+    const run = this.mustBeLive(runId);
+    const terminal: BufferedEvent = {
+      seq: run.events.length + 1,
+      event,
+      data: JSON.stringify(data),
     };
-    const onAbort = (): void => wake?.();
-    this.emitter.on(runId, onEvent);
-    signal.addEventListener('abort', onAbort);
     try {
-      for (;;) {
-        const batch = pending.length > 0 ? pending.splice(0) : await this.state.readRunEvents(runId, last);
-        for (const e of batch) {
-          if (e.seq <= last) continue;
-          if (e.seq > last + 1) {
-            // A gap: fetch what is missing from the buffer before going on.
-            const missing = await this.state.readRunEvents(runId, last, e.seq - last - 1);
-            for (const m of missing) {
-              yield m;
-              last = m.seq;
-            }
-            if (e.seq !== last + 1) continue;
-          }
-          yield e;
-          last = e.seq;
-          if (TERMINAL_EVENTS.has(e.event)) return;
-        }
-        if (signal.aborted) return;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, pollMs);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-          if (pending.length > 0 || signal.aborted) wake();
-        });
-        wake = null;
-      }
+      await beforePublish([...run.events, terminal]);
     } finally {
-      this.emitter.off(runId, onEvent);
-      signal.removeEventListener('abort', onAbort);
+      this.publish(runId, run, terminal);
+      await run.flushing;
+      this.live.delete(runId);
     }
   }
 
-  /** Drops the live buffer of a finished run after `ttlMs`. */
-  expire(runId: string, ttlMs: number): Promise<void> {
-    return this.state.expireRunEvents(runId, ttlMs);
+  /** Events after `afterSeq` known now: from memory for a live run, else the StateStore buffer. */
+  async read(runId: string, afterSeq: number): Promise<BufferedEvent[]> {
+    const run = this.live.get(runId);
+    if (run) return run.events.slice(Math.max(0, afterSeq));
+    return this.state.readRunEvents(runId, afterSeq);
   }
+
+  /** Drops the StateStore buffer of a finished run after `ttlMs`. */
+  async expire(runId: string, ttlMs: number): Promise<void> {
+    await this.state.expireRunEvents(runId, ttlMs);
+  }
+
+  /**
+   * Follows a run from `afterSeq`: what was missed, then live events, each once and in order,
+   * in batches of whatever is available (so a fast run is written to a client in few writes),
+   * until the terminal event or until `signal` aborts. A run live on this host is read from
+   * memory; any other run from the StateStore buffer, and from `finished` once the buffer is
+   * quiet and the run has ended (the buffer expired, or a write to it failed).
+   */
+  follow(
+    runId: string,
+    afterSeq: number,
+    signal: AbortSignal,
+    finished: FinishedRunSource,
+  ): AsyncGenerator<BufferedEvent[]> {
+    const run = this.live.get(runId);
+    return run
+      ? this.followLive(run, afterSeq, signal)
+      : this.followStored(runId, afterSeq, signal, finished);
+  }
+
+  private async *followLive(
+    run: LiveRun,
+    afterSeq: number,
+    signal: AbortSignal,
+  ): AsyncGenerator<BufferedEvent[]> {
+    let next = Math.max(0, afterSeq);
+    for (;;) {
+      if (next < run.events.length) {
+        const batch = run.events.slice(next);
+        next = run.events.length;
+        const end = batch.findIndex(isTerminal);
+        if (end >= 0) {
+          yield batch.slice(0, end + 1);
+          return;
+        }
+        yield batch;
+        continue;
+      }
+      if (signal.aborted) return;
+      await waitFor(run.waiters, signal, undefined);
+    }
+  }
+
+  private async *followStored(
+    runId: string,
+    afterSeq: number,
+    signal: AbortSignal,
+    finished: FinishedRunSource,
+  ): AsyncGenerator<BufferedEvent[]> {
+    let last = Math.max(0, afterSeq);
+    let lastFinishedCheck = 0;
+    while (!signal.aborted) {
+      let read: BufferedEvent[] = [];
+      try {
+        read = await this.state.readRunEvents(runId, last);
+      } catch (err) {
+        this.options.logger.warn(
+          { runId, err: String(err) },
+          'cannot read the run buffer; falling back to the durable log',
+        );
+      }
+      const batch: BufferedEvent[] = [];
+      for (const e of read) {
+        if (e.seq !== last + 1) break;
+        batch.push(e);
+        last = e.seq;
+        if (isTerminal(e)) break;
+      }
+      if (batch.length > 0) {
+        yield batch;
+        if (isTerminal(batch[batch.length - 1] as BufferedEvent)) return;
+        continue;
+      }
+      if (Date.now() - lastFinishedCheck >= this.finishedCheckMs) {
+        lastFinishedCheck = Date.now();
+        if (await finished.isFinished()) {
+          const rest = (await finished.readPersisted()).filter((e) => e.seq > last);
+          if (rest.length > 0) yield rest;
+          return;
+        }
+      }
+      await waitFor(new Set(), signal, this.pollMs);
+    }
+  }
+
+  private publish(runId: string, run: LiveRun, event: BufferedEvent): void {
+    run.events.push(event);
+    for (const wake of run.waiters) wake();
+    if (!run.buffering) return;
+    run.unbuffered.push(event);
+    run.flushing ??= this.flush(runId, run);
+  }
+
+  /**
+   * Writes the run's unbuffered events to the StateStore, in order, until none is left. It
+   * clears `flushing` in the same step that finds the queue empty, so a later event always
+   * starts a new loop.
+   */
+  private async flush(runId: string, run: LiveRun): Promise<void> {
+    try {
+      for (let event = run.unbuffered.shift(); event; event = run.unbuffered.shift()) {
+        try {
+          await this.state.appendRunEvent(runId, event);
+        } catch (err) {
+          run.buffering = false;
+          run.unbuffered.length = 0;
+          this.options.logger.error(
+            { runId, seq: event.seq, err: String(err) },
+            'cannot buffer run events in the state store; followers on other hosts wait for the durable log',
+          );
+          return;
+        }
+      }
+    } finally {
+      run.flushing = null;
+    }
+  }
+
+  private mustBeLive(runId: string): LiveRun {
+    const run = this.live.get(runId);
+    if (!run) throw new Error(`run ${runId} is not live on this host`);
+    return run;
+  }
+}
+
+/** Waits until a waker in `waiters` is called, `signal` aborts, or `timeoutMs` passes. */
+function waitFor(
+  waiters: Set<() => void>,
+  signal: AbortSignal,
+  timeoutMs: number | undefined,
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const done = (): void => {
+      if (timer) clearTimeout(timer);
+      waiters.delete(done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    waiters.add(done);
+    signal.addEventListener('abort', done, { once: true });
+    if (timeoutMs !== undefined) timer = setTimeout(done, timeoutMs);
+  });
 }

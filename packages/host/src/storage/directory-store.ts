@@ -7,7 +7,12 @@ import { join, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { WorkcellError } from '@workcell/protocol';
 import type { Logger } from 'pino';
-import { checkObjectKey, checkObjectPrefix, compareKeys, RESERVED_SEGMENT_PREFIX } from './object-key.js';
+import {
+  checkObjectKey,
+  checkObjectPrefix,
+  compareKeys,
+  RESERVED_SEGMENT_PREFIX,
+} from './object-key.js';
 import { resolveRange } from './range.js';
 import { storeError } from './store-error.js';
 import type { GetRange, ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
@@ -72,14 +77,21 @@ export class DirectoryObjectStore implements ObjectStore {
 
   /** The store rooted at `<dataDir>/objects`. */
   static forDataDir(dataDir: string, logger?: Logger): DirectoryObjectStore {
-    return new DirectoryObjectStore({ root: join(dataDir, 'objects'), ...(logger ? { logger } : {}) });
+    return new DirectoryObjectStore({
+      root: join(dataDir, 'objects'),
+      ...(logger ? { logger } : {}),
+    });
   }
 
   private dirOf(key: string): string {
     return join(this.root, ...checkObjectKey(key).split('/'));
   }
 
-  async put(key: string, body: Buffer | string | Readable, options?: PutOptions): Promise<ObjectInfo> {
+  async put(
+    key: string,
+    body: Buffer | string | Readable,
+    options?: PutOptions,
+  ): Promise<ObjectInfo> {
     const dir = this.dirOf(key);
     try {
       return await this.writeObject(key, dir, body, options);
@@ -125,7 +137,9 @@ export class DirectoryObjectStore implements ObjectStore {
         await writeChunk(typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
       } else {
         for await (const chunk of body) {
-          await writeChunk(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer));
+          await writeChunk(
+            typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer),
+          );
         }
       }
       if (options?.contentLength !== undefined && options.contentLength !== size) {
@@ -204,7 +218,12 @@ export class DirectoryObjectStore implements ObjectStore {
       const buf = Buffer.alloc(Math.max(0, stat.size - HEADER_BYTES));
       let offset = 0;
       while (offset < buf.length) {
-        const { bytesRead } = await fh.read(buf, offset, buf.length - offset, HEADER_BYTES + offset);
+        const { bytesRead } = await fh.read(
+          buf,
+          offset,
+          buf.length - offset,
+          HEADER_BYTES + offset,
+        );
         if (bytesRead === 0) break;
         offset += bytesRead;
       }
@@ -290,7 +309,10 @@ export class DirectoryObjectStore implements ObjectStore {
         await rmdir(current);
       } catch (err) {
         if (!isErrno(err, 'ENOTEMPTY', 'EEXIST', 'ENOENT')) {
-          this.logger?.warn({ err, dir: current }, 'object store: could not remove empty directory');
+          this.logger?.warn(
+            { err, dir: current },
+            'object store: could not remove empty directory',
+          );
         }
         return;
       }

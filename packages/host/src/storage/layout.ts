@@ -31,7 +31,9 @@ export function isValidId(value: string): boolean {
 
 function id(kind: IdKind, value: string): string {
   if (!isValidId(value)) {
-    throw new WorkcellError('bad_request', `invalid ${kind} id`, { [kind]: String(value).slice(0, 200) });
+    throw new WorkcellError('bad_request', `invalid ${kind} id`, {
+      [kind]: String(value).slice(0, 200),
+    });
   }
   return value;
 }
@@ -132,7 +134,12 @@ export function workspaceIdOfIndexKey(tenant: string, key: string): string | nul
 }
 
 /** The run id in a key under runsPrefix (`<rid>.ndjson`), or null. */
-export function runIdOfEventsKey(tenant: string, wid: string, cid: string, key: string): string | null {
+export function runIdOfEventsKey(
+  tenant: string,
+  wid: string,
+  cid: string,
+  key: string,
+): string | null {
   const prefix = runsPrefix(tenant, wid, cid);
   if (!key.startsWith(prefix)) return null;
   const match = /^([A-Za-z0-9_-]{1,128})\.ndjson$/.exec(key.slice(prefix.length));

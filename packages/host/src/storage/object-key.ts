@@ -45,7 +45,10 @@ export function checkObjectKey(key: string): string {
   const problem =
     (key === '' ? 'empty' : null) ??
     commonProblem(key) ??
-    key.split('/').map(segmentProblem).find((p) => p !== null) ??
+    key
+      .split('/')
+      .map(segmentProblem)
+      .find((p) => p !== null) ??
     null;
   if (problem !== null) throw invalid('key', key, problem);
   return key;

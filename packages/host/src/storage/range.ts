@@ -5,8 +5,11 @@ import type { GetRange } from './object-store.js';
 export function checkRange(key: string, range: GetRange): void {
   const { start, end } = range;
   const valid =
-    Number.isSafeInteger(start) && start >= 0 && (end === undefined || (Number.isSafeInteger(end) && end >= start));
-  if (!valid) throw new WorkcellError('bad_request', `invalid range ${start}-${end ?? ''} for ${key}`);
+    Number.isSafeInteger(start) &&
+    start >= 0 &&
+    (end === undefined || (Number.isSafeInteger(end) && end >= start));
+  if (!valid)
+    throw new WorkcellError('bad_request', `invalid range ${start}-${end ?? ''} for ${key}`);
 }
 
 /**
@@ -22,7 +25,10 @@ export function resolveRange(
   if (range === undefined) return { start: 0, end: Math.max(0, size - 1) };
   checkRange(key, range);
   if (range.start >= size) {
-    throw new WorkcellError('bad_request', `range ${range.start}- is past the end of ${key} (${size} bytes)`);
+    throw new WorkcellError(
+      'bad_request',
+      `range ${range.start}- is past the end of ${key} (${size} bytes)`,
+    );
   }
   return { start: range.start, end: Math.min(range.end ?? size - 1, size - 1) };
 }

@@ -88,6 +88,8 @@ function truncated(source: Readable, length: number): Readable {
       }
     },
   });
+  // A reader that has not started yet still gets the error, from reading the errored stream.
+  out.on('error', () => undefined);
   source.on('error', (err) => out.destroy(err));
   return source.pipe(out);
 }
@@ -149,14 +151,24 @@ export class S3ObjectStore implements ObjectStore {
     return this.prefix + checkObjectKey(key);
   }
 
-  async put(key: string, body: Buffer | string | Readable, options?: PutOptions): Promise<ObjectInfo> {
+  async put(
+    key: string,
+    body: Buffer | string | Readable,
+    options?: PutOptions,
+  ): Promise<ObjectInfo> {
     const Key = this.fullKey(key);
     const ContentType = options?.contentType;
     try {
       if (typeof body === 'string' || Buffer.isBuffer(body)) {
         const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
         const out = await this.client.send(
-          new PutObjectCommand({ Bucket: this.bucket, Key, Body: bytes, ContentLength: bytes.length, ContentType }),
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key,
+            Body: bytes,
+            ContentLength: bytes.length,
+            ContentType,
+          }),
         );
         return { key, size: bytes.length, etag: cleanEtag(out.ETag), modifiedAt: new Date() };
       }
@@ -177,7 +189,10 @@ export class S3ObjectStore implements ObjectStore {
       });
       const out = await upload.done();
       if (options?.contentLength !== undefined && options.contentLength !== size) {
-        throw new WorkcellError('bad_request', `body of ${key} had ${size} bytes, ${options.contentLength} announced`);
+        throw new WorkcellError(
+          'bad_request',
+          `body of ${key} had ${size} bytes, ${options.contentLength} announced`,
+        );
       }
       return { key, size, etag: cleanEtag(out.ETag), modifiedAt: new Date() };
     } catch (err) {
@@ -213,7 +228,10 @@ export class S3ObjectStore implements ObjectStore {
     } catch (err) {
       if (isNotFound(err)) return null;
       if (statusOf(err) === 416) {
-        throw new WorkcellError('bad_request', `range ${range?.start ?? 0}- is past the end of ${key}`);
+        throw new WorkcellError(
+          'bad_request',
+          `range ${range?.start ?? 0}- is past the end of ${key}`,
+        );
       }
       throw storeError('get', key, err);
     }
@@ -254,7 +272,11 @@ export class S3ObjectStore implements ObjectStore {
     try {
       do {
         const out = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }),
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.prefix + prefix,
+            ContinuationToken: token,
+          }),
         );
         for (const item of out.Contents ?? []) {
           if (item.Key === undefined) continue;
@@ -320,7 +342,11 @@ export class S3ObjectStore implements ObjectStore {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
-      const reason = isNotFound(err) ? 'bucket not found' : err instanceof Error ? err.message : String(err);
+      const reason = isNotFound(err)
+        ? 'bucket not found'
+        : err instanceof Error
+          ? err.message
+          : String(err);
       const wrapped = new WorkcellError('dependency_unavailable', `${this.description}: ${reason}`);
       wrapped.cause = err;
       throw wrapped;

@@ -7,10 +7,14 @@ import { WorkcellError } from '@workcell/protocol';
 export function storeError(op: string, key: string, err: unknown): WorkcellError {
   if (err instanceof WorkcellError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  const wrapped = new WorkcellError('dependency_unavailable', `object store ${op} ${key}: ${message}`, {
-    op,
-    key,
-  });
+  const wrapped = new WorkcellError(
+    'dependency_unavailable',
+    `object store ${op} ${key}: ${message}`,
+    {
+      op,
+      key,
+    },
+  );
   wrapped.cause = err;
   return wrapped;
 }

@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { WorkcellError } from '@workcell/protocol';
 import type { Logger } from 'pino';
 import { checkObjectKey } from '../storage/object-key.js';
@@ -8,11 +9,20 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { HashingCounter, readWhole, TooLargeError } from './hashing.js';
 import { mapLimit, Semaphore } from './limit.js';
 import type { Manifest, ManifestFile, ManifestLink } from './manifest.js';
-import { EXEC_MODE, FILE_MODE, readManifest, sameContents, trustedByStat, writeManifest } from './manifest.js';
+import {
+  EXEC_MODE,
+  FILE_MODE,
+  readManifest,
+  sameContents,
+  trustedByStat,
+  wholeMs,
+  writeManifest,
+} from './manifest.js';
 import type { Owner } from './safe-fs.js';
 import {
   createFileAt,
   ensureDirBeneath,
+  fileWriter,
   errnoOf,
   kindOf,
   lstatAt,
@@ -206,14 +216,20 @@ async function walkForOut(root: FileHandle, maxFileBytes: number): Promise<OutWa
           return undefined;
         case 'file':
           if (stat.size > maxFileBytes) return skip(path, 'too_large', `${stat.size} bytes`);
-          walk.files.push({ path, size: stat.size, mtimeMs: stat.mtimeMs, executable: (stat.mode & 0o111) !== 0 });
+          walk.files.push({
+            path,
+            size: stat.size,
+            mtimeMs: stat.mtimeMs,
+            executable: (stat.mode & 0o111) !== 0,
+          });
           return undefined;
         case 'link': {
           let target: Buffer;
           try {
             target = await readlinkAt(dir, name);
           } catch (err) {
-            if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'EINVAL') return skip(path, 'vanished');
+            if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'EINVAL')
+              return skip(path, 'vanished');
             throw err;
           }
           const text = decodeName(target);
@@ -313,7 +329,10 @@ export async function syncOut(options: SyncOutOptions): Promise<SyncOutResult> {
       const { fh, stat } = opened;
       try {
         const entry = (size: number, sha: string): ManifestFile =>
-          withMode({ size, sha256: sha, mtimeMs: Math.trunc(stat.mtimeMs) }, (stat.mode & 0o111) !== 0);
+          withMode(
+            { size, sha256: sha, mtimeMs: wholeMs(stat.mtimeMs) },
+            (stat.mode & 0o111) !== 0,
+          );
         if (stat.size > maxFileBytes) {
           skipped.push({ path: file.path, reason: 'too_large', detail: `${stat.size} bytes` });
           return;
@@ -348,10 +367,25 @@ export async function syncOut(options: SyncOutOptions): Promise<SyncOutResult> {
       if (deleted.length > 0) await store.deleteMany(deleted.map((path) => filesPrefix + path));
     }
     options.logger?.debug(
-      { dir: options.dir, uploaded: uploaded.length, deleted: deleted.length, skipped: skipped.length, bytes, hashed },
+      {
+        dir: options.dir,
+        uploaded: uploaded.length,
+        deleted: deleted.length,
+        skipped: skipped.length,
+        bytes,
+        hashed,
+      },
       'sync out',
     );
-    return { uploaded, deleted, skipped, bytes, hashed, manifest: changed ? next : previous, changed };
+    return {
+      uploaded,
+      deleted,
+      skipped,
+      bytes,
+      hashed,
+      manifest: changed ? next : previous,
+      changed,
+    };
   } catch (err) {
     throw syncError(`sync out of ${options.dir} to ${filesPrefix}`, err);
   } finally {
@@ -446,7 +480,11 @@ async function walkForIn(
         return;
       }
       if (kind === 'file' && target.files[path] !== undefined) {
-        found.files.set(path, { size: stat.size, mtimeMs: stat.mtimeMs, executable: (stat.mode & 0o111) !== 0 });
+        found.files.set(path, {
+          size: stat.size,
+          mtimeMs: stat.mtimeMs,
+          executable: (stat.mode & 0o111) !== 0,
+        });
         return;
       }
       if (kind === 'link' && target.links?.[path] !== undefined) {
@@ -481,7 +519,10 @@ async function walkForIn(
  * Drops manifest entries that cannot be placed: invalid paths, and any path that another entry
  * needs as a directory. Returns the directories the remaining entries need.
  */
-function placeable(manifest: Manifest, skipped: SkippedEntry[]): { target: Manifest; neededDirs: Set<string> } {
+function placeable(
+  manifest: Manifest,
+  skipped: SkippedEntry[],
+): { target: Manifest; neededDirs: Set<string> } {
   const files: Record<string, ManifestFile> = {};
   const links: Record<string, ManifestLink> = {};
   const neededDirs = new Set<string>();
@@ -490,14 +531,20 @@ function placeable(manifest: Manifest, skipped: SkippedEntry[]): { target: Manif
     if (problem !== null) skipped.push({ path, reason: 'invalid_path', detail: problem });
     return problem === null;
   };
-  const paths = [...Object.keys(manifest.files), ...Object.keys(manifest.links ?? {})].filter(valid);
+  const paths = [...Object.keys(manifest.files), ...Object.keys(manifest.links ?? {})].filter(
+    valid,
+  );
   for (const path of paths) {
     const segments = path.split('/');
     for (let i = 1; i < segments.length; i += 1) neededDirs.add(segments.slice(0, i).join('/'));
   }
   for (const path of paths) {
     if (neededDirs.has(path)) {
-      skipped.push({ path, reason: 'conflict', detail: 'another entry needs this path as a directory' });
+      skipped.push({
+        path,
+        reason: 'conflict',
+        detail: 'another entry needs this path as a directory',
+      });
       continue;
     }
     const file = manifest.files[path];
@@ -630,25 +677,23 @@ async function download(
     const fh = await createFileAt(dir, tmp);
     try {
       const got = await store.get(key);
-      if (got === null) throw new WorkcellError('sync_failed', `object ${key} named by the manifest is missing`);
-      const counter = new HashingCounter(entry.size);
-      got.body.on('error', (err) => counter.destroy(err));
-      got.body.pipe(counter);
-      let position = 0;
-      for await (const chunk of counter) {
-        const buf = chunk as Buffer;
-        let offset = 0;
-        while (offset < buf.length) {
-          const { bytesWritten } = await fh.write(buf, offset, buf.length - offset, position);
-          offset += bytesWritten;
-          position += bytesWritten;
-        }
-      }
-      const sha = counter.digest();
-      if (counter.bytes !== entry.size || sha !== entry.sha256) {
+      if (got === null)
+        throw new WorkcellError('sync_failed', `object ${key} named by the manifest is missing`);
+      const hash = createHash('sha256');
+      let bytes = 0;
+      await pipeline(
+        got.body,
+        fileWriter(fh, (chunk) => {
+          bytes += chunk.length;
+          if (bytes > entry.size) throw new TooLargeError(entry.size);
+          hash.update(chunk);
+        }),
+      );
+      const sha = hash.digest('hex');
+      if (bytes !== entry.size || sha !== entry.sha256) {
         throw new WorkcellError(
           'sync_failed',
-          `object ${key} does not match the manifest (${counter.bytes} bytes, sha256 ${sha})`,
+          `object ${key} does not match the manifest (${bytes} bytes, sha256 ${sha})`,
         );
       }
       await fh.chmod(mode);
@@ -662,7 +707,10 @@ async function download(
     return entry.size;
   } catch (err) {
     if (err instanceof TooLargeError) {
-      throw new WorkcellError('sync_failed', `object ${key} is larger than the manifest says (${entry.size} bytes)`);
+      throw new WorkcellError(
+        'sync_failed',
+        `object ${key} is larger than the manifest says (${entry.size} bytes)`,
+      );
     }
     throw err;
   } finally {

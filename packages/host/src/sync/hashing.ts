@@ -21,9 +21,16 @@ export class HashingCounter extends Transform {
 
   constructor(private readonly maxBytes: number) {
     super();
+    // The producer is piped in before the consumer starts reading, so an error can come first;
+    // the consumer still gets it, from reading the errored stream.
+    this.on('error', () => undefined);
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null, data?: Buffer) => void): void {
+  override _transform(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    callback: (err?: Error | null, data?: Buffer) => void,
+  ): void {
     this.bytes += chunk.length;
     if (this.bytes > this.maxBytes) {
       callback(new TooLargeError(this.maxBytes));

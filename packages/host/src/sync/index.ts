@@ -1,4 +1,10 @@
-export { checkWorkspacePath, workspacePathProblem, MAX_PATH_BYTES, MAX_SEGMENT_BYTES, RESERVED_NAME_PREFIX } from './workspace-path.js';
+export {
+  checkWorkspacePath,
+  workspacePathProblem,
+  MAX_PATH_BYTES,
+  MAX_SEGMENT_BYTES,
+  RESERVED_NAME_PREFIX,
+} from './workspace-path.js';
 export {
   syncIn,
   syncOut,

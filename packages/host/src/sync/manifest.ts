@@ -47,7 +47,10 @@ export async function readManifest(store: ObjectStore, key: string): Promise<Man
   try {
     parsed = JSON.parse(buf.toString('utf8'));
   } catch (err) {
-    throw new WorkcellError('sync_failed', `manifest ${key} is not JSON: ${(err as Error).message}`);
+    throw new WorkcellError(
+      'sync_failed',
+      `manifest ${key} is not JSON: ${(err as Error).message}`,
+    );
   }
   const result = manifestSchema.safeParse(parsed);
   if (!result.success) {
@@ -72,15 +75,28 @@ export function serialiseManifest(manifest: Manifest): string {
   });
 }
 
-export async function writeManifest(store: ObjectStore, key: string, manifest: Manifest): Promise<void> {
+export async function writeManifest(
+  store: ObjectStore,
+  key: string,
+  manifest: Manifest,
+): Promise<void> {
   await store.put(key, serialiseManifest(manifest), { contentType: 'application/json' });
 }
 
 /** Whether two manifests describe the same files and links (syncedAtMs aside). */
 export function sameContents(a: Manifest, b: Manifest): boolean {
   return (
-    serialiseManifest({ ...a, syncedAtMs: undefined }) === serialiseManifest({ ...b, syncedAtMs: undefined })
+    serialiseManifest({ ...a, syncedAtMs: undefined }) ===
+    serialiseManifest({ ...b, syncedAtMs: undefined })
   );
+}
+
+/**
+ * An mtime in whole milliseconds, as the manifest keeps it. Rounded, not truncated: setting a
+ * file's mtime goes through floating-point seconds, and `x.553` may come back as `x.552999`.
+ */
+export function wholeMs(mtimeMs: number): number {
+  return Math.round(mtimeMs);
 }
 
 /** How long before a sync's start a file's mtime must be for size+mtime to be trusted. */
@@ -100,7 +116,7 @@ export function trustedByStat(
   return (
     syncedAtMs !== undefined &&
     entry.size === size &&
-    entry.mtimeMs === Math.trunc(mtimeMs) &&
+    entry.mtimeMs === wholeMs(mtimeMs) &&
     entry.mtimeMs < syncedAtMs - RACY_WINDOW_MS
   );
 }

@@ -1,7 +1,20 @@
 import { constants as fsc } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, rmdir, symlink, unlink, lchown, readlink } from 'node:fs/promises';
+import {
+  access,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rmdir,
+  symlink,
+  unlink,
+  lchown,
+  readlink,
+} from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 
 /*
  * File operations beneath a directory that another party (the container's uid 1000) writes at
@@ -35,9 +48,19 @@ export function errnoOf(err: unknown): string | undefined {
   return err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
 }
 
-/** Opens the sync's root directory (a path the host chose, so it may itself be reached by a link). */
+/**
+ * Opens the sync's root directory (a path the host chose, so it may itself be reached by a
+ * link), and checks that `/proc/self/fd` reaches it.
+ */
 export async function openRoot(dir: string): Promise<FileHandle> {
-  return open(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  const fh = await open(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  try {
+    await access(`${FD_DIR}/${fh.fd}`);
+  } catch (err) {
+    await fh.close();
+    throw new Error(`sync needs ${FD_DIR} (Linux with /proc mounted): ${(err as Error).message}`);
+  }
+  return fh;
 }
 
 /** Opens the child directory `name`, refusing a symlink (ELOOP) or a non-directory (ENOTDIR). */
@@ -51,7 +74,10 @@ export async function reopenDir(dir: FileHandle): Promise<FileHandle> {
 }
 
 /** Walks `segments` down from `root`, each step refusing symlinks; the caller closes the result. */
-export async function openDirBeneath(root: FileHandle, segments: readonly string[]): Promise<FileHandle> {
+export async function openDirBeneath(
+  root: FileHandle,
+  segments: readonly string[],
+): Promise<FileHandle> {
   let current = await reopenDir(root);
   for (const segment of segments) {
     try {
@@ -87,7 +113,11 @@ export async function ensureDirBeneath(
   }
 }
 
-async function stepInto(parent: FileHandle, name: string, owner: Owner | undefined): Promise<FileHandle> {
+async function stepInto(
+  parent: FileHandle,
+  name: string,
+  owner: Owner | undefined,
+): Promise<FileHandle> {
   for (let attempt = 0; ; attempt += 1) {
     try {
       const next = await openDirAt(parent, name);
@@ -100,8 +130,13 @@ async function stepInto(parent: FileHandle, name: string, owner: Owner | undefin
       try {
         await mkdir(at(parent, name), 0o755);
         const created = await openDirAt(parent, name);
-        await created.chmod(0o755);
-        if (owner !== undefined) await created.chown(owner.uid, owner.gid);
+        try {
+          await created.chmod(0o755);
+          if (owner !== undefined) await created.chown(owner.uid, owner.gid);
+        } catch (err) {
+          await created.close();
+          throw err;
+        }
         await parent.close();
         return created;
       } catch (mkErr) {
@@ -134,7 +169,9 @@ export async function readlinkAt(dir: FileHandle, name: string | Buffer): Promis
   return readlink(at(dir, name), { encoding: 'buffer' });
 }
 
-export type OpenedFile = { ok: true; fh: FileHandle; stat: Stats } | { ok: false; reason: 'vanished' | 'changed' | 'unreadable' };
+export type OpenedFile =
+  | { ok: true; fh: FileHandle; stat: Stats }
+  | { ok: false; reason: 'vanished' | 'changed' | 'unreadable' };
 
 /**
  * Opens a regular file for reading without following any link on the way or at the end, then
@@ -154,7 +191,13 @@ export async function openFileAt(dir: FileHandle, name: string): Promise<OpenedF
     }
     throw err;
   }
-  const stat = await fh.stat();
+  let stat: Stats;
+  try {
+    stat = await fh.stat();
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
   if (!stat.isFile()) {
     await fh.close();
     return { ok: false, reason: 'changed' };
@@ -248,4 +291,47 @@ export async function symlinkAt(
 /** Opens a new file `tmpName` in `dir` for writing; fails if anything has that name. */
 export async function createFileAt(dir: FileHandle, tmpName: string): Promise<FileHandle> {
   return open(at(dir, tmpName), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+}
+
+/**
+ * A Writable that writes to `fh` from offset 0, batching queued chunks into one writev, and
+ * shows each chunk to `observe` first (hashing, counting; throwing from it fails the write). The
+ * handle stays open, and the caller's, when the stream finishes.
+ */
+export function fileWriter(fh: FileHandle, observe?: (chunk: Buffer) => void): Writable {
+  let position = 0;
+  const writeAll = async (buffers: Buffer[]): Promise<void> => {
+    if (observe !== undefined) for (const b of buffers) observe(b);
+    let pending = buffers.filter((b) => b.length > 0);
+    while (pending.length > 0) {
+      const { bytesWritten } = await fh.writev(pending, position);
+      position += bytesWritten;
+      let skip = bytesWritten;
+      while (pending.length > 0 && skip >= (pending[0]?.length ?? 0)) {
+        skip -= pending[0]?.length ?? 0;
+        pending = pending.slice(1);
+      }
+      if (skip > 0 && pending[0] !== undefined) {
+        pending = [pending[0].subarray(skip), ...pending.slice(1)];
+      }
+    }
+  };
+  const run = (buffers: Buffer[], callback: (err?: Error | null) => void): void => {
+    writeAll(buffers).then(
+      () => callback(),
+      (err: unknown) => callback(err instanceof Error ? err : new Error(String(err))),
+    );
+  };
+  return new Writable({
+    highWaterMark: 1024 * 1024,
+    write(chunk: Buffer, _encoding, callback) {
+      run([chunk], callback);
+    },
+    writev(chunks, callback) {
+      run(
+        chunks.map((c) => c.chunk as Buffer),
+        callback,
+      );
+    },
+  });
 }

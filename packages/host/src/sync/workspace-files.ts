@@ -30,7 +30,10 @@ interface FilesLocation {
 }
 
 /** Every file of the workspace, in path order, from its manifest (one read, no per-file request). */
-export async function listWorkspaceFiles(store: ObjectStore, manifestKey: string): Promise<WorkspaceFileInfo[]> {
+export async function listWorkspaceFiles(
+  store: ObjectStore,
+  manifestKey: string,
+): Promise<WorkspaceFileInfo[]> {
   const manifest = await readManifest(store, manifestKey);
   return Object.entries(manifest.files)
     .map(([path, entry]) => ({
@@ -60,7 +63,12 @@ export async function getWorkspaceFile(
  * `maxFileBytes`.
  */
 export async function putWorkspaceFile(
-  location: FilesLocation & { path: string; body: Buffer | Readable; maxFileBytes: number; now?: () => number },
+  location: FilesLocation & {
+    path: string;
+    body: Buffer | Readable;
+    maxFileBytes: number;
+    now?: () => number;
+  },
 ): Promise<{ path: string; size: number; sha256: string }> {
   const { store, filesPrefix, manifestKey, maxFileBytes } = location;
   const path = checkWorkspacePath(location.path);
@@ -69,7 +77,10 @@ export async function putWorkspaceFile(
   const under = `${path}/`;
   const clash = taken.find((other) => other.startsWith(under) || path.startsWith(`${other}/`));
   if (clash !== undefined) {
-    throw new WorkcellError('conflict', `${path} clashes with ${clash}: a name cannot be both a file and a directory`);
+    throw new WorkcellError(
+      'conflict',
+      `${path} clashes with ${clash}: a name cannot be both a file and a directory`,
+    );
   }
   const counter = new HashingCounter(maxFileBytes);
   const source = Buffer.isBuffer(location.body) ? Readable.from([location.body]) : location.body;
@@ -78,7 +89,10 @@ export async function putWorkspaceFile(
   try {
     await store.put(filesPrefix + path, counter);
   } catch (err) {
-    if (err instanceof TooLargeError || (err as { cause?: unknown }).cause instanceof TooLargeError) {
+    if (
+      err instanceof TooLargeError ||
+      (err as { cause?: unknown }).cause instanceof TooLargeError
+    ) {
       throw new WorkcellError('payload_too_large', `file is larger than ${maxFileBytes} bytes`);
     }
     throw err;
@@ -97,7 +111,9 @@ export async function putWorkspaceFile(
 }
 
 /** Removes a file (or symlink) from the manifest, then its object; false when there was none. */
-export async function deleteWorkspaceFile(location: FilesLocation & { path: string }): Promise<boolean> {
+export async function deleteWorkspaceFile(
+  location: FilesLocation & { path: string },
+): Promise<boolean> {
   const { store, filesPrefix, manifestKey } = location;
   const path = checkWorkspacePath(location.path);
   const manifest = await readManifest(store, manifestKey);

@@ -20,7 +20,8 @@ function problemOf(raw: string): string | null {
   if (raw.startsWith('/')) return 'is absolute';
   if (raw.endsWith('/')) return 'ends with "/"';
   if (raw.normalize('NFC') !== raw) return 'is not in Unicode normalisation form C (NFC)';
-  if (Buffer.byteLength(raw, 'utf8') > MAX_PATH_BYTES) return `is longer than ${MAX_PATH_BYTES} bytes`;
+  if (Buffer.byteLength(raw, 'utf8') > MAX_PATH_BYTES)
+    return `is longer than ${MAX_PATH_BYTES} bytes`;
   for (const segment of raw.split('/')) {
     if (segment === '') return 'has an empty segment ("//")';
     if (segment === '.') return 'has a "." segment';
@@ -55,7 +56,9 @@ function problemOf(raw: string): string | null {
 export function checkWorkspacePath(raw: string): string {
   const problem = typeof raw === 'string' ? problemOf(raw) : 'not a string';
   if (problem !== null) {
-    throw new WorkcellError('invalid_path', `invalid path: ${problem}`, { path: String(raw).slice(0, 200) });
+    throw new WorkcellError('invalid_path', `invalid path: ${problem}`, {
+      path: String(raw).slice(0, 200),
+    });
   }
   return raw;
 }

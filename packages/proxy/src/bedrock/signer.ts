@@ -14,28 +14,24 @@ export type AwsCredentialsProvider = () => Promise<AwsCredentials>;
 
 type SourceData = string | ArrayBuffer | ArrayBufferView;
 
-function toBuffer(data: SourceData): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data);
+function keyOf(secret: SourceData): string | Uint8Array {
+  if (typeof secret === 'string') return secret;
+  if (ArrayBuffer.isView(secret)) return new Uint8Array(secret.buffer, secret.byteOffset, secret.byteLength);
+  return new Uint8Array(secret);
 }
 
 /**
  * SHA-256 and HMAC-SHA-256 on node:crypto, in the shape the Smithy signer takes (a `sha256`
  * constructor; with a secret it is an HMAC). The pure-JS default is many times slower on
- * request bodies.
+ * request bodies. Digests are Buffers (Uint8Arrays), returned without a copy.
  */
 export class NodeSha256 {
-  private readonly secret: Buffer | undefined;
+  private readonly secret: string | Uint8Array | undefined;
   private hash: Hash | Hmac;
 
   constructor(secret?: SourceData) {
-    this.secret = secret === undefined ? undefined : toBuffer(secret);
-    this.hash = this.fresh();
-  }
-
-  private fresh(): Hash | Hmac {
-    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
+    this.secret = secret === undefined ? undefined : keyOf(secret);
+    this.hash = this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
   }
 
   update(data: Uint8Array): void {
@@ -43,15 +39,11 @@ export class NodeSha256 {
   }
 
   digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.hash.digest()));
-  }
-
-  digestSync(): Uint8Array {
-    return new Uint8Array(this.hash.digest());
+    return Promise.resolve(this.hash.digest());
   }
 
   reset(): void {
-    this.hash = this.fresh();
+    this.hash = this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
   }
 }
 

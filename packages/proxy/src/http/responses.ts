@@ -30,6 +30,7 @@ function body(answer: ProxyAnswer): string {
 
 /** Answers on an HTTP response and closes the connection after it. */
 export function sendAnswer(res: ServerResponse, answer: ProxyAnswer): void {
+  if (res.destroyed || res.writableEnded) return;
   if (res.headersSent) {
     res.destroy();
     return;

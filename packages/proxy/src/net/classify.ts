@@ -46,6 +46,7 @@ const IPV6_RANGES: ReadonlyArray<readonly [Cidr, AddressClass]> = [
   [cidr('fd00:ec2::254/128'), 'metadata'], // AWS instance metadata over IPv6
   [cidr('::/128'), 'unspecified'],
   [cidr('::1/128'), 'loopback'],
+  [cidr('64:ff9b::/96'), 'public'], // NAT64: classified by the IPv4 address it carries
   [cidr('::/96'), 'reserved'], // IPv4-compatible (deprecated)
   [cidr('::/8'), 'reserved'],
   [cidr('64:ff9b:1::/48'), 'private'], // local-use NAT64

@@ -36,7 +36,7 @@ export type PatternDecision =
  * Parses `WORKCELL_EGRESS_ALLOW_PRIVATE`: comma-separated CIDRs or addresses. Refuses ranges
  * wider than /8 (IPv4) or /16 (IPv6), which would switch the private-address check off.
  */
-export function parseCidrs(list: string, variable: string): Cidr[] {
+export function parseCidrList(list: string, variable: string): Cidr[] {
   return list
     .split(',')
     .map((entry) => entry.trim())

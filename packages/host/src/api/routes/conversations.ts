@@ -1,15 +1,18 @@
-import { WorkcellError } from '@workcell/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import type { ConversationRecord } from '../../catalog/catalog.js';
+import type { FinishedRunSource } from '../../execute/run-events.js';
+import type { BufferedEvent } from '../../state/state-store.js';
 import type { ApiServices } from '../context.js';
-import { SseWriter } from '../sse.js';
-import { parseBody } from '../validate.js';
+import { ops, route } from '../contract.js';
+import { resumePoint } from '../resume.js';
+import type { SseHub, SseWriter } from '../sse.js';
 
-export const createConversationBody = z.object({ title: z.string().min(1).max(500).optional() }).strict();
-export const postMessageBody = z.object({ content: z.string().min(1) }).strict();
-
-function conversationView(c: ConversationRecord): Record<string, unknown> {
+function conversationView(c: ConversationRecord): {
+  id: string;
+  workspaceId: string;
+  title: string;
+  createdAt: string;
+} {
   return { id: c.id, workspaceId: c.workspaceId, title: c.title, createdAt: c.createdAt };
 }
 
@@ -17,91 +20,130 @@ function wantsEventStream(request: FastifyRequest): boolean {
   return (request.headers.accept ?? '').includes('text/event-stream');
 }
 
-/** `Last-Event-ID` header, else `?after=N`, else 0. */
-function resumePoint(request: FastifyRequest<{ Querystring: { after?: string } }>): number {
-  const raw = request.headers['last-event-id'] ?? request.query.after;
-  if (raw === undefined || raw === '') return 0;
-  const value = Array.isArray(raw) ? raw[0] : raw;
-  if (!/^\d{1,9}$/.test(String(value))) throw new WorkcellError('bad_request', 'Last-Event-ID / after must be a non-negative integer');
-  return Number(value);
+/** Reads an ended run from the durable log (the live buffer when the log could not be written). */
+async function endedRunEvents(
+  s: ApiServices,
+  conversation: ConversationRecord,
+  runId: string,
+  after: number,
+): Promise<BufferedEvent[]> {
+  const stored = await s.catalog.readRunEvents(conversation, runId);
+  const events = stored.length > 0 ? stored : await s.events.read(runId, 0).catch(() => []);
+  return events.filter((e) => e.seq > after);
 }
 
 /**
- * Streams a run's events from `after` as SSE: from the live buffer while the run lives, from
- * the object store once it has ended. The client going away does not touch the run.
+ * Streams a run's events after `after` as SSE: replay, then live until the terminal event. An
+ * ended run with nothing after `after` answers 204, which tells an EventSource to stop
+ * reconnecting. The client going away stops only this stream, never the run.
  */
-async function streamRun(s: ApiServices, reply: FastifyReply, conversation: ConversationRecord, runId: string, after: number): Promise<void> {
+async function streamRun(
+  s: ApiServices,
+  hub: SseHub,
+  reply: FastifyReply,
+  conversation: ConversationRecord,
+  runId: string,
+  after: number,
+): Promise<FastifyReply> {
+  const run = s.catalog.getRun(conversation, runId);
+  let replay: BufferedEvent[] | null = null;
+  if (run.status !== 'running' && !s.events.isLive(runId)) {
+    replay = await endedRunEvents(s, conversation, runId, after);
+    if (replay.length === 0) return reply.code(204).send();
+  }
+
   reply.hijack();
-  const sse = new SseWriter(reply.raw);
+  let sse: SseWriter;
+  try {
+    sse = hub.start(reply.raw);
+  } catch (err) {
+    s.logger.error({ runId, err: String(err) }, 'cannot start the event stream');
+    reply.raw.destroy();
+    return reply;
+  }
   const abort = new AbortController();
   reply.raw.on('close', () => abort.abort());
+  if (reply.raw.destroyed) abort.abort();
+  const finished: FinishedRunSource = {
+    isFinished: async () => {
+      const c = await s.catalog.getConversation(conversation.tenant, conversation.id);
+      return c.runs.find((r) => r.id === runId)?.status !== 'running';
+    },
+    readPersisted: () => s.catalog.readRunEvents(conversation, runId),
+  };
   try {
-    const run = s.catalog.getRun(conversation, runId);
-    const buffered = await s.events.read(runId, after);
-    if (run.status !== 'running' && buffered.length === 0) {
-      for (const e of await s.catalog.readRunEvents(conversation, runId)) if (e.seq > after) sse.send(e);
-      return;
-    }
-    for await (const e of s.events.follow(runId, after, abort.signal)) {
-      if (!sse.send(e) && sse.isClosed) break;
+    const batches = replay ? [replay] : s.events.follow(runId, after, abort.signal, finished);
+    for await (const batch of batches) {
+      if (!sse.sendMany(batch)) {
+        if (sse.isClosed) break;
+        await sse.drained();
+      }
     }
   } catch (err) {
     s.logger.warn({ runId, err: String(err) }, 'event stream ended with an error');
   } finally {
     sse.end();
   }
+  return reply;
 }
 
-export function registerConversationRoutes(app: FastifyInstance, s: ApiServices): void {
-  app.post<{ Params: { wid: string } }>('/v1/workspaces/:wid/conversations', async (request, reply) => {
-    const body = parseBody(createConversationBody, request.body ?? {});
-    const c = await s.catalog.createConversation(request.principal.tenant, request.params.wid, body.title);
+export function registerConversationRoutes(
+  app: FastifyInstance,
+  s: ApiServices,
+  hub: SseHub,
+): void {
+  route(app, ops.createConversation, async (request, reply, { params, body }) => {
+    const c = await s.catalog.createConversation(request.principal.tenant, params.wid, body.title);
     return reply.code(201).send(conversationView(c));
   });
 
-  app.get<{ Params: { wid: string } }>('/v1/workspaces/:wid/conversations', async (request) => {
-    const list = await s.catalog.listConversations(request.principal.tenant, request.params.wid);
+  route(app, ops.listConversations, async (request, _reply, { params }) => {
+    const list = await s.catalog.listConversations(request.principal.tenant, params.wid);
     return { conversations: list.map(conversationView) };
   });
 
-  app.get<{ Params: { cid: string } }>('/v1/conversations/:cid', async (request) => {
-    const c = await s.catalog.getConversation(request.principal.tenant, request.params.cid);
+  route(app, ops.getConversation, async (request, _reply, { params }) => {
+    const c = await s.catalog.getConversation(request.principal.tenant, params.cid);
     return { ...conversationView(c), sessionId: c.sessionId, runs: c.runs };
   });
 
-  app.post<{ Params: { cid: string } }>('/v1/conversations/:cid/messages', async (request, reply) => {
-    const body = parseBody(postMessageBody, request.body);
-    const { runId, conversation } = await s.execute.start(request.principal, request.params.cid, body.content);
+  route(app, ops.postMessage, async (request, reply, { params, body }) => {
+    const { runId, conversation } = await s.execute.start(
+      request.principal,
+      params.cid,
+      body.content,
+    );
     if (!wantsEventStream(request)) return reply.code(202).send({ runId });
-    await streamRun(s, reply, conversation, runId, 0);
-    return reply;
+    return streamRun(s, hub, reply, conversation, runId, 0);
   });
 
-  app.get<{ Params: { cid: string; rid: string }; Querystring: { after?: string } }>(
-    '/v1/conversations/:cid/runs/:rid/events',
-    async (request, reply) => {
-      const after = resumePoint(request);
-      const c = await s.catalog.getConversation(request.principal.tenant, request.params.cid);
-      s.catalog.getRun(c, request.params.rid);
-      await streamRun(s, reply, c, request.params.rid, after);
-      return reply;
-    },
-  );
-
-  app.post<{ Params: { cid: string; rid: string } }>('/v1/conversations/:cid/runs/:rid/interrupt', async (request, reply) => {
-    await s.execute.interrupt(request.principal, request.params.cid, request.params.rid);
-    return reply.code(202).send({ runId: request.params.rid, interrupting: true });
+  route(app, ops.runEvents, async (request, reply, { params, query }) => {
+    const after = resumePoint(request.headers['last-event-id'], query.after);
+    const c = await s.catalog.getConversation(request.principal.tenant, params.cid);
+    return streamRun(s, hub, reply, c, params.rid, after);
   });
 
-  app.get<{ Params: { cid: string } }>('/v1/conversations/:cid/messages', async (request) => {
-    const c = await s.catalog.getConversation(request.principal.tenant, request.params.cid);
+  route(app, ops.interruptRun, async (request, reply, { params }) => {
+    await s.execute.interrupt(request.principal, params.cid, params.rid);
+    return reply.code(202).send({ runId: params.rid, interrupting: true });
+  });
+
+  route(app, ops.listMessages, async (request, _reply, { params }) => {
+    const c = await s.catalog.getConversation(request.principal.tenant, params.cid);
     const runs = await Promise.all(
       c.runs.map(async (run) => {
-        const stored = run.status === 'running' ? await s.events.read(run.id, 0) : await s.catalog.readRunEvents(c, run.id);
+        const stored =
+          run.status === 'running' || s.events.isLive(run.id)
+            ? await s.events.read(run.id, 0)
+            : await endedRunEvents(s, c, run.id, 0);
         return {
           runId: run.id,
           status: run.status,
-          events: stored.map((e) => ({ seq: e.seq, event: e.event, data: JSON.parse(e.data) as unknown })),
+          events: stored.map((e) => ({
+            seq: e.seq,
+            event: e.event,
+            data: JSON.parse(e.data) as unknown,
+          })),
         };
       }),
     );

@@ -18,7 +18,11 @@ export const putEgressBody = z
  * `PUT /v1/workspaces/:wid/egress`: narrows the operator's list for this workspace; the running
  * container's next request is decided by the new policy.
  */
-export function registerEgressRoutes(app: FastifyInstance, s: ApiServices, egress: { policies: PolicyStore; audit: AuditTrail }): void {
+export function registerEgressRoutes(
+  app: FastifyInstance,
+  s: ApiServices,
+  egress: { policies: PolicyStore; audit: AuditTrail },
+): void {
   const view = async (tenant: string, workspaceId: string): Promise<Record<string, unknown>> => {
     const entry = await egress.policies.load(tenant, workspaceId);
     return {

@@ -2,12 +2,15 @@ import { WorkcellError } from '@workcell/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
 import type { ApiServices } from '../context.js';
+import { ops, route } from '../contract.js';
 import { contentTypeFor } from '../../files/content-type.js';
-
-type FileParams = { wid: string; '*': string };
+import { checkWorkspacePath } from '../../sync/workspace-path.js';
 
 /** `bytes=a-b` / `bytes=a-` / `bytes=-n` against a size; null when absent; throws when unsatisfiable. */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null {
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | null {
   if (!header) return null;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) return null;
@@ -21,32 +24,44 @@ export function parseRange(header: string | undefined, size: number): { start: n
     start = Number(m[1]);
     end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
   }
-  if (start > end || start >= size) throw new WorkcellError('bad_request', `range not satisfiable for size ${size}`, { rangeNotSatisfiable: true });
+  if (start > end || start >= size)
+    throw new WorkcellError('bad_request', `range not satisfiable for size ${size}`, {
+      rangeNotSatisfiable: true,
+    });
   return { start, end };
 }
 
 export function registerFileRoutes(app: FastifyInstance, s: ApiServices): void {
-  app.get<{ Params: { wid: string }; Querystring: { prefix?: string } }>('/v1/workspaces/:wid/files', async (request) => {
-    const ws = await s.catalog.getWorkspace(request.principal.tenant, request.params.wid);
-    const files = await s.files.list(ws.tenant, ws.id, request.query.prefix);
+  route(app, ops.listFiles, async (request, _reply, { params, query }) => {
+    const ws = await s.catalog.getWorkspace(request.principal.tenant, params.wid);
+    const files = await s.files.list(ws.tenant, ws.id, query.prefix);
     return { files };
   });
 
-  app.get<{ Params: FileParams }>('/v1/workspaces/:wid/files/*', async (request, reply) => {
-    const ws = await s.catalog.getWorkspace(request.principal.tenant, request.params.wid);
-    const path = request.params['*'];
+  route(app, ops.getFile, async (request, reply, { params }) => {
+    const ws = await s.catalog.getWorkspace(request.principal.tenant, params.wid);
+    const path = checkWorkspacePath(params['*']);
     const listing = await s.files.list(ws.tenant, ws.id);
     const entry = listing.find((f) => f.path === path);
     if (!entry) throw new WorkcellError('not_found', 'file not found');
     const etag = `"${entry.sha256}"`;
-    if (request.headers['if-none-match'] === etag) return reply.code(304).header('etag', etag).send();
+    if (request.headers['if-none-match'] === etag)
+      return reply.code(304).header('etag', etag).send();
     let range: { start: number; end: number } | null;
     try {
       range = parseRange(request.headers.range, entry.size);
     } catch {
-      return reply.code(416).header('content-range', `bytes */${entry.size}`).send({ error: { code: 'bad_request', message: 'range not satisfiable' } });
+      return reply
+        .code(416)
+        .header('content-range', `bytes */${entry.size}`)
+        .send({ error: { code: 'bad_request', message: 'range not satisfiable' } });
     }
-    const got = await s.files.get(ws.tenant, ws.id, path, range ? { start: range.start, end: range.end } : undefined);
+    const got = await s.files.get(
+      ws.tenant,
+      ws.id,
+      path,
+      range ? { start: range.start, end: range.end } : undefined,
+    );
     if (!got) throw new WorkcellError('not_found', 'file not found');
     void reply
       .header('etag', etag)
@@ -56,16 +71,19 @@ export function registerFileRoutes(app: FastifyInstance, s: ApiServices): void {
       .header('last-modified', new Date(entry.modifiedAt).toUTCString())
       .type(contentTypeFor(path));
     if (range) {
-      void reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${entry.size}`).header('content-length', range.end - range.start + 1);
+      void reply
+        .code(206)
+        .header('content-range', `bytes ${range.start}-${range.end}/${entry.size}`)
+        .header('content-length', range.end - range.start + 1);
     } else {
       void reply.header('content-length', entry.size);
     }
     return reply.send(got.body);
   });
 
-  app.delete<{ Params: FileParams }>('/v1/workspaces/:wid/files/*', async (request, reply) => {
-    const ws = await s.catalog.getWorkspace(request.principal.tenant, request.params.wid);
-    const deleted = await s.files.delete(ws.tenant, ws.id, request.params['*']);
+  route(app, ops.deleteFile, async (request, reply, { params }) => {
+    const ws = await s.catalog.getWorkspace(request.principal.tenant, params.wid);
+    const deleted = await s.files.delete(ws.tenant, ws.id, params['*']);
     if (!deleted) throw new WorkcellError('not_found', 'file not found');
     return reply.code(204).send();
   });
@@ -73,15 +91,22 @@ export function registerFileRoutes(app: FastifyInstance, s: ApiServices): void {
   // Uploads take the raw body as a stream, whatever its content type.
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { bodyLimit: s.limits.maxFileBytes }, (_req, payload, done) => done(null, payload));
-    scope.put<{ Params: FileParams }>('/v1/workspaces/:wid/files/*', async (request, reply) => {
-      const ws = await s.catalog.getWorkspace(request.principal.tenant, request.params.wid);
-      const length = request.headers['content-length'] ? Number(request.headers['content-length']) : undefined;
+    scope.addContentTypeParser('*', { bodyLimit: s.limits.maxFileBytes }, (_req, payload, done) =>
+      done(null, payload),
+    );
+    route(scope, ops.putFile, async (request, reply, { params }) => {
+      const ws = await s.catalog.getWorkspace(request.principal.tenant, params.wid);
+      const length = request.headers['content-length']
+        ? Number(request.headers['content-length'])
+        : undefined;
       if (length !== undefined && length > s.limits.maxFileBytes) {
-        throw new WorkcellError('payload_too_large', `files are limited to ${s.limits.maxFileBytes} bytes`);
+        throw new WorkcellError(
+          'payload_too_large',
+          `files are limited to ${s.limits.maxFileBytes} bytes`,
+        );
       }
       const body = (request.body ?? request.raw) as Readable;
-      const entry = await s.files.put(ws.tenant, ws.id, request.params['*'], body, length);
+      const entry = await s.files.put(ws.tenant, ws.id, params['*'], body, length);
       return reply.code(201).send({ path: entry.path, size: entry.size, sha256: entry.sha256 });
     });
   });

@@ -1,25 +1,21 @@
 import { WorkcellError } from '@workcell/protocol';
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import type { ApiServices } from '../context.js';
-import { parseBody } from '../validate.js';
-
-export const createWorkspaceBody = z.object({ name: z.string().min(1).max(200).optional() }).strict();
+import { ops, route } from '../contract.js';
 
 export function registerWorkspaceRoutes(app: FastifyInstance, s: ApiServices): void {
-  app.post('/v1/workspaces', async (request, reply) => {
-    const body = parseBody(createWorkspaceBody, request.body ?? {});
+  route(app, ops.createWorkspace, async (request, reply, { body }) => {
     const ws = await s.catalog.createWorkspace(request.principal.tenant, body.name);
     return reply.code(201).send({ id: ws.id, name: ws.name, createdAt: ws.createdAt });
   });
 
-  app.get('/v1/workspaces', async (request) => {
+  route(app, ops.listWorkspaces, async (request) => {
     const list = await s.catalog.listWorkspaces(request.principal.tenant);
     return { workspaces: list.map((w) => ({ id: w.id, name: w.name, createdAt: w.createdAt })) };
   });
 
-  app.get<{ Params: { wid: string } }>('/v1/workspaces/:wid', async (request) => {
-    const ws = await s.catalog.getWorkspace(request.principal.tenant, request.params.wid);
+  route(app, ops.getWorkspace, async (request, _reply, { params }) => {
+    const ws = await s.catalog.getWorkspace(request.principal.tenant, params.wid);
     const record = await s.orchestrator.assigned(ws.id);
     return {
       id: ws.id,
@@ -31,21 +27,22 @@ export function registerWorkspaceRoutes(app: FastifyInstance, s: ApiServices): v
             state: record.state,
             image: record.image,
             createdAt: new Date(record.createdAt).toISOString(),
-            lastRunEndedAt: record.lastRunEndedAt ? new Date(record.lastRunEndedAt).toISOString() : null,
+            lastRunEndedAt: record.lastRunEndedAt
+              ? new Date(record.lastRunEndedAt).toISOString()
+              : null,
           }
         : null,
     };
   });
 
-  app.delete<{ Params: { wid: string } }>('/v1/workspaces/:wid', async (request, reply) => {
+  route(app, ops.deleteWorkspace, async (request, reply, { params }) => {
     const tenant = request.principal.tenant;
-    const ws = await s.catalog.getWorkspace(tenant, request.params.wid);
+    const ws = await s.catalog.getWorkspace(tenant, params.wid);
+    if (await s.execute.isBusy(ws.id))
+      throw new WorkcellError('workspace_busy', 'a run is in progress in this workspace');
     const record = await s.orchestrator.assigned(ws.id);
-    if (record?.state === 'running') throw new WorkcellError('workspace_busy', 'a run is in progress in this workspace');
     if (record) await s.orchestrator.remove(record.id, 'workspace deleted');
     await s.catalog.deleteWorkspace(tenant, ws.id);
-    s.egress.policies.forget(ws.id);
-    s.egress.audit.forget(ws.id);
     return reply.code(204).send();
   });
 }

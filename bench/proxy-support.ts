@@ -1,0 +1,89 @@
+/**
+ * Shared set-up for the proxy benchmarks: a proxy listener on a temporary Unix socket, a raw
+ * byte relay on another Unix socket to the same upstream (the baseline: what the egress path
+ * costs with no proxy logic at all), and small statistics helpers.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { CredentialProxy, parseCidrList, parseEgressPatterns, type CredentialProxyOptions } from '../packages/proxy/src/index.js';
+
+export const BENCH_API_KEY = 'sk-ant-bench-not-a-real-key';
+
+export interface BenchProxy {
+  socketPath: string;
+  close(): Promise<void>;
+}
+
+/** A proxy whose policy allows `good.example:<upstreamPort>` (resolving to 127.0.0.1). */
+export async function startBenchProxy(upstreamPort: number, options: Partial<CredentialProxyOptions> = {}): Promise<BenchProxy> {
+  const dir = mkdtempSync(join(tmpdir(), 'workcell-bench-proxy-'));
+  const proxy = new CredentialProxy({
+    anthropic: { upstream: new URL(`http://127.0.0.1:${upstreamPort}`), apiKey: () => BENCH_API_KEY },
+    resolve: async () => ['127.0.0.1'],
+    audit: () => undefined,
+    logger: pino({ level: 'silent' }),
+    ...options,
+  });
+  const policy = {
+    allow: parseEgressPatterns(`good.example:${upstreamPort}`, 'WORKCELL_EGRESS_ALLOW'),
+    deny: [],
+    allowPrivate: parseCidrList('127.0.0.1/32', 'WORKCELL_EGRESS_ALLOW_PRIVATE'),
+  };
+  const socketPath = join(dir, 'egress.sock');
+  await proxy.listen(socketPath, { workspaceId: 'bench', containerId: null }, () => policy);
+  return {
+    socketPath,
+    async close() {
+      await proxy.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A raw relay: every connection on its Unix socket is piped, byte for byte, to the upstream port. */
+export async function startRawRelay(upstreamPort: number): Promise<BenchProxy> {
+  const dir = mkdtempSync(join(tmpdir(), 'workcell-bench-relay-'));
+  const socketPath = join(dir, 'relay.sock');
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect({ host: '127.0.0.1', port: upstreamPort, noDelay: true });
+    sockets.add(client);
+    sockets.add(upstream);
+    const done = (): void => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    // Ends travel through the pipes (after a flush); errors and a closed client tear both down.
+    client.on('error', done);
+    upstream.on('error', done);
+    client.on('close', done);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  return {
+    socketPath,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => {
+          rmSync(dir, { recursive: true, force: true });
+          resolve();
+        });
+      }),
+  };
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+export const median = (values: number[]): number => percentile(values, 50);
+
+export const round = (n: number, digits = 2): number => Number(n.toFixed(digits));

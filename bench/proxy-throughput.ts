@@ -1,0 +1,148 @@
+/**
+ * Streaming throughput through the credential proxy over a raw byte relay on the same kind of
+ * Unix socket to the same upstream (the baseline, measured in this run), for the two streaming
+ * paths: the Anthropic route (a streamed HTTP response, as model replies are) and a CONNECT
+ * tunnel. The proxy and the relay run in a child process of their own (bench/proxy-bench-server.ts),
+ * the upstream and the client here. Goal: ratio >= 0.8.
+ * Run: npx tsx bench/proxy-throughput.ts (BENCH_MB, default 256; BENCH_ROUNDS, default 7).
+ */
+import { spawn } from 'node:child_process';
+import { createServer, request, type Server } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { median, round } from './proxy-support.js';
+
+const TOTAL_BYTES = Number(process.env.BENCH_MB ?? 256) * 1024 * 1024;
+const CHUNK = Buffer.alloc(64 * 1024, 'x');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+
+/** An upstream that answers every request with TOTAL_BYTES streamed in 64 KB writes. */
+async function startStreamingUpstream(): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < TOTAL_BYTES) {
+        sent += CHUNK.length;
+        if (!res.write(CHUNK)) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+      res.end();
+    };
+    pump();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** Reads a whole streamed response; answers MB/s. */
+function download(init: { socketPath?: string; createConnection?: () => Socket; path: string; method?: string }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const via = init.createConnection ? { createConnection: init.createConnection } : { socketPath: init.socketPath, agent: false };
+    const req = request(
+      {
+        ...via,
+        path: init.path,
+        method: init.method ?? 'POST',
+        headers: { Host: 'good.example', 'Content-Type': 'application/json', 'Content-Length': '2' },
+      },
+      (res) => {
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+        });
+        res.on('end', () => {
+          if (bytes < TOTAL_BYTES) reject(new Error(`short read: ${bytes}`));
+          else resolve(bytes / (1024 * 1024) / ((performance.now() - started) / 1000));
+        });
+        res.on('error', (err) => reject(new Error(`${init.path} via ${init.socketPath ?? 'tunnel'}: ${err.message}`)));
+      },
+    );
+    req.on('error', (err) => reject(new Error(`${init.path} via ${init.socketPath ?? 'tunnel'}: ${err.message}`)));
+    req.end('{}');
+  });
+}
+
+/** Opens a CONNECT tunnel over the proxy socket; answers the tunnelled socket. */
+function tunnel(socketPath: string, target: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(socketPath);
+    socket.once('error', reject);
+    socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+    let head = '';
+    const onData = (chunk: Buffer): void => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      socket.removeListener('data', onData);
+      if (!head.startsWith('HTTP/1.1 200')) reject(new Error(head));
+      else resolve(socket);
+    };
+    socket.on('data', onData);
+  });
+}
+
+async function main(): Promise<void> {
+  const upstream = await startStreamingUpstream();
+  const serverScript = fileURLToPath(new URL('./proxy-bench-server.ts', import.meta.url));
+  const server = spawn(process.execPath, ['--import', 'tsx', serverScript, String(upstream.port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const { proxy, relay } = await new Promise<{ proxy: { socketPath: string }; relay: { socketPath: string } }>((resolve, reject) => {
+    let out = '';
+    server.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (!out.includes('\n')) return;
+      const paths = JSON.parse(out.slice(0, out.indexOf('\n'))) as { proxy: string; relay: string };
+      resolve({ proxy: { socketPath: paths.proxy }, relay: { socketPath: paths.relay } });
+    });
+    server.once('exit', (code) => reject(new Error(`the proxy process exited (${code ?? 'signal'})`)));
+  });
+  const target = `good.example:${upstream.port}`;
+  try {
+    await download({ socketPath: relay.socketPath, path: '/' });
+    await download({ socketPath: proxy.socketPath, path: '/_workcell/anthropic/v1/messages' });
+    const rawMBs: number[] = [];
+    const routeMBs: number[] = [];
+    const tunnelMBs: number[] = [];
+    for (let i = 0; i < ROUNDS; i += 1) {
+      rawMBs.push(await download({ socketPath: relay.socketPath, path: '/' }));
+      routeMBs.push(await download({ socketPath: proxy.socketPath, path: '/_workcell/anthropic/v1/messages' }));
+      const socket = await tunnel(proxy.socketPath, target);
+      tunnelMBs.push(await download({ createConnection: () => socket, path: '/' }));
+    }
+    const raw = median(rawMBs);
+    const route = median(routeMBs);
+    const tunnelled = median(tunnelMBs);
+    const result = {
+      bench: 'proxy-throughput',
+      goal: 'ratio >= 0.8',
+      megabytes: TOTAL_BYTES / (1024 * 1024),
+      rounds: ROUNDS,
+      rawRelayMBs: round(raw, 1),
+      anthropicRouteMBs: round(route, 1),
+      connectTunnelMBs: round(tunnelled, 1),
+      // Each ratio is the median of per-round ratios: a round's three runs are adjacent in time,
+      // so load from elsewhere on the machine falls on them alike.
+      anthropicRouteOverRaw: round(median(routeMBs.map((v, i) => v / (rawMBs[i] ?? v)))),
+      connectTunnelOverRaw: round(median(tunnelMBs.map((v, i) => v / (rawMBs[i] ?? v)))),
+    };
+    console.log(JSON.stringify(result));
+    console.log(
+      `streaming throughput: Anthropic route ${result.anthropicRouteMBs} MB/s = ${result.anthropicRouteOverRaw}x, ` +
+        `CONNECT tunnel ${result.connectTunnelMBs} MB/s = ${result.connectTunnelOverRaw}x ` +
+        `a raw relay over the same Unix socket (${result.rawRelayMBs} MB/s; goal >= 0.8)`,
+    );
+  } finally {
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    server.kill('SIGTERM');
+    await exited;
+    upstream.server.closeAllConnections();
+    await new Promise<void>((resolve) => upstream.server.close(() => resolve()));
+  }
+}
+
+await main();

@@ -1,0 +1,582 @@
+import { ERROR_CODES, runSummarySchema } from '@workcell/protocol';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { CONTAINER_STATES } from '../state/state-store.js';
+import { putEgressBody } from './routes/egress.js';
+import { parseInput } from './validate.js';
+
+/**
+ * The HTTP API as data: every operation's method, path, input schemas (zod, the ones the
+ * routes validate with) and response schemas. `/openapi.json` is generated from this table,
+ * and the OpenAPI test checks that it names every route the server has.
+ */
+
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface ResponseSpec {
+  description: string;
+  /** JSON body; omit for an empty body or a non-JSON `contentType`. */
+  schema?: z.ZodType;
+  contentType?: string;
+}
+
+export interface Operation {
+  readonly id: string;
+  readonly method: Method;
+  /** The Fastify path (`:param`, a trailing `*` for the rest of the path). */
+  readonly path: string;
+  readonly summary: string;
+  readonly description?: string;
+  readonly tag:
+    'workspaces' | 'files' | 'conversations' | 'runs' | 'egress' | 'admin' | 'operations';
+  /** `bearer`: a tenant token; `bearer-or-query`: also `?access_token=` (EventSource); `admin`: an admin token. */
+  readonly auth: 'none' | 'bearer' | 'bearer-or-query' | 'admin';
+  readonly params?: z.ZodObject;
+  readonly query?: z.ZodObject;
+  /** A JSON body. */
+  readonly body?: z.ZodType;
+  /** A raw (non-JSON) body. */
+  readonly rawBody?: { contentType: string; description: string };
+  readonly responses: Readonly<Record<number, ResponseSpec>>;
+}
+
+const op = <const O extends Operation>(o: O): O => o;
+
+// ---- shared shapes --------------------------------------------------------------------------
+
+const isoTime = z.string().describe('ISO 8601 time');
+const idParam = (what: string) => z.string().describe(`the ${what} id`);
+
+export const errorResponseSchema = z.object({
+  error: z.object({ code: z.enum(ERROR_CODES as [string, ...string[]]), message: z.string() }),
+});
+
+export const workspaceSchema = z.object({ id: z.string(), name: z.string(), createdAt: isoTime });
+
+export const containerSchema = z.object({
+  id: z.string().describe('the Docker container id'),
+  state: z.enum(CONTAINER_STATES),
+  image: z.string(),
+  createdAt: isoTime,
+  lastRunEndedAt: isoTime.nullable(),
+});
+
+export const workspaceDetailSchema = workspaceSchema.extend({
+  container: containerSchema.nullable(),
+});
+
+export const fileEntrySchema = z.object({
+  path: z.string(),
+  size: z.number().int(),
+  sha256: z.string(),
+  modifiedAt: isoTime,
+});
+
+export const conversationSchema = z.object({
+  id: z.string(),
+  workspaceId: z.string(),
+  title: z.string(),
+  createdAt: isoTime,
+});
+
+const errorBodySchema = z.object({ code: z.string(), message: z.string() });
+
+export const runSchema = z.object({
+  id: z.string(),
+  conversationId: z.string(),
+  status: z.enum(['running', 'completed', 'failed']),
+  startedAt: isoTime,
+  endedAt: isoTime.nullable(),
+  interrupted: z.boolean(),
+  error: errorBodySchema.nullable(),
+  summary: runSummarySchema.nullable(),
+  eventCount: z.number().int(),
+});
+
+export const conversationDetailSchema = conversationSchema.extend({
+  sessionId: z.string().nullable(),
+  runs: z.array(runSchema),
+});
+
+const dependencySchema = z.object({ ok: z.boolean(), error: z.string().optional() });
+
+export const healthSchema = z.object({
+  status: z.enum(['ok', 'degraded']),
+  docker: dependencySchema,
+  stateStore: dependencySchema.extend({ kind: z.string() }),
+  objectStore: dependencySchema.extend({ kind: z.string() }),
+  pool: z.object({ warm: z.number().int(), assigned: z.number().int(), running: z.number().int() }),
+});
+
+export const readinessSchema = z.object({
+  ready: z.boolean(),
+  accepting: z.boolean(),
+  docker: dependencySchema,
+  stateStore: dependencySchema.extend({ kind: z.string() }),
+  objectStore: dependencySchema.extend({ kind: z.string() }),
+  image: dependencySchema.extend({ name: z.string() }),
+});
+
+export const adminContainerSchema = z.object({
+  id: z.string(),
+  state: z
+    .enum(CONTAINER_STATES)
+    .nullable()
+    .describe('the state store record; null for a container the state store does not know'),
+  workspaceId: z.string().nullable(),
+  tenant: z.string().nullable(),
+  runId: z.string().nullable(),
+  hostId: z.string().nullable(),
+  image: z.string().nullable(),
+  createdAt: isoTime.nullable(),
+  lastRunEndedAt: isoTime.nullable(),
+  engine: z
+    .object({
+      status: z.string(),
+      running: z.boolean(),
+      paused: z.boolean(),
+      exitCode: z.number().nullable(),
+      oomKilled: z.boolean(),
+    })
+    .nullable()
+    .describe(
+      'what the container engine reports; null when the engine does not know the container',
+    ),
+});
+
+const policySchema = z.object({
+  allow: z.array(z.string()),
+  deny: z.array(z.string()),
+  allowPrivate: z.array(z.string()),
+});
+
+export const egressViewSchema = z.object({
+  workspaceId: z.string(),
+  operator: policySchema,
+  hosts: z.array(z.string()).nullable(),
+  effective: policySchema,
+  recent: z.array(
+    z.object({
+      time: isoTime,
+      method: z.string(),
+      host: z.string().nullable(),
+      port: z.number().nullable(),
+      decision: z.enum(['allow', 'deny']),
+      reason: z.string(),
+      status: z.number().nullable(),
+    }),
+  ),
+});
+
+const SSE_DESCRIPTION =
+  "Server-Sent Events. `id:` is the event's sequence number in its run; `event:` is `run.started` " +
+  '(`{runId, conversationId, workspaceId}`), `message` (one Claude Agent SDK message, `stream_event` partials included), ' +
+  '`run.completed` (the result summary) or `run.failed` (`{code, message}`). A comment line is sent every 15 s.';
+
+/** Response shapes that get a name of their own in the OpenAPI components. */
+export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
+  Error: errorResponseSchema,
+  Workspace: workspaceSchema,
+  Container: containerSchema,
+  WorkspaceDetail: workspaceDetailSchema,
+  FileEntry: fileEntrySchema,
+  Conversation: conversationSchema,
+  Run: runSchema,
+  ConversationDetail: conversationDetailSchema,
+  Health: healthSchema,
+  Readiness: readinessSchema,
+  AdminContainer: adminContainerSchema,
+  EgressView: egressViewSchema,
+};
+
+// ---- request schemas ------------------------------------------------------------------------
+
+export const createWorkspaceBody = z
+  .object({ name: z.string().min(1).max(200).optional() })
+  .strict();
+export const createConversationBody = z
+  .object({ title: z.string().min(1).max(500).optional() })
+  .strict();
+export const postMessageBody = z
+  .object({ content: z.string().min(1).describe('the prompt') })
+  .strict();
+export const eventsQuery = z.object({
+  after: z
+    .string()
+    .regex(/^\d{1,9}$/, 'must be a non-negative integer')
+    .optional()
+    .describe(
+      'resume after this sequence number (the `Last-Event-ID` header wins when both are sent)',
+    ),
+  access_token: z
+    .string()
+    .optional()
+    .describe('the API token, for EventSource clients that cannot send headers'),
+});
+export const filesQuery = z.object({
+  prefix: z.string().optional().describe('only paths that start with this'),
+});
+
+const wsParams = z.object({ wid: idParam('workspace') });
+const fileParams = z.object({
+  wid: idParam('workspace'),
+  '*': z.string().describe('the file path inside the workspace'),
+});
+const convParams = z.object({ cid: idParam('conversation') });
+const runParams = z.object({ cid: idParam('conversation'), rid: idParam('run') });
+
+// ---- operations -----------------------------------------------------------------------------
+
+export const ops = {
+  createWorkspace: op({
+    id: 'createWorkspace',
+    method: 'POST',
+    path: '/v1/workspaces',
+    summary: 'Create a workspace',
+    tag: 'workspaces',
+    auth: 'bearer',
+    body: createWorkspaceBody,
+    responses: { 201: { description: 'created', schema: workspaceSchema } },
+  }),
+  listWorkspaces: op({
+    id: 'listWorkspaces',
+    method: 'GET',
+    path: '/v1/workspaces',
+    summary: "List the tenant's workspaces",
+    tag: 'workspaces',
+    auth: 'bearer',
+    responses: {
+      200: {
+        description: 'the workspaces',
+        schema: z.object({ workspaces: z.array(workspaceSchema) }),
+      },
+    },
+  }),
+  getWorkspace: op({
+    id: 'getWorkspace',
+    method: 'GET',
+    path: '/v1/workspaces/:wid',
+    summary: 'A workspace and its container',
+    tag: 'workspaces',
+    auth: 'bearer',
+    params: wsParams,
+    responses: { 200: { description: 'the workspace', schema: workspaceDetailSchema } },
+  }),
+  deleteWorkspace: op({
+    id: 'deleteWorkspace',
+    method: 'DELETE',
+    path: '/v1/workspaces/:wid',
+    summary: 'Delete a workspace, its container and its data',
+    tag: 'workspaces',
+    auth: 'bearer',
+    params: wsParams,
+    responses: {
+      204: { description: 'deleted' },
+      409: { description: 'a run is in progress', schema: errorResponseSchema },
+    },
+  }),
+  listFiles: op({
+    id: 'listFiles',
+    method: 'GET',
+    path: '/v1/workspaces/:wid/files',
+    summary: "List a workspace's files",
+    tag: 'files',
+    auth: 'bearer',
+    params: wsParams,
+    query: filesQuery,
+    responses: {
+      200: { description: 'the files', schema: z.object({ files: z.array(fileEntrySchema) }) },
+    },
+  }),
+  getFile: op({
+    id: 'getFile',
+    method: 'GET',
+    path: '/v1/workspaces/:wid/files/*',
+    summary: "A file's bytes (Range and If-None-Match supported)",
+    tag: 'files',
+    auth: 'bearer',
+    params: fileParams,
+    responses: {
+      200: { description: 'the bytes', contentType: 'application/octet-stream' },
+      206: { description: 'the requested range', contentType: 'application/octet-stream' },
+      304: { description: 'not modified' },
+      416: { description: 'range not satisfiable', schema: errorResponseSchema },
+    },
+  }),
+  putFile: op({
+    id: 'putFile',
+    method: 'PUT',
+    path: '/v1/workspaces/:wid/files/*',
+    summary: 'Write a file',
+    tag: 'files',
+    auth: 'bearer',
+    params: fileParams,
+    rawBody: {
+      contentType: 'application/octet-stream',
+      description: 'the bytes, whatever the content type',
+    },
+    responses: {
+      201: {
+        description: 'written',
+        schema: z.object({ path: z.string(), size: z.number().int(), sha256: z.string() }),
+      },
+      413: { description: 'over the file size limit', schema: errorResponseSchema },
+    },
+  }),
+  deleteFile: op({
+    id: 'deleteFile',
+    method: 'DELETE',
+    path: '/v1/workspaces/:wid/files/*',
+    summary: 'Delete a file',
+    tag: 'files',
+    auth: 'bearer',
+    params: fileParams,
+    responses: { 204: { description: 'deleted' } },
+  }),
+  getEgress: op({
+    id: 'getEgress',
+    method: 'GET',
+    path: '/v1/workspaces/:wid/egress',
+    summary: "A workspace's egress policy and recent proxy decisions",
+    tag: 'egress',
+    auth: 'bearer',
+    params: wsParams,
+    responses: { 200: { description: 'the policy', schema: egressViewSchema } },
+  }),
+  putEgress: op({
+    id: 'putEgress',
+    method: 'PUT',
+    path: '/v1/workspaces/:wid/egress',
+    summary: "Narrow the operator's egress list for a workspace (null restores it)",
+    tag: 'egress',
+    auth: 'bearer',
+    params: wsParams,
+    body: putEgressBody,
+    responses: { 200: { description: 'the new policy', schema: egressViewSchema } },
+  }),
+  createConversation: op({
+    id: 'createConversation',
+    method: 'POST',
+    path: '/v1/workspaces/:wid/conversations',
+    summary: 'Start a conversation in a workspace',
+    tag: 'conversations',
+    auth: 'bearer',
+    params: wsParams,
+    body: createConversationBody,
+    responses: { 201: { description: 'created', schema: conversationSchema } },
+  }),
+  listConversations: op({
+    id: 'listConversations',
+    method: 'GET',
+    path: '/v1/workspaces/:wid/conversations',
+    summary: "List a workspace's conversations",
+    tag: 'conversations',
+    auth: 'bearer',
+    params: wsParams,
+    responses: {
+      200: {
+        description: 'the conversations',
+        schema: z.object({ conversations: z.array(conversationSchema) }),
+      },
+    },
+  }),
+  getConversation: op({
+    id: 'getConversation',
+    method: 'GET',
+    path: '/v1/conversations/:cid',
+    summary: 'A conversation and its runs',
+    tag: 'conversations',
+    auth: 'bearer',
+    params: convParams,
+    responses: { 200: { description: 'the conversation', schema: conversationDetailSchema } },
+  }),
+  postMessage: op({
+    id: 'postMessage',
+    method: 'POST',
+    path: '/v1/conversations/:cid/messages',
+    summary: 'Send a message: starts a run',
+    description:
+      'With `Accept: text/event-stream` the run streams back on this response; otherwise the answer is 202 with the run id ' +
+      '(follow it with the events route). The run goes on if the client disconnects.',
+    tag: 'runs',
+    auth: 'bearer',
+    params: convParams,
+    body: postMessageBody,
+    responses: {
+      200: { description: SSE_DESCRIPTION, contentType: 'text/event-stream' },
+      202: { description: 'accepted', schema: z.object({ runId: z.string() }) },
+      409: {
+        description: '`workspace_busy`: a run is in progress in the workspace',
+        schema: errorResponseSchema,
+      },
+      413: { description: 'the message is over the size limit', schema: errorResponseSchema },
+      503: {
+        description: '`shutting_down`: the host takes no new runs',
+        schema: errorResponseSchema,
+      },
+    },
+  }),
+  listMessages: op({
+    id: 'listMessages',
+    method: 'GET',
+    path: '/v1/conversations/:cid/messages',
+    summary: 'The recorded events of every run, in order',
+    tag: 'runs',
+    auth: 'bearer',
+    params: convParams,
+    responses: {
+      200: {
+        description: 'the runs and their events',
+        schema: z.object({
+          conversationId: z.string(),
+          runs: z.array(
+            z.object({
+              runId: z.string(),
+              status: z.enum(['running', 'completed', 'failed']),
+              events: z.array(
+                z.object({ seq: z.number().int(), event: z.string(), data: z.unknown() }),
+              ),
+            }),
+          ),
+        }),
+      },
+    },
+  }),
+  runEvents: op({
+    id: 'runEvents',
+    method: 'GET',
+    path: '/v1/conversations/:cid/runs/:rid/events',
+    summary: "A run's events as SSE, resumable",
+    description:
+      'Replays the events after `Last-Event-ID` (or `?after=N`), then follows the run live until its terminal event. ' +
+      'Answers 204 when the run has ended and there is nothing after that point (an EventSource then stops reconnecting).',
+    tag: 'runs',
+    auth: 'bearer-or-query',
+    params: runParams,
+    query: eventsQuery,
+    responses: {
+      200: { description: SSE_DESCRIPTION, contentType: 'text/event-stream' },
+      204: { description: 'the run has ended and no event follows the resume point' },
+    },
+  }),
+  interruptRun: op({
+    id: 'interruptRun',
+    method: 'POST',
+    path: '/v1/conversations/:cid/runs/:rid/interrupt',
+    summary: 'Interrupt a run: it ends with run.completed marked interrupted',
+    tag: 'runs',
+    auth: 'bearer',
+    params: runParams,
+    responses: {
+      202: {
+        description: 'interrupting',
+        schema: z.object({ runId: z.string(), interrupting: z.literal(true) }),
+      },
+      409: { description: 'the run is not in progress on this host', schema: errorResponseSchema },
+    },
+  }),
+  adminContainers: op({
+    id: 'adminContainers',
+    method: 'GET',
+    path: '/v1/admin/containers',
+    summary:
+      'Every managed container: state store records joined with the engine (admin tokens only; others get 404)',
+    tag: 'admin',
+    auth: 'admin',
+    responses: {
+      200: {
+        description: 'the containers',
+        schema: z.object({ containers: z.array(adminContainerSchema) }),
+      },
+    },
+  }),
+  health: op({
+    id: 'health',
+    method: 'GET',
+    path: '/health',
+    summary: 'Dependencies and pool counts; 503 when a dependency is down',
+    tag: 'operations',
+    auth: 'none',
+    responses: {
+      200: { description: 'healthy', schema: healthSchema },
+      503: { description: 'degraded', schema: healthSchema },
+    },
+  }),
+  healthz: op({
+    id: 'healthz',
+    method: 'GET',
+    path: '/healthz',
+    summary: 'The process is alive',
+    tag: 'operations',
+    auth: 'none',
+    responses: { 200: { description: 'alive', schema: z.object({ status: z.literal('ok') }) } },
+  }),
+  readyz: op({
+    id: 'readyz',
+    method: 'GET',
+    path: '/readyz',
+    summary: 'Ready for work: dependencies up, the workspace image present, not shutting down',
+    tag: 'operations',
+    auth: 'none',
+    responses: {
+      200: { description: 'ready', schema: readinessSchema },
+      503: { description: 'not ready', schema: readinessSchema },
+    },
+  }),
+  metrics: op({
+    id: 'metrics',
+    method: 'GET',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    tag: 'operations',
+    auth: 'none',
+    responses: {
+      200: { description: 'Prometheus text exposition', contentType: 'text/plain; version=0.0.4' },
+    },
+  }),
+  openapi: op({
+    id: 'openapi',
+    method: 'GET',
+    path: '/openapi.json',
+    summary: 'This document',
+    tag: 'operations',
+    auth: 'none',
+    responses: { 200: { description: 'the OpenAPI document', contentType: 'application/json' } },
+  }),
+} as const;
+
+export const OPERATIONS: readonly Operation[] = Object.values(ops);
+
+// ---- registering a route from its operation ---------------------------------------------------
+
+type Parsed<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+/** A handler's validated input. */
+export interface Input<O extends Operation> {
+  params: Parsed<O['params']>;
+  query: Parsed<O['query']>;
+  body: Parsed<O['body']>;
+}
+
+/**
+ * Registers `op` on `app`: method and path from the table, path parameters, query and JSON
+ * body validated with its schemas (400 `validation_failed` naming the field).
+ */
+export function route<O extends Operation>(
+  app: FastifyInstance,
+  operation: O,
+  handler: (request: FastifyRequest, reply: FastifyReply, input: Input<O>) => Promise<unknown>,
+): void {
+  app.route({
+    method: operation.method,
+    url: operation.path,
+    handler: async (request, reply) => {
+      const input = {
+        params: operation.params ? parseInput(operation.params, request.params, 'path') : undefined,
+        query: operation.query ? parseInput(operation.query, request.query, 'query') : undefined,
+        body: operation.body ? parseInput(operation.body, request.body ?? {}, 'body') : undefined,
+      } as Input<O>;
+      return handler(request, reply, input);
+    },
+  });
+}

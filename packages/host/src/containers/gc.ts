@@ -1,0 +1,277 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { runLeaseName } from '../execute/execute-service.js';
+import type { WorkspaceSync } from '../execute/workspace-sync.js';
+import type { ContainerRecord, ContainerState, StateStore } from '../state/state-store.js';
+import { forEachLimited } from './limit.js';
+import type { Orchestrator } from './orchestrator.js';
+import { socketListening } from './probe.js';
+import { rebuildRecord, restoreRecord, viewOf } from './rebuild.js';
+import { retireContainer, type RetireDeps } from './retire.js';
+import { LABELS, type ContainerInfo, type ContainerRuntime } from './runtime.js';
+
+/** The lease that lets one GC pass run at a time across every host on one state store. */
+export const GC_LEASE = 'gc';
+
+export interface GcSettings {
+  /** An assigned container idle this long (since its last run ended) is synced out and removed. */
+  idleTimeoutMs: number;
+  /** A container older than this is retired when next idle (a warm one at once). */
+  maxLifetimeMs: number;
+  /** Time between the periodic passes. */
+  intervalMs: number;
+  /** How long the GC lease lives without renewal (a crashed host's pass frees it after this). */
+  leaseTtlMs: number;
+  /** The run lease's TTL (ExecuteService's): a `running` record whose lease is gone this long is abandoned. */
+  runLeaseTtlMs: number;
+  /** Containers, records and slot directories younger than this may still be being created: left alone. */
+  graceMs: number;
+}
+
+export interface GcReport {
+  /** Containers removed, with why. */
+  removed: { id: string; reason: string }[];
+  /** State records whose container was gone, cleared. */
+  cleared: { id: string; reason: string }[];
+  /** Containers with no state that a live host still holds: their records were rebuilt from disk. */
+  rebuilt: { id: string; state: ContainerState }[];
+  /** Slot directories with no container, removed. */
+  slots: string[];
+  /** Containers looked at and left as they are. */
+  kept: number;
+  durationMs: number;
+  /** Set when another host's pass holds the GC lease: this pass did nothing. */
+  skipped?: 'lease_held';
+}
+
+const ASSIGNED_STATES: readonly ContainerState[] = ['assigned', 'idle', 'paused'];
+
+/**
+ * One pass removes idle and over-age containers (after their final sync), failed ones, stale
+ * `creating`/`removing` leftovers, runs abandoned by a host that died, Workcell-labelled
+ * containers of this data directory with no state (orphans), state whose container is gone and
+ * slot directories with no container. It never touches a container without this data
+ * directory's labels, and never one with a run in progress. Passes run one at a time across
+ * hosts through the `gc` lease.
+ */
+export class GarbageCollector {
+  private timer: NodeJS.Timeout | null = null;
+  private current: Promise<GcReport> | null = null;
+  private stopped = true;
+
+  constructor(
+    private readonly deps: {
+      orchestrator: Orchestrator;
+      state: StateStore;
+      runtime: ContainerRuntime;
+      sync: WorkspaceSync;
+      logger: Logger;
+      settings: GcSettings;
+    },
+  ) {}
+
+  /** Starts the periodic passes (the first after one interval). */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule();
+  }
+
+  /** Stops the periodic passes and waits for a pass in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.current?.catch(() => undefined);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.runOnce()
+        .catch((err: unknown) => this.deps.logger.warn({ err: String(err) }, 'GC pass failed'))
+        .finally(() => this.schedule());
+    }, this.deps.settings.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Runs one pass now (or joins the one in progress on this host) and reports what it did. */
+  runOnce(): Promise<GcReport> {
+    this.current ??= this.leasedPass().finally(() => {
+      this.current = null;
+    });
+    return this.current;
+  }
+
+  private async leasedPass(): Promise<GcReport> {
+    const { state, settings, orchestrator, logger } = this.deps;
+    const started = performance.now();
+    const report: GcReport = { removed: [], cleared: [], rebuilt: [], slots: [], kept: 0, durationMs: 0 };
+    const holder = `gc:${orchestrator.settings.hostId}:${randomBytes(6).toString('hex')}`;
+    if (!(await state.acquireLease(GC_LEASE, holder, settings.leaseTtlMs))) {
+      return { ...report, skipped: 'lease_held', durationMs: Math.round(performance.now() - started) };
+    }
+    const renew = setInterval(() => {
+      void state.renewLease(GC_LEASE, holder, settings.leaseTtlMs).catch(() => false);
+    }, Math.max(1000, Math.floor(settings.leaseTtlMs / 3)));
+    try {
+      await this.pass(report);
+    } finally {
+      clearInterval(renew);
+      await state.releaseLease(GC_LEASE, holder).catch(() => false);
+    }
+    report.durationMs = Math.round(performance.now() - started);
+    if (report.removed.length + report.cleared.length + report.rebuilt.length + report.slots.length > 0) {
+      logger.info({ gc: report }, 'GC pass');
+    }
+    return report;
+  }
+
+  private async pass(report: GcReport): Promise<void> {
+    const { runtime, state, orchestrator } = this.deps;
+    const slots = orchestrator.slots;
+    const containers = await runtime.list({ [LABELS.managed]: 'true', [LABELS.dataDir]: slots.dataDir });
+    const byId = new Map(containers.map((c) => [c.id, c]));
+    const records = await state.listContainers();
+    const recorded = new Set(records.map((r) => r.id));
+
+    await forEachLimited(records, 4, async (record) => {
+      const info = byId.get(record.id);
+      if (info) {
+        await this.judge(record, info, report);
+        return;
+      }
+      // Not a container of this data directory: gone, or another installation's.
+      if (await runtime.inspect(record.id)) return;
+      await orchestrator.remove(record.id, 'container gone');
+      report.cleared.push({ id: record.id, reason: 'container gone' });
+    });
+
+    await forEachLimited(
+      containers.filter((c) => !recorded.has(c.id)),
+      4,
+      (info) => this.orphan(info, report),
+    );
+
+    const referenced = new Set<string>([
+      ...containers.map((c) => c.labels[LABELS.slot] ?? ''),
+      ...records.map((r) => r.slotId),
+    ]);
+    for (const slotId of slots.list()) {
+      if (referenced.has(slotId)) continue;
+      const age = slots.ageMs(slotId, this.now());
+      if (age === null || age < this.deps.settings.graceMs) continue;
+      if (await socketListening(slots.slot(slotId).egressSocket)) continue;
+      await slots.remove(slotId);
+      report.slots.push(slotId);
+    }
+  }
+
+  private now(): number {
+    return this.deps.orchestrator.clock.now();
+  }
+
+  /** Decides one recorded container's fate. */
+  private async judge(record: ContainerRecord, info: ContainerInfo, report: GcReport): Promise<void> {
+    const { settings, orchestrator, state } = this.deps;
+    const now = this.now();
+    const alive = info.running || info.paused;
+    const remove = async (from: readonly ContainerState[], reason: string): Promise<void> => {
+      if (!(await state.transitionContainer(record.id, from, { state: 'removing' }, now))) {
+        report.kept += 1;
+        return;
+      }
+      await orchestrator.remove(record.id, reason);
+      report.removed.push({ id: record.id, reason });
+    };
+
+    switch (record.state) {
+      case 'running':
+        if (await this.abandoned(record)) await remove(['running'], 'run abandoned by its host');
+        else report.kept += 1;
+        return;
+      case 'creating':
+        if (now - record.stateChangedAt >= settings.graceMs) await remove(['creating'], 'stuck creating');
+        else report.kept += 1;
+        return;
+      case 'removing':
+        if (now - record.stateChangedAt >= settings.graceMs) {
+          await orchestrator.remove(record.id, 'stuck removing');
+          report.removed.push({ id: record.id, reason: 'stuck removing' });
+        } else {
+          report.kept += 1;
+        }
+        return;
+      case 'failed':
+        await remove(['failed'], 'failed');
+        return;
+      case 'warm':
+        if (!alive) await remove(['warm'], 'warm container stopped');
+        else if (now - record.createdAt >= settings.maxLifetimeMs) await remove(['warm'], 'max lifetime');
+        else report.kept += 1;
+        return;
+      case 'assigned':
+      case 'idle':
+      case 'paused': {
+        const idleSince = record.lastRunEndedAt ?? record.stateChangedAt;
+        const reason = !alive
+          ? 'container stopped'
+          : now - idleSince >= settings.idleTimeoutMs
+            ? 'idle timeout'
+            : now - record.createdAt >= settings.maxLifetimeMs
+              ? 'max lifetime'
+              : null;
+        if (!reason) {
+          report.kept += 1;
+          return;
+        }
+        const outcome = await retireContainer(this.retireDeps(), record, reason, { from: ASSIGNED_STATES, syncOut: true });
+        if (outcome === 'removed') report.removed.push({ id: record.id, reason });
+        else report.kept += 1;
+        return;
+      }
+    }
+  }
+
+  /**
+   * A `running` record is abandoned when its workspace's run lease has been free for a whole
+   * lease TTL (ExecuteService renews it while the run goes on) and no live host holds the
+   * container's egress listener.
+   */
+  private async abandoned(record: ContainerRecord): Promise<boolean> {
+    const { state, settings, orchestrator } = this.deps;
+    if (this.now() - record.stateChangedAt < settings.runLeaseTtlMs) return false;
+    if (record.workspaceId && (await state.getLeaseHolder(runLeaseName(record.workspaceId))) !== null) return false;
+    return !(await socketListening(orchestrator.slotOf(record).egressSocket));
+  }
+
+  /**
+   * A container of this data directory with no state. A live host holding its egress listener
+   * means the state store lost it (flushed or restarted): its record is rebuilt from disk.
+   * Otherwise nobody can use it: it is removed with its slot.
+   */
+  private async orphan(info: ContainerInfo, report: GcReport): Promise<void> {
+    const { orchestrator, state, settings } = this.deps;
+    const now = this.now();
+    if (now - info.createdAt.getTime() < settings.graceMs) {
+      report.kept += 1;
+      return;
+    }
+    const view = viewOf(info, orchestrator.slots);
+    if (view.slotId && (await socketListening(orchestrator.slots.slot(view.slotId).egressSocket))) {
+      const record = rebuildRecord(view, now);
+      if (record && (await restoreRecord(state, record))) {
+        report.rebuilt.push({ id: record.id, state: record.state });
+        return;
+      }
+    }
+    await orchestrator.remove(info.id, 'orphan: no state', view.slotId ?? undefined);
+    report.removed.push({ id: info.id, reason: 'orphan: no state' });
+  }
+
+  private retireDeps(): RetireDeps {
+    const { orchestrator, state, sync, logger, settings } = this.deps;
+    return { orchestrator, state, sync, logger, runLeaseTtlMs: settings.runLeaseTtlMs };
+  }
+}

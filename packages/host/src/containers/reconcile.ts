@@ -1,0 +1,189 @@
+import type { Logger } from 'pino';
+import { runLeaseName } from '../execute/execute-service.js';
+import type { WorkspaceSync } from '../execute/workspace-sync.js';
+import type { ContainerRecord, ContainerState, StateStore } from '../state/state-store.js';
+import { forEachLimited } from './limit.js';
+import type { Orchestrator } from './orchestrator.js';
+import { socketListening } from './probe.js';
+import { rebuildRecord, restoreRecord, viewOf, type DiskView } from './rebuild.js';
+import { retireContainer } from './retire.js';
+import { LABELS, type ContainerRuntime } from './runtime.js';
+
+export interface ReconcileReport {
+  /** This host's healthy containers, egress listeners re-attached. */
+  adopted: string[];
+  /** Of those, the ones whose state was lost and rebuilt from labels and assignment records. */
+  rebuilt: string[];
+  removed: { id: string; reason: string }[];
+  /** State records whose container was gone. */
+  cleared: { id: string; reason: string }[];
+  /** Slot directories with no container, removed. */
+  slots: string[];
+  /** Workspaces whose run lease belonged to a run that died with this host, released at once. */
+  releasedLeases: string[];
+  durationMs: number;
+}
+
+export interface ReconcileDeps {
+  orchestrator: Orchestrator;
+  state: StateStore;
+  runtime: ContainerRuntime;
+  sync: WorkspaceSync;
+  logger: Logger;
+  runLeaseTtlMs: number;
+  /** Slot directories younger than this may belong to a container another host is creating. */
+  graceMs: number;
+}
+
+const ASSIGNED_STATES: readonly ContainerState[] = ['assigned', 'idle', 'paused'];
+
+/**
+ * Start-up reconciliation, run before the host serves. For every container of this data
+ * directory whose egress listener this host held (by its assignment record, else its creator
+ * label): a healthy one of the configured image is adopted (listener re-attached; its state
+ * rebuilt from labels and the assignment record when the state store lost it); the rest are
+ * removed: runs that died with the previous process (their run lease is released), unhealthy
+ * or stopped containers and other image versions (assigned ones synced out first). Records
+ * whose container is gone are cleared, and slot directories with no container removed.
+ * Other hosts' containers are left to them and to GC.
+ */
+export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
+  const { orchestrator, state, runtime, logger } = deps;
+  const started = performance.now();
+  const report: ReconcileReport = { adopted: [], rebuilt: [], removed: [], cleared: [], slots: [], releasedLeases: [], durationMs: 0 };
+  const settings = orchestrator.settings;
+  const slots = orchestrator.slots;
+
+  const containers = await runtime.list({ [LABELS.managed]: 'true', [LABELS.dataDir]: slots.dataDir });
+  const records = await state.listContainers();
+  const byId = new Map(records.map((r) => [r.id, r]));
+  const imageId = await runtime.imageId(settings.image).catch(() => null);
+
+  await forEachLimited(containers, 4, async (info) => {
+    const view = viewOf(info, slots);
+    if (view.holder !== settings.hostId) return;
+    const outcome = await settle(deps, view, byId.get(info.id) ?? null, imageId, report);
+    if (outcome) report.removed.push({ id: info.id, reason: outcome });
+  });
+
+  const present = new Set(containers.map((c) => c.id));
+  await forEachLimited(
+    records.filter((r) => !present.has(r.id)),
+    4,
+    async (record) => {
+      if (await runtime.inspect(record.id)) return;
+      const assignment = slots.exists(record.slotId) ? slots.readAssignment(orchestrator.slotOf(record)) : null;
+      await orchestrator.remove(record.id, 'container gone');
+      report.cleared.push({ id: record.id, reason: 'container gone' });
+      if (record.state === 'running' && (assignment?.hostId ?? record.hostId) === settings.hostId) {
+        await releaseDeadRunLease(state, record, report);
+      }
+    },
+  );
+
+  const referenced = new Set<string>([
+    ...containers.map((c) => c.labels[LABELS.slot] ?? ''),
+    ...(await state.listContainers()).map((r) => r.slotId),
+  ]);
+  for (const slotId of slots.list()) {
+    if (referenced.has(slotId)) continue;
+    const age = slots.ageMs(slotId, Date.now());
+    if (age === null || age < deps.graceMs) continue;
+    if (await socketListening(slots.slot(slotId).egressSocket)) continue;
+    await slots.remove(slotId);
+    report.slots.push(slotId);
+  }
+
+  report.durationMs = Math.round(performance.now() - started);
+  logger.info({ reconcile: report }, 'reconciled containers');
+  return report;
+}
+
+/**
+ * Adopts or removes one of this host's containers; answers the removal reason, or null when
+ * it was adopted (or another host's run now holds it).
+ */
+async function settle(
+  deps: ReconcileDeps,
+  view: DiskView,
+  record: ContainerRecord | null,
+  imageId: string | null,
+  report: ReconcileReport,
+): Promise<string | null> {
+  const { orchestrator, state, runtime, logger } = deps;
+  const { info } = view;
+  const settings = orchestrator.settings;
+  const slotId = view.slotId ?? undefined;
+
+  // A run recorded as in progress died with the previous process of this host.
+  const deadRunId = record ? (record.state === 'running' ? record.runId : null) : (view.assignment?.runId ?? null);
+  if (deadRunId !== null || record?.state === 'running') {
+    await orchestrator.remove(info.id, 'run died with its host', slotId);
+    const workspaceId = record?.workspaceId ?? view.assignment?.workspaceId ?? null;
+    if (workspaceId && deadRunId) await releaseDeadRunLease(state, { workspaceId, runId: deadRunId }, report);
+    return 'run died with its host';
+  }
+  if (record && !ASSIGNED_STATES.includes(record.state) && record.state !== 'warm') {
+    await orchestrator.remove(info.id, `left in state ${record.state}`, slotId);
+    return `left in state ${record.state}`;
+  }
+
+  const retire = async (reason: string): Promise<string | null> => {
+    if (record && ASSIGNED_STATES.includes(record.state)) {
+      const outcome = await retireContainer(
+        { orchestrator, state, sync: deps.sync, logger, runLeaseTtlMs: deps.runLeaseTtlMs },
+        record,
+        reason,
+        { from: ASSIGNED_STATES, syncOut: true },
+      );
+      return outcome === 'removed' ? reason : null;
+    }
+    await orchestrator.remove(info.id, reason, slotId);
+    return reason;
+  };
+
+  const staleImage =
+    info.labels[LABELS.imageVersion] !== settings.imageVersion ||
+    (record !== null && record.image !== settings.image) ||
+    (imageId !== null && info.imageId !== undefined && info.imageId !== imageId);
+  if (staleImage) return retire('other image version');
+  if (!info.running && !info.paused) return retire('container stopped');
+  if (info.paused) {
+    await runtime.unpause(info.id).catch(() => undefined);
+    if (record?.state === 'paused') {
+      await state.transitionContainer(info.id, ['paused'], { state: 'idle' }, orchestrator.clock.now());
+    }
+  }
+
+  const probe = record ?? rebuildRecord(view, orchestrator.clock.now());
+  if (!probe) {
+    await orchestrator.remove(info.id, 'no state and nothing on disk to rebuild it from', slotId);
+    return 'no state and nothing on disk to rebuild it from';
+  }
+  if (!(await orchestrator.responds(probe))) return retire('unhealthy');
+
+  let adopted = record;
+  if (!adopted) {
+    if (!(await restoreRecord(state, probe))) {
+      await orchestrator.remove(info.id, 'surplus: its workspace has another container', slotId);
+      return 'surplus: its workspace has another container';
+    }
+    adopted = probe;
+    report.rebuilt.push(info.id);
+  } else if (adopted.state === 'warm') {
+    await state.addWarm(adopted.image, adopted.id);
+  }
+  await orchestrator.adopt(adopted);
+  report.adopted.push(info.id);
+  return null;
+}
+
+/** Releases a workspace's run lease if the dead run still holds it. */
+async function releaseDeadRunLease(
+  state: StateStore,
+  run: { workspaceId: string | null; runId: string | null },
+  report: ReconcileReport,
+): Promise<void> {
+  if (!run.workspaceId || !run.runId) return;
+  if (await state.releaseLease(runLeaseName(run.workspaceId), run.runId)) report.releasedLeases.push(run.workspaceId);
+}

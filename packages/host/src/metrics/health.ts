@@ -1,0 +1,116 @@
+import type { ContainerRuntime } from '../containers/runtime.js';
+import type { StateStore } from '../state/state-store.js';
+import type { ObjectStore } from '../storage/object-store.js';
+
+/** One dependency's answer. */
+export interface DependencyCheck {
+  ok: boolean;
+  /** Why it is not ok. */
+  error?: string;
+}
+
+export interface HealthReport {
+  status: 'ok' | 'degraded';
+  docker: DependencyCheck;
+  stateStore: DependencyCheck & { kind: string };
+  objectStore: DependencyCheck & { kind: string };
+  pool: { warm: number; assigned: number; running: number };
+}
+
+export interface ReadinessReport {
+  ready: boolean;
+  /** False while the host drains for shutdown: a load balancer should send new work elsewhere. */
+  accepting: boolean;
+  docker: DependencyCheck;
+  stateStore: DependencyCheck & { kind: string };
+  objectStore: DependencyCheck & { kind: string };
+  image: DependencyCheck & { name: string };
+}
+
+export interface HealthDeps {
+  runtime: ContainerRuntime;
+  state: StateStore;
+  objects: ObjectStore;
+  image: string;
+  /** False once shutdown has begun. */
+  accepting: () => boolean;
+  /** How long one dependency may take to answer. */
+  timeoutMs?: number;
+}
+
+const ASSIGNED_STATES = new Set(['assigned', 'idle', 'paused']);
+
+/**
+ * `/health` (DESIGN.md: Docker, state store, object store, pool counts; degraded when a
+ * dependency is down) and `/readyz` (the same dependencies plus the workspace image, and not
+ * shutting down). Each dependency is checked at the same time, each with a time limit.
+ */
+export class HealthChecks {
+  constructor(private readonly deps: HealthDeps) {}
+
+  async health(): Promise<HealthReport> {
+    const { runtime, state, objects } = this.deps;
+    const [docker, stateStore, objectStore] = await Promise.all([
+      this.check(() => runtime.ping()),
+      this.check(() => state.ping()),
+      this.check(() => objects.ping()),
+    ]);
+    let pool = { warm: 0, assigned: 0, running: 0 };
+    if (stateStore.ok) {
+      const records = await this.within(state.listContainers()).catch(() => []);
+      pool = {
+        warm: records.filter((r) => r.state === 'warm').length,
+        assigned: records.filter((r) => ASSIGNED_STATES.has(r.state)).length,
+        running: records.filter((r) => r.state === 'running').length,
+      };
+    }
+    const ok = docker.ok && stateStore.ok && objectStore.ok;
+    return {
+      status: ok ? 'ok' : 'degraded',
+      docker,
+      stateStore: { kind: state.kind, ...stateStore },
+      objectStore: { kind: objects.description, ...objectStore },
+      pool,
+    };
+  }
+
+  async ready(): Promise<ReadinessReport> {
+    const { runtime, state, objects, image } = this.deps;
+    const [docker, stateStore, objectStore, imageCheck] = await Promise.all([
+      this.check(() => runtime.ping()),
+      this.check(() => state.ping()),
+      this.check(() => objects.ping()),
+      this.check(async () => {
+        if (!(await runtime.hasImage(image)))
+          throw new Error(`image ${image} is not present (run: workcell image build)`);
+      }),
+    ]);
+    const accepting = this.deps.accepting();
+    return {
+      ready: accepting && docker.ok && stateStore.ok && objectStore.ok && imageCheck.ok,
+      accepting,
+      docker,
+      stateStore: { kind: state.kind, ...stateStore },
+      objectStore: { kind: objects.description, ...objectStore },
+      image: { name: image, ...imageCheck },
+    };
+  }
+
+  private async check(fn: () => Promise<unknown>): Promise<DependencyCheck> {
+    try {
+      await this.within(fn());
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  private within<T>(promise: Promise<T>): Promise<T> {
+    const ms = this.deps.timeoutMs ?? 2_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+}

@@ -1,0 +1,113 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CONTAINER_STATES, type ContainerState } from '../state/state-store.js';
+import type { RunObserver } from '../execute/execute-service.js';
+import type { SyncObserver } from '../execute/object-store-sync.js';
+
+/** Reads the container records at scrape time (the pool gauge). */
+export type ContainerStateSource = () => Promise<readonly { state: ContainerState }[]>;
+
+/**
+ * The host's Prometheus metrics, on a registry of its own (never prom-client's global one, so
+ * two hosts in one process do not share counters). Services report through the observer
+ * methods; the pool gauge reads the StateStore when scraped.
+ */
+export class WorkcellMetrics implements RunObserver {
+  readonly registry = new Registry();
+
+  private readonly runs = new Counter({
+    name: 'workcell_runs_total',
+    help: 'Runs ended, by outcome: completed, interrupted, or the run.failed error code.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly runDuration = new Histogram({
+    name: 'workcell_run_duration_seconds',
+    help: 'Wall-clock time of a run, from acceptance to its terminal event.',
+    labelNames: ['outcome'] as const,
+    buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800],
+    registers: [this.registry],
+  });
+  private readonly acquire = new Histogram({
+    name: 'workcell_container_acquire_seconds',
+    help: "Time to get a run's container, by source: assigned (the workspace's own), warm (claimed from the pool), cold (created).",
+    labelNames: ['source'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [this.registry],
+  });
+  private readonly syncBytes = new Counter({
+    name: 'workcell_sync_bytes_total',
+    help: 'Bytes moved between the object store and container slots, by direction (in, out).',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+  private readonly syncDuration = new Histogram({
+    name: 'workcell_sync_duration_seconds',
+    help: 'Time of one workspace sync, by direction (in, out).',
+    labelNames: ['direction'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [this.registry],
+  });
+  private readonly proxyRequests = new Counter({
+    name: 'workcell_proxy_requests_total',
+    help: 'Requests from containers through the credential proxy, by decision (allow, deny).',
+    labelNames: ['decision'] as const,
+    registers: [this.registry],
+  });
+  private readonly sseClients = new Gauge({
+    name: 'workcell_sse_clients',
+    help: 'Server-Sent Event connections open now.',
+    registers: [this.registry],
+  });
+
+  constructor(containers: ContainerStateSource, options: { defaultMetrics?: boolean } = {}) {
+    new Gauge({
+      name: 'workcell_containers',
+      help: 'Containers known to the state store, by lifecycle state.',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      async collect() {
+        const counts = new Map<ContainerState, number>(CONTAINER_STATES.map((s) => [s, 0]));
+        for (const r of await containers()) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
+        for (const [state, n] of counts) this.set({ state }, n);
+      },
+    });
+    if (options.defaultMetrics !== false)
+      collectDefaultMetrics({ register: this.registry, prefix: 'workcell_' });
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  containerAcquired(source: string, durationMs: number): void {
+    this.acquire.observe({ source }, durationMs / 1000);
+  }
+
+  runEnded(outcome: string, durationMs: number): void {
+    this.runs.inc({ outcome });
+    this.runDuration.observe({ outcome }, durationMs / 1000);
+  }
+
+  /** The `observe` callback of ObjectStoreWorkspaceSync. */
+  readonly synced: SyncObserver = (e) => {
+    this.syncBytes.inc({ direction: e.direction }, e.bytes);
+    this.syncDuration.observe({ direction: e.direction }, e.durationMs / 1000);
+  };
+
+  proxyRequest(decision: string): void {
+    this.proxyRequests.inc({ decision });
+  }
+
+  sseOpened(): void {
+    this.sseClients.inc();
+  }
+
+  sseClosed(): void {
+    this.sseClients.dec();
+  }
+}

@@ -1,0 +1,148 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { buildApi } from '../../src/api/app.js';
+import type { ApiServices } from '../../src/api/context.js';
+import { TenantRateLimiter } from '../../src/auth/rate-limit.js';
+import { TokenAuthenticator } from '../../src/auth/tokens.js';
+import { Catalog } from '../../src/catalog/catalog.js';
+import type { Orchestrator } from '../../src/containers/orchestrator.js';
+import type { ContainerInfo, ContainerRuntime } from '../../src/containers/runtime.js';
+import { AuditTrail } from '../../src/egress/gateway.js';
+import type { PolicyStore } from '../../src/egress/policy-store.js';
+import { ExecuteService } from '../../src/execute/execute-service.js';
+import { RunEventLog } from '../../src/execute/run-events.js';
+import type { FilesService } from '../../src/files/files-service.js';
+import { HealthChecks } from '../../src/metrics/health.js';
+import { WorkcellMetrics } from '../../src/metrics/metrics.js';
+import { MemoryStateStore } from '../../src/state/memory-store.js';
+import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
+import { FakeOrchestrator, FakeSync } from '../execute/harness.js';
+
+export const TOKEN_A = 'token-a-0123456789abcdef';
+export const TOKEN_B = 'token-b-0123456789abcdef';
+export const ADMIN = 'token-admin-0123456789ab';
+
+/** A container engine that knows a fixed list of containers. */
+export class FakeRuntime {
+  containers: ContainerInfo[] = [];
+  down = false;
+  async list(): Promise<ContainerInfo[]> {
+    return this.containers;
+  }
+  async ping(): Promise<void> {
+    if (this.down) throw new Error('connect ENOENT /var/run/docker.sock');
+  }
+  async hasImage(): Promise<boolean> {
+    return true;
+  }
+}
+
+export interface ApiHarness {
+  app: FastifyInstance;
+  state: MemoryStateStore;
+  catalog: Catalog;
+  runtime: FakeRuntime;
+  orchestrator: FakeOrchestrator;
+  execute: ExecuteService;
+  metrics: WorkcellMetrics;
+  /** Every log line the API wrote. */
+  logs: string[];
+  /** Creates a workspace and conversation for tenant A. */
+  conversation(): Promise<{ workspaceId: string; conversationId: string }>;
+  close(): Promise<void>;
+}
+
+/**
+ * The real API (routes, auth, rate limit, SSE, OpenAPI, metrics) over real catalog, state
+ * store and execute service, with a fake container engine and a scripted agent: everything but
+ * Docker, fast enough for unit tests.
+ */
+export async function apiHarness(
+  options: { rateLimitPerMinute?: number } = {},
+): Promise<ApiHarness> {
+  const dir = mkdtempSync(join(tmpdir(), 'wc-api-'));
+  const logs: string[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
+  const objects = new DirectoryObjectStore({ root: dir });
+  const state = new MemoryStateStore();
+  const catalog = new Catalog(objects);
+  const events = new RunEventLog(state, { logger, pollMs: 20, finishedCheckMs: 50 });
+  const orchestrator = new FakeOrchestrator();
+  const runtime = new FakeRuntime();
+  const metrics = new WorkcellMetrics(() => state.listContainers(), { defaultMetrics: false });
+  const execute = new ExecuteService({
+    catalog,
+    // The fake has every method the execute service calls.
+    orchestrator: orchestrator as unknown as Orchestrator,
+    state,
+    events,
+    sync: new FakeSync(),
+    observer: metrics,
+    logger,
+    settings: {
+      runTimeoutMs: 60_000,
+      maxPromptBytes: 1024,
+      leaseTtlMs: 30_000,
+      eventBufferTtlMs: 60_000,
+      interruptGraceMs: 200,
+    },
+  });
+  const services: ApiServices = {
+    auth: new TokenAuthenticator(
+      new Map([
+        [TOKEN_A, 'tenant-a'],
+        [TOKEN_B, 'tenant-b'],
+      ]),
+      new Set([ADMIN]),
+    ),
+    rateLimit: new TenantRateLimiter(state, options.rateLimitPerMinute ?? 0, logger),
+    catalog,
+    orchestrator: { assigned: async () => null } as unknown as Orchestrator,
+    execute,
+    events,
+    files: { list: async () => [] } as unknown as FilesService,
+    egress: { policies: {} as PolicyStore, audit: new AuditTrail() },
+    health: new HealthChecks({
+      runtime: runtime as unknown as ContainerRuntime,
+      state,
+      objects,
+      image: 'workcell/workspace:test',
+      accepting: () => execute.isAccepting,
+    }),
+    metrics,
+    state,
+    runtime: runtime as unknown as ContainerRuntime,
+    logger,
+    limits: { maxFileBytes: 1024 * 1024, maxJsonBytes: 64 * 1024 },
+    version: '0.0.0-test',
+  };
+  const app = await buildApi(services);
+  await app.ready();
+  return {
+    app,
+    state,
+    catalog,
+    runtime,
+    orchestrator,
+    execute,
+    metrics,
+    logs,
+    async conversation() {
+      const ws = await catalog.createWorkspace('tenant-a', 'w');
+      const c = await catalog.createConversation('tenant-a', ws.id, 'c');
+      return { workspaceId: ws.id, conversationId: c.id };
+    },
+    async close() {
+      await execute.shutdown(1_000);
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const bearer = (token: string): Record<string, string> => ({
+  authorization: `Bearer ${token}`,
+});

@@ -1,0 +1,211 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GarbageCollector, GC_LEASE, type GcSettings } from '../../src/containers/gc.js';
+import { LABELS } from '../../src/containers/runtime.js';
+import { runLeaseName } from '../../src/execute/execute-service.js';
+import { IMAGE, RecordingSync, rig, silent, type Rig } from './fakes.js';
+
+const SETTINGS: GcSettings = {
+  idleTimeoutMs: 60_000,
+  maxLifetimeMs: 3_600_000,
+  intervalMs: 1_000_000,
+  leaseTtlMs: 60_000,
+  runLeaseTtlMs: 30_000,
+  graceMs: 40_000,
+};
+
+function collector(r: Rig, sync = new RecordingSync(), settings: Partial<GcSettings> = {}): GarbageCollector {
+  return new GarbageCollector({ orchestrator: r.orchestrator, state: r.state, runtime: r.runtime, sync, logger: silent, settings: { ...SETTINGS, ...settings } });
+}
+
+/** A workspace's container, after one finished run. */
+async function idleContainer(r: Rig, workspaceId: string) {
+  const got = await r.orchestrator.acquire('t1', workspaceId);
+  await r.orchestrator.beginRun(got.record.id, `run_${workspaceId}`);
+  await r.orchestrator.endRun(got.record.id);
+  return got;
+}
+
+describe('GarbageCollector', () => {
+  let r: Rig;
+  afterEach(async () => {
+    await r?.close();
+  });
+
+  it('syncs an idle container out and then removes it once its idle timeout has passed', async () => {
+    r = rig();
+    const sync = new RecordingSync();
+    const got = await idleContainer(r, 'ws1');
+    const gc = collector(r, sync);
+
+    r.clock.advance(SETTINGS.idleTimeoutMs - 1);
+    expect((await gc.runOnce()).removed).toEqual([]);
+
+    r.clock.advance(1);
+    let presentAtSync: boolean | null = null;
+    sync.onSyncOut = () => {
+      presentAtSync = r.runtime.containers.has(got.record.id);
+    };
+    const report = await gc.runOnce();
+    expect(report.removed).toEqual([{ id: got.record.id, reason: 'idle timeout' }]);
+    expect(sync.outs).toEqual([{ workspaceId: 'ws1', slotId: got.record.slotId }]);
+    expect(presentAtSync).toBe(true);
+    expect(r.runtime.containers.has(got.record.id)).toBe(false);
+    expect(await r.state.getAssignment('ws1')).toBeNull();
+    expect(r.slots.exists(got.record.slotId)).toBe(false);
+  });
+
+  it('never touches a container whose run is in progress, however long past the idle timeout and lifetime', async () => {
+    r = rig();
+    const got = await r.orchestrator.acquire('t1', 'ws1');
+    expect(await r.state.acquireLease(runLeaseName('ws1'), 'run_1', 30_000)).toBe(true);
+    await r.orchestrator.beginRun(got.record.id, 'run_1');
+    r.clock.advance(SETTINGS.maxLifetimeMs * 2);
+    await r.state.renewLease(runLeaseName('ws1'), 'run_1', 30_000);
+
+    const report = await collector(r).runOnce();
+    expect(report.removed).toEqual([]);
+    expect(report.kept).toBe(1);
+    expect((await r.state.getContainer(got.record.id))?.state).toBe('running');
+  });
+
+  it('leaves an idle container alone while its workspace run lease is held (a run is starting)', async () => {
+    r = rig();
+    const sync = new RecordingSync();
+    const got = await idleContainer(r, 'ws1');
+    r.clock.advance(SETTINGS.idleTimeoutMs + 1);
+    await r.state.acquireLease(runLeaseName('ws1'), 'run_next', 30_000);
+    const report = await collector(r, sync).runOnce();
+    expect(report.removed).toEqual([]);
+    expect(sync.outs).toEqual([]);
+    expect((await r.state.getContainer(got.record.id))?.state).toBe('idle');
+  });
+
+  it('keeps the container when the final sync fails, so no file is lost', async () => {
+    r = rig();
+    const sync = new RecordingSync();
+    sync.failOut = true;
+    const got = await idleContainer(r, 'ws1');
+    r.clock.advance(SETTINGS.idleTimeoutMs + 1);
+    const report = await collector(r, sync).runOnce();
+    expect(report.removed).toEqual([]);
+    expect((await r.state.getContainer(got.record.id))?.state).toBe('idle');
+    expect(r.runtime.containers.has(got.record.id)).toBe(true);
+    expect(await r.state.getLeaseHolder(runLeaseName('ws1'))).toBeNull();
+  });
+
+  it('retires an over-age container when idle, before its idle timeout', async () => {
+    r = rig();
+    const got = await idleContainer(r, 'ws1');
+    r.clock.advance(SETTINGS.maxLifetimeMs);
+    await r.orchestrator.beginRun(got.record.id, 'run_2');
+    await r.orchestrator.endRun(got.record.id);
+    const report = await collector(r).runOnce();
+    expect(report.removed).toEqual([{ id: got.record.id, reason: 'max lifetime' }]);
+  });
+
+  it('removes failed containers and warm ones that stopped', async () => {
+    r = rig();
+    const failed = await r.orchestrator.acquire('t1', 'ws1');
+    await r.orchestrator.markFailed(failed.record.id, 'test');
+    const warm = await r.orchestrator.createContainer();
+    await r.runtime.kill(warm.id);
+    const report = await collector(r).runOnce();
+    expect(report.removed).toEqual(
+      expect.arrayContaining([
+        { id: failed.record.id, reason: 'failed' },
+        { id: warm.id, reason: 'warm container stopped' },
+      ]),
+    );
+    expect(r.runtime.containers.size).toBe(0);
+  });
+
+  it('removes a labelled container with no state, clears state with no container, and never touches an unlabelled one', async () => {
+    r = rig();
+    const orphan = await r.runtime.addForeign({ [LABELS.managed]: 'true', [LABELS.dataDir]: r.slots.dataDir, [LABELS.slot]: 'corphan01' });
+    mkdirSync(join(r.slots.root, 'corphan01'));
+    const unlabelled = await r.runtime.addForeign({ 'com.example': 'x' });
+    const otherInstall = await r.runtime.addForeign({ [LABELS.managed]: 'true', [LABELS.dataDir]: '/elsewhere' });
+    const ghost = await idleContainer(r, 'ws1');
+    await r.runtime.remove(ghost.record.id);
+    r.clock.advance(SETTINGS.graceMs);
+
+    const report = await collector(r).runOnce();
+    expect(report.removed).toEqual([{ id: orphan, reason: 'orphan: no state' }]);
+    expect(report.cleared).toEqual([{ id: ghost.record.id, reason: 'container gone' }]);
+    expect(r.runtime.containers.has(orphan)).toBe(false);
+    expect(existsSync(join(r.slots.root, 'corphan01'))).toBe(false);
+    expect(r.runtime.containers.has(unlabelled)).toBe(true);
+    expect(r.runtime.containers.has(otherInstall)).toBe(true);
+    expect(await r.state.getContainer(ghost.record.id)).toBeNull();
+    expect(await r.state.getAssignment('ws1')).toBeNull();
+  });
+
+  it('leaves a labelled container alone while it may still be being created', async () => {
+    r = rig();
+    const young = await r.runtime.addForeign({ [LABELS.managed]: 'true', [LABELS.dataDir]: r.slots.dataDir });
+    const report = await collector(r).runOnce();
+    expect(report.removed).toEqual([]);
+    expect(r.runtime.containers.has(young)).toBe(true);
+  });
+
+  it('rebuilds the state of containers a live host still holds when the state store lost it', async () => {
+    r = rig();
+    const idle = await idleContainer(r, 'ws1');
+    const warm = await r.orchestrator.createContainer();
+    await r.state.deleteContainer(warm.id);
+    await r.state.deleteContainer(idle.record.id);
+    r.clock.advance(SETTINGS.graceMs);
+
+    const report = await collector(r).runOnce();
+    expect(report.removed).toEqual([]);
+    expect(report.rebuilt).toEqual(expect.arrayContaining([{ id: warm.id, state: 'warm' }, { id: idle.record.id, state: 'idle' }]));
+    expect(await r.state.listWarm(IMAGE)).toEqual([warm.id]);
+    expect(await r.state.getAssignment('ws1')).toBe(idle.record.id);
+  });
+
+  it('removes a run abandoned by a host that died (lease gone, nobody holds the container)', async () => {
+    r = rig();
+    const got = await r.orchestrator.acquire('t1', 'ws1');
+    await r.orchestrator.beginRun(got.record.id, 'run_1');
+    await r.orchestrator.close();
+    const gc = collector(r);
+    r.clock.advance(SETTINGS.runLeaseTtlMs - 1);
+    expect((await gc.runOnce()).removed).toEqual([]);
+    r.clock.advance(1);
+    expect((await gc.runOnce()).removed).toEqual([{ id: got.record.id, reason: 'run abandoned by its host' }]);
+  });
+
+  it('removes slot directories that no container uses', async () => {
+    r = rig();
+    r.slots.create('cleftover01');
+    const gc = collector(r);
+    expect((await gc.runOnce()).slots).toEqual([]);
+    r.clock.advance(SETTINGS.graceMs + 1000);
+    expect((await gc.runOnce()).slots).toEqual(['cleftover01']);
+  });
+
+  it('runs one pass at a time across hosts', async () => {
+    r = rig();
+    await r.state.acquireLease(GC_LEASE, 'another-host', 60_000);
+    const report = await collector(r).runOnce();
+    expect(report.skipped).toBe('lease_held');
+    await r.state.releaseLease(GC_LEASE, 'another-host');
+    expect((await collector(r).runOnce()).skipped).toBeUndefined();
+  });
+
+  it('writes a file left in the slot after the last run to the object store before removal', async () => {
+    r = rig();
+    const sync = new RecordingSync();
+    const got = await idleContainer(r, 'ws1');
+    writeFileSync(join(got.slot.workspaceDir, 'late.txt'), 'written after the run');
+    const seen: string[] = [];
+    sync.onSyncOut = (slot) => {
+      if (existsSync(join(slot.workspaceDir, 'late.txt'))) seen.push('late.txt');
+    };
+    r.clock.advance(SETTINGS.idleTimeoutMs);
+    await collector(r, sync).runOnce();
+    expect(seen).toEqual(['late.txt']);
+  });
+});

@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { WarmPool, type WarmPoolSettings } from '../../src/containers/warm-pool.js';
+import { IMAGE, rig, silent, type Rig } from './fakes.js';
+import type { Orchestrator } from '../../src/containers/orchestrator.js';
+
+const SETTINGS: WarmPoolSettings = { size: 2, intervalMs: 1_000_000, parallelCreates: 2, leaseTtlMs: 60_000 };
+
+function pool(r: Rig, settings: Partial<WarmPoolSettings> = {}, orchestrator: Orchestrator = r.orchestrator): WarmPool {
+  return new WarmPool({ orchestrator, state: r.state, runtime: r.runtime, logger: silent, settings: { ...SETTINGS, ...settings } });
+}
+
+const creates = (r: Rig): number => r.runtime.calls.filter((c) => c === 'create').length;
+
+describe('WarmPool', () => {
+  let r: Rig;
+  const pools: WarmPool[] = [];
+  afterEach(async () => {
+    for (const p of pools.splice(0)) await p.stop();
+    await r?.close();
+  });
+
+  it('fills to its size and refills in the background after a claim', async () => {
+    r = rig();
+    const p = pool(r);
+    pools.push(p);
+    p.start();
+    await p.settled();
+    expect(await p.warmCount()).toBe(2);
+    const before = new Set(await r.state.listWarm(IMAGE));
+    const createsBefore = creates(r);
+
+    const got = await r.orchestrator.acquire('t1', 'ws1');
+    expect(got.source).toBe('warm');
+    expect(before.has(got.record.id)).toBe(true);
+    await p.settled();
+    expect(creates(r)).toBe(createsBefore + 1);
+    expect(await p.warmCount()).toBe(2);
+  });
+
+  it('keeps one pool of its size for several hosts on one state store', async () => {
+    r = rig();
+    const b = r.peer('host-b');
+    const p1 = pool(r);
+    const p2 = pool(r, {}, b.orchestrator);
+    await Promise.all([p1.tick(), p2.tick(), p1.tick()]);
+    await Promise.all([p1.tick(), p2.tick()]);
+    expect(await p1.warmCount()).toBe(2);
+    expect(creates(r)).toBe(2);
+  });
+
+  it('drains warm containers of an old image version or build and replaces them', async () => {
+    r = rig({ settings: { imageVersion: 'old' } });
+    const old = pool(r);
+    await old.tick();
+    const oldIds = await r.state.listWarm(IMAGE);
+    expect(oldIds).toHaveLength(2);
+
+    const upgraded = r.peer('host-a-upgraded');
+    Object.assign(upgraded.orchestrator.settings, { imageVersion: 'new' });
+    const fresh = pool(r, {}, upgraded.orchestrator);
+    const tick = await fresh.tick();
+    expect(tick.drained.map((d) => d.reason)).toEqual(['old image version', 'old image version']);
+    const nowIds = await r.state.listWarm(IMAGE);
+    expect(nowIds).toHaveLength(2);
+    expect(nowIds.some((id) => oldIds.includes(id))).toBe(false);
+
+    // A rebuilt image under the same name (a new image id) drains the pool too.
+    r.runtime.imageIds.set(IMAGE, 'sha256:build-2');
+    const rebuilt = await fresh.tick();
+    expect(rebuilt.drained.map((d) => d.reason)).toEqual(['old image build', 'old image build']);
+    expect(await fresh.warmCount()).toBe(2);
+  });
+
+  it('replaces a warm container that stopped', async () => {
+    r = rig();
+    const p = pool(r);
+    await p.tick();
+    const [dead] = await r.state.listWarm(IMAGE);
+    await r.runtime.kill(dead as string);
+    const tick = await p.tick();
+    expect(tick.drained).toEqual([{ id: dead, reason: 'stopped' }]);
+    expect(tick.created).toBe(1);
+    expect(await p.warmCount()).toBe(2);
+  });
+
+  it('backs off after the engine refuses to create, and an empty pool falls back to a cold start', async () => {
+    r = rig();
+    r.runtime.failCreates = 2;
+    const p = pool(r);
+    const tick = await p.tick();
+    expect(tick.created).toBe(0);
+    const attempts = creates(r);
+    await p.tick();
+    expect(creates(r)).toBe(attempts);
+
+    const got = await r.orchestrator.acquire('t1', 'ws1');
+    expect(got.source).toBe('cold');
+  });
+});

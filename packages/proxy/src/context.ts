@@ -1,0 +1,62 @@
+import type { Agent as HttpAgent, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { SignatureV4 } from '@smithy/signature-v4';
+import type { Logger } from 'pino';
+import type { AuditEntry, AuditRecord, Identity } from './audit.js';
+import { sendAnswer, writeRawAnswer, type ProxyAnswer } from './http/responses.js';
+import type { ResolveOptions } from './net/resolve.js';
+import type { EgressPolicy } from './policy/policy.js';
+
+export interface AnthropicRuntime {
+  readonly upstream: URL;
+  readonly apiKey: () => string | undefined;
+  readonly agent: HttpAgent;
+}
+
+export interface BedrockRuntime {
+  readonly upstream: URL;
+  readonly signer: SignatureV4;
+  readonly maxBodyBytes: number;
+  readonly agent: HttpAgent;
+}
+
+/** What every request handler shares for the life of the proxy. */
+export interface ProxyCore {
+  readonly anthropic: AnthropicRuntime | null;
+  readonly bedrock: BedrockRuntime | null;
+  readonly resolve: ResolveOptions;
+  readonly dialTimeoutMs: number;
+  readonly logger: Logger;
+  readonly clock: () => number;
+  readonly audit: (record: AuditRecord) => void;
+}
+
+/** One request or tunnel: who is calling, their policy as of now, and its audit record. */
+export interface RequestContext {
+  readonly core: ProxyCore;
+  readonly identity: Identity;
+  readonly policy: () => EgressPolicy;
+  readonly entry: AuditEntry;
+}
+
+function record(ctx: RequestContext, answer: ProxyAnswer): void {
+  ctx.entry.record.decision = 'deny';
+  ctx.entry.record.reason = answer.reason;
+  ctx.entry.record.status = answer.status;
+  if (answer.denied) {
+    const { host, port, rule } = ctx.entry.record;
+    ctx.core.logger.info({ workspaceId: ctx.identity.workspaceId, host, port, rule, reason: answer.reason }, 'egress denied');
+  }
+}
+
+/** Answers a refusal or denial on an HTTP response and records it. */
+export function refuse(ctx: RequestContext, res: ServerResponse, answer: ProxyAnswer): void {
+  record(ctx, answer);
+  sendAnswer(res, answer);
+}
+
+/** Answers a refusal or denial on a raw socket (CONNECT) and records it. */
+export function refuseRaw(ctx: RequestContext, socket: Duplex, answer: ProxyAnswer): void {
+  record(ctx, answer);
+  writeRawAnswer(socket, answer);
+}

@@ -1,0 +1,284 @@
+import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { Agent as HttpAgent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import type { Socket } from 'node:net';
+import { dirname } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { AuditEntry, type AuditRecord, type Identity } from './audit.js';
+import { createBedrockSigner, type AwsCredentialsProvider } from './bedrock/signer.js';
+import { refuse, refuseRaw, type ProxyCore, type RequestContext } from './context.js';
+import { checkFraming, HeaderRefusal, type RequestFraming } from './http/headers.js';
+import { refusal, writeRawAnswer } from './http/responses.js';
+import { matchModelRoute } from './http/targets.js';
+import { systemLocalAddresses, systemResolver, type Resolver } from './net/resolve.js';
+import type { EgressPolicy } from './policy/policy.js';
+import { forwardAnthropic } from './routes/anthropic.js';
+import { forwardBedrock } from './routes/bedrock.js';
+import { forwardAbsolute, openTunnel } from './routes/egress.js';
+
+export interface CredentialProxyOptions {
+  /** `/_workcell/anthropic/*`; absent: the route answers 404. */
+  anthropic?: { upstream: URL; apiKey: () => string | undefined } | null;
+  /** `/_workcell/bedrock/*`; absent: the route answers 404. */
+  bedrock?: { upstream: URL; region: string; credentials: AwsCredentialsProvider; maxBodyBytes: number } | null;
+  /** Name resolution for egress destinations; default `dns.lookup(host, {all: true})`. */
+  resolve?: Resolver;
+  /** This host's interface addresses, refused as destinations; default `os.networkInterfaces()`. */
+  localAddresses?: () => readonly string[];
+  /** Receives one record per request or tunnel. */
+  audit: (record: AuditRecord) => void;
+  logger: Logger;
+  resolveTimeoutMs?: number;
+  dialTimeoutMs?: number;
+  /** Milliseconds since the epoch; default a monotonic high-resolution clock. */
+  clock?: () => number;
+}
+
+/** One container's egress socket. */
+export interface EgressListener {
+  readonly socketPath: string;
+  /** Who calls through this socket from now on (a warm container is assigned later). */
+  setIdentity(identity: Identity): void;
+  /** Where this socket's policy comes from from now on; read on every request. */
+  setPolicy(policy: () => EgressPolicy): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The strict parser refuses TE with CL, obs-fold, whitespace before a colon and bare LFs. A
+ * missing Host header is refused by `route` rather than by the server, so it is recorded too.
+ */
+const SERVER_OPTIONS = {
+  insecureHTTPParser: false,
+  requireHostHeader: false,
+  keepAliveTimeout: 5_000,
+  headersTimeout: 30_000,
+} as const;
+
+function agentFor(upstream: URL): HttpAgent {
+  return upstream.protocol === 'https:' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+}
+
+function checkUpstream(upstream: URL, name: string): void {
+  if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') throw new Error(`${name} must be an http(s) URL`);
+  if (upstream.username !== '' || upstream.password !== '') throw new Error(`${name} must not carry credentials`);
+}
+
+/**
+ * The host-side egress proxy: one listener per container on that container's egress socket, so
+ * the caller's identity comes from which socket it used. Model routes get the host's credential
+ * added on the way out; everything else is CONNECT or absolute-form HTTP to allowed hosts.
+ */
+export class CredentialProxy {
+  private readonly core: ProxyCore;
+  private readonly listeners = new Set<SocketListener>();
+
+  constructor(options: CredentialProxyOptions) {
+    const logger = options.logger.child({ component: 'credential-proxy' });
+    const sink = (record: AuditRecord): void => {
+      try {
+        options.audit(record);
+      } catch (err) {
+        logger.error({ error: err instanceof Error ? err.message : String(err) }, 'audit sink failed');
+      }
+    };
+    if (options.anthropic) checkUpstream(options.anthropic.upstream, 'the Anthropic upstream');
+    if (options.bedrock) checkUpstream(options.bedrock.upstream, 'the Bedrock upstream');
+    this.core = {
+      anthropic: options.anthropic
+        ? { upstream: options.anthropic.upstream, apiKey: options.anthropic.apiKey, agent: agentFor(options.anthropic.upstream) }
+        : null,
+      bedrock: options.bedrock
+        ? {
+            upstream: options.bedrock.upstream,
+            signer: createBedrockSigner(options.bedrock.region, options.bedrock.credentials),
+            maxBodyBytes: options.bedrock.maxBodyBytes,
+            agent: agentFor(options.bedrock.upstream),
+          }
+        : null,
+      resolve: {
+        resolve: options.resolve ?? systemResolver,
+        localAddresses: options.localAddresses ?? systemLocalAddresses,
+        timeoutMs: options.resolveTimeoutMs ?? 5_000,
+      },
+      dialTimeoutMs: options.dialTimeoutMs ?? 10_000,
+      logger,
+      clock: options.clock ?? (() => performance.timeOrigin + performance.now()),
+      audit: sink,
+    };
+  }
+
+  /**
+   * Starts a listener on `socketPath` for one container: the file is made connectable by the
+   * container's user (0666; the directory needs search permission for it). `policy()` is read on
+   * every request, so a change applies to the next request without a restart.
+   */
+  async listen(socketPath: string, identity: Identity, policy: () => EgressPolicy): Promise<EgressListener> {
+    const listener = new SocketListener(this.core, socketPath, identity, policy, () => this.listeners.delete(listener));
+    await listener.start();
+    this.listeners.add(listener);
+    return listener;
+  }
+
+  /** Closes every listener and drops upstream connections. */
+  async close(): Promise<void> {
+    await Promise.all([...this.listeners].map((l) => l.close()));
+    this.core.anthropic?.agent.destroy();
+    this.core.bedrock?.agent.destroy();
+  }
+}
+
+class SocketListener implements EgressListener {
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  /** The response in progress on each connection, so a late parse error does not answer twice. */
+  private readonly inFlight = new WeakMap<Duplex, ServerResponse>();
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    private readonly core: ProxyCore,
+    readonly socketPath: string,
+    private identity: Identity,
+    private policy: () => EgressPolicy,
+    private readonly onClose: () => void,
+  ) {
+    this.server = createServer(SERVER_OPTIONS);
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
+    this.server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onConnect(req, socket, head));
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
+  }
+
+  setIdentity(identity: Identity): void {
+    this.identity = identity;
+  }
+
+  setPolicy(policy: () => EgressPolicy): void {
+    this.policy = policy;
+  }
+
+  async start(): Promise<void> {
+    await mkdir(dirname(this.socketPath), { recursive: true, mode: 0o755 });
+    const existing = await lstat(this.socketPath).catch(() => null);
+    if (existing) {
+      if (!existing.isSocket()) throw new Error(`${this.socketPath} exists and is not a socket`);
+      await unlink(this.socketPath);
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.socketPath, () => {
+        this.server.removeListener('error', reject);
+        resolve();
+      });
+    });
+    await chmod(this.socketPath, 0o666);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      for (const socket of this.sockets) socket.destroy();
+      await closed;
+      await unlink(this.socketPath).catch(() => undefined);
+      this.onClose();
+    })();
+    return this.closing;
+  }
+
+  private context(method: string, route: AuditRecord['route']): RequestContext {
+    const identity = this.identity;
+    return {
+      core: this.core,
+      identity,
+      policy: this.policy,
+      entry: new AuditEntry(identity, method, route, this.core.clock, this.core.audit),
+    };
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const ctx = this.context(req.method ?? 'UNKNOWN', 'other');
+    this.inFlight.set(req.socket, res);
+    res.once('close', () => {
+      if (this.inFlight.get(req.socket) === res) this.inFlight.delete(req.socket);
+      ctx.entry.emit();
+    });
+    this.route(ctx, req, res).catch((err: unknown) => {
+      this.core.logger.error({ error: err instanceof Error ? err.message : String(err) }, 'proxy request failed');
+      refuse(ctx, res, refusal('internal', 'internal-error', 'the proxy failed to handle the request'));
+    });
+  }
+
+  private async route(ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.httpVersionMajor !== 1) {
+      refuse(ctx, res, refusal('bad_request', 'malformed-request', 'only HTTP/1.x is accepted'));
+      return;
+    }
+    let framing: RequestFraming;
+    try {
+      framing = checkFraming(req.rawHeaders);
+    } catch (err) {
+      if (!(err instanceof HeaderRefusal)) throw err;
+      refuse(ctx, res, refusal('bad_request', 'malformed-request', err.message));
+      return;
+    }
+    if (req.httpVersionMinor >= 1 && framing.host === null) {
+      refuse(ctx, res, refusal('bad_request', 'malformed-request', 'an HTTP/1.1 request needs a Host header'));
+      return;
+    }
+    const target = req.url ?? '';
+    if (target.startsWith('/')) {
+      const route = matchModelRoute(target);
+      if (!route) {
+        refuse(ctx, res, refusal('bad_request', 'origin-form-not-routed', 'origin-form requests go only to /_workcell/anthropic and /_workcell/bedrock; use a proxy request for other hosts'));
+        return;
+      }
+      ctx.entry.record.route = route.route;
+      if (route.route === 'anthropic') forwardAnthropic(ctx, req, res, route.rest, framing);
+      else await forwardBedrock(ctx, req, res, route.rest);
+      return;
+    }
+    ctx.entry.record.route = 'http';
+    await forwardAbsolute(ctx, req, res, framing);
+  }
+
+  private onConnect(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const ctx = this.context('CONNECT', 'connect');
+    if (req.httpVersionMajor !== 1) {
+      socket.once('close', () => ctx.entry.emit());
+      refuseRaw(ctx, socket, refusal('bad_request', 'malformed-request', 'only HTTP/1.x is accepted'));
+      return;
+    }
+    openTunnel(ctx, req, socket, head).catch((err: unknown) => {
+      this.core.logger.error({ error: err instanceof Error ? err.message : String(err) }, 'proxy tunnel failed');
+      refuseRaw(ctx, socket, refusal('internal', 'internal-error', 'the proxy failed to handle the request'));
+    });
+  }
+
+  /**
+   * Requests the HTTP parser refuses (smuggling shapes, bad framing) answer 400 and are recorded.
+   * A parse error in the body of a request already being answered ends the connection instead:
+   * after the answer when it is written, at once when it is not.
+   */
+  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    const current = this.inFlight.get(socket);
+    if (current) {
+      if (current.headersSent) socket.end();
+      else socket.destroy();
+      return;
+    }
+    if (err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const ctx = this.context('INVALID', 'other');
+    const answer = refusal('bad_request', 'malformed-request', `malformed HTTP request (${err.code ?? 'parse error'})`);
+    ctx.entry.record.reason = answer.reason;
+    ctx.entry.record.status = answer.status;
+    writeRawAnswer(socket, answer);
+    ctx.entry.emit();
+  }
+}

@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dataOf, startTestHost, type TestHost } from '../support/host.js';
+
+/** Tenants never see each other: another tenant's ids answer 404, exactly like ids that do not exist. */
+describe('tenants', () => {
+  const tokenB = `tok_b_${randomBytes(12).toString('hex')}`;
+  const admin = `tok_admin_${randomBytes(12).toString('hex')}`;
+  let host: TestHost;
+  let a: { workspaceId: string; conversationId: string; runId: string };
+
+  beforeAll(async () => {
+    host = await startTestHost({
+      anthropicApiKey: 'sk-ant-test-tenants-0123456789',
+      tokens: { [tokenB]: 'tenant-b' },
+      adminTokens: admin,
+    });
+    const { workspaceId, conversationId } = await host.conversation();
+    const events = await host.send(conversationId, 'MOCK:{"text": "hello A"}');
+    const put = await host.api(`/v1/workspaces/${workspaceId}/files/notes.txt`, {
+      method: 'PUT',
+      body: 'tenant A only\n',
+    });
+    expect(put.status).toBe(201);
+    const runId = dataOf<{ runId: string }>(events, 'run.started')[0]?.runId ?? '';
+    a = { workspaceId, conversationId, runId };
+  });
+
+  afterAll(async () => {
+    await host?.close();
+  });
+
+  it("answers 404 not_found to tenant B on every route that takes tenant A's ids", async () => {
+    const { workspaceId: wid, conversationId: cid, runId: rid } = a;
+    const routes: [string, string, string?][] = [
+      ['GET', `/v1/workspaces/${wid}`],
+      ['DELETE', `/v1/workspaces/${wid}`],
+      ['GET', `/v1/workspaces/${wid}/files`],
+      ['GET', `/v1/workspaces/${wid}/files/notes.txt`],
+      ['PUT', `/v1/workspaces/${wid}/files/notes.txt`, 'overwritten by B'],
+      ['DELETE', `/v1/workspaces/${wid}/files/notes.txt`],
+      ['GET', `/v1/workspaces/${wid}/egress`],
+      ['PUT', `/v1/workspaces/${wid}/egress`, JSON.stringify({ hosts: null })],
+      ['POST', `/v1/workspaces/${wid}/conversations`, '{}'],
+      ['GET', `/v1/workspaces/${wid}/conversations`],
+      ['GET', `/v1/conversations/${cid}`],
+      ['POST', `/v1/conversations/${cid}/messages`, JSON.stringify({ content: 'from B' })],
+      ['GET', `/v1/conversations/${cid}/messages`],
+      ['GET', `/v1/conversations/${cid}/runs/${rid}/events`],
+      ['POST', `/v1/conversations/${cid}/runs/${rid}/interrupt`],
+      ['GET', '/v1/admin/containers'],
+    ];
+    for (const [method, path, body] of routes) {
+      const res = await host.api(path, {
+        method,
+        token: tokenB,
+        ...(body === undefined ? {} : { body }),
+        ...(path.includes('/files/') ? { headers: { 'content-type': 'text/plain' } } : {}),
+      });
+      expect({ method, path, status: res.status }).toEqual({ method, path, status: 404 });
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_found');
+    }
+    // The access_token of EventSource clients is held to the same rule.
+    const viaQuery = await host.api(
+      `/v1/conversations/${cid}/runs/${rid}/events?access_token=${tokenB}`,
+      { token: null },
+    );
+    expect(viaQuery.status).toBe(404);
+  });
+
+  it("leaves tenant A's data as it was, and tenant B's own lists empty", async () => {
+    expect((await host.api(`/v1/workspaces/${a.workspaceId}/files/notes.txt`)).status).toBe(200);
+    expect(await (await host.api(`/v1/workspaces/${a.workspaceId}/files/notes.txt`)).text()).toBe(
+      'tenant A only\n',
+    );
+    const conv = await host.json<{ runs: { id: string }[] }>(
+      `/v1/conversations/${a.conversationId}`,
+    );
+    expect(conv.runs.map((r) => r.id)).toEqual([a.runId]);
+    expect(await host.json(`/v1/workspaces`, { token: tokenB })).toEqual({ workspaces: [] });
+    expect(
+      (await host.json<{ workspaces: { id: string }[] }>('/v1/workspaces')).workspaces.map(
+        (w) => w.id,
+      ),
+    ).toContain(a.workspaceId);
+  });
+
+  it('shows every managed container to an admin token, with its state and what the engine says', async () => {
+    const res = await host.api('/v1/admin/containers', { token: admin });
+    expect(res.status).toBe(200);
+    const { containers } = (await res.json()) as {
+      containers: {
+        id: string;
+        state: string;
+        workspaceId: string | null;
+        tenant: string | null;
+        engine: { running: boolean } | null;
+      }[];
+    };
+    const ws = await host.json<{ container: { id: string } | null }>(
+      `/v1/workspaces/${a.workspaceId}`,
+    );
+    const mine = containers.find((c) => c.id === ws.container?.id);
+    expect(mine).toMatchObject({
+      state: 'idle',
+      workspaceId: a.workspaceId,
+      tenant: host.tenant,
+      engine: { running: true },
+    });
+  });
+});

@@ -1,0 +1,3 @@
+import { register } from 'node:module';
+
+register('./workspace-aliases.mjs', import.meta.url);
