@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { S3ObjectStore } from '../../packages/host/src/storage/s3-store.js';
-import { dataOf, startTestHost, type TestHost } from '../support/host.js';
+import { dataOf, docker, startTestHost, type TestHost } from '../support/host.js';
 
 const bash = (command: string): string =>
   `MOCK:${JSON.stringify({ tool: 'Bash', input: { command } })}`;
@@ -195,5 +195,54 @@ describe('resume in a new container', () => {
     const next = await host.send(conversationId, 'MOCK:{"report": "turns"}');
     expect(next.at(-1)?.event).toBe('run.completed');
     expect(dataOf<{ result: string }>(next, 'run.completed')[0]?.result).toBe('prior_user_turns=0');
+  });
+});
+
+describe('the files API and an assigned container agree', () => {
+  let host: TestHost;
+  beforeAll(async () => {
+    host = await startTestHost({ idleTimeoutMs: 1000, gcIntervalMs: 3_600_000 });
+  });
+  afterAll(async () => {
+    await host?.close();
+  });
+
+  it('puts and deletes reach /workspace at once, and the final sync out keeps them', async () => {
+    const { workspaceId, conversationId } = await host.conversation();
+    await host.api(`/v1/workspaces/${workspaceId}/files/old.txt`, { method: 'PUT', body: 'old\n' });
+    expect((await host.send(conversationId, 'MOCK:{"text": "hi"}')).at(-1)?.event).toBe(
+      'run.completed',
+    );
+    const containerId = (
+      await host.json<{ container: { id: string } }>(`/v1/workspaces/${workspaceId}`)
+    ).container.id;
+
+    expect(
+      (
+        await host.api(`/v1/workspaces/${workspaceId}/files/new.txt`, {
+          method: 'PUT',
+          body: 'added between runs\n',
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (await host.api(`/v1/workspaces/${workspaceId}/files/old.txt`, { method: 'DELETE' })).status,
+    ).toBe(204);
+    expect(await docker('exec', containerId, 'cat', '/workspace/new.txt')).toBe(
+      'added between runs\n',
+    );
+    expect(await docker('exec', containerId, 'sh', '-c', 'ls /workspace')).toBe('new.txt\n');
+
+    // The idle container is synced out and removed; the change made through the API survives.
+    await new Promise((r) => setTimeout(r, 1200));
+    const report = await host.workcell.gc.runOnce();
+    expect(report.removed.map((r) => r.id)).toContain(containerId);
+    const files = await host.json<{ files: { path: string }[] }>(
+      `/v1/workspaces/${workspaceId}/files`,
+    );
+    expect(files.files.map((f) => f.path)).toEqual(['new.txt']);
+    expect(await (await host.api(`/v1/workspaces/${workspaceId}/files/new.txt`)).text()).toBe(
+      'added between runs\n',
+    );
   });
 });

@@ -3,7 +3,12 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { startMockModel, type MockModel } from '@workcell/mock-model';
-import { CredentialProxy, parseEgressPatterns, parseCidrList, type AuditRecord } from '@workcell/proxy';
+import {
+  CredentialProxy,
+  parseEgressPatterns,
+  parseCidrList,
+  type AuditRecord,
+} from '@workcell/proxy';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { buildApi } from './api/app.js';
@@ -43,8 +48,14 @@ export const REDACT_PATHS = [
   'token',
 ];
 
-export function createLogger(level: ResolvedConfig['logLevel'], destination?: pino.DestinationStream): Logger {
-  return pino({ name: 'workcell', level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
+export function createLogger(
+  level: ResolvedConfig['logLevel'],
+  destination?: pino.DestinationStream,
+): Logger {
+  return pino(
+    { name: 'workcell', level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
+    destination,
+  );
 }
 
 export interface WorkcellOptions {
@@ -91,7 +102,10 @@ export interface Workcell {
 }
 
 /** The composition root: builds every service of the host from one configuration. */
-export async function createWorkcell(config: ResolvedConfig, options: WorkcellOptions = {}): Promise<Workcell> {
+export async function createWorkcell(
+  config: ResolvedConfig,
+  options: WorkcellOptions = {},
+): Promise<Workcell> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
   const dataDir = resolve(config.dataDir);
@@ -106,23 +120,34 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
     bedrockUpstream = mockModel.url;
   }
 
-  const objects = options.objects ?? createObjectStore({
-    dataDir,
-    s3: config.s3Bucket
-      ? { bucket: config.s3Bucket, endpoint: config.s3Endpoint, prefix: config.s3Prefix, region: config.awsRegion }
-      : undefined,
-    logger,
-  });
+  const objects =
+    options.objects ??
+    createObjectStore({
+      dataDir,
+      s3: config.s3Bucket
+        ? {
+            bucket: config.s3Bucket,
+            endpoint: config.s3Endpoint,
+            prefix: config.s3Prefix,
+            region: config.awsRegion,
+          }
+        : undefined,
+      logger,
+    });
   const state = createStateStore({ redisUrl: config.redisUrl, logger });
   const runtime = options.runtime ?? new DockerRuntime(logger.child({ component: 'docker' }));
   const metrics = new WorkcellMetrics(() => state.listContainers());
 
   const audit = new AuditTrail();
-  const policies = new PolicyStore({
-    allow: parseEgressPatterns(config.egressAllow, 'WORKCELL_EGRESS_ALLOW'),
-    deny: parseEgressPatterns(config.egressDeny, 'WORKCELL_EGRESS_DENY'),
-    allowPrivate: parseCidrList(config.egressAllowPrivate, 'WORKCELL_EGRESS_ALLOW_PRIVATE'),
-  }, objects, logger.child({ component: 'egress-policy' }));
+  const policies = new PolicyStore(
+    {
+      allow: parseEgressPatterns(config.egressAllow, 'WORKCELL_EGRESS_ALLOW'),
+      deny: parseEgressPatterns(config.egressDeny, 'WORKCELL_EGRESS_DENY'),
+      allowPrivate: parseCidrList(config.egressAllowPrivate, 'WORKCELL_EGRESS_ALLOW_PRIVATE'),
+    },
+    objects,
+    logger.child({ component: 'egress-policy' }),
+  );
   const auditLogger = logger.child({ component: 'egress-audit' });
   const proxy = new CredentialProxy({
     anthropic: {
@@ -150,6 +175,7 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
   /** The run lease's TTL; ExecuteService renews it every third of this while a run goes on. */
   const runLeaseTtlMs = 30_000;
   const orchestrator = new Orchestrator({
+    onSlotRemoved: (slotId) => sync.forget(slotId),
     runtime,
     state,
     slots,
@@ -161,7 +187,11 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
       imageVersion: config.version,
       hostId: config.hostId,
       runtime: config.runtime,
-      limits: { memoryMb: config.containerMemoryMb, cpus: config.containerCpus, pids: config.containerPids },
+      limits: {
+        memoryMb: config.containerMemoryMb,
+        cpus: config.containerCpus,
+        pids: config.containerPids,
+      },
       agentEnv: {
         WORKCELL_MODEL_PROVIDER: config.modelProvider,
         AWS_REGION: config.awsRegion,
@@ -177,7 +207,15 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
     logger: logger.child({ component: 'sync' }),
     observe: metrics.synced,
   });
-  const files = new StoreFilesService(objects, state, { maxFileBytes: config.maxFileBytes });
+  const files = new StoreFilesService(objects, state, {
+    maxFileBytes: config.maxFileBytes,
+    afterChange: async (tenant, workspaceId) => {
+      const record = await orchestrator.assigned(workspaceId);
+      if (record && (record.state === 'assigned' || record.state === 'idle')) {
+        await sync.syncIn(tenant, workspaceId, orchestrator.slotOf(record));
+      }
+    },
+  });
   const execute = new ExecuteService({
     catalog,
     orchestrator,
@@ -199,7 +237,12 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
     state,
     runtime,
     logger: logger.child({ component: 'warm-pool' }),
-    settings: { size: config.warmPoolSize, intervalMs: 5_000, parallelCreates: 2, leaseTtlMs: 2 * startTimeoutMs },
+    settings: {
+      size: config.warmPoolSize,
+      intervalMs: 5_000,
+      parallelCreates: 2,
+      leaseTtlMs: 2 * startTimeoutMs,
+    },
   });
   const gc = new GarbageCollector({
     orchestrator,
@@ -217,7 +260,15 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
     },
   });
   const reconcileContainers = (): Promise<ReconcileReport> =>
-    reconcile({ orchestrator, state, runtime, sync, logger: logger.child({ component: 'reconcile' }), runLeaseTtlMs, graceMs: 10_000 });
+    reconcile({
+      orchestrator,
+      state,
+      runtime,
+      sync,
+      logger: logger.child({ component: 'reconcile' }),
+      runLeaseTtlMs,
+      graceMs: 10_000,
+    });
 
   let generatedToken: string | null = null;
   let tokens = config.apiTokens;
@@ -227,7 +278,13 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
   }
   const auth = new TokenAuthenticator(tokens, config.adminTokens);
 
-  const health = new HealthChecks({ runtime, state, objects, image: config.image, accepting: () => execute.isAccepting });
+  const health = new HealthChecks({
+    runtime,
+    state,
+    objects,
+    image: config.image,
+    accepting: () => execute.isAccepting,
+  });
 
   const api = await buildApi({
     auth,
@@ -239,7 +296,11 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
     egress: { policies, audit },
     health,
     metrics,
-    rateLimit: new TenantRateLimiter(state, config.rateLimitPerMinute, logger.child({ component: 'rate-limit' })),
+    rateLimit: new TenantRateLimiter(
+      state,
+      config.rateLimitPerMinute,
+      logger.child({ component: 'rate-limit' }),
+    ),
     state,
     runtime,
     logger: logger.child({ component: 'api' }),
@@ -287,4 +348,3 @@ export async function createWorkcell(config: ResolvedConfig, options: WorkcellOp
     },
   };
 }
-

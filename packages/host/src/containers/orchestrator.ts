@@ -39,7 +39,15 @@ export const systemClock: Clock = { now: () => Date.now() };
 /** States in which a container assigned to a workspace can take its next run. */
 export const REUSABLE_STATES: readonly ContainerState[] = ['assigned', 'idle', 'paused'];
 /** Every state but `removing`: what `remove` may move to `removing`. */
-const REMOVABLE_STATES: readonly ContainerState[] = ['creating', 'warm', 'assigned', 'running', 'idle', 'paused', 'failed'];
+const REMOVABLE_STATES: readonly ContainerState[] = [
+  'creating',
+  'warm',
+  'assigned',
+  'running',
+  'idle',
+  'paused',
+  'failed',
+];
 /** Warm claims tried (dropping containers that do not answer) before a cold start. */
 const MAX_WARM_CLAIMS = 3;
 
@@ -77,6 +85,8 @@ export class Orchestrator {
       settings: OrchestratorSettings;
       logger: Logger;
       clock?: Clock;
+      /** Told when a container's slot is gone, so per-slot caches (the sync's) can drop it. */
+      onSlotRemoved?: (slotId: string) => void;
     },
   ) {}
 
@@ -141,7 +151,11 @@ export class Orchestrator {
   async acquire(tenant: string, workspaceId: string): Promise<AcquiredContainer> {
     const started = this.clock.now();
     const { state, settings, slots, logger } = this.deps;
-    const identity = (containerId: string): EgressIdentity => ({ workspaceId, tenant, containerId });
+    const identity = (containerId: string): EgressIdentity => ({
+      workspaceId,
+      tenant,
+      containerId,
+    });
 
     const current = await this.assigned(workspaceId);
     if (current && REUSABLE_STATES.includes(current.state)) {
@@ -153,7 +167,10 @@ export class Orchestrator {
         }
         return this.ready(current, 'assigned', started);
       }
-      logger.warn({ containerId: current.id, workspaceId }, 'assigned container does not answer; replacing it');
+      logger.warn(
+        { containerId: current.id, workspaceId },
+        'assigned container does not answer; replacing it',
+      );
       await this.remove(current.id, 'assigned container does not answer');
     } else if (current) {
       // `running`, `removing`, `failed` or `creating`: not usable; the caller holds the run
@@ -178,7 +195,10 @@ export class Orchestrator {
           });
           return this.ready(warm, 'warm', started);
         }
-        logger.warn({ containerId: warm.id }, 'claimed warm container does not answer; dropping it');
+        logger.warn(
+          { containerId: warm.id },
+          'claimed warm container does not answer; dropping it',
+        );
         await this.remove(warm.id, 'warm container does not answer');
       }
     } finally {
@@ -189,8 +209,18 @@ export class Orchestrator {
     return this.ready(record, 'cold', started);
   }
 
-  private ready(record: ContainerRecord, source: AcquiredContainer['source'], started: number): AcquiredContainer {
-    return { record, slot: this.slotOf(record), agent: this.agentOf(record), source, acquireMs: this.clock.now() - started };
+  private ready(
+    record: ContainerRecord,
+    source: AcquiredContainer['source'],
+    started: number,
+  ): AcquiredContainer {
+    return {
+      record,
+      slot: this.slotOf(record),
+      agent: this.agentOf(record),
+      source,
+      acquireMs: this.clock.now() - started,
+    };
   }
 
   /** Does the container's agent answer `/health` and have no run of its own? */
@@ -209,7 +239,11 @@ export class Orchestrator {
    * opened earlier is reused only while no other host has taken it over since. Answers whether
    * it opened a new listener.
    */
-  private async hold(record: ContainerRecord, identity: EgressIdentity, previousHolder: string | undefined): Promise<boolean> {
+  private async hold(
+    record: ContainerRecord,
+    identity: EgressIdentity,
+    previousHolder: string | undefined,
+  ): Promise<boolean> {
     const held = this.egress.get(record.id);
     if (held && (previousHolder === undefined || previousHolder === this.deps.settings.hostId)) {
       held.attachment.setIdentity(identity);
@@ -221,7 +255,10 @@ export class Orchestrator {
     }
     const attachment = await this.deps.gateway.attach(this.slotOf(record).egressSocket, identity);
     this.egress.set(record.id, { attachment, slotId: record.slotId });
-    this.deps.logger.info({ containerId: record.id, previousHolder: previousHolder ?? 'creator' }, 'egress listener taken over');
+    this.deps.logger.info(
+      { containerId: record.id, previousHolder: previousHolder ?? 'creator' },
+      'egress listener taken over',
+    );
     return true;
   }
 
@@ -229,7 +266,10 @@ export class Orchestrator {
    * Creates, starts and health-checks one container. With `assign` it goes straight to
    * `assigned`; without, it becomes `warm` and joins the pool.
    */
-  async createContainer(assign?: { tenant: string; workspaceId: string }): Promise<ContainerRecord> {
+  async createContainer(assign?: {
+    tenant: string;
+    workspaceId: string;
+  }): Promise<ContainerRecord> {
     const { runtime, state, slots, gateway, settings, logger } = this.deps;
     const slot = slots.create();
     const attachment = await gateway.attach(slot.egressSocket, {
@@ -243,13 +283,21 @@ export class Orchestrator {
         slotId: slot.id,
         image: settings.image,
         labels: this.labelsFor(slot.id, assign ? 'direct' : 'warm'),
-        mounts: { socketDir: slot.socketDir, workspace: slot.workspaceDir, claudeConfig: slot.claudeDir },
+        mounts: {
+          socketDir: slot.socketDir,
+          workspace: slot.workspaceDir,
+          claudeConfig: slot.claudeDir,
+        },
         env: settings.agentEnv,
         limits: settings.limits,
         runtime: settings.runtime,
       });
       this.egress.set(id, { attachment, slotId: slot.id });
-      attachment.setIdentity({ workspaceId: assign?.workspaceId ?? null, tenant: assign?.tenant ?? null, containerId: id });
+      attachment.setIdentity({
+        workspaceId: assign?.workspaceId ?? null,
+        tenant: assign?.tenant ?? null,
+        containerId: id,
+      });
       const now = this.clock.now();
       await state.putContainer({
         id,
@@ -278,14 +326,29 @@ export class Orchestrator {
       await runtime.start(id);
       await new AgentClient(slot.agentSocket).waitHealthy(settings.startTimeoutMs);
       const next: ContainerState = assign ? 'assigned' : 'warm';
-      const record = await state.transitionContainer(id, ['creating'], { state: next }, this.clock.now());
-      if (!record) throw new WorkcellError('container_start_failed', `container ${id} changed state while starting`);
+      const record = await state.transitionContainer(
+        id,
+        ['creating'],
+        { state: next },
+        this.clock.now(),
+      );
+      if (!record)
+        throw new WorkcellError(
+          'container_start_failed',
+          `container ${id} changed state while starting`,
+        );
       if (assign) await state.setAssignment(assign.workspaceId, id);
       else await state.addWarm(settings.image, id);
-      logger.info({ containerId: id, slotId: slot.id, state: next, workspaceId: assign?.workspaceId ?? null }, 'container ready');
+      logger.info(
+        { containerId: id, slotId: slot.id, state: next, workspaceId: assign?.workspaceId ?? null },
+        'container ready',
+      );
       return record;
     } catch (err) {
-      logger.error({ containerId: id, slotId: slot.id, err: String(err) }, 'container failed to start');
+      logger.error(
+        { containerId: id, slotId: slot.id, err: String(err) },
+        'container failed to start',
+      );
       if (id) {
         await this.remove(id, 'failed to start', slot.id).catch(() => undefined);
       } else {
@@ -293,13 +356,21 @@ export class Orchestrator {
         await slots.remove(slot.id).catch(() => undefined);
       }
       if (err instanceof WorkcellError) throw err;
-      throw new WorkcellError('container_start_failed', `container failed to start: ${String(err)}`);
+      throw new WorkcellError(
+        'container_start_failed',
+        `container failed to start: ${String(err)}`,
+      );
     }
   }
 
   /** Marks the container `running` for `runId`; false when it was not idle or assigned. */
   async beginRun(containerId: string, runId: string): Promise<boolean> {
-    const record = await this.deps.state.transitionContainer(containerId, ['assigned', 'idle'], { state: 'running', runId }, this.clock.now());
+    const record = await this.deps.state.transitionContainer(
+      containerId,
+      ['assigned', 'idle'],
+      { state: 'running', runId },
+      this.clock.now(),
+    );
     if (!record) return false;
     this.noteOnDisk(record, { runId });
     return true;
@@ -308,16 +379,27 @@ export class Orchestrator {
   /** Marks the run over: the idle clock starts now. */
   async endRun(containerId: string): Promise<void> {
     const now = this.clock.now();
-    const record = await this.deps.state.transitionContainer(containerId, ['running'], { state: 'idle', runId: null, lastRunEndedAt: now }, now);
+    const record = await this.deps.state.transitionContainer(
+      containerId,
+      ['running'],
+      { state: 'idle', runId: null, lastRunEndedAt: now },
+      now,
+    );
     if (record) this.noteOnDisk(record, { runId: null, lastRunEndedAt: now });
   }
 
   /** Mirrors run progress into the slot's assignment record (best effort: the state store leads). */
-  private noteOnDisk(record: ContainerRecord, patch: { runId?: string | null; lastRunEndedAt?: number }): void {
+  private noteOnDisk(
+    record: ContainerRecord,
+    patch: { runId?: string | null; lastRunEndedAt?: number },
+  ): void {
     try {
       this.deps.slots.updateAssignment(this.slotOf(record), patch);
     } catch (err) {
-      this.deps.logger.warn({ containerId: record.id, err: String(err) }, 'assignment record not updated');
+      this.deps.logger.warn(
+        { containerId: record.id, err: String(err) },
+        'assignment record not updated',
+      );
     }
   }
 
@@ -333,20 +415,35 @@ export class Orchestrator {
 
   /** Freezes an idle container (its processes stop being scheduled; memory stays). */
   async pause(containerId: string): Promise<boolean> {
-    const record = await this.deps.state.transitionContainer(containerId, ['idle'], { state: 'paused' }, this.clock.now());
+    const record = await this.deps.state.transitionContainer(
+      containerId,
+      ['idle'],
+      { state: 'paused' },
+      this.clock.now(),
+    );
     if (!record) return false;
     try {
       await this.deps.runtime.pause(containerId);
       return true;
     } catch (err) {
-      await this.deps.state.transitionContainer(containerId, ['paused'], { state: 'idle' }, this.clock.now());
+      await this.deps.state.transitionContainer(
+        containerId,
+        ['paused'],
+        { state: 'idle' },
+        this.clock.now(),
+      );
       throw err;
     }
   }
 
   private async resume(record: ContainerRecord): Promise<void> {
     await this.deps.runtime.unpause(record.id);
-    await this.deps.state.transitionContainer(record.id, ['paused'], { state: 'idle' }, this.clock.now());
+    await this.deps.state.transitionContainer(
+      record.id,
+      ['paused'],
+      { state: 'idle' },
+      this.clock.now(),
+    );
   }
 
   /**
@@ -357,7 +454,12 @@ export class Orchestrator {
     const { runtime, state, slots, logger } = this.deps;
     const record = await state.getContainer(containerId);
     if (record) {
-      await state.transitionContainer(containerId, REMOVABLE_STATES, { state: 'removing' }, this.clock.now());
+      await state.transitionContainer(
+        containerId,
+        REMOVABLE_STATES,
+        { state: 'removing' },
+        this.clock.now(),
+      );
     }
     await runtime.remove(containerId);
     const held = this.egress.get(containerId);
@@ -367,6 +469,7 @@ export class Orchestrator {
     if (slot) {
       await slots.remove(slot);
       await this.closeReleased((h) => h.slotId === slot);
+      this.deps.onSlotRemoved?.(slot);
     }
     if (record?.workspaceId) await state.clearAssignment(record.workspaceId, containerId);
     await state.deleteContainer(containerId);
@@ -386,7 +489,8 @@ export class Orchestrator {
       containerId: record.id,
     });
     this.egress.set(record.id, { attachment, slotId: record.slotId });
-    if (record.workspaceId) this.deps.slots.updateAssignment(slot, { hostId: this.deps.settings.hostId });
+    if (record.workspaceId)
+      this.deps.slots.updateAssignment(slot, { hostId: this.deps.settings.hostId });
   }
 
   /**
@@ -424,7 +528,9 @@ export class Orchestrator {
    */
   async close(): Promise<void> {
     await this.sweepListeners().catch(() => undefined);
-    await Promise.all([...this.egress.values()].map((h) => h.attachment.close().catch(() => undefined)));
+    await Promise.all(
+      [...this.egress.values()].map((h) => h.attachment.close().catch(() => undefined)),
+    );
     this.egress.clear();
   }
 }

@@ -106,7 +106,7 @@ export class ObjectStoreWorkspaceSync implements WorkspaceSync {
   }
 
   /** Forgets a slot (its container is gone). */
-  forget(slot: Slot): void {
-    this.known.delete(slot.id);
+  forget(slotId: string): void {
+    this.known.delete(slotId);
   }
 }

@@ -16,7 +16,13 @@ export interface FileEntry {
  */
 export interface FilesService {
   list(tenant: string, workspaceId: string, prefix?: string): Promise<FileEntry[]>;
-  put(tenant: string, workspaceId: string, path: string, body: Readable, contentLength?: number): Promise<FileEntry>;
+  put(
+    tenant: string,
+    workspaceId: string,
+    path: string,
+    body: Readable,
+    contentLength?: number,
+  ): Promise<FileEntry>;
   get(
     tenant: string,
     workspaceId: string,
