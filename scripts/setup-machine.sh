@@ -27,16 +27,18 @@ fi
 # gVisor registered with Docker: --network=none because workspace containers have no network,
 # --host-uds=all so Unix sockets on bind mounts (agent.sock, egress.sock) work.
 daemon_json=/etc/docker/daemon.json
-if command -v runsc >/dev/null 2>&1 && ! grep -q '"runsc"' "$daemon_json" 2>/dev/null; then
+if command -v runsc >/dev/null 2>&1 && ! grep -q -- '--host-uds' "$daemon_json" 2>/dev/null; then
   mkdir -p /etc/docker
   runsc_path=$(command -v runsc)
-  cat > "$daemon_json" <<JSON
-{
-  "runtimes": {
-    "runsc": { "path": "$runsc_path", "runtimeArgs": ["--network=none", "--host-uds=all"] }
-  }
-}
-JSON
+  # Merged into an existing daemon.json, keeping its other settings.
+  node -e '
+    const fs = require("fs");
+    const [file, path] = process.argv.slice(1);
+    let config = {};
+    try { config = JSON.parse(fs.readFileSync(file, "utf8")); } catch {}
+    config.runtimes = { ...(config.runtimes || {}), runsc: { path, runtimeArgs: ["--network=none", "--host-uds=all"] } };
+    fs.writeFileSync(file, JSON.stringify(config, null, 2) + "\n");
+  ' "$daemon_json" "$runsc_path"
   log "registered runsc in $daemon_json"
   if pgrep -x dockerd >/dev/null 2>&1; then
     kill -HUP "$(pgrep -x dockerd | head -n1)" || true

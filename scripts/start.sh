@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" -eq 0 ]; then ./scripts/setup-machine.sh; else sudo ./scripts/setup-machine.sh; fi
-[ -d node_modules ] || npm ci --no-audit --no-fund
+# npm ci refuses the lock file: vite names an optional dependency the registry does not have.
+[ -d node_modules ] || npm install --no-save --no-audit --no-fund
 npm run build
 node packages/host/bin/workcell.js image build
 

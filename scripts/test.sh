@@ -10,9 +10,14 @@ if [ "$(id -u)" -eq 0 ]; then
 else
   sudo ./scripts/setup-machine.sh
 fi
+# The attack suite and the gVisor end-to-end test also run workspace containers under runsc.
+if ! docker info --format '{{json .Runtimes}}' | grep -q '"runsc"'; then
+  echo "[test] Docker has no runsc runtime (scripts/setup-machine.sh registers it)"; exit 1
+fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  # npm ci refuses the lock file: vite names an optional dependency the registry does not have.
+  npm install --no-save --no-audit --no-fund
 fi
 npm run build
 npx tsc -p tsconfig.check.json --noEmit

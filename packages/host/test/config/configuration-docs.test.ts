@@ -15,7 +15,12 @@ describe('docs/configuration.md', () => {
     for (const variable of Object.values(ENV_NAMES)) {
       const row = doc.split('\n').find((line) => line.startsWith(`| \`${variable}\` `));
       expect(row, variable).toBeDefined();
-      const meaning = row?.split(' | ').at(-1)?.replace(/\s*\|$/, '').trim() ?? '';
+      const meaning =
+        row
+          ?.split(' | ')
+          .at(-1)
+          ?.replace(/\s*\|$/, '')
+          .trim() ?? '';
       expect(meaning.length, `${variable} has no description in the schema`).toBeGreaterThan(5);
     }
   });

