@@ -5,11 +5,11 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { S3ObjectStore } from '../packages/host/src/storage/s3-store.js';
+import { freePort } from '../test/support/free-port.js';
 
 export const BUCKET = 'workcell-bench';
 
@@ -18,19 +18,6 @@ export interface BenchS3 {
   /** A store under its own prefix; `requests` counts every S3 operation it sends. */
   store(prefix: string): { store: S3ObjectStore; requests: string[] };
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() =>
-        typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 /** s3rver in a child process, so the server does not share the benchmark's event loop. */

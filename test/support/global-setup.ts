@@ -1,27 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { Redis } from 'ioredis';
+import { freePort } from './free-port.js';
 
 /**
  * System tests run against real services. This starts s3rver on loopback for the run and checks
  * that Redis and dockerd answer (scripts/test.sh starts them); a missing service fails the run
  * instead of skipping tests.
  */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() =>
-        typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const redisUrl = process.env.WORKCELL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -10,6 +10,7 @@ import { startEgressBridge } from '../src/bridge.js';
 import { AgentRunner } from '../src/runner.js';
 import { readAgentSettings, sdkEnvironment } from '../src/sdk-env.js';
 import { startAgentServer } from '../src/server.js';
+import { freePort } from '../../../test/support/free-port.js';
 
 const logger = pino({ level: 'silent' });
 const dirs: string[] = [];
@@ -21,15 +22,6 @@ const tmp = (): string => {
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  const port = await new Promise<number>((r) =>
-    probe.listen(0, '127.0.0.1', () => r((probe.address() as { port: number }).port)),
-  );
-  await new Promise<void>((r) => probe.close(() => r()));
-  return port;
-}
 
 function call(
   socketPath: string,

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createStateStore, MemoryStateStore, RedisStateStore } from '../../src/state/index.js';
-import { freePortNobodyListensOn } from './free-port.js';
+import { freePort as freePortNobodyListensOn } from '../../../../test/support/free-port.js';
 
 const logger = pino({ level: 'silent' });
 

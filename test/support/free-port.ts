@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 
-/** A loopback port that was free a moment ago; nothing listens on it. */
-export async function freePortNobodyListensOn(): Promise<number> {
+/** A loopback TCP port that was free a moment ago (nothing listens on it now). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
