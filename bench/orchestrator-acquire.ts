@@ -55,7 +55,12 @@ async function main(): Promise<void> {
       if (i >= 10) warm.push(ms);
       // Back into the pool for the next sample.
       await state.clearAssignment(workspaceId, got.record.id);
-      await state.transitionContainer(got.record.id, ['assigned'], { state: 'warm', workspaceId: null, tenant: null }, Date.now());
+      await state.transitionContainer(
+        got.record.id,
+        ['assigned'],
+        { state: 'warm', workspaceId: null, tenant: null },
+        Date.now(),
+      );
       await state.addWarm(image, got.record.id);
       rmSync(join(got.slot.root, 'assignment.json'), { force: true });
     }
@@ -84,12 +89,18 @@ async function main(): Promise<void> {
       samples: { warm: warm.length, cold: cold.length },
       floorMs: { p50: round(pct(floor, 50), 3), p99: round(pct(floor, 99), 3) },
       warmMs: { p50: round(pct(warm, 50), 3), p99: round(pct(warm, 99), 3) },
-      warmOverFloor: { p50: round(pct(warm, 50) / pct(floor, 50)), p99: round(pct(warm, 99) / pct(floor, 99)) },
+      warmOverFloor: {
+        p50: round(pct(warm, 50) / pct(floor, 50)),
+        p99: round(pct(warm, 99) / pct(floor, 99)),
+      },
       bareDockerRunMs: { p50: round(pct(bare, 50), 1) },
       coldMs: { p50: round(pct(cold, 50), 1), max: round(Math.max(...cold), 1) },
       coldOverBareRun: round(pct(cold, 50) / pct(bare, 50)),
       coldOverWarm: round(pct(cold, 50) / pct(warm, 50), 1),
-      goals: { warmOverFloorP50AtMost3: pct(warm, 50) / pct(floor, 50) <= 3, warmAtLeast10xFasterThanCold: pct(cold, 50) / pct(warm, 50) >= 10 },
+      goals: {
+        warmOverFloorP50AtMost3: pct(warm, 50) / pct(floor, 50) <= 3,
+        warmAtLeast10xFasterThanCold: pct(cold, 50) / pct(warm, 50) >= 10,
+      },
     };
     console.log(JSON.stringify(result));
     console.log(

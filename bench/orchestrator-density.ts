@@ -19,7 +19,15 @@ const TARGET_BYTES = 24 * GIB;
 /** Memory left for the host, Docker, Redis and the page cache. */
 const RESERVED_FRACTION = 0.1;
 
-const UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: GIB, kB: 1000, MB: 1e6, GB: 1e9 };
+const UNITS: Record<string, number> = {
+  B: 1,
+  KiB: 1024,
+  MiB: 1024 ** 2,
+  GiB: GIB,
+  kB: 1000,
+  MB: 1e6,
+  GB: 1e9,
+};
 
 function bytes(text: string): number {
   const m = /^([\d.]+)\s*([A-Za-z]+)$/.exec(text.trim());
@@ -29,11 +37,21 @@ function bytes(text: string): number {
 
 /** Memory (bytes) and CPU (% of one core) per container id, from one `docker stats` sample. */
 async function stats(ids: string[]): Promise<Map<string, { mem: number; cpu: number }>> {
-  const out = await docker('stats', '--no-stream', '--no-trunc', '--format', '{{.ID}}\t{{.MemUsage}}\t{{.CPUPerc}}', ...ids);
+  const out = await docker(
+    'stats',
+    '--no-stream',
+    '--no-trunc',
+    '--format',
+    '{{.ID}}\t{{.MemUsage}}\t{{.CPUPerc}}',
+    ...ids,
+  );
   const map = new Map<string, { mem: number; cpu: number }>();
   for (const line of out.split('\n').filter(Boolean)) {
     const [id, mem, cpu] = line.split('\t');
-    map.set(id ?? '', { mem: bytes((mem ?? '').split('/')[0] ?? ''), cpu: Number((cpu ?? '').replace('%', '')) });
+    map.set(id ?? '', {
+      mem: bytes((mem ?? '').split('/')[0] ?? ''),
+      cpu: Number((cpu ?? '').replace('%', '')),
+    });
   }
   return map;
 }
@@ -49,7 +67,21 @@ async function main(): Promise<void> {
     for (let i = 0; i < CONTAINERS; i += 1) records.push(await rig.orchestrator.createContainer());
     const startMs = (performance.now() - started) / CONTAINERS;
     for (let i = 0; i < 2; i += 1) {
-      bare.push((await docker('run', '-d', '--network', 'none', '--read-only', '--entrypoint', 'sleep', rig.image, '600')).trim());
+      bare.push(
+        (
+          await docker(
+            'run',
+            '-d',
+            '--network',
+            'none',
+            '--read-only',
+            '--entrypoint',
+            'sleep',
+            rig.image,
+            '600',
+          )
+        ).trim(),
+      );
     }
     await sleep(5000);
 
@@ -69,12 +101,22 @@ async function main(): Promise<void> {
       agentOverBare: round(agentMem / bareMem, 1),
       idleCpuPercentOfOneCore: round(agentCpu, 2),
       createAndStartMsEach: round(startMs, 0),
-      fitIn24GiB: { byMeasuredUse: Math.floor(usable(TARGET_BYTES) / agentMem), byConfiguredLimit: Math.floor(usable(TARGET_BYTES) / limitBytes) },
-      fitInThisMachine: { totalGiB: round(totalmem() / GIB, 1), byMeasuredUse: Math.floor(usable(totalmem()) / agentMem) },
+      fitIn24GiB: {
+        byMeasuredUse: Math.floor(usable(TARGET_BYTES) / agentMem),
+        byConfiguredLimit: Math.floor(usable(TARGET_BYTES) / limitBytes),
+      },
+      fitInThisMachine: {
+        totalGiB: round(totalmem() / GIB, 1),
+        byMeasuredUse: Math.floor(usable(totalmem()) / agentMem),
+      },
       idleContainersPerCore: agentCpu > 0 ? Math.floor(100 / agentCpu) : null,
     };
-    const cpuBound = result.idleContainersPerCore === null ? Infinity : result.idleContainersPerCore * 2;
-    const bound = cpuBound < result.fitIn24GiB.byMeasuredUse ? `the 2 cores (about ${cpuBound} idle agents)` : 'memory, not the 2 cores,';
+    const cpuBound =
+      result.idleContainersPerCore === null ? Infinity : result.idleContainersPerCore * 2;
+    const bound =
+      cpuBound < result.fitIn24GiB.byMeasuredUse
+        ? `the 2 cores (about ${cpuBound} idle agents)`
+        : 'memory, not the 2 cores,';
     console.log(JSON.stringify(result));
     console.log(
       `an idle warm container uses ${result.idleAgentMiB} MiB (${result.agentOverBare}x a bare container of the image, ${result.bareContainerMiB} MiB) ` +

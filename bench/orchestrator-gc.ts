@@ -15,7 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GarbageCollector } from '../packages/host/src/containers/gc.js';
 import { Orchestrator, type Clock } from '../packages/host/src/containers/orchestrator.js';
-import { LABELS, type ContainerInfo, type ContainerRuntime } from '../packages/host/src/containers/runtime.js';
+import {
+  LABELS,
+  type ContainerInfo,
+  type ContainerRuntime,
+} from '../packages/host/src/containers/runtime.js';
 import { SlotStore } from '../packages/host/src/containers/slots.js';
 import { benchState, logger, round, SocketGateway } from './orchestrator-support.js';
 
@@ -39,7 +43,9 @@ class ListingRuntime implements ContainerRuntime {
     return this.containers.get(id) ?? null;
   }
   async list(labels: Record<string, string>): Promise<ContainerInfo[]> {
-    return [...this.containers.values()].filter((c) => Object.entries(labels).every(([k, v]) => c.labels[k] === v));
+    return [...this.containers.values()].filter((c) =>
+      Object.entries(labels).every(([k, v]) => c.labels[k] === v),
+    );
   }
   async hasImage(): Promise<boolean> {
     return true;
@@ -65,7 +71,15 @@ async function main(): Promise<void> {
     gateway,
     clock,
     logger,
-    settings: { image: IMAGE, imageVersion: 'bench', hostId: 'bench', runtime: 'runc', limits: { memoryMb: 256, cpus: 1, pids: 64 }, agentEnv: {}, startTimeoutMs: 30_000 },
+    settings: {
+      image: IMAGE,
+      imageVersion: 'bench',
+      hostId: 'bench',
+      runtime: 'runc',
+      limits: { memoryMb: 256, cpus: 1, pids: 64 },
+      agentEnv: {},
+      startTimeoutMs: 30_000,
+    },
   });
   const gc = new GarbageCollector({
     orchestrator,
@@ -73,7 +87,14 @@ async function main(): Promise<void> {
     runtime,
     sync: { syncIn: async () => undefined, syncOut: async () => undefined },
     logger,
-    settings: { idleTimeoutMs: 600_000, maxLifetimeMs: 14_400_000, intervalMs: 60_000, leaseTtlMs: 60_000, runLeaseTtlMs: 30_000, graceMs: 40_000 },
+    settings: {
+      idleTimeoutMs: 600_000,
+      maxLifetimeMs: 14_400_000,
+      intervalMs: 60_000,
+      leaseTtlMs: 60_000,
+      runLeaseTtlMs: 30_000,
+      graceMs: 40_000,
+    },
   });
   try {
     for (let i = 0; i < CONTAINERS; i += 1) {
@@ -94,9 +115,29 @@ async function main(): Promise<void> {
         createdAt: new Date(now - 60_000),
         startedAt: new Date(now - 60_000),
       });
-      await state.putContainer({ id, slotId: slot.id, hostId: 'bench', image: IMAGE, state: 'idle', workspaceId, tenant: 'bench', createdAt: now - 60_000, stateChangedAt: now - 60_000, lastRunEndedAt: now - 60_000, runId: null });
+      await state.putContainer({
+        id,
+        slotId: slot.id,
+        hostId: 'bench',
+        image: IMAGE,
+        state: 'idle',
+        workspaceId,
+        tenant: 'bench',
+        createdAt: now - 60_000,
+        stateChangedAt: now - 60_000,
+        lastRunEndedAt: now - 60_000,
+        runId: null,
+      });
       await state.setAssignment(workspaceId, id);
-      slots.writeAssignment(slot, { containerId: id, workspaceId, tenant: 'bench', assignedAt: now - 60_000, hostId: 'bench', runId: null, lastRunEndedAt: now - 60_000 });
+      slots.writeAssignment(slot, {
+        containerId: id,
+        workspaceId,
+        tenant: 'bench',
+        assignedAt: now - 60_000,
+        hostId: 'bench',
+        runId: null,
+        lastRunEndedAt: now - 60_000,
+      });
     }
 
     // Warm up, then the baseline: reading the state a pass starts from.
@@ -123,7 +164,8 @@ async function main(): Promise<void> {
     const t = performance.now();
     const report = await gc.runOnce();
     const retireMs = performance.now() - t;
-    if (report.removed.length !== CONTAINERS) throw new Error(`retiring pass removed ${report.removed.length}`);
+    if (report.removed.length !== CONTAINERS)
+      throw new Error(`retiring pass removed ${report.removed.length}`);
 
     const result = {
       bench: 'orchestrator-gc',

@@ -17,16 +17,24 @@ const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 30);
 
 /** CPU microseconds the container has used (cgroup v2 cpu.stat, else v1 cpuacct), or null. */
 function cpuUsageUs(id: string): number | null {
-  for (const path of [`/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`, `/sys/fs/cgroup/docker/${id}/cpu.stat`]) {
+  for (const path of [
+    `/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`,
+    `/sys/fs/cgroup/docker/${id}/cpu.stat`,
+  ]) {
     try {
-      const line = readFileSync(path, 'utf8').split('\n').find((l) => l.startsWith('usage_usec'));
+      const line = readFileSync(path, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('usage_usec'));
       if (line) return Number(line.split(' ')[1]);
     } catch {
       // Try the next layout.
     }
   }
   try {
-    return Number(readFileSync(`/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`, 'utf8').trim()) / 1000;
+    return (
+      Number(readFileSync(`/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`, 'utf8').trim()) /
+      1000
+    );
   } catch {
     return null;
   }
@@ -72,15 +80,22 @@ async function main(): Promise<void> {
     const before = cpuUsageUs(record.id);
     await sleep(5000);
     const after = cpuUsageUs(record.id);
-    const idleCpuPercent = before !== null && after !== null ? ((after - before) / 5_000_000) * 100 : null;
+    const idleCpuPercent =
+      before !== null && after !== null ? ((after - before) / 5_000_000) * 100 : null;
 
     const result = {
       bench: 'orchestrator-pause',
       stateStore: rig.stateKind,
       samples: SAMPLES,
       pauseMs: { p50: round(pct(pauseOnly, 50), 1) },
-      pauseUnpauseRoundTripMs: { p50: round(pct(roundTrip, 50), 1), p99: round(pct(roundTrip, 99), 1) },
-      resumeToHealthyMs: { p50: round(pct(resumeToHealthy, 50), 1), p99: round(pct(resumeToHealthy, 99), 1) },
+      pauseUnpauseRoundTripMs: {
+        p50: round(pct(roundTrip, 50), 1),
+        p99: round(pct(roundTrip, 99), 1),
+      },
+      resumeToHealthyMs: {
+        p50: round(pct(resumeToHealthy, 50), 1),
+        p99: round(pct(resumeToHealthy, 99), 1),
+      },
       reuseFloorMs: { p50: round(pct(floor, 50), 3) },
       resumeOverReuse: round(pct(resumeToHealthy, 50) / pct(floor, 50), 1),
       idleCpuPercent: idleCpuPercent === null ? null : round(idleCpuPercent, 3),

@@ -48,7 +48,11 @@ export interface BenchState {
 /** Redis under a throwaway prefix when it answers, else the in-process store. */
 export async function benchState(): Promise<BenchState> {
   const url = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1000 });
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 1000,
+  });
   try {
     await probe.connect();
     await probe.ping();
@@ -89,7 +93,9 @@ export class SocketGateway implements EgressGateway {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.servers].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await Promise.all(
+      [...this.servers].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
+    );
   }
 }
 
@@ -109,7 +115,8 @@ export async function benchRig(): Promise<BenchRig> {
   const config = resolveConfig({});
   const dataDir = mkdtempSync(join(tmpdir(), 'workcell-bench-orch-'));
   const runtime = new DockerRuntime(logger);
-  if (!(await runtime.hasImage(config.image))) throw new Error(`image ${config.image} is missing: run npx workcell image build`);
+  if (!(await runtime.hasImage(config.image)))
+    throw new Error(`image ${config.image} is missing: run npx workcell image build`);
   const { state, kind, close } = await benchState();
   const slots = new SlotStore(dataDir);
   const gateway = new SocketGateway();

@@ -38,9 +38,26 @@ async function main(): Promise<void> {
   const proxy = await startBenchProxy(port);
   const directAgent = new Agent({ keepAlive: true, maxSockets: 1 });
   const proxyAgent = new Agent({ keepAlive: true, maxSockets: 1 });
-  const headers = { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(BODY)), 'x-api-key': 'placeholder' };
-  const direct: RequestOptions = { host: '127.0.0.1', port, method: 'POST', path: '/v1/messages', headers, agent: directAgent };
-  const viaRoute: RequestOptions = { socketPath: proxy.socketPath, method: 'POST', path: '/_workcell/anthropic/v1/messages', headers: { ...headers, Host: '127.0.0.1:3128' }, agent: proxyAgent };
+  const headers = {
+    'Content-Type': 'application/json',
+    'Content-Length': String(Buffer.byteLength(BODY)),
+    'x-api-key': 'placeholder',
+  };
+  const direct: RequestOptions = {
+    host: '127.0.0.1',
+    port,
+    method: 'POST',
+    path: '/v1/messages',
+    headers,
+    agent: directAgent,
+  };
+  const viaRoute: RequestOptions = {
+    socketPath: proxy.socketPath,
+    method: 'POST',
+    path: '/_workcell/anthropic/v1/messages',
+    headers: { ...headers, Host: '127.0.0.1:3128' },
+    agent: proxyAgent,
+  };
   const viaEgress: RequestOptions = {
     socketPath: proxy.socketPath,
     method: 'POST',
@@ -71,8 +88,14 @@ async function main(): Promise<void> {
       directMs: { p50: p(d, 50), p99: p(d, 99) },
       anthropicRouteMs: { p50: p(r, 50), p99: p(r, 99) },
       absoluteFormEgressMs: { p50: p(e, 50), p99: p(e, 99) },
-      anthropicRouteAddedMs: { p50: round(percentile(r, 50) - percentile(d, 50), 3), p99: round(percentile(r, 99) - percentile(d, 99), 3) },
-      anthropicRouteOverDirect: { p50: round(percentile(r, 50) / percentile(d, 50)), p99: round(percentile(r, 99) / percentile(d, 99)) },
+      anthropicRouteAddedMs: {
+        p50: round(percentile(r, 50) - percentile(d, 50), 3),
+        p99: round(percentile(r, 99) - percentile(d, 99), 3),
+      },
+      anthropicRouteOverDirect: {
+        p50: round(percentile(r, 50) / percentile(d, 50)),
+        p99: round(percentile(r, 99) / percentile(d, 99)),
+      },
       absoluteFormEgressOverDirect: { p50: round(percentile(e, 50) / percentile(d, 50)) },
     };
     console.log(JSON.stringify(result));

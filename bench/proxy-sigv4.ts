@@ -32,7 +32,11 @@ function headersFor(body: Buffer): Record<string, string> {
 function rawSign(body: Buffer, headers: Record<string, string>, now: Date): string {
   const longDate = now.toISOString().replace(/[-:]|\.\d{3}/g, '');
   const shortDate = longDate.slice(0, 8);
-  const all: Record<string, string> = { ...headers, 'x-amz-date': longDate, 'x-amz-security-token': credentials.sessionToken };
+  const all: Record<string, string> = {
+    ...headers,
+    'x-amz-date': longDate,
+    'x-amz-security-token': credentials.sessionToken,
+  };
   delete all['user-agent'];
   const names = Object.keys(all).sort();
   const canonicalPath = path.replace(/%/g, '%25');
@@ -40,8 +44,11 @@ function rawSign(body: Buffer, headers: Record<string, string>, now: Date): stri
   const canonical = `POST\n${canonicalPath}\n\n${names.map((n) => `${n}:${all[n]}`).join('\n')}\n\n${names.join(';')}\n${payloadHash}`;
   const scope = `${shortDate}/${region}/bedrock/aws4_request`;
   const stringToSign = `AWS4-HMAC-SHA256\n${longDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
-  let key: Buffer = createHmac('sha256', `AWS4${credentials.secretAccessKey}`).update(shortDate).digest();
-  for (const part of [region, 'bedrock', 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
+  let key: Buffer = createHmac('sha256', `AWS4${credentials.secretAccessKey}`)
+    .update(shortDate)
+    .digest();
+  for (const part of [region, 'bedrock', 'aws4_request'])
+    key = createHmac('sha256', key).update(part).digest();
   return createHmac('sha256', key).update(stringToSign).digest('hex');
 }
 
@@ -57,11 +64,20 @@ async function measure(size: number): Promise<{ signerUs: number; rawUs: number;
   const body = Buffer.alloc(size, 'a');
   const headers = headersFor(body);
   const now = new Date();
-  const request = { method: 'POST', protocol: 'https:', hostname: host, path, query: {}, headers, body };
+  const request = {
+    method: 'POST',
+    protocol: 'https:',
+    hostname: host,
+    path,
+    query: {},
+    headers,
+    body,
+  };
   // Both produce the same signature: the baseline is the same work, not a shortcut.
   const signed = await signer.sign(request, { signingDate: now });
   const expected = /Signature=([0-9a-f]+)/.exec(signed.headers.authorization ?? '')?.[1];
-  if (expected !== rawSign(body, headers, now)) throw new Error('the raw baseline and the signer disagree');
+  if (expected !== rawSign(body, headers, now))
+    throw new Error('the raw baseline and the signer disagree');
 
   const signerRounds: number[] = [];
   const rawRounds: number[] = [];

@@ -8,7 +8,12 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { CredentialProxy, parseCidrList, parseEgressPatterns, type CredentialProxyOptions } from '../packages/proxy/src/index.js';
+import {
+  CredentialProxy,
+  parseCidrList,
+  parseEgressPatterns,
+  type CredentialProxyOptions,
+} from '../packages/proxy/src/index.js';
 
 export const BENCH_API_KEY = 'sk-ant-bench-not-a-real-key';
 
@@ -18,10 +23,16 @@ export interface BenchProxy {
 }
 
 /** A proxy whose policy allows `good.example:<upstreamPort>` (resolving to 127.0.0.1). */
-export async function startBenchProxy(upstreamPort: number, options: Partial<CredentialProxyOptions> = {}): Promise<BenchProxy> {
+export async function startBenchProxy(
+  upstreamPort: number,
+  options: Partial<CredentialProxyOptions> = {},
+): Promise<BenchProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'workcell-bench-proxy-'));
   const proxy = new CredentialProxy({
-    anthropic: { upstream: new URL(`http://127.0.0.1:${upstreamPort}`), apiKey: () => BENCH_API_KEY },
+    anthropic: {
+      upstream: new URL(`http://127.0.0.1:${upstreamPort}`),
+      apiKey: () => BENCH_API_KEY,
+    },
     resolve: async () => ['127.0.0.1'],
     audit: () => undefined,
     logger: pino({ level: 'silent' }),

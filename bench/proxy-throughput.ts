@@ -39,16 +39,27 @@ async function startStreamingUpstream(): Promise<{ server: Server; port: number 
 }
 
 /** Reads a whole streamed response; answers MB/s. */
-function download(init: { socketPath?: string; createConnection?: () => Socket; path: string; method?: string }): Promise<number> {
+function download(init: {
+  socketPath?: string;
+  createConnection?: () => Socket;
+  path: string;
+  method?: string;
+}): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const via = init.createConnection ? { createConnection: init.createConnection } : { socketPath: init.socketPath, agent: false };
+    const via = init.createConnection
+      ? { createConnection: init.createConnection }
+      : { socketPath: init.socketPath, agent: false };
     const req = request(
       {
         ...via,
         path: init.path,
         method: init.method ?? 'POST',
-        headers: { Host: 'good.example', 'Content-Type': 'application/json', 'Content-Length': '2' },
+        headers: {
+          Host: 'good.example',
+          'Content-Type': 'application/json',
+          'Content-Length': '2',
+        },
       },
       (res) => {
         let bytes = 0;
@@ -59,10 +70,14 @@ function download(init: { socketPath?: string; createConnection?: () => Socket; 
           if (bytes < TOTAL_BYTES) reject(new Error(`short read: ${bytes}`));
           else resolve(bytes / (1024 * 1024) / ((performance.now() - started) / 1000));
         });
-        res.on('error', (err) => reject(new Error(`${init.path} via ${init.socketPath ?? 'tunnel'}: ${err.message}`)));
+        res.on('error', (err) =>
+          reject(new Error(`${init.path} via ${init.socketPath ?? 'tunnel'}: ${err.message}`)),
+        );
       },
     );
-    req.on('error', (err) => reject(new Error(`${init.path} via ${init.socketPath ?? 'tunnel'}: ${err.message}`)));
+    req.on('error', (err) =>
+      reject(new Error(`${init.path} via ${init.socketPath ?? 'tunnel'}: ${err.message}`)),
+    );
     req.end('{}');
   });
 }
@@ -91,7 +106,10 @@ async function main(): Promise<void> {
   const server = spawn(process.execPath, ['--import', 'tsx', serverScript, String(upstream.port)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const { proxy, relay } = await new Promise<{ proxy: { socketPath: string }; relay: { socketPath: string } }>((resolve, reject) => {
+  const { proxy, relay } = await new Promise<{
+    proxy: { socketPath: string };
+    relay: { socketPath: string };
+  }>((resolve, reject) => {
     let out = '';
     server.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
@@ -99,7 +117,9 @@ async function main(): Promise<void> {
       const paths = JSON.parse(out.slice(0, out.indexOf('\n'))) as { proxy: string; relay: string };
       resolve({ proxy: { socketPath: paths.proxy }, relay: { socketPath: paths.relay } });
     });
-    server.once('exit', (code) => reject(new Error(`the proxy process exited (${code ?? 'signal'})`)));
+    server.once('exit', (code) =>
+      reject(new Error(`the proxy process exited (${code ?? 'signal'})`)),
+    );
   });
   const target = `good.example:${upstream.port}`;
   try {
@@ -110,7 +130,9 @@ async function main(): Promise<void> {
     const tunnelMBs: number[] = [];
     for (let i = 0; i < ROUNDS; i += 1) {
       rawMBs.push(await download({ socketPath: relay.socketPath, path: '/' }));
-      routeMBs.push(await download({ socketPath: proxy.socketPath, path: '/_workcell/anthropic/v1/messages' }));
+      routeMBs.push(
+        await download({ socketPath: proxy.socketPath, path: '/_workcell/anthropic/v1/messages' }),
+      );
       const socket = await tunnel(proxy.socketPath, target);
       tunnelMBs.push(await download({ createConnection: () => socket, path: '/' }));
     }

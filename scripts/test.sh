@@ -22,7 +22,7 @@ fi
 npm run build
 npx tsc -p tsconfig.check.json --noEmit
 npx eslint .
-npx prettier --check . >/dev/null || echo "[test] prettier: some files are not formatted (npm run format)"
+npx prettier --check . >/dev/null || { echo "[test] prettier: files are not formatted (npm run format)"; exit 1; }
 node packages/host/bin/workcell.js image build
 
 export WORKCELL_TEST_REDIS_URL=${WORKCELL_TEST_REDIS_URL:-redis://127.0.0.1:6379}

@@ -3,11 +3,21 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const NODE_ARGS = ['--import', 'tsx', '--import', './test/orchestrator/register-aliases.mjs', 'test/orchestrator/host-process.ts'];
+const NODE_ARGS = [
+  '--import',
+  'tsx',
+  '--import',
+  './test/orchestrator/register-aliases.mjs',
+  'test/orchestrator/host-process.ts',
+];
 
 /** The environment of a child host: this process's, minus every WORKCELL_* setting, plus `env`. */
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WORKCELL_') && k !== 'ANTHROPIC_API_KEY'));
+  const base = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([k]) => !k.startsWith('WORKCELL_') && k !== 'ANTHROPIC_API_KEY',
+    ),
+  );
   return { ...base, ...env };
 }
 
@@ -28,15 +38,26 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 /** Starts `workcell serve` (with the mock model) in a child process; resolves once it listens. */
-export async function spawnHost(env: Record<string, string>, timeoutMs = 60_000): Promise<ChildHost> {
-  const child = spawn(process.execPath, [...NODE_ARGS, 'serve'], { cwd: REPO, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnHost(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<ChildHost> {
+  const child = spawn(process.execPath, [...NODE_ARGS, 'serve'], {
+    cwd: REPO,
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString();
     if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
   });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child host did not start in ${timeoutMs} ms:\n${stderr.slice(-4000)}`)), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        reject(new Error(`child host did not start in ${timeoutMs} ms:\n${stderr.slice(-4000)}`)),
+      timeoutMs,
+    );
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     lines.on('line', (line) => {
       try {
@@ -51,7 +72,11 @@ export async function spawnHost(env: Record<string, string>, timeoutMs = 60_000)
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`child host exited (${code ?? signal}) before listening:\n${stderr.slice(-4000)}`));
+      reject(
+        new Error(
+          `child host exited (${code ?? signal}) before listening:\n${stderr.slice(-4000)}`,
+        ),
+      );
     });
   });
   return {
@@ -70,8 +95,15 @@ export async function spawnHost(env: Record<string, string>, timeoutMs = 60_000)
 }
 
 /** Runs the `workcell` command line in a child process; answers its exit code and stdout. */
-export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [...NODE_ARGS, ...args], { cwd: REPO, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+export async function runCli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [...NODE_ARGS, ...args], {
+    cwd: REPO,
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));

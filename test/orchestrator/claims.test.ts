@@ -2,10 +2,24 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { DockerRuntime, GarbageCollector, Orchestrator, SlotStore, WarmPool, resolveConfig, type AcquiredContainer } from '@workcell/host';
+import {
+  DockerRuntime,
+  GarbageCollector,
+  Orchestrator,
+  SlotStore,
+  WarmPool,
+  resolveConfig,
+  type AcquiredContainer,
+} from '@workcell/host';
 import { RedisStateStore } from '../../packages/host/src/state/index.js';
 import { deleteKeys } from '../state/harness.js';
-import { containersOf, newDataDir, OffsetClock, removeContainersOf, SocketGateway } from './support.js';
+import {
+  containersOf,
+  newDataDir,
+  OffsetClock,
+  removeContainersOf,
+  SocketGateway,
+} from './support.js';
 import type { WorkspaceSync } from '../../packages/host/src/execute/workspace-sync.js';
 
 const logger = pino({ level: process.env.WORKCELL_TEST_LOGS ? 'debug' : 'silent' });
@@ -53,7 +67,13 @@ describe('warm claims across two orchestrators on one Redis', () => {
   const [a, b] = hosts as [(typeof hosts)[number], (typeof hosts)[number]];
 
   beforeAll(async () => {
-    const pool = new WarmPool({ orchestrator: a.orchestrator, state: a.state, runtime, logger, settings: { size: POOL, intervalMs: 60_000, parallelCreates: 4, leaseTtlMs: 60_000 } });
+    const pool = new WarmPool({
+      orchestrator: a.orchestrator,
+      state: a.state,
+      runtime,
+      logger,
+      settings: { size: POOL, intervalMs: 60_000, parallelCreates: 4, leaseTtlMs: 60_000 },
+    });
     await pool.tick();
   });
 
@@ -73,9 +93,13 @@ describe('warm claims across two orchestrators on one Redis', () => {
     expect(pool).toHaveLength(POOL);
 
     const results = await Promise.allSettled(
-      Array.from({ length: CLAIMS }, (_, i) => (i % 2 === 0 ? a : b).orchestrator.acquire('tenant', `ws-claim-${i}`)),
+      Array.from({ length: CLAIMS }, (_, i) =>
+        (i % 2 === 0 ? a : b).orchestrator.acquire('tenant', `ws-claim-${i}`),
+      ),
     );
-    const failures = results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason));
+    const failures = results
+      .filter((r) => r.status === 'rejected')
+      .map((r) => String((r as PromiseRejectedResult).reason));
     expect(failures).toEqual([]);
     const acquired = results.map((r) => (r as PromiseFulfilledResult<AcquiredContainer>).value);
 
@@ -105,7 +129,14 @@ describe('warm claims across two orchestrators on one Redis', () => {
       runtime,
       sync,
       logger,
-      settings: { idleTimeoutMs: 60_000, maxLifetimeMs: 14_400_000, intervalMs: 60_000, leaseTtlMs: 60_000, runLeaseTtlMs: 30_000, graceMs: 40_000 },
+      settings: {
+        idleTimeoutMs: 60_000,
+        maxLifetimeMs: 14_400_000,
+        intervalMs: 60_000,
+        leaseTtlMs: 60_000,
+        runLeaseTtlMs: 30_000,
+        graceMs: 40_000,
+      },
     });
     const report = await gc.runOnce();
     expect(report.removed.map((r) => r.id).sort()).toEqual([...ids].sort());

@@ -9,7 +9,15 @@ import { RedisStateStore } from '../../packages/host/src/state/index.js';
 import { docker } from '../support/host.js';
 import { startScratchRedis } from '../state/redis-server.js';
 import { runCli, spawnHost, type ChildHost } from './child-host.js';
-import { client, containersOf, dataOf, newDataDir, removeContainersOf, startHost, waitFor } from './support.js';
+import {
+  client,
+  containersOf,
+  dataOf,
+  newDataDir,
+  removeContainersOf,
+  startHost,
+  waitFor,
+} from './support.js';
 
 const FAILURE_CODES = ['container_failed', 'agent_unavailable', 'agent_failed'];
 
@@ -18,9 +26,14 @@ describe('faults the host survives', () => {
     const host = await startHost({ warmPoolSize: 1 });
     try {
       const { workspaceId, conversationId } = await host.conversation();
-      expect((await host.send(conversationId, 'MOCK:{"text": "warm up"}')).at(-1)?.event).toBe('run.completed');
+      expect((await host.send(conversationId, 'MOCK:{"text": "warm up"}')).at(-1)?.event).toBe(
+        'run.completed',
+      );
       const running = host.send(conversationId, 'MOCK:{"sleep_ms": 20000}\nMOCK:{"text": "never"}');
-      await waitFor('the run to start', async () => (await host.workspace(workspaceId)).container?.state === 'running');
+      await waitFor(
+        'the run to start',
+        async () => (await host.workspace(workspaceId)).container?.state === 'running',
+      );
       const killed = (await host.workspace(workspaceId)).container?.id ?? '';
       await docker('kill', killed);
 
@@ -35,7 +48,10 @@ describe('faults the host survives', () => {
       const fresh = (await host.workspace(workspaceId)).container?.id;
       expect(fresh).toBeDefined();
       expect(fresh).not.toBe(killed);
-      await waitFor('the killed container removed', async () => (await host.workcell.runtime.inspect(killed)) === null);
+      await waitFor(
+        'the killed container removed',
+        async () => (await host.workcell.runtime.inspect(killed)) === null,
+      );
     } finally {
       await host.close();
     }
@@ -46,7 +62,10 @@ describe('faults the host survives', () => {
     const host = await startHost({ redisUrl: redis.url, idleTimeoutMs: 3_600_000 });
     try {
       const { workspaceId, conversationId } = await host.conversation();
-      const first = await host.send(conversationId, 'MOCK:{"tool": "Write", "input": {"file_path": "kept.txt", "content": "before the restart"}}');
+      const first = await host.send(
+        conversationId,
+        'MOCK:{"tool": "Write", "input": {"file_path": "kept.txt", "content": "before the restart"}}',
+      );
       expect(first.at(-1)?.event).toBe('run.completed');
       const before = (await host.workspace(workspaceId)).container?.id ?? '';
 
@@ -57,7 +76,10 @@ describe('faults the host survives', () => {
         return true;
       });
 
-      const next = await host.send(conversationId, 'MOCK:{"tool": "Bash", "input": {"command": "cat kept.txt > again.txt"}}');
+      const next = await host.send(
+        conversationId,
+        'MOCK:{"tool": "Bash", "input": {"command": "cat kept.txt > again.txt"}}',
+      );
       expect(next.at(-1)?.event, JSON.stringify(dataOf(next, 'run.failed'))).toBe('run.completed');
       expect(await host.file(workspaceId, 'again.txt')).toBe('before the restart');
       const after = (await host.workspace(workspaceId)).container?.id ?? '';
@@ -97,18 +119,39 @@ describe('faults the host survives', () => {
       hosts.push(first);
       const c1 = client(first.url, token);
       const { workspaceId, conversationId } = await c1.conversation();
-      const done = await c1.send(conversationId, 'MOCK:{"tool": "Write", "input": {"file_path": "notes.txt", "content": "completed run"}}');
+      const done = await c1.send(
+        conversationId,
+        'MOCK:{"tool": "Write", "input": {"file_path": "notes.txt", "content": "completed run"}}',
+      );
       expect(done.at(-1)?.event, first.stderr().slice(-2000)).toBe('run.completed');
 
       await c1.post(
         conversationId,
-        ['MOCK:{"tool": "Write", "input": {"file_path": "notes.txt", "content": "half-done run"}}', 'MOCK:{"sleep_ms": 60000}', 'MOCK:{"text": "never"}'].join('\n'),
+        [
+          'MOCK:{"tool": "Write", "input": {"file_path": "notes.txt", "content": "half-done run"}}',
+          'MOCK:{"sleep_ms": 60000}',
+          'MOCK:{"text": "never"}',
+        ].join('\n'),
       );
-      await waitFor('the run to start', async () => (await c1.workspace(workspaceId)).container?.state === 'running');
+      await waitFor(
+        'the run to start',
+        async () => (await c1.workspace(workspaceId)).container?.state === 'running',
+      );
       const crashed = (await c1.workspace(workspaceId)).container?.id ?? '';
-      const [info] = JSON.parse(await docker('inspect', crashed)) as [{ Config: { Labels: Record<string, string> } }];
-      const inSlot = join(dataDir, 'containers', info.Config.Labels[LABELS.slot] ?? '', 'workspace', 'notes.txt');
-      await waitFor('the half-done write', () => existsSync(inSlot) && readFileSync(inSlot, 'utf8') === 'half-done run');
+      const [info] = JSON.parse(await docker('inspect', crashed)) as [
+        { Config: { Labels: Record<string, string> } },
+      ];
+      const inSlot = join(
+        dataDir,
+        'containers',
+        info.Config.Labels[LABELS.slot] ?? '',
+        'workspace',
+        'notes.txt',
+      );
+      await waitFor(
+        'the half-done write',
+        () => existsSync(inSlot) && readFileSync(inSlot, 'utf8') === 'half-done run',
+      );
       await first.kill9();
 
       const second = await spawnHost(env);
@@ -127,7 +170,10 @@ describe('faults the host survives', () => {
 
       const c2 = client(second.url, token);
       expect(await c2.file(workspaceId, 'notes.txt')).toBe('completed run');
-      const next = await c2.send(conversationId, 'MOCK:{"tool": "Bash", "input": {"command": "cp notes.txt copy.txt"}}');
+      const next = await c2.send(
+        conversationId,
+        'MOCK:{"tool": "Bash", "input": {"command": "cp notes.txt copy.txt"}}',
+      );
       expect(next.at(-1)?.event, JSON.stringify(dataOf(next, 'run.failed'))).toBe('run.completed');
       expect(await c2.file(workspaceId, 'copy.txt')).toBe('completed run');
     } finally {
@@ -144,12 +190,22 @@ describe('faults the host survives', () => {
     const host = await startHost({ warmPoolSize: 1 });
     try {
       const { workspaceId, conversationId } = await host.conversation();
-      expect((await host.send(conversationId, 'MOCK:{"tool": "Write", "input": {"file_path": "f.txt", "content": "survives"}}')).at(-1)?.event).toBe('run.completed');
+      expect(
+        (
+          await host.send(
+            conversationId,
+            'MOCK:{"tool": "Write", "input": {"file_path": "f.txt", "content": "survives"}}',
+          )
+        ).at(-1)?.event,
+      ).toBe('run.completed');
       const before = (await host.workspace(workspaceId)).container?.id ?? '';
 
       await restartDockerd();
 
-      const next = await host.send(conversationId, 'MOCK:{"tool": "Bash", "input": {"command": "cp f.txt g.txt"}}');
+      const next = await host.send(
+        conversationId,
+        'MOCK:{"tool": "Bash", "input": {"command": "cp f.txt g.txt"}}',
+      );
       expect(next.at(-1)?.event, JSON.stringify(dataOf(next, 'run.failed'))).toBe('run.completed');
       const after = (await host.workspace(workspaceId)).container?.id ?? '';
       expect(after).not.toBe(before);
@@ -159,7 +215,8 @@ describe('faults the host survives', () => {
       await waitFor(
         'a live warm container again',
         async () => {
-          for (const id of await state.listWarm(config.image)) if ((await runtime.inspect(id))?.running) return true;
+          for (const id of await state.listWarm(config.image))
+            if ((await runtime.inspect(id))?.running) return true;
           return false;
         },
         30_000,
@@ -182,7 +239,10 @@ async function restartDockerd(): Promise<void> {
   await waitFor('dockerd to exit', () => !alive(pid), 90_000, 200);
   rmSync('/var/run/docker.pid', { force: true });
   rmSync('/run/docker/containerd/containerd.pid', { force: true });
-  spawn('sh', ['-c', 'nohup dockerd >/var/log/workcell-dockerd.log 2>&1 &'], { detached: true, stdio: 'ignore' }).unref();
+  spawn('sh', ['-c', 'nohup dockerd >/var/log/workcell-dockerd.log 2>&1 &'], {
+    detached: true,
+    stdio: 'ignore',
+  }).unref();
   await waitFor(
     'docker info',
     async () => {

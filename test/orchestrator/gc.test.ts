@@ -16,15 +16,28 @@ describe('garbage collection of idle containers', () => {
     await host?.close();
   });
 
-  it('syncs an idle container\'s files to the object store, then removes it, once the idle timeout has passed', async () => {
+  it("syncs an idle container's files to the object store, then removes it, once the idle timeout has passed", async () => {
     const { workspaceId, conversationId } = await host.conversation();
-    const events = await host.send(conversationId, 'MOCK:{"tool": "Write", "input": {"file_path": "a.txt", "content": "from the run"}}');
-    expect(events.at(-1)?.event, JSON.stringify(dataOf(events, 'run.failed'))).toBe('run.completed');
+    const events = await host.send(
+      conversationId,
+      'MOCK:{"tool": "Write", "input": {"file_path": "a.txt", "content": "from the run"}}',
+    );
+    expect(events.at(-1)?.event, JSON.stringify(dataOf(events, 'run.failed'))).toBe(
+      'run.completed',
+    );
     const containerId = (await host.workspace(workspaceId)).container?.id ?? '';
     expect(containerId).toMatch(/^[0-9a-f]{64}$/);
 
     // A process the agent left behind writes after the run's own sync out.
-    await docker('exec', '-u', '1000', containerId, 'sh', '-c', 'echo written later > /workspace/late.txt');
+    await docker(
+      'exec',
+      '-u',
+      '1000',
+      containerId,
+      'sh',
+      '-c',
+      'echo written later > /workspace/late.txt',
+    );
     let filesWhenRemoved: string[] | null = null;
     host.runtime.beforeRemove = async (id) => {
       if (id === containerId) filesWhenRemoved = await host.fileList(workspaceId);
@@ -36,37 +49,58 @@ describe('garbage collection of idle containers', () => {
     const report = await host.workcell.gc.runOnce();
     host.runtime.beforeRemove = null;
 
-    expect(report.removed, `container ${containerId}`).toEqual([{ id: containerId, reason: 'idle timeout' }]);
+    expect(report.removed, `container ${containerId}`).toEqual([
+      { id: containerId, reason: 'idle timeout' },
+    ]);
     expect(filesWhenRemoved).toEqual(['a.txt', 'late.txt']);
     expect(await host.workcell.runtime.inspect(containerId)).toBeNull();
     expect((await host.workspace(workspaceId)).container).toBeNull();
     expect(await host.file(workspaceId, 'late.txt')).toBe('written later\n');
 
     // The next message starts a new container with the files.
-    const next = await host.send(conversationId, 'MOCK:{"tool": "Bash", "input": {"command": "cat late.txt a.txt > both.txt"}}');
+    const next = await host.send(
+      conversationId,
+      'MOCK:{"tool": "Bash", "input": {"command": "cat late.txt a.txt > both.txt"}}',
+    );
     expect(next.at(-1)?.event).toBe('run.completed');
     expect(await host.file(workspaceId, 'both.txt')).toBe('written later\nfrom the run');
   });
 
   it('never touches a container whose run lasts past the idle timeout', async () => {
     const { workspaceId, conversationId } = await host.conversation();
-    expect((await host.send(conversationId, 'MOCK:{"text": "first"}')).at(-1)?.event).toBe('run.completed');
+    expect((await host.send(conversationId, 'MOCK:{"text": "first"}')).at(-1)?.event).toBe(
+      'run.completed',
+    );
     const containerId = (await host.workspace(workspaceId)).container?.id ?? '';
     await sleep(IDLE_TIMEOUT_MS + 100);
 
-    const runId = await host.post(conversationId, 'MOCK:{"sleep_ms": 4000}\nMOCK:{"text": "slow answer"}');
-    await waitFor('the run to start', async () => (await host.workspace(workspaceId)).container?.state === 'running');
+    const runId = await host.post(
+      conversationId,
+      'MOCK:{"sleep_ms": 4000}\nMOCK:{"text": "slow answer"}',
+    );
+    await waitFor(
+      'the run to start',
+      async () => (await host.workspace(workspaceId)).container?.state === 'running',
+    );
     await sleep(IDLE_TIMEOUT_MS + 100);
     const report = await host.workcell.gc.runOnce();
     expect(report.removed.map((r) => r.id)).not.toContain(containerId);
     expect(report.kept).toBeGreaterThanOrEqual(1);
     expect((await host.workcell.runtime.inspect(containerId))?.running).toBe(true);
 
-    await waitFor('the run to end', async () => {
-      const conv = await host.json<{ runs: { id: string; status: string }[] }>(`/v1/conversations/${conversationId}`);
-      return conv.runs.find((r) => r.id === runId)?.status !== 'running';
-    }, 30_000);
-    const conv = await host.json<{ runs: { id: string; status: string }[] }>(`/v1/conversations/${conversationId}`);
+    await waitFor(
+      'the run to end',
+      async () => {
+        const conv = await host.json<{ runs: { id: string; status: string }[] }>(
+          `/v1/conversations/${conversationId}`,
+        );
+        return conv.runs.find((r) => r.id === runId)?.status !== 'running';
+      },
+      30_000,
+    );
+    const conv = await host.json<{ runs: { id: string; status: string }[] }>(
+      `/v1/conversations/${conversationId}`,
+    );
     expect(conv.runs.find((r) => r.id === runId)?.status).toBe('completed');
     expect((await host.workspace(workspaceId)).container?.id).toBe(containerId);
   });

@@ -10,7 +10,10 @@ import { cliMain, createLogger, createWorkcell, loadConfig } from '@workcell/hos
 const [command] = process.argv.slice(2);
 if (command === 'serve') {
   const config = loadConfig();
-  const workcell = await createWorkcell(config, { logger: createLogger(config.logLevel, process.stderr), mockModel: true });
+  const workcell = await createWorkcell(config, {
+    logger: createLogger(config.logLevel, process.stderr),
+    mockModel: true,
+  });
   const url = await workcell.listen();
   process.stdout.write(`${JSON.stringify({ url, pid: process.pid })}\n`);
 } else {

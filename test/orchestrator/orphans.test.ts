@@ -11,7 +11,19 @@ describe('orphans, both ways', () => {
   /** Starts a plain container of the workspace image that sleeps (no agent, no slot). */
   const sleeper = async (labels: Record<string, string>): Promise<string> => {
     const args = Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
-    const id = (await docker('run', '-d', '--network', 'none', ...args, '--entrypoint', 'sleep', host.workcell.config.image, '600')).trim();
+    const id = (
+      await docker(
+        'run',
+        '-d',
+        '--network',
+        'none',
+        ...args,
+        '--entrypoint',
+        'sleep',
+        host.workcell.config.image,
+        '600',
+      )
+    ).trim();
     started.push(id);
     return id;
   };
@@ -29,9 +41,17 @@ describe('orphans, both ways', () => {
     const { state, config } = host.workcell;
     const slotId = `corphan${randomBytes(4).toString('hex')}`;
     host.workcell.orchestrator.slots.create(slotId);
-    const orphan = await sleeper({ [LABELS.managed]: 'true', [LABELS.dataDir]: host.dataDir, [LABELS.slot]: slotId, [LABELS.hostInstance]: 'gone-host' });
+    const orphan = await sleeper({
+      [LABELS.managed]: 'true',
+      [LABELS.dataDir]: host.dataDir,
+      [LABELS.slot]: slotId,
+      [LABELS.hostInstance]: 'gone-host',
+    });
     const unlabelled = await sleeper({});
-    const otherInstallation = await sleeper({ [LABELS.managed]: 'true', [LABELS.dataDir]: '/var/lib/another-workcell' });
+    const otherInstallation = await sleeper({
+      [LABELS.managed]: 'true',
+      [LABELS.dataDir]: '/var/lib/another-workcell',
+    });
 
     const ghostId = randomBytes(32).toString('hex');
     const now = Date.now();

@@ -18,7 +18,11 @@ import {
   type ContainerSpec,
   type Workcell,
 } from '@workcell/host';
-import type { EgressAttachment, EgressGateway, EgressIdentity } from '../../packages/host/src/containers/egress.js';
+import type {
+  EgressAttachment,
+  EgressGateway,
+  EgressIdentity,
+} from '../../packages/host/src/containers/egress.js';
 import { docker } from '../support/host.js';
 import { readSse, type SseEvent } from '../support/sse.js';
 
@@ -101,14 +105,22 @@ export class SocketGateway implements EgressGateway {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.servers].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await Promise.all(
+      [...this.servers].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
+    );
     this.servers.clear();
   }
 }
 
 /** Ids of every container (any state) labelled with the data directory `dataDir`. */
 export async function containersOf(dataDir: string): Promise<string[]> {
-  const out = await docker('ps', '-aq', '--no-trunc', '--filter', `label=${LABELS.dataDir}=${dataDir}`);
+  const out = await docker(
+    'ps',
+    '-aq',
+    '--no-trunc',
+    '--filter',
+    `label=${LABELS.dataDir}=${dataDir}`,
+  );
   return out.split('\n').filter(Boolean);
 }
 
@@ -118,7 +130,12 @@ export async function removeContainersOf(dataDir: string): Promise<void> {
 }
 
 /** Polls `check` until it answers true, or fails after `timeoutMs` naming `what`. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000, intervalMs = 100): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 20_000,
+  intervalMs = 100,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -126,7 +143,8 @@ export async function waitFor(what: string, check: () => Promise<boolean> | bool
     } catch {
       // Not there yet (a service restarting): poll again.
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(intervalMs);
   }
 }
@@ -145,10 +163,14 @@ export function client(url: string, token: string) {
   const api = (path: string, init: RequestInit = {}): Promise<Response> => {
     const headers = new Headers(init.headers);
     headers.set('authorization', `Bearer ${token}`);
-    if (typeof init.body === 'string' && !headers.has('content-type')) headers.set('content-type', 'application/json');
+    if (typeof init.body === 'string' && !headers.has('content-type'))
+      headers.set('content-type', 'application/json');
     return fetch(`${url}${path}`, { ...init, headers });
   };
-  const json = async <T = Record<string, unknown>>(path: string, init: RequestInit = {}): Promise<T> => {
+  const json = async <T = Record<string, unknown>>(
+    path: string,
+    init: RequestInit = {},
+  ): Promise<T> => {
     const res = await api(path, init);
     const text = await res.text();
     if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path} answered ${res.status}: ${text}`);
@@ -158,8 +180,14 @@ export function client(url: string, token: string) {
     api,
     json,
     async conversation(): Promise<{ workspaceId: string; conversationId: string }> {
-      const ws = await json<{ id: string }>('/v1/workspaces', { method: 'POST', body: JSON.stringify({ name: 'orchestrator test' }) });
-      const conv = await json<{ id: string }>(`/v1/workspaces/${ws.id}/conversations`, { method: 'POST', body: JSON.stringify({}) });
+      const ws = await json<{ id: string }>('/v1/workspaces', {
+        method: 'POST',
+        body: JSON.stringify({ name: 'orchestrator test' }),
+      });
+      const conv = await json<{ id: string }>(`/v1/workspaces/${ws.id}/conversations`, {
+        method: 'POST',
+        body: JSON.stringify({}),
+      });
       return { workspaceId: ws.id, conversationId: conv.id };
     },
     /** Posts a message and reads the whole run as SSE. */
@@ -169,12 +197,16 @@ export function client(url: string, token: string) {
         headers: { accept: 'text/event-stream' },
         body: JSON.stringify({ content }),
       });
-      if (res.status !== 200) throw new Error(`message answered ${res.status}: ${await res.text()}`);
+      if (res.status !== 200)
+        throw new Error(`message answered ${res.status}: ${await res.text()}`);
       return readSse(res);
     },
     /** Posts a message without waiting for the run (202). */
     async post(conversationId: string, content: string): Promise<string> {
-      const { runId } = await json<{ runId: string }>(`/v1/conversations/${conversationId}/messages`, { method: 'POST', body: JSON.stringify({ content }) });
+      const { runId } = await json<{ runId: string }>(
+        `/v1/conversations/${conversationId}/messages`,
+        { method: 'POST', body: JSON.stringify({ content }) },
+      );
       return runId;
     },
     workspace(workspaceId: string): Promise<WorkspaceView> {
@@ -187,7 +219,9 @@ export function client(url: string, token: string) {
       return res.text();
     },
     async fileList(workspaceId: string): Promise<string[]> {
-      const { files } = await json<{ files: { path: string }[] }>(`/v1/workspaces/${workspaceId}/files`);
+      const { files } = await json<{ files: { path: string }[] }>(
+        `/v1/workspaces/${workspaceId}/files`,
+      );
       return files.map((f) => f.path).sort();
     },
   };

@@ -32,10 +32,19 @@ describe('the warm pool', () => {
     const createsBefore = host.runtime.creates;
 
     const { workspaceId, conversationId } = await host.conversation();
-    const put = await host.api(`/v1/workspaces/${workspaceId}/files/input.txt`, { method: 'PUT', body: 'from the user\n', headers: { 'content-type': 'text/plain' } });
+    const put = await host.api(`/v1/workspaces/${workspaceId}/files/input.txt`, {
+      method: 'PUT',
+      body: 'from the user\n',
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(put.status).toBe(201);
-    const events = await host.send(conversationId, 'MOCK:{"tool": "Bash", "input": {"command": "cp input.txt copy.txt"}}');
-    expect(events.at(-1)?.event, JSON.stringify(dataOf(events, 'run.failed'))).toBe('run.completed');
+    const events = await host.send(
+      conversationId,
+      'MOCK:{"tool": "Bash", "input": {"command": "cp input.txt copy.txt"}}',
+    );
+    expect(events.at(-1)?.event, JSON.stringify(dataOf(events, 'run.failed'))).toBe(
+      'run.completed',
+    );
 
     const ws = await host.workspace(workspaceId);
     expect(ws.container?.state).toBe('idle');
@@ -57,7 +66,11 @@ describe('the warm pool', () => {
     let scratch = '';
     try {
       const warmOf = async (): Promise<string[]> => other.workcell.state.listWarm(tag);
-      await waitFor('a full pool', async () => (await other.workcell.pool.warmCount()) === 2, 30_000);
+      await waitFor(
+        'a full pool',
+        async () => (await other.workcell.pool.warmCount()) === 2,
+        30_000,
+      );
       const oldIds = await warmOf();
 
       // A new build under the same name: `docker commit` gives the tag a new image id.
@@ -68,12 +81,17 @@ describe('the warm pool', () => {
         'old containers drained and the pool refilled',
         async () => {
           const ids = await warmOf();
-          return ids.length === 2 && ids.every((id) => !oldIds.includes(id)) && (await other.workcell.pool.warmCount()) === 2;
+          return (
+            ids.length === 2 &&
+            ids.every((id) => !oldIds.includes(id)) &&
+            (await other.workcell.pool.warmCount()) === 2
+          );
         },
         40_000,
       );
       const newImageId = await other.workcell.runtime.imageId(tag);
-      for (const id of await warmOf()) expect((await other.workcell.runtime.inspect(id))?.imageId).toBe(newImageId);
+      for (const id of await warmOf())
+        expect((await other.workcell.runtime.inspect(id))?.imageId).toBe(newImageId);
       for (const id of oldIds) expect(await other.workcell.runtime.inspect(id)).toBeNull();
     } finally {
       await other.close();

@@ -8,7 +8,13 @@ import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CredentialProxy, parseCidrList, parseEgressPatterns, type AuditRecord, type EgressPolicy } from '@workcell/proxy';
+import {
+  CredentialProxy,
+  parseCidrList,
+  parseEgressPatterns,
+  type AuditRecord,
+  type EgressPolicy,
+} from '@workcell/proxy';
 
 /**
  * The hostile egress cases from inside a real workspace container, through the real egress
@@ -99,7 +105,9 @@ beforeAll(async () => {
     controlRequests += 1;
     if (req.url?.startsWith('/v1/messages')) {
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ keys: req.headers['x-api-key'] === API_KEY ? 'host-key-only' : 'wrong' }));
+      res.end(
+        JSON.stringify({ keys: req.headers['x-api-key'] === API_KEY ? 'host-key-only' : 'wrong' }),
+      );
       return;
     }
     res.end('control');
@@ -125,25 +133,63 @@ beforeAll(async () => {
     logger,
   });
   policy = {
-    allow: parseEgressPatterns(`good.example:${controlPort}, allowed.example, allowed.example:${canaryPort}`, 'WORKCELL_EGRESS_ALLOW'),
+    allow: parseEgressPatterns(
+      `good.example:${controlPort}, allowed.example, allowed.example:${canaryPort}`,
+      'WORKCELL_EGRESS_ALLOW',
+    ),
     deny: [],
     allowPrivate: parseCidrList('127.0.0.2/32', 'WORKCELL_EGRESS_ALLOW_PRIVATE'),
   };
-  await proxy.listen(join(socketDir, 'egress.sock'), { workspaceId: 'ws-system', containerId: null }, () => policy);
+  await proxy.listen(
+    join(socketDir, 'egress.sock'),
+    { workspaceId: 'ws-system', containerId: null },
+    () => policy,
+  );
 
   containerId = (
     await docker(
-      'run', '-d', '--network', 'none', '--read-only', '--tmpfs', '/tmp', '--tmpfs', '/home/agent',
-      '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '-u', '1000:1000',
-      '-v', `${socketDir}:/run/workcell`, '--add-host', 'allowed.example:127.0.0.1',
-      '--label', 'workcell.test=proxy-hostile-egress', IMAGE,
+      'run',
+      '-d',
+      '--network',
+      'none',
+      '--read-only',
+      '--tmpfs',
+      '/tmp',
+      '--tmpfs',
+      '/home/agent',
+      '--cap-drop',
+      'ALL',
+      '--security-opt',
+      'no-new-privileges',
+      '-u',
+      '1000:1000',
+      '-v',
+      `${socketDir}:/run/workcell`,
+      '--add-host',
+      'allowed.example:127.0.0.1',
+      '--label',
+      'workcell.test=proxy-hostile-egress',
+      IMAGE,
     )
   ).trim();
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const code = await inContainer('curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', '-m', '5', '-x', 'http://127.0.0.1:3128', `http://good.example:${controlPort}/ready`);
+    const code = await inContainer(
+      'curl',
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '-m',
+      '5',
+      '-x',
+      'http://127.0.0.1:3128',
+      `http://good.example:${controlPort}/ready`,
+    );
     if (code === '200') break;
-    if (Date.now() > deadline) throw new Error(`the egress bridge in container ${containerId} never answered (${code})`);
+    if (Date.now() > deadline)
+      throw new Error(`the egress bridge in container ${containerId} never answered (${code})`);
     await new Promise((r) => setTimeout(r, 250));
   }
 });
@@ -161,8 +207,12 @@ describe(`egress from a container (${IMAGE}) through the real bridge`, () => {
   it('reaches an allowed host by CONNECT and by absolute-form GET (the path works)', async () => {
     const before = controlRequests;
     const url = `http://good.example:${controlPort}/control`;
-    expect(await inContainer('curl', '-sS', '-m', '10', '-x', 'http://127.0.0.1:3128', url)).toBe('control');
-    expect(await inContainer('curl', '-sS', '-m', '10', '-p', '-x', 'http://127.0.0.1:3128', url)).toBe('control');
+    expect(await inContainer('curl', '-sS', '-m', '10', '-x', 'http://127.0.0.1:3128', url)).toBe(
+      'control',
+    );
+    expect(
+      await inContainer('curl', '-sS', '-m', '10', '-p', '-x', 'http://127.0.0.1:3128', url),
+    ).toBe('control');
     expect(controlRequests - before).toBe(2);
   });
 
@@ -188,24 +238,45 @@ describe(`egress from a container (${IMAGE}) through the real bridge`, () => {
     ];
     const cases: Array<[string, string]> = [];
     for (const t of targets) {
-      cases.push([`CONNECT ${t}`, `CONNECT ${t} HTTP/1.1\r\nHost: ${t}\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n`]);
+      cases.push([
+        `CONNECT ${t}`,
+        `CONNECT ${t} HTTP/1.1\r\nHost: ${t}\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n`,
+      ]);
       cases.push([`GET ${t}`, `GET http://${t}/ HTTP/1.1\r\nHost: ${t}\r\n\r\n`]);
     }
     cases.push(
-      ['CONNECT with CRLF in the target', `CONNECT allowed.example\r\n:${p} HTTP/1.1\r\nHost: allowed.example\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n`],
-      ['CONNECT with CRLF and a second target', `CONNECT 127.0.0.1:${p}\r\n:${controlPort} HTTP/1.1\r\n\r\n`],
-      ['CONNECT with a Host that differs', `CONNECT good.example:${controlPort} HTTP/1.1\r\nHost: 127.0.0.1:${p}\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n`],
-      ['GET with a Host that differs', `GET http://good.example:${controlPort}/ HTTP/1.1\r\nHost: 127.0.0.1:${p}\r\n\r\n`],
+      [
+        'CONNECT with CRLF in the target',
+        `CONNECT allowed.example\r\n:${p} HTTP/1.1\r\nHost: allowed.example\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n`,
+      ],
+      [
+        'CONNECT with CRLF and a second target',
+        `CONNECT 127.0.0.1:${p}\r\n:${controlPort} HTTP/1.1\r\n\r\n`,
+      ],
+      [
+        'CONNECT with a Host that differs',
+        `CONNECT good.example:${controlPort} HTTP/1.1\r\nHost: 127.0.0.1:${p}\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n`,
+      ],
+      [
+        'GET with a Host that differs',
+        `GET http://good.example:${controlPort}/ HTTP/1.1\r\nHost: 127.0.0.1:${p}\r\n\r\n`,
+      ],
     );
     const before = controlRequests;
     const replies = await rawFromContainer(cases);
     for (const [name] of cases) {
       const reply = replies[name] ?? '';
-      expect([400, 403], `${name} in container ${containerId}: ${JSON.stringify(reply.slice(0, 200))}`).toContain(statusOf(reply));
+      expect(
+        [400, 403],
+        `${name} in container ${containerId}: ${JSON.stringify(reply.slice(0, 200))}`,
+      ).toContain(statusOf(reply));
     }
     expect(canaryConnections).toBe(0);
     expect(controlRequests - before).toBe(0);
-    const hostile = audit.filter((r) => r.port === canaryPort || r.reason === 'malformed-request' || r.reason === 'host-mismatch');
+    const hostile = audit.filter(
+      (r) =>
+        r.port === canaryPort || r.reason === 'malformed-request' || r.reason === 'host-mismatch',
+    );
     expect(hostile.length).toBeGreaterThanOrEqual(targets.length * 2);
     expect(hostile.every((r) => r.decision === 'deny')).toBe(true);
   });
@@ -252,20 +323,44 @@ describe(`egress from a container (${IMAGE}) through the real bridge`, () => {
 
   it('the Anthropic route from the container carries only the host key, and no secret is logged', async () => {
     const reply = await inContainer(
-      'curl', '-sS', '-m', '10', '-H', 'x-api-key: container-placeholder', '-H', 'Authorization: Bearer container-token',
-      '-H', 'content-type: application/json', '-d', '{}', 'http://127.0.0.1:3128/_workcell/anthropic/v1/messages',
+      'curl',
+      '-sS',
+      '-m',
+      '10',
+      '-H',
+      'x-api-key: container-placeholder',
+      '-H',
+      'Authorization: Bearer container-token',
+      '-H',
+      'content-type: application/json',
+      '-d',
+      '{}',
+      'http://127.0.0.1:3128/_workcell/anthropic/v1/messages',
     );
     expect(JSON.parse(reply)).toEqual({ keys: 'host-key-only' });
     const containerLogs = await docker('logs', containerId).catch(() => '');
     const env = await docker('inspect', '--format', '{{json .Config.Env}}', containerId);
     const haystacks = [...logLines, ...audit.map((r) => JSON.stringify(r)), containerLogs, env];
     expect(haystacks.filter((h) => h.includes(API_KEY))).toEqual([]);
-    expect(audit.some((r) => r.route === 'anthropic' && r.credential === 'anthropic-api-key')).toBe(true);
+    expect(audit.some((r) => r.route === 'anthropic' && r.credential === 'anthropic-api-key')).toBe(
+      true,
+    );
   });
 
   it('the canary does count a leak: with 127.0.0.1 allowed, the same request reaches it (the check can fail)', async () => {
-    policy = { ...policy, allowPrivate: parseCidrList('127.0.0.2/32, 127.0.0.1/32', 'WORKCELL_EGRESS_ALLOW_PRIVATE') };
-    const body = await inContainer('curl', '-sS', '-m', '10', '-x', 'http://127.0.0.1:3128', `http://allowed.example:${canaryPort}/`);
+    policy = {
+      ...policy,
+      allowPrivate: parseCidrList('127.0.0.2/32, 127.0.0.1/32', 'WORKCELL_EGRESS_ALLOW_PRIVATE'),
+    };
+    const body = await inContainer(
+      'curl',
+      '-sS',
+      '-m',
+      '10',
+      '-x',
+      'http://127.0.0.1:3128',
+      `http://allowed.example:${canaryPort}/`,
+    );
     expect(body).toBe('canary');
     expect(canaryConnections).toBe(1);
   });

@@ -1,17 +1,63 @@
-export { createWorkcell, createLogger, REDACT_PATHS, type Workcell, type WorkcellOptions } from './workcell.js';
-export { loadConfig, resolveConfig, configSchema, ENV_NAMES, WORKCELL_VERSION, type ResolvedConfig, type Config, type ConfigInput } from './config/index.js';
+export {
+  createWorkcell,
+  createLogger,
+  REDACT_PATHS,
+  type Workcell,
+  type WorkcellOptions,
+} from './workcell.js';
+export {
+  loadConfig,
+  resolveConfig,
+  configSchema,
+  ENV_NAMES,
+  WORKCELL_VERSION,
+  type ResolvedConfig,
+  type Config,
+  type ConfigInput,
+} from './config/index.js';
 export { buildWorkspaceImage, findRepoRoot, type ImageBuildResult } from './image/builder.js';
 export { DockerRuntime } from './containers/docker-runtime.js';
 export { AgentClient } from './containers/agent-client.js';
-export { Orchestrator, systemClock, type Clock, type AcquiredContainer, type OrchestratorSettings } from './containers/orchestrator.js';
-export { LABELS, type ContainerRuntime, type ContainerSpec, type ContainerInfo } from './containers/runtime.js';
+export {
+  Orchestrator,
+  systemClock,
+  type Clock,
+  type AcquiredContainer,
+  type OrchestratorSettings,
+} from './containers/orchestrator.js';
+export {
+  LABELS,
+  type ContainerRuntime,
+  type ContainerSpec,
+  type ContainerInfo,
+} from './containers/runtime.js';
 export { SlotStore, type Slot, type AssignmentRecord } from './containers/slots.js';
-export { WarmPool, poolLeaseName, type WarmPoolSettings, type PoolTick } from './containers/warm-pool.js';
+export {
+  WarmPool,
+  poolLeaseName,
+  type WarmPoolSettings,
+  type PoolTick,
+} from './containers/warm-pool.js';
 export { GarbageCollector, GC_LEASE, type GcSettings, type GcReport } from './containers/gc.js';
 export { reconcile, type ReconcileReport, type ReconcileDeps } from './containers/reconcile.js';
-export type { StateStore, ContainerRecord, ContainerState, BufferedEvent } from './state/state-store.js';
-export { ExecuteService, runLeaseName, type ExecuteSettings, type RunObserver } from './execute/execute-service.js';
-export { RunEventLog, TERMINAL_EVENTS, type RunEventName, type FinishedRunSource } from './execute/run-events.js';
+export type {
+  StateStore,
+  ContainerRecord,
+  ContainerState,
+  BufferedEvent,
+} from './state/state-store.js';
+export {
+  ExecuteService,
+  runLeaseName,
+  type ExecuteSettings,
+  type RunObserver,
+} from './execute/execute-service.js';
+export {
+  RunEventLog,
+  TERMINAL_EVENTS,
+  type RunEventName,
+  type FinishedRunSource,
+} from './execute/run-events.js';
 export { TokenAuthenticator, type Principal } from './auth/tokens.js';
 export { TenantRateLimiter, type RateDecision } from './auth/rate-limit.js';
 export { WorkcellMetrics } from './metrics/metrics.js';

@@ -45,7 +45,10 @@ function record(ctx: RequestContext, answer: ProxyAnswer): void {
   ctx.entry.record.status = answer.status;
   if (answer.denied) {
     const { host, port, rule } = ctx.entry.record;
-    ctx.core.logger.info({ workspaceId: ctx.identity.workspaceId, host, port, rule, reason: answer.reason }, 'egress denied');
+    ctx.core.logger.info(
+      { workspaceId: ctx.identity.workspaceId, host, port, rule, reason: answer.reason },
+      'egress denied',
+    );
   }
 }
 

@@ -1,8 +1,4 @@
-export {
-  CredentialProxy,
-  type CredentialProxyOptions,
-  type EgressListener,
-} from './proxy.js';
+export { CredentialProxy, type CredentialProxyOptions, type EgressListener } from './proxy.js';
 export type { AuditRecord, Identity } from './audit.js';
 export {
   EMPTY_POLICY,
@@ -14,12 +10,27 @@ export {
   type EgressPolicy,
   type PatternDecision,
 } from './policy/policy.js';
-export { parseEgressPattern, parseEgressPatterns, type EgressPattern, type Transport } from './policy/patterns.js';
-export { canonicalHost, parseAuthority, TargetRefusal, type Authority, type CanonicalHost } from './net/host.js';
+export {
+  parseEgressPattern,
+  parseEgressPatterns,
+  type EgressPattern,
+  type Transport,
+} from './policy/patterns.js';
+export {
+  canonicalHost,
+  parseAuthority,
+  TargetRefusal,
+  type Authority,
+  type CanonicalHost,
+} from './net/host.js';
 export { classifyAddress, type AddressClass } from './net/classify.js';
 export { parseCidr, type Cidr } from './net/cidr.js';
 export { parseIpAddress, type IpAddress } from './net/ip.js';
 export { resolveChecked, type Resolver } from './net/resolve.js';
 export { DENIED_HEADER } from './http/responses.js';
-export { createBedrockSigner, type AwsCredentials, type AwsCredentialsProvider } from './bedrock/signer.js';
+export {
+  createBedrockSigner,
+  type AwsCredentials,
+  type AwsCredentialsProvider,
+} from './bedrock/signer.js';
 export { defaultAwsCredentials, defaultBedrockUpstream } from './bedrock/credentials.js';

@@ -1,5 +1,11 @@
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
-import { Agent as HttpAgent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  Agent as HttpAgent,
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
 import { dirname } from 'node:path';
@@ -21,7 +27,12 @@ export interface CredentialProxyOptions {
   /** `/_workcell/anthropic/*`; absent: the route answers 404. */
   anthropic?: { upstream: URL; apiKey: () => string | undefined } | null;
   /** `/_workcell/bedrock/*`; absent: the route answers 404. */
-  bedrock?: { upstream: URL; region: string; credentials: AwsCredentialsProvider; maxBodyBytes: number } | null;
+  bedrock?: {
+    upstream: URL;
+    region: string;
+    credentials: AwsCredentialsProvider;
+    maxBodyBytes: number;
+  } | null;
   /** Name resolution for egress destinations; default `dns.lookup(host, {all: true})`. */
   resolve?: Resolver;
   /** This host's interface addresses, refused as destinations; default `os.networkInterfaces()`. */
@@ -57,12 +68,16 @@ const SERVER_OPTIONS = {
 } as const;
 
 function agentFor(upstream: URL): HttpAgent {
-  return upstream.protocol === 'https:' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+  return upstream.protocol === 'https:'
+    ? new HttpsAgent({ keepAlive: true })
+    : new HttpAgent({ keepAlive: true });
 }
 
 function checkUpstream(upstream: URL, name: string): void {
-  if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') throw new Error(`${name} must be an http(s) URL`);
-  if (upstream.username !== '' || upstream.password !== '') throw new Error(`${name} must not carry credentials`);
+  if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:')
+    throw new Error(`${name} must be an http(s) URL`);
+  if (upstream.username !== '' || upstream.password !== '')
+    throw new Error(`${name} must not carry credentials`);
 }
 
 /**
@@ -80,14 +95,21 @@ export class CredentialProxy {
       try {
         options.audit(record);
       } catch (err) {
-        logger.error({ error: err instanceof Error ? err.message : String(err) }, 'audit sink failed');
+        logger.error(
+          { error: err instanceof Error ? err.message : String(err) },
+          'audit sink failed',
+        );
       }
     };
     if (options.anthropic) checkUpstream(options.anthropic.upstream, 'the Anthropic upstream');
     if (options.bedrock) checkUpstream(options.bedrock.upstream, 'the Bedrock upstream');
     this.core = {
       anthropic: options.anthropic
-        ? { upstream: options.anthropic.upstream, apiKey: options.anthropic.apiKey, agent: agentFor(options.anthropic.upstream) }
+        ? {
+            upstream: options.anthropic.upstream,
+            apiKey: options.anthropic.apiKey,
+            agent: agentFor(options.anthropic.upstream),
+          }
         : null,
       bedrock: options.bedrock
         ? {
@@ -114,8 +136,14 @@ export class CredentialProxy {
    * container's user (0666; the directory needs search permission for it). `policy()` is read on
    * every request, so a change applies to the next request without a restart.
    */
-  async listen(socketPath: string, identity: Identity, policy: () => EgressPolicy): Promise<EgressListener> {
-    const listener = new SocketListener(this.core, socketPath, identity, policy, () => this.listeners.delete(listener));
+  async listen(
+    socketPath: string,
+    identity: Identity,
+    policy: () => EgressPolicy,
+  ): Promise<EgressListener> {
+    const listener = new SocketListener(this.core, socketPath, identity, policy, () =>
+      this.listeners.delete(listener),
+    );
     await listener.start();
     this.listeners.add(listener);
     return listener;
@@ -148,9 +176,15 @@ class SocketListener implements EgressListener {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
-    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
-    this.server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onConnect(req, socket, head));
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) =>
+      this.onRequest(req, res),
+    );
+    this.server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.onConnect(req, socket, head),
+    );
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
+      this.onClientError(err, socket),
+    );
   }
 
   setIdentity(identity: Identity): void {
@@ -207,12 +241,23 @@ class SocketListener implements EgressListener {
       ctx.entry.emit();
     });
     this.route(ctx, req, res).catch((err: unknown) => {
-      this.core.logger.error({ error: err instanceof Error ? err.message : String(err) }, 'proxy request failed');
-      refuse(ctx, res, refusal('internal', 'internal-error', 'the proxy failed to handle the request'));
+      this.core.logger.error(
+        { error: err instanceof Error ? err.message : String(err) },
+        'proxy request failed',
+      );
+      refuse(
+        ctx,
+        res,
+        refusal('internal', 'internal-error', 'the proxy failed to handle the request'),
+      );
     });
   }
 
-  private async route(ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async route(
+    ctx: RequestContext,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
     if (req.httpVersionMajor !== 1) {
       refuse(ctx, res, refusal('bad_request', 'malformed-request', 'only HTTP/1.x is accepted'));
       return;
@@ -226,14 +271,26 @@ class SocketListener implements EgressListener {
       return;
     }
     if (req.httpVersionMinor >= 1 && framing.host === null) {
-      refuse(ctx, res, refusal('bad_request', 'malformed-request', 'an HTTP/1.1 request needs a Host header'));
+      refuse(
+        ctx,
+        res,
+        refusal('bad_request', 'malformed-request', 'an HTTP/1.1 request needs a Host header'),
+      );
       return;
     }
     const target = req.url ?? '';
     if (target.startsWith('/')) {
       const route = matchModelRoute(target);
       if (!route) {
-        refuse(ctx, res, refusal('bad_request', 'origin-form-not-routed', 'origin-form requests go only to /_workcell/anthropic and /_workcell/bedrock; use a proxy request for other hosts'));
+        refuse(
+          ctx,
+          res,
+          refusal(
+            'bad_request',
+            'origin-form-not-routed',
+            'origin-form requests go only to /_workcell/anthropic and /_workcell/bedrock; use a proxy request for other hosts',
+          ),
+        );
         return;
       }
       ctx.entry.record.route = route.route;
@@ -249,12 +306,23 @@ class SocketListener implements EgressListener {
     const ctx = this.context('CONNECT', 'connect');
     if (req.httpVersionMajor !== 1) {
       socket.once('close', () => ctx.entry.emit());
-      refuseRaw(ctx, socket, refusal('bad_request', 'malformed-request', 'only HTTP/1.x is accepted'));
+      refuseRaw(
+        ctx,
+        socket,
+        refusal('bad_request', 'malformed-request', 'only HTTP/1.x is accepted'),
+      );
       return;
     }
     openTunnel(ctx, req, socket, head).catch((err: unknown) => {
-      this.core.logger.error({ error: err instanceof Error ? err.message : String(err) }, 'proxy tunnel failed');
-      refuseRaw(ctx, socket, refusal('internal', 'internal-error', 'the proxy failed to handle the request'));
+      this.core.logger.error(
+        { error: err instanceof Error ? err.message : String(err) },
+        'proxy tunnel failed',
+      );
+      refuseRaw(
+        ctx,
+        socket,
+        refusal('internal', 'internal-error', 'the proxy failed to handle the request'),
+      );
     });
   }
 
@@ -275,7 +343,11 @@ class SocketListener implements EgressListener {
       return;
     }
     const ctx = this.context('INVALID', 'other');
-    const answer = refusal('bad_request', 'malformed-request', `malformed HTTP request (${err.code ?? 'parse error'})`);
+    const answer = refusal(
+      'bad_request',
+      'malformed-request',
+      `malformed HTTP request (${err.code ?? 'parse error'})`,
+    );
     ctx.entry.record.reason = answer.reason;
     ctx.entry.record.status = answer.status;
     writeRawAnswer(socket, answer);

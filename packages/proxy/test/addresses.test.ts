@@ -89,10 +89,19 @@ describe('host canonicalisation', () => {
   });
 
   it('parses authorities with and without ports, refusing userinfo and bad ports', () => {
-    expect(parseAuthority('Example.org:8443', null)).toMatchObject({ host: { value: 'example.org' }, port: 8443 });
+    expect(parseAuthority('Example.org:8443', null)).toMatchObject({
+      host: { value: 'example.org' },
+      port: 8443,
+    });
     expect(parseAuthority('example.org', 80)).toMatchObject({ port: 80 });
-    expect(parseAuthority('[::1]:80', null)).toMatchObject({ host: { kind: 'ip', value: '::1' }, port: 80 });
-    expect(parseAuthority('2852039166:80', null)).toMatchObject({ host: { value: '169.254.169.254' }, port: 80 });
+    expect(parseAuthority('[::1]:80', null)).toMatchObject({
+      host: { kind: 'ip', value: '::1' },
+      port: 80,
+    });
+    expect(parseAuthority('2852039166:80', null)).toMatchObject({
+      host: { value: '169.254.169.254' },
+      port: 80,
+    });
     expect(() => parseAuthority('example.org', null)).toThrow(/port/);
     expect(() => parseAuthority('example.org:0', null)).toThrow(/port/);
     expect(() => parseAuthority('example.org:65536', null)).toThrow(/port/);
@@ -153,17 +162,25 @@ describe('address classification', () => {
 
   it("one of this host's own interface addresses is refused even when public", () => {
     expect(classifyAddress(ip('203.0.114.7'), new Set(['203.0.114.7']))).toBe('local-interface');
-    expect(classifyAddress(ip('64:ff9b::cb00:7207'), new Set(['203.0.114.7']))).toBe('local-interface');
+    expect(classifyAddress(ip('64:ff9b::cb00:7207'), new Set(['203.0.114.7']))).toBe(
+      'local-interface',
+    );
   });
 });
 
 describe('resolve, check, dial the checked address', () => {
-  const base: EgressPolicy = { allow: parseEgressPatterns('*.example.org', 'A'), deny: [], allowPrivate: [] };
-  const resolver = (answers: Record<string, string[]>): Resolver => async (host) => {
-    const found = answers[host];
-    if (!found) throw Object.assign(new Error('NXDOMAIN'), { code: 'ENOTFOUND' });
-    return found;
+  const base: EgressPolicy = {
+    allow: parseEgressPatterns('*.example.org', 'A'),
+    deny: [],
+    allowPrivate: [],
   };
+  const resolver =
+    (answers: Record<string, string[]>): Resolver =>
+    async (host) => {
+      const found = answers[host];
+      if (!found) throw Object.assign(new Error('NXDOMAIN'), { code: 'ENOTFOUND' });
+      return found;
+    };
   const options = (answers: Record<string, string[]>, local: string[] = []) => ({
     resolve: resolver(answers),
     localAddresses: () => local,
@@ -171,13 +188,24 @@ describe('resolve, check, dial the checked address', () => {
   });
 
   it('answers every address when all are public', async () => {
-    const result = await resolveChecked(canonicalHost('a.example.org'), base, options({ 'a.example.org': ['93.184.216.34', '2606:2800:220:1::1'] }));
+    const result = await resolveChecked(
+      canonicalHost('a.example.org'),
+      base,
+      options({ 'a.example.org': ['93.184.216.34', '2606:2800:220:1::1'] }),
+    );
     expect(result).toMatchObject({ ok: true });
-    expect(result.ok && result.addresses.map((a) => a.text)).toEqual(['93.184.216.34', '2606:2800:220:1::1']);
+    expect(result.ok && result.addresses.map((a) => a.text)).toEqual([
+      '93.184.216.34',
+      '2606:2800:220:1::1',
+    ]);
   });
 
   it('refuses when any address is private, without the address in the message', async () => {
-    const result = await resolveChecked(canonicalHost('a.example.org'), base, options({ 'a.example.org': ['93.184.216.34', '127.0.0.1'] }));
+    const result = await resolveChecked(
+      canonicalHost('a.example.org'),
+      base,
+      options({ 'a.example.org': ['93.184.216.34', '127.0.0.1'] }),
+    );
     expect(result).toMatchObject({ ok: false, reason: 'private-address', address: '127.0.0.1' });
     expect(result.ok ? '' : result.message).not.toContain('127.0.0.1');
     expect(result.ok ? '' : result.message).toContain('loopback');
@@ -185,36 +213,91 @@ describe('resolve, check, dial the checked address', () => {
 
   it('refuses names that resolve to IPv4-mapped or NAT64-embedded metadata addresses', async () => {
     for (const answer of ['::ffff:169.254.169.254', '64:ff9b::a9fe:a9fe']) {
-      const result = await resolveChecked(canonicalHost('a.example.org'), base, options({ 'a.example.org': [answer] }));
+      const result = await resolveChecked(
+        canonicalHost('a.example.org'),
+        base,
+        options({ 'a.example.org': [answer] }),
+      );
       expect(result).toMatchObject({ ok: false, reason: 'private-address' });
     }
   });
 
   it("refuses a name resolving to one of the host's own addresses", async () => {
-    const result = await resolveChecked(canonicalHost('a.example.org'), base, options({ 'a.example.org': ['198.51.99.9'] }, ['198.51.99.9', 'fe80::1%eth0']));
+    const result = await resolveChecked(
+      canonicalHost('a.example.org'),
+      base,
+      options({ 'a.example.org': ['198.51.99.9'] }, ['198.51.99.9', 'fe80::1%eth0']),
+    );
     expect(result).toMatchObject({ ok: false, reason: 'private-address' });
   });
 
   it('allows private addresses inside WORKCELL_EGRESS_ALLOW_PRIVATE only', async () => {
     const p = { ...base, allowPrivate: parseCidrList('10.1.0.0/16', 'P') };
-    expect(await resolveChecked(canonicalHost('a.example.org'), p, options({ 'a.example.org': ['10.1.2.3'] }))).toMatchObject({ ok: true });
-    expect(await resolveChecked(canonicalHost('a.example.org'), p, options({ 'a.example.org': ['10.2.0.1'] }))).toMatchObject({ ok: false });
-    expect(await resolveChecked(canonicalHost('a.example.org'), p, options({ 'a.example.org': ['::ffff:10.1.2.3'] }))).toMatchObject({ ok: true });
+    expect(
+      await resolveChecked(
+        canonicalHost('a.example.org'),
+        p,
+        options({ 'a.example.org': ['10.1.2.3'] }),
+      ),
+    ).toMatchObject({ ok: true });
+    expect(
+      await resolveChecked(
+        canonicalHost('a.example.org'),
+        p,
+        options({ 'a.example.org': ['10.2.0.1'] }),
+      ),
+    ).toMatchObject({ ok: false });
+    expect(
+      await resolveChecked(
+        canonicalHost('a.example.org'),
+        p,
+        options({ 'a.example.org': ['::ffff:10.1.2.3'] }),
+      ),
+    ).toMatchObject({ ok: true });
   });
 
   it('fails closed on NXDOMAIN, an empty answer, garbage and a resolver that never answers', async () => {
-    expect(await resolveChecked(canonicalHost('gone.example.org'), base, options({}))).toMatchObject({ ok: false, reason: 'resolve-failed' });
-    expect(await resolveChecked(canonicalHost('a.example.org'), base, options({ 'a.example.org': [] }))).toMatchObject({ ok: false, reason: 'resolve-failed' });
-    expect(await resolveChecked(canonicalHost('a.example.org'), base, options({ 'a.example.org': ['not-an-ip'] }))).toMatchObject({ ok: false, reason: 'resolve-failed' });
-    const hanging = { resolve: () => new Promise<string[]>(() => undefined), localAddresses: () => [], timeoutMs: 50 };
-    expect(await resolveChecked(canonicalHost('a.example.org'), base, hanging)).toMatchObject({ ok: false, reason: 'resolve-failed' });
+    expect(
+      await resolveChecked(canonicalHost('gone.example.org'), base, options({})),
+    ).toMatchObject({ ok: false, reason: 'resolve-failed' });
+    expect(
+      await resolveChecked(canonicalHost('a.example.org'), base, options({ 'a.example.org': [] })),
+    ).toMatchObject({ ok: false, reason: 'resolve-failed' });
+    expect(
+      await resolveChecked(
+        canonicalHost('a.example.org'),
+        base,
+        options({ 'a.example.org': ['not-an-ip'] }),
+      ),
+    ).toMatchObject({ ok: false, reason: 'resolve-failed' });
+    const hanging = {
+      resolve: () => new Promise<string[]>(() => undefined),
+      localAddresses: () => [],
+      timeoutMs: 50,
+    };
+    expect(await resolveChecked(canonicalHost('a.example.org'), base, hanging)).toMatchObject({
+      ok: false,
+      reason: 'resolve-failed',
+    });
   });
 
   it('checks an IP literal as is, without resolving', async () => {
     const never: Resolver = () => Promise.reject(new Error('must not resolve'));
     const p = { ...base, allowPrivate: parseCidrList('10.1.0.0/16', 'P') };
-    expect(await resolveChecked(canonicalHost('10.1.0.5'), p, { resolve: never, localAddresses: () => [], timeoutMs: 100 })).toMatchObject({ ok: true });
-    expect(await resolveChecked(canonicalHost('0xa9fea9fe'), p, { resolve: never, localAddresses: () => [], timeoutMs: 100 })).toMatchObject({
+    expect(
+      await resolveChecked(canonicalHost('10.1.0.5'), p, {
+        resolve: never,
+        localAddresses: () => [],
+        timeoutMs: 100,
+      }),
+    ).toMatchObject({ ok: true });
+    expect(
+      await resolveChecked(canonicalHost('0xa9fea9fe'), p, {
+        resolve: never,
+        localAddresses: () => [],
+        timeoutMs: 100,
+      }),
+    ).toMatchObject({
       ok: false,
       reason: 'private-address',
     });

@@ -13,8 +13,22 @@ import {
 } from './helpers.js';
 
 const FIELDS: Array<keyof AuditRecord> = [
-  'time', 'workspaceId', 'containerId', 'method', 'host', 'port', 'address', 'decision', 'reason', 'rule',
-  'status', 'bytesIn', 'bytesOut', 'durationMs', 'credential', 'route',
+  'time',
+  'workspaceId',
+  'containerId',
+  'method',
+  'host',
+  'port',
+  'address',
+  'decision',
+  'reason',
+  'rule',
+  'status',
+  'bytesIn',
+  'bytesOut',
+  'durationMs',
+  'credential',
+  'route',
 ];
 
 let upstream: Upstream;
@@ -27,7 +41,11 @@ beforeAll(async () => {
     bedrock: {
       upstream: upstream.url,
       region: 'eu-west-1',
-      credentials: async () => ({ accessKeyId: SECRETS.accessKeyId, secretAccessKey: SECRETS.secretAccessKey, sessionToken: SECRETS.sessionToken }),
+      credentials: async () => ({
+        accessKeyId: SECRETS.accessKeyId,
+        secretAccessKey: SECRETS.secretAccessKey,
+        sessionToken: SECRETS.sessionToken,
+      }),
       maxBodyBytes: 1024,
     },
     resolve: async () => ['127.0.0.2'],
@@ -47,12 +65,33 @@ afterAll(async () => {
 describe('audit records', () => {
   it('one record per request or tunnel, with every field, naming the credential but never its value', async () => {
     const target = `good.example:${upstream.port}`;
-    await proxyRequest(harness.socketPath, { method: 'POST', path: '/_workcell/anthropic/v1/messages', body: '{"a":1}' });
-    await proxyRequest(harness.socketPath, { method: 'POST', path: '/_workcell/bedrock/model/m/invoke', body: '{"b":2}' });
-    await proxyRequest(harness.socketPath, { method: 'POST', path: '/_workcell/bedrock/model/m/invoke', body: 'x'.repeat(2000) });
-    await proxyRequest(harness.socketPath, { path: `http://${target}/`, headers: { Host: target } });
-    await proxyRequest(harness.socketPath, { path: 'http://evil.test/', headers: { Host: 'evil.test' } });
-    await rawExchange(harness.socketPath, `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\nGET / HTTP/1.1\r\nHost: good.example\r\nConnection: close\r\n\r\n`);
+    await proxyRequest(harness.socketPath, {
+      method: 'POST',
+      path: '/_workcell/anthropic/v1/messages',
+      body: '{"a":1}',
+    });
+    await proxyRequest(harness.socketPath, {
+      method: 'POST',
+      path: '/_workcell/bedrock/model/m/invoke',
+      body: '{"b":2}',
+    });
+    await proxyRequest(harness.socketPath, {
+      method: 'POST',
+      path: '/_workcell/bedrock/model/m/invoke',
+      body: 'x'.repeat(2000),
+    });
+    await proxyRequest(harness.socketPath, {
+      path: `http://${target}/`,
+      headers: { Host: target },
+    });
+    await proxyRequest(harness.socketPath, {
+      path: 'http://evil.test/',
+      headers: { Host: 'evil.test' },
+    });
+    await rawExchange(
+      harness.socketPath,
+      `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\nGET / HTTP/1.1\r\nHost: good.example\r\nConnection: close\r\n\r\n`,
+    );
     await rawExchange(harness.socketPath, 'GET / HTTP/1.1\r\nHost : x\r\n\r\n', 200);
     const records = await harness.waitForAudit(7);
     await new Promise((r) => setTimeout(r, 100));
@@ -73,7 +112,13 @@ describe('audit records', () => {
       ['connect', 'allow', 'allowed', 200, null],
       ['other', 'deny', 'malformed-request', 400, null],
     ]);
-    expect(records[3]).toMatchObject({ host: 'good.example', port: upstream.port, address: '127.0.0.2', rule: target, bytesIn: 2 });
+    expect(records[3]).toMatchObject({
+      host: 'good.example',
+      port: upstream.port,
+      address: '127.0.0.2',
+      rule: target,
+      bytesIn: 2,
+    });
     expect(records[5]?.bytesOut).toBeGreaterThan(0);
   });
 

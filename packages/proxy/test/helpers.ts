@@ -1,6 +1,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, request, type IncomingMessage, type RequestListener, type Server } from 'node:http';
-import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import {
+  createServer,
+  request,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+} from 'node:http';
+import {
+  connect,
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -31,7 +43,12 @@ export const captured = { logs: [] as string[], audit: [] as AuditRecord[] };
  */
 export function secretHits(): string[] {
   const haystacks = [...captured.logs, ...captured.audit.map((r) => JSON.stringify(r))];
-  const needles = [SECRETS.anthropicKey, SECRETS.secretAccessKey, SECRETS.sessionToken, SECRETS.accessKeyId];
+  const needles = [
+    SECRETS.anthropicKey,
+    SECRETS.secretAccessKey,
+    SECRETS.sessionToken,
+    SECRETS.accessKeyId,
+  ];
   return haystacks.filter((h) => needles.some((n) => h.includes(n)));
 }
 
@@ -77,7 +94,11 @@ export async function startProxy(
       options.audit?.(record);
     },
   });
-  const listener = await proxy.listen(socketPath, { workspaceId: 'ws-test', containerId: 'ctr-test' }, () => policy.current);
+  const listener = await proxy.listen(
+    socketPath,
+    { workspaceId: 'ws-test', containerId: 'ctr-test' },
+    () => policy.current,
+  );
   return {
     proxy,
     listener,
@@ -87,7 +108,8 @@ export async function startProxy(
     async waitForAudit(n) {
       const deadline = Date.now() + 5_000;
       while (audit.length < n) {
-        if (Date.now() > deadline) throw new Error(`expected ${n} audit records, have ${audit.length}`);
+        if (Date.now() > deadline)
+          throw new Error(`expected ${n} audit records, have ${audit.length}`);
         await new Promise((r) => setTimeout(r, 10));
       }
       return audit;
@@ -100,7 +122,11 @@ export async function startProxy(
 }
 
 /** Sends raw bytes over the Unix socket and answers everything read until the peer closes. */
-export function rawExchange(socketPath: string, data: string | Buffer, idleMs = 1_000): Promise<string> {
+export function rawExchange(
+  socketPath: string,
+  data: string | Buffer,
+  idleMs = 1_000,
+): Promise<string> {
   return new Promise((resolve) => {
     const socket = connect(socketPath);
     let out = '';
@@ -139,17 +165,36 @@ export interface Reply {
 /** One HTTP request over the Unix socket (origin-form or absolute-form `path`). */
 export function proxyRequest(
   socketPath: string,
-  init: { method?: string; path: string; headers?: Record<string, string> | string[]; body?: string | Buffer },
+  init: {
+    method?: string;
+    path: string;
+    headers?: Record<string, string> | string[];
+    body?: string | Buffer;
+  },
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, method: init.method ?? 'GET', path: init.path, headers: init.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks).toString('utf8') }),
-      );
-      res.on('error', reject);
-    });
+    const req = request(
+      {
+        socketPath,
+        method: init.method ?? 'GET',
+        path: init.path,
+        headers: init.headers,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            rawHeaders: res.rawHeaders,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(init.body);
   });
@@ -166,7 +211,10 @@ export interface Upstream {
 }
 
 /** A plain HTTP upstream on `host` that records what arrives and answers with `handler`. */
-export async function startUpstream(handler: RequestListener, host = '127.0.0.1'): Promise<Upstream> {
+export async function startUpstream(
+  handler: RequestListener,
+  host = '127.0.0.1',
+): Promise<Upstream> {
   const upstream: Upstream = {
     server: createServer(),
     port: 0,
@@ -182,7 +230,12 @@ export async function startUpstream(handler: RequestListener, host = '127.0.0.1'
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      upstream.requests.push({ method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders, body: Buffer.concat(chunks) });
+      upstream.requests.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        rawHeaders: req.rawHeaders,
+        body: Buffer.concat(chunks),
+      });
       handler(req, res);
     });
   });

@@ -18,7 +18,12 @@ function policy(allow: string, deny = ''): EgressPolicy {
   };
 }
 
-function allowed(p: EgressPolicy, host: string, port: number, transport: Transport = 'connect'): boolean {
+function allowed(
+  p: EgressPolicy,
+  host: string,
+  port: number,
+  transport: Transport = 'connect',
+): boolean {
   return decideHost(p, canonicalHost(host), port, transport).allowed;
 }
 
@@ -54,11 +59,15 @@ describe('egress pattern parsing', () => {
     ['%65xample.org', /percent/],
   ];
 
-  it.each(refused)('refuses %s at start-up with a message naming the variable and the pattern', (pattern, why) => {
-    const parse = (): unknown => parseEgressPatterns(`api.example.org, ${pattern}`, 'WORKCELL_EGRESS_ALLOW');
-    expect(parse).toThrow(why);
-    expect(parse).toThrow(`WORKCELL_EGRESS_ALLOW: pattern "${pattern}"`);
-  });
+  it.each(refused)(
+    'refuses %s at start-up with a message naming the variable and the pattern',
+    (pattern, why) => {
+      const parse = (): unknown =>
+        parseEgressPatterns(`api.example.org, ${pattern}`, 'WORKCELL_EGRESS_ALLOW');
+      expect(parse).toThrow(why);
+      expect(parse).toThrow(`WORKCELL_EGRESS_ALLOW: pattern "${pattern}"`);
+    },
+  );
 
   it('accepts exact hosts, wildcards, ports, IP literals and punycode', () => {
     const patterns = parseEgressPatterns(
@@ -94,11 +103,18 @@ describe('egress decisions', () => {
 
   it('case and one trailing dot never change a decision', () => {
     const p = policy('api.example.org, *.Example.NET');
-    for (const host of ['api.example.org', 'API.EXAMPLE.ORG', 'Api.Example.Org.', 'api.example.org.']) {
+    for (const host of [
+      'api.example.org',
+      'API.EXAMPLE.ORG',
+      'Api.Example.Org.',
+      'api.example.org.',
+    ]) {
       expect(allowed(p, host, 443)).toBe(true);
     }
-    for (const host of ['x.example.net', 'X.EXAMPLE.NET.', 'x.Example.Net']) expect(allowed(p, host, 443)).toBe(true);
-    for (const host of ['evil.test', 'EVIL.TEST.', 'example.net.']) expect(allowed(p, host, 443)).toBe(false);
+    for (const host of ['x.example.net', 'X.EXAMPLE.NET.', 'x.Example.Net'])
+      expect(allowed(p, host, 443)).toBe(true);
+    for (const host of ['evil.test', 'EVIL.TEST.', 'example.net.'])
+      expect(allowed(p, host, 443)).toBe(false);
     expect(() => canonicalHost('api.example.org..')).toThrow();
   });
 
@@ -117,7 +133,11 @@ describe('egress decisions', () => {
   it('deny is checked before allow, names its rule, and without a port covers every port', () => {
     const p = policy('*.example.org, *.example.org:8443', 'secret.example.org');
     const decision = decideHost(p, canonicalHost('SECRET.example.org.'), 8443, 'connect');
-    expect(decision).toMatchObject({ allowed: false, reason: 'denied-by-rule', rule: 'secret.example.org' });
+    expect(decision).toMatchObject({
+      allowed: false,
+      reason: 'denied-by-rule',
+      rule: 'secret.example.org',
+    });
     expect(allowed(p, 'secret.example.org', 443)).toBe(false);
     expect(allowed(p, 'public.example.org', 8443)).toBe(true);
   });
@@ -125,7 +145,10 @@ describe('egress decisions', () => {
   it('IP-literal destinations are refused unless listed, in any notation', () => {
     const p = policy('example.org');
     for (const host of ['127.0.0.1', '2130706433', '0x7f.1', '[::1]', '[::ffff:127.0.0.1]']) {
-      expect(decideHost(p, canonicalHost(host), 443, 'connect')).toMatchObject({ allowed: false, reason: 'ip-literal-not-listed' });
+      expect(decideHost(p, canonicalHost(host), 443, 'connect')).toMatchObject({
+        allowed: false,
+        reason: 'ip-literal-not-listed',
+      });
     }
     const listed = policy('10.1.2.3:9000');
     expect(allowed(listed, '10.1.2.3', 9000)).toBe(true);
@@ -144,26 +167,50 @@ describe('egress decisions', () => {
 
 describe('private ranges', () => {
   it('parses CIDRs and bare addresses, refusing malformed and over-broad ranges', () => {
-    expect(parseCidrList('127.0.0.2/32, 10.0.0.0/8, fd00::/16, 192.168.1.7', 'WORKCELL_EGRESS_ALLOW_PRIVATE').map((c) => c.text)).toEqual([
-      '127.0.0.2/32',
-      '10.0.0.0/8',
-      'fd00::/16',
-      '192.168.1.7/32',
-    ]);
-    expect(() => parseCidrList('0.0.0.0/0', 'WORKCELL_EGRESS_ALLOW_PRIVATE')).toThrow(/WORKCELL_EGRESS_ALLOW_PRIVATE: "0.0.0.0\/0" is too broad/);
+    expect(
+      parseCidrList(
+        '127.0.0.2/32, 10.0.0.0/8, fd00::/16, 192.168.1.7',
+        'WORKCELL_EGRESS_ALLOW_PRIVATE',
+      ).map((c) => c.text),
+    ).toEqual(['127.0.0.2/32', '10.0.0.0/8', 'fd00::/16', '192.168.1.7/32']);
+    expect(() => parseCidrList('0.0.0.0/0', 'WORKCELL_EGRESS_ALLOW_PRIVATE')).toThrow(
+      /WORKCELL_EGRESS_ALLOW_PRIVATE: "0.0.0.0\/0" is too broad/,
+    );
     expect(() => parseCidrList('::/0', 'WORKCELL_EGRESS_ALLOW_PRIVATE')).toThrow(/too broad/);
-    expect(() => parseCidrList('10.0.0.0/33', 'WORKCELL_EGRESS_ALLOW_PRIVATE')).toThrow(/not a CIDR/);
-    expect(() => parseCidrList('localhost', 'WORKCELL_EGRESS_ALLOW_PRIVATE')).toThrow(/"localhost" is not a CIDR/);
+    expect(() => parseCidrList('10.0.0.0/33', 'WORKCELL_EGRESS_ALLOW_PRIVATE')).toThrow(
+      /not a CIDR/,
+    );
+    expect(() => parseCidrList('localhost', 'WORKCELL_EGRESS_ALLOW_PRIVATE')).toThrow(
+      /"localhost" is not a CIDR/,
+    );
   });
 });
 
 describe('workspace narrowing', () => {
-  const operator = { ...policy('*.example.org, api.example.net, mirror.example.com:8080, 10.1.2.3:9000', 'secret.example.org'), allowPrivate: parseCidrList('10.1.0.0/16', 'P') };
+  const operator = {
+    ...policy(
+      '*.example.org, api.example.net, mirror.example.com:8080, 10.1.2.3:9000',
+      'secret.example.org',
+    ),
+    allowPrivate: parseCidrList('10.1.0.0/16', 'P'),
+  };
 
   it('keeps hosts inside the operator list, with the operator deny list and private ranges', () => {
-    const narrowed = narrowPolicy(operator, ['pkg.example.org', '*.cdn.example.org', 'api.example.net', 'mirror.example.com:8080', '10.1.2.3:9000']);
+    const narrowed = narrowPolicy(operator, [
+      'pkg.example.org',
+      '*.cdn.example.org',
+      'api.example.net',
+      'mirror.example.com:8080',
+      '10.1.2.3:9000',
+    ]);
     expect(describePolicy(narrowed)).toEqual({
-      allow: ['pkg.example.org', '*.cdn.example.org', 'api.example.net', 'mirror.example.com:8080', '10.1.2.3:9000'],
+      allow: [
+        'pkg.example.org',
+        '*.cdn.example.org',
+        'api.example.net',
+        'mirror.example.com:8080',
+        '10.1.2.3:9000',
+      ],
       deny: ['secret.example.org'],
       allowPrivate: ['10.1.0.0/16'],
     });
@@ -172,9 +219,19 @@ describe('workspace narrowing', () => {
   });
 
   it('refuses a host outside the operator list, naming it', () => {
-    const outside = ['example.org', '*.example.org:8443', 'api.example.net:8443', 'mirror.example.com', 'evil.test', '*.example.net', '10.1.2.4:9000'];
+    const outside = [
+      'example.org',
+      '*.example.org:8443',
+      'api.example.net:8443',
+      'mirror.example.com',
+      'evil.test',
+      '*.example.net',
+      '10.1.2.4:9000',
+    ];
     for (const host of outside) {
-      expect(() => narrowPolicy(operator, [host])).toThrow(/outside the operator's WORKCELL_EGRESS_ALLOW/);
+      expect(() => narrowPolicy(operator, [host])).toThrow(
+        /outside the operator's WORKCELL_EGRESS_ALLOW/,
+      );
     }
     expect(() => narrowPolicy(operator, ['*.com'])).toThrow(/too broad/);
   });

@@ -44,10 +44,17 @@ afterAll(async () => {
 });
 
 describe('request smuggling shapes answer 400', () => {
-  const smuggled = (): string => `GET http://127.0.0.1:${canary.port}/ HTTP/1.1\r\nHost: 127.0.0.1:${canary.port}\r\n\r\n`;
+  const smuggled = (): string =>
+    `GET http://127.0.0.1:${canary.port}/ HTTP/1.1\r\nHost: 127.0.0.1:${canary.port}\r\n\r\n`;
   const targets = (): Array<[string, string]> => [
-    ['anthropic route', 'POST /_workcell/anthropic/v1/messages HTTP/1.1\r\nHost: 127.0.0.1:3128\r\n'],
-    ['absolute-form', `POST http://good.example:${upstream.port}/ HTTP/1.1\r\nHost: good.example:${upstream.port}\r\n`],
+    [
+      'anthropic route',
+      'POST /_workcell/anthropic/v1/messages HTTP/1.1\r\nHost: 127.0.0.1:3128\r\n',
+    ],
+    [
+      'absolute-form',
+      `POST http://good.example:${upstream.port}/ HTTP/1.1\r\nHost: good.example:${upstream.port}\r\n`,
+    ],
   ];
   const shapes = (): Array<[string, string]> => {
     const s = smuggled();
@@ -58,13 +65,25 @@ describe('request smuggling shapes answer 400', () => {
       ['TE identity + CL', `Transfer-Encoding: identity\r\nContent-Length: 5\r\n\r\nhello${s}`],
       ['TE not chunked', `Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n${s}`],
       ['TE chunked then another coding', `Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n${s}`],
-      ['two TE headers', `Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${s}`],
+      [
+        'two TE headers',
+        `Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${s}`,
+      ],
       ['obs-fold', `X-Folded: a\r\n b\r\nContent-Length: 0\r\n\r\n${s}`],
-      ['obs-fold with a tab', `X-Folded: a\r\n\tTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n${s}`],
+      [
+        'obs-fold with a tab',
+        `X-Folded: a\r\n\tTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n${s}`,
+      ],
       ['space before colon (Content-Length)', `Content-Length : 5\r\n\r\nhello${s}`],
-      ['space before colon (Transfer-Encoding)', `Transfer-Encoding : chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n${s}`],
+      [
+        'space before colon (Transfer-Encoding)',
+        `Transfer-Encoding : chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n${s}`,
+      ],
       ['tab in a header name', `Transfer-Encoding\t: chunked\r\n\r\n0\r\n\r\n${s}`],
-      ['two different Content-Length', `Content-Length: 5\r\nContent-Length: ${len}\r\n\r\nhello${s}`],
+      [
+        'two different Content-Length',
+        `Content-Length: 5\r\nContent-Length: ${len}\r\n\r\nhello${s}`,
+      ],
       ['two equal Content-Length', `Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello${s}`],
       ['a second Host header', `Host: 127.0.0.1:${canary.port}\r\nContent-Length: 0\r\n\r\n`],
       ['a signed Content-Length', `Content-Length: +5\r\n\r\nhello${s}`],
@@ -104,9 +123,18 @@ describe('request smuggling shapes answer 400', () => {
 
   it('every refusal is recorded as a denial', async () => {
     const before = harness.audit.length;
-    await rawExchange(harness.socketPath, `GET /x HTTP/1.1\r\nHost: a\r\nX-Folded: a\r\n b\r\n\r\n`, 300);
+    await rawExchange(
+      harness.socketPath,
+      `GET /x HTTP/1.1\r\nHost: a\r\nX-Folded: a\r\n b\r\n\r\n`,
+      300,
+    );
     const records = await harness.waitForAudit(before + 1);
-    expect(records.at(-1)).toMatchObject({ decision: 'deny', reason: 'malformed-request', status: 400, method: 'INVALID' });
+    expect(records.at(-1)).toMatchObject({
+      decision: 'deny',
+      reason: 'malformed-request',
+      status: 400,
+      method: 'INVALID',
+    });
   });
 
   it('a well-formed chunked request still goes through (the checks are not blanket refusals)', async () => {

@@ -27,7 +27,10 @@ let harness: ProxyHarness;
 
 function basePolicy(): EgressPolicy {
   return {
-    allow: parseEgressPatterns(`good.example:${upstream.port}, allowed.example, allowed.example:${canary.port}`, 'WORKCELL_EGRESS_ALLOW'),
+    allow: parseEgressPatterns(
+      `good.example:${upstream.port}, allowed.example, allowed.example:${canary.port}`,
+      'WORKCELL_EGRESS_ALLOW',
+    ),
     deny: parseEgressPatterns('blocked.good.example', 'WORKCELL_EGRESS_DENY'),
     allowPrivate: parseCidrList('127.0.0.2/32', 'WORKCELL_EGRESS_ALLOW_PRIVATE'),
   };
@@ -41,7 +44,9 @@ beforeAll(async () => {
       res.end();
       return;
     }
-    const hop = req.url?.startsWith('/page') ? { Connection: 'x-upstream-hop', 'X-Upstream-Hop': 'drop-me' } : {};
+    const hop = req.url?.startsWith('/page')
+      ? { Connection: 'x-upstream-hop', 'X-Upstream-Hop': 'drop-me' }
+      : {};
     res.writeHead(200, { 'Content-Type': 'text/plain', ...hop });
     res.end(`hello ${req.url ?? ''}`);
   }, '127.0.0.2');
@@ -98,17 +103,28 @@ describe('hostile destinations never reach the canary', () => {
 
   it('as CONNECT', async () => {
     for (const target of hostile()) {
-      const reply = await rawExchange(harness.socketPath, `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const reply = await rawExchange(
+        harness.socketPath,
+        `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n`,
+      );
       expect([400, 403], `${target}: ${reply.slice(0, 200)}`).toContain(statusOf(reply));
     }
     expect(canary.connections).toBe(0);
     const records = await harness.waitForAudit(hostile().length);
-    expect(records.every((r) => r.decision === 'deny' && r.route === 'connect' && r.bytesOut === 0 && r.bytesIn === 0)).toBe(true);
+    expect(
+      records.every(
+        (r) =>
+          r.decision === 'deny' && r.route === 'connect' && r.bytesOut === 0 && r.bytesIn === 0,
+      ),
+    ).toBe(true);
   });
 
   it('as absolute-form GET', async () => {
     for (const target of hostile()) {
-      const reply = await rawExchange(harness.socketPath, `GET http://${target}/ HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+      const reply = await rawExchange(
+        harness.socketPath,
+        `GET http://${target}/ HTTP/1.1\r\nHost: ${target}\r\n\r\n`,
+      );
       expect([400, 403], `${target}: ${reply.slice(0, 200)}`).toContain(statusOf(reply));
     }
     expect(canary.connections).toBe(0);
@@ -136,7 +152,10 @@ describe('hostile destinations never reach the canary', () => {
 
   it('the canary does count a destination the policy allows (the check can fail)', async () => {
     harness.policy.current = { ...basePolicy(), allowPrivate: parseCidrList('127.0.0.1/32', 'P') };
-    const reply = await rawExchange(harness.socketPath, `GET http://allowed.example:${canary.port}/ HTTP/1.1\r\nHost: allowed.example:${canary.port}\r\nConnection: close\r\n\r\n`);
+    const reply = await rawExchange(
+      harness.socketPath,
+      `GET http://allowed.example:${canary.port}/ HTTP/1.1\r\nHost: allowed.example:${canary.port}\r\nConnection: close\r\n\r\n`,
+    );
     expect(statusOf(reply)).toBe(200);
     expect(canary.connections).toBe(1);
     canary.connections = 0;
@@ -146,7 +165,10 @@ describe('hostile destinations never reach the canary', () => {
 describe('CONNECT tunnels', () => {
   it('relays bytes opaquely to exactly the checked address and records the tunnel', async () => {
     const target = `good.example:${upstream.port}`;
-    const reply = await rawExchange(harness.socketPath, `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\nGET /tunnelled HTTP/1.1\r\nHost: good.example\r\nConnection: close\r\n\r\n`);
+    const reply = await rawExchange(
+      harness.socketPath,
+      `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\nGET /tunnelled HTTP/1.1\r\nHost: good.example\r\nConnection: close\r\n\r\n`,
+    );
     expect(reply).toMatch(/^HTTP\/1\.1 200 Connection Established\r\n\r\nHTTP\/1\.1 200 OK/);
     expect(reply).toContain('hello /tunnelled');
     const [record] = await harness.waitForAudit(1);
@@ -176,7 +198,10 @@ describe('CONNECT tunnels', () => {
     });
     await new Promise<void>((r) => source.listen(0, '127.0.0.2', r));
     const port = (source.address() as AddressInfo).port;
-    harness.policy.current = { ...basePolicy(), allow: parseEgressPatterns(`good.example:${port}`, 'A') };
+    harness.policy.current = {
+      ...basePolicy(),
+      allow: parseEgressPatterns(`good.example:${port}`, 'A'),
+    };
     try {
       const received = await new Promise<number>((resolve) => {
         const socket = connect(harness.socketPath);
@@ -199,7 +224,9 @@ describe('CONNECT tunnels', () => {
   });
 
   it('a CONNECT without a port is refused', async () => {
-    expect(statusOf(await rawExchange(harness.socketPath, 'CONNECT good.example HTTP/1.1\r\n\r\n'))).toBe(400);
+    expect(
+      statusOf(await rawExchange(harness.socketPath, 'CONNECT good.example HTTP/1.1\r\n\r\n')),
+    ).toBe(400);
   });
 });
 
@@ -208,14 +235,22 @@ describe('absolute-form HTTP', () => {
     const reply = await proxyRequest(harness.socketPath, {
       path: `http://good.example:${upstream.port}/page?q=1`,
       headers: [
-        'Host', `good.example:${upstream.port}`,
-        'Proxy-Authorization', 'Basic c2VjcmV0',
-        'Proxy-Connection', 'keep-alive',
-        'Connection', 'keep-alive, X-Hop',
-        'X-Hop', 'per-connection',
-        'Keep-Alive', 'timeout=5',
-        'TE', 'trailers',
-        'X-End-To-End', 'kept',
+        'Host',
+        `good.example:${upstream.port}`,
+        'Proxy-Authorization',
+        'Basic c2VjcmV0',
+        'Proxy-Connection',
+        'keep-alive',
+        'Connection',
+        'keep-alive, X-Hop',
+        'X-Hop',
+        'per-connection',
+        'Keep-Alive',
+        'timeout=5',
+        'TE',
+        'trailers',
+        'X-End-To-End',
+        'kept',
       ],
     });
     expect(reply.status).toBe(200);
@@ -223,21 +258,32 @@ describe('absolute-form HTTP', () => {
     expect(reply.headers['x-upstream-hop']).toBeUndefined();
     const [seen] = upstream.requests;
     expect(seen?.url).toBe('/page?q=1');
-    const names = (seen?.rawHeaders ?? []).filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+    const names = (seen?.rawHeaders ?? [])
+      .filter((_, i) => i % 2 === 0)
+      .map((n) => n.toLowerCase());
     expect(names).toContain('x-end-to-end');
-    for (const gone of ['proxy-authorization', 'proxy-connection', 'x-hop', 'keep-alive', 'te']) expect(names).not.toContain(gone);
+    for (const gone of ['proxy-authorization', 'proxy-connection', 'x-hop', 'keep-alive', 'te'])
+      expect(names).not.toContain(gone);
     expect(seen?.rawHeaders[names.indexOf('host') * 2 + 1]).toBe(`good.example:${upstream.port}`);
   });
 
   it('an HTTP/1.0 request without Host gets the target authority as Host', async () => {
-    const reply = await rawExchange(harness.socketPath, `GET http://good.example:${upstream.port}/old HTTP/1.0\r\n\r\n`);
+    const reply = await rawExchange(
+      harness.socketPath,
+      `GET http://good.example:${upstream.port}/old HTTP/1.0\r\n\r\n`,
+    );
     expect(statusOf(reply)).toBe(200);
     const seen = upstream.requests[0]?.rawHeaders ?? [];
-    expect(seen[seen.findIndex((h) => h.toLowerCase() === 'host') + 1]).toBe(`good.example:${upstream.port}`);
+    expect(seen[seen.findIndex((h) => h.toLowerCase() === 'host') + 1]).toBe(
+      `good.example:${upstream.port}`,
+    );
   });
 
   it('passes a redirect back instead of following it', async () => {
-    const reply = await proxyRequest(harness.socketPath, { path: `http://good.example:${upstream.port}/redirect`, headers: { Host: `good.example:${upstream.port}` } });
+    const reply = await proxyRequest(harness.socketPath, {
+      path: `http://good.example:${upstream.port}/redirect`,
+      headers: { Host: `good.example:${upstream.port}` },
+    });
     expect(reply.status).toBe(302);
     expect(reply.headers.location).toBe(`http://127.0.0.1:${canary.port}/`);
     expect(canary.connections).toBe(0);
@@ -286,8 +332,14 @@ describe('absolute-form HTTP', () => {
       });
       lingering.listen(0, '127.0.0.2', () => {
         const port = (lingering.address() as AddressInfo).port;
-        harness.policy.current = { ...basePolicy(), allow: parseEgressPatterns(`good.example:${port}`, 'A') };
-        void proxyRequest(harness.socketPath, { path: `http://good.example:${port}/`, headers: { Host: `good.example:${port}` } });
+        harness.policy.current = {
+          ...basePolicy(),
+          allow: parseEgressPatterns(`good.example:${port}`, 'A'),
+        };
+        void proxyRequest(harness.socketPath, {
+          path: `http://good.example:${port}/`,
+          headers: { Host: `good.example:${port}` },
+        });
       });
     });
     await closed;
@@ -295,22 +347,42 @@ describe('absolute-form HTTP', () => {
 
   it('refuses https absolute-form (HTTPS goes through CONNECT) and asterisk-form', async () => {
     const target = `good.example:${upstream.port}`;
-    expect(statusOf(await rawExchange(harness.socketPath, `GET https://${target}/ HTTP/1.1\r\nHost: ${target}\r\n\r\n`))).toBe(400);
-    expect(statusOf(await rawExchange(harness.socketPath, `OPTIONS * HTTP/1.1\r\nHost: ${target}\r\n\r\n`))).toBe(400);
+    expect(
+      statusOf(
+        await rawExchange(
+          harness.socketPath,
+          `GET https://${target}/ HTTP/1.1\r\nHost: ${target}\r\n\r\n`,
+        ),
+      ),
+    ).toBe(400);
+    expect(
+      statusOf(
+        await rawExchange(harness.socketPath, `OPTIONS * HTTP/1.1\r\nHost: ${target}\r\n\r\n`),
+      ),
+    ).toBe(400);
     expect(upstream.connections).toBe(0);
   });
 });
 
 describe('origin-form and denials', () => {
   it('origin-form requests other than the /_workcell routes answer 400', async () => {
-    for (const path of ['/', '/v1/messages', '/_workcell', '/_workcell/anthropicx/v1/messages', '/_workcell/other']) {
+    for (const path of [
+      '/',
+      '/v1/messages',
+      '/_workcell',
+      '/_workcell/anthropicx/v1/messages',
+      '/_workcell/other',
+    ]) {
       const reply = await proxyRequest(harness.socketPath, { path });
       expect(reply.status, path).toBe(400);
     }
   });
 
   it('a denial is 403 with a machine-readable reason and a body naming the rule, never the resolved address', async () => {
-    const reply = await proxyRequest(harness.socketPath, { path: `http://allowed.example:${canary.port}/`, headers: { Host: `allowed.example:${canary.port}` } });
+    const reply = await proxyRequest(harness.socketPath, {
+      path: `http://allowed.example:${canary.port}/`,
+      headers: { Host: `allowed.example:${canary.port}` },
+    });
     expect(reply.status).toBe(403);
     expect(reply.headers['x-workcell-egress-denied']).toBe('private-address');
     const body = JSON.parse(reply.body) as { error: { code: string; message: string } };
@@ -319,11 +391,22 @@ describe('origin-form and denials', () => {
     expect(body.error.message).toContain('loopback');
     expect(reply.body).not.toContain('127.0.0.1');
     const [record] = await harness.waitForAudit(1);
-    expect(record).toMatchObject({ decision: 'deny', reason: 'private-address', address: '127.0.0.1', status: 403, route: 'http' });
+    expect(record).toMatchObject({
+      decision: 'deny',
+      reason: 'private-address',
+      address: '127.0.0.1',
+      status: 403,
+      route: 'http',
+    });
 
-    const ruled = await proxyRequest(harness.socketPath, { path: 'http://blocked.good.example/', headers: { Host: 'blocked.good.example' } });
+    const ruled = await proxyRequest(harness.socketPath, {
+      path: 'http://blocked.good.example/',
+      headers: { Host: 'blocked.good.example' },
+    });
     expect(ruled.headers['x-workcell-egress-denied']).toBe('denied-by-rule');
-    expect((JSON.parse(ruled.body) as { error: { message: string } }).error.message).toContain('deny rule "blocked.good.example"');
+    expect((JSON.parse(ruled.body) as { error: { message: string } }).error.message).toContain(
+      'deny rule "blocked.good.example"',
+    );
   });
 
   it('a name that does not resolve fails closed', async () => {
@@ -331,7 +414,10 @@ describe('origin-form and denials', () => {
     await harness.close();
     harness = await startProxy({ resolve: async () => [] });
     harness.policy.current = { ...basePolicy(), allow: parseEgressPatterns('gone.example', 'A') };
-    const reply = await proxyRequest(harness.socketPath, { path: 'http://gone.example/', headers: { Host: 'gone.example' } });
+    const reply = await proxyRequest(harness.socketPath, {
+      path: 'http://gone.example/',
+      headers: { Host: 'gone.example' },
+    });
     expect(reply.status).toBe(403);
     expect(reply.headers['x-workcell-egress-denied']).toBe('resolve-failed');
   });
@@ -343,7 +429,12 @@ describe('the listener', () => {
     harness.listener.setIdentity({ workspaceId: 'ws-other', containerId: 'ctr-other' });
     await proxyRequest(harness.socketPath, { path: '/nowhere' });
     const [record] = await harness.waitForAudit(1);
-    expect(record).toMatchObject({ workspaceId: 'ws-other', containerId: 'ctr-other', route: 'other', status: 400 });
+    expect(record).toMatchObject({
+      workspaceId: 'ws-other',
+      containerId: 'ctr-other',
+      route: 'other',
+      status: 400,
+    });
     await harness.listener.close();
     expect(() => statSync(harness.socketPath)).toThrow();
   });

@@ -60,12 +60,19 @@ export class Catalog {
   }
 
   private async writeJson(key: string, value: unknown): Promise<void> {
-    await this.store.put(key, Buffer.from(JSON.stringify(value)), { contentType: 'application/json' });
+    await this.store.put(key, Buffer.from(JSON.stringify(value)), {
+      contentType: 'application/json',
+    });
   }
 
   async createWorkspace(tenant: string, name: string | undefined): Promise<WorkspaceRecord> {
     const id = newId('ws');
-    const record: WorkspaceRecord = { id, tenant, name: name ?? id, createdAt: new Date().toISOString() };
+    const record: WorkspaceRecord = {
+      id,
+      tenant,
+      name: name ?? id,
+      createdAt: new Date().toISOString(),
+    };
     await this.writeJson(layout.workspaceMetaKey(tenant, id), record);
     await this.writeJson(layout.workspaceIndexKey(tenant, id), record);
     return record;
@@ -73,16 +80,23 @@ export class Catalog {
 
   /** The workspace, or `not_found` (also for malformed ids and other tenants' ids). */
   async getWorkspace(tenant: string, workspaceId: string): Promise<WorkspaceRecord> {
-    if (!ID_PATTERN.test(workspaceId) || !workspaceId.startsWith('ws_')) throw notFound('workspace');
-    const record = await this.readJson<WorkspaceRecord>(layout.workspaceMetaKey(tenant, workspaceId));
+    if (!ID_PATTERN.test(workspaceId) || !workspaceId.startsWith('ws_'))
+      throw notFound('workspace');
+    const record = await this.readJson<WorkspaceRecord>(
+      layout.workspaceMetaKey(tenant, workspaceId),
+    );
     if (!record) throw notFound('workspace');
     return record;
   }
 
   async listWorkspaces(tenant: string): Promise<WorkspaceRecord[]> {
     const objects = await this.store.list(layout.workspaceIndexPrefix(tenant));
-    const ids = objects.map((o) => layout.workspaceIdOfIndexKey(tenant, o.key)).filter((id): id is string => id !== null);
-    const records = await Promise.all(ids.map((id) => this.readJson<WorkspaceRecord>(layout.workspaceMetaKey(tenant, id))));
+    const ids = objects
+      .map((o) => layout.workspaceIdOfIndexKey(tenant, o.key))
+      .filter((id): id is string => id !== null);
+    const records = await Promise.all(
+      ids.map((id) => this.readJson<WorkspaceRecord>(layout.workspaceMetaKey(tenant, id))),
+    );
     return records
       .filter((r): r is WorkspaceRecord => r !== null)
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
@@ -91,12 +105,18 @@ export class Catalog {
   /** Deletes everything stored for the workspace: files, sessions, conversations, runs. */
   async deleteWorkspace(tenant: string, workspaceId: string): Promise<void> {
     const conversations = await this.listConversations(tenant, workspaceId);
-    await this.store.deleteMany(conversations.map((c) => layout.conversationIndexKey(tenant, c.id)));
+    await this.store.deleteMany(
+      conversations.map((c) => layout.conversationIndexKey(tenant, c.id)),
+    );
     await this.store.deletePrefix(layout.workspaceRoot(tenant, workspaceId));
     await this.store.delete(layout.workspaceIndexKey(tenant, workspaceId));
   }
 
-  async createConversation(tenant: string, workspaceId: string, title: string | undefined): Promise<ConversationRecord> {
+  async createConversation(
+    tenant: string,
+    workspaceId: string,
+    title: string | undefined,
+  ): Promise<ConversationRecord> {
     await this.getWorkspace(tenant, workspaceId);
     const id = newId('conv');
     const record: ConversationRecord = {
@@ -114,10 +134,15 @@ export class Catalog {
   }
 
   async getConversation(tenant: string, conversationId: string): Promise<ConversationRecord> {
-    if (!ID_PATTERN.test(conversationId) || !conversationId.startsWith('conv_')) throw notFound('conversation');
-    const index = await this.readJson<{ workspaceId: string }>(layout.conversationIndexKey(tenant, conversationId));
+    if (!ID_PATTERN.test(conversationId) || !conversationId.startsWith('conv_'))
+      throw notFound('conversation');
+    const index = await this.readJson<{ workspaceId: string }>(
+      layout.conversationIndexKey(tenant, conversationId),
+    );
     if (!index) throw notFound('conversation');
-    const record = await this.readJson<ConversationRecord>(layout.conversationMetaKey(tenant, index.workspaceId, conversationId));
+    const record = await this.readJson<ConversationRecord>(
+      layout.conversationMetaKey(tenant, index.workspaceId, conversationId),
+    );
     if (!record) throw notFound('conversation');
     return record;
   }
@@ -125,8 +150,14 @@ export class Catalog {
   async listConversations(tenant: string, workspaceId: string): Promise<ConversationRecord[]> {
     await this.getWorkspace(tenant, workspaceId);
     const objects = await this.store.list(layout.conversationsPrefix(tenant, workspaceId));
-    const ids = objects.map((o) => layout.conversationIdOfMetaKey(tenant, workspaceId, o.key)).filter((id): id is string => id !== null);
-    const records = await Promise.all(ids.map((id) => this.readJson<ConversationRecord>(layout.conversationMetaKey(tenant, workspaceId, id))));
+    const ids = objects
+      .map((o) => layout.conversationIdOfMetaKey(tenant, workspaceId, o.key))
+      .filter((id): id is string => id !== null);
+    const records = await Promise.all(
+      ids.map((id) =>
+        this.readJson<ConversationRecord>(layout.conversationMetaKey(tenant, workspaceId, id)),
+      ),
+    );
     return records
       .filter((r): r is ConversationRecord => r !== null)
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
@@ -137,7 +168,11 @@ export class Catalog {
     conversation: ConversationRecord,
     change: (record: ConversationRecord) => void,
   ): Promise<ConversationRecord> {
-    const key = layout.conversationMetaKey(conversation.tenant, conversation.workspaceId, conversation.id);
+    const key = layout.conversationMetaKey(
+      conversation.tenant,
+      conversation.workspaceId,
+      conversation.id,
+    );
     const current = (await this.readJson<ConversationRecord>(key)) ?? conversation;
     change(current);
     await this.writeJson(key, current);
@@ -152,14 +187,27 @@ export class Catalog {
   }
 
   /** Stores a finished run's events (NDJSON of `{seq, event, data}`). */
-  async writeRunEvents(conversation: ConversationRecord, runId: string, ndjson: string): Promise<void> {
-    await this.store.put(layout.runEventsKey(conversation.tenant, conversation.workspaceId, conversation.id, runId), Buffer.from(ndjson), {
-      contentType: 'application/x-ndjson',
-    });
+  async writeRunEvents(
+    conversation: ConversationRecord,
+    runId: string,
+    ndjson: string,
+  ): Promise<void> {
+    await this.store.put(
+      layout.runEventsKey(conversation.tenant, conversation.workspaceId, conversation.id, runId),
+      Buffer.from(ndjson),
+      {
+        contentType: 'application/x-ndjson',
+      },
+    );
   }
 
-  async readRunEvents(conversation: ConversationRecord, runId: string): Promise<{ seq: number; event: string; data: string }[]> {
-    const buf = await this.store.getBuffer(layout.runEventsKey(conversation.tenant, conversation.workspaceId, conversation.id, runId));
+  async readRunEvents(
+    conversation: ConversationRecord,
+    runId: string,
+  ): Promise<{ seq: number; event: string; data: string }[]> {
+    const buf = await this.store.getBuffer(
+      layout.runEventsKey(conversation.tenant, conversation.workspaceId, conversation.id, runId),
+    );
     if (!buf) return [];
     return buf
       .toString('utf8')

@@ -39,16 +39,28 @@ export async function main(argv: string[]): Promise<number | undefined> {
 }
 
 async function serve(args: string[]): Promise<number | undefined> {
-  const { values } = parseArgs({ args, options: { 'mock-model': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    args,
+    options: { 'mock-model': { type: 'boolean', default: false } },
+  });
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const useMock = values['mock-model'] === true;
   if (!useMock && config.modelProvider === 'anthropic' && !config.anthropicApiKey) {
-    logger.warn('ANTHROPIC_API_KEY is not set: model requests will be refused upstream (use --mock-model for an offline demo)');
+    logger.warn(
+      'ANTHROPIC_API_KEY is not set: model requests will be refused upstream (use --mock-model for an offline demo)',
+    );
   }
   const workcell = await createWorkcell(config, { logger, mockModel: useMock });
   const url = await workcell.listen();
-  printBanner(config, url, workcell.mockModel?.url ?? null, workcell.generatedToken, workcell.objects.description, workcell.state.kind);
+  printBanner(
+    config,
+    url,
+    workcell.mockModel?.url ?? null,
+    workcell.generatedToken,
+    workcell.objects.description,
+    workcell.state.kind,
+  );
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -57,7 +69,10 @@ async function serve(args: string[]): Promise<number | undefined> {
       process.exit(1);
     }
     stopping = true;
-    logger.info({ signal, deadlineMs: config.shutdownTimeoutMs }, 'shutting down: no new runs; waiting for runs in progress (a second signal exits at once)');
+    logger.info(
+      { signal, deadlineMs: config.shutdownTimeoutMs },
+      'shutting down: no new runs; waiting for runs in progress (a second signal exits at once)',
+    );
     workcell.close(config.shutdownTimeoutMs).then(
       () => process.exit(0),
       (err: unknown) => {
@@ -71,7 +86,14 @@ async function serve(args: string[]): Promise<number | undefined> {
   return undefined;
 }
 
-function printBanner(config: ResolvedConfig, url: string, mockUrl: string | null, token: string | null, objects: string, state: string): void {
+function printBanner(
+  config: ResolvedConfig,
+  url: string,
+  mockUrl: string | null,
+  token: string | null,
+  objects: string,
+  state: string,
+): void {
   const lines = [
     `Workcell ${config.version} listening on ${url}`,
     `  state store:   ${state === 'redis' ? `redis (${redactUrl(config.redisUrl ?? '')})` : 'in-process memory'}`,
@@ -81,7 +103,10 @@ function printBanner(config: ResolvedConfig, url: string, mockUrl: string | null
       ? `  model:         MOCK MODEL at ${mockUrl} (offline demo; no real model is called)`
       : `  model:         ${config.modelProvider} via ${config.modelProvider === 'bedrock' ? config.bedrockUpstream : config.anthropicUpstream}`,
   ];
-  if (token) lines.push(`  API token:     ${token}   (tenant 'local'; set WORKCELL_API_TOKENS to choose your own)`);
+  if (token)
+    lines.push(
+      `  API token:     ${token}   (tenant 'local'; set WORKCELL_API_TOKENS to choose your own)`,
+    );
   console.log(lines.join('\n'));
 }
 
@@ -96,7 +121,10 @@ function redactUrl(raw: string): string {
 }
 
 async function mockModel(args: string[]): Promise<number | undefined> {
-  const { values } = parseArgs({ args, options: { port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' } } });
+  const { values } = parseArgs({
+    args,
+    options: { port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' } },
+  });
   const port = Number(values.port ?? '0');
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     console.error('workcell mock-model: --port must be a port number');
@@ -119,7 +147,13 @@ async function image(args: string[]): Promise<number> {
     console.error('usage: workcell image build [--force] [--offline]');
     return 2;
   }
-  const { values } = parseArgs({ args: rest, options: { force: { type: 'boolean', default: false }, offline: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      force: { type: 'boolean', default: false },
+      offline: { type: 'boolean', default: false },
+    },
+  });
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const result = await buildWorkspaceImage({
@@ -148,7 +182,9 @@ async function image(args: string[]): Promise<number> {
 async function gc(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { once: { type: 'boolean', default: false } } });
   if (values.once !== true) {
-    console.error('usage: workcell gc --once   (the serving host runs GC every WORKCELL_GC_INTERVAL_MS)');
+    console.error(
+      'usage: workcell gc --once   (the serving host runs GC every WORKCELL_GC_INTERVAL_MS)',
+    );
     return 2;
   }
   const config = loadConfig();

@@ -16,7 +16,10 @@ export interface ResolvedConfig extends Omit<Config, 'image' | 'bedrockUpstream'
  * Reads the configuration from environment variables; a bad value throws an error naming the
  * variable. This is the only place that reads `process.env` for settings.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ConfigInput> = {}): ResolvedConfig {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<ConfigInput> = {},
+): ResolvedConfig {
   const input: Record<string, unknown> = {};
   for (const [key, variable] of Object.entries(ENV_NAMES)) {
     const value = env[variable];
@@ -41,7 +44,11 @@ export function resolveConfig(input: Record<string, unknown>): ResolvedConfig {
     ...c,
     image: c.image ?? `workcell/workspace:${WORKCELL_VERSION}`,
     bedrockUpstream: c.bedrockUpstream ?? `https://bedrock-runtime.${c.awsRegion}.amazonaws.com`,
-    hostId: c.hostId ?? hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64),
+    hostId:
+      c.hostId ??
+      hostname()
+        .replace(/[^A-Za-z0-9_.-]/g, '-')
+        .slice(0, 64),
     version: WORKCELL_VERSION,
   };
 }

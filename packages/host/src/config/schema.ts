@@ -1,31 +1,32 @@
 import { parseCidrList, parseEgressPatterns } from '@workcell/proxy';
 import { z } from 'zod';
 
-const intFrom = (min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max);
+const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const urlString = z.string().url();
 
 /** `token=tenant,token=tenant` -> Map(token -> tenant). */
-const tokenMap = z
-  .string()
-  .transform((raw, ctx) => {
-    const map = new Map<string, string>();
-    for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
-      const eq = entry.indexOf('=');
-      const token = eq > 0 ? entry.slice(0, eq) : '';
-      const tenant = eq > 0 ? entry.slice(eq + 1) : '';
-      if (token.length < 16 || !/^[A-Za-z0-9_-]{1,64}$/.test(tenant)) {
-        ctx.addIssue({
-          code: 'custom',
-          message: 'each entry must be token=tenant with a token of 16+ characters and a tenant of [A-Za-z0-9_-]',
-        });
-        return z.NEVER;
-      }
-      map.set(token, tenant);
+const tokenMap = z.string().transform((raw, ctx) => {
+  const map = new Map<string, string>();
+  for (const entry of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const eq = entry.indexOf('=');
+    const token = eq > 0 ? entry.slice(0, eq) : '';
+    const tenant = eq > 0 ? entry.slice(eq + 1) : '';
+    if (token.length < 16 || !/^[A-Za-z0-9_-]{1,64}$/.test(tenant)) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'each entry must be token=tenant with a token of 16+ characters and a tenant of [A-Za-z0-9_-]',
+      });
+      return z.NEVER;
     }
-    return map;
-  });
+    map.set(token, tenant);
+  }
+  return map;
+});
 
 /** Refuses over-broad or malformed egress patterns (`*`, `*.com`, schemes, paths, ...). */
 function egressPatterns(variable: string) {
@@ -48,24 +49,75 @@ export const configSchema = z.object({
   host: z.string().min(1).default('127.0.0.1').describe('Address the HTTP API binds.'),
   apiTokens: tokenMap
     .optional()
-    .describe('API tokens and their tenants, `token=tenant,...`. Unset: one token is generated at start for tenant `local` and printed.'),
+    .describe(
+      'API tokens and their tenants, `token=tenant,...`. Unset: one token is generated at start for tenant `local` and printed.',
+    ),
   adminTokens: z
     .string()
     .optional()
-    .transform((raw) => new Set((raw ?? '').split(',').map((s) => s.trim()).filter(Boolean)))
+    .transform(
+      (raw) =>
+        new Set(
+          (raw ?? '')
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ),
+    )
     .describe('Tokens (comma-separated) that may call the `/v1/admin` routes.'),
-  dataDir: z.string().min(1).default('./.workcell').describe('Local state: the object directory (when no S3 bucket), container mounts and sockets.'),
-  redisUrl: urlString.optional().describe('Redis URL for shared state; unset keeps state in process memory.'),
-  s3Bucket: z.string().min(3).max(63).optional().describe('S3 bucket for durable data; unset uses a directory under the data directory.'),
-  s3Endpoint: urlString.optional().describe('S3-compatible endpoint (path-style addressing is used when set).'),
+  dataDir: z
+    .string()
+    .min(1)
+    .default('./.workcell')
+    .describe(
+      'Local state: the object directory (when no S3 bucket), container mounts and sockets.',
+    ),
+  redisUrl: urlString
+    .optional()
+    .describe('Redis URL for shared state; unset keeps state in process memory.'),
+  s3Bucket: z
+    .string()
+    .min(3)
+    .max(63)
+    .optional()
+    .describe('S3 bucket for durable data; unset uses a directory under the data directory.'),
+  s3Endpoint: urlString
+    .optional()
+    .describe('S3-compatible endpoint (path-style addressing is used when set).'),
   s3Prefix: z.string().default('').describe('Key prefix inside the bucket.'),
-  awsRegion: z.string().min(1).default('us-east-1').describe('AWS region for S3 and Bedrock (`AWS_REGION`).'),
-  modelProvider: z.enum(['anthropic', 'bedrock']).default('anthropic').describe('Which model API the agents use.'),
-  anthropicApiKey: z.string().optional().describe('Anthropic API key, read by the proxy only; never passed to a container.'),
-  anthropicUpstream: urlString.default('https://api.anthropic.com').describe('Where `/_workcell/anthropic` requests go.'),
-  bedrockUpstream: urlString.optional().describe('Where `/_workcell/bedrock` requests go; default `https://bedrock-runtime.<region>.amazonaws.com`.'),
-  egressAllow: z.string().default('').superRefine(egressPatterns('WORKCELL_EGRESS_ALLOW')).describe('Host patterns a container may reach: `host`, `*.domain`, optional `:port`, comma-separated.'),
-  egressDeny: z.string().default('').superRefine(egressPatterns('WORKCELL_EGRESS_DENY')).describe('Host patterns always refused; checked before the allow list.'),
+  awsRegion: z
+    .string()
+    .min(1)
+    .default('us-east-1')
+    .describe('AWS region for S3 and Bedrock (`AWS_REGION`).'),
+  modelProvider: z
+    .enum(['anthropic', 'bedrock'])
+    .default('anthropic')
+    .describe('Which model API the agents use.'),
+  anthropicApiKey: z
+    .string()
+    .optional()
+    .describe('Anthropic API key, read by the proxy only; never passed to a container.'),
+  anthropicUpstream: urlString
+    .default('https://api.anthropic.com')
+    .describe('Where `/_workcell/anthropic` requests go.'),
+  bedrockUpstream: urlString
+    .optional()
+    .describe(
+      'Where `/_workcell/bedrock` requests go; default `https://bedrock-runtime.<region>.amazonaws.com`.',
+    ),
+  egressAllow: z
+    .string()
+    .default('')
+    .superRefine(egressPatterns('WORKCELL_EGRESS_ALLOW'))
+    .describe(
+      'Host patterns a container may reach: `host`, `*.domain`, optional `:port`, comma-separated.',
+    ),
+  egressDeny: z
+    .string()
+    .default('')
+    .superRefine(egressPatterns('WORKCELL_EGRESS_DENY'))
+    .describe('Host patterns always refused; checked before the allow list.'),
   egressAllowPrivate: z
     .string()
     .default('')
@@ -74,25 +126,70 @@ export const configSchema = z.object({
         parseCidrList(raw, 'WORKCELL_EGRESS_ALLOW_PRIVATE');
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
-        ctx.addIssue({ code: 'custom', message: message.replace('WORKCELL_EGRESS_ALLOW_PRIVATE: ', '') });
+        ctx.addIssue({
+          code: 'custom',
+          message: message.replace('WORKCELL_EGRESS_ALLOW_PRIVATE: ', ''),
+        });
       }
-    }).describe('CIDRs that allowlisted names may resolve to (tests, internal mirrors).'),
-  image: z.string().min(1).optional().describe('Workspace image; default `workcell/workspace:<version>`.'),
-  runtime: z.enum(['runc', 'runsc']).default('runc').describe('OCI runtime for workspace containers (`runsc` is gVisor).'),
+    })
+    .describe('CIDRs that allowlisted names may resolve to (tests, internal mirrors).'),
+  image: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Workspace image; default `workcell/workspace:<version>`.'),
+  runtime: z
+    .enum(['runc', 'runsc'])
+    .default('runc')
+    .describe('OCI runtime for workspace containers (`runsc` is gVisor).'),
   warmPoolSize: intFrom(0, 1000).default(2).describe('Ready containers kept unassigned.'),
-  idleTimeoutMs: intFrom(1000, 7 * 24 * 3600 * 1000).default(600_000).describe('An assigned container idle this long is synced out and removed.'),
-  maxLifetimeMs: intFrom(1000, 30 * 24 * 3600 * 1000).default(14_400_000).describe('A container older than this is retired when next idle.'),
-  runTimeoutMs: intFrom(1000, 24 * 3600 * 1000).default(1_800_000).describe("A run's wall-clock limit."),
-  gcIntervalMs: intFrom(1000, 24 * 3600 * 1000).default(30_000).describe('Time between garbage-collection passes (idle, over-age, failed and orphaned containers).'),
-  containerMemoryMb: intFrom(64, 1024 * 1024).default(2048).describe('Memory limit per container, MiB.'),
-  containerCpus: z.coerce.number().positive().max(256).default(1).describe('CPU limit per container.'),
+  idleTimeoutMs: intFrom(1000, 7 * 24 * 3600 * 1000)
+    .default(600_000)
+    .describe('An assigned container idle this long is synced out and removed.'),
+  maxLifetimeMs: intFrom(1000, 30 * 24 * 3600 * 1000)
+    .default(14_400_000)
+    .describe('A container older than this is retired when next idle.'),
+  runTimeoutMs: intFrom(1000, 24 * 3600 * 1000)
+    .default(1_800_000)
+    .describe("A run's wall-clock limit."),
+  gcIntervalMs: intFrom(1000, 24 * 3600 * 1000)
+    .default(30_000)
+    .describe(
+      'Time between garbage-collection passes (idle, over-age, failed and orphaned containers).',
+    ),
+  containerMemoryMb: intFrom(64, 1024 * 1024)
+    .default(2048)
+    .describe('Memory limit per container, MiB.'),
+  containerCpus: z.coerce
+    .number()
+    .positive()
+    .max(256)
+    .default(1)
+    .describe('CPU limit per container.'),
   containerPids: intFrom(16, 1_000_000).default(512).describe('Process limit per container.'),
-  maxFileBytes: intFrom(1, 100 * 1024 * 1024 * 1024).default(100 * 1024 * 1024).describe('Largest workspace file accepted by the API or synced out, bytes.'),
-  maxPromptBytes: intFrom(1, 10 * 1024 * 1024).default(256 * 1024).describe('Largest message content accepted, bytes.'),
-  rateLimitPerMinute: intFrom(0, 1_000_000).default(600).describe('Requests per tenant per minute (0 = unlimited).'),
-  shutdownTimeoutMs: intFrom(0, 24 * 3600 * 1000).default(25_000).describe('On SIGTERM, how long runs in progress may go on before they are stopped (their files are still synced out).'),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level.'),
-  hostId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional().describe('This host instance\'s name in container labels; default the machine hostname.'),
+  maxFileBytes: intFrom(1, 100 * 1024 * 1024 * 1024)
+    .default(100 * 1024 * 1024)
+    .describe('Largest workspace file accepted by the API or synced out, bytes.'),
+  maxPromptBytes: intFrom(1, 10 * 1024 * 1024)
+    .default(256 * 1024)
+    .describe('Largest message content accepted, bytes.'),
+  rateLimitPerMinute: intFrom(0, 1_000_000)
+    .default(600)
+    .describe('Requests per tenant per minute (0 = unlimited).'),
+  shutdownTimeoutMs: intFrom(0, 24 * 3600 * 1000)
+    .default(25_000)
+    .describe(
+      'On SIGTERM, how long runs in progress may go on before they are stopped (their files are still synced out).',
+    ),
+  logLevel: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('Log level.'),
+  hostId: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .optional()
+    .describe("This host instance's name in container labels; default the machine hostname."),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -38,7 +38,10 @@ export class AgentClient {
         await new Promise((r) => setTimeout(r, intervalMs));
       }
     }
-    throw new WorkcellError('agent_unavailable', `agent did not become healthy in ${timeoutMs} ms: ${String(last)}`);
+    throw new WorkcellError(
+      'agent_unavailable',
+      `agent did not become healthy in ${timeoutMs} ms: ${String(last)}`,
+    );
   }
 
   /**
@@ -74,12 +77,23 @@ export class AgentClient {
 
   /** Asks the agent to interrupt `runId`; false when the agent has no such run. */
   async interrupt(runId: string): Promise<boolean> {
-    const res = await this.call('POST', `/runs/${encodeURIComponent(runId)}/interrupt`, undefined, 5000);
+    const res = await this.call(
+      'POST',
+      `/runs/${encodeURIComponent(runId)}/interrupt`,
+      undefined,
+      5000,
+    );
     await readAll(res);
     return res.statusCode === 202;
   }
 
-  private call(method: string, path: string, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<IncomingMessage> {
+  private call(
+    method: string,
+    path: string,
+    body: unknown,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const req = request(
@@ -97,9 +111,20 @@ export class AgentClient {
           resolve(res);
         },
       );
-      req.setTimeout(timeoutMs, () => req.destroy(new WorkcellError('agent_unavailable', `agent did not answer ${method} ${path} in ${timeoutMs} ms`)));
+      req.setTimeout(timeoutMs, () =>
+        req.destroy(
+          new WorkcellError(
+            'agent_unavailable',
+            `agent did not answer ${method} ${path} in ${timeoutMs} ms`,
+          ),
+        ),
+      );
       req.on('error', (err) =>
-        reject(err instanceof WorkcellError ? err : new WorkcellError('agent_unavailable', `agent socket: ${err.message}`)),
+        reject(
+          err instanceof WorkcellError
+            ? err
+            : new WorkcellError('agent_unavailable', `agent socket: ${err.message}`),
+        ),
       );
       req.end(payload);
     });

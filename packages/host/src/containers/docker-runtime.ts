@@ -21,7 +21,9 @@ export class DockerRuntime implements ContainerRuntime {
 
   constructor(
     private readonly logger: Logger,
-    options: Docker.DockerOptions = { socketPath: process.env.DOCKER_HOST ? undefined : '/var/run/docker.sock' },
+    options: Docker.DockerOptions = {
+      socketPath: process.env.DOCKER_HOST ? undefined : '/var/run/docker.sock',
+    },
   ) {
     this.docker = new Docker(options);
   }
@@ -120,7 +122,10 @@ export class DockerRuntime implements ContainerRuntime {
         exitCode: info.State.Running ? null : info.State.ExitCode,
         oomKilled: info.State.OOMKilled,
         createdAt: new Date(info.Created),
-        startedAt: info.State.StartedAt && !info.State.StartedAt.startsWith('0001') ? new Date(info.State.StartedAt) : null,
+        startedAt:
+          info.State.StartedAt && !info.State.StartedAt.startsWith('0001')
+            ? new Date(info.State.StartedAt)
+            : null,
       };
     } catch (err) {
       if (statusOf(err) === 404) return null;

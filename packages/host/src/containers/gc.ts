@@ -107,14 +107,28 @@ export class GarbageCollector {
   private async leasedPass(): Promise<GcReport> {
     const { state, settings, orchestrator, logger } = this.deps;
     const started = performance.now();
-    const report: GcReport = { removed: [], cleared: [], rebuilt: [], slots: [], kept: 0, durationMs: 0 };
+    const report: GcReport = {
+      removed: [],
+      cleared: [],
+      rebuilt: [],
+      slots: [],
+      kept: 0,
+      durationMs: 0,
+    };
     const holder = `gc:${orchestrator.settings.hostId}:${randomBytes(6).toString('hex')}`;
     if (!(await state.acquireLease(GC_LEASE, holder, settings.leaseTtlMs))) {
-      return { ...report, skipped: 'lease_held', durationMs: Math.round(performance.now() - started) };
+      return {
+        ...report,
+        skipped: 'lease_held',
+        durationMs: Math.round(performance.now() - started),
+      };
     }
-    const renew = setInterval(() => {
-      void state.renewLease(GC_LEASE, holder, settings.leaseTtlMs).catch(() => false);
-    }, Math.max(1000, Math.floor(settings.leaseTtlMs / 3)));
+    const renew = setInterval(
+      () => {
+        void state.renewLease(GC_LEASE, holder, settings.leaseTtlMs).catch(() => false);
+      },
+      Math.max(1000, Math.floor(settings.leaseTtlMs / 3)),
+    );
     try {
       await this.pass(report);
     } finally {
@@ -122,7 +136,10 @@ export class GarbageCollector {
       await state.releaseLease(GC_LEASE, holder).catch(() => false);
     }
     report.durationMs = Math.round(performance.now() - started);
-    if (report.removed.length + report.cleared.length + report.rebuilt.length + report.slots.length > 0) {
+    if (
+      report.removed.length + report.cleared.length + report.rebuilt.length + report.slots.length >
+      0
+    ) {
       logger.info({ gc: report }, 'GC pass');
     }
     return report;
@@ -131,7 +148,10 @@ export class GarbageCollector {
   private async pass(report: GcReport): Promise<void> {
     const { runtime, state, orchestrator } = this.deps;
     const slots = orchestrator.slots;
-    const containers = await runtime.list({ [LABELS.managed]: 'true', [LABELS.dataDir]: slots.dataDir });
+    const containers = await runtime.list({
+      [LABELS.managed]: 'true',
+      [LABELS.dataDir]: slots.dataDir,
+    });
     const byId = new Map(containers.map((c) => [c.id, c]));
     const records = await state.listContainers();
     const recorded = new Set(records.map((r) => r.id));
@@ -173,7 +193,11 @@ export class GarbageCollector {
   }
 
   /** Decides one recorded container's fate. */
-  private async judge(record: ContainerRecord, info: ContainerInfo, report: GcReport): Promise<void> {
+  private async judge(
+    record: ContainerRecord,
+    info: ContainerInfo,
+    report: GcReport,
+  ): Promise<void> {
     const { settings, orchestrator, state } = this.deps;
     const now = this.now();
     const alive = info.running || info.paused;
@@ -192,7 +216,8 @@ export class GarbageCollector {
         else report.kept += 1;
         return;
       case 'creating':
-        if (now - record.stateChangedAt >= settings.graceMs) await remove(['creating'], 'stuck creating');
+        if (now - record.stateChangedAt >= settings.graceMs)
+          await remove(['creating'], 'stuck creating');
         else report.kept += 1;
         return;
       case 'removing':
@@ -208,7 +233,8 @@ export class GarbageCollector {
         return;
       case 'warm':
         if (!alive) await remove(['warm'], 'warm container stopped');
-        else if (now - record.createdAt >= settings.maxLifetimeMs) await remove(['warm'], 'max lifetime');
+        else if (now - record.createdAt >= settings.maxLifetimeMs)
+          await remove(['warm'], 'max lifetime');
         else report.kept += 1;
         return;
       case 'assigned':
@@ -226,7 +252,10 @@ export class GarbageCollector {
           report.kept += 1;
           return;
         }
-        const outcome = await retireContainer(this.retireDeps(), record, reason, { from: ASSIGNED_STATES, syncOut: true });
+        const outcome = await retireContainer(this.retireDeps(), record, reason, {
+          from: ASSIGNED_STATES,
+          syncOut: true,
+        });
         if (outcome === 'removed') report.removed.push({ id: record.id, reason });
         else report.kept += 1;
         return;
@@ -242,7 +271,11 @@ export class GarbageCollector {
   private async abandoned(record: ContainerRecord): Promise<boolean> {
     const { state, settings, orchestrator } = this.deps;
     if (this.now() - record.stateChangedAt < settings.runLeaseTtlMs) return false;
-    if (record.workspaceId && (await state.getLeaseHolder(runLeaseName(record.workspaceId))) !== null) return false;
+    if (
+      record.workspaceId &&
+      (await state.getLeaseHolder(runLeaseName(record.workspaceId))) !== null
+    )
+      return false;
     return !(await socketListening(orchestrator.slotOf(record).egressSocket));
   }
 

@@ -25,7 +25,12 @@ export function viewOf(info: ContainerInfo, slots: SlotStore): DiskView {
   } catch {
     // A label that is not a valid slot id names no slot of ours.
   }
-  return { info, slotId, assignment, holder: assignment?.hostId ?? info.labels[LABELS.hostInstance] ?? '' };
+  return {
+    info,
+    slotId,
+    assignment,
+    holder: assignment?.hostId ?? info.labels[LABELS.hostInstance] ?? '',
+  };
 }
 
 /**
@@ -57,7 +62,14 @@ export function rebuildRecord(view: DiskView, now: number): ContainerRecord | nu
     };
   }
   if (info.labels[LABELS.pool] === 'warm' && !assignment) {
-    return { ...base, state: 'warm', workspaceId: null, tenant: null, lastRunEndedAt: null, runId: null };
+    return {
+      ...base,
+      state: 'warm',
+      workspaceId: null,
+      tenant: null,
+      lastRunEndedAt: null,
+      runId: null,
+    };
   }
   return null;
 }

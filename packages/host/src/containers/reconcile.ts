@@ -50,11 +50,22 @@ const ASSIGNED_STATES: readonly ContainerState[] = ['assigned', 'idle', 'paused'
 export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
   const { orchestrator, state, runtime, logger } = deps;
   const started = performance.now();
-  const report: ReconcileReport = { adopted: [], rebuilt: [], removed: [], cleared: [], slots: [], releasedLeases: [], durationMs: 0 };
+  const report: ReconcileReport = {
+    adopted: [],
+    rebuilt: [],
+    removed: [],
+    cleared: [],
+    slots: [],
+    releasedLeases: [],
+    durationMs: 0,
+  };
   const settings = orchestrator.settings;
   const slots = orchestrator.slots;
 
-  const containers = await runtime.list({ [LABELS.managed]: 'true', [LABELS.dataDir]: slots.dataDir });
+  const containers = await runtime.list({
+    [LABELS.managed]: 'true',
+    [LABELS.dataDir]: slots.dataDir,
+  });
   const records = await state.listContainers();
   const byId = new Map(records.map((r) => [r.id, r]));
   const imageId = await runtime.imageId(settings.image).catch(() => null);
@@ -72,7 +83,9 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
     4,
     async (record) => {
       if (await runtime.inspect(record.id)) return;
-      const assignment = slots.exists(record.slotId) ? slots.readAssignment(orchestrator.slotOf(record)) : null;
+      const assignment = slots.exists(record.slotId)
+        ? slots.readAssignment(orchestrator.slotOf(record))
+        : null;
       await orchestrator.remove(record.id, 'container gone');
       report.cleared.push({ id: record.id, reason: 'container gone' });
       if (record.state === 'running' && (assignment?.hostId ?? record.hostId) === settings.hostId) {
@@ -116,11 +129,16 @@ async function settle(
   const slotId = view.slotId ?? undefined;
 
   // A run recorded as in progress died with the previous process of this host.
-  const deadRunId = record ? (record.state === 'running' ? record.runId : null) : (view.assignment?.runId ?? null);
+  const deadRunId = record
+    ? record.state === 'running'
+      ? record.runId
+      : null
+    : (view.assignment?.runId ?? null);
   if (deadRunId !== null || record?.state === 'running') {
     await orchestrator.remove(info.id, 'run died with its host', slotId);
     const workspaceId = record?.workspaceId ?? view.assignment?.workspaceId ?? null;
-    if (workspaceId && deadRunId) await releaseDeadRunLease(state, { workspaceId, runId: deadRunId }, report);
+    if (workspaceId && deadRunId)
+      await releaseDeadRunLease(state, { workspaceId, runId: deadRunId }, report);
     return 'run died with its host';
   }
   if (record && !ASSIGNED_STATES.includes(record.state) && record.state !== 'warm') {
@@ -151,7 +169,12 @@ async function settle(
   if (info.paused) {
     await runtime.unpause(info.id).catch(() => undefined);
     if (record?.state === 'paused') {
-      await state.transitionContainer(info.id, ['paused'], { state: 'idle' }, orchestrator.clock.now());
+      await state.transitionContainer(
+        info.id,
+        ['paused'],
+        { state: 'idle' },
+        orchestrator.clock.now(),
+      );
     }
   }
 
@@ -185,5 +208,6 @@ async function releaseDeadRunLease(
   report: ReconcileReport,
 ): Promise<void> {
   if (!run.workspaceId || !run.runId) return;
-  if (await state.releaseLease(runLeaseName(run.workspaceId), run.runId)) report.releasedLeases.push(run.workspaceId);
+  if (await state.releaseLease(runLeaseName(run.workspaceId), run.runId))
+    report.releasedLeases.push(run.workspaceId);
 }

@@ -40,19 +40,35 @@ export async function retireContainer(
   const holder = `retire:${orchestrator.settings.hostId}:${randomBytes(6).toString('hex')}`;
   if (lease && !(await state.acquireLease(lease, holder, runLeaseTtlMs))) return 'busy';
   const renew = lease
-    ? setInterval(() => {
-        void state.renewLease(lease, holder, runLeaseTtlMs).catch(() => false);
-      }, Math.max(1000, Math.floor(runLeaseTtlMs / 3)))
+    ? setInterval(
+        () => {
+          void state.renewLease(lease, holder, runLeaseTtlMs).catch(() => false);
+        },
+        Math.max(1000, Math.floor(runLeaseTtlMs / 3)),
+      )
     : null;
   try {
-    const moving = await state.transitionContainer(record.id, options.from, { state: 'removing' }, orchestrator.clock.now());
+    const moving = await state.transitionContainer(
+      record.id,
+      options.from,
+      { state: 'removing' },
+      orchestrator.clock.now(),
+    );
     if (!moving) return 'changed';
     if (options.syncOut && workspaceId && record.tenant) {
       try {
         await sync.syncOut(record.tenant, workspaceId, orchestrator.slotOf(record));
       } catch (err) {
-        logger.error({ containerId: record.id, workspaceId, err: String(err) }, 'final sync out failed; the container stays');
-        await state.transitionContainer(record.id, ['removing'], { state: record.state }, orchestrator.clock.now());
+        logger.error(
+          { containerId: record.id, workspaceId, err: String(err) },
+          'final sync out failed; the container stays',
+        );
+        await state.transitionContainer(
+          record.id,
+          ['removing'],
+          { state: record.state },
+          orchestrator.clock.now(),
+        );
         return 'sync_failed';
       }
     }

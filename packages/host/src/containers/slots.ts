@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, renameSync, existsSync } from 'node:fs';
+import {
+  chownSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  renameSync,
+  existsSync,
+} from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
@@ -97,7 +106,10 @@ export class SlotStore {
   }
 
   /** Merges `patch` into the slot's assignment record, when it has one. */
-  updateAssignment(slot: Slot, patch: Partial<Omit<AssignmentRecord, 'containerId'>>): AssignmentRecord | null {
+  updateAssignment(
+    slot: Slot,
+    patch: Partial<Omit<AssignmentRecord, 'containerId'>>,
+  ): AssignmentRecord | null {
     const current = this.readAssignment(slot);
     if (!current) return null;
     const next = { ...current, ...patch };

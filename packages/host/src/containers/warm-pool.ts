@@ -144,14 +144,23 @@ export class WarmPool {
         const deficit = settings.size - result.warm;
         if (deficit <= 0 || this.closing) break;
         const batch = Math.min(deficit, settings.parallelCreates);
-        const outcomes = await Promise.allSettled(Array.from({ length: batch }, () => orchestrator.createContainer()));
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: batch }, () => orchestrator.createContainer()),
+        );
         const failed = outcomes.filter((o) => o.status === 'rejected');
         result.created += batch - failed.length;
         if (failed.length > 0) {
           this.failures += 1;
           const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.failures - 1));
           this.retryAt = Date.now() + delay;
-          logger.warn({ failures: this.failures, retryInMs: delay, err: String((failed[0] as PromiseRejectedResult).reason) }, 'warm container creation failed');
+          logger.warn(
+            {
+              failures: this.failures,
+              retryInMs: delay,
+              err: String((failed[0] as PromiseRejectedResult).reason),
+            },
+            'warm container creation failed',
+          );
           break;
         }
         this.failures = 0;
@@ -160,7 +169,8 @@ export class WarmPool {
     } finally {
       await state.releaseLease(lease, holder).catch(() => false);
     }
-    if (result.created > 0) logger.info({ created: result.created, warm: result.warm }, 'warm pool refilled');
+    if (result.created > 0)
+      logger.info({ created: result.created, warm: result.warm }, 'warm pool refilled');
     return result;
   }
 
@@ -174,7 +184,10 @@ export class WarmPool {
     return records.filter(
       (r) =>
         (r.state === 'warm' && ids.has(r.id)) ||
-        (r.state === 'creating' && r.workspaceId === null && r.image === image && now - r.stateChangedAt < 2 * startTimeoutMs),
+        (r.state === 'creating' &&
+          r.workspaceId === null &&
+          r.image === image &&
+          now - r.stateChangedAt < 2 * startTimeoutMs),
     ).length;
   }
 
@@ -184,7 +197,10 @@ export class WarmPool {
     const settings = orchestrator.settings;
     const records = (await state.listContainers()).filter((r) => r.state === 'warm');
     if (records.length === 0) return [];
-    const containers = await runtime.list({ [LABELS.managed]: 'true', [LABELS.dataDir]: orchestrator.slots.dataDir });
+    const containers = await runtime.list({
+      [LABELS.managed]: 'true',
+      [LABELS.dataDir]: orchestrator.slots.dataDir,
+    });
     const byId = new Map(containers.map((c) => [c.id, c]));
     const imageId = await runtime.imageId(settings.image).catch(() => null);
     const drained: PoolTick['drained'] = [];
@@ -193,19 +209,32 @@ export class WarmPool {
       if (!info) continue;
       const reason = this.drainReason(record, info, imageId);
       if (!reason) continue;
-      if (!(await state.transitionContainer(record.id, ['warm'], { state: 'removing' }, orchestrator.clock.now()))) continue;
+      if (
+        !(await state.transitionContainer(
+          record.id,
+          ['warm'],
+          { state: 'removing' },
+          orchestrator.clock.now(),
+        ))
+      )
+        continue;
       await orchestrator.remove(record.id, `warm pool: ${reason}`);
       drained.push({ id: record.id, reason });
     }
     return drained;
   }
 
-  private drainReason(record: ContainerRecord, info: ContainerInfo, imageId: string | null): string | null {
+  private drainReason(
+    record: ContainerRecord,
+    info: ContainerInfo,
+    imageId: string | null,
+  ): string | null {
     const settings = this.deps.orchestrator.settings;
     if (!info.running) return 'stopped';
     if (record.image === settings.image) {
       if (info.labels[LABELS.imageVersion] !== settings.imageVersion) return 'old image version';
-      if (imageId !== null && info.imageId !== undefined && info.imageId !== imageId) return 'old image build';
+      if (imageId !== null && info.imageId !== undefined && info.imageId !== imageId)
+        return 'old image build';
       return null;
     }
     // Another image's pool: drained only by the host that made it (other hosts may still use it).

@@ -1,6 +1,14 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, linkSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  linkSync,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,17 +39,25 @@ export function findRepoRoot(start: string = dirname(fileURLToPath(import.meta.u
   }
 }
 
-function run(cmd: string, args: string[], options: { input?: string; timeoutMs?: number; logger?: Logger } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  options: { input?: string; timeoutMs?: number; logger?: Logger } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
-      if (options.logger) for (const line of d.toString().split('\n').filter(Boolean)) options.logger.debug({ cmd }, line);
+      if (options.logger)
+        for (const line of d.toString().split('\n').filter(Boolean))
+          options.logger.debug({ cmd }, line);
     });
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = options.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), options.timeoutMs) : null;
+    const timer = options.timeoutMs
+      ? setTimeout(() => child.kill('SIGKILL'), options.timeoutMs)
+      : null;
     child.on('error', reject);
     child.on('close', (code) => {
       if (timer) clearTimeout(timer);
@@ -52,7 +68,13 @@ function run(cmd: string, args: string[], options: { input?: string; timeoutMs?:
 }
 
 async function imageLabel(image: string, label: string): Promise<string | null> {
-  const r = await run('docker', ['image', 'inspect', '--format', `{{ index .Config.Labels "${label}" }}`, image]);
+  const r = await run('docker', [
+    'image',
+    'inspect',
+    '--format',
+    `{{ index .Config.Labels "${label}" }}`,
+    image,
+  ]);
   if (r.code !== 0) return null;
   const value = r.stdout.trim();
   return value === '<no value>' ? '' : value;
@@ -68,10 +90,16 @@ async function chooseBase(root: string, logger: Logger, preferOffline: boolean):
     if (await imageExists(PUBLIC_BASE)) return PUBLIC_BASE;
     const pull = await run('docker', ['pull', PUBLIC_BASE], { timeoutMs: 60_000 });
     if (pull.code === 0) return PUBLIC_BASE;
-    logger.info({ base: PUBLIC_BASE }, 'public base image cannot be pulled; using the offline Debian base');
+    logger.info(
+      { base: PUBLIC_BASE },
+      'public base image cannot be pulled; using the offline Debian base',
+    );
   }
   if (!(await imageExists(OFFLINE_BASE))) {
-    logger.info({ base: OFFLINE_BASE }, 'building the offline base with debootstrap (about a minute)');
+    logger.info(
+      { base: OFFLINE_BASE },
+      'building the offline base with debootstrap (about a minute)',
+    );
     const r = await run(join(root, 'image', 'build-base.sh'), [OFFLINE_BASE], { logger });
     if (r.code !== 0) throw new Error(`offline base build failed: ${r.stderr || r.stdout}`);
   }
@@ -90,10 +118,15 @@ function claudeBinary(root: string): { path: string; version: string } {
 function bundleAgent(root: string): Promise<string> {
   const agentDir = join(root, 'packages', 'agent');
   return new Promise((res, rej) => {
-    const child = spawn('node', ['build.mjs'], { cwd: agentDir, stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn('node', ['build.mjs'], {
+      cwd: agentDir,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     child.on('error', rej);
     child.on('close', (code) =>
-      code === 0 ? res(join(agentDir, 'bundle', 'agent.mjs')) : rej(new Error(`agent bundle failed (exit ${code})`)),
+      code === 0
+        ? res(join(agentDir, 'bundle', 'agent.mjs'))
+        : rej(new Error(`agent bundle failed (exit ${code})`)),
     );
   });
 }
@@ -147,17 +180,23 @@ export async function buildWorkspaceImage(options: {
     'docker',
     [
       'build',
-      '--build-arg', `BASE=${base}`,
-      '--build-arg', `WORKCELL_VERSION=${version}`,
-      '--label', `${HASH_LABEL}=${contextHash}`,
-      '--label', 'workcell.managed=true',
-      '-t', image,
+      '--build-arg',
+      `BASE=${base}`,
+      '--build-arg',
+      `WORKCELL_VERSION=${version}`,
+      '--label',
+      `${HASH_LABEL}=${contextHash}`,
+      '--label',
+      'workcell.managed=true',
+      '-t',
+      image,
       context,
     ],
     { logger },
   );
   rmSync(context, { recursive: true, force: true });
-  if (r.code !== 0) throw new Error(`docker build failed: ${r.stderr.slice(-4000) || r.stdout.slice(-4000)}`);
+  if (r.code !== 0)
+    throw new Error(`docker build failed: ${r.stderr.slice(-4000) || r.stdout.slice(-4000)}`);
   logger.info({ image, durationMs: Date.now() - started }, 'workspace image built');
   return { image, base, built: true, contextHash, durationMs: Date.now() - started };
 }

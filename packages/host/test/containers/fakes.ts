@@ -5,9 +5,21 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import type { EgressAttachment, EgressGateway, EgressIdentity } from '../../src/containers/egress.js';
-import { Orchestrator, type Clock, type OrchestratorSettings } from '../../src/containers/orchestrator.js';
-import type { ContainerInfo, ContainerRuntime, ContainerSpec } from '../../src/containers/runtime.js';
+import type {
+  EgressAttachment,
+  EgressGateway,
+  EgressIdentity,
+} from '../../src/containers/egress.js';
+import {
+  Orchestrator,
+  type Clock,
+  type OrchestratorSettings,
+} from '../../src/containers/orchestrator.js';
+import type {
+  ContainerInfo,
+  ContainerRuntime,
+  ContainerSpec,
+} from '../../src/containers/runtime.js';
 import { SlotStore, type Slot } from '../../src/containers/slots.js';
 import type { WorkspaceSync } from '../../src/execute/workspace-sync.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
@@ -64,7 +76,9 @@ export class FakeRuntime implements ContainerRuntime {
         id,
         name: `workcell-${spec.slotId}`,
         image: spec.image,
-        ...(this.imageIds.has(spec.image) ? { imageId: this.imageIds.get(spec.image) as string } : {}),
+        ...(this.imageIds.has(spec.image)
+          ? { imageId: this.imageIds.get(spec.image) as string }
+          : {}),
         labels: { ...spec.labels },
         running: false,
         paused: false,
@@ -84,7 +98,15 @@ export class FakeRuntime implements ContainerRuntime {
     if (c.info.running) return;
     const agent = createHttpServer((req, res) => {
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ status: 'ok', busy: this.busy, runId: null, version: 'fake', uptimeMs: 1 }));
+      res.end(
+        JSON.stringify({
+          status: 'ok',
+          busy: this.busy,
+          runId: null,
+          version: 'fake',
+          uptimeMs: 1,
+        }),
+      );
     });
     await listen(agent, join(c.spec.mounts.socketDir, 'agent.sock'));
     c.agent = agent;
@@ -139,7 +161,11 @@ export class FakeRuntime implements ContainerRuntime {
 
   async list(labels: Record<string, string>): Promise<ContainerInfo[]> {
     return [...this.containers.values()]
-      .filter((c) => Object.entries(labels).every(([k, v]) => (v === '' ? k in c.info.labels : c.info.labels[k] === v)))
+      .filter((c) =>
+        Object.entries(labels).every(([k, v]) =>
+          v === '' ? k in c.info.labels : c.info.labels[k] === v,
+        ),
+      )
       .map((c) => ({ ...c.info, labels: { ...c.info.labels } }));
   }
 
@@ -157,9 +183,33 @@ export class FakeRuntime implements ContainerRuntime {
   async addForeign(labels: Record<string, string>, running = true): Promise<string> {
     const id = randomBytes(32).toString('hex');
     this.containers.set(id, {
-      spec: { slotId: 'none', image: IMAGE, labels, mounts: { socketDir: '/nonexistent', workspace: '/nonexistent', claudeConfig: '/nonexistent' }, env: {}, limits: { memoryMb: 64, cpus: 1, pids: 16 }, runtime: 'runc' },
+      spec: {
+        slotId: 'none',
+        image: IMAGE,
+        labels,
+        mounts: {
+          socketDir: '/nonexistent',
+          workspace: '/nonexistent',
+          claudeConfig: '/nonexistent',
+        },
+        env: {},
+        limits: { memoryMb: 64, cpus: 1, pids: 16 },
+        runtime: 'runc',
+      },
       agent: null,
-      info: { id, name: id.slice(0, 12), image: IMAGE, labels, running, paused: false, status: running ? 'running' : 'exited', exitCode: null, oomKilled: false, createdAt: new Date(this.clock()), startedAt: null },
+      info: {
+        id,
+        name: id.slice(0, 12),
+        image: IMAGE,
+        labels,
+        running,
+        paused: false,
+        status: running ? 'running' : 'exited',
+        exitCode: null,
+        oomKilled: false,
+        createdAt: new Date(this.clock()),
+        startedAt: null,
+      },
     });
     return id;
   }
@@ -242,7 +292,10 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-export function settingsFor(hostId: string, overrides: Partial<OrchestratorSettings> = {}): OrchestratorSettings {
+export function settingsFor(
+  hostId: string,
+  overrides: Partial<OrchestratorSettings> = {},
+): OrchestratorSettings {
   return {
     image: IMAGE,
     imageVersion: '1',
@@ -257,7 +310,9 @@ export function settingsFor(hostId: string, overrides: Partial<OrchestratorSetti
 }
 
 /** An orchestrator over the fakes, a memory state store and a scratch data directory. */
-export function rig(options: { state?: StateStore; settings?: Partial<OrchestratorSettings> } = {}): Rig {
+export function rig(
+  options: { state?: StateStore; settings?: Partial<OrchestratorSettings> } = {},
+): Rig {
   const dataDir = mkdtempSync(join(tmpdir(), 'wc-unit-'));
   const clock = new TestClock();
   const runtime = new FakeRuntime(() => clock.now());
@@ -265,9 +320,20 @@ export function rig(options: { state?: StateStore; settings?: Partial<Orchestrat
   const slots = new SlotStore(dataDir);
   const gateways: FakeGateway[] = [];
   const orchestrators: Orchestrator[] = [];
-  const make = (hostId: string, settings: Partial<OrchestratorSettings> = {}): { orchestrator: Orchestrator; gateway: FakeGateway } => {
+  const make = (
+    hostId: string,
+    settings: Partial<OrchestratorSettings> = {},
+  ): { orchestrator: Orchestrator; gateway: FakeGateway } => {
     const gateway = new FakeGateway();
-    const orchestrator = new Orchestrator({ runtime, state, slots, gateway, clock, logger: silent, settings: settingsFor(hostId, settings) });
+    const orchestrator = new Orchestrator({
+      runtime,
+      state,
+      slots,
+      gateway,
+      clock,
+      logger: silent,
+      settings: settingsFor(hostId, settings),
+    });
     gateways.push(gateway);
     orchestrators.push(orchestrator);
     return { orchestrator, gateway };

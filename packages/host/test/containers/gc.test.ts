@@ -15,8 +15,19 @@ const SETTINGS: GcSettings = {
   graceMs: 40_000,
 };
 
-function collector(r: Rig, sync = new RecordingSync(), settings: Partial<GcSettings> = {}): GarbageCollector {
-  return new GarbageCollector({ orchestrator: r.orchestrator, state: r.state, runtime: r.runtime, sync, logger: silent, settings: { ...SETTINGS, ...settings } });
+function collector(
+  r: Rig,
+  sync = new RecordingSync(),
+  settings: Partial<GcSettings> = {},
+): GarbageCollector {
+  return new GarbageCollector({
+    orchestrator: r.orchestrator,
+    state: r.state,
+    runtime: r.runtime,
+    sync,
+    logger: silent,
+    settings: { ...SETTINGS, ...settings },
+  });
 }
 
 /** A workspace's container, after one finished run. */
@@ -123,10 +134,17 @@ describe('GarbageCollector', () => {
 
   it('removes a labelled container with no state, clears state with no container, and never touches an unlabelled one', async () => {
     r = rig();
-    const orphan = await r.runtime.addForeign({ [LABELS.managed]: 'true', [LABELS.dataDir]: r.slots.dataDir, [LABELS.slot]: 'corphan01' });
+    const orphan = await r.runtime.addForeign({
+      [LABELS.managed]: 'true',
+      [LABELS.dataDir]: r.slots.dataDir,
+      [LABELS.slot]: 'corphan01',
+    });
     mkdirSync(join(r.slots.root, 'corphan01'));
     const unlabelled = await r.runtime.addForeign({ 'com.example': 'x' });
-    const otherInstall = await r.runtime.addForeign({ [LABELS.managed]: 'true', [LABELS.dataDir]: '/elsewhere' });
+    const otherInstall = await r.runtime.addForeign({
+      [LABELS.managed]: 'true',
+      [LABELS.dataDir]: '/elsewhere',
+    });
     const ghost = await idleContainer(r, 'ws1');
     await r.runtime.remove(ghost.record.id);
     r.clock.advance(SETTINGS.graceMs);
@@ -144,7 +162,10 @@ describe('GarbageCollector', () => {
 
   it('leaves a labelled container alone while it may still be being created', async () => {
     r = rig();
-    const young = await r.runtime.addForeign({ [LABELS.managed]: 'true', [LABELS.dataDir]: r.slots.dataDir });
+    const young = await r.runtime.addForeign({
+      [LABELS.managed]: 'true',
+      [LABELS.dataDir]: r.slots.dataDir,
+    });
     const report = await collector(r).runOnce();
     expect(report.removed).toEqual([]);
     expect(r.runtime.containers.has(young)).toBe(true);
@@ -160,7 +181,12 @@ describe('GarbageCollector', () => {
 
     const report = await collector(r).runOnce();
     expect(report.removed).toEqual([]);
-    expect(report.rebuilt).toEqual(expect.arrayContaining([{ id: warm.id, state: 'warm' }, { id: idle.record.id, state: 'idle' }]));
+    expect(report.rebuilt).toEqual(
+      expect.arrayContaining([
+        { id: warm.id, state: 'warm' },
+        { id: idle.record.id, state: 'idle' },
+      ]),
+    );
     expect(await r.state.listWarm(IMAGE)).toEqual([warm.id]);
     expect(await r.state.getAssignment('ws1')).toBe(idle.record.id);
   });
@@ -174,7 +200,9 @@ describe('GarbageCollector', () => {
     r.clock.advance(SETTINGS.runLeaseTtlMs - 1);
     expect((await gc.runOnce()).removed).toEqual([]);
     r.clock.advance(1);
-    expect((await gc.runOnce()).removed).toEqual([{ id: got.record.id, reason: 'run abandoned by its host' }]);
+    expect((await gc.runOnce()).removed).toEqual([
+      { id: got.record.id, reason: 'run abandoned by its host' },
+    ]);
   });
 
   it('removes slot directories that no container uses', async () => {

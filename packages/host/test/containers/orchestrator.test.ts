@@ -21,8 +21,18 @@ describe('Orchestrator', () => {
     expect(got.record.state).toBe('assigned');
     expect(r.runtime.calls.filter((c) => c === 'create').length).toBe(creates);
     expect(await r.state.getAssignment('ws1')).toBe(warm.id);
-    expect(r.slots.readAssignment(got.slot)).toMatchObject({ containerId: warm.id, workspaceId: 'ws1', tenant: 't1', hostId: 'host-a', runId: null });
-    expect([...r.gateway.open.values()].map((e) => e.identity)).toContainEqual({ workspaceId: 'ws1', tenant: 't1', containerId: warm.id });
+    expect(r.slots.readAssignment(got.slot)).toMatchObject({
+      containerId: warm.id,
+      workspaceId: 'ws1',
+      tenant: 't1',
+      hostId: 'host-a',
+      runId: null,
+    });
+    expect([...r.gateway.open.values()].map((e) => e.identity)).toContainEqual({
+      workspaceId: 'ws1',
+      tenant: 't1',
+      containerId: warm.id,
+    });
   });
 
   it('starts a container cold when the pool is empty, labelled with host, image version, data directory and slot', async () => {
@@ -75,18 +85,25 @@ describe('Orchestrator', () => {
     expect(await r.orchestrator.beginRun(got.record.id, 'run_2')).toBe(false);
     r.clock.advance(1000);
     await r.orchestrator.endRun(got.record.id);
-    expect(r.slots.readAssignment(got.slot)).toMatchObject({ runId: null, lastRunEndedAt: r.clock.now() });
+    expect(r.slots.readAssignment(got.slot)).toMatchObject({
+      runId: null,
+      lastRunEndedAt: r.clock.now(),
+    });
     expect((await r.state.getContainer(got.record.id))?.state).toBe('idle');
   });
 
-  it('moves the egress listener to the host that claims another host\'s warm container', async () => {
+  it("moves the egress listener to the host that claims another host's warm container", async () => {
     r = rig();
     const warm = await r.orchestrator.createContainer();
     const b = r.peer('host-b');
     const got = await b.orchestrator.acquire('t1', 'ws1');
     expect(got.record.id).toBe(warm.id);
     expect(b.orchestrator.holds(warm.id)).toBe(true);
-    expect(b.gateway.open.get(got.slot.egressSocket)?.identity).toEqual({ workspaceId: 'ws1', tenant: 't1', containerId: warm.id });
+    expect(b.gateway.open.get(got.slot.egressSocket)?.identity).toEqual({
+      workspaceId: 'ws1',
+      tenant: 't1',
+      containerId: warm.id,
+    });
     expect(r.slots.readAssignment(got.slot)?.hostId).toBe('host-b');
 
     // The creator lets go without closing (closing would unlink host-b's socket)...

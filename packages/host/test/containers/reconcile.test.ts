@@ -8,7 +8,12 @@ import type { StateStore } from '../../src/state/state-store.js';
 import { FakeGateway, IMAGE, RecordingSync, rig, settingsFor, silent, type Rig } from './fakes.js';
 
 /** The same host started again: a new orchestrator (no listeners) on `state`, then reconcile. */
-async function restart(r: Rig, state: StateStore, hostId = 'host-a', imageVersion = '1'): Promise<{ orchestrator: Orchestrator; gateway: FakeGateway; report: ReconcileReport }> {
+async function restart(
+  r: Rig,
+  state: StateStore,
+  hostId = 'host-a',
+  imageVersion = '1',
+): Promise<{ orchestrator: Orchestrator; gateway: FakeGateway; report: ReconcileReport }> {
   await r.orchestrator.close();
   const gateway = new FakeGateway();
   const orchestrator = new Orchestrator({
@@ -20,7 +25,15 @@ async function restart(r: Rig, state: StateStore, hostId = 'host-a', imageVersio
     logger: silent,
     settings: settingsFor(hostId, { imageVersion }),
   });
-  const report = await reconcile({ orchestrator, state, runtime: r.runtime, sync: new RecordingSync(), logger: silent, runLeaseTtlMs: 30_000, graceMs: 10_000 });
+  const report = await reconcile({
+    orchestrator,
+    state,
+    runtime: r.runtime,
+    sync: new RecordingSync(),
+    logger: silent,
+    runLeaseTtlMs: 30_000,
+    graceMs: 10_000,
+  });
   return { orchestrator, gateway, report };
 }
 
@@ -41,15 +54,27 @@ describe('reconcile at start-up', () => {
 
     const fresh = new MemoryStateStore({ now: () => r.clock.now() });
     const { orchestrator, gateway, report } = await restart(r, fresh);
-    cleanups.push(() => orchestrator.close(), () => gateway.close());
+    cleanups.push(
+      () => orchestrator.close(),
+      () => gateway.close(),
+    );
     expect(report.adopted.sort()).toEqual([idle.record.id, warm.id].sort());
     expect(report.rebuilt.sort()).toEqual([idle.record.id, warm.id].sort());
     expect(report.removed).toEqual([]);
     expect(await fresh.getAssignment('ws1')).toBe(idle.record.id);
-    expect(await fresh.getContainer(idle.record.id)).toMatchObject({ state: 'idle', workspaceId: 'ws1', tenant: 't1', lastRunEndedAt: r.clock.now() });
+    expect(await fresh.getContainer(idle.record.id)).toMatchObject({
+      state: 'idle',
+      workspaceId: 'ws1',
+      tenant: 't1',
+      lastRunEndedAt: r.clock.now(),
+    });
     expect(await fresh.listWarm(IMAGE)).toEqual([warm.id]);
     expect(orchestrator.holds(idle.record.id) && orchestrator.holds(warm.id)).toBe(true);
-    expect(gateway.open.get(idle.slot.egressSocket)?.identity).toEqual({ workspaceId: 'ws1', tenant: 't1', containerId: idle.record.id });
+    expect(gateway.open.get(idle.slot.egressSocket)?.identity).toEqual({
+      workspaceId: 'ws1',
+      tenant: 't1',
+      containerId: idle.record.id,
+    });
 
     const again = await orchestrator.acquire('t1', 'ws1');
     expect(again).toMatchObject({ source: 'assigned', record: { id: idle.record.id } });
@@ -62,7 +87,10 @@ describe('reconcile at start-up', () => {
     await r.orchestrator.beginRun(got.record.id, 'run_1');
 
     const { orchestrator, gateway, report } = await restart(r, r.state);
-    cleanups.push(() => orchestrator.close(), () => gateway.close());
+    cleanups.push(
+      () => orchestrator.close(),
+      () => gateway.close(),
+    );
     expect(report.removed).toEqual([{ id: got.record.id, reason: 'run died with its host' }]);
     expect(report.releasedLeases).toEqual(['ws1']);
     expect(await r.state.getLeaseHolder(runLeaseName('ws1'))).toBeNull();
@@ -75,11 +103,14 @@ describe('reconcile at start-up', () => {
     const got = await r.orchestrator.acquire('t1', 'ws1');
     await r.orchestrator.beginRun(got.record.id, 'run_1');
     const { orchestrator, gateway, report } = await restart(r, new MemoryStateStore());
-    cleanups.push(() => orchestrator.close(), () => gateway.close());
+    cleanups.push(
+      () => orchestrator.close(),
+      () => gateway.close(),
+    );
     expect(report.removed).toEqual([{ id: got.record.id, reason: 'run died with its host' }]);
   });
 
-  it('removes its containers of another image version, unhealthy ones and stopped ones, and leaves other hosts\' alone', async () => {
+  it("removes its containers of another image version, unhealthy ones and stopped ones, and leaves other hosts' alone", async () => {
     r = rig();
     const idle = await r.orchestrator.acquire('t1', 'ws1');
     const dead = await r.orchestrator.acquire('t1', 'ws2');
@@ -88,7 +119,10 @@ describe('reconcile at start-up', () => {
     const theirs = await b.orchestrator.createContainer();
 
     const { orchestrator, gateway, report } = await restart(r, r.state, 'host-a', '2');
-    cleanups.push(() => orchestrator.close(), () => gateway.close());
+    cleanups.push(
+      () => orchestrator.close(),
+      () => gateway.close(),
+    );
     expect(report.removed).toEqual(
       expect.arrayContaining([
         { id: idle.record.id, reason: 'other image version' },
@@ -109,7 +143,10 @@ describe('reconcile at start-up', () => {
     utimesSync(leftover.root, old, old);
 
     const { orchestrator, gateway, report } = await restart(r, r.state);
-    cleanups.push(() => orchestrator.close(), () => gateway.close());
+    cleanups.push(
+      () => orchestrator.close(),
+      () => gateway.close(),
+    );
     expect(report.cleared).toEqual([{ id: got.record.id, reason: 'container gone' }]);
     expect(report.slots).toEqual(['cleftover02']);
     expect(await r.state.getAssignment('ws1')).toBeNull();

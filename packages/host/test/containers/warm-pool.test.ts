@@ -3,10 +3,25 @@ import { WarmPool, type WarmPoolSettings } from '../../src/containers/warm-pool.
 import { IMAGE, rig, silent, type Rig } from './fakes.js';
 import type { Orchestrator } from '../../src/containers/orchestrator.js';
 
-const SETTINGS: WarmPoolSettings = { size: 2, intervalMs: 1_000_000, parallelCreates: 2, leaseTtlMs: 60_000 };
+const SETTINGS: WarmPoolSettings = {
+  size: 2,
+  intervalMs: 1_000_000,
+  parallelCreates: 2,
+  leaseTtlMs: 60_000,
+};
 
-function pool(r: Rig, settings: Partial<WarmPoolSettings> = {}, orchestrator: Orchestrator = r.orchestrator): WarmPool {
-  return new WarmPool({ orchestrator, state: r.state, runtime: r.runtime, logger: silent, settings: { ...SETTINGS, ...settings } });
+function pool(
+  r: Rig,
+  settings: Partial<WarmPoolSettings> = {},
+  orchestrator: Orchestrator = r.orchestrator,
+): WarmPool {
+  return new WarmPool({
+    orchestrator,
+    state: r.state,
+    runtime: r.runtime,
+    logger: silent,
+    settings: { ...SETTINGS, ...settings },
+  });
 }
 
 const creates = (r: Rig): number => r.runtime.calls.filter((c) => c === 'create').length;

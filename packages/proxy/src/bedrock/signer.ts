@@ -16,7 +16,8 @@ type SourceData = string | ArrayBuffer | ArrayBufferView;
 
 function keyOf(secret: SourceData): string | Uint8Array {
   if (typeof secret === 'string') return secret;
-  if (ArrayBuffer.isView(secret)) return new Uint8Array(secret.buffer, secret.byteOffset, secret.byteLength);
+  if (ArrayBuffer.isView(secret))
+    return new Uint8Array(secret.buffer, secret.byteOffset, secret.byteLength);
   return new Uint8Array(secret);
 }
 
@@ -31,7 +32,8 @@ export class NodeSha256 {
 
   constructor(secret?: SourceData) {
     this.secret = secret === undefined ? undefined : keyOf(secret);
-    this.hash = this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
+    this.hash =
+      this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
   }
 
   update(data: Uint8Array): void {
@@ -43,7 +45,8 @@ export class NodeSha256 {
   }
 
   reset(): void {
-    this.hash = this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
+    this.hash =
+      this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
   }
 }
 
@@ -52,7 +55,10 @@ export class NodeSha256 {
  * every service but S3, and the payload hash computed over the body as forwarded (no
  * `x-amz-content-sha256` header, so the verifier hashes the bytes it receives).
  */
-export function createBedrockSigner(region: string, credentials: AwsCredentialsProvider): SignatureV4 {
+export function createBedrockSigner(
+  region: string,
+  credentials: AwsCredentialsProvider,
+): SignatureV4 {
   return new SignatureV4({
     service: 'bedrock',
     region,

@@ -48,14 +48,16 @@ export function checkFraming(rawHeaders: readonly string[]): RequestFraming {
       lengthCount += 1;
     } else if (name === 'transfer-encoding') {
       encodingCount += 1;
-      if (value.trim().toLowerCase() !== 'chunked') throw new HeaderRefusal('only "Transfer-Encoding: chunked" is accepted');
+      if (value.trim().toLowerCase() !== 'chunked')
+        throw new HeaderRefusal('only "Transfer-Encoding: chunked" is accepted');
       chunked = true;
     }
   }
   if (hostCount > 1) throw new HeaderRefusal('more than one Host header');
   if (lengthCount > 1) throw new HeaderRefusal('more than one Content-Length header');
   if (encodingCount > 1) throw new HeaderRefusal('more than one Transfer-Encoding header');
-  if (lengthCount > 0 && encodingCount > 0) throw new HeaderRefusal('both Content-Length and Transfer-Encoding');
+  if (lengthCount > 0 && encodingCount > 0)
+    throw new HeaderRefusal('both Content-Length and Transfer-Encoding');
   return { host, chunked };
 }
 
@@ -76,13 +78,17 @@ function connectionTokens(rawHeaders: readonly string[]): Set<string> {
  * The raw header list (`[name, value, ...]`, case and order kept) without hop-by-hop headers,
  * `Proxy-*` headers, headers named in Connection, and any header `drop` selects (lower-case name).
  */
-export function forwardableHeaders(rawHeaders: readonly string[], drop: (name: string) => boolean = () => false): string[] {
+export function forwardableHeaders(
+  rawHeaders: readonly string[],
+  drop: (name: string) => boolean = () => false,
+): string[] {
   const listed = connectionTokens(rawHeaders);
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] ?? '';
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || lower.startsWith('proxy-') || listed.has(lower) || drop(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || lower.startsWith('proxy-') || listed.has(lower) || drop(lower))
+      continue;
     out.push(name, rawHeaders[i + 1] ?? '');
   }
   return out;

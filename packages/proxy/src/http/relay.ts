@@ -8,7 +8,11 @@ import { refusal, sendAnswer } from './responses.js';
  * (content type included, so an event stream stays one), and each body chunk as it is read.
  * Redirects are relayed like any other status, never followed.
  */
-export function relayResponse(upstream: IncomingMessage, res: ServerResponse, entry: AuditEntry): void {
+export function relayResponse(
+  upstream: IncomingMessage,
+  res: ServerResponse,
+  entry: AuditEntry,
+): void {
   const status = upstream.statusCode ?? 502;
   entry.record.status = status;
   res.writeHead(status, upstream.statusMessage, forwardableHeaders(upstream.rawHeaders));
@@ -55,7 +59,10 @@ export function wireUpstream(
     }
     entry.record.reason = 'upstream-failed';
     entry.record.status = 503;
-    sendAnswer(res, refusal('dependency_unavailable', 'upstream-failed', 'the upstream did not answer'));
+    sendAnswer(
+      res,
+      refusal('dependency_unavailable', 'upstream-failed', 'the upstream did not answer'),
+    );
   });
   res.on('close', () => {
     if (!res.writableFinished) upstreamReq.destroy();

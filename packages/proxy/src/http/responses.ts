@@ -17,7 +17,13 @@ export interface ProxyAnswer {
 }
 
 export function denial(reason: string, message: string): ProxyAnswer {
-  return { status: ERROR_STATUS.egress_denied, code: 'egress_denied', reason, message, denied: true };
+  return {
+    status: ERROR_STATUS.egress_denied,
+    code: 'egress_denied',
+    reason,
+    message,
+    denied: true,
+  };
 }
 
 export function refusal(code: ErrorCode, reason: string, message: string): ProxyAnswer {

@@ -46,8 +46,10 @@ export function checkSubpath(path: string): void {
     } catch {
       throw new TargetRefusal('the path has malformed percent-encoding');
     }
-    if (decoded === '.' || decoded === '..') throw new TargetRefusal('dot segments are not allowed in the path');
-    if (/[/\\]/.test(decoded)) throw new TargetRefusal('an encoded slash is not allowed in the path');
+    if (decoded === '.' || decoded === '..')
+      throw new TargetRefusal('dot segments are not allowed in the path');
+    if (/[/\\]/.test(decoded))
+      throw new TargetRefusal('an encoded slash is not allowed in the path');
   }
 }
 
@@ -79,7 +81,9 @@ export function parseAbsoluteTarget(target: string): AbsoluteTarget {
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(target);
   if (!scheme) throw new TargetRefusal('the request target is not an absolute http:// URL');
   if ((scheme[1] ?? '').toLowerCase() !== 'http') {
-    throw new TargetRefusal(`scheme "${scheme[1] ?? ''}" is not proxied as absolute-form; use CONNECT for https`);
+    throw new TargetRefusal(
+      `scheme "${scheme[1] ?? ''}" is not proxied as absolute-form; use CONNECT for https`,
+    );
   }
   const after = target.slice(scheme[0].length);
   const end = after.search(/[/?#]/);

@@ -77,7 +77,8 @@ export function embeddedIpv4(address: IpAddress): IpAddress[] {
   if (cidrContains(NAT64, address)) out.push(ipv4FromBytes(tail));
   if (cidrContains(SIX_TO_FOUR, address)) out.push(ipv4FromBytes(b.slice(2, 6)));
   if (cidrContains(TEREDO, address)) out.push(ipv4FromBytes(tail.map((x) => x ^ 0xff)));
-  if ((b[8] === 0x00 || b[8] === 0x02) && b[9] === 0x00 && b[10] === 0x5e && b[11] === 0xfe) out.push(ipv4FromBytes(tail));
+  if ((b[8] === 0x00 || b[8] === 0x02) && b[9] === 0x00 && b[10] === 0x5e && b[11] === 0xfe)
+    out.push(ipv4FromBytes(tail));
   if (b.slice(0, 12).every((x) => x === 0)) out.push(ipv4FromBytes(tail));
   return out;
 }
@@ -92,7 +93,10 @@ function classifyOne(address: IpAddress): AddressClass {
  * Classifies a destination address: its own range first, then any IPv4 address it embeds, then
  * whether it is one of this host's own interface addresses (`localAddresses`, canonical text).
  */
-export function classifyAddress(address: IpAddress, localAddresses: ReadonlySet<string> = new Set()): AddressClass {
+export function classifyAddress(
+  address: IpAddress,
+  localAddresses: ReadonlySet<string> = new Set(),
+): AddressClass {
   const own = classifyOne(address);
   if (own !== 'public') return own;
   for (const inner of embeddedIpv4(address)) {

@@ -27,7 +27,11 @@ function dialOne(address: IpAddress, port: number, timeoutMs: number): Promise<S
 }
 
 /** Connects to the first of the checked addresses that answers, in order. */
-export async function dialChecked(addresses: readonly IpAddress[], port: number, timeoutMs: number): Promise<Dialed> {
+export async function dialChecked(
+  addresses: readonly IpAddress[],
+  port: number,
+  timeoutMs: number,
+): Promise<Dialed> {
   let last: unknown = new Error('no address to dial');
   for (const address of addresses) {
     try {

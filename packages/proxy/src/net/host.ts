@@ -1,6 +1,12 @@
 import { domainToASCII } from 'node:url';
 import { WorkcellError } from '@workcell/protocol';
-import { endsInNumber, formatHostForAuthority, parseIpv6, parseLooseIpv4, type IpAddress } from './ip.js';
+import {
+  endsInNumber,
+  formatHostForAuthority,
+  parseIpv6,
+  parseLooseIpv4,
+  type IpAddress,
+} from './ip.js';
 
 /**
  * A destination host in its one canonical form: lower-case, without a trailing dot, IP literals
@@ -31,8 +37,10 @@ export function canonicalHost(raw: string): CanonicalHost {
   if (raw === '') throw new TargetRefusal('empty host');
   // Printable ASCII only: no controls, spaces or non-ASCII; then the characters with a meaning in
   // an authority or URL are refused explicitly.
-  if (!/^[\x21-\x7e]+$/.test(raw)) throw new TargetRefusal('host has a control character, a space or non-ASCII (use punycode)');
-  if (/[@%/\\?#]/.test(raw)) throw new TargetRefusal('host has userinfo, percent-encoding, a zone id or a path character');
+  if (!/^[\x21-\x7e]+$/.test(raw))
+    throw new TargetRefusal('host has a control character, a space or non-ASCII (use punycode)');
+  if (/[@%/\\?#]/.test(raw))
+    throw new TargetRefusal('host has userinfo, percent-encoding, a zone id or a path character');
   const lower = raw.toLowerCase();
   if (lower.startsWith('[')) {
     if (!lower.endsWith(']')) throw new TargetRefusal('unterminated IPv6 literal');
@@ -87,7 +95,8 @@ export function parseAuthority(raw: string, defaultPort: number | null): Authori
     else throw new TargetRefusal('unexpected text after IPv6 literal');
   } else {
     const colon = raw.lastIndexOf(':');
-    if (colon >= 0 && raw.indexOf(':') !== colon) throw new TargetRefusal('IPv6 literals must be in brackets');
+    if (colon >= 0 && raw.indexOf(':') !== colon)
+      throw new TargetRefusal('IPv6 literals must be in brackets');
     hostText = colon >= 0 ? raw.slice(0, colon) : raw;
     portText = colon >= 0 ? raw.slice(colon + 1) : null;
   }

@@ -17,7 +17,12 @@ export function ipv4FromBytes(bytes: Uint8Array): IpAddress {
 }
 
 function ipv4FromNumber(value: number): IpAddress {
-  const bytes = new Uint8Array([(value >>> 24) & 0xff, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff]);
+  const bytes = new Uint8Array([
+    (value >>> 24) & 0xff,
+    (value >>> 16) & 0xff,
+    (value >>> 8) & 0xff,
+    value & 0xff,
+  ]);
   return ipv4FromBytes(bytes);
 }
 
@@ -42,7 +47,7 @@ export function formatIpv6(bytes: Uint8Array): string {
   // RFC 5952: compress the longest run of two or more zero groups, the first one on a tie.
   let bestStart = -1;
   let bestLength = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i += 1;
       continue;
@@ -144,7 +149,8 @@ function parseIpv6Bytes(text: string): Uint8Array | null {
   if (!/^[0-9a-f:.]+$/.test(text)) return null;
   const doubleColon = text.indexOf('::');
   if (doubleColon !== text.lastIndexOf('::')) return null;
-  const [headText, tailText] = doubleColon >= 0 ? [text.slice(0, doubleColon), text.slice(doubleColon + 2)] : [text, null];
+  const [headText, tailText] =
+    doubleColon >= 0 ? [text.slice(0, doubleColon), text.slice(doubleColon + 2)] : [text, null];
   const head = parseGroups(headText, tailText === null);
   const tail = tailText === null ? [] : parseGroups(tailText, true);
   if (!head || !tail) return null;
@@ -169,7 +175,10 @@ function parseGroups(text: string, allowIpv4Tail: boolean): number[] | null {
       if (!allowIpv4Tail || i !== parts.length - 1) return null;
       const v4 = parseStrictIpv4(part);
       if (!v4) return null;
-      groups.push(((v4.bytes[0] ?? 0) << 8) | (v4.bytes[1] ?? 0), ((v4.bytes[2] ?? 0) << 8) | (v4.bytes[3] ?? 0));
+      groups.push(
+        ((v4.bytes[0] ?? 0) << 8) | (v4.bytes[1] ?? 0),
+        ((v4.bytes[2] ?? 0) << 8) | (v4.bytes[3] ?? 0),
+      );
       continue;
     }
     if (!/^[0-9a-f]{1,4}$/.test(part)) return null;

@@ -38,7 +38,8 @@ export interface ResolveOptions {
 }
 
 function insideAllowPrivate(policy: EgressPolicy, address: IpAddress): boolean {
-  const covered = (a: IpAddress): boolean => policy.allowPrivate.some((range) => cidrContains(range, a));
+  const covered = (a: IpAddress): boolean =>
+    policy.allowPrivate.some((range) => cidrContains(range, a));
   if (covered(address)) return true;
   const inner = embeddedIpv4(address);
   return inner.length > 0 && inner.every(covered);
@@ -67,7 +68,11 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  * private ranges. An IP literal is checked as is. No answer fails closed. The caller dials
  * exactly the returned addresses.
  */
-export async function resolveChecked(host: CanonicalHost, policy: EgressPolicy, options: ResolveOptions): Promise<AddressCheck> {
+export async function resolveChecked(
+  host: CanonicalHost,
+  policy: EgressPolicy,
+  options: ResolveOptions,
+): Promise<AddressCheck> {
   let addresses: IpAddress[];
   if (host.kind === 'ip') {
     addresses = [host.address];
@@ -76,11 +81,21 @@ export async function resolveChecked(host: CanonicalHost, policy: EgressPolicy, 
     try {
       answers = await withTimeout(options.resolve(host.value), options.timeoutMs);
     } catch {
-      return { ok: false, reason: 'resolve-failed', message: `${host.value} did not resolve (fails closed)`, address: null };
+      return {
+        ok: false,
+        reason: 'resolve-failed',
+        message: `${host.value} did not resolve (fails closed)`,
+        address: null,
+      };
     }
     const parsed = answers.map((text) => parseIpAddress(text.replace(/%.*$/, '')));
     if (parsed.length === 0 || parsed.some((a) => a === null)) {
-      return { ok: false, reason: 'resolve-failed', message: `${host.value} has no usable address (fails closed)`, address: null };
+      return {
+        ok: false,
+        reason: 'resolve-failed',
+        message: `${host.value} has no usable address (fails closed)`,
+        address: null,
+      };
     }
     addresses = parsed.filter((a): a is IpAddress => a !== null);
   }

@@ -30,7 +30,12 @@ export type DenyReason =
 
 export type PatternDecision =
   | { readonly allowed: true; readonly rule: string }
-  | { readonly allowed: false; readonly reason: DenyReason; readonly rule: string | null; readonly message: string };
+  | {
+      readonly allowed: false;
+      readonly reason: DenyReason;
+      readonly rule: string | null;
+      readonly message: string;
+    };
 
 /**
  * Parses `WORKCELL_EGRESS_ALLOW_PRIVATE`: comma-separated CIDRs or addresses. Refuses ranges
@@ -43,10 +48,19 @@ export function parseCidrList(list: string, variable: string): Cidr[] {
     .filter((entry) => entry !== '')
     .map((entry) => {
       const parsed = parseCidr(entry);
-      if (!parsed) throw new WorkcellError('validation_failed', `${variable}: "${entry}" is not a CIDR (e.g. 10.1.0.0/16)`, { variable, pattern: entry });
+      if (!parsed)
+        throw new WorkcellError(
+          'validation_failed',
+          `${variable}: "${entry}" is not a CIDR (e.g. 10.1.0.0/16)`,
+          { variable, pattern: entry },
+        );
       const minimum = parsed.family === 4 ? 8 : 16;
       if (parsed.prefix < minimum) {
-        throw new WorkcellError('validation_failed', `${variable}: "${entry}" is too broad (at most /${minimum})`, { variable, pattern: entry });
+        throw new WorkcellError(
+          'validation_failed',
+          `${variable}: "${entry}" is too broad (at most /${minimum})`,
+          { variable, pattern: entry },
+        );
       }
       return parsed;
     });
@@ -76,7 +90,12 @@ export function narrowPolicy(operator: EgressPolicy, hosts: readonly string[]): 
  * The host-pattern stage of a decision: deny rules first, then allow rules, default deny. The
  * address stage (resolution and ranges) follows in `resolveChecked`.
  */
-export function decideHost(policy: EgressPolicy, host: CanonicalHost, port: number, transport: Transport): PatternDecision {
+export function decideHost(
+  policy: EgressPolicy,
+  host: CanonicalHost,
+  port: number,
+  transport: Transport,
+): PatternDecision {
   const target = formatAuthority(host, port);
   const denied = policy.deny.find((p) => denyMatches(p, host.value, port));
   if (denied) {
@@ -106,7 +125,11 @@ export function decideHost(policy: EgressPolicy, host: CanonicalHost, port: numb
 }
 
 /** The policy as pattern text, for `GET /v1/workspaces/:wid/egress`. */
-export function describePolicy(policy: EgressPolicy): { allow: string[]; deny: string[]; allowPrivate: string[] } {
+export function describePolicy(policy: EgressPolicy): {
+  allow: string[];
+  deny: string[];
+  allowPrivate: string[];
+} {
   return {
     allow: policy.allow.map((p) => p.text),
     deny: policy.deny.map((p) => p.text),

@@ -4,7 +4,13 @@ import { refuse, type RequestContext } from '../context.js';
 import { forwardableHeaders, type RequestFraming } from '../http/headers.js';
 import { relayRequest } from '../http/relay.js';
 import { refusal } from '../http/responses.js';
-import { basePath, checkSubpath, splitPathQuery, upstreamHostname, upstreamPort } from '../http/targets.js';
+import {
+  basePath,
+  checkSubpath,
+  splitPathQuery,
+  upstreamHostname,
+  upstreamPort,
+} from '../http/targets.js';
 import { TargetRefusal } from '../net/host.js';
 
 /** Client headers that could carry a credential of the container's choosing. */
@@ -25,7 +31,15 @@ export function forwardAnthropic(
   const { entry } = ctx;
   const config = ctx.core.anthropic;
   if (!config) {
-    refuse(ctx, res, refusal('not_found', 'route-not-configured', 'the Anthropic route is not configured on this host'));
+    refuse(
+      ctx,
+      res,
+      refusal(
+        'not_found',
+        'route-not-configured',
+        'the Anthropic route is not configured on this host',
+      ),
+    );
     return;
   }
   entry.record.host = config.upstream.hostname;
@@ -42,7 +56,11 @@ export function forwardAnthropic(
   }
   const key = config.apiKey();
   if (key === undefined || key === '') {
-    refuse(ctx, res, refusal('unauthorized', 'no-credential', 'the host has no Anthropic API key configured'));
+    refuse(
+      ctx,
+      res,
+      refusal('unauthorized', 'no-credential', 'the host has no Anthropic API key configured'),
+    );
     return;
   }
   const headers = forwardableHeaders(req.rawHeaders, (name) => CLIENT_AUTH.has(name));
@@ -70,6 +88,9 @@ export function forwardAnthropic(
     else socket.once('connect', note);
   });
   relayRequest(req, res, upstreamReq, entry, (err) => {
-    ctx.core.logger.warn({ route: 'anthropic', code: (err as NodeJS.ErrnoException).code ?? null }, 'anthropic upstream failed');
+    ctx.core.logger.warn(
+      { route: 'anthropic', code: (err as NodeJS.ErrnoException).code ?? null },
+      'anthropic upstream failed',
+    );
   });
 }

@@ -18,12 +18,21 @@ const MODEL_ID = /^[A-Za-z0-9._:/-]{1,2048}$/;
 
 /** Dropped from the client: host, any client auth, and every SigV4 signing header. */
 function dropClientHeader(name: string): boolean {
-  return name === 'host' || name === 'authorization' || name === 'x-api-key' || name === 'content-length' || name.startsWith('x-amz-');
+  return (
+    name === 'host' ||
+    name === 'authorization' ||
+    name === 'x-api-key' ||
+    name === 'content-length' ||
+    name.startsWith('x-amz-')
+  );
 }
 
 /** RFC 3986 escaping as SigV4 canonicalises query components. */
 function escapeUri(text: string): string {
-  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(text).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 /**
@@ -31,7 +40,10 @@ function escapeUri(text: string): string {
  * The forwarded query is re-encoded from these values, so what is signed is what is sent.
  */
 function parseQuery(query: string | null): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
+  const out: Record<string, string | string[]> = Object.create(null) as Record<
+    string,
+    string | string[]
+  >;
   if (query === null || query === '') return out;
   for (const pair of query.split('&')) {
     if (pair === '') continue;
@@ -44,9 +56,13 @@ function parseQuery(query: string | null): Record<string, string | string[]> {
     } catch {
       throw new TargetRefusal('the query has malformed percent-encoding');
     }
-    if (key.toLowerCase().startsWith('x-amz-')) throw new TargetRefusal('presigned or signing query parameters are refused');
+    if (key.toLowerCase().startsWith('x-amz-'))
+      throw new TargetRefusal('presigned or signing query parameters are refused');
     const existing = out[key];
-    out[key] = existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
+    out[key] =
+      existing === undefined
+        ? value
+        : [...(Array.isArray(existing) ? existing : [existing]), value];
   }
   return out;
 }
@@ -54,7 +70,8 @@ function parseQuery(query: string | null): Record<string, string | string[]> {
 function formatQuery(query: Record<string, string | string[]>): string {
   const parts: string[] = [];
   for (const [key, value] of Object.entries(query)) {
-    for (const v of Array.isArray(value) ? value : [value]) parts.push(`${escapeUri(key)}=${escapeUri(v)}`);
+    for (const v of Array.isArray(value) ? value : [value])
+      parts.push(`${escapeUri(key)}=${escapeUri(v)}`);
   }
   return parts.length === 0 ? '' : `?${parts.join('&')}`;
 }
@@ -71,7 +88,8 @@ interface BedrockTarget {
  */
 function parseTarget(rest: string, base: string): BedrockTarget | null {
   const { path, query } = splitPathQuery(rest);
-  if (path === INFERENCE_PROFILES) return { method: 'GET', path: `${base}${INFERENCE_PROFILES}`, query: parseQuery(query) };
+  if (path === INFERENCE_PROFILES)
+    return { method: 'GET', path: `${base}${INFERENCE_PROFILES}`, query: parseQuery(query) };
   const match = /^\/model\/([^/]+)\/([a-z-]+)$/.exec(path);
   if (!match || !ACTIONS.has(match[2] ?? '')) return null;
   let model: string;
@@ -83,12 +101,20 @@ function parseTarget(rest: string, base: string): BedrockTarget | null {
   if (!MODEL_ID.test(model) || model.split('/').some((s) => s === '.' || s === '..' || s === '')) {
     throw new TargetRefusal('invalid model id');
   }
-  return { method: 'POST', path: `${base}/model/${encodeURIComponent(model)}/${match[2] ?? ''}`, query: parseQuery(query) };
+  return {
+    method: 'POST',
+    path: `${base}/model/${encodeURIComponent(model)}/${match[2] ?? ''}`,
+    query: parseQuery(query),
+  };
 }
 
 type BodyResult = { ok: true; body: Buffer } | { ok: false };
 
-function readBody(req: IncomingMessage, max: number, onChunk: (n: number) => void): Promise<BodyResult> {
+function readBody(
+  req: IncomingMessage,
+  max: number,
+  onChunk: (n: number) => void,
+): Promise<BodyResult> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -116,11 +142,24 @@ function readBody(req: IncomingMessage, max: number, onChunk: (n: number) => voi
  * exactly the path, query, headers and body forwarded. The response (an AWS event stream for
  * `invoke-with-response-stream`) passes through byte for byte as it arrives.
  */
-export async function forwardBedrock(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> {
+export async function forwardBedrock(
+  ctx: RequestContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  rest: string,
+): Promise<void> {
   const { entry } = ctx;
   const config = ctx.core.bedrock;
   if (!config) {
-    refuse(ctx, res, refusal('not_found', 'route-not-configured', 'the Bedrock route is not configured on this host'));
+    refuse(
+      ctx,
+      res,
+      refusal(
+        'not_found',
+        'route-not-configured',
+        'the Bedrock route is not configured on this host',
+      ),
+    );
     return;
   }
   entry.record.host = config.upstream.hostname;
@@ -134,15 +173,35 @@ export async function forwardBedrock(ctx: RequestContext, req: IncomingMessage, 
     return;
   }
   if (!target) {
-    refuse(ctx, res, refusal('not_found', 'unknown-route', 'the Bedrock route forwards only POST /model/<id>/invoke, invoke-with-response-stream, count-tokens and GET /inference-profiles'));
+    refuse(
+      ctx,
+      res,
+      refusal(
+        'not_found',
+        'unknown-route',
+        'the Bedrock route forwards only POST /model/<id>/invoke, invoke-with-response-stream, count-tokens and GET /inference-profiles',
+      ),
+    );
     return;
   }
   if (req.method !== target.method) {
-    refuse(ctx, res, refusal('method_not_allowed', 'method-not-allowed', `this Bedrock operation is ${target.method}`));
+    refuse(
+      ctx,
+      res,
+      refusal(
+        'method_not_allowed',
+        'method-not-allowed',
+        `this Bedrock operation is ${target.method}`,
+      ),
+    );
     return;
   }
   const declared = Number(req.headers['content-length'] ?? '0');
-  const tooLarge = refusal('payload_too_large', 'body-too-large', `the request body exceeds ${config.maxBodyBytes} bytes`);
+  const tooLarge = refusal(
+    'payload_too_large',
+    'body-too-large',
+    `the request body exceeds ${config.maxBodyBytes} bytes`,
+  );
   if (declared > config.maxBodyBytes) {
     refuse(ctx, res, tooLarge);
     return;
@@ -170,8 +229,19 @@ export async function forwardBedrock(ctx: RequestContext, req: IncomingMessage, 
       body: read.body,
     });
   } catch (err) {
-    ctx.core.logger.warn({ route: 'bedrock', error: err instanceof Error ? err.name : 'unknown' }, 'AWS credentials unavailable');
-    refuse(ctx, res, refusal('dependency_unavailable', 'no-credential', 'the host could not obtain AWS credentials'));
+    ctx.core.logger.warn(
+      { route: 'bedrock', error: err instanceof Error ? err.name : 'unknown' },
+      'AWS credentials unavailable',
+    );
+    refuse(
+      ctx,
+      res,
+      refusal(
+        'dependency_unavailable',
+        'no-credential',
+        'the host could not obtain AWS credentials',
+      ),
+    );
     return;
   }
   entry.record.decision = 'allow';
@@ -196,7 +266,10 @@ export async function forwardBedrock(ctx: RequestContext, req: IncomingMessage, 
     else socket.once('connect', note);
   });
   wireUpstream(res, upstreamReq, entry, (err) => {
-    ctx.core.logger.warn({ route: 'bedrock', code: (err as NodeJS.ErrnoException).code ?? null }, 'bedrock upstream failed');
+    ctx.core.logger.warn(
+      { route: 'bedrock', code: (err as NodeJS.ErrnoException).code ?? null },
+      'bedrock upstream failed',
+    );
   });
   upstreamReq.end(read.body);
 }

@@ -2,7 +2,12 @@ import { request as httpRequest, type IncomingMessage, type ServerResponse } fro
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { refuse, refuseRaw, type RequestContext } from '../context.js';
-import { checkFraming, forwardableHeaders, HeaderRefusal, type RequestFraming } from '../http/headers.js';
+import {
+  checkFraming,
+  forwardableHeaders,
+  HeaderRefusal,
+  type RequestFraming,
+} from '../http/headers.js';
 import { relayRequest } from '../http/relay.js';
 import { denial, refusal, type ProxyAnswer } from '../http/responses.js';
 import { parseAbsoluteTarget } from '../http/targets.js';
@@ -19,7 +24,11 @@ function badRequest(err: unknown): ProxyAnswer {
 }
 
 /** The Host header, when present, must name the request target (same canonical host and port). */
-function checkHostHeader(target: Authority, hostHeader: string | null, transport: Transport): ProxyAnswer | null {
+function checkHostHeader(
+  target: Authority,
+  hostHeader: string | null,
+  transport: Transport,
+): ProxyAnswer | null {
   if (hostHeader === null) return null;
   let stated: Authority;
   try {
@@ -28,14 +37,22 @@ function checkHostHeader(target: Authority, hostHeader: string | null, transport
     return badRequest(err);
   }
   if (stated.host.value === target.host.value && stated.port === target.port) return null;
-  return refusal('bad_request', 'host-mismatch', 'the Host header does not match the request target');
+  return refusal(
+    'bad_request',
+    'host-mismatch',
+    'the Host header does not match the request target',
+  );
 }
 
 /**
  * The decision for one destination: host patterns (deny first, default deny), then resolution and
  * the address check. Returns the connected socket to exactly a checked address, or the answer.
  */
-async function admit(ctx: RequestContext, target: Authority, transport: Transport): Promise<Dialed | ProxyAnswer> {
+async function admit(
+  ctx: RequestContext,
+  target: Authority,
+  transport: Transport,
+): Promise<Dialed | ProxyAnswer> {
   const { record } = ctx.entry;
   record.host = target.host.value;
   record.port = target.port;
@@ -57,8 +74,19 @@ async function admit(ctx: RequestContext, target: Authority, transport: Transpor
     return dialed;
   } catch (err) {
     record.address = check.addresses[0]?.text ?? null;
-    ctx.core.logger.warn({ host: target.host.value, port: target.port, code: (err as NodeJS.ErrnoException).code ?? null }, 'egress dial failed');
-    return refusal('dependency_unavailable', 'connect-failed', `could not connect to ${target.host.value}:${target.port}`);
+    ctx.core.logger.warn(
+      {
+        host: target.host.value,
+        port: target.port,
+        code: (err as NodeJS.ErrnoException).code ?? null,
+      },
+      'egress dial failed',
+    );
+    return refusal(
+      'dependency_unavailable',
+      'connect-failed',
+      `could not connect to ${target.host.value}:${target.port}`,
+    );
   }
 }
 
@@ -71,7 +99,12 @@ function isAnswer(value: Dialed | ProxyAnswer): value is ProxyAnswer {
  * the target, hop-by-hop and Proxy-* headers go, and the request is sent in origin-form over a
  * fresh connection to the checked address. Each request on a kept-alive socket comes here anew.
  */
-export async function forwardAbsolute(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, framing: RequestFraming): Promise<void> {
+export async function forwardAbsolute(
+  ctx: RequestContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  framing: RequestFraming,
+): Promise<void> {
   let target: Authority;
   let authority: string;
   let pathAndQuery: string;
@@ -113,7 +146,14 @@ export async function forwardAbsolute(ctx: RequestContext, req: IncomingMessage,
   // The connection serves this one exchange: it closes when the container's response does.
   res.once('close', () => admitted.socket.destroy());
   relayRequest(req, res, upstreamReq, ctx.entry, (err) => {
-    ctx.core.logger.warn({ host: target.host.value, port: target.port, code: (err as NodeJS.ErrnoException).code ?? null }, 'egress upstream failed');
+    ctx.core.logger.warn(
+      {
+        host: target.host.value,
+        port: target.port,
+        code: (err as NodeJS.ErrnoException).code ?? null,
+      },
+      'egress upstream failed',
+    );
   });
 }
 
@@ -121,7 +161,12 @@ export async function forwardAbsolute(ctx: RequestContext, req: IncomingMessage,
  * A CONNECT tunnel to an allowed host: after the checks the proxy answers 200 and relays bytes
  * both ways, opaque (no TLS interception). The record is emitted when the container side closes.
  */
-export async function openTunnel(ctx: RequestContext, req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
+export async function openTunnel(
+  ctx: RequestContext,
+  req: IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+): Promise<void> {
   const { entry } = ctx;
   client.on('error', () => client.destroy());
   client.once('close', () => entry.emit());
