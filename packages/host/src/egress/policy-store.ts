@@ -7,7 +7,15 @@ interface Entry {
   /** The hosts the workspace asked for; null when it uses the operator's list. */
   hosts: string[] | null;
   policy: EgressPolicy;
+  tenant: string;
+  loadedAt: number;
 }
+
+/**
+ * How long a cached policy is served before it is read again in the background, so a change
+ * made through another host (several hosts share one object store) reaches this one.
+ */
+export const POLICY_REFRESH_MS = 5_000;
 
 /**
  * The operator's egress policy and each workspace's narrowing of it, kept durable in the
@@ -24,20 +32,38 @@ export class PolicyStore {
     readonly operator: EgressPolicy,
     private readonly store: ObjectStore,
     private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
   ) {}
 
   effective(workspaceId: string | null): EgressPolicy {
     if (!workspaceId) return EMPTY_POLICY;
-    return this.entries.get(workspaceId)?.policy ?? EMPTY_POLICY;
+    const entry = this.entries.get(workspaceId);
+    if (entry && this.now() - entry.loadedAt > POLICY_REFRESH_MS)
+      this.refresh(entry.tenant, workspaceId);
+    return entry?.policy ?? EMPTY_POLICY;
   }
 
-  /** Loads (once) the workspace's stored narrowing. */
+  /** Loads the workspace's stored narrowing (cached; read again once stale). */
   async load(tenant: string, workspaceId: string): Promise<Entry> {
     const cached = this.entries.get(workspaceId);
-    if (cached) return cached;
+    if (cached && this.now() - cached.loadedAt <= POLICY_REFRESH_MS) return cached;
+    return this.read(tenant, workspaceId);
+  }
+
+  private refresh(tenant: string, workspaceId: string): void {
+    this.read(tenant, workspaceId).catch((err: unknown) => {
+      this.logger.error(
+        { workspaceId, err: String(err) },
+        'cannot reload the egress policy; keeping the cached one',
+      );
+    });
+  }
+
+  /** One read at a time per workspace. */
+  private read(tenant: string, workspaceId: string): Promise<Entry> {
     let pending = this.loading.get(workspaceId);
     if (!pending) {
-      pending = this.read(tenant, workspaceId).finally(() => this.loading.delete(workspaceId));
+      pending = this.fetch(tenant, workspaceId).finally(() => this.loading.delete(workspaceId));
       this.loading.set(workspaceId, pending);
     }
     return pending;
@@ -56,10 +82,8 @@ export class PolicyStore {
 
   /** Narrows the workspace to `hosts` (each within the operator's list); null restores the operator's list. */
   async set(tenant: string, workspaceId: string, hosts: string[] | null): Promise<Entry> {
-    const entry: Entry =
-      hosts === null
-        ? { hosts: null, policy: this.operator }
-        : { hosts, policy: narrowPolicy(this.operator, hosts) };
+    const policy = hosts === null ? this.operator : narrowPolicy(this.operator, hosts);
+    const entry: Entry = { hosts, policy, tenant, loadedAt: this.now() };
     const key = layout.workspaceEgressKey(tenant, workspaceId);
     if (hosts === null) await this.store.delete(key);
     else await this.store.put(key, JSON.stringify({ hosts }), { contentType: 'application/json' });
@@ -71,13 +95,14 @@ export class PolicyStore {
     this.entries.delete(workspaceId);
   }
 
-  private async read(tenant: string, workspaceId: string): Promise<Entry> {
+  private async fetch(tenant: string, workspaceId: string): Promise<Entry> {
     const buf = await this.store.getBuffer(layout.workspaceEgressKey(tenant, workspaceId));
-    let entry: Entry = { hosts: null, policy: this.operator };
+    const loadedAt = this.now();
+    let entry: Entry = { hosts: null, policy: this.operator, tenant, loadedAt };
     if (buf) {
       const { hosts } = JSON.parse(buf.toString('utf8')) as { hosts: string[] };
       try {
-        entry = { hosts, policy: narrowPolicy(this.operator, hosts) };
+        entry = { hosts, policy: narrowPolicy(this.operator, hosts), tenant, loadedAt };
       } catch (err) {
         // The operator's list shrank below what the workspace asked for: keep only what fits.
         const kept = hosts.filter((h) => {
@@ -92,7 +117,7 @@ export class PolicyStore {
           { workspaceId, dropped: hosts.filter((h) => !kept.includes(h)), err: String(err) },
           'workspace egress hosts outside the operator list were dropped',
         );
-        entry = { hosts: kept, policy: narrowPolicy(this.operator, kept) };
+        entry = { hosts: kept, policy: narrowPolicy(this.operator, kept), tenant, loadedAt };
       }
     }
     this.entries.set(workspaceId, entry);
