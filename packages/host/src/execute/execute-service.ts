@@ -344,8 +344,9 @@ export class ExecuteService {
           ? 'interrupted'
           : 'completed'
         : outcome.error.code;
-    await this.finish(active, conversation, outcome, sessionId, log);
+    // Counted before the terminal event goes out, so a client that saw it also sees the metric.
     this.deps.observer?.runEnded(label, Date.now() - startedAt);
+    await this.finish(active, conversation, outcome, sessionId, log);
     log.info({ outcome: label, durationMs: Date.now() - startedAt }, 'run ended');
   }
 
