@@ -24,7 +24,7 @@ import type {
   EgressIdentity,
 } from '../../packages/host/src/containers/egress.js';
 import { docker } from '../support/host.js';
-import { readSse, type SseEvent } from '../support/sse.js';
+import { apiClient } from '../support/client.js';
 
 /** Wraps a runtime to count and observe calls (a test's instrumented Docker). */
 export class CountingRuntime implements ContainerRuntime {
@@ -160,47 +160,10 @@ export interface WorkspaceView {
 
 /** HTTP helpers for a host at `url` with `token`. */
 export function client(url: string, token: string) {
-  const api = (path: string, init: RequestInit = {}): Promise<Response> => {
-    const headers = new Headers(init.headers);
-    headers.set('authorization', `Bearer ${token}`);
-    if (typeof init.body === 'string' && !headers.has('content-type'))
-      headers.set('content-type', 'application/json');
-    return fetch(`${url}${path}`, { ...init, headers });
-  };
-  const json = async <T = Record<string, unknown>>(
-    path: string,
-    init: RequestInit = {},
-  ): Promise<T> => {
-    const res = await api(path, init);
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path} answered ${res.status}: ${text}`);
-    return (text ? JSON.parse(text) : {}) as T;
-  };
+  const base = apiClient(url, token);
+  const { api, json } = base;
   return {
-    api,
-    json,
-    async conversation(): Promise<{ workspaceId: string; conversationId: string }> {
-      const ws = await json<{ id: string }>('/v1/workspaces', {
-        method: 'POST',
-        body: JSON.stringify({ name: 'orchestrator test' }),
-      });
-      const conv = await json<{ id: string }>(`/v1/workspaces/${ws.id}/conversations`, {
-        method: 'POST',
-        body: JSON.stringify({}),
-      });
-      return { workspaceId: ws.id, conversationId: conv.id };
-    },
-    /** Posts a message and reads the whole run as SSE. */
-    async send(conversationId: string, content: string): Promise<SseEvent[]> {
-      const res = await api(`/v1/conversations/${conversationId}/messages`, {
-        method: 'POST',
-        headers: { accept: 'text/event-stream' },
-        body: JSON.stringify({ content }),
-      });
-      if (res.status !== 200)
-        throw new Error(`message answered ${res.status}: ${await res.text()}`);
-      return readSse(res);
-    },
+    ...base,
     /** Posts a message without waiting for the run (202). */
     async post(conversationId: string, content: string): Promise<string> {
       const { runId } = await json<{ runId: string }>(
@@ -291,7 +254,4 @@ export async function startHost(
   };
 }
 
-/** The parsed data of the events named `name`. */
-export function dataOf<T = Record<string, unknown>>(events: SseEvent[], name: string): T[] {
-  return events.filter((e) => e.event === name).map((e) => JSON.parse(e.data) as T);
-}
+export { dataOf } from '../support/client.js';

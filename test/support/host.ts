@@ -13,7 +13,10 @@ import {
   type ConfigInput,
   type WorkcellOptions,
 } from '@workcell/host';
-import { readSse, type SseEvent } from './sse.js';
+import { apiClient, dataOf, type ApiClient } from './client.js';
+import type { SseEvent } from './sse.js';
+
+export { dataOf };
 
 export const execFileAsync = promisify(execFile);
 
@@ -23,7 +26,7 @@ export async function docker(...args: string[]): Promise<string> {
   return stdout;
 }
 
-export interface TestHost {
+export interface TestHost extends ApiClient {
   workcell: Workcell;
   url: string;
   token: string;
@@ -32,15 +35,6 @@ export interface TestHost {
   dataDir: string;
   /** Log lines the host wrote (JSON strings), for secret greps. */
   logs: string[];
-  api(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
-  json<T = Record<string, unknown>>(
-    path: string,
-    init?: RequestInit & { token?: string | null },
-  ): Promise<T>;
-  /** Creates a workspace and a conversation in it. */
-  conversation(): Promise<{ workspaceId: string; conversationId: string }>;
-  /** Posts a message with Accept: text/event-stream and reads the whole run. */
-  send(conversationId: string, content: string): Promise<SseEvent[]>;
   close(): Promise<void>;
 }
 
@@ -99,27 +93,7 @@ export async function startTestHost(
   const workcell = await createWorkcell(config, { logger, ...workcellOptions });
   const url = await workcell.listen();
 
-  const api = (
-    path: string,
-    init: RequestInit & { token?: string | null } = {},
-  ): Promise<Response> => {
-    const { token: t, ...rest } = init;
-    const headers = new Headers(rest.headers);
-    const use = t === undefined ? token : t;
-    if (use) headers.set('authorization', `Bearer ${use}`);
-    if (rest.body !== undefined && typeof rest.body === 'string' && !headers.has('content-type'))
-      headers.set('content-type', 'application/json');
-    return fetch(`${url}${path}`, { ...rest, headers });
-  };
-  const json = async <T>(
-    path: string,
-    init: RequestInit & { token?: string | null } = {},
-  ): Promise<T> => {
-    const res = await api(path, init);
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path} answered ${res.status}: ${text}`);
-    return (text ? JSON.parse(text) : {}) as T;
-  };
+  const client = apiClient(url, token);
 
   return {
     workcell,
@@ -129,29 +103,7 @@ export async function startTestHost(
     mock,
     dataDir,
     logs,
-    api,
-    json,
-    async conversation() {
-      const ws = await json<{ id: string }>('/v1/workspaces', {
-        method: 'POST',
-        body: JSON.stringify({ name: 'test' }),
-      });
-      const conv = await json<{ id: string }>(`/v1/workspaces/${ws.id}/conversations`, {
-        method: 'POST',
-        body: JSON.stringify({}),
-      });
-      return { workspaceId: ws.id, conversationId: conv.id };
-    },
-    async send(conversationId, content) {
-      const res = await api(`/v1/conversations/${conversationId}/messages`, {
-        method: 'POST',
-        headers: { accept: 'text/event-stream' },
-        body: JSON.stringify({ content }),
-      });
-      if (res.status !== 200)
-        throw new Error(`message answered ${res.status}: ${await res.text()}`);
-      return readSse(res);
-    },
+    ...client,
     async close() {
       const records = await workcell.state.listContainers().catch(() => []);
       await workcell.close(5_000).catch(() => undefined);
@@ -168,11 +120,6 @@ export async function startTestHost(
       if (!sharedDataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/** Parsed `data` of the events named `name`. */
-export function dataOf<T = Record<string, unknown>>(events: SseEvent[], name: string): T[] {
-  return events.filter((e) => e.event === name).map((e) => JSON.parse(e.data) as T);
 }
 
 /** The tool_use blocks of every assistant message in a run. */
