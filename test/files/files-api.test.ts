@@ -98,6 +98,11 @@ describe('files API', () => {
     });
     expect(unsatisfiable.status).toBe(416);
 
+    // A name cannot be both a file and a directory.
+    const clash = await host.api(`/v1/workspaces/${wid}/files/src`, { method: 'PUT', body: 'x' });
+    expect(clash.status).toBe(409);
+    expect(((await clash.json()) as { error: { code: string } }).error.code).toBe('conflict');
+
     const del = await host.api(`/v1/workspaces/${wid}/files/data.json`, { method: 'DELETE' });
     expect(del.status).toBe(204);
     expect(await filesOf()).toEqual(['src/app.py']);

@@ -16,18 +16,12 @@ export interface FileEntry {
  */
 export interface FilesService {
   list(tenant: string, workspaceId: string, prefix?: string): Promise<FileEntry[]>;
-  put(
-    tenant: string,
-    workspaceId: string,
-    path: string,
-    body: Readable,
-    contentLength?: number,
-  ): Promise<FileEntry>;
+  put(tenant: string, workspaceId: string, path: string, body: Readable): Promise<FileEntry>;
   get(
     tenant: string,
     workspaceId: string,
     path: string,
     range?: GetRange,
-  ): Promise<{ entry: FileEntry; body: Readable; start: number; end: number } | null>;
+  ): Promise<{ body: Readable } | null>;
   delete(tenant: string, workspaceId: string, path: string): Promise<boolean>;
 }

@@ -1,42 +1,25 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { WorkcellError } from '@workcell/protocol';
 import { runLeaseName } from '../execute/execute-service.js';
 import type { StateStore } from '../state/state-store.js';
 import type { GetRange, ObjectStore } from '../storage/object-store.js';
 import * as layout from '../storage/layout.js';
-import { readManifest, writeManifest, type Manifest } from '../sync/manifest.js';
-import { checkWorkspacePath } from '../sync/workspace-path.js';
+import {
+  deleteWorkspaceFile,
+  getWorkspaceFile,
+  listWorkspaceFiles,
+  putWorkspaceFile,
+} from '../sync/workspace-files.js';
 import type { FileEntry, FilesService } from './files-service.js';
 
 const FILE_LEASE_TTL_MS = 120_000;
 
-/** Counts and hashes bytes on their way to the store, failing past `limit`. */
-class HashingLimit extends Transform {
-  readonly hash = createHash('sha256');
-  size = 0;
-  constructor(private readonly limit: number) {
-    super();
-  }
-  override _transform(
-    chunk: Buffer,
-    _enc: BufferEncoding,
-    done: (err?: Error | null, data?: Buffer) => void,
-  ): void {
-    this.size += chunk.length;
-    if (this.size > this.limit) {
-      done(new WorkcellError('payload_too_large', `files are limited to ${this.limit} bytes`));
-      return;
-    }
-    this.hash.update(chunk);
-    done(null, chunk);
-  }
-}
-
 /**
- * The files API over the object store and the workspace manifest. Listing reads the manifest
- * (never the store's listing, so internals never show); writes take the workspace's run lease,
- * so they never interleave with a run's sync, and update the manifest after the bytes.
+ * The files API over the object store and the workspace manifest (`sync/workspace-files.ts`).
+ * Listing reads the manifest (never the store's listing, so internals never show); writes take
+ * the workspace's run lease, so they never interleave with a run's sync, and then bring the
+ * workspace's assigned container up to date.
  */
 export class StoreFilesService implements FilesService {
   constructor(
@@ -53,19 +36,20 @@ export class StoreFilesService implements FilesService {
     },
   ) {}
 
+  private location(tenant: string, workspaceId: string) {
+    return {
+      store: this.store,
+      filesPrefix: layout.workspaceFilesPrefix(tenant, workspaceId),
+      manifestKey: layout.workspaceManifestKey(tenant, workspaceId),
+    };
+  }
+
   async list(tenant: string, workspaceId: string, prefix?: string): Promise<FileEntry[]> {
-    const manifest = await readManifest(
+    const files = await listWorkspaceFiles(
       this.store,
       layout.workspaceManifestKey(tenant, workspaceId),
     );
-    return Object.entries(manifest.files)
-      .filter(([path]) => !prefix || path.startsWith(prefix))
-      .map(([path, f]) => ({
-        path,
-        size: f.size,
-        sha256: f.sha256,
-        modifiedAt: new Date(f.mtimeMs).toISOString(),
-      }));
+    return prefix ? files.filter((f) => f.path.startsWith(prefix)) : files;
   }
 
   async get(
@@ -73,76 +57,33 @@ export class StoreFilesService implements FilesService {
     workspaceId: string,
     path: string,
     range?: GetRange,
-  ): Promise<{ entry: FileEntry; body: Readable; start: number; end: number } | null> {
-    const checked = checkWorkspacePath(path);
-    const entry = (await this.list(tenant, workspaceId)).find((f) => f.path === checked);
-    if (!entry) return null;
-    const got = await this.store.get(layout.workspaceFileKey(tenant, workspaceId, checked), range);
-    if (!got) return null;
-    return {
-      entry,
-      body: got.body,
-      start: range?.start ?? 0,
-      end: range?.end ?? Math.max(0, entry.size - 1),
-    };
+  ): Promise<{ body: Readable } | null> {
+    return getWorkspaceFile({
+      ...this.location(tenant, workspaceId),
+      path,
+      ...(range ? { range } : {}),
+    });
   }
 
-  async put(
-    tenant: string,
-    workspaceId: string,
-    path: string,
-    body: Readable,
-    contentLength?: number,
-  ): Promise<FileEntry> {
-    const checked = checkWorkspacePath(path);
+  async put(tenant: string, workspaceId: string, path: string, body: Readable): Promise<FileEntry> {
     return this.withLease(workspaceId, async () => {
-      const counter = new HashingLimit(this.settings.maxFileBytes);
-      body.on('error', (err) => counter.destroy(err));
-      const piped = body.pipe(counter);
-      await this.store.put(layout.workspaceFileKey(tenant, workspaceId, checked), piped, {
-        ...(contentLength !== undefined ? { contentLength } : {}),
-      });
-      const entry = { size: counter.size, sha256: counter.hash.digest('hex'), mtimeMs: Date.now() };
-      await this.updateManifest(tenant, workspaceId, (m) => {
-        m.files[checked] = entry;
-        if (m.links) delete m.links[checked];
+      const stored = await putWorkspaceFile({
+        ...this.location(tenant, workspaceId),
+        path,
+        body,
+        maxFileBytes: this.settings.maxFileBytes,
       });
       await this.settings.afterChange?.(tenant, workspaceId);
-      return {
-        path: checked,
-        size: entry.size,
-        sha256: entry.sha256,
-        modifiedAt: new Date(entry.mtimeMs).toISOString(),
-      };
+      return { ...stored, modifiedAt: new Date().toISOString() };
     });
   }
 
   async delete(tenant: string, workspaceId: string, path: string): Promise<boolean> {
-    const checked = checkWorkspacePath(path);
     return this.withLease(workspaceId, async () => {
-      const manifest = await readManifest(
-        this.store,
-        layout.workspaceManifestKey(tenant, workspaceId),
-      );
-      if (!manifest.files[checked]) return false;
-      await this.updateManifest(tenant, workspaceId, (m) => {
-        delete m.files[checked];
-      });
-      await this.store.delete(layout.workspaceFileKey(tenant, workspaceId, checked));
-      await this.settings.afterChange?.(tenant, workspaceId);
-      return true;
+      const deleted = await deleteWorkspaceFile({ ...this.location(tenant, workspaceId), path });
+      if (deleted) await this.settings.afterChange?.(tenant, workspaceId);
+      return deleted;
     });
-  }
-
-  private async updateManifest(
-    tenant: string,
-    workspaceId: string,
-    change: (m: Manifest) => void,
-  ): Promise<void> {
-    const key = layout.workspaceManifestKey(tenant, workspaceId);
-    const manifest = await readManifest(this.store, key);
-    change(manifest);
-    await writeManifest(this.store, key, manifest);
   }
 
   private async withLease<T>(workspaceId: string, work: () => Promise<T>): Promise<T> {

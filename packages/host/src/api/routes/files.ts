@@ -106,7 +106,7 @@ export function registerFileRoutes(app: FastifyInstance, s: ApiServices): void {
         );
       }
       const body = (request.body ?? request.raw) as Readable;
-      const entry = await s.files.put(ws.tenant, ws.id, params['*'], body, length);
+      const entry = await s.files.put(ws.tenant, ws.id, params['*'], body);
       return reply.code(201).send({ path: entry.path, size: entry.size, sha256: entry.sha256 });
     });
   });
