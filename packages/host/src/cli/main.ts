@@ -3,6 +3,7 @@ import { startMockModel } from '@workcell/mock-model';
 import { loadConfig, type ResolvedConfig } from '../config/load.js';
 import { buildWorkspaceImage } from '../image/builder.js';
 import { createLogger, createWorkcell } from '../workcell.js';
+import { withoutPassword } from '../state/redis-store.js';
 
 const USAGE = `usage: workcell <command>
 
@@ -96,7 +97,7 @@ function printBanner(
 ): void {
   const lines = [
     `Workcell ${config.version} listening on ${url}`,
-    `  state store:   ${state === 'redis' ? `redis (${redactUrl(config.redisUrl ?? '')})` : 'in-process memory'}`,
+    `  state store:   ${state === 'redis' ? `redis (${withoutPassword(config.redisUrl ?? '')})` : 'in-process memory'}`,
     `  object store:  ${objects}`,
     `  containers:    docker, image ${config.image}, runtime ${config.runtime}, warm pool ${config.warmPoolSize}`,
     mockUrl
@@ -108,16 +109,6 @@ function printBanner(
       `  API token:     ${token}   (tenant 'local'; set WORKCELL_API_TOKENS to choose your own)`,
     );
   console.log(lines.join('\n'));
-}
-
-function redactUrl(raw: string): string {
-  try {
-    const u = new URL(raw);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(invalid url)';
-  }
 }
 
 async function mockModel(args: string[]): Promise<number | undefined> {

@@ -1,6 +1,11 @@
 import { WorkcellError } from '@workcell/protocol';
 import type { Logger } from 'pino';
-import type { ContainerRecord, ContainerState, StateStore } from '../state/state-store.js';
+import {
+  CONTAINER_STATES,
+  type ContainerRecord,
+  type ContainerState,
+  type StateStore,
+} from '../state/state-store.js';
 import { AgentClient } from './agent-client.js';
 import type { EgressAttachment, EgressGateway, EgressIdentity } from './egress.js';
 import { LABELS, type ContainerRuntime, type ContainerRuntimeName } from './runtime.js';
@@ -39,15 +44,9 @@ export const systemClock: Clock = { now: () => Date.now() };
 /** States in which a container assigned to a workspace can take its next run. */
 export const REUSABLE_STATES: readonly ContainerState[] = ['assigned', 'idle', 'paused'];
 /** Every state but `removing`: what `remove` may move to `removing`. */
-const REMOVABLE_STATES: readonly ContainerState[] = [
-  'creating',
-  'warm',
-  'assigned',
-  'running',
-  'idle',
-  'paused',
-  'failed',
-];
+const REMOVABLE_STATES: readonly ContainerState[] = CONTAINER_STATES.filter(
+  (s) => s !== 'removing',
+);
 /** Warm claims tried (dropping containers that do not answer) before a cold start. */
 const MAX_WARM_CLAIMS = 3;
 

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Slot } from '../containers/slots.js';
 import * as layout from '../storage/layout.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { syncIn, syncOut } from '../sync/file-sync.js';
+import { syncIn, syncOut, type SkippedEntry } from '../sync/file-sync.js';
 import type { Manifest } from '../sync/manifest.js';
 import type { WorkspaceSync } from './workspace-sync.js';
 
@@ -19,6 +19,21 @@ interface Known {
   sessions: Manifest;
 }
 
+interface Tree {
+  dir: string;
+  store: ObjectStore;
+  filesPrefix: string;
+  manifestKey: string;
+  logger: Logger;
+}
+
+/** What both sync directions report. */
+interface TreeResult {
+  manifest: Manifest;
+  skipped: SkippedEntry[];
+  bytes: number;
+}
+
 /**
  * Syncs a workspace's files (`/workspace`) and the agent's session transcripts
  * (`CLAUDE_CONFIG_DIR`) between the object store and a container's slot, incrementally: it
@@ -33,75 +48,86 @@ export class ObjectStoreWorkspaceSync implements WorkspaceSync {
     private readonly settings: { maxFileBytes: number; logger: Logger; observe?: SyncObserver },
   ) {}
 
+  /** The two trees of a slot: the workspace's files and the agent's session transcripts. */
+  private trees(tenant: string, workspaceId: string, slot: Slot): [Tree, Tree] {
+    const common = { store: this.store, logger: this.settings.logger };
+    return [
+      {
+        ...common,
+        dir: slot.workspaceDir,
+        filesPrefix: layout.workspaceFilesPrefix(tenant, workspaceId),
+        manifestKey: layout.workspaceManifestKey(tenant, workspaceId),
+      },
+      {
+        ...common,
+        dir: slot.claudeDir,
+        filesPrefix: layout.sessionsPrefix(tenant, workspaceId),
+        manifestKey: layout.sessionsManifestKey(tenant, workspaceId),
+      },
+    ];
+  }
+
   async syncIn(tenant: string, workspaceId: string, slot: Slot): Promise<void> {
     const started = Date.now();
     const known = this.known.get(slot.id);
+    const [filesTree, sessionsTree] = this.trees(tenant, workspaceId, slot);
     // Files and transcripts are independent trees: sync them at the same time.
     const [files, sessions] = await Promise.all([
-      syncIn({
-        dir: slot.workspaceDir,
-        store: this.store,
-        filesPrefix: layout.workspaceFilesPrefix(tenant, workspaceId),
-        manifestKey: layout.workspaceManifestKey(tenant, workspaceId),
-        logger: this.settings.logger,
-        ...(known ? { known: known.files } : {}),
-      }),
-      syncIn({
-        dir: slot.claudeDir,
-        store: this.store,
-        filesPrefix: layout.sessionsPrefix(tenant, workspaceId),
-        manifestKey: layout.sessionsManifestKey(tenant, workspaceId),
-        logger: this.settings.logger,
-        ...(known ? { known: known.sessions } : {}),
-      }),
+      syncIn({ ...filesTree, ...(known ? { known: known.files } : {}) }),
+      syncIn({ ...sessionsTree, ...(known ? { known: known.sessions } : {}) }),
     ]);
-    this.known.set(slot.id, { files: files.manifest, sessions: sessions.manifest });
-    for (const s of [...files.skipped, ...sessions.skipped]) {
-      this.settings.logger.warn(
-        { workspaceId, path: s.path, reason: s.reason },
-        'sync in skipped an entry',
-      );
-    }
-    this.settings.observe?.({
-      direction: 'in',
-      bytes: files.bytes + sessions.bytes,
-      durationMs: Date.now() - started,
-      files: files.written.length + sessions.written.length,
-    });
+    this.finished(
+      'in',
+      slot,
+      workspaceId,
+      started,
+      files,
+      sessions,
+      files.written.length + sessions.written.length,
+    );
   }
 
   async syncOut(tenant: string, workspaceId: string, slot: Slot): Promise<void> {
     const started = Date.now();
+    const maxFileBytes = this.settings.maxFileBytes;
+    const [filesTree, sessionsTree] = this.trees(tenant, workspaceId, slot);
     const [files, sessions] = await Promise.all([
-      syncOut({
-        dir: slot.workspaceDir,
-        store: this.store,
-        filesPrefix: layout.workspaceFilesPrefix(tenant, workspaceId),
-        manifestKey: layout.workspaceManifestKey(tenant, workspaceId),
-        maxFileBytes: this.settings.maxFileBytes,
-        logger: this.settings.logger,
-      }),
-      syncOut({
-        dir: slot.claudeDir,
-        store: this.store,
-        filesPrefix: layout.sessionsPrefix(tenant, workspaceId),
-        manifestKey: layout.sessionsManifestKey(tenant, workspaceId),
-        maxFileBytes: this.settings.maxFileBytes,
-        logger: this.settings.logger,
-      }),
+      syncOut({ ...filesTree, maxFileBytes }),
+      syncOut({ ...sessionsTree, maxFileBytes }),
     ]);
+    this.finished(
+      'out',
+      slot,
+      workspaceId,
+      started,
+      files,
+      sessions,
+      files.uploaded.length + sessions.uploaded.length,
+    );
+  }
+
+  /** Remembers what the slot now holds, logs what was skipped and reports the sync. */
+  private finished(
+    direction: 'in' | 'out',
+    slot: Slot,
+    workspaceId: string,
+    started: number,
+    files: TreeResult,
+    sessions: TreeResult,
+    moved: number,
+  ): void {
     this.known.set(slot.id, { files: files.manifest, sessions: sessions.manifest });
-    for (const s of files.skipped) {
+    for (const s of [...files.skipped, ...sessions.skipped]) {
       this.settings.logger.warn(
         { workspaceId, path: s.path, reason: s.reason, detail: s.detail },
-        'sync out skipped an entry',
+        `sync ${direction} skipped an entry`,
       );
     }
     this.settings.observe?.({
-      direction: 'out',
+      direction,
       bytes: files.bytes + sessions.bytes,
       durationMs: Date.now() - started,
-      files: files.uploaded.length + sessions.uploaded.length,
+      files: moved,
     });
   }
 

@@ -50,7 +50,7 @@ export class RedisStateStore implements StateStore {
 
   constructor(options: RedisStateStoreOptions) {
     this.keys = stateKeys(options.keyPrefix);
-    this.where = redactUrl(options.url);
+    this.where = withoutPassword(options.url);
     this.pingTimeoutMs = options.pingTimeoutMs ?? 2_000;
     this.logger = options.logger?.child({ component: 'state', redis: this.where });
     this.redis = new Redis(options.url, {
@@ -334,7 +334,7 @@ export class RedisStateStore implements StateStore {
 }
 
 /** The URL without its password, for messages and logs. */
-function redactUrl(url: string): string {
+export function withoutPassword(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
