@@ -3,7 +3,7 @@ import { startMockModel } from '@workcell/mock-model';
 import { loadConfig, type ResolvedConfig } from '../config/load.js';
 import { buildWorkspaceImage } from '../image/builder.js';
 import { createLogger, createWorkcell } from '../workcell.js';
-import { withoutPassword } from '../state/redis-store.js';
+import { withoutPassword } from '../state/redis-url.js';
 
 const USAGE = `usage: workcell <command>
 

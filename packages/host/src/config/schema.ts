@@ -1,5 +1,6 @@
 import { parseCidrList, parseEgressPatterns } from '@workcell/proxy';
 import { z } from 'zod';
+import { parseRedisUrl } from '../state/redis-url.js';
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -72,9 +73,19 @@ export const configSchema = z.object({
     .describe(
       'Local state: the object directory (when no S3 bucket), container mounts and sockets.',
     ),
-  redisUrl: urlString
+  redisUrl: z
+    .string()
+    .superRefine((raw, ctx) => {
+      try {
+        parseRedisUrl(raw);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+      }
+    })
     .optional()
-    .describe('Redis URL for shared state; unset keeps state in process memory.'),
+    .describe(
+      'Redis for shared state: `redis://[user:password@]host:port[/db]` for one server, `redis+cluster://host:port,host:port,...` (seed nodes) for a Redis Cluster (`rediss` for TLS); unset keeps state in process memory.',
+    ),
   s3Bucket: z
     .string()
     .min(3)

@@ -33,7 +33,10 @@ export interface GcReport {
   removed: { id: string; reason: string }[];
   /** State records whose container was gone, cleared. */
   cleared: { id: string; reason: string }[];
-  /** Containers with no state that a live host still holds: their records were rebuilt from disk. */
+  /**
+   * Containers with no state that a live host still holds (their records rebuilt from disk), and
+   * warm containers put back into a pool that had lost them.
+   */
   rebuilt: { id: string; state: ContainerState }[];
   /** Slot directories with no container, removed. */
   slots: string[];
@@ -235,7 +238,11 @@ export class GarbageCollector {
         if (!alive) await remove(['warm'], 'warm container stopped');
         else if (now - record.createdAt >= settings.maxLifetimeMs)
           await remove(['warm'], 'max lifetime');
-        else report.kept += 1;
+        else if (await this.outOfPool(record)) {
+          // A host died between taking the id from the pool and claiming the record.
+          await state.addWarm(record.image, record.id);
+          report.rebuilt.push({ id: record.id, state: 'warm' });
+        } else report.kept += 1;
         return;
       case 'assigned':
       case 'idle':
@@ -261,6 +268,16 @@ export class GarbageCollector {
         return;
       }
     }
+  }
+
+  /** A `warm` record the pool has not listed for a whole grace period. */
+  private async outOfPool(record: ContainerRecord): Promise<boolean> {
+    const { state, settings } = this.deps;
+    if (this.now() - record.stateChangedAt < settings.graceMs) return false;
+    const pool = await state.listWarm(record.image);
+    if (pool.includes(record.id)) return false;
+    // Read again: a claim may have finished since the record was listed.
+    return (await state.getContainer(record.id))?.state === 'warm';
   }
 
   /**

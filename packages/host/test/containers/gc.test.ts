@@ -116,6 +116,21 @@ describe('GarbageCollector', () => {
     expect(report.removed).toEqual([{ id: got.record.id, reason: 'max lifetime' }]);
   });
 
+  it('puts back into the pool a warm container that a host dying mid-claim left out of it', async () => {
+    r = rig();
+    const warm = await r.orchestrator.createContainer();
+    // The claimer took the id from the pool, then died before claiming the record.
+    await r.state.removeWarm(IMAGE, warm.id);
+    const gc = collector(r);
+
+    r.clock.advance(SETTINGS.graceMs - 1);
+    expect((await gc.runOnce()).rebuilt).toEqual([]);
+    r.clock.advance(1);
+    expect((await gc.runOnce()).rebuilt).toEqual([{ id: warm.id, state: 'warm' }]);
+    expect(await r.state.listWarm(IMAGE)).toEqual([warm.id]);
+    expect((await r.orchestrator.acquire('t1', 'ws1')).record.id).toBe(warm.id);
+  });
+
   it('removes failed containers and warm ones that stopped', async () => {
     r = rig();
     const failed = await r.orchestrator.acquire('t1', 'ws1');
