@@ -23,6 +23,7 @@ import { TenantRateLimiter } from '../packages/host/src/auth/rate-limit.js';
 import { TokenAuthenticator } from '../packages/host/src/auth/tokens.js';
 import { Catalog, type RunRecord } from '../packages/host/src/catalog/catalog.js';
 import type { Orchestrator } from '../packages/host/src/containers/orchestrator.js';
+import type { CrossHostControl } from '../packages/host/src/control/cross-host.js';
 import type { ContainerRuntime } from '../packages/host/src/containers/runtime.js';
 import { AuditTrail } from '../packages/host/src/egress/gateway.js';
 import type { PolicyStore } from '../packages/host/src/egress/policy-store.js';
@@ -90,6 +91,7 @@ async function startApi(): Promise<Api> {
     rateLimit: new TenantRateLimiter(state, 0, logger),
     catalog,
     orchestrator: unused as Orchestrator,
+    control: unused as CrossHostControl,
     execute,
     events,
     files: unused as FilesService,

@@ -89,7 +89,7 @@ describe('warm claims across two orchestrators on one Redis', () => {
   });
 
   it('hands each warm container to one claim only, and leaves no container behind after release and GC', async () => {
-    const pool = await a.state.listWarm(image);
+    const pool = await a.state.listWarm(a.orchestrator.pool);
     expect(pool).toHaveLength(POOL);
 
     const results = await Promise.allSettled(
@@ -113,7 +113,7 @@ describe('warm claims across two orchestrators on one Redis', () => {
       expect(await a.state.getAssignment(`ws-claim-${i}`)).toBe(c.record.id);
       expect(slots.readAssignment(c.slot)?.workspaceId).toBe(`ws-claim-${i}`);
     }
-    expect(await a.state.listWarm(image)).toEqual([]);
+    expect(await a.state.listWarm(a.orchestrator.pool)).toEqual([]);
 
     // Each claim ran one turn and released its container (idle).
     for (const [i, c] of acquired.entries()) {

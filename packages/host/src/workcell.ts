@@ -22,6 +22,8 @@ import { Orchestrator, systemClock, type Clock } from './containers/orchestrator
 import { reconcile, type ReconcileReport } from './containers/reconcile.js';
 import type { ContainerRuntime } from './containers/runtime.js';
 import { SlotStore } from './containers/slots.js';
+import { LocalControlBus, RedisControlBus, type ControlBus } from './control/control-bus.js';
+import { CrossHostControl } from './control/cross-host.js';
 import { WarmPool } from './containers/warm-pool.js';
 import { AuditTrail, ProxyEgressGateway } from './egress/gateway.js';
 import { PolicyStore } from './egress/policy-store.js';
@@ -174,8 +176,13 @@ export async function createWorkcell(
   const startTimeoutMs = 30_000;
   /** The run lease's TTL; ExecuteService renews it every third of this while a run goes on. */
   const runLeaseTtlMs = 30_000;
-  const orchestrator = new Orchestrator({
+  const bus: ControlBus = config.redisUrl
+    ? new RedisControlBus({ url: config.redisUrl, hostId: config.hostId, logger })
+    : new LocalControlBus(config.hostId, logger);
+  const orchestrator: Orchestrator = new Orchestrator({
     onSlotRemoved: (slotId) => sync.forget(slotId),
+    onForeignContainer: (record): Promise<void> =>
+      control.removeContainer(record, 'workspace moved to another host'),
     runtime,
     state,
     slots,
@@ -216,13 +223,14 @@ export async function createWorkcell(
       }
     },
   });
-  const execute = new ExecuteService({
+  const execute: ExecuteService = new ExecuteService({
     catalog,
     orchestrator,
     state,
     events,
     sync,
     observer: metrics,
+    remote: { interrupt: (runId): Promise<void> => control.interrupt(runId) },
     logger: logger.child({ component: 'execute' }),
     settings: {
       runTimeoutMs: config.runTimeoutMs,
@@ -230,6 +238,14 @@ export async function createWorkcell(
       leaseTtlMs: runLeaseTtlMs,
       eventBufferTtlMs: 3_600_000,
     },
+  });
+
+  const control: CrossHostControl = new CrossHostControl({
+    bus,
+    orchestrator,
+    policies,
+    interruptLocal: (runId): boolean => execute.interruptLocal(runId),
+    logger: logger.child({ component: 'control' }),
   });
 
   const pool = new WarmPool({
@@ -291,6 +307,7 @@ export async function createWorkcell(
     catalog,
     orchestrator,
     execute,
+    control,
     events,
     files,
     egress: { policies, audit },
@@ -331,6 +348,9 @@ export async function createWorkcell(
       await reconcileContainers().catch((err: unknown) => {
         logger.error({ err: String(err) }, 'reconcile failed; serving anyway (GC cleans up later)');
       });
+      await bus.ready().catch((err: unknown) => {
+        logger.error({ err: String(err) }, 'control channel not subscribed; serving anyway');
+      });
       pool.start();
       gc.start();
       return api.listen({ port: config.port, host: config.host });
@@ -340,6 +360,8 @@ export async function createWorkcell(
       await api.close();
       await pool.stop();
       await gc.stop();
+      control.close();
+      await bus.close();
       await orchestrator.close();
       await gateway.close();
       await state.close();

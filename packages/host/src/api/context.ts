@@ -4,6 +4,7 @@ import type { TenantRateLimiter } from '../auth/rate-limit.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Orchestrator } from '../containers/orchestrator.js';
 import type { ContainerRuntime } from '../containers/runtime.js';
+import type { CrossHostControl } from '../control/cross-host.js';
 import type { ExecuteService } from '../execute/execute-service.js';
 import type { RunEventLog } from '../execute/run-events.js';
 import type { FilesService } from '../files/files-service.js';
@@ -20,6 +21,8 @@ export interface ApiServices {
   catalog: Catalog;
   orchestrator: Orchestrator;
   execute: ExecuteService;
+  /** Reaches the host that holds a container or an egress listener. */
+  control: CrossHostControl;
   events: RunEventLog;
   files: FilesService;
   egress: { policies: PolicyStore; audit: AuditTrail };

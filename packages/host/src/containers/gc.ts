@@ -165,7 +165,9 @@ export class GarbageCollector {
         await this.judge(record, info, report);
         return;
       }
-      // Not a container of this data directory: gone, or another installation's.
+      // Not a container of this data directory: another host's (which that host judges, with
+      // its own engine), or gone.
+      if (!orchestrator.isLocal(record) && record.hostId !== orchestrator.settings.hostId) return;
       if (await runtime.inspect(record.id)) return;
       await orchestrator.remove(record.id, 'container gone');
       report.cleared.push({ id: record.id, reason: 'container gone' });
@@ -240,7 +242,7 @@ export class GarbageCollector {
           await remove(['warm'], 'max lifetime');
         else if (await this.outOfPool(record)) {
           // A host died between taking the id from the pool and claiming the record.
-          await state.addWarm(record.image, record.id);
+          await this.deps.orchestrator.addToPool(record.id);
           report.rebuilt.push({ id: record.id, state: 'warm' });
         } else report.kept += 1;
         return;
@@ -272,9 +274,10 @@ export class GarbageCollector {
 
   /** A `warm` record the pool has not listed for a whole grace period. */
   private async outOfPool(record: ContainerRecord): Promise<boolean> {
-    const { state, settings } = this.deps;
+    const { state, settings, orchestrator } = this.deps;
     if (this.now() - record.stateChangedAt < settings.graceMs) return false;
-    const pool = await state.listWarm(record.image);
+    if (record.image !== orchestrator.settings.image) return false;
+    const pool = await state.listWarm(orchestrator.pool);
     if (pool.includes(record.id)) return false;
     // Read again: a claim may have finished since the record was listed.
     return (await state.getContainer(record.id))?.state === 'warm';
@@ -311,7 +314,7 @@ export class GarbageCollector {
     const view = viewOf(info, orchestrator.slots);
     if (view.slotId && (await socketListening(orchestrator.slots.slot(view.slotId).egressSocket))) {
       const record = rebuildRecord(view, now);
-      if (record && (await restoreRecord(state, record))) {
+      if (record && (await restoreRecord(state, record, orchestrator.pool))) {
         report.rebuilt.push({ id: record.id, state: record.state });
         return;
       }

@@ -9,6 +9,7 @@ import {
 import { AgentClient } from './agent-client.js';
 import type { EgressAttachment, EgressGateway, EgressIdentity } from './egress.js';
 import { LABELS, type ContainerRuntime, type ContainerRuntimeName } from './runtime.js';
+import { dataDirScope, poolName } from './scope.js';
 import type { Slot, SlotStore } from './slots.js';
 
 export interface OrchestratorSettings {
@@ -86,11 +87,38 @@ export class Orchestrator {
       clock?: Clock;
       /** Told when a container's slot is gone, so per-slot caches (the sync's) can drop it. */
       onSlotRemoved?: (slotId: string) => void;
+      /**
+       * Told of a workspace's container that lives on another host (another engine and data
+       * directory) when this host takes the workspace over: its owner removes it.
+       */
+      onForeignContainer?: (record: ContainerRecord) => Promise<void>;
     },
   ) {}
 
+  private poolCache: string | null = null;
+
+  /** The warm pool this host claims from and fills: its image, among its own scope's containers. */
+  get pool(): string {
+    this.poolCache ??= poolName(this.deps.settings.image, dataDirScope(this.deps.slots.dataDir));
+    return this.poolCache;
+  }
+
+  /** Puts a `warm` container of this host into its pool. */
+  async addToPool(containerId: string): Promise<void> {
+    await this.deps.state.addWarm(this.pool, containerId);
+  }
+
+  /** Can this host reach the container (its slot is in this host's data directory)? */
+  isLocal(record: ContainerRecord): boolean {
+    return this.deps.slots.exists(record.slotId);
+  }
+
   get clock(): Clock {
     return this.deps.clock ?? systemClock;
+  }
+
+  get state(): StateStore {
+    return this.deps.state;
   }
 
   get settings(): OrchestratorSettings {
@@ -156,7 +184,18 @@ export class Orchestrator {
       containerId,
     });
 
-    const current = await this.assigned(workspaceId);
+    let current = await this.assigned(workspaceId);
+    if (current && !this.isLocal(current)) {
+      // Another host's container: the workspace moves here (the caller holds its run lease, so
+      // nothing runs there), and the owner is told to remove the one it has.
+      await state.clearAssignment(workspaceId, current.id);
+      await this.deps.onForeignContainer?.(current);
+      logger.info(
+        { containerId: current.id, workspaceId, owner: current.hostId },
+        'workspace taken over from another host',
+      );
+      current = null;
+    }
     if (current && REUSABLE_STATES.includes(current.state)) {
       if (current.state === 'paused') await this.resume(current).catch(() => undefined);
       if (await this.responds(current)) {
@@ -179,7 +218,7 @@ export class Orchestrator {
 
     try {
       for (let attempt = 0; attempt < MAX_WARM_CLAIMS; attempt += 1) {
-        const warm = await state.claimWarm(settings.image, workspaceId, tenant, this.clock.now());
+        const warm = await state.claimWarm(this.pool, workspaceId, tenant, this.clock.now());
         if (!warm) break;
         if (await this.responds(warm)) {
           await this.hold(warm, identity(warm.id), undefined);
@@ -337,7 +376,7 @@ export class Orchestrator {
           `container ${id} changed state while starting`,
         );
       if (assign) await state.setAssignment(assign.workspaceId, id);
-      else await state.addWarm(settings.image, id);
+      else await state.addWarm(this.pool, id);
       logger.info(
         { containerId: id, slotId: slot.id, state: next, workspaceId: assign?.workspaceId ?? null },
         'container ready',
@@ -471,6 +510,9 @@ export class Orchestrator {
       this.deps.onSlotRemoved?.(slot);
     }
     if (record?.workspaceId) await state.clearAssignment(record.workspaceId, containerId);
+    if (record?.state === 'warm' || record?.workspaceId === null) {
+      await state.removeWarm(this.pool, containerId);
+    }
     await state.deleteContainer(containerId);
     logger.info({ containerId, reason }, 'container removed');
   }

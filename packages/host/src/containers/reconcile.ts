@@ -187,14 +187,14 @@ async function settle(
 
   let adopted = record;
   if (!adopted) {
-    if (!(await restoreRecord(state, probe))) {
+    if (!(await restoreRecord(state, probe, orchestrator.pool))) {
       await orchestrator.remove(info.id, 'surplus: its workspace has another container', slotId);
       return 'surplus: its workspace has another container';
     }
     adopted = probe;
     report.rebuilt.push(info.id);
   } else if (adopted.state === 'warm') {
-    await state.addWarm(adopted.image, adopted.id);
+    await orchestrator.addToPool(adopted.id);
   }
   await orchestrator.adopt(adopted);
   report.adopted.push(info.id);

@@ -114,7 +114,7 @@ export class WarmPool {
   /** Warm containers ready to claim now. */
   async warmCount(): Promise<number> {
     const { state, orchestrator } = this.deps;
-    const ids = new Set(await state.listWarm(orchestrator.settings.image));
+    const ids = new Set(await state.listWarm(orchestrator.pool));
     const records = await state.listContainers();
     return records.filter((r) => r.state === 'warm' && ids.has(r.id)).length;
   }
@@ -132,7 +132,7 @@ export class WarmPool {
       result.warm = await this.countTowardPool();
       return result;
     }
-    const lease = poolLeaseName(orchestrator.settings.image);
+    const lease = poolLeaseName(orchestrator.pool);
     const holder = `${orchestrator.settings.hostId}:${randomBytes(6).toString('hex')}`;
     if (!(await state.acquireLease(lease, holder, settings.leaseTtlMs))) {
       result.warm = await this.countTowardPool();
@@ -178,7 +178,7 @@ export class WarmPool {
   private async countTowardPool(): Promise<number> {
     const { state, orchestrator } = this.deps;
     const { image, startTimeoutMs } = orchestrator.settings;
-    const ids = new Set(await state.listWarm(image));
+    const ids = new Set(await state.listWarm(orchestrator.pool));
     const now = orchestrator.clock.now();
     const records = await state.listContainers();
     return records.filter(
@@ -187,6 +187,7 @@ export class WarmPool {
         (r.state === 'creating' &&
           r.workspaceId === null &&
           r.image === image &&
+          orchestrator.isLocal(r) &&
           now - r.stateChangedAt < 2 * startTimeoutMs),
     ).length;
   }

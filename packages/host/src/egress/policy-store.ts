@@ -91,6 +91,15 @@ export class PolicyStore {
     return entry;
   }
 
+  /**
+   * Reads the workspace's policy again now, whatever the cache holds: another host changed it.
+   * Only a workspace this host has loaded is read; the others load when first needed.
+   */
+  async reload(tenant: string, workspaceId: string): Promise<void> {
+    if (!this.entries.has(workspaceId)) return;
+    await this.fetch(tenant, workspaceId);
+  }
+
   forget(workspaceId: string): void {
     this.entries.delete(workspaceId);
   }

@@ -86,6 +86,8 @@ export class ExecuteService {
       settings: ExecuteSettings;
       logger: Logger;
       observer?: RunObserver;
+      /** Reaches the host that runs a run this host does not (see `control/`). */
+      remote?: { interrupt(runId: string): Promise<void> };
     },
   ) {}
 
@@ -254,22 +256,27 @@ export class ExecuteService {
   }
 
   /**
-   * Interrupts a run of the caller's conversation. `not_found` for another tenant's ids;
-   * `conflict` when the run has ended or runs on another host.
+   * Interrupts a run of the caller's conversation, wherever it runs: a run of another host is
+   * reached through `remote`. `not_found` for another tenant's ids; `conflict` when the run is
+   * not in progress (ended, or its host stopped and its lease expired).
    */
   async interrupt(principal: Principal, conversationId: string, runId: string): Promise<void> {
     const conversation = await this.deps.catalog.getConversation(principal.tenant, conversationId);
     const record = this.deps.catalog.getRun(conversation, runId);
-    const active = this.active.get(runId);
-    if (!active) {
-      throw new WorkcellError(
-        'conflict',
-        record.status === 'running'
-          ? 'the run is in progress on another host; interrupt it there'
-          : 'the run is not in progress',
-      );
+    if (this.interruptLocal(runId)) return;
+    const holder = await this.deps.state.getLeaseHolder(runLeaseName(conversation.workspaceId));
+    if (record.status !== 'running' || holder !== runId || !this.deps.remote) {
+      throw new WorkcellError('conflict', 'the run is not in progress');
     }
+    await this.deps.remote.interrupt(runId);
+  }
+
+  /** Interrupts the run if this host runs it; answers whether it does. */
+  interruptLocal(runId: string): boolean {
+    const active = this.active.get(runId);
+    if (!active) return false;
     this.stop(active, 'interrupt');
+    return true;
   }
 
   private get interruptGraceMs(): number {

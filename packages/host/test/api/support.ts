@@ -9,6 +9,7 @@ import { TenantRateLimiter } from '../../src/auth/rate-limit.js';
 import { TokenAuthenticator } from '../../src/auth/tokens.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import type { Orchestrator } from '../../src/containers/orchestrator.js';
+import type { CrossHostControl } from '../../src/control/cross-host.js';
 import type { ContainerInfo, ContainerRuntime } from '../../src/containers/runtime.js';
 import { AuditTrail } from '../../src/egress/gateway.js';
 import type { PolicyStore } from '../../src/egress/policy-store.js';
@@ -105,6 +106,8 @@ export async function apiHarness(
     events,
     files: { list: async () => [] } as unknown as FilesService,
     egress: { policies: {} as PolicyStore, audit: new AuditTrail() },
+    // No container is ever assigned here, so nothing is sent to another host.
+    control: {} as CrossHostControl,
     health: new HealthChecks({
       runtime: runtime as unknown as ContainerRuntime,
       state,

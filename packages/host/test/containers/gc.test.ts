@@ -120,14 +120,14 @@ describe('GarbageCollector', () => {
     r = rig();
     const warm = await r.orchestrator.createContainer();
     // The claimer took the id from the pool, then died before claiming the record.
-    await r.state.removeWarm(IMAGE, warm.id);
+    await r.state.removeWarm(r.orchestrator.pool, warm.id);
     const gc = collector(r);
 
     r.clock.advance(SETTINGS.graceMs - 1);
     expect((await gc.runOnce()).rebuilt).toEqual([]);
     r.clock.advance(1);
     expect((await gc.runOnce()).rebuilt).toEqual([{ id: warm.id, state: 'warm' }]);
-    expect(await r.state.listWarm(IMAGE)).toEqual([warm.id]);
+    expect(await r.state.listWarm(r.orchestrator.pool)).toEqual([warm.id]);
     expect((await r.orchestrator.acquire('t1', 'ws1')).record.id).toBe(warm.id);
   });
 
@@ -202,7 +202,7 @@ describe('GarbageCollector', () => {
         { id: idle.record.id, state: 'idle' },
       ]),
     );
-    expect(await r.state.listWarm(IMAGE)).toEqual([warm.id]);
+    expect(await r.state.listWarm(r.orchestrator.pool)).toEqual([warm.id]);
     expect(await r.state.getAssignment('ws1')).toBe(idle.record.id);
   });
 

@@ -12,7 +12,7 @@ describe('Orchestrator', () => {
     r = rig();
     const warm = await r.orchestrator.createContainer();
     expect(warm.state).toBe('warm');
-    expect(await r.state.listWarm(IMAGE)).toEqual([warm.id]);
+    expect(await r.state.listWarm(r.orchestrator.pool)).toEqual([warm.id]);
     const creates = r.runtime.calls.filter((c) => c === 'create').length;
 
     const got = await r.orchestrator.acquire('t1', 'ws1');

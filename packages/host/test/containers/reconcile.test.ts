@@ -68,7 +68,7 @@ describe('reconcile at start-up', () => {
       tenant: 't1',
       lastRunEndedAt: r.clock.now(),
     });
-    expect(await fresh.listWarm(IMAGE)).toEqual([warm.id]);
+    expect(await fresh.listWarm(orchestrator.pool)).toEqual([warm.id]);
     expect(orchestrator.holds(idle.record.id) && orchestrator.holds(warm.id)).toBe(true);
     expect(gateway.open.get(idle.slot.egressSocket)?.identity).toEqual({
       workspaceId: 'ws1',

@@ -41,7 +41,7 @@ export function registerWorkspaceRoutes(app: FastifyInstance, s: ApiServices): v
     if (await s.execute.isBusy(ws.id))
       throw new WorkcellError('workspace_busy', 'a run is in progress in this workspace');
     const record = await s.orchestrator.assigned(ws.id);
-    if (record) await s.orchestrator.remove(record.id, 'workspace deleted');
+    if (record) await s.control.removeContainer(record, 'workspace deleted');
     await s.catalog.deleteWorkspace(tenant, ws.id);
     return reply.code(204).send();
   });

@@ -1,0 +1,75 @@
+import type { Logger } from 'pino';
+import type { Orchestrator } from '../containers/orchestrator.js';
+import type { PolicyStore } from '../egress/policy-store.js';
+import type { ContainerRecord } from '../state/state-store.js';
+import type { ControlBus, ControlHandler } from './control-bus.js';
+
+/**
+ * Requests that must reach the host holding a run or a container, wherever they arrive: an
+ * interrupt, removing a container (workspace deleted, or the workspace moved to another host),
+ * and an egress-policy change. Sends them on the control bus and acts on those it hears.
+ */
+export class CrossHostControl {
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly deps: {
+      bus: ControlBus;
+      orchestrator: Orchestrator;
+      policies: PolicyStore;
+      /** Interrupts a run of this host; false when this host does not run it. */
+      interruptLocal: (runId: string) => boolean;
+      logger: Logger;
+    },
+  ) {
+    this.unsubscribe = deps.bus.subscribe(this.handle);
+  }
+
+  /** Asks the host running `runId` to interrupt it. */
+  async interrupt(runId: string): Promise<void> {
+    await this.deps.bus.publish({ type: 'interrupt', runId });
+  }
+
+  /**
+   * Removes a container: at once when this host reaches it, else by its owner. The workspace
+   * stops naming it first, so no request is sent to it meanwhile.
+   */
+  async removeContainer(record: ContainerRecord, reason: string): Promise<void> {
+    const { orchestrator } = this.deps;
+    if (orchestrator.isLocal(record)) {
+      await orchestrator.remove(record.id, reason);
+      return;
+    }
+    if (record.workspaceId) await orchestrator.state.clearAssignment(record.workspaceId, record.id);
+    await this.deps.bus.publish({ type: 'remove-container', containerId: record.id, reason });
+  }
+
+  /** Tells every other host that a workspace's egress policy changed. */
+  async egressChanged(tenant: string, workspaceId: string): Promise<void> {
+    await this.deps.bus.publish({ type: 'egress-changed', tenant, workspaceId });
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+
+  private readonly handle: ControlHandler = async (message) => {
+    const { orchestrator, policies, logger } = this.deps;
+    switch (message.type) {
+      case 'interrupt':
+        if (this.deps.interruptLocal(message.runId)) {
+          logger.info({ runId: message.runId, from: message.from }, 'run interrupted for a peer');
+        }
+        return;
+      case 'remove-container': {
+        const record = await orchestrator.state.getContainer(message.containerId);
+        if (!record || !orchestrator.isLocal(record)) return;
+        await orchestrator.remove(record.id, `${message.reason} (via ${message.from})`);
+        return;
+      }
+      case 'egress-changed':
+        await policies.reload(message.tenant, message.workspaceId);
+        return;
+    }
+  };
+}
