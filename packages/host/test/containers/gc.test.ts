@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { GarbageCollector, GC_LEASE, type GcSettings } from '../../src/containers/gc.js';
 import { LABELS } from '../../src/containers/runtime.js';
 import { runLeaseName } from '../../src/execute/execute-service.js';
-import { IMAGE, RecordingSync, rig, silent, type Rig } from './fakes.js';
+import { RecordingSync, rig, silent, type Rig } from './fakes.js';
 
 const SETTINGS: GcSettings = {
   idleTimeoutMs: 60_000,

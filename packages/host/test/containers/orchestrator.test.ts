@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LABELS } from '../../src/containers/runtime.js';
-import { IMAGE, rig, type Rig } from './fakes.js';
+import { rig, type Rig } from './fakes.js';
 
 describe('Orchestrator', () => {
   let r: Rig;

@@ -5,7 +5,7 @@ import { reconcile, type ReconcileReport } from '../../src/containers/reconcile.
 import { runLeaseName } from '../../src/execute/execute-service.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import type { StateStore } from '../../src/state/state-store.js';
-import { FakeGateway, IMAGE, RecordingSync, rig, settingsFor, silent, type Rig } from './fakes.js';
+import { FakeGateway, RecordingSync, rig, settingsFor, silent, type Rig } from './fakes.js';
 
 /** The same host started again: a new orchestrator (no listeners) on `state`, then reconcile. */
 async function restart(
