@@ -17,6 +17,7 @@ import { TokenAuthenticator } from './auth/tokens.js';
 import { Catalog } from './catalog/catalog.js';
 import type { ResolvedConfig } from './config/load.js';
 import { DockerRuntime } from './containers/docker-runtime.js';
+import { HostCapacity } from './containers/capacity.js';
 import { GarbageCollector } from './containers/gc.js';
 import { Orchestrator, systemClock, type Clock } from './containers/orchestrator.js';
 import { reconcile, type ReconcileReport } from './containers/reconcile.js';
@@ -231,6 +232,7 @@ export async function createWorkcell(
     sync,
     observer: metrics,
     remote: { interrupt: (runId): Promise<void> => control.interrupt(runId) },
+    admit: (workspaceId): Promise<void> => capacity.admit(workspaceId),
     logger: logger.child({ component: 'execute' }),
     settings: {
       runTimeoutMs: config.runTimeoutMs,
@@ -240,6 +242,14 @@ export async function createWorkcell(
     },
   });
 
+  const capacity: HostCapacity = new HostCapacity({
+    orchestrator,
+    state,
+    sync,
+    runLeaseTtlMs,
+    max: config.maxContainers,
+    logger: logger.child({ component: 'capacity' }),
+  });
   const control: CrossHostControl = new CrossHostControl({
     bus,
     orchestrator,
@@ -253,6 +263,7 @@ export async function createWorkcell(
     state,
     runtime,
     logger: logger.child({ component: 'warm-pool' }),
+    room: () => capacity.roomForWarm(),
     settings: {
       size: config.warmPoolSize,
       intervalMs: 5_000,
@@ -300,6 +311,7 @@ export async function createWorkcell(
     objects,
     image: config.image,
     accepting: () => execute.isAccepting,
+    capacity: () => capacity.report(),
   });
 
   const api = await buildApi({

@@ -178,6 +178,11 @@ export const configSchema = z.object({
     .default(1)
     .describe('CPU limit per container.'),
   containerPids: intFrom(16, 1_000_000).default(512).describe('Process limit per container.'),
+  maxContainers: intFrom(1, 100_000)
+    .optional()
+    .describe(
+      "Containers this host runs at most (warm ones included). Default: the machine's memory less 1 GiB for the host, divided by `WORKCELL_CONTAINER_MEMORY_MB`, at least 1.",
+    ),
   maxFileBytes: intFrom(1, 100 * 1024 * 1024 * 1024)
     .default(100 * 1024 * 1024)
     .describe('Largest workspace file accepted by the API or synced out, bytes.'),
@@ -235,6 +240,7 @@ export const ENV_NAMES = {
   containerMemoryMb: 'WORKCELL_CONTAINER_MEMORY_MB',
   containerCpus: 'WORKCELL_CONTAINER_CPUS',
   containerPids: 'WORKCELL_CONTAINER_PIDS',
+  maxContainers: 'WORKCELL_MAX_CONTAINERS',
   maxFileBytes: 'WORKCELL_MAX_FILE_BYTES',
   maxPromptBytes: 'WORKCELL_MAX_PROMPT_BYTES',
   rateLimitPerMinute: 'WORKCELL_RATE_LIMIT_PER_MINUTE',

@@ -56,6 +56,8 @@ export class WarmPool {
       runtime: ContainerRuntime;
       logger: Logger;
       settings: WarmPoolSettings;
+      /** Containers this host may still start (its capacity); the pool never goes past it. */
+      room?: () => Promise<number>;
     },
   ) {}
 
@@ -141,7 +143,8 @@ export class WarmPool {
     try {
       for (;;) {
         result.warm = await this.countTowardPool();
-        const deficit = settings.size - result.warm;
+        const room = this.deps.room ? await this.deps.room() : Infinity;
+        const deficit = Math.min(settings.size - result.warm, room);
         if (deficit <= 0 || this.closing) break;
         const batch = Math.min(deficit, settings.parallelCreates);
         const outcomes = await Promise.allSettled(

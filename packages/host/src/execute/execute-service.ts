@@ -86,6 +86,11 @@ export class ExecuteService {
       settings: ExecuteSettings;
       logger: Logger;
       observer?: RunObserver;
+      /**
+       * Decides whether this host can take a run of the workspace (its container capacity);
+       * throws `host_at_capacity` when it cannot.
+       */
+      admit?: (workspaceId: string) => Promise<void>;
       /** Reaches the host that runs a run this host does not (see `control/`). */
       remote?: { interrupt(runId: string): Promise<void> };
     },
@@ -157,6 +162,7 @@ export class ExecuteService {
       );
     }
     const conversation = await catalog.getConversation(principal.tenant, conversationId);
+    await this.deps.admit?.(conversation.workspaceId);
     const runId = newId('run');
     const lease = runLeaseName(conversation.workspaceId);
     if (!(await state.acquireLease(lease, runId, settings.leaseTtlMs))) {
