@@ -1,7 +1,6 @@
 import { WorkcellError } from '@workcell/protocol';
 import type { Logger } from 'pino';
 import type { ContainerRecord, ContainerState } from '../state/state-store.js';
-import type { Orchestrator } from './orchestrator.js';
 import { REUSABLE_STATES } from './orchestrator.js';
 import { retireContainer, type RetireDeps } from './retire.js';
 
