@@ -38,7 +38,13 @@ export {
   type WarmPoolSettings,
   type PoolTick,
 } from './containers/warm-pool.js';
-export { GarbageCollector, GC_LEASE, type GcSettings, type GcReport } from './containers/gc.js';
+export {
+  GarbageCollector,
+  GC_LEASE,
+  gcLeaseName,
+  type GcSettings,
+  type GcReport,
+} from './containers/gc.js';
 export { reconcile, type ReconcileReport, type ReconcileDeps } from './containers/reconcile.js';
 export type {
   StateStore,

@@ -10,8 +10,18 @@ import { rebuildRecord, restoreRecord, viewOf } from './rebuild.js';
 import { retireContainer, type RetireDeps } from './retire.js';
 import { LABELS, type ContainerInfo, type ContainerRuntime } from './runtime.js';
 
-/** The lease that lets one GC pass run at a time across every host on one state store. */
+/**
+ * The lease that lets one GC pass run at a time over one data directory's containers (hosts
+ * that share a data directory take turns; hosts with their own run their passes at once).
+ */
 export const GC_LEASE = 'gc';
+
+/** The GC lease of the orchestrator's data directory. */
+export const gcLeaseName = (orchestrator: Orchestrator): string =>
+  `${GC_LEASE}:${orchestrator.scope}`;
+
+/** States of a workspace's container that a newer container of the workspace supersedes. */
+const SUPERSEDABLE: readonly ContainerState[] = ['assigned', 'running', 'idle', 'paused'];
 
 export interface GcSettings {
   /** An assigned container idle this long (since its last run ended) is synced out and removed. */
@@ -119,7 +129,8 @@ export class GarbageCollector {
       durationMs: 0,
     };
     const holder = `gc:${orchestrator.settings.hostId}:${randomBytes(6).toString('hex')}`;
-    if (!(await state.acquireLease(GC_LEASE, holder, settings.leaseTtlMs))) {
+    const lease = gcLeaseName(orchestrator);
+    if (!(await state.acquireLease(lease, holder, settings.leaseTtlMs))) {
       return {
         ...report,
         skipped: 'lease_held',
@@ -128,7 +139,7 @@ export class GarbageCollector {
     }
     const renew = setInterval(
       () => {
-        void state.renewLease(GC_LEASE, holder, settings.leaseTtlMs).catch(() => false);
+        void state.renewLease(lease, holder, settings.leaseTtlMs).catch(() => false);
       },
       Math.max(1000, Math.floor(settings.leaseTtlMs / 3)),
     );
@@ -136,7 +147,7 @@ export class GarbageCollector {
       await this.pass(report);
     } finally {
       clearInterval(renew);
-      await state.releaseLease(GC_LEASE, holder).catch(() => false);
+      await state.releaseLease(lease, holder).catch(() => false);
     }
     report.durationMs = Math.round(performance.now() - started);
     if (
@@ -215,6 +226,12 @@ export class GarbageCollector {
       report.removed.push({ id: record.id, reason });
     };
 
+    if (await this.superseded(record)) {
+      // Its files are not synced out: the workspace's newer container holds the newer files.
+      await remove(SUPERSEDABLE, 'superseded: its workspace moved to another container');
+      return;
+    }
+
     switch (record.state) {
       case 'running':
         if (await this.abandoned(record)) await remove(['running'], 'run abandoned by its host');
@@ -270,6 +287,22 @@ export class GarbageCollector {
         return;
       }
     }
+  }
+
+  /**
+   * A container whose workspace now names another container (another host took the workspace
+   * over while this one's host was down or missed the message to remove it), past the grace
+   * period in which an acquire sets the assignment. A `running` one is superseded only once no
+   * live host listens on its egress socket.
+   */
+  private async superseded(record: ContainerRecord): Promise<boolean> {
+    const { state, settings, orchestrator } = this.deps;
+    if (!record.workspaceId || !SUPERSEDABLE.includes(record.state)) return false;
+    if (this.now() - record.stateChangedAt < settings.graceMs) return false;
+    const current = await state.getAssignment(record.workspaceId);
+    if (current === null || current === record.id) return false;
+    if (record.state !== 'running') return true;
+    return !(await socketListening(orchestrator.slotOf(record).egressSocket));
   }
 
   /** A `warm` record the pool has not listed for a whole grace period. */

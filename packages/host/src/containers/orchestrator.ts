@@ -95,12 +95,17 @@ export class Orchestrator {
     },
   ) {}
 
-  private poolCache: string | null = null;
+  private scopeCache: string | null = null;
+
+  /** The scope of this host's data directory (see `scope.ts`). */
+  get scope(): string {
+    this.scopeCache ??= dataDirScope(this.deps.slots.dataDir);
+    return this.scopeCache;
+  }
 
   /** The warm pool this host claims from and fills: its image, among its own scope's containers. */
   get pool(): string {
-    this.poolCache ??= poolName(this.deps.settings.image, dataDirScope(this.deps.slots.dataDir));
-    return this.poolCache;
+    return poolName(this.deps.settings.image, this.scope);
   }
 
   /** Puts a `warm` container of this host into its pool. */

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GarbageCollector, GC_LEASE, type GcSettings } from '../../src/containers/gc.js';
+import { GarbageCollector, gcLeaseName, type GcSettings } from '../../src/containers/gc.js';
 import { LABELS } from '../../src/containers/runtime.js';
 import { runLeaseName } from '../../src/execute/execute-service.js';
 import { RecordingSync, rig, silent, type Rig } from './fakes.js';
@@ -131,6 +131,24 @@ describe('GarbageCollector', () => {
     expect((await r.orchestrator.acquire('t1', 'ws1')).record.id).toBe(warm.id);
   });
 
+  it('removes, without syncing it out, a container whose workspace another host took over', async () => {
+    r = rig();
+    const sync = new RecordingSync();
+    const got = await idleContainer(r, 'ws1');
+    // Another host took the workspace over and started its own container.
+    await r.state.setAssignment('ws1', 'container-on-another-host');
+    const gc = collector(r, sync);
+
+    r.clock.advance(SETTINGS.graceMs);
+    const report = await gc.runOnce();
+    expect(report.removed).toEqual([
+      { id: got.record.id, reason: 'superseded: its workspace moved to another container' },
+    ]);
+    expect(sync.outs).toEqual([]);
+    expect(r.runtime.containers.has(got.record.id)).toBe(false);
+    expect(await r.state.getAssignment('ws1')).toBe('container-on-another-host');
+  });
+
   it('removes failed containers and warm ones that stopped', async () => {
     r = rig();
     const failed = await r.orchestrator.acquire('t1', 'ws1');
@@ -231,10 +249,10 @@ describe('GarbageCollector', () => {
 
   it('runs one pass at a time across hosts', async () => {
     r = rig();
-    await r.state.acquireLease(GC_LEASE, 'another-host', 60_000);
+    await r.state.acquireLease(gcLeaseName(r.orchestrator), 'another-host', 60_000);
     const report = await collector(r).runOnce();
     expect(report.skipped).toBe('lease_held');
-    await r.state.releaseLease(GC_LEASE, 'another-host');
+    await r.state.releaseLease(gcLeaseName(r.orchestrator), 'another-host');
     expect((await collector(r).runOnce()).skipped).toBeUndefined();
   });
 
