@@ -55,6 +55,7 @@ describe('several hosts behind a load balancer', () => {
       redisUrl: inject('redisClusterUrl'),
       s3Endpoint: inject('s3Endpoint'),
       s3Bucket: inject('s3Bucket'),
+      env: { WORKCELL_EGRESS_ALLOW: 'example.com,*.example.org' },
     });
     [a, b, c] = set.hosts as [ScaleHost, ScaleHost, ScaleHost];
     state = new RedisStateStore({ url: inject('redisClusterUrl') });
@@ -147,6 +148,28 @@ describe('several hosts behind a load balancer', () => {
     );
     expect((await ca.workspace(workspaceId)).container?.id).toBe(container);
     expect(await on(b).file(workspaceId, 'seen-on-a.txt')).toBe('written through C');
+  });
+
+  it('an egress policy narrowed through B applies on A, which holds the container, before its cache would go stale', async () => {
+    const { workspaceId, conversationId } = await on(a).conversation();
+    expect((await on(a).send(conversationId, 'MOCK:{"text": "x"}')).at(-1)?.event).toBe(
+      'run.completed',
+    );
+    const policyOnA = async (): Promise<string[] | null> =>
+      (await on(a).json<{ hosts: string[] | null }>(`/v1/workspaces/${workspaceId}/egress`)).hosts;
+    expect(await policyOnA()).toBeNull();
+    const put = await on(b).api(`/v1/workspaces/${workspaceId}/egress`, {
+      method: 'PUT',
+      body: JSON.stringify({ hosts: ['example.com'] }),
+    });
+    expect(put.status, await put.clone().text()).toBe(200);
+    // A's cached policy is re-read only when 5 s old; the change reaches it well before.
+    await waitFor(
+      "B's change on A",
+      async () => JSON.stringify(await policyOnA()) === '["example.com"]',
+      2_500,
+      50,
+    );
   });
 
   it('a workspace deleted through B loses its container on A', async () => {
