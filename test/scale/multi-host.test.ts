@@ -33,7 +33,6 @@ async function follow(
 }
 
 const seqs = (events: SseEvent[]): number[] => events.map((e) => Number(e.id));
-const TERMINAL = new Set(['run.completed', 'run.failed']);
 
 /**
  * Three host processes on one Redis Cluster, one S3 store (s3rver) and the one Docker engine,
