@@ -219,11 +219,19 @@ export async function createWorkcell(
     maxFileBytes: config.maxFileBytes,
     afterChange: async (tenant, workspaceId) => {
       const record = await orchestrator.assigned(workspaceId);
-      if (record && (record.state === 'assigned' || record.state === 'idle')) {
-        await sync.syncIn(tenant, workspaceId, orchestrator.slotOf(record));
-      }
+      if (!record) return;
+      if (orchestrator.isLocal(record)) await pushFiles(tenant, workspaceId);
+      else await control.filesChanged(tenant, workspaceId);
     },
   });
+  /** Brings a workspace's files into its container here, when it has one between runs. */
+  const pushFiles = async (tenant: string, workspaceId: string): Promise<void> => {
+    const record = await orchestrator.assigned(workspaceId);
+    if (!record || !orchestrator.isLocal(record)) return;
+    if (record.state === 'assigned' || record.state === 'idle') {
+      await sync.syncIn(tenant, workspaceId, orchestrator.slotOf(record));
+    }
+  };
   const execute: ExecuteService = new ExecuteService({
     catalog,
     orchestrator,
@@ -255,6 +263,7 @@ export async function createWorkcell(
     orchestrator,
     policies,
     interruptLocal: (runId): boolean => execute.interruptLocal(runId),
+    pushFiles,
     logger: logger.child({ component: 'control' }),
   });
 

@@ -19,6 +19,8 @@ export class CrossHostControl {
       policies: PolicyStore;
       /** Interrupts a run of this host; false when this host does not run it. */
       interruptLocal: (runId: string) => boolean;
+      /** Syncs a workspace's files into its container, when this host has it between runs. */
+      pushFiles: (tenant: string, workspaceId: string) => Promise<void>;
       logger: Logger;
     },
   ) {
@@ -44,6 +46,11 @@ export class CrossHostControl {
     await this.deps.bus.publish({ type: 'remove-container', containerId: record.id, reason });
   }
 
+  /** Tells the host holding the workspace's container that its files changed. */
+  async filesChanged(tenant: string, workspaceId: string): Promise<void> {
+    await this.deps.bus.publish({ type: 'files-changed', tenant, workspaceId });
+  }
+
   /** Tells every other host that a workspace's egress policy changed. */
   async egressChanged(tenant: string, workspaceId: string): Promise<void> {
     await this.deps.bus.publish({ type: 'egress-changed', tenant, workspaceId });
@@ -67,6 +74,9 @@ export class CrossHostControl {
         await orchestrator.remove(record.id, `${message.reason} (via ${message.from})`);
         return;
       }
+      case 'files-changed':
+        await this.deps.pushFiles(message.tenant, message.workspaceId);
+        return;
       case 'egress-changed':
         await policies.reload(message.tenant, message.workspaceId);
         return;

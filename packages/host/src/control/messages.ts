@@ -18,6 +18,13 @@ export const controlMessage = z.discriminatedUnion('type', [
     containerId: z.string().min(1),
     reason: z.string(),
   }),
+  /** A workspace's files changed through the API: its container (between runs) gets them now. */
+  z.object({
+    type: z.literal('files-changed'),
+    from: z.string(),
+    tenant: z.string(),
+    workspaceId: z.string().min(1),
+  }),
   /** A workspace's egress policy changed: drop the cached one and read it again. */
   z.object({
     type: z.literal('egress-changed'),
