@@ -82,6 +82,8 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
     records.filter((r) => !present.has(r.id)),
     4,
     async (record) => {
+      // Another host's (its own engine and data directory): that host reconciles it.
+      if (!orchestrator.isLocal(record) && record.hostId !== settings.hostId) return;
       if (await runtime.inspect(record.id)) return;
       const assignment = slots.exists(record.slotId)
         ? slots.readAssignment(orchestrator.slotOf(record))
