@@ -139,7 +139,10 @@ export async function createWorkcell(
     });
   const state = createStateStore({ redisUrl: config.redisUrl, logger });
   const runtime = options.runtime ?? new DockerRuntime(logger.child({ component: 'docker' }));
-  const metrics = new WorkcellMetrics(() => state.listContainers());
+  // This host's containers only: each host is scraped on its own.
+  const metrics = new WorkcellMetrics(async () =>
+    (await state.listContainers()).filter((r) => orchestrator.isLocal(r)),
+  );
 
   const audit = new AuditTrail();
   const policies = new PolicyStore(
