@@ -16,6 +16,7 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  headers_too_large: 431,
   internal: 500,
   agent_busy: 409,
   agent_unavailable: 502,
@@ -30,6 +31,7 @@ export const ERROR_STATUS = {
   shutting_down: 503,
   dependency_unavailable: 503,
   egress_denied: 403,
+  proxy_at_capacity: 503,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -1,3 +1,9 @@
+import type { RefusalReason } from './http/responses.js';
+import type { DenyReason } from './policy/policy.js';
+
+/** Why a request ended as it did: allowed, a policy denial, or a refusal by the proxy. */
+export type AuditReason = 'incomplete' | 'allowed' | 'model-route' | DenyReason | RefusalReason;
+
 /**
  * One structured record per request or tunnel. It names which credential the proxy added, never
  * its value, and carries the resolved address (for operators; client bodies never do).
@@ -15,7 +21,7 @@ export interface AuditRecord {
   address: string | null;
   decision: 'allow' | 'deny';
   /** Machine-readable: `allowed`, a DenyReason, or a refusal such as `invalid-target`. */
-  reason: string;
+  reason: AuditReason;
   /** The pattern that decided, when one did. */
   rule: string | null;
   /** Status sent to the container; 200 for an established tunnel; null when none was sent. */
