@@ -76,7 +76,7 @@ async function main(): Promise<void> {
       imageVersion: 'bench',
       hostId: 'bench',
       runtime: 'runc',
-      limits: { memoryMb: 256, cpus: 1, pids: 64 },
+      limits: { memoryMb: 256, cpus: 1, pids: 64, nofile: 1024 },
       agentEnv: {},
       startTimeoutMs: 30_000,
     },
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   try {
     for (let i = 0; i < CONTAINERS; i += 1) {
       const id = randomBytes(32).toString('hex');
-      const slot = slots.create();
+      const slot = await slots.create();
       const workspaceId = `ws-gc-${i}`;
       runtime.containers.set(id, {
         id,

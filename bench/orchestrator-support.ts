@@ -131,7 +131,7 @@ export async function benchRig(): Promise<BenchRig> {
       imageVersion: config.version,
       hostId: `bench-${randomBytes(3).toString('hex')}`,
       runtime: 'runc',
-      limits: { memoryMb: 1024, cpus: 1, pids: 256 },
+      limits: { memoryMb: 1024, cpus: 1, pids: 256, nofile: 1024 },
       agentEnv: {},
       startTimeoutMs: 60_000,
     },

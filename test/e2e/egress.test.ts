@@ -21,7 +21,7 @@ describe('workspace egress policy', () => {
     port = (canary.address() as AddressInfo).port;
     host = await startTestHost({
       egressAllow: `localhost:${port},*.example.org`,
-      egressAllowPrivate: '127.0.0.0/8',
+      egressAllowPrivate: '127.0.0.1',
     });
     const c = await host.conversation();
     workspaceId = c.workspaceId;

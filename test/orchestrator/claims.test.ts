@@ -57,7 +57,7 @@ describe('warm claims across two orchestrators on one Redis', () => {
         imageVersion: resolveConfig({}).version,
         hostId,
         runtime: 'runc',
-        limits: { memoryMb: 256, cpus: 1, pids: 128 },
+        limits: { memoryMb: 256, cpus: 1, pids: 128, nofile: 1024 },
         agentEnv: {},
         startTimeoutMs: 60_000,
       },

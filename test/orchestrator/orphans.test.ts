@@ -40,7 +40,7 @@ describe('orphans, both ways', () => {
   it('removes a labelled container with no state, clears state with no container, and never touches an unlabelled one', async () => {
     const { state, config } = host.workcell;
     const slotId = `corphan${randomBytes(4).toString('hex')}`;
-    host.workcell.orchestrator.slots.create(slotId);
+    await host.workcell.orchestrator.slots.create(slotId);
     const orphan = await sleeper({
       [LABELS.managed]: 'true',
       [LABELS.dataDir]: host.dataDir,

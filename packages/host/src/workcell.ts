@@ -6,6 +6,7 @@ import { startMockModel, type MockModel } from '@workcell/mock-model';
 import {
   CredentialProxy,
   parseEgressPatterns,
+  parseAnthropicOperations,
   parseCidrList,
   type AuditRecord,
 } from '@workcell/proxy';
@@ -16,11 +17,13 @@ import { TenantRateLimiter } from './auth/rate-limit.js';
 import { TokenAuthenticator } from './auth/tokens.js';
 import { Catalog } from './catalog/catalog.js';
 import type { ResolvedConfig } from './config/load.js';
+import { splitList } from './config/schema.js';
 import { DockerRuntime } from './containers/docker-runtime.js';
 import { GarbageCollector } from './containers/gc.js';
 import { Orchestrator, systemClock, type Clock } from './containers/orchestrator.js';
 import { reconcile, type ReconcileReport } from './containers/reconcile.js';
 import type { ContainerRuntime } from './containers/runtime.js';
+import { LoopbackVolumes, PlainVolumes } from './containers/slot-volume.js';
 import { SlotStore } from './containers/slots.js';
 import { WarmPool } from './containers/warm-pool.js';
 import { AuditTrail, ProxyEgressGateway } from './egress/gateway.js';
@@ -154,12 +157,24 @@ export async function createWorkcell(
       upstream: new URL(anthropicUpstream),
       // The built-in mock model takes any key; an offline demo has none to give.
       apiKey: () => config.anthropicApiKey ?? (mockModel ? 'mock-model-key' : undefined),
+      operations: parseAnthropicOperations(
+        splitList(config.anthropicOperations),
+        'WORKCELL_ANTHROPIC_OPERATIONS',
+      ),
     },
     bedrock: {
       upstream: new URL(bedrockUpstream),
       region: config.awsRegion,
       credentials: fromNodeProviderChain(),
       maxBodyBytes: 20 * 1024 * 1024,
+    },
+    limits: {
+      maxConnectionsPerListener: config.proxyMaxConnections,
+      maxTunnelsPerListener: config.proxyMaxTunnels,
+      tunnelIdleTimeoutMs: config.proxyTunnelIdleMs,
+      headersTimeoutMs: config.proxyHeadersTimeoutMs,
+      requestTimeoutMs: config.proxyRequestTimeoutMs,
+      maxBufferedBodyBytes: config.proxyMaxBufferedBytes,
     },
     audit: (record: AuditRecord) => {
       audit.record(record);
@@ -170,7 +185,11 @@ export async function createWorkcell(
   });
   const gateway = new ProxyEgressGateway(proxy, policies);
 
-  const slots = new SlotStore(dataDir);
+  if (config.workspaceDiskMb > 0) await LoopbackVolumes.check();
+  const slots = new SlotStore(
+    dataDir,
+    config.workspaceDiskMb > 0 ? new LoopbackVolumes(config.workspaceDiskMb) : new PlainVolumes(),
+  );
   const startTimeoutMs = 30_000;
   /** The run lease's TTL; ExecuteService renews it every third of this while a run goes on. */
   const runLeaseTtlMs = 30_000;
@@ -191,6 +210,7 @@ export async function createWorkcell(
         memoryMb: config.containerMemoryMb,
         cpus: config.containerCpus,
         pids: config.containerPids,
+        nofile: config.containerNofile,
       },
       agentEnv: {
         WORKCELL_MODEL_PROVIDER: config.modelProvider,

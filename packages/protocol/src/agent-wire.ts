@@ -14,7 +14,9 @@ import { ERROR_CODES, type ErrorCode } from './errors.js';
 export const CONTAINER_PATHS = {
   socketDir: '/run/workcell',
   agentSocket: '/run/workcell/agent.sock',
-  egressSocket: '/run/workcell/egress.sock',
+  /** Mounted read-only: only the host writes here. */
+  egressDir: '/run/workcell-egress',
+  egressSocket: '/run/workcell-egress/egress.sock',
   workspace: '/workspace',
   /** CLAUDE_CONFIG_DIR: the SDK's session transcripts, bind-mounted and synced. */
   claudeConfig: '/var/lib/workcell/claude',

@@ -1,4 +1,4 @@
-import { parseCidrList, parseEgressPatterns } from '@workcell/proxy';
+import { parseAnthropicOperations, parseCidrList, parseEgressPatterns } from '@workcell/proxy';
 import { z } from 'zod';
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -44,6 +44,14 @@ function egressPatterns(variable: string) {
  * Every setting of the host, one schema. Each field names its environment variable in
  * `ENV_NAMES` and documents its default; docs/configuration.md is generated from this.
  */
+/** A comma-separated setting as trimmed, non-empty entries. */
+export function splitList(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+}
+
 export const configSchema = z.object({
   port: intFrom(0, 65535).default(8080).describe('TCP port the HTTP API listens on.'),
   host: z.string().min(1).default('127.0.0.1').describe('Address the HTTP API binds.'),
@@ -101,6 +109,23 @@ export const configSchema = z.object({
   anthropicUpstream: urlString
     .default('https://api.anthropic.com')
     .describe('Where `/_workcell/anthropic` requests go.'),
+  anthropicOperations: z
+    .string()
+    .default('')
+    .superRefine((raw, ctx) => {
+      try {
+        parseAnthropicOperations(splitList(raw), 'WORKCELL_ANTHROPIC_OPERATIONS');
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        ctx.addIssue({
+          code: 'custom',
+          message: message.replace('WORKCELL_ANTHROPIC_OPERATIONS: ', ''),
+        });
+      }
+    })
+    .describe(
+      'Anthropic API operations the model route forwards besides `POST /v1/messages` and `POST /v1/messages/count_tokens`: `METHOD /path`, comma-separated (e.g. `GET /v1/models`). Every other operation answers 404.',
+    ),
   bedrockUpstream: urlString
     .optional()
     .describe(
@@ -167,6 +192,34 @@ export const configSchema = z.object({
     .default(1)
     .describe('CPU limit per container.'),
   containerPids: intFrom(16, 1_000_000).default(512).describe('Process limit per container.'),
+  containerNofile: intFrom(64, 1_048_576)
+    .default(4096)
+    .describe('Open-file limit (`nofile`) per container.'),
+  workspaceDiskMb: intFrom(0, 16 * 1024 * 1024)
+    .default(4096)
+    .describe(
+      "Hard size of each container's `/workspace` and session directory together, MiB: a loop-mounted ext4 volume per container (needs root). 0 = no limit.",
+    ),
+  proxyMaxConnections: intFrom(1, 100_000)
+    .default(64)
+    .describe('Concurrent connections one container may hold open to the egress proxy.'),
+  proxyMaxTunnels: intFrom(1, 100_000)
+    .default(32)
+    .describe('Concurrent CONNECT tunnels one container may hold open.'),
+  proxyTunnelIdleMs: intFrom(1000, 24 * 3600 * 1000)
+    .default(300_000)
+    .describe('A tunnel with no traffic either way for this long is closed.'),
+  proxyHeadersTimeoutMs: intFrom(100, 600_000)
+    .default(15_000)
+    .describe("Time the proxy waits for a request's headers."),
+  proxyRequestTimeoutMs: intFrom(100, 24 * 3600 * 1000)
+    .default(120_000)
+    .describe('Time the proxy waits for a whole request, body included.'),
+  proxyMaxBufferedBytes: intFrom(1024 * 1024, 64 * 1024 * 1024 * 1024)
+    .default(256 * 1024 * 1024)
+    .describe(
+      'Request bytes the proxy holds in memory across all containers (Bedrock bodies are read whole to sign); past it, 503 with Retry-After.',
+    ),
   maxFileBytes: intFrom(1, 100 * 1024 * 1024 * 1024)
     .default(100 * 1024 * 1024)
     .describe('Largest workspace file accepted by the API or synced out, bytes.'),
@@ -210,6 +263,7 @@ export const ENV_NAMES = {
   modelProvider: 'WORKCELL_MODEL_PROVIDER',
   anthropicApiKey: 'ANTHROPIC_API_KEY',
   anthropicUpstream: 'WORKCELL_ANTHROPIC_UPSTREAM',
+  anthropicOperations: 'WORKCELL_ANTHROPIC_OPERATIONS',
   bedrockUpstream: 'WORKCELL_BEDROCK_UPSTREAM',
   egressAllow: 'WORKCELL_EGRESS_ALLOW',
   egressDeny: 'WORKCELL_EGRESS_DENY',
@@ -224,6 +278,14 @@ export const ENV_NAMES = {
   containerMemoryMb: 'WORKCELL_CONTAINER_MEMORY_MB',
   containerCpus: 'WORKCELL_CONTAINER_CPUS',
   containerPids: 'WORKCELL_CONTAINER_PIDS',
+  containerNofile: 'WORKCELL_CONTAINER_NOFILE',
+  workspaceDiskMb: 'WORKCELL_WORKSPACE_DISK_MB',
+  proxyMaxConnections: 'WORKCELL_PROXY_MAX_CONNECTIONS',
+  proxyMaxTunnels: 'WORKCELL_PROXY_MAX_TUNNELS',
+  proxyTunnelIdleMs: 'WORKCELL_PROXY_TUNNEL_IDLE_MS',
+  proxyHeadersTimeoutMs: 'WORKCELL_PROXY_HEADERS_TIMEOUT_MS',
+  proxyRequestTimeoutMs: 'WORKCELL_PROXY_REQUEST_TIMEOUT_MS',
+  proxyMaxBufferedBytes: 'WORKCELL_PROXY_MAX_BUFFERED_BYTES',
   maxFileBytes: 'WORKCELL_MAX_FILE_BYTES',
   maxPromptBytes: 'WORKCELL_MAX_PROMPT_BYTES',
   rateLimitPerMinute: 'WORKCELL_RATE_LIMIT_PER_MINUTE',

@@ -16,7 +16,7 @@ export interface OrchestratorSettings {
   imageVersion: string;
   hostId: string;
   runtime: ContainerRuntimeName;
-  limits: { memoryMb: number; cpus: number; pids: number };
+  limits: { memoryMb: number; cpus: number; pids: number; nofile: number };
   /** Non-secret environment for every agent (model provider, region). */
   agentEnv: Record<string, string>;
   /** How long a new container may take to answer on its agent socket. */
@@ -270,7 +270,7 @@ export class Orchestrator {
     workspaceId: string;
   }): Promise<ContainerRecord> {
     const { runtime, state, slots, gateway, settings, logger } = this.deps;
-    const slot = slots.create();
+    const slot = await slots.create();
     const attachment = await gateway.attach(slot.egressSocket, {
       workspaceId: assign?.workspaceId ?? null,
       tenant: assign?.tenant ?? null,
@@ -284,6 +284,7 @@ export class Orchestrator {
         labels: this.labelsFor(slot.id, assign ? 'direct' : 'warm'),
         mounts: {
           socketDir: slot.socketDir,
+          egressDir: slot.egressDir,
           workspace: slot.workspaceDir,
           claudeConfig: slot.claudeDir,
         },

@@ -22,8 +22,10 @@ export interface ContainerSpec {
   labels: Record<string, string>;
   /** Host directories bind-mounted into the container. */
   mounts: {
-    /** Host dir holding agent.sock and egress.sock -> /run/workcell */
+    /** Host dir holding agent.sock -> /run/workcell (read-write: the agent listens there) */
     socketDir: string;
+    /** Host dir holding egress.sock -> /run/workcell-egress (read-only) */
+    egressDir: string;
     /** Host dir -> /workspace */
     workspace: string;
     /** Host dir -> CLAUDE_CONFIG_DIR */
@@ -31,7 +33,7 @@ export interface ContainerSpec {
   };
   /** Non-secret environment for the agent (model provider, region, bridge port). */
   env: Record<string, string>;
-  limits: { memoryMb: number; cpus: number; pids: number };
+  limits: { memoryMb: number; cpus: number; pids: number; nofile: number };
   runtime: ContainerRuntimeName;
 }
 

@@ -20,6 +20,10 @@ export class ProxyEgressGateway implements EgressGateway {
       { workspaceId: identity.workspaceId ?? 'unassigned', containerId: identity.containerId },
       (): EgressPolicy => this.policies.effective(current.workspaceId),
     );
+    // A narrowed policy ends this container's tunnels it no longer allows, at once.
+    const unwatch = this.policies.watch((workspaceId) => {
+      if (workspaceId === current.workspaceId) listener.revalidate();
+    });
     return {
       setIdentity: (next) => {
         current = next;
@@ -29,7 +33,10 @@ export class ProxyEgressGateway implements EgressGateway {
           containerId: next.containerId,
         });
       },
-      close: () => listener.close(),
+      close: () => {
+        unwatch();
+        return listener.close();
+      },
     };
   }
 
@@ -51,8 +58,15 @@ export class AuditTrail {
     this.byWorkspace.set(entry.workspaceId, list);
   }
 
-  recent(workspaceId: string, limit = 50): AuditRecord[] {
-    return (this.byWorkspace.get(workspaceId) ?? []).slice(-limit);
+  /**
+   * The workspace's most recent records as its tenant sees them: without the resolved address,
+   * which only operators see (in the host log).
+   */
+  recent(workspaceId: string, limit = 50): Array<Omit<AuditRecord, 'address'>> {
+    return (this.byWorkspace.get(workspaceId) ?? []).slice(-limit).map((record) => {
+      const { address: _address, ...rest } = record;
+      return rest;
+    });
   }
 
   forget(workspaceId: string): void {

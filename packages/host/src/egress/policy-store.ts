@@ -27,6 +27,7 @@ export const POLICY_REFRESH_MS = 5_000;
 export class PolicyStore {
   private readonly entries = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<Entry>>();
+  private readonly watchers = new Set<(workspaceId: string) => void>();
 
   constructor(
     readonly operator: EgressPolicy,
@@ -34,6 +35,19 @@ export class PolicyStore {
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /**
+   * Calls `watcher` with a workspace id whenever that workspace's policy is set or reloaded, so
+   * open tunnels are re-decided at once; answers the function that stops it.
+   */
+  watch(watcher: (workspaceId: string) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  private changed(workspaceId: string): void {
+    for (const watcher of this.watchers) watcher(workspaceId);
+  }
 
   effective(workspaceId: string | null): EgressPolicy {
     if (!workspaceId) return EMPTY_POLICY;
@@ -88,6 +102,7 @@ export class PolicyStore {
     if (hosts === null) await this.store.delete(key);
     else await this.store.put(key, JSON.stringify({ hosts }), { contentType: 'application/json' });
     this.entries.set(workspaceId, entry);
+    this.changed(workspaceId);
     return entry;
   }
 
@@ -120,7 +135,11 @@ export class PolicyStore {
         entry = { hosts: kept, policy: narrowPolicy(this.operator, kept), tenant, loadedAt };
       }
     }
+    const before = this.entries.get(workspaceId);
     this.entries.set(workspaceId, entry);
+    // A change made through another host reaches this one's open tunnels on reload.
+    if (before && JSON.stringify(before.hosts) !== JSON.stringify(entry.hosts))
+      this.changed(workspaceId);
     return entry;
   }
 }

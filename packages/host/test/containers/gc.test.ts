@@ -207,7 +207,7 @@ describe('GarbageCollector', () => {
 
   it('removes slot directories that no container uses', async () => {
     r = rig();
-    r.slots.create('cleftover01');
+    await r.slots.create('cleftover01');
     const gc = collector(r);
     expect((await gc.runOnce()).slots).toEqual([]);
     r.clock.advance(SETTINGS.graceMs + 1000);

@@ -138,7 +138,7 @@ describe('reconcile at start-up', () => {
     r = rig();
     const got = await r.orchestrator.acquire('t1', 'ws1');
     await r.runtime.remove(got.record.id);
-    const leftover = r.slots.create('cleftover02');
+    const leftover = await r.slots.create('cleftover02');
     const old = new Date(Date.now() - 60_000);
     utimesSync(leftover.root, old, old);
 

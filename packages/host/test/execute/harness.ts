@@ -97,6 +97,7 @@ export class FakeOrchestrator {
     id: 'slot-1',
     root: '/nonexistent',
     socketDir: '/nonexistent/sock',
+    egressDir: '/nonexistent/egress',
     workspaceDir: '/nonexistent/ws',
     claudeDir: '/nonexistent/claude',
     agentSocket: '/nonexistent/sock/agent.sock',
