@@ -117,7 +117,7 @@ describe.each(RUNTIMES)('filesystem isolation (%s)', (runtime) => {
     const r = await execIn(b.containerId, 'python3 -', { stdin: SOCKET_PROBE, timeoutMs: 60_000 });
     expect(r.stdout.trim().split('\n').sort()).toEqual([
       '/run/workcell/agent.sock',
-      '/run/workcell/egress.sock',
+      '/run/workcell-egress/egress.sock',
     ]);
     const env = await execIn(b.containerId, 'env');
     expect(env.stdout).not.toMatch(/DOCKER_HOST|CONTAINERD/);
