@@ -26,7 +26,10 @@ export interface AuditRecord {
   bytesOut: number;
   durationMs: number;
   credential: 'anthropic-api-key' | 'aws-sigv4' | null;
-  route: 'anthropic' | 'bedrock' | 'connect' | 'http' | 'other';
+  /** Names of the workspace secrets substituted into this request, or whose placeholder it was refused for. */
+  secrets: string[];
+  /** `tls`: one request inside a tunnel the proxy terminates because a secret is bound to its host. */
+  route: 'anthropic' | 'bedrock' | 'connect' | 'http' | 'tls' | 'other';
 }
 
 export interface Identity {
@@ -64,6 +67,7 @@ export class AuditEntry {
       bytesOut: 0,
       durationMs: 0,
       credential: null,
+      secrets: [],
       route,
     };
   }

@@ -6,6 +6,8 @@ import type { AuditEntry, AuditRecord, Identity } from './audit.js';
 import { sendAnswer, writeRawAnswer, type ProxyAnswer } from './http/responses.js';
 import type { ResolveOptions } from './net/resolve.js';
 import type { EgressPolicy } from './policy/policy.js';
+import type { SecretSource } from './secrets/secrets.js';
+import type { Interception } from './tls/intercept.js';
 
 export interface AnthropicRuntime {
   readonly upstream: URL;
@@ -29,6 +31,8 @@ export interface ProxyCore {
   readonly logger: Logger;
   readonly clock: () => number;
   readonly audit: (record: AuditRecord) => void;
+  /** Terminating TLS for secret hosts; null: every tunnel is opaque. */
+  readonly interception: Interception | null;
 }
 
 /** One request or tunnel: who is calling, their policy as of now, and its audit record. */
@@ -36,6 +40,8 @@ export interface RequestContext {
   readonly core: ProxyCore;
   readonly identity: Identity;
   readonly policy: () => EgressPolicy;
+  /** The workspace's secrets as of now. */
+  readonly secrets: SecretSource;
   readonly entry: AuditEntry;
 }
 

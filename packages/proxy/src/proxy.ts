@@ -19,6 +19,8 @@ import { refusal, writeRawAnswer } from './http/responses.js';
 import { matchModelRoute } from './http/targets.js';
 import { systemLocalAddresses, systemResolver, type Resolver } from './net/resolve.js';
 import type { EgressPolicy } from './policy/policy.js';
+import { NO_SECRETS, type SecretSource } from './secrets/secrets.js';
+import { interceptionFor, type InterceptionOptions } from './tls/options.js';
 import { forwardAnthropic } from './routes/anthropic.js';
 import { forwardBedrock } from './routes/bedrock.js';
 import { forwardAbsolute, openTunnel } from './routes/egress.js';
@@ -44,6 +46,8 @@ export interface CredentialProxyOptions {
   dialTimeoutMs?: number;
   /** Milliseconds since the epoch; default a monotonic high-resolution clock. */
   clock?: () => number;
+  /** Terminate TLS for hosts bound to a workspace secret; absent: every tunnel is opaque. */
+  interception?: InterceptionOptions | null;
 }
 
 /** One container's egress socket. */
@@ -53,6 +57,8 @@ export interface EgressListener {
   setIdentity(identity: Identity): void;
   /** Where this socket's policy comes from from now on; read on every request. */
   setPolicy(policy: () => EgressPolicy): void;
+  /** Where this socket's secrets come from from now on; read on every request. */
+  setSecrets(secrets: SecretSource): void;
   close(): Promise<void>;
 }
 
@@ -128,6 +134,7 @@ export class CredentialProxy {
       logger,
       clock: options.clock ?? (() => performance.timeOrigin + performance.now()),
       audit: sink,
+      interception: options.interception ? interceptionFor(options.interception) : null,
     };
   }
 
@@ -140,10 +147,12 @@ export class CredentialProxy {
     socketPath: string,
     identity: Identity,
     policy: () => EgressPolicy,
+    secrets: SecretSource = NO_SECRETS,
   ): Promise<EgressListener> {
     const listener = new SocketListener(this.core, socketPath, identity, policy, () =>
       this.listeners.delete(listener),
     );
+    listener.setSecrets(secrets);
     await listener.start();
     this.listeners.add(listener);
     return listener;
@@ -163,6 +172,7 @@ class SocketListener implements EgressListener {
   /** The response in progress on each connection, so a late parse error does not answer twice. */
   private readonly inFlight = new WeakMap<Duplex, ServerResponse>();
   private closing: Promise<void> | null = null;
+  private secrets: SecretSource = NO_SECRETS;
 
   constructor(
     private readonly core: ProxyCore,
@@ -193,6 +203,10 @@ class SocketListener implements EgressListener {
 
   setPolicy(policy: () => EgressPolicy): void {
     this.policy = policy;
+  }
+
+  setSecrets(secrets: SecretSource): void {
+    this.secrets = secrets;
   }
 
   async start(): Promise<void> {
@@ -229,6 +243,7 @@ class SocketListener implements EgressListener {
       core: this.core,
       identity,
       policy: this.policy,
+      secrets: this.secrets,
       entry: new AuditEntry(identity, method, route, this.core.clock, this.core.audit),
     };
   }

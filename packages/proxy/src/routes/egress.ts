@@ -16,6 +16,9 @@ import { parseAuthority, TargetRefusal, type Authority } from '../net/host.js';
 import { resolveChecked } from '../net/resolve.js';
 import { DEFAULT_PORT, type Transport } from '../policy/patterns.js';
 import { decideHost } from '../policy/policy.js';
+import { refuseSecretsOutsideTls } from '../secrets/plain.js';
+import { isBoundHost } from '../secrets/secrets.js';
+import { interceptTunnel } from '../tls/intercept.js';
 
 function badRequest(err: unknown): ProxyAnswer {
   if (err instanceof TargetRefusal) return refusal('bad_request', 'invalid-target', err.message);
@@ -122,6 +125,11 @@ export async function forwardAbsolute(
     refuse(ctx, res, mismatch);
     return;
   }
+  const placeholder = refuseSecretsOutsideTls(ctx, target.host.value, req);
+  if (placeholder) {
+    refuse(ctx, res, placeholder);
+    return;
+  }
   const admitted = await admit(ctx, target, 'http');
   if (isAnswer(admitted)) {
     refuse(ctx, res, admitted);
@@ -194,6 +202,13 @@ export async function openTunnel(
   const upstream: Socket = admitted.socket;
   if (client.destroyed) {
     upstream.destroy();
+    return;
+  }
+  const { interception } = ctx.core;
+  if (interception && isBoundHost(ctx.secrets(), target.host.value)) {
+    await interceptTunnel(ctx, interception, client, head, target, admitted, (sub) =>
+      admit({ ...ctx, entry: sub }, target, 'connect'),
+    );
     return;
   }
   entry.record.decision = 'allow';
