@@ -9,6 +9,7 @@ import {
   parseCidrList,
   type AuditRecord,
 } from '@workcell/proxy';
+import { CONTAINER_PATHS } from '@workcell/protocol';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { buildApi } from './api/app.js';
@@ -31,6 +32,9 @@ import { ObjectStoreWorkspaceSync } from './execute/object-store-sync.js';
 import { StoreFilesService } from './files/store-files-service.js';
 import { HealthChecks } from './metrics/health.js';
 import { WorkcellMetrics } from './metrics/metrics.js';
+import { SecretCipher } from './secrets/cipher.js';
+import { SecretStore } from './secrets/secret-store.js';
+import { containerTrustEnv, loadInterception } from './secrets/trust.js';
 import { createStateStore } from './state/index.js';
 import type { StateStore } from './state/state-store.js';
 import { createObjectStore } from './storage/index.js';
@@ -86,6 +90,7 @@ export interface Workcell {
   catalog: Catalog;
   audit: AuditTrail;
   policies: PolicyStore;
+  secrets: SecretStore;
   mockModel: MockModel | null;
   metrics: WorkcellMetrics;
   health: HealthChecks;
@@ -148,6 +153,17 @@ export async function createWorkcell(
     objects,
     logger.child({ component: 'egress-policy' }),
   );
+  const secrets = new SecretStore(
+    config.secretsKey ? new SecretCipher(config.secretsKey) : null,
+    objects,
+    logger.child({ component: 'secrets' }),
+    { maxPerScope: 100 },
+  );
+  // With secrets on, the proxy terminates TLS for secret hosts with the installation's CA,
+  // whose public half every container trusts.
+  const trust = secrets.enabled
+    ? await loadInterception(dataDir, config.upstreamCaFile ?? null)
+    : null;
   const auditLogger = logger.child({ component: 'egress-audit' });
   const proxy = new CredentialProxy({
     anthropic: {
@@ -164,11 +180,13 @@ export async function createWorkcell(
     audit: (record: AuditRecord) => {
       audit.record(record);
       metrics.proxyRequest(record.decision);
+      metrics.proxySecrets(record);
       auditLogger.info({ audit: record }, 'egress');
     },
     logger: logger.child({ component: 'proxy' }),
+    interception: trust?.interception ?? null,
   });
-  const gateway = new ProxyEgressGateway(proxy, policies);
+  const gateway = new ProxyEgressGateway(proxy, policies, secrets);
 
   const slots = new SlotStore(dataDir);
   const startTimeoutMs = 30_000;
@@ -195,7 +213,9 @@ export async function createWorkcell(
       agentEnv: {
         WORKCELL_MODEL_PROVIDER: config.modelProvider,
         AWS_REGION: config.awsRegion,
+        ...(trust ? containerTrustEnv(CONTAINER_PATHS.trust) : {}),
       },
+      ...(trust ? { trustDir: trust.publicDir } : {}),
       startTimeoutMs,
     },
   });
@@ -223,6 +243,7 @@ export async function createWorkcell(
     events,
     sync,
     observer: metrics,
+    runEnv: (tenant, workspaceId) => secrets.placeholders(tenant, workspaceId),
     logger: logger.child({ component: 'execute' }),
     settings: {
       runTimeoutMs: config.runTimeoutMs,
@@ -294,6 +315,7 @@ export async function createWorkcell(
     events,
     files,
     egress: { policies, audit },
+    secrets,
     health,
     metrics,
     rateLimit: new TenantRateLimiter(
@@ -323,6 +345,7 @@ export async function createWorkcell(
     catalog,
     audit,
     policies,
+    secrets,
     mockModel,
     metrics,
     health,
