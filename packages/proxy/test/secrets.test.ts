@@ -261,15 +261,11 @@ describe('hosts without a secret and broken upstreams', () => {
     if (!('socket' in opened)) throw new Error(opened.refused);
     const cert = await peerCertificate(opened.socket, 'plain.example');
     expect(cert.issuer.CN).toBe('Workcell Test Upstream CA');
-    const refused = await startTls(
-      (
-        (await openTunnel(harness.socketPath, `plain.example:${port}`)) as {
-          socket: import('node:net').Socket;
-        }
-      ).socket,
-      'plain.example',
-      ca.certificatePem,
-    ).catch((err: Error) => err);
+    const second = await openTunnel(harness.socketPath, `plain.example:${port}`);
+    if (!('socket' in second)) throw new Error(second.refused);
+    const refused = await startTls(second.socket, 'plain.example', ca.certificatePem).catch(
+      (err: Error) => err,
+    );
     expect(refused).toBeInstanceOf(Error);
   });
 

@@ -16,7 +16,6 @@ const RESERVED_HEADERS = new Set([
 ]);
 
 /** Control characters (CR and LF above all) never go into a header. */
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 const TOKEN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
 
