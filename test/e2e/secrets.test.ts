@@ -138,7 +138,8 @@ describe('secrets injected by the proxy', () => {
     // verifies with Node's default roots, which NODE_EXTRA_CA_CERTS extends.
     const script = [
       "const http = require('http'), tls = require('tls');",
-      `http.request({ host: '127.0.0.1', port: 3128, method: 'CONNECT', path: 'localhost:${upstream.port}' })`,
+      `http.request({ host: '127.0.0.1', port: 3128, method: 'CONNECT', path: 'localhost:${upstream.port}',`,
+      `  headers: { host: 'localhost:${upstream.port}' } })`,
       "  .on('connect', (res, socket) => {",
       "    const t = tls.connect({ socket, servername: 'localhost' }, () => {",
       `      t.write('GET /api/check HTTP/1.1\\r\\nHost: localhost:${upstream.port}\\r\\nConnection: close\\r\\n' +`,
