@@ -56,11 +56,15 @@ describe.each(RUNTIMES)('the Workcell CA under attack (%s)', (runtime) => {
     // key's text; the needle travels on stdin.
     const scan = await execIn(
       containerId,
-      'ls /etc/workcell/trust; grep -rlsF -f /dev/stdin / --exclude-dir=proc --exclude-dir=sys 2>/dev/null; echo scanned',
+      'head -1 /etc/workcell/trust/ca.crt /etc/workcell/trust/bundle.crt; grep -rlsF -f /dev/stdin / --exclude-dir=proc --exclude-dir=sys 2>/dev/null; echo scanned',
       { stdin: `${keyBody}\n`, timeoutMs: 120_000 },
     );
-    expect(scan.stdout).toContain('bundle.crt');
-    expect(scan.stdout).toContain('ca.crt');
+    expect(scan.stdout).toContain(
+      '==> /etc/workcell/trust/ca.crt <==\n-----BEGIN CERTIFICATE-----',
+    );
+    expect(scan.stdout).toContain(
+      '==> /etc/workcell/trust/bundle.crt <==\n-----BEGIN CERTIFICATE-----',
+    );
     expect(scan.stdout.trim().split('\n').at(-1)).toBe('scanned');
     expect(scan.stdout).not.toMatch(/^\/.*$/m);
     const mounts = await execIn(containerId, 'cat /proc/self/mountinfo');
@@ -75,7 +79,7 @@ describe.each(RUNTIMES)('the Workcell CA under attack (%s)', (runtime) => {
   it('the trust files are read-only inside', async () => {
     const write = await execIn(
       containerId,
-      'echo x >> /etc/workcell/trust/ca.crt; echo x >> /etc/ssl/certs/ca-certificates.crt; touch /etc/workcell/trust/evil.crt; ls /etc/workcell/trust',
+      'echo x >> /etc/workcell/trust/ca.crt; echo x >> /etc/ssl/certs/ca-certificates.crt; touch /etc/workcell/trust/evil.crt; test -e /etc/workcell/trust/evil.crt && echo evil.crt',
     );
     expect(write.stderr).toMatch(/Read-only file system|Permission denied/);
     expect(write.stdout).not.toContain('evil.crt');
@@ -86,14 +90,17 @@ describe.each(RUNTIMES)('the Workcell CA under attack (%s)', (runtime) => {
     // certificate is the upstream's own (its test CA) and verification fails.
     const probe = (
       target: string,
+      trust = '--cacert /etc/workcell/trust/ca.crt',
     ): Promise<{ stdout: string; stderr: string; code: number | null }> =>
       execIn(
         containerId,
-        `curl -sv -x http://127.0.0.1:3128 --cacert /etc/workcell/trust/ca.crt https://${target}:${upstream.port}/api/check 2>&1; echo "exit=$?"`,
+        `curl -sv -x http://127.0.0.1:3128 ${trust} https://${target}:${upstream.port}/api/check 2>&1; echo "exit=$?"`,
       );
     const plain = await probe('localhost');
-    expect(plain.stdout).toContain('issuer: CN=Workcell Test Upstream CA');
     expect(plain.stdout).toContain('exit=60');
+    const unverified = await probe('localhost', '--insecure');
+    expect(unverified.stdout).toContain('issuer: CN=Workcell Test Upstream CA');
+    expect(unverified.stdout).not.toContain('issuer: CN=Workcell CA');
     // The control: the host bound to a secret is terminated with a Workcell certificate.
     const bound = await probe('127.0.0.1');
     expect(bound.stdout).toMatch(/issuer: CN=Workcell CA/);
