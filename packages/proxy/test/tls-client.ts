@@ -105,6 +105,23 @@ export class TunnelSession {
     });
   }
 
+  /** Downloads `path` and answers how many body bytes arrived (nothing kept in memory). */
+  fetchBytes(path: string, headers: Record<string, string> = {}): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        { path, headers: { Host: this.host, ...headers }, agent: this.agent },
+        (res) => {
+          let bytes = 0;
+          res.on('data', (c: Buffer) => (bytes += c.length));
+          res.on('end', () => resolve(bytes));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
   close(): void {
     this.agent.destroy();
     this.tls.destroy();
