@@ -26,6 +26,7 @@ import type { Orchestrator } from '../packages/host/src/containers/orchestrator.
 import type { ContainerRuntime } from '../packages/host/src/containers/runtime.js';
 import { AuditTrail } from '../packages/host/src/egress/gateway.js';
 import type { PolicyStore } from '../packages/host/src/egress/policy-store.js';
+import type { SecretStore } from '../packages/host/src/secrets/secret-store.js';
 import { ExecuteService } from '../packages/host/src/execute/execute-service.js';
 import { RunEventLog } from '../packages/host/src/execute/run-events.js';
 import type { FilesService } from '../packages/host/src/files/files-service.js';
@@ -94,6 +95,7 @@ async function startApi(): Promise<Api> {
     events,
     files: unused as FilesService,
     egress: { policies: unused as PolicyStore, audit: new AuditTrail() },
+    secrets: unused as SecretStore,
     health: new HealthChecks({
       runtime: unused as ContainerRuntime,
       state,

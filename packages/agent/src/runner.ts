@@ -112,7 +112,11 @@ export class AgentRunner {
           includePartialMessages: true,
           pathToClaudeCodeExecutable: this.settings.claudeExecutable,
           abortController: run.abort,
-          env: sdkEnvironment(this.settings, process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'),
+          env: sdkEnvironment(
+            this.settings,
+            process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+            request.env,
+          ),
           stderr: (data) => stderr.push(data),
           settingSources: [],
           ...(request.resumeSessionId ? { resume: request.resumeSessionId } : {}),

@@ -12,7 +12,18 @@ export interface AgentSettings {
   home: string;
   claudeExecutable: string;
   version: string;
+  /** Trust-store variables naming the mounted Workcell CA, passed on to the SDK and its tools. */
+  trustEnv: Record<string, string>;
 }
+
+/** Variables that point TLS clients at the mounted trust (set by the host on the container). */
+export const TRUST_VARIABLES = [
+  'SSL_CERT_FILE',
+  'NODE_EXTRA_CA_CERTS',
+  'REQUESTS_CA_BUNDLE',
+  'GIT_SSL_CAINFO',
+  'CURL_CA_BUNDLE',
+] as const;
 
 export function readAgentSettings(env: NodeJS.ProcessEnv): AgentSettings {
   const provider = env.WORKCELL_MODEL_PROVIDER === 'bedrock' ? 'bedrock' : 'anthropic';
@@ -25,6 +36,9 @@ export function readAgentSettings(env: NodeJS.ProcessEnv): AgentSettings {
     home: env.HOME ?? CONTAINER_PATHS.home,
     claudeExecutable: env.WORKCELL_CLAUDE_EXECUTABLE ?? '/opt/workcell/claude/claude',
     version: env.WORKCELL_AGENT_VERSION ?? '0.0.0',
+    trustEnv: Object.fromEntries(
+      TRUST_VARIABLES.filter((name) => env[name]).map((name) => [name, env[name] ?? '']),
+    ),
   };
 }
 
@@ -32,11 +46,19 @@ export function readAgentSettings(env: NodeJS.ProcessEnv): AgentSettings {
  * The complete environment of the SDK's CLI process (the SDK's `env` option replaces the
  * process environment). Model traffic goes to the egress bridge by base URL; tools reach
  * allowlisted HTTPS hosts through it as a CONNECT proxy. No credential is set: the
- * placeholder key is stripped by the host's proxy, which adds the real one.
+ * placeholder key is stripped by the host's proxy, which adds the real one. `placeholders` are the
+ * workspace's secret placeholders (`WORKCELL_SECRET_<NAME>`), which the proxy swaps for values
+ * only toward each secret's hosts.
  */
-export function sdkEnvironment(settings: AgentSettings, path: string): Record<string, string> {
+export function sdkEnvironment(
+  settings: AgentSettings,
+  path: string,
+  placeholders: Record<string, string> = {},
+): Record<string, string> {
   const bridge = `http://127.0.0.1:${settings.bridgePort}`;
   const env: Record<string, string> = {
+    ...placeholders,
+    ...settings.trustEnv,
     PATH: path,
     HOME: settings.home,
     LANG: 'C.UTF-8',

@@ -10,6 +10,7 @@ import {
   parseCidrList,
   type AuditRecord,
 } from '@workcell/proxy';
+import { CONTAINER_PATHS } from '@workcell/protocol';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { buildApi } from './api/app.js';
@@ -34,6 +35,9 @@ import { ObjectStoreWorkspaceSync } from './execute/object-store-sync.js';
 import { StoreFilesService } from './files/store-files-service.js';
 import { HealthChecks } from './metrics/health.js';
 import { WorkcellMetrics } from './metrics/metrics.js';
+import { SecretCipher } from './secrets/cipher.js';
+import { SecretStore } from './secrets/secret-store.js';
+import { containerTrustEnv, loadInterception } from './secrets/trust.js';
 import { createStateStore } from './state/index.js';
 import type { StateStore } from './state/state-store.js';
 import { createObjectStore } from './storage/index.js';
@@ -89,6 +93,7 @@ export interface Workcell {
   catalog: Catalog;
   audit: AuditTrail;
   policies: PolicyStore;
+  secrets: SecretStore;
   mockModel: MockModel | null;
   metrics: WorkcellMetrics;
   health: HealthChecks;
@@ -151,6 +156,17 @@ export async function createWorkcell(
     objects,
     logger.child({ component: 'egress-policy' }),
   );
+  const secrets = new SecretStore(
+    config.secretsKey ? new SecretCipher(config.secretsKey) : null,
+    objects,
+    logger.child({ component: 'secrets' }),
+    { maxPerScope: 100 },
+  );
+  // With secrets on, the proxy terminates TLS for secret hosts with the installation's CA,
+  // whose public half every container trusts.
+  const trust = secrets.enabled
+    ? await loadInterception(dataDir, config.upstreamCaFile ?? null)
+    : null;
   const auditLogger = logger.child({ component: 'egress-audit' });
   const proxy = new CredentialProxy({
     anthropic: {
@@ -179,11 +195,13 @@ export async function createWorkcell(
     audit: (record: AuditRecord) => {
       audit.record(record);
       metrics.proxyRequest(record.decision);
+      metrics.proxySecrets(record);
       auditLogger.info({ audit: record }, 'egress');
     },
     logger: logger.child({ component: 'proxy' }),
+    interception: trust?.interception ?? null,
   });
-  const gateway = new ProxyEgressGateway(proxy, policies);
+  const gateway = new ProxyEgressGateway(proxy, policies, secrets);
 
   if (config.workspaceDiskMb > 0) await LoopbackVolumes.check();
   const slots = new SlotStore(
@@ -215,7 +233,9 @@ export async function createWorkcell(
       agentEnv: {
         WORKCELL_MODEL_PROVIDER: config.modelProvider,
         AWS_REGION: config.awsRegion,
+        ...(trust ? containerTrustEnv(CONTAINER_PATHS.trust) : {}),
       },
+      ...(trust ? { trustDir: trust.publicDir } : {}),
       startTimeoutMs,
     },
   });
@@ -243,6 +263,7 @@ export async function createWorkcell(
     events,
     sync,
     observer: metrics,
+    runEnv: (tenant, workspaceId) => secrets.placeholders(tenant, workspaceId),
     logger: logger.child({ component: 'execute' }),
     settings: {
       runTimeoutMs: config.runTimeoutMs,
@@ -314,6 +335,7 @@ export async function createWorkcell(
     events,
     files,
     egress: { policies, audit },
+    secrets,
     health,
     metrics,
     rateLimit: new TenantRateLimiter(
@@ -343,6 +365,7 @@ export async function createWorkcell(
     catalog,
     audit,
     policies,
+    secrets,
     mockModel,
     metrics,
     health,

@@ -21,7 +21,19 @@ export const CONTAINER_PATHS = {
   /** CLAUDE_CONFIG_DIR: the SDK's session transcripts, bind-mounted and synced. */
   claudeConfig: '/var/lib/workcell/claude',
   home: '/home/agent',
+  /** The Workcell CA's certificate and a trust bundle with it, mounted read-only. */
+  trust: '/etc/workcell/trust',
+  /** The system trust bundle; the host mounts its bundle (public roots + Workcell CA) here. */
+  systemBundle: '/etc/ssl/certs/ca-certificates.crt',
 } as const;
+
+/** Secret placeholders in a run's environment: `WORKCELL_SECRET_<NAME>=wcs_...`, nothing else. */
+export const secretPlaceholderEnvSchema = z
+  .record(
+    z.string().regex(/^WORKCELL_SECRET_[A-Z][A-Z0-9_]{0,63}$/),
+    z.string().regex(/^wcs_[A-Za-z0-9]{16,64}$/),
+  )
+  .refine((env) => Object.keys(env).length <= 200, 'at most 200 secrets');
 
 /** The egress bridge inside the container: loopback TCP to the egress socket. */
 export const EGRESS_BRIDGE_PORT = 3128;
@@ -52,6 +64,8 @@ export const runRequestSchema = z
     /** The SDK session to resume; the agent fails with `session_lost` if it cannot. */
     resumeSessionId: z.string().min(1).max(200).optional(),
     options: runOptionsSchema.optional(),
+    /** Placeholders of the workspace's secrets, added to the SDK's environment (never values). */
+    env: secretPlaceholderEnvSchema.optional(),
   })
   .strict();
 export type RunRequest = z.infer<typeof runRequestSchema>;

@@ -32,6 +32,10 @@ export const ERROR_STATUS = {
   dependency_unavailable: 503,
   egress_denied: 403,
   proxy_at_capacity: 503,
+  /** The upstream of a secret host presented a certificate the proxy could not verify. */
+  upstream_tls_failed: 502,
+  /** Secrets need `WORKCELL_SECRETS_KEY`; without it the secrets routes answer this. */
+  secrets_not_configured: 501,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

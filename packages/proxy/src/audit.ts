@@ -1,8 +1,16 @@
 import type { RefusalReason } from './http/responses.js';
 import type { DenyReason } from './policy/policy.js';
+import type { SecretRefusalReason } from './secrets/secrets.js';
 
 /** Why a request ended as it did: allowed, a policy denial, or a refusal by the proxy. */
-export type AuditReason = 'incomplete' | 'allowed' | 'model-route' | DenyReason | RefusalReason;
+export type AuditReason =
+  | 'incomplete'
+  | 'allowed'
+  | 'model-route'
+  | 'intercepted'
+  | DenyReason
+  | RefusalReason
+  | SecretRefusalReason;
 
 /**
  * One structured record per request or tunnel. It names which credential the proxy added, never
@@ -32,7 +40,10 @@ export interface AuditRecord {
   bytesOut: number;
   durationMs: number;
   credential: 'anthropic-api-key' | 'aws-sigv4' | null;
-  route: 'anthropic' | 'bedrock' | 'connect' | 'http' | 'other';
+  /** Names of the workspace secrets substituted into this request, or whose placeholder it was refused for. */
+  secrets: string[];
+  /** `tls`: one request inside a tunnel the proxy terminates because a secret is bound to its host. */
+  route: 'anthropic' | 'bedrock' | 'connect' | 'http' | 'tls' | 'other';
 }
 
 export interface Identity {
@@ -70,6 +81,7 @@ export class AuditEntry {
       bytesOut: 0,
       durationMs: 0,
       credential: null,
+      secrets: [],
       route,
     };
   }

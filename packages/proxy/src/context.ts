@@ -11,6 +11,8 @@ import type { ResolveOptions } from './net/resolve.js';
 import type { EgressPolicy } from './policy/policy.js';
 import type { AnthropicOperation } from './routes/anthropic-operations.js';
 import type { TunnelSet } from './routes/tunnels.js';
+import type { SecretSource } from './secrets/secrets.js';
+import type { Interception } from './tls/intercept.js';
 
 export interface AnthropicRuntime {
   readonly upstream: URL;
@@ -37,6 +39,8 @@ export interface ProxyCore {
   readonly logger: Logger;
   readonly clock: () => number;
   readonly audit: (record: AuditRecord) => void;
+  /** Terminating TLS for secret hosts; null: every tunnel is opaque. */
+  readonly interception: Interception | null;
 }
 
 /** One request or tunnel: who is calling, their policy as of now, and its audit record. */
@@ -44,6 +48,8 @@ export interface RequestContext {
   readonly core: ProxyCore;
   readonly identity: Identity;
   readonly policy: () => EgressPolicy;
+  /** The workspace's secrets as of now. */
+  readonly secrets: SecretSource;
   readonly entry: AuditEntry;
   /** The calling listener's own upstream connections (never shared with another workspace). */
   readonly upstreams: UpstreamAgents;

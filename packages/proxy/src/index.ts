@@ -41,3 +41,15 @@ export {
   type AwsCredentialsProvider,
 } from './bedrock/signer.js';
 export { defaultAwsCredentials, defaultBedrockUpstream } from './bedrock/credentials.js';
+export {
+  applySecrets,
+  isBoundHost,
+  renderFormat,
+  NO_SECRETS,
+  type SecretBinding,
+  type SecretOutcome,
+  type SecretSource,
+} from './secrets/secrets.js';
+export { loadOrCreateCa, CA_FILES, type CaPaths, type WorkcellCa } from './tls/ca.js';
+export { loadUpstreamTrust } from './tls/trust.js';
+export type { InterceptionOptions } from './tls/options.js';

@@ -27,6 +27,8 @@ import {
 } from './net/resolve.js';
 import type { Cidr } from './net/cidr.js';
 import type { EgressPolicy } from './policy/policy.js';
+import { NO_SECRETS, type SecretSource } from './secrets/secrets.js';
+import { interceptionFor, type InterceptionOptions } from './tls/options.js';
 import { forwardAnthropic } from './routes/anthropic.js';
 import {
   DEFAULT_ANTHROPIC_OPERATIONS,
@@ -69,6 +71,8 @@ export interface CredentialProxyOptions {
   limits?: Partial<ProxyLimits>;
   /** Milliseconds since the epoch; default a monotonic high-resolution clock. */
   clock?: () => number;
+  /** Terminate TLS for hosts bound to a workspace secret; absent: every tunnel is opaque. */
+  interception?: InterceptionOptions | null;
 }
 
 /** One container's egress socket. */
@@ -83,6 +87,8 @@ export interface EgressListener {
    * allows (call after narrowing the workspace's policy); answers how many it closed.
    */
   revalidate(): number;
+  /** Where this socket's secrets come from from now on; read on every request. */
+  setSecrets(secrets: SecretSource): void;
   close(): Promise<void>;
 }
 
@@ -147,6 +153,7 @@ export class CredentialProxy {
       logger,
       clock: options.clock ?? (() => performance.timeOrigin + performance.now()),
       audit: sink,
+      interception: options.interception ? interceptionFor(options.interception) : null,
     };
   }
 
@@ -161,10 +168,12 @@ export class CredentialProxy {
     socketPath: string,
     identity: Identity,
     policy: () => EgressPolicy,
+    secrets: SecretSource = NO_SECRETS,
   ): Promise<EgressListener> {
     const listener = new SocketListener(this.core, socketPath, identity, policy, () =>
       this.listeners.delete(listener),
     );
+    listener.setSecrets(secrets);
     await listener.start();
     this.listeners.add(listener);
     return listener;
@@ -190,6 +199,7 @@ class SocketListener implements EgressListener {
   /** The response in progress on each connection, so a late parse error does not answer twice. */
   private readonly inFlight = new WeakMap<Duplex, ServerResponse>();
   private closing: Promise<void> | null = null;
+  private secrets: SecretSource = NO_SECRETS;
 
   constructor(
     private readonly core: ProxyCore,
@@ -248,6 +258,10 @@ class SocketListener implements EgressListener {
     return closed;
   }
 
+  setSecrets(secrets: SecretSource): void {
+    this.secrets = secrets;
+  }
+
   async start(): Promise<void> {
     await checkSocketDirectory(dirname(this.socketPath));
     const existing = await lstat(this.socketPath).catch(() => null);
@@ -284,6 +298,7 @@ class SocketListener implements EgressListener {
       core: this.core,
       identity,
       policy: this.policy,
+      secrets: this.secrets,
       entry: new AuditEntry(identity, method, route, this.core.clock, this.core.audit),
       upstreams: this.upstreams,
       tunnels: this.tunnels,

@@ -9,6 +9,7 @@ import { registerAdminRoutes } from './routes/admin.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { registerEgressRoutes } from './routes/egress.js';
 import { registerFileRoutes } from './routes/files.js';
+import { registerSecretRoutes } from './routes/secrets.js';
 import { registerOperationsRoutes } from './routes/health.js';
 import { registerWorkspaceRoutes } from './routes/workspaces.js';
 import { SseHub } from './sse.js';
@@ -85,6 +86,7 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   registerFileRoutes(app, services);
   registerConversationRoutes(app, services, hub);
   registerEgressRoutes(app, services, services.egress);
+  registerSecretRoutes(app, services, services.secrets);
   registerAdminRoutes(app, services);
   return app;
 }

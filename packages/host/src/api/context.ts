@@ -10,6 +10,7 @@ import type { FilesService } from '../files/files-service.js';
 import type { AuditTrail } from '../egress/gateway.js';
 import type { PolicyStore } from '../egress/policy-store.js';
 import type { HealthChecks } from '../metrics/health.js';
+import type { SecretStore } from '../secrets/secret-store.js';
 import type { WorkcellMetrics } from '../metrics/metrics.js';
 import type { StateStore } from '../state/state-store.js';
 
@@ -23,6 +24,7 @@ export interface ApiServices {
   events: RunEventLog;
   files: FilesService;
   egress: { policies: PolicyStore; audit: AuditTrail };
+  secrets: SecretStore;
   health: HealthChecks;
   metrics: WorkcellMetrics;
   /** Container records and the engine, for the admin view. */

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CONTAINER_STATES } from '../state/state-store.js';
 import { putEgressBody } from './routes/egress.js';
+import { putSecretBody } from '../secrets/input.js';
 import { parseInput } from './validate.js';
 
 /**
@@ -28,7 +29,14 @@ export interface Operation {
   readonly summary: string;
   readonly description?: string;
   readonly tag:
-    'workspaces' | 'files' | 'conversations' | 'runs' | 'egress' | 'admin' | 'operations';
+    | 'workspaces'
+    | 'files'
+    | 'conversations'
+    | 'runs'
+    | 'egress'
+    | 'secrets'
+    | 'admin'
+    | 'operations';
   /** `bearer`: a tenant token; `bearer-or-query`: also `?access_token=` (EventSource); `admin`: an admin token. */
   readonly auth: 'none' | 'bearer' | 'bearer-or-query' | 'admin';
   readonly params?: z.ZodObject;
@@ -168,6 +176,23 @@ export const egressViewSchema = z.object({
   ),
 });
 
+export const secretViewSchema = z.object({
+  name: z.string().describe('the canonical (lower-case) name'),
+  scope: z.enum(['tenant', 'workspace']),
+  hosts: z.array(z.string()).describe('the hosts the value is sent to'),
+  header: z.string().nullable(),
+  format: z.string().nullable(),
+  env: z.string().describe('the environment variable holding the placeholder in containers'),
+  placeholder: z.string().describe('what containers hold instead of the value'),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+});
+
+export const secretListSchema = z.object({
+  secrets: z.array(secretViewSchema),
+  nextCursor: z.string().nullable(),
+});
+
 const SSE_DESCRIPTION =
   "Server-Sent Events. `id:` is the event's sequence number in its run; `event:` is `run.started` " +
   '(`{runId, conversationId, workspaceId}`), `message` (one Claude Agent SDK message, `stream_event` partials included), ' +
@@ -187,6 +212,8 @@ export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   Readiness: readinessSchema,
   AdminContainer: adminContainerSchema,
   EgressView: egressViewSchema,
+  Secret: secretViewSchema,
+  SecretList: secretListSchema,
 };
 
 // ---- request schemas ------------------------------------------------------------------------
@@ -218,6 +245,13 @@ export const filesQuery = z.object({
 });
 
 const wsParams = z.object({ wid: idParam('workspace') });
+const secretName = z.string().describe('the secret name: a letter, then letters, digits or _');
+const wsSecretParams = z.object({ wid: idParam('workspace'), name: secretName });
+const secretParams = z.object({ name: secretName });
+const SECRETS_501 = {
+  description: 'secrets are not enabled (no WORKCELL_SECRETS_KEY)',
+  schema: errorResponseSchema,
+};
 const fileParams = z.object({
   wid: idParam('workspace'),
   '*': z.string().describe('the file path inside the workspace'),
@@ -353,6 +387,95 @@ export const ops = {
     params: wsParams,
     body: putEgressBody,
     responses: { 200: { description: 'the new policy', schema: egressViewSchema } },
+  }),
+  listWorkspaceSecrets: op({
+    id: 'listWorkspaceSecrets',
+    method: 'GET',
+    path: '/v1/workspaces/:wid/secrets',
+    summary: "The secrets a workspace sees (its own and the tenant's); never their values",
+    tag: 'secrets',
+    auth: 'bearer',
+    params: wsParams,
+    responses: { 200: { description: 'the secrets', schema: secretListSchema }, 501: SECRETS_501 },
+  }),
+  getWorkspaceSecret: op({
+    id: 'getWorkspaceSecret',
+    method: 'GET',
+    path: '/v1/workspaces/:wid/secrets/:name',
+    summary: 'One secret a workspace sees; never its value',
+    tag: 'secrets',
+    auth: 'bearer',
+    params: wsSecretParams,
+    responses: { 200: { description: 'the secret', schema: secretViewSchema }, 501: SECRETS_501 },
+  }),
+  putWorkspaceSecret: op({
+    id: 'putWorkspaceSecret',
+    method: 'PUT',
+    path: '/v1/workspaces/:wid/secrets/:name',
+    summary: 'Create or replace a workspace secret (a new value applies to the next request)',
+    tag: 'secrets',
+    auth: 'bearer',
+    params: wsSecretParams,
+    body: putSecretBody,
+    responses: {
+      200: { description: 'replaced', schema: secretViewSchema },
+      201: { description: 'created', schema: secretViewSchema },
+      501: SECRETS_501,
+    },
+  }),
+  deleteWorkspaceSecret: op({
+    id: 'deleteWorkspaceSecret',
+    method: 'DELETE',
+    path: '/v1/workspaces/:wid/secrets/:name',
+    summary: 'Remove a workspace secret',
+    tag: 'secrets',
+    auth: 'bearer',
+    params: wsSecretParams,
+    responses: { 204: { description: 'removed' }, 501: SECRETS_501 },
+  }),
+  listTenantSecrets: op({
+    id: 'listTenantSecrets',
+    method: 'GET',
+    path: '/v1/secrets',
+    summary: "The tenant's secrets (every workspace sees them); never their values",
+    tag: 'secrets',
+    auth: 'bearer',
+    responses: { 200: { description: 'the secrets', schema: secretListSchema }, 501: SECRETS_501 },
+  }),
+  getTenantSecret: op({
+    id: 'getTenantSecret',
+    method: 'GET',
+    path: '/v1/secrets/:name',
+    summary: 'One tenant secret; never its value',
+    tag: 'secrets',
+    auth: 'bearer',
+    params: secretParams,
+    responses: { 200: { description: 'the secret', schema: secretViewSchema }, 501: SECRETS_501 },
+  }),
+  putTenantSecret: op({
+    id: 'putTenantSecret',
+    method: 'PUT',
+    path: '/v1/secrets/:name',
+    summary: 'Create or replace a tenant secret, for every workspace without one of that name',
+    tag: 'secrets',
+    auth: 'bearer',
+    params: secretParams,
+    body: putSecretBody,
+    responses: {
+      200: { description: 'replaced', schema: secretViewSchema },
+      201: { description: 'created', schema: secretViewSchema },
+      501: SECRETS_501,
+    },
+  }),
+  deleteTenantSecret: op({
+    id: 'deleteTenantSecret',
+    method: 'DELETE',
+    path: '/v1/secrets/:name',
+    summary: 'Remove a tenant secret',
+    tag: 'secrets',
+    auth: 'bearer',
+    params: secretParams,
+    responses: { 204: { description: 'removed' }, 501: SECRETS_501 },
   }),
   createConversation: op({
     id: 'createConversation',

@@ -28,6 +28,12 @@ const tokenMap = z.string().transform((raw, ctx) => {
   return map;
 });
 
+/** A secrets key is the canonical base64 of exactly 32 bytes. */
+function isSecretsKey(raw: string): boolean {
+  const bytes = Buffer.from(raw.trim(), 'base64');
+  return bytes.length === 32 && bytes.toString('base64') === raw.trim();
+}
+
 /** Refuses over-broad or malformed egress patterns (`*`, `*.com`, schemes, paths, ...). */
 function egressPatterns(variable: string) {
   return (raw: string, ctx: z.RefinementCtx): void => {
@@ -158,6 +164,23 @@ export const configSchema = z.object({
       }
     })
     .describe('CIDRs that allowlisted names may resolve to (tests, internal mirrors).'),
+  secretsKey: z
+    .string()
+    .optional()
+    .superRefine((raw, ctx) => {
+      if (raw !== undefined && !isSecretsKey(raw))
+        ctx.addIssue({ code: 'custom', message: 'must be the base64 of exactly 32 random bytes' });
+    })
+    .describe(
+      'Key that encrypts workspace and tenant secrets at rest (AES-256-GCM): base64 of 32 random bytes (`openssl rand -base64 32`). Read by the host only; unset: the secrets API answers 501.',
+    ),
+  upstreamCaFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "PEM file of extra CAs trusted for the upstreams of secret hosts (internal APIs), added to the system's roots.",
+    ),
   image: z
     .string()
     .min(1)
@@ -268,6 +291,8 @@ export const ENV_NAMES = {
   egressAllow: 'WORKCELL_EGRESS_ALLOW',
   egressDeny: 'WORKCELL_EGRESS_DENY',
   egressAllowPrivate: 'WORKCELL_EGRESS_ALLOW_PRIVATE',
+  secretsKey: 'WORKCELL_SECRETS_KEY',
+  upstreamCaFile: 'WORKCELL_UPSTREAM_CA_FILE',
   image: 'WORKCELL_IMAGE',
   runtime: 'WORKCELL_RUNTIME',
   warmPoolSize: 'WORKCELL_WARM_POOL_SIZE',

@@ -10,6 +10,15 @@ function statusOf(err: unknown): number | undefined {
     : undefined;
 }
 
+/** The Workcell CA's public half, read-only: its directory, and its bundle as the system's. */
+function trustBinds(dir: string | undefined): string[] {
+  if (!dir) return [];
+  return [
+    `${dir}:${CONTAINER_PATHS.trust}:ro`,
+    `${dir}/bundle.crt:${CONTAINER_PATHS.systemBundle}:ro`,
+  ];
+}
+
 /**
  * The Docker Engine implementation of `ContainerRuntime` (dockerode). Every container it
  * creates is hardened the same way: no network, read-only root, all capabilities dropped,
@@ -62,6 +71,7 @@ export class DockerRuntime implements ContainerRuntime {
           `${spec.mounts.egressDir}:${CONTAINER_PATHS.egressDir}:ro`,
           `${spec.mounts.workspace}:${CONTAINER_PATHS.workspace}:rw`,
           `${spec.mounts.claudeConfig}:${CONTAINER_PATHS.claudeConfig}:rw`,
+          ...trustBinds(spec.mounts.trust),
         ],
         RestartPolicy: { Name: 'no' },
         LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },

@@ -19,6 +19,8 @@ export interface OrchestratorSettings {
   limits: { memoryMb: number; cpus: number; pids: number; nofile: number };
   /** Non-secret environment for every agent (model provider, region). */
   agentEnv: Record<string, string>;
+  /** Host dir of the Workcell CA's public files, mounted read-only when secrets are on. */
+  trustDir?: string;
   /** How long a new container may take to answer on its agent socket. */
   startTimeoutMs: number;
   /** How long an existing container's agent may take to answer `/health` before it counts as dead. */
@@ -287,6 +289,7 @@ export class Orchestrator {
           egressDir: slot.egressDir,
           workspace: slot.workspaceDir,
           claudeConfig: slot.claudeDir,
+          ...(settings.trustDir ? { trust: settings.trustDir } : {}),
         },
         env: settings.agentEnv,
         limits: settings.limits,

@@ -30,6 +30,12 @@ export interface ContainerSpec {
     workspace: string;
     /** Host dir -> CLAUDE_CONFIG_DIR */
     claudeConfig: string;
+    /**
+     * Host dir with the Workcell CA's public certificate (`ca.crt`) and `bundle.crt` ->
+     * /etc/workcell/trust, read-only; its bundle also replaces the system bundle. Absent when
+     * secrets are off.
+     */
+    trust?: string;
   };
   /** Non-secret environment for the agent (model provider, region, bridge port). */
   env: Record<string, string>;

@@ -86,6 +86,8 @@ export class ExecuteService {
       settings: ExecuteSettings;
       logger: Logger;
       observer?: RunObserver;
+      /** Extra environment for a run: the workspace's secret placeholders. */
+      runEnv?: (tenant: string, workspaceId: string) => Promise<Record<string, string>>;
     },
   ) {}
 
@@ -455,11 +457,13 @@ export class ExecuteService {
     let outcome: Outcome | null = null;
     let healthy = true;
     try {
+      const env = await this.deps.runEnv?.(conversation.tenant, conversation.workspaceId);
       const stream = container.agent.run(
         {
           runId,
           prompt: content,
           ...(conversation.sessionId ? { resumeSessionId: conversation.sessionId } : {}),
+          ...(env && Object.keys(env).length > 0 ? { env } : {}),
         },
         active.abort.signal,
       );

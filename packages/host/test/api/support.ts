@@ -17,6 +17,8 @@ import { RunEventLog } from '../../src/execute/run-events.js';
 import type { FilesService } from '../../src/files/files-service.js';
 import { HealthChecks } from '../../src/metrics/health.js';
 import { WorkcellMetrics } from '../../src/metrics/metrics.js';
+import { SecretCipher } from '../../src/secrets/cipher.js';
+import { SecretStore } from '../../src/secrets/secret-store.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
 import { FakeOrchestrator, FakeSync } from '../execute/harness.js';
@@ -24,6 +26,8 @@ import { FakeOrchestrator, FakeSync } from '../execute/harness.js';
 export const TOKEN_A = 'token-a-0123456789abcdef';
 export const TOKEN_B = 'token-b-0123456789abcdef';
 export const ADMIN = 'token-admin-0123456789ab';
+/** The secrets key of the harness (base64 of 32 bytes). */
+export const SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
 
 /** A container engine that knows a fixed list of containers. */
 export class FakeRuntime {
@@ -48,6 +52,9 @@ export interface ApiHarness {
   orchestrator: FakeOrchestrator;
   execute: ExecuteService;
   metrics: WorkcellMetrics;
+  secrets: SecretStore;
+  /** The object store's directory. */
+  dataDir: string;
   /** Every log line the API wrote. */
   logs: string[];
   /** Creates a workspace and conversation for tenant A. */
@@ -61,7 +68,7 @@ export interface ApiHarness {
  * Docker, fast enough for unit tests.
  */
 export async function apiHarness(
-  options: { rateLimitPerMinute?: number } = {},
+  options: { rateLimitPerMinute?: number; secretsKey?: string | null } = {},
 ): Promise<ApiHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'wc-api-'));
   const logs: string[] = [];
@@ -73,6 +80,15 @@ export async function apiHarness(
   const orchestrator = new FakeOrchestrator();
   const runtime = new FakeRuntime();
   const metrics = new WorkcellMetrics(() => state.listContainers(), { defaultMetrics: false });
+  const secretsKey = options.secretsKey === undefined ? SECRETS_KEY : options.secretsKey;
+  const secrets = new SecretStore(
+    secretsKey ? new SecretCipher(secretsKey) : null,
+    objects,
+    logger,
+    {
+      maxPerScope: 5,
+    },
+  );
   const execute = new ExecuteService({
     catalog,
     // The fake has every method the execute service calls.
@@ -105,6 +121,7 @@ export async function apiHarness(
     events,
     files: { list: async () => [] } as unknown as FilesService,
     egress: { policies: {} as PolicyStore, audit: new AuditTrail() },
+    secrets,
     health: new HealthChecks({
       runtime: runtime as unknown as ContainerRuntime,
       state,
@@ -129,6 +146,8 @@ export async function apiHarness(
     orchestrator,
     execute,
     metrics,
+    secrets,
+    dataDir: dir,
     logs,
     async conversation() {
       const ws = await catalog.createWorkspace('tenant-a', 'w');

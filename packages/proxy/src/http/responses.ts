@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ERROR_STATUS, type ErrorCode } from '@workcell/protocol';
 import type { DenyReason } from '../policy/policy.js';
+import type { SecretRefusalReason } from '../secrets/secrets.js';
 import type { HeaderRefusal } from './headers.js';
 
 /** The header that carries a denial's machine-readable reason. */
@@ -25,13 +26,14 @@ export type RefusalReason =
   | 'tunnel-limit'
   | 'connect-failed'
   | 'upstream-failed'
+  | 'upstream-tls-failed'
   | 'internal-error';
 
 /** A refusal the proxy answers itself: status, error code, message, and the reason for audit. */
 export interface ProxyAnswer {
   readonly status: number;
   readonly code: ErrorCode;
-  readonly reason: RefusalReason | DenyReason;
+  readonly reason: RefusalReason | DenyReason | SecretRefusalReason;
   readonly message: string;
   /** Set for policy denials: sent as `X-Workcell-Egress-Denied`. */
   readonly denied: boolean;
@@ -39,7 +41,7 @@ export interface ProxyAnswer {
   readonly retryAfterSeconds?: number;
 }
 
-export function denial(reason: DenyReason, message: string): ProxyAnswer {
+export function denial(reason: DenyReason | SecretRefusalReason, message: string): ProxyAnswer {
   return {
     status: ERROR_STATUS.egress_denied,
     code: 'egress_denied',

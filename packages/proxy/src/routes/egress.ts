@@ -20,6 +20,9 @@ import { DEFAULT_PORT, type Transport } from '../policy/patterns.js';
 import { decideHost } from '../policy/policy.js';
 import { RETRY_AFTER_SECONDS } from '../limits/limits.js';
 import type { OpenTunnel } from './tunnels.js';
+import { refuseSecretsOutsideTls } from '../secrets/plain.js';
+import { isBoundHost } from '../secrets/secrets.js';
+import { interceptTunnel } from '../tls/intercept.js';
 
 function badRequest(err: unknown): ProxyAnswer {
   if (err instanceof TargetRefusal) return refusal('bad_request', 'invalid-target', err.message);
@@ -126,6 +129,11 @@ export async function forwardAbsolute(
     refuse(ctx, res, mismatch);
     return;
   }
+  const placeholder = refuseSecretsOutsideTls(ctx, target.host.value, req);
+  if (placeholder) {
+    refuse(ctx, res, placeholder);
+    return;
+  }
   const admitted = await admit(ctx, target, 'http');
   if (isAnswer(admitted)) {
     refuse(ctx, res, admitted);
@@ -226,6 +234,13 @@ export async function openTunnel(
   // No byte either way for the idle time ends the tunnel (each relayed byte touches `client`).
   if (client instanceof Socket) {
     client.setTimeout(ctx.core.limits.tunnelIdleTimeoutMs, () => tunnel.close());
+  }
+  const { interception } = ctx.core;
+  if (interception && isBoundHost(ctx.secrets(), target.host.value)) {
+    await interceptTunnel(ctx, interception, client, head, target, admitted, (sub) =>
+      admit({ ...ctx, entry: sub }, target, 'connect'),
+    );
+    return;
   }
   entry.record.decision = 'allow';
   entry.record.reason = 'allowed';
