@@ -11,7 +11,9 @@ import {
   DockerRuntime,
   LABELS,
   resolveConfig,
+  systemClock,
   type Clock,
+  type Timer,
   type ConfigInput,
   type ContainerInfo,
   type ContainerRuntime,
@@ -78,6 +80,15 @@ export class OffsetClock implements Clock {
   offsetMs = 0;
   now(): number {
     return Date.now() + this.offsetMs;
+  }
+  after(ms: number, fn: () => void): Timer {
+    return systemClock.after(ms, fn);
+  }
+  every(ms: number, fn: () => void): Timer {
+    return systemClock.every(ms, fn);
+  }
+  sleep(ms: number): Promise<void> {
+    return systemClock.sleep(ms);
   }
 }
 

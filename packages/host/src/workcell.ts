@@ -18,7 +18,8 @@ import { Catalog } from './catalog/catalog.js';
 import type { ResolvedConfig } from './config/load.js';
 import { DockerRuntime } from './containers/docker-runtime.js';
 import { GarbageCollector } from './containers/gc.js';
-import { Orchestrator, systemClock, type Clock } from './containers/orchestrator.js';
+import { EgressListeners } from './containers/egress-listeners.js';
+import { Orchestrator } from './containers/orchestrator.js';
 import { reconcile, type ReconcileReport } from './containers/reconcile.js';
 import type { ContainerRuntime } from './containers/runtime.js';
 import { SlotStore } from './containers/slots.js';
@@ -28,6 +29,7 @@ import { PolicyStore } from './egress/policy-store.js';
 import { ExecuteService } from './execute/execute-service.js';
 import { RunEventLog } from './execute/run-events.js';
 import { ObjectStoreWorkspaceSync } from './execute/object-store-sync.js';
+import { WorkspaceRemoval } from './execute/workspace-removal.js';
 import { StoreFilesService } from './files/store-files-service.js';
 import { HealthChecks } from './metrics/health.js';
 import { WorkcellMetrics } from './metrics/metrics.js';
@@ -35,6 +37,7 @@ import { createStateStore } from './state/index.js';
 import type { StateStore } from './state/state-store.js';
 import { createObjectStore } from './storage/index.js';
 import type { ObjectStore } from './storage/object-store.js';
+import { systemClock, type Clock } from './time/clock.js';
 
 /** Log paths that may carry secrets; pino replaces them before anything is written. */
 export const REDACT_PATHS = [
@@ -78,6 +81,10 @@ export interface Workcell {
   objects: ObjectStore;
   runtime: ContainerRuntime;
   orchestrator: Orchestrator;
+  /** The egress listeners this host holds, one per container it serves. */
+  listeners: EgressListeners;
+  slots: SlotStore;
+  clock: Clock;
   pool: WarmPool;
   gc: GarbageCollector;
   /** Re-attaches this host's containers and removes the rest; `listen()` runs it before serving. */
@@ -172,14 +179,21 @@ export async function createWorkcell(
 
   const slots = new SlotStore(dataDir);
   const startTimeoutMs = 30_000;
-  /** The run lease's TTL; ExecuteService renews it every third of this while a run goes on. */
+  /** The run lease's TTL; a run renews it every third of this while it goes on. */
   const runLeaseTtlMs = 30_000;
+  const listeners = new EgressListeners({
+    gateway,
+    slots,
+    hostId: config.hostId,
+    logger: logger.child({ component: 'egress-listeners' }),
+  });
   const orchestrator = new Orchestrator({
     onSlotRemoved: (slotId) => sync.forget(slotId),
+    onWarmClaim: () => pool.kick(),
     runtime,
     state,
     slots,
-    gateway,
+    listeners,
     clock,
     logger: logger.child({ component: 'orchestrator' }),
     settings: {
@@ -201,7 +215,10 @@ export async function createWorkcell(
   });
 
   const catalog = new Catalog(objects);
-  const events = new RunEventLog(state, { logger: logger.child({ component: 'run-events' }) });
+  const events = new RunEventLog(state, {
+    logger: logger.child({ component: 'run-events' }),
+    clock,
+  });
   const sync = new ObjectStoreWorkspaceSync(objects, {
     maxFileBytes: config.maxFileBytes,
     logger: logger.child({ component: 'sync' }),
@@ -209,19 +226,23 @@ export async function createWorkcell(
   });
   const files = new StoreFilesService(objects, state, {
     maxFileBytes: config.maxFileBytes,
+    hostId: config.hostId,
+    clock,
+    logger: logger.child({ component: 'files' }),
     afterChange: async (tenant, workspaceId) => {
       const record = await orchestrator.assigned(workspaceId);
       if (record && (record.state === 'assigned' || record.state === 'idle')) {
-        await sync.syncIn(tenant, workspaceId, orchestrator.slotOf(record));
+        await sync.syncIn(tenant, workspaceId, slots.slot(record.slotId));
       }
     },
   });
   const execute = new ExecuteService({
     catalog,
-    orchestrator,
+    containers: orchestrator,
     state,
     events,
     sync,
+    clock,
     observer: metrics,
     logger: logger.child({ component: 'execute' }),
     settings: {
@@ -232,10 +253,19 @@ export async function createWorkcell(
     },
   });
 
+  const scope = {
+    image: config.image,
+    imageVersion: config.version,
+    hostId: config.hostId,
+    startTimeoutMs,
+  };
   const pool = new WarmPool({
-    orchestrator,
+    containers: orchestrator,
+    listeners,
     state,
     runtime,
+    slots,
+    clock,
     logger: logger.child({ component: 'warm-pool' }),
     settings: {
       size: config.warmPoolSize,
@@ -243,12 +273,16 @@ export async function createWorkcell(
       parallelCreates: 2,
       leaseTtlMs: 2 * startTimeoutMs,
     },
+    scope,
   });
   const gc = new GarbageCollector({
-    orchestrator,
+    containers: orchestrator,
     state,
     runtime,
+    slots,
     sync,
+    clock,
+    hostId: config.hostId,
     logger: logger.child({ component: 'gc' }),
     settings: {
       idleTimeoutMs: config.idleTimeoutMs,
@@ -261,10 +295,13 @@ export async function createWorkcell(
   });
   const reconcileContainers = (): Promise<ReconcileReport> =>
     reconcile({
-      orchestrator,
+      containers: orchestrator,
       state,
       runtime,
+      slots,
       sync,
+      clock,
+      scope,
       logger: logger.child({ component: 'reconcile' }),
       runLeaseTtlMs,
       graceMs: 10_000,
@@ -289,7 +326,15 @@ export async function createWorkcell(
   const api = await buildApi({
     auth,
     catalog,
-    orchestrator,
+    containers: orchestrator,
+    workspaces: new WorkspaceRemoval({
+      catalog,
+      containers: orchestrator,
+      state,
+      clock,
+      logger: logger.child({ component: 'workspaces' }),
+      hostId: config.hostId,
+    }),
     execute,
     events,
     files,
@@ -316,6 +361,9 @@ export async function createWorkcell(
     objects,
     runtime,
     orchestrator,
+    listeners,
+    slots,
+    clock,
     pool,
     gc,
     reconcile: reconcileContainers,
@@ -340,7 +388,7 @@ export async function createWorkcell(
       await api.close();
       await pool.stop();
       await gc.stop();
-      await orchestrator.close();
+      await listeners.close();
       await gateway.close();
       await state.close();
       await objects.close();

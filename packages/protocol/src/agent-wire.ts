@@ -29,6 +29,24 @@ export const ROUTE_PREFIX = {
   bedrock: '/_workcell/bedrock',
 } as const;
 
+/**
+ * The error codes an agent may report in a `run.failed` event. The agent runs inside the
+ * container and is not trusted: the host maps any other code to `agent_failed` rather than
+ * let a container claim, say, `unauthorized` or `internal`.
+ */
+export const AGENT_ERROR_CODES = [
+  'sdk_error',
+  'session_lost',
+  'agent_failed',
+  'agent_busy',
+] as const satisfies readonly ErrorCode[];
+
+export type AgentErrorCode = (typeof AGENT_ERROR_CODES)[number];
+
+export function isAgentErrorCode(code: ErrorCode): code is AgentErrorCode {
+  return (AGENT_ERROR_CODES as readonly ErrorCode[]).includes(code);
+}
+
 export const errorBodySchema = z.object({
   code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]),
   message: z.string(),

@@ -18,9 +18,19 @@ export {
   agentEventSchema,
   agentHealthSchema,
   parseAgentEvent,
+  AGENT_ERROR_CODES,
+  isAgentErrorCode,
+  type AgentErrorCode,
   type RunOptions,
   type RunRequest,
   type RunSummary,
   type AgentEvent,
   type AgentHealth,
 } from './agent-wire.js';
+export {
+  RUN_EVENT_NAMES,
+  isRunEventName,
+  isTerminalRunEvent,
+  type RunEventName,
+  type TerminalRunEventName,
+} from './run-events.js';

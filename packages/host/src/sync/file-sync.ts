@@ -35,7 +35,7 @@ import {
   renameAt,
   symlinkAt,
 } from './safe-fs.js';
-import { workspacePathProblem } from './workspace-path.js';
+import { workspacePathProblem } from '../storage/workspace-path.js';
 
 /** Parallel file transfers of one sync. */
 const DEFAULT_CONCURRENCY = 16;
