@@ -37,6 +37,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(JSON.stringify({ level: 'fatal', msg: 'agent failed to start', err: String(err) }));
+  console.error(
+    JSON.stringify({
+      level: 'fatal',
+      msg: 'agent failed to start',
+      err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err),
+    }),
+  );
   process.exit(1);
 });

@@ -29,7 +29,7 @@ export async function startAgentServer(options: {
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      logger.error({ err: String(err) }, 'request failed');
+      logger.error({ err }, 'request failed');
       if (!res.headersSent) sendError(res, toErrorBody(err).code, toErrorBody(err).message);
       else res.destroy();
     });

@@ -174,6 +174,8 @@ export async function createWorkcell(
       auditLogger.info({ audit: record }, 'egress');
     },
     logger: logger.child({ component: 'proxy' }),
+    // An injected clock (a test's) times audit records too; the proxy's own is high-resolution.
+    ...(options.clock ? { clock: () => clock.now() } : {}),
   });
   const gateway = new ProxyEgressGateway(proxy, policies);
 
@@ -377,7 +379,7 @@ export async function createWorkcell(
     generatedToken,
     async listen() {
       await reconcileContainers().catch((err: unknown) => {
-        logger.error({ err: String(err) }, 'reconcile failed; serving anyway (GC cleans up later)');
+        logger.error({ err }, 'reconcile failed; serving anyway (GC cleans up later)');
       });
       pool.start();
       gc.start();

@@ -1,3 +1,9 @@
+import type { RefusalReason } from './http/responses.js';
+import type { DenyReason } from './policy/policy.js';
+
+/** Why a request ended as it did: allowed (a tunnel or plain request, or a model route), denied by policy, refused, or cut before it ended. */
+export type AuditReason = 'allowed' | 'model-route' | 'incomplete' | DenyReason | RefusalReason;
+
 /**
  * One structured record per request or tunnel. It names which credential the proxy added, never
  * its value, and carries the resolved address (for operators; client bodies never do).
@@ -14,8 +20,8 @@ export interface AuditRecord {
   /** The address dialed, or the address that failed the check. */
   address: string | null;
   decision: 'allow' | 'deny';
-  /** Machine-readable: `allowed`, a DenyReason, or a refusal such as `invalid-target`. */
-  reason: string;
+  /** Machine-readable: `allowed`, a DenyReason, a RefusalReason, or `incomplete`. */
+  reason: AuditReason;
   /** The pattern that decided, when one did. */
   rule: string | null;
   /** Status sent to the container; 200 for an established tunnel; null when none was sent. */

@@ -1,5 +1,5 @@
 export { CredentialProxy, type CredentialProxyOptions, type EgressListener } from './proxy.js';
-export type { AuditRecord, Identity } from './audit.js';
+export type { AuditRecord, AuditReason, Identity } from './audit.js';
 export {
   EMPTY_POLICY,
   decideHost,
@@ -27,7 +27,7 @@ export { classifyAddress, type AddressClass } from './net/classify.js';
 export { parseCidr, type Cidr } from './net/cidr.js';
 export { parseIpAddress, type IpAddress } from './net/ip.js';
 export { resolveChecked, type Resolver } from './net/resolve.js';
-export { DENIED_HEADER } from './http/responses.js';
+export { DENIED_HEADER, type RefusalReason } from './http/responses.js';
 export {
   createBedrockSigner,
   type AwsCredentials,

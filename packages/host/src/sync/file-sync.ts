@@ -714,6 +714,7 @@ async function download(
     }
     throw err;
   } finally {
+    // A temporary file left by a failed placement is removed when it can be; the next sync overwrites it otherwise.
     if (!placed) await removeAt(dir, tmp).catch(() => undefined);
     await dir.close();
   }

@@ -20,6 +20,7 @@ import type { WorkspaceSync } from '../../src/containers/workspace-sync.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import type { BufferedEvent } from '../../src/state/state-store.js';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
+import type { Clock } from '../../src/time/clock.js';
 
 /** What a scripted agent does for one run. */
 export type AgentScript = (ctx: {
@@ -194,7 +195,10 @@ export interface Harness {
   dispose(): void;
 }
 
-export async function harness(settings: Partial<ExecuteSettings> = {}): Promise<Harness> {
+export async function harness(
+  settings: Partial<ExecuteSettings> = {},
+  options: { clock?: Clock } = {},
+): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'wc-exec-'));
   const objects = new DirectoryObjectStore({ root: dir });
   const state = new MemoryStateStore();
@@ -212,6 +216,7 @@ export async function harness(settings: Partial<ExecuteSettings> = {}): Promise<
     sync,
     observer,
     logger,
+    ...(options.clock ? { clock: options.clock } : {}),
     settings: {
       runTimeoutMs: 60_000,
       maxPromptBytes: 1024,

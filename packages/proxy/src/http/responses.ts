@@ -2,6 +2,22 @@ import type { ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ERROR_STATUS, type ErrorCode } from '@workcell/protocol';
+import type { DenyReason } from '../policy/policy.js';
+
+/** Machine-readable reasons of the refusals that are not policy denials (kept in audit records). */
+export type RefusalReason =
+  | 'invalid-target'
+  | 'malformed-request'
+  | 'internal-error'
+  | 'no-credential'
+  | 'upstream-failed'
+  | 'body-too-large'
+  | 'connect-failed'
+  | 'host-mismatch'
+  | 'method-not-allowed'
+  | 'origin-form-not-routed'
+  | 'route-not-configured'
+  | 'unknown-route';
 
 /** The header that carries a denial's machine-readable reason. */
 export const DENIED_HEADER = 'X-Workcell-Egress-Denied';
@@ -10,13 +26,13 @@ export const DENIED_HEADER = 'X-Workcell-Egress-Denied';
 export interface ProxyAnswer {
   readonly status: number;
   readonly code: ErrorCode;
-  readonly reason: string;
+  readonly reason: DenyReason | RefusalReason;
   readonly message: string;
   /** Set for policy denials: sent as `X-Workcell-Egress-Denied`. */
   readonly denied: boolean;
 }
 
-export function denial(reason: string, message: string): ProxyAnswer {
+export function denial(reason: DenyReason, message: string): ProxyAnswer {
   return {
     status: ERROR_STATUS.egress_denied,
     code: 'egress_denied',
@@ -26,7 +42,7 @@ export function denial(reason: string, message: string): ProxyAnswer {
   };
 }
 
-export function refusal(code: ErrorCode, reason: string, message: string): ProxyAnswer {
+export function refusal(code: ErrorCode, reason: RefusalReason, message: string): ProxyAnswer {
   return { status: ERROR_STATUS[code], code, reason, message, denied: false };
 }
 
