@@ -20,6 +20,7 @@ async function main(): Promise<void> {
     runner,
     version: settings.version,
     logger,
+    maxBodyBytes: settings.maxBodyBytes,
   });
   logger.info(
     { socket: CONTAINER_PATHS.agentSocket, bridgePort: bridge.port, provider: settings.provider },

@@ -1,4 +1,9 @@
-import { CONTAINER_PATHS, ROUTE_PREFIX } from '@workcell/protocol';
+import {
+  AGENT_MAX_BODY_ENV,
+  CONTAINER_PATHS,
+  ROUTE_PREFIX,
+  maxRequestBytes,
+} from '@workcell/protocol';
 
 export type ModelProvider = 'anthropic' | 'bedrock';
 
@@ -12,6 +17,13 @@ export interface AgentSettings {
   home: string;
   claudeExecutable: string;
   version: string;
+  /** The largest request body the agent's API accepts. */
+  maxBodyBytes: number;
+}
+
+function positiveInt(raw: string | undefined): number | null {
+  const n = Number(raw);
+  return raw !== undefined && Number.isSafeInteger(n) && n > 0 ? n : null;
 }
 
 export function readAgentSettings(env: NodeJS.ProcessEnv): AgentSettings {
@@ -25,6 +37,8 @@ export function readAgentSettings(env: NodeJS.ProcessEnv): AgentSettings {
     home: env.HOME ?? CONTAINER_PATHS.home,
     claudeExecutable: env.WORKCELL_CLAUDE_EXECUTABLE ?? '/opt/workcell/claude/claude',
     version: env.WORKCELL_AGENT_VERSION ?? '0.0.0',
+    // The host sets it from WORKCELL_MAX_PROMPT_BYTES; the default fits the host's default.
+    maxBodyBytes: positiveInt(env[AGENT_MAX_BODY_ENV]) ?? maxRequestBytes(256 * 1024),
   };
 }
 

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { startMockModel, type MockModel } from '@workcell/mock-model';
+import { AGENT_MAX_BODY_ENV, maxRequestBytes } from '@workcell/protocol';
 import {
   CredentialProxy,
   parseEgressPatterns,
@@ -16,6 +17,7 @@ import { TenantRateLimiter } from './auth/rate-limit.js';
 import { TokenAuthenticator } from './auth/tokens.js';
 import { Catalog } from './catalog/catalog.js';
 import type { ResolvedConfig } from './config/load.js';
+import { splitList } from './config/schema.js';
 import { DockerRuntime } from './containers/docker-runtime.js';
 import { GarbageCollector } from './containers/gc.js';
 import { EgressListeners } from './containers/egress-listeners.js';
@@ -36,6 +38,7 @@ import { WorkcellMetrics } from './metrics/metrics.js';
 import { createStateStore } from './state/index.js';
 import type { StateStore } from './state/state-store.js';
 import { createObjectStore } from './storage/index.js';
+import { s3SettingsFrom } from './storage/create-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { systemClock, type Clock } from './time/clock.js';
 
@@ -59,6 +62,20 @@ export function createLogger(
     { name: 'workcell', level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
     destination,
   );
+}
+
+/**
+ * The non-secret environment of every agent: the model provider and region, and the agent's
+ * body limit, the same as the API's for one message (`WORKCELL_MAX_PROMPT_BYTES`).
+ */
+export function agentEnvironment(
+  config: Pick<ResolvedConfig, 'modelProvider' | 'awsRegion' | 'maxPromptBytes'>,
+): Record<string, string> {
+  return {
+    WORKCELL_MODEL_PROVIDER: config.modelProvider,
+    AWS_REGION: config.awsRegion,
+    [AGENT_MAX_BODY_ENV]: String(maxRequestBytes(config.maxPromptBytes)),
+  };
 }
 
 export interface WorkcellOptions {
@@ -131,14 +148,7 @@ export async function createWorkcell(
     options.objects ??
     createObjectStore({
       dataDir,
-      s3: config.s3Bucket
-        ? {
-            bucket: config.s3Bucket,
-            endpoint: config.s3Endpoint,
-            prefix: config.s3Prefix,
-            region: config.awsRegion,
-          }
-        : undefined,
+      s3: s3SettingsFrom(config),
       logger,
     });
   const state = createStateStore({ redisUrl: config.redisUrl, logger });
@@ -165,6 +175,7 @@ export async function createWorkcell(
     bedrock: {
       upstream: new URL(bedrockUpstream),
       region: config.awsRegion,
+      // The AWS SDK's default chain; the object store has its own keys (`WORKCELL_S3_*`).
       credentials: fromNodeProviderChain(),
       maxBodyBytes: 20 * 1024 * 1024,
     },
@@ -208,10 +219,7 @@ export async function createWorkcell(
         cpus: config.containerCpus,
         pids: config.containerPids,
       },
-      agentEnv: {
-        WORKCELL_MODEL_PROVIDER: config.modelProvider,
-        AWS_REGION: config.awsRegion,
-      },
+      agentEnv: agentEnvironment(config),
       startTimeoutMs,
     },
   });
@@ -351,8 +359,12 @@ export async function createWorkcell(
     state,
     runtime,
     logger: logger.child({ component: 'api' }),
-    limits: { maxFileBytes: config.maxFileBytes, maxJsonBytes: config.maxPromptBytes + 64 * 1024 },
+    limits: {
+      maxFileBytes: config.maxFileBytes,
+      maxJsonBytes: maxRequestBytes(config.maxPromptBytes),
+    },
     version: config.version,
+    corsOrigins: splitList(config.corsOrigins),
   });
 
   return {

@@ -21,6 +21,21 @@ export const CONTAINER_PATHS = {
   home: '/home/agent',
 } as const;
 
+/** Room for a request's JSON around its message content (ids, options, escaping). */
+const REQUEST_ENVELOPE_BYTES = 64 * 1024;
+
+/**
+ * The largest body that carries a message of `maxPromptBytes` (`WORKCELL_MAX_PROMPT_BYTES`):
+ * the host API's JSON limit and the agent's `POST /runs` limit are both this, so a message the
+ * host accepts is never refused by the agent.
+ */
+export function maxRequestBytes(maxPromptBytes: number): number {
+  return maxPromptBytes + REQUEST_ENVELOPE_BYTES;
+}
+
+/** The environment variable that carries the agent's body limit into the container. */
+export const AGENT_MAX_BODY_ENV = 'WORKCELL_AGENT_MAX_BODY_BYTES';
+
 /** The egress bridge inside the container: loopback TCP to the egress socket. */
 export const EGRESS_BRIDGE_PORT = 3128;
 

@@ -18,6 +18,8 @@ export {
   agentEventSchema,
   agentHealthSchema,
   parseAgentEvent,
+  maxRequestBytes,
+  AGENT_MAX_BODY_ENV,
   AGENT_ERROR_CODES,
   isAgentErrorCode,
   type AgentErrorCode,

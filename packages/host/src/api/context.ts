@@ -34,6 +34,8 @@ export interface ApiServices {
   runtime: ContainerRuntime;
   logger: Logger;
   limits: { maxFileBytes: number; maxJsonBytes: number };
+  /** Browser origins allowed to call the API (CORS); none when unset. */
+  corsOrigins?: readonly string[];
   /** The host's version, in the OpenAPI document. */
   version: string;
 }

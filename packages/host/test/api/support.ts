@@ -62,7 +62,7 @@ export interface ApiHarness {
  * Docker, fast enough for unit tests.
  */
 export async function apiHarness(
-  options: { rateLimitPerMinute?: number } = {},
+  options: { rateLimitPerMinute?: number; corsOrigins?: string[] } = {},
 ): Promise<ApiHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'wc-api-'));
   const logs: string[] = [];
@@ -131,6 +131,7 @@ export async function apiHarness(
     logger,
     limits: { maxFileBytes: 1024 * 1024, maxJsonBytes: 64 * 1024 },
     version: '0.0.0-test',
+    ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
   };
   const app = await buildApi(services);
   await app.ready();
