@@ -1,6 +1,5 @@
 import { describePolicy } from '@workcell/proxy';
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import type { AuditTrail } from '../../egress/gateway.js';
 import type { PolicyStore } from '../../egress/policy-store.js';
 import type { ApiServices } from '../context.js';
