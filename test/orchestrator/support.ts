@@ -11,9 +11,7 @@ import {
   DockerRuntime,
   LABELS,
   resolveConfig,
-  systemClock,
-  type Clock,
-  type Timer,
+  SetTimeClock,
   type ConfigInput,
   type ContainerInfo,
   type ContainerRuntime,
@@ -76,19 +74,10 @@ export class CountingRuntime implements ContainerRuntime {
 }
 
 /** The real time plus an offset a test moves forward (GC ages without sleeping). */
-export class OffsetClock implements Clock {
+export class OffsetClock extends SetTimeClock {
   offsetMs = 0;
   now(): number {
     return Date.now() + this.offsetMs;
-  }
-  after(ms: number, fn: () => void): Timer {
-    return systemClock.after(ms, fn);
-  }
-  every(ms: number, fn: () => void): Timer {
-    return systemClock.every(ms, fn);
-  }
-  sleep(ms: number): Promise<void> {
-    return systemClock.sleep(ms);
   }
 }
 

@@ -27,7 +27,7 @@ export type {
   WorkspaceContainers,
 } from './containers/run-containers.js';
 export type { WorkspaceSync } from './containers/workspace-sync.js';
-export { systemClock, ManualClock, type Clock, type Timer } from './time/clock.js';
+export { systemClock, ManualClock, SetTimeClock, type Clock, type Timer } from './time/clock.js';
 export {
   LEASES,
   runLeaseName,

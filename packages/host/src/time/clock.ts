@@ -33,6 +33,20 @@ export const systemClock: Clock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
+/** A clock whose `now` a test sets, while its timers run in real time. */
+export abstract class SetTimeClock implements Clock {
+  abstract now(): number;
+  after(ms: number, fn: () => void): Timer {
+    return systemClock.after(ms, fn);
+  }
+  every(ms: number, fn: () => void): Timer {
+    return systemClock.every(ms, fn);
+  }
+  sleep(ms: number): Promise<void> {
+    return systemClock.sleep(ms);
+  }
+}
+
 interface Pending {
   at: number;
   fn: () => void;

@@ -21,7 +21,7 @@ import { SlotStore, type Slot } from '../../src/containers/slots.js';
 import type { WorkspaceSync } from '../../src/containers/workspace-sync.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import type { StateStore } from '../../src/state/state-store.js';
-import { systemClock, type Clock, type Timer } from '../../src/time/clock.js';
+import { SetTimeClock } from '../../src/time/clock.js';
 
 export const IMAGE = 'workcell/workspace:test';
 export const silent = pino({ level: 'silent' });
@@ -267,22 +267,13 @@ export class RecordingSync implements WorkspaceSync {
 }
 
 /** A settable `now`, starting at the real time; timers run in real time. */
-export class TestClock implements Clock {
+export class TestClock extends SetTimeClock {
   t = Date.now();
   now(): number {
     return this.t;
   }
   advance(ms: number): void {
     this.t += ms;
-  }
-  after(ms: number, fn: () => void): Timer {
-    return systemClock.after(ms, fn);
-  }
-  every(ms: number, fn: () => void): Timer {
-    return systemClock.every(ms, fn);
-  }
-  sleep(ms: number): Promise<void> {
-    return systemClock.sleep(ms);
   }
 }
 
