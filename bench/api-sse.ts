@@ -22,7 +22,6 @@ import { formatSseEvent } from '../packages/host/src/api/sse.js';
 import { TenantRateLimiter } from '../packages/host/src/auth/rate-limit.js';
 import { TokenAuthenticator } from '../packages/host/src/auth/tokens.js';
 import { Catalog, type RunRecord } from '../packages/host/src/catalog/catalog.js';
-import type { Orchestrator } from '../packages/host/src/containers/orchestrator.js';
 import type { ContainerRuntime } from '../packages/host/src/containers/runtime.js';
 import { AuditTrail } from '../packages/host/src/egress/gateway.js';
 import type { PolicyStore } from '../packages/host/src/egress/policy-store.js';
@@ -74,7 +73,7 @@ async function startApi(): Promise<Api> {
   const unused = {} as never;
   const execute = new ExecuteService({
     catalog,
-    orchestrator: unused,
+    containers: unused,
     state,
     events,
     sync: unused,
@@ -90,7 +89,8 @@ async function startApi(): Promise<Api> {
     auth: new TokenAuthenticator(new Map([[TOKEN, 'bench']])),
     rateLimit: new TenantRateLimiter(state, 0, logger),
     catalog,
-    orchestrator: unused as Orchestrator,
+    containers: unused,
+    workspaces: unused,
     execute,
     events,
     files: unused as FilesService,

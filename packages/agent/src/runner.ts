@@ -68,7 +68,7 @@ export class AgentRunner {
     try {
       await run.query?.interrupt();
     } catch (err) {
-      this.logger.warn({ runId, err: String(err) }, 'interrupt failed; aborting the CLI process');
+      this.logger.warn({ runId, err }, 'interrupt failed; aborting the CLI process');
       run.abort.abort();
     }
     return true;

@@ -1,4 +1,9 @@
-import { CONTAINER_PATHS, ROUTE_PREFIX } from '@workcell/protocol';
+import {
+  AGENT_MAX_BODY_ENV,
+  CONTAINER_PATHS,
+  ROUTE_PREFIX,
+  maxRequestBytes,
+} from '@workcell/protocol';
 
 export type ModelProvider = 'anthropic' | 'bedrock';
 
@@ -14,6 +19,13 @@ export interface AgentSettings {
   version: string;
   /** Trust-store variables naming the mounted Workcell CA, passed on to the SDK and its tools. */
   trustEnv: Record<string, string>;
+  /** The largest request body the agent's API accepts. */
+  maxBodyBytes: number;
+}
+
+function positiveInt(raw: string | undefined): number | null {
+  const n = Number(raw);
+  return raw !== undefined && Number.isSafeInteger(n) && n > 0 ? n : null;
 }
 
 /** Variables that point TLS clients at the mounted trust (set by the host on the container). */
@@ -39,6 +51,8 @@ export function readAgentSettings(env: NodeJS.ProcessEnv): AgentSettings {
     trustEnv: Object.fromEntries(
       TRUST_VARIABLES.filter((name) => env[name]).map((name) => [name, env[name] ?? '']),
     ),
+    // The host sets it from WORKCELL_MAX_PROMPT_BYTES; the default fits the host's default.
+    maxBodyBytes: positiveInt(env[AGENT_MAX_BODY_ENV]) ?? maxRequestBytes(256 * 1024),
   };
 }
 

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { startMockModel, type MockModel } from '@workcell/mock-model';
+import { AGENT_MAX_BODY_ENV, maxRequestBytes } from '@workcell/protocol';
 import {
   CredentialProxy,
   parseEgressPatterns,
@@ -21,7 +22,8 @@ import type { ResolvedConfig } from './config/load.js';
 import { splitList } from './config/schema.js';
 import { DockerRuntime } from './containers/docker-runtime.js';
 import { GarbageCollector } from './containers/gc.js';
-import { Orchestrator, systemClock, type Clock } from './containers/orchestrator.js';
+import { EgressListeners } from './containers/egress-listeners.js';
+import { Orchestrator } from './containers/orchestrator.js';
 import { reconcile, type ReconcileReport } from './containers/reconcile.js';
 import type { ContainerRuntime } from './containers/runtime.js';
 import { LoopbackVolumes, PlainVolumes } from './containers/slot-volume.js';
@@ -32,6 +34,7 @@ import { PolicyStore } from './egress/policy-store.js';
 import { ExecuteService } from './execute/execute-service.js';
 import { RunEventLog } from './execute/run-events.js';
 import { ObjectStoreWorkspaceSync } from './execute/object-store-sync.js';
+import { WorkspaceRemoval } from './execute/workspace-removal.js';
 import { StoreFilesService } from './files/store-files-service.js';
 import { HealthChecks } from './metrics/health.js';
 import { WorkcellMetrics } from './metrics/metrics.js';
@@ -41,7 +44,9 @@ import { containerTrustEnv, loadInterception } from './secrets/trust.js';
 import { createStateStore } from './state/index.js';
 import type { StateStore } from './state/state-store.js';
 import { createObjectStore } from './storage/index.js';
+import { s3SettingsFrom } from './storage/create-store.js';
 import type { ObjectStore } from './storage/object-store.js';
+import { systemClock, type Clock } from './time/clock.js';
 
 /** Log paths that may carry secrets; pino replaces them before anything is written. */
 export const REDACT_PATHS = [
@@ -65,6 +70,20 @@ export function createLogger(
   );
 }
 
+/**
+ * The non-secret environment of every agent: the model provider and region, and the agent's
+ * body limit, the same as the API's for one message (`WORKCELL_MAX_PROMPT_BYTES`).
+ */
+export function agentEnvironment(
+  config: Pick<ResolvedConfig, 'modelProvider' | 'awsRegion' | 'maxPromptBytes'>,
+): Record<string, string> {
+  return {
+    WORKCELL_MODEL_PROVIDER: config.modelProvider,
+    AWS_REGION: config.awsRegion,
+    [AGENT_MAX_BODY_ENV]: String(maxRequestBytes(config.maxPromptBytes)),
+  };
+}
+
 export interface WorkcellOptions {
   logger?: Logger;
   /** Run the built-in mock model in-process and send model traffic to it. */
@@ -85,6 +104,10 @@ export interface Workcell {
   objects: ObjectStore;
   runtime: ContainerRuntime;
   orchestrator: Orchestrator;
+  /** The egress listeners this host holds, one per container it serves. */
+  listeners: EgressListeners;
+  slots: SlotStore;
+  clock: Clock;
   pool: WarmPool;
   gc: GarbageCollector;
   /** Re-attaches this host's containers and removes the rest; `listen()` runs it before serving. */
@@ -132,14 +155,7 @@ export async function createWorkcell(
     options.objects ??
     createObjectStore({
       dataDir,
-      s3: config.s3Bucket
-        ? {
-            bucket: config.s3Bucket,
-            endpoint: config.s3Endpoint,
-            prefix: config.s3Prefix,
-            region: config.awsRegion,
-          }
-        : undefined,
+      s3: s3SettingsFrom(config),
       logger,
     });
   const state = createStateStore({ redisUrl: config.redisUrl, logger });
@@ -181,6 +197,7 @@ export async function createWorkcell(
     bedrock: {
       upstream: new URL(bedrockUpstream),
       region: config.awsRegion,
+      // The AWS SDK's default chain; the object store has its own keys (`WORKCELL_S3_*`).
       credentials: fromNodeProviderChain(),
       maxBodyBytes: 20 * 1024 * 1024,
     },
@@ -200,6 +217,8 @@ export async function createWorkcell(
     },
     logger: logger.child({ component: 'proxy' }),
     interception: trust?.interception ?? null,
+    // An injected clock (a test's) times audit records too; the proxy's own is high-resolution.
+    ...(options.clock ? { clock: () => clock.now() } : {}),
   });
   const gateway = new ProxyEgressGateway(proxy, policies, secrets);
 
@@ -209,14 +228,21 @@ export async function createWorkcell(
     config.workspaceDiskMb > 0 ? new LoopbackVolumes(config.workspaceDiskMb) : new PlainVolumes(),
   );
   const startTimeoutMs = 30_000;
-  /** The run lease's TTL; ExecuteService renews it every third of this while a run goes on. */
+  /** The run lease's TTL; a run renews it every third of this while it goes on. */
   const runLeaseTtlMs = 30_000;
+  const listeners = new EgressListeners({
+    gateway,
+    slots,
+    hostId: config.hostId,
+    logger: logger.child({ component: 'egress-listeners' }),
+  });
   const orchestrator = new Orchestrator({
     onSlotRemoved: (slotId) => sync.forget(slotId),
+    onWarmClaim: () => pool.kick(),
     runtime,
     state,
     slots,
-    gateway,
+    listeners,
     clock,
     logger: logger.child({ component: 'orchestrator' }),
     settings: {
@@ -231,8 +257,7 @@ export async function createWorkcell(
         nofile: config.containerNofile,
       },
       agentEnv: {
-        WORKCELL_MODEL_PROVIDER: config.modelProvider,
-        AWS_REGION: config.awsRegion,
+        ...agentEnvironment(config),
         ...(trust ? containerTrustEnv(CONTAINER_PATHS.trust) : {}),
       },
       ...(trust ? { trustDir: trust.publicDir } : {}),
@@ -241,7 +266,10 @@ export async function createWorkcell(
   });
 
   const catalog = new Catalog(objects);
-  const events = new RunEventLog(state, { logger: logger.child({ component: 'run-events' }) });
+  const events = new RunEventLog(state, {
+    logger: logger.child({ component: 'run-events' }),
+    clock,
+  });
   const sync = new ObjectStoreWorkspaceSync(objects, {
     maxFileBytes: config.maxFileBytes,
     logger: logger.child({ component: 'sync' }),
@@ -249,19 +277,23 @@ export async function createWorkcell(
   });
   const files = new StoreFilesService(objects, state, {
     maxFileBytes: config.maxFileBytes,
+    hostId: config.hostId,
+    clock,
+    logger: logger.child({ component: 'files' }),
     afterChange: async (tenant, workspaceId) => {
       const record = await orchestrator.assigned(workspaceId);
       if (record && (record.state === 'assigned' || record.state === 'idle')) {
-        await sync.syncIn(tenant, workspaceId, orchestrator.slotOf(record));
+        await sync.syncIn(tenant, workspaceId, slots.slot(record.slotId));
       }
     },
   });
   const execute = new ExecuteService({
     catalog,
-    orchestrator,
+    containers: orchestrator,
     state,
     events,
     sync,
+    clock,
     observer: metrics,
     runEnv: (tenant, workspaceId) => secrets.placeholders(tenant, workspaceId),
     logger: logger.child({ component: 'execute' }),
@@ -273,10 +305,19 @@ export async function createWorkcell(
     },
   });
 
+  const scope = {
+    image: config.image,
+    imageVersion: config.version,
+    hostId: config.hostId,
+    startTimeoutMs,
+  };
   const pool = new WarmPool({
-    orchestrator,
+    containers: orchestrator,
+    listeners,
     state,
     runtime,
+    slots,
+    clock,
     logger: logger.child({ component: 'warm-pool' }),
     settings: {
       size: config.warmPoolSize,
@@ -284,12 +325,16 @@ export async function createWorkcell(
       parallelCreates: 2,
       leaseTtlMs: 2 * startTimeoutMs,
     },
+    scope,
   });
   const gc = new GarbageCollector({
-    orchestrator,
+    containers: orchestrator,
     state,
     runtime,
+    slots,
     sync,
+    clock,
+    hostId: config.hostId,
     logger: logger.child({ component: 'gc' }),
     settings: {
       idleTimeoutMs: config.idleTimeoutMs,
@@ -302,10 +347,13 @@ export async function createWorkcell(
   });
   const reconcileContainers = (): Promise<ReconcileReport> =>
     reconcile({
-      orchestrator,
+      containers: orchestrator,
       state,
       runtime,
+      slots,
       sync,
+      clock,
+      scope,
       logger: logger.child({ component: 'reconcile' }),
       runLeaseTtlMs,
       graceMs: 10_000,
@@ -330,7 +378,15 @@ export async function createWorkcell(
   const api = await buildApi({
     auth,
     catalog,
-    orchestrator,
+    containers: orchestrator,
+    workspaces: new WorkspaceRemoval({
+      catalog,
+      containers: orchestrator,
+      state,
+      clock,
+      logger: logger.child({ component: 'workspaces' }),
+      hostId: config.hostId,
+    }),
     execute,
     events,
     files,
@@ -346,8 +402,12 @@ export async function createWorkcell(
     state,
     runtime,
     logger: logger.child({ component: 'api' }),
-    limits: { maxFileBytes: config.maxFileBytes, maxJsonBytes: config.maxPromptBytes + 64 * 1024 },
+    limits: {
+      maxFileBytes: config.maxFileBytes,
+      maxJsonBytes: maxRequestBytes(config.maxPromptBytes),
+    },
     version: config.version,
+    corsOrigins: splitList(config.corsOrigins),
   });
 
   return {
@@ -358,6 +418,9 @@ export async function createWorkcell(
     objects,
     runtime,
     orchestrator,
+    listeners,
+    slots,
+    clock,
     pool,
     gc,
     reconcile: reconcileContainers,
@@ -372,7 +435,7 @@ export async function createWorkcell(
     generatedToken,
     async listen() {
       await reconcileContainers().catch((err: unknown) => {
-        logger.error({ err: String(err) }, 'reconcile failed; serving anyway (GC cleans up later)');
+        logger.error({ err }, 'reconcile failed; serving anyway (GC cleans up later)');
       });
       pool.start();
       gc.start();
@@ -383,7 +446,7 @@ export async function createWorkcell(
       await api.close();
       await pool.stop();
       await gc.stop();
-      await orchestrator.close();
+      await listeners.close();
       await gateway.close();
       await state.close();
       await objects.close();

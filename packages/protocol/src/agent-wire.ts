@@ -34,6 +34,20 @@ export const secretPlaceholderEnvSchema = z
     z.string().regex(/^wcs_[A-Za-z0-9]{16,64}$/),
   )
   .refine((env) => Object.keys(env).length <= 200, 'at most 200 secrets');
+/** Room for a request's JSON around its message content (ids, options, escaping). */
+const REQUEST_ENVELOPE_BYTES = 64 * 1024;
+
+/**
+ * The largest body that carries a message of `maxPromptBytes` (`WORKCELL_MAX_PROMPT_BYTES`):
+ * the host API's JSON limit and the agent's `POST /runs` limit are both this, so a message the
+ * host accepts is never refused by the agent.
+ */
+export function maxRequestBytes(maxPromptBytes: number): number {
+  return maxPromptBytes + REQUEST_ENVELOPE_BYTES;
+}
+
+/** The environment variable that carries the agent's body limit into the container. */
+export const AGENT_MAX_BODY_ENV = 'WORKCELL_AGENT_MAX_BODY_BYTES';
 
 /** The egress bridge inside the container: loopback TCP to the egress socket. */
 export const EGRESS_BRIDGE_PORT = 3128;
@@ -42,6 +56,24 @@ export const ROUTE_PREFIX = {
   anthropic: '/_workcell/anthropic',
   bedrock: '/_workcell/bedrock',
 } as const;
+
+/**
+ * The error codes an agent may report in a `run.failed` event. The agent runs inside the
+ * container and is not trusted: the host maps any other code to `agent_failed` rather than
+ * let a container claim, say, `unauthorized` or `internal`.
+ */
+export const AGENT_ERROR_CODES = [
+  'sdk_error',
+  'session_lost',
+  'agent_failed',
+  'agent_busy',
+] as const satisfies readonly ErrorCode[];
+
+export type AgentErrorCode = (typeof AGENT_ERROR_CODES)[number];
+
+export function isAgentErrorCode(code: ErrorCode): code is AgentErrorCode {
+  return (AGENT_ERROR_CODES as readonly ErrorCode[]).includes(code);
+}
 
 export const errorBodySchema = z.object({
   code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]),

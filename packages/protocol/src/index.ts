@@ -18,9 +18,21 @@ export {
   agentEventSchema,
   agentHealthSchema,
   parseAgentEvent,
+  maxRequestBytes,
+  AGENT_MAX_BODY_ENV,
+  AGENT_ERROR_CODES,
+  isAgentErrorCode,
+  type AgentErrorCode,
   type RunOptions,
   type RunRequest,
   type RunSummary,
   type AgentEvent,
   type AgentHealth,
 } from './agent-wire.js';
+export {
+  RUN_EVENT_NAMES,
+  isRunEventName,
+  isTerminalRunEvent,
+  type RunEventName,
+  type TerminalRunEventName,
+} from './run-events.js';

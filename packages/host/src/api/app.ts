@@ -2,6 +2,7 @@ import { WorkcellError } from '@workcell/protocol';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/tokens.js';
 import type { ApiServices, RouteEntry } from './context.js';
+import { registerCors } from './cors.js';
 import { ops } from './contract.js';
 import { sendError } from './errors.js';
 import { serializeRequest } from './log.js';
@@ -48,6 +49,8 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   app.addHook('preClose', async () => hub.endAll());
 
   app.decorateRequest('principal', null as unknown as Principal);
+  // Before authentication: a preflight carries no token.
+  registerCors(app, services.corsOrigins ?? []);
 
   app.setErrorHandler((err, request, reply) => sendError(reply, err, request));
   app.setNotFoundHandler((request, reply) =>

@@ -2,10 +2,11 @@ import type { Logger } from 'pino';
 import type { TokenAuthenticator, Principal } from '../auth/tokens.js';
 import type { TenantRateLimiter } from '../auth/rate-limit.js';
 import type { Catalog } from '../catalog/catalog.js';
-import type { Orchestrator } from '../containers/orchestrator.js';
+import type { WorkspaceContainers } from '../containers/run-containers.js';
 import type { ContainerRuntime } from '../containers/runtime.js';
-import type { ExecuteService } from '../execute/execute-service.js';
+import type { RunService } from '../execute/execute-service.js';
 import type { RunEventLog } from '../execute/run-events.js';
+import type { WorkspaceRemover } from '../execute/workspace-removal.js';
 import type { FilesService } from '../files/files-service.js';
 import type { AuditTrail } from '../egress/gateway.js';
 import type { PolicyStore } from '../egress/policy-store.js';
@@ -19,8 +20,11 @@ export interface ApiServices {
   auth: TokenAuthenticator;
   rateLimit: TenantRateLimiter;
   catalog: Catalog;
-  orchestrator: Orchestrator;
-  execute: ExecuteService;
+  /** The container assigned to a workspace (shown on the workspace). */
+  containers: Pick<WorkspaceContainers, 'assigned'>;
+  /** Deletes a workspace under its run lease. */
+  workspaces: WorkspaceRemover;
+  execute: RunService;
   events: RunEventLog;
   files: FilesService;
   egress: { policies: PolicyStore; audit: AuditTrail };
@@ -32,6 +36,8 @@ export interface ApiServices {
   runtime: ContainerRuntime;
   logger: Logger;
   limits: { maxFileBytes: number; maxJsonBytes: number };
+  /** Browser origins allowed to call the API (CORS); none when unset. */
+  corsOrigins?: readonly string[];
   /** The host's version, in the OpenAPI document. */
   version: string;
 }

@@ -2,9 +2,16 @@ import { ERROR_CODES, runSummarySchema } from '@workcell/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CONTAINER_STATES } from '../state/state-store.js';
-import { putEgressBody } from './routes/egress.js';
 import { putSecretBody } from '../secrets/input.js';
 import { parseInput } from './validate.js';
+
+/** The body of `PUT /v1/workspaces/:wid/egress`. */
+export const putEgressBody = z
+  .object({
+    /** Hosts the workspace may reach, each within the operator's list; null restores the operator's list. */
+    hosts: z.array(z.string().min(1).max(300)).max(200).nullable(),
+  })
+  .strict();
 
 /**
  * The HTTP API as data: every operation's method, path, input schemas (zod, the ones the

@@ -40,6 +40,12 @@ export function resolveConfig(input: Record<string, unknown>): ResolvedConfig {
     throw new WorkcellError('validation_failed', `invalid configuration: ${problems.join('; ')}`);
   }
   const c = parsed.data;
+  if ((c.s3AccessKey === undefined) !== (c.s3SecretKey === undefined)) {
+    throw new WorkcellError(
+      'validation_failed',
+      'invalid configuration: WORKCELL_S3_ACCESS_KEY and WORKCELL_S3_SECRET_KEY go together',
+    );
+  }
   return {
     ...c,
     image: c.image ?? `workcell/workspace:${WORKCELL_VERSION}`,

@@ -5,6 +5,23 @@ const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).m
 
 const urlString = z.string().url();
 
+/** A comma-separated list, trimmed, without empty entries. */
+export const splitList = (raw: string): string[] =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/** `scheme://host[:port]` exactly, as a browser sends it in `Origin`. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
 /** `token=tenant,token=tenant` -> Map(token -> tenant). */
 const tokenMap = z.string().transform((raw, ctx) => {
   const map = new Map<string, string>();
@@ -50,14 +67,6 @@ function egressPatterns(variable: string) {
  * Every setting of the host, one schema. Each field names its environment variable in
  * `ENV_NAMES` and documents its default; docs/configuration.md is generated from this.
  */
-/** A comma-separated setting as trimmed, non-empty entries. */
-export function splitList(raw: string): string[] {
-  return raw
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '');
-}
-
 export const configSchema = z.object({
   port: intFrom(0, 65535).default(8080).describe('TCP port the HTTP API listens on.'),
   host: z.string().min(1).default('127.0.0.1').describe('Address the HTTP API binds.'),
@@ -99,11 +108,28 @@ export const configSchema = z.object({
     .optional()
     .describe('S3-compatible endpoint (path-style addressing is used when set).'),
   s3Prefix: z.string().default('').describe('Key prefix inside the bucket.'),
+  s3Region: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("The object store's region; default `AWS_REGION`."),
+  s3AccessKey: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "The object store's access key id, with `WORKCELL_S3_SECRET_KEY`; unset uses the AWS SDK's default credential chain. Bedrock never uses it.",
+    ),
+  s3SecretKey: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("The object store's secret key, with `WORKCELL_S3_ACCESS_KEY`."),
   awsRegion: z
     .string()
     .min(1)
     .default('us-east-1')
-    .describe('AWS region for S3 and Bedrock (`AWS_REGION`).'),
+    .describe('AWS region for Bedrock, and for S3 unless `WORKCELL_S3_REGION` is set.'),
   modelProvider: z
     .enum(['anthropic', 'bedrock'])
     .default('anthropic')
@@ -249,6 +275,21 @@ export const configSchema = z.object({
   maxPromptBytes: intFrom(1, 10 * 1024 * 1024)
     .default(256 * 1024)
     .describe('Largest message content accepted, bytes.'),
+  corsOrigins: z
+    .string()
+    .default('')
+    .superRefine((raw, ctx) => {
+      for (const origin of splitList(raw)) {
+        if (!isOrigin(origin))
+          ctx.addIssue({
+            code: 'custom',
+            message: `${origin} is not an origin (scheme://host[:port], no path)`,
+          });
+      }
+    })
+    .describe(
+      'Browser origins allowed to call the API from another origin (CORS), comma-separated; default none.',
+    ),
   rateLimitPerMinute: intFrom(0, 1_000_000)
     .default(600)
     .describe('Requests per tenant per minute (0 = unlimited).'),
@@ -282,6 +323,9 @@ export const ENV_NAMES = {
   s3Bucket: 'WORKCELL_S3_BUCKET',
   s3Endpoint: 'WORKCELL_S3_ENDPOINT',
   s3Prefix: 'WORKCELL_S3_PREFIX',
+  s3Region: 'WORKCELL_S3_REGION',
+  s3AccessKey: 'WORKCELL_S3_ACCESS_KEY',
+  s3SecretKey: 'WORKCELL_S3_SECRET_KEY',
   awsRegion: 'AWS_REGION',
   modelProvider: 'WORKCELL_MODEL_PROVIDER',
   anthropicApiKey: 'ANTHROPIC_API_KEY',
@@ -313,6 +357,7 @@ export const ENV_NAMES = {
   proxyMaxBufferedBytes: 'WORKCELL_PROXY_MAX_BUFFERED_BYTES',
   maxFileBytes: 'WORKCELL_MAX_FILE_BYTES',
   maxPromptBytes: 'WORKCELL_MAX_PROMPT_BYTES',
+  corsOrigins: 'WORKCELL_CORS_ORIGINS',
   rateLimitPerMinute: 'WORKCELL_RATE_LIMIT_PER_MINUTE',
   shutdownTimeoutMs: 'WORKCELL_SHUTDOWN_TIMEOUT_MS',
   logLevel: 'WORKCELL_LOG_LEVEL',

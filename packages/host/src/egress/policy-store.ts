@@ -67,7 +67,7 @@ export class PolicyStore {
   private refresh(tenant: string, workspaceId: string): void {
     this.read(tenant, workspaceId).catch((err: unknown) => {
       this.logger.error(
-        { workspaceId, err: String(err) },
+        { workspaceId, err },
         'cannot reload the egress policy; keeping the cached one',
       );
     });
@@ -87,10 +87,7 @@ export class PolicyStore {
   prime(tenant: string | null, workspaceId: string | null): void {
     if (!tenant || !workspaceId) return;
     this.load(tenant, workspaceId).catch((err: unknown) => {
-      this.logger.error(
-        { workspaceId, err: String(err) },
-        'cannot load the egress policy; egress stays closed',
-      );
+      this.logger.error({ workspaceId, err }, 'cannot load the egress policy; egress stays closed');
     });
   }
 
@@ -129,7 +126,7 @@ export class PolicyStore {
           }
         });
         this.logger.warn(
-          { workspaceId, dropped: hosts.filter((h) => !kept.includes(h)), err: String(err) },
+          { workspaceId, dropped: hosts.filter((h) => !kept.includes(h)), err },
           'workspace egress hosts outside the operator list were dropped',
         );
         entry = { hosts: kept, policy: narrowPolicy(this.operator, kept), tenant, loadedAt };

@@ -1,5 +1,5 @@
 import { WorkcellError } from '@workcell/protocol';
-import { checkWorkspacePath } from '../sync/workspace-path.js';
+import { checkWorkspacePath } from './workspace-path.js';
 
 /*
  * Every object key Workcell writes is built here.

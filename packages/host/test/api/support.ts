@@ -8,19 +8,20 @@ import type { ApiServices } from '../../src/api/context.js';
 import { TenantRateLimiter } from '../../src/auth/rate-limit.js';
 import { TokenAuthenticator } from '../../src/auth/tokens.js';
 import { Catalog } from '../../src/catalog/catalog.js';
-import type { Orchestrator } from '../../src/containers/orchestrator.js';
 import type { ContainerInfo, ContainerRuntime } from '../../src/containers/runtime.js';
 import { AuditTrail } from '../../src/egress/gateway.js';
 import type { PolicyStore } from '../../src/egress/policy-store.js';
 import { ExecuteService } from '../../src/execute/execute-service.js';
 import { RunEventLog } from '../../src/execute/run-events.js';
-import type { FilesService } from '../../src/files/files-service.js';
+import { WorkspaceRemoval } from '../../src/execute/workspace-removal.js';
+import { StoreFilesService } from '../../src/files/store-files-service.js';
 import { HealthChecks } from '../../src/metrics/health.js';
 import { WorkcellMetrics } from '../../src/metrics/metrics.js';
 import { SecretCipher } from '../../src/secrets/cipher.js';
 import { SecretStore } from '../../src/secrets/secret-store.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
+import { systemClock } from '../../src/time/clock.js';
 import { FakeOrchestrator, FakeSync } from '../execute/harness.js';
 
 export const TOKEN_A = 'token-a-0123456789abcdef';
@@ -68,7 +69,7 @@ export interface ApiHarness {
  * Docker, fast enough for unit tests.
  */
 export async function apiHarness(
-  options: { rateLimitPerMinute?: number; secretsKey?: string | null } = {},
+  options: { rateLimitPerMinute?: number; corsOrigins?: string[]; secretsKey?: string | null } = {},
 ): Promise<ApiHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'wc-api-'));
   const logs: string[] = [];
@@ -91,8 +92,7 @@ export async function apiHarness(
   );
   const execute = new ExecuteService({
     catalog,
-    // The fake has every method the execute service calls.
-    orchestrator: orchestrator as unknown as Orchestrator,
+    containers: orchestrator,
     state,
     events,
     sync: new FakeSync(),
@@ -116,10 +116,23 @@ export async function apiHarness(
     ),
     rateLimit: new TenantRateLimiter(state, options.rateLimitPerMinute ?? 0, logger),
     catalog,
-    orchestrator: { assigned: async () => null } as unknown as Orchestrator,
+    containers: { assigned: async () => null },
+    workspaces: new WorkspaceRemoval({
+      catalog,
+      containers: { assigned: async () => null, remove: async () => undefined },
+      state,
+      clock: systemClock,
+      logger,
+      hostId: 'test-host',
+    }),
     execute,
     events,
-    files: { list: async () => [] } as unknown as FilesService,
+    files: new StoreFilesService(objects, state, {
+      maxFileBytes: 1024 * 1024,
+      hostId: 'test-host',
+      clock: systemClock,
+      logger,
+    }),
     egress: { policies: {} as PolicyStore, audit: new AuditTrail() },
     secrets,
     health: new HealthChecks({
@@ -135,6 +148,7 @@ export async function apiHarness(
     logger,
     limits: { maxFileBytes: 1024 * 1024, maxJsonBytes: 64 * 1024 },
     version: '0.0.0-test',
+    ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
   };
   const app = await buildApi(services);
   await app.ready();

@@ -1,6 +1,7 @@
 import { WorkcellError } from '@workcell/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runLeaseName } from '../../src/execute/execute-service.js';
+import { runLeaseName } from '../../src/state/leases.js';
+import { ManualClock } from '../../src/time/clock.js';
 import { harness, parse, summary, type Harness } from './harness.js';
 
 let h: Harness;
@@ -339,9 +340,14 @@ describe('ExecuteService: interrupt, timeout and shutdown', () => {
   });
 
   it('the run timeout stops the run with run_timeout and syncs its files out', async () => {
-    h = await harness({ runTimeoutMs: 100 });
+    const clock = new ManualClock();
+    h = await harness({ runTimeoutMs: 3_600_000 }, { clock });
     h.orchestrator.agent.script = waitsForInterrupt;
-    const { events } = await h.runToEnd();
+    const { runId } = await h.service.start(h.principal, h.conversationId, 'hello');
+    await waitUntil(async () => h.orchestrator.calls.includes('beginRun'));
+    clock.advance(3_600_000);
+    const events = await h.collect(runId);
+    await h.service.drain();
     expect(events.at(-1)?.event).toBe('run.failed');
     expect(parse(events.at(-1))).toMatchObject({ code: 'run_timeout' });
     expect(h.sync.calls).toEqual(['in', 'out']);
