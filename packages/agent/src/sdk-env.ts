@@ -29,10 +29,11 @@ export function readAgentSettings(env: NodeJS.ProcessEnv): AgentSettings {
 }
 
 /**
- * The complete environment of the SDK's CLI process (the SDK's `env` option replaces the
- * process environment). Model traffic goes to the egress bridge by base URL; tools reach
- * allowlisted HTTPS hosts through it as a CONNECT proxy. No credential is set: the
- * placeholder key is stripped by the host's proxy, which adds the real one.
+ * The fixed environment of the SDK's CLI process (the SDK's `env` option replaces the process
+ * environment). Model traffic goes to the egress bridge by base URL; tools and remote MCP
+ * servers reach allowlisted hosts through it, as a CONNECT proxy for HTTPS and an
+ * absolute-form proxy for plain HTTP. No credential is set: the placeholder key is stripped
+ * by the host's proxy, which adds the real one.
  */
 export function sdkEnvironment(settings: AgentSettings, path: string): Record<string, string> {
   const bridge = `http://127.0.0.1:${settings.bridgePort}`;
@@ -45,6 +46,8 @@ export function sdkEnvironment(settings: AgentSettings, path: string): Record<st
     DISABLE_AUTOUPDATER: '1',
     HTTPS_PROXY: bridge,
     https_proxy: bridge,
+    HTTP_PROXY: bridge,
+    http_proxy: bridge,
     NO_PROXY: '127.0.0.1,localhost',
     no_proxy: '127.0.0.1,localhost',
   };

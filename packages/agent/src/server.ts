@@ -12,7 +12,8 @@ import {
 import type { Logger } from 'pino';
 import type { AgentRunner } from './runner.js';
 
-const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** A run request carries its prompt, images included (the host caps them far below this). */
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 /**
  * The agent's HTTP/1.1 API on its Unix socket (see `@workcell/protocol` agent-wire):
