@@ -91,6 +91,8 @@ async function startApi(): Promise<Api> {
     catalog,
     orchestrator: unused as Orchestrator,
     execute,
+    agentSettings: unused,
+    usage: unused,
     events,
     files: unused as FilesService,
     egress: { policies: unused as PolicyStore, audit: new AuditTrail() },

@@ -11,6 +11,11 @@ import {
 } from '@workcell/proxy';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
+import {
+  AgentSettingsPolicy,
+  AgentSettingsService,
+  AgentSettingsStore,
+} from './agent-settings/index.js';
 import { buildApi } from './api/app.js';
 import { TenantRateLimiter } from './auth/rate-limit.js';
 import { TokenAuthenticator } from './auth/tokens.js';
@@ -35,6 +40,7 @@ import { createStateStore } from './state/index.js';
 import type { StateStore } from './state/state-store.js';
 import { createObjectStore } from './storage/index.js';
 import type { ObjectStore } from './storage/object-store.js';
+import { UsageService } from './usage/usage-service.js';
 
 /** Log paths that may carry secrets; pino replaces them before anything is written. */
 export const REDACT_PATHS = [
@@ -139,6 +145,22 @@ export async function createWorkcell(
   const metrics = new WorkcellMetrics(() => state.listContainers());
 
   const audit = new AuditTrail();
+  const agentPolicy = new AgentSettingsPolicy({
+    defaults: {
+      ...config.agentDefaults,
+      ...(config.model ? { model: config.model } : {}),
+    },
+    modelsAllowed: config.modelsAllowed ?? null,
+    allowCustomSystemPrompt: config.agentCustomSystemPrompt,
+  });
+  const agentSettingsStore = new AgentSettingsStore(objects);
+  // Set once the policy store exists: a settings change reloads the workspace's egress policy.
+  let reloadEgress = async (_tenant: string, _workspaceId: string): Promise<void> => undefined;
+  const agentSettings = new AgentSettingsService({
+    store: agentSettingsStore,
+    policy: agentPolicy,
+    changed: (tenant, workspaceId) => reloadEgress(tenant, workspaceId),
+  });
   const policies = new PolicyStore(
     {
       allow: parseEgressPatterns(config.egressAllow, 'WORKCELL_EGRESS_ALLOW'),
@@ -147,7 +169,13 @@ export async function createWorkcell(
     },
     objects,
     logger.child({ component: 'egress-policy' }),
+    Date.now,
+    // The hosts of the workspace's MCP servers join its allow list.
+    (tenant, workspaceId) => agentSettings.mcpEgress(tenant, workspaceId),
   );
+  reloadEgress = async (tenant, workspaceId) => {
+    await policies.reload(tenant, workspaceId);
+  };
   const auditLogger = logger.child({ component: 'egress-audit' });
   const proxy = new CredentialProxy({
     anthropic: {
@@ -223,10 +251,12 @@ export async function createWorkcell(
     events,
     sync,
     observer: metrics,
+    agentSettings,
     logger: logger.child({ component: 'execute' }),
     settings: {
       runTimeoutMs: config.runTimeoutMs,
       maxPromptBytes: config.maxPromptBytes,
+      maxImageBytes: config.maxImageBytes,
       leaseTtlMs: runLeaseTtlMs,
       eventBufferTtlMs: 3_600_000,
     },
@@ -291,6 +321,8 @@ export async function createWorkcell(
     catalog,
     orchestrator,
     execute,
+    agentSettings,
+    usage: new UsageService(catalog),
     events,
     files,
     egress: { policies, audit },
@@ -304,7 +336,11 @@ export async function createWorkcell(
     state,
     runtime,
     logger: logger.child({ component: 'api' }),
-    limits: { maxFileBytes: config.maxFileBytes, maxJsonBytes: config.maxPromptBytes + 64 * 1024 },
+    limits: {
+      maxFileBytes: config.maxFileBytes,
+      // Text, base64 images (4 characters for every 3 bytes) and the JSON around them.
+      maxJsonBytes: config.maxPromptBytes + Math.ceil(config.maxImageBytes / 3) * 4 + 256 * 1024,
+    },
     version: config.version,
   });
 

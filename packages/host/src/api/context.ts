@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AgentSettingsService } from '../agent-settings/index.js';
 import type { TokenAuthenticator, Principal } from '../auth/tokens.js';
 import type { TenantRateLimiter } from '../auth/rate-limit.js';
 import type { Catalog } from '../catalog/catalog.js';
@@ -12,6 +13,7 @@ import type { PolicyStore } from '../egress/policy-store.js';
 import type { HealthChecks } from '../metrics/health.js';
 import type { WorkcellMetrics } from '../metrics/metrics.js';
 import type { StateStore } from '../state/state-store.js';
+import type { UsageService } from '../usage/usage-service.js';
 
 /** The services the HTTP routes use; built by the composition root. */
 export interface ApiServices {
@@ -20,6 +22,8 @@ export interface ApiServices {
   catalog: Catalog;
   orchestrator: Orchestrator;
   execute: ExecuteService;
+  agentSettings: AgentSettingsService;
+  usage: UsageService;
   events: RunEventLog;
   files: FilesService;
   egress: { policies: PolicyStore; audit: AuditTrail };

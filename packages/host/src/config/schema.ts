@@ -1,5 +1,7 @@
+import { modelIdSchema } from '@workcell/protocol';
 import { parseCidrList, parseEgressPatterns } from '@workcell/proxy';
 import { z } from 'zod';
+import { agentSettingsSchema } from '../agent-settings/schema.js';
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -39,6 +41,47 @@ function egressPatterns(variable: string) {
     }
   };
 }
+
+/** `true`/`false`/`1`/`0`, default false. */
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0'])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+
+/** `a,b,c` -> model ids; each must be one. */
+const modelList = z.string().transform((raw, ctx) => {
+  const models = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const model of models) {
+    if (!modelIdSchema.safeParse(model).success) {
+      ctx.addIssue({ code: 'custom', message: `"${model}" is not a model id` });
+      return z.NEVER;
+    }
+  }
+  return models;
+});
+
+/** A JSON object of agent settings, checked by the same schema the API uses. */
+const agentDefaults = z.string().transform((raw, ctx) => {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON object of agent settings' });
+    return z.NEVER;
+  }
+  const parsed = agentSettingsSchema.safeParse(value);
+  if (!parsed.success) {
+    ctx.addIssue({
+      code: 'custom',
+      message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    });
+    return z.NEVER;
+  }
+  return parsed.data;
+});
 
 /**
  * Every setting of the host, one schema. Each field names its environment variable in
@@ -106,6 +149,24 @@ export const configSchema = z.object({
     .describe(
       'Where `/_workcell/bedrock` requests go; default `https://bedrock-runtime.<region>.amazonaws.com`.',
     ),
+  model: modelIdSchema
+    .optional()
+    .describe(
+      "The agents' default model (an Anthropic model name, or a Bedrock model id, inference-profile id or ARN); unset: the SDK's default.",
+    ),
+  modelsAllowed: modelList
+    .optional()
+    .describe(
+      'Models a workspace or message may choose, comma-separated; another answers 400 `model_not_allowed`. Unset: any.',
+    ),
+  agentDefaults: agentDefaults
+    .optional()
+    .describe(
+      'Operator defaults for every agent, a JSON object of agent settings (the same fields as `PUT /v1/workspaces/:wid/agent`), e.g. `{"appendSystemPrompt": "...", "maxTurns": 50}`.',
+    ),
+  agentCustomSystemPrompt: booleanFlag.describe(
+    'Whether a workspace or message may replace the system prompt (`systemPrompt`); otherwise only `appendSystemPrompt` is accepted.',
+  ),
   egressAllow: z
     .string()
     .default('')
@@ -173,6 +234,9 @@ export const configSchema = z.object({
   maxPromptBytes: intFrom(1, 10 * 1024 * 1024)
     .default(256 * 1024)
     .describe('Largest message content accepted, bytes.'),
+  maxImageBytes: intFrom(0, 64 * 1024 * 1024)
+    .default(5 * 1024 * 1024)
+    .describe('Largest total of decoded image bytes in one message (0 refuses images).'),
   rateLimitPerMinute: intFrom(0, 1_000_000)
     .default(600)
     .describe('Requests per tenant per minute (0 = unlimited).'),
@@ -211,6 +275,10 @@ export const ENV_NAMES = {
   anthropicApiKey: 'ANTHROPIC_API_KEY',
   anthropicUpstream: 'WORKCELL_ANTHROPIC_UPSTREAM',
   bedrockUpstream: 'WORKCELL_BEDROCK_UPSTREAM',
+  model: 'WORKCELL_MODEL',
+  modelsAllowed: 'WORKCELL_MODELS_ALLOWED',
+  agentDefaults: 'WORKCELL_AGENT_DEFAULTS',
+  agentCustomSystemPrompt: 'WORKCELL_AGENT_CUSTOM_SYSTEM_PROMPT',
   egressAllow: 'WORKCELL_EGRESS_ALLOW',
   egressDeny: 'WORKCELL_EGRESS_DENY',
   egressAllowPrivate: 'WORKCELL_EGRESS_ALLOW_PRIVATE',
@@ -226,6 +294,7 @@ export const ENV_NAMES = {
   containerPids: 'WORKCELL_CONTAINER_PIDS',
   maxFileBytes: 'WORKCELL_MAX_FILE_BYTES',
   maxPromptBytes: 'WORKCELL_MAX_PROMPT_BYTES',
+  maxImageBytes: 'WORKCELL_MAX_IMAGE_BYTES',
   rateLimitPerMinute: 'WORKCELL_RATE_LIMIT_PER_MINUTE',
   shutdownTimeoutMs: 'WORKCELL_SHUTDOWN_TIMEOUT_MS',
   logLevel: 'WORKCELL_LOG_LEVEL',

@@ -1,4 +1,5 @@
-import { WorkcellError, type ErrorBody } from '@workcell/protocol';
+import { WorkcellError, type ErrorBody, type MessageContent } from '@workcell/protocol';
+import type { MessageAgentSettings } from '../agent-settings/index.js';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/tokens.js';
 import type { Catalog, ConversationRecord, RunRecord } from '../catalog/catalog.js';
@@ -14,11 +15,14 @@ import {
   type Outcome,
   type StopReason,
 } from './run-outcome.js';
+import { checkContentSize, type AgentResolver, type RunInput } from './run-input.js';
 import type { WorkspaceSync } from './workspace-sync.js';
 
 export interface ExecuteSettings {
   runTimeoutMs: number;
   maxPromptBytes: number;
+  /** The decoded bytes of a message's images, in all (default 5 MiB). */
+  maxImageBytes?: number;
   /** How long a run lease lives without renewal (a crashed host's lease expires after this). */
   leaseTtlMs: number;
   /** How long a finished run's events stay in the StateStore buffer. */
@@ -86,6 +90,8 @@ export class ExecuteService {
       settings: ExecuteSettings;
       logger: Logger;
       observer?: RunObserver;
+      /** Resolves each run's agent settings; without it runs use the agent's defaults. */
+      agentSettings?: AgentResolver;
     },
   ) {}
 
@@ -136,25 +142,30 @@ export class ExecuteService {
   }
 
   /**
-   * Starts a run for `content` on the conversation. Answers once the run is accepted (lease
-   * held, run recorded, `run.started` logged); the run goes on in the background whether or
-   * not anyone listens.
+   * Starts a run for `content` on the conversation, with `agent` over the workspace's agent
+   * settings. Answers once the run is accepted (lease held, run recorded, `run.started` and
+   * `user.message` logged); the run goes on in the background whether or not anyone listens.
+   * Settings the operator does not allow are refused before anything changes.
    */
   async start(
     principal: Principal,
     conversationId: string,
-    content: string,
+    content: MessageContent,
+    agent?: MessageAgentSettings,
   ): Promise<{ runId: string; conversation: ConversationRecord }> {
     const { catalog, state, events, settings } = this.deps;
     if (!this.accepting)
       throw new WorkcellError('shutting_down', 'the host is shutting down; retry on another host');
-    if (Buffer.byteLength(content, 'utf8') > settings.maxPromptBytes) {
-      throw new WorkcellError(
-        'payload_too_large',
-        `message content is over ${settings.maxPromptBytes} bytes`,
-      );
-    }
+    checkContentSize(content, {
+      maxPromptBytes: settings.maxPromptBytes,
+      maxImageBytes: settings.maxImageBytes ?? 5 * 1024 * 1024,
+    });
     const conversation = await catalog.getConversation(principal.tenant, conversationId);
+    const resolved = await this.deps.agentSettings?.resolve(
+      conversation.tenant,
+      conversation.workspaceId,
+      agent,
+    );
     const runId = newId('run');
     const lease = runLeaseName(conversation.workspaceId);
     if (!(await state.acquireLease(lease, runId, settings.leaseTtlMs))) {
@@ -193,7 +204,9 @@ export class ExecuteService {
       runId,
       conversationId,
       workspaceId: conversation.workspaceId,
+      agent: resolved?.view ?? {},
     });
+    events.append(runId, 'user.message', { content });
     const active: ActiveRun = {
       runId,
       workspaceId: conversation.workspaceId,
@@ -205,7 +218,8 @@ export class ExecuteService {
       done: Promise.resolve(),
     };
     this.active.set(runId, active);
-    active.done = this.execute(active, recorded, content)
+    const input: RunInput = { prompt: content, options: resolved?.options };
+    active.done = this.execute(active, recorded, input)
       .catch((err: unknown) =>
         this.deps.logger.error({ runId, err: String(err) }, 'run pipeline failed'),
       )
@@ -305,7 +319,7 @@ export class ExecuteService {
   private async execute(
     active: ActiveRun,
     conversation: ConversationRecord,
-    content: string,
+    input: RunInput,
   ): Promise<void> {
     const { settings } = this.deps;
     const { runId, workspaceId } = active;
@@ -327,7 +341,7 @@ export class ExecuteService {
     let outcome: Outcome;
     let sessionId = conversation.sessionId;
     try {
-      const result = await this.pipeline(active, conversation, content, log);
+      const result = await this.pipeline(active, conversation, input, log);
       outcome = result.outcome;
       sessionId = result.sessionId ?? sessionId;
     } finally {
@@ -354,7 +368,7 @@ export class ExecuteService {
   private async pipeline(
     active: ActiveRun,
     conversation: ConversationRecord,
-    content: string,
+    input: RunInput,
     log: Logger,
   ): Promise<{ outcome: Outcome; sessionId: string | null }> {
     const { orchestrator, sync } = this.deps;
@@ -403,7 +417,7 @@ export class ExecuteService {
           this.deps.settings.runTimeoutMs,
         );
       } else {
-        const ran = await this.runOnAgent(active, acquired, conversation, content, log);
+        const ran = await this.runOnAgent(active, acquired, conversation, input, log);
         outcome = ran.outcome;
         sessionId = ran.sessionId;
         keepContainer = ran.healthy;
@@ -447,7 +461,7 @@ export class ExecuteService {
     active: ActiveRun,
     container: AcquiredContainer,
     conversation: ConversationRecord,
-    content: string,
+    input: RunInput,
     log: Logger,
   ): Promise<{ outcome: Outcome; sessionId: string | null; healthy: boolean }> {
     const { runId } = active;
@@ -458,8 +472,9 @@ export class ExecuteService {
       const stream = container.agent.run(
         {
           runId,
-          prompt: content,
+          prompt: input.prompt,
           ...(conversation.sessionId ? { resumeSessionId: conversation.sessionId } : {}),
+          ...(input.options ? { options: input.options } : {}),
         },
         active.abort.signal,
       );

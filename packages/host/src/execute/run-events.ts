@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { BufferedEvent, StateStore } from '../state/state-store.js';
 
-/** SSE event names of a run (DESIGN.md). */
-export type RunEventName = 'run.started' | 'message' | 'run.completed' | 'run.failed';
+/** SSE event names of a run (DESIGN.md); `user.message` follows `run.started`. */
+export type RunEventName =
+  'run.started' | 'user.message' | 'message' | 'run.completed' | 'run.failed';
 
 export const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['run.completed', 'run.failed']);
 

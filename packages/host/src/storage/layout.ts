@@ -10,6 +10,7 @@ import { checkWorkspacePath } from '../sync/workspace-path.js';
  *   tenants/<tenant>/workspaces/<wid>/sessions-manifest.json          session manifest (sync)
  *   tenants/<tenant>/workspaces/<wid>/sessions/<relpath>              the agent's CLAUDE_CONFIG_DIR
  *   tenants/<tenant>/workspaces/<wid>/egress.json                     the workspace's narrowed egress hosts
+ *   tenants/<tenant>/workspaces/<wid>/agent.json                      the workspace's agent settings
  *   tenants/<tenant>/workspaces/<wid>/conversations/<cid>/meta.json   a conversation
  *   tenants/<tenant>/workspaces/<wid>/conversations/<cid>/runs/<rid>.ndjson   a run's events
  *   tenants/<tenant>/conversation-index/<cid>.json                    cid -> wid
@@ -78,6 +79,11 @@ export function sessionsManifestKey(tenant: string, wid: string): string {
 /** The hosts a workspace narrowed its egress to (absent: the operator's list applies). */
 export function workspaceEgressKey(tenant: string, wid: string): string {
   return `${workspaceRoot(tenant, wid)}egress.json`;
+}
+
+/** The workspace's agent settings (absent: the operator's defaults apply). */
+export function workspaceAgentKey(tenant: string, wid: string): string {
+  return `${workspaceRoot(tenant, wid)}agent.json`;
 }
 
 /** Prefix under which every conversation of the workspace lives. */

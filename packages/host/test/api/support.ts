@@ -3,6 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
+import {
+  AgentSettingsPolicy,
+  AgentSettingsService,
+  AgentSettingsStore,
+  type AgentSettingsPolicyOptions,
+} from '../../src/agent-settings/index.js';
 import { buildApi } from '../../src/api/app.js';
 import type { ApiServices } from '../../src/api/context.js';
 import { TenantRateLimiter } from '../../src/auth/rate-limit.js';
@@ -19,6 +25,7 @@ import { HealthChecks } from '../../src/metrics/health.js';
 import { WorkcellMetrics } from '../../src/metrics/metrics.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
+import { UsageService } from '../../src/usage/usage-service.js';
 import { FakeOrchestrator, FakeSync } from '../execute/harness.js';
 
 export const TOKEN_A = 'token-a-0123456789abcdef';
@@ -61,7 +68,7 @@ export interface ApiHarness {
  * Docker, fast enough for unit tests.
  */
 export async function apiHarness(
-  options: { rateLimitPerMinute?: number } = {},
+  options: { rateLimitPerMinute?: number; agent?: Partial<AgentSettingsPolicyOptions> } = {},
 ): Promise<ApiHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'wc-api-'));
   const logs: string[] = [];
@@ -73,7 +80,17 @@ export async function apiHarness(
   const orchestrator = new FakeOrchestrator();
   const runtime = new FakeRuntime();
   const metrics = new WorkcellMetrics(() => state.listContainers(), { defaultMetrics: false });
+  const agentSettings = new AgentSettingsService({
+    store: new AgentSettingsStore(objects),
+    policy: new AgentSettingsPolicy({
+      defaults: {},
+      modelsAllowed: null,
+      allowCustomSystemPrompt: false,
+      ...options.agent,
+    }),
+  });
   const execute = new ExecuteService({
+    agentSettings,
     catalog,
     // The fake has every method the execute service calls.
     orchestrator: orchestrator as unknown as Orchestrator,
@@ -85,6 +102,7 @@ export async function apiHarness(
     settings: {
       runTimeoutMs: 60_000,
       maxPromptBytes: 1024,
+      maxImageBytes: 2048,
       leaseTtlMs: 30_000,
       eventBufferTtlMs: 60_000,
       interruptGraceMs: 200,
@@ -102,6 +120,8 @@ export async function apiHarness(
     catalog,
     orchestrator: { assigned: async () => null } as unknown as Orchestrator,
     execute,
+    agentSettings,
+    usage: new UsageService(catalog),
     events,
     files: { list: async () => [] } as unknown as FilesService,
     egress: { policies: {} as PolicyStore, audit: new AuditTrail() },
