@@ -88,6 +88,8 @@ export async function startTestHost(
     warmPoolSize: 0,
     hostId: `test-${randomBytes(4).toString('hex')}`,
     containerMemoryMb: 1024,
+    // A workspace image under test (its own tag) when WORKCELL_IMAGE names one.
+    ...(process.env.WORKCELL_IMAGE ? { image: process.env.WORKCELL_IMAGE } : {}),
     ...configOverrides,
   });
   const workcell = await createWorkcell(config, { logger, ...workcellOptions });
