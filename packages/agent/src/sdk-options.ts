@@ -1,4 +1,9 @@
-import type { Options, SDKUserMessage } from '@anthropic-ai/claude-agent-sdk';
+import type {
+  McpHttpServerConfig,
+  McpSSEServerConfig,
+  Options,
+  SDKUserMessage,
+} from '@anthropic-ai/claude-agent-sdk';
 import { refusedEnvName, type RunRequest } from '@workcell/protocol';
 import { sdkEnvironment, type AgentSettings } from './sdk-env.js';
 
@@ -51,9 +56,22 @@ export function sdkOptions(
     ...(o.disallowedTools ? { disallowedTools: o.disallowedTools } : {}),
     ...(o.thinking ? { thinking: o.thinking } : {}),
     ...(o.mcpServers && Object.keys(o.mcpServers).length > 0
-      ? { mcpServers: o.mcpServers, mcpServersDelivery: 'initialize' as const }
+      ? { mcpServers: mcpServersOf(o.mcpServers), mcpServersDelivery: 'initialize' as const }
       : {}),
   };
+}
+
+/**
+ * The workspace's remote MCP servers, each loaded before the first model turn (`alwaysLoad`):
+ * a hosted agent answers one message per process, so a server still connecting when the turn
+ * starts would be missing from it. Servers are delivered over stdin, never the command line.
+ */
+function mcpServersOf(
+  servers: NonNullable<NonNullable<RunRequest['options']>['mcpServers']>,
+): Record<string, McpHttpServerConfig | McpSSEServerConfig> {
+  return Object.fromEntries(
+    Object.entries(servers).map(([name, server]) => [name, { ...server, alwaysLoad: true }]),
+  );
 }
 
 /**

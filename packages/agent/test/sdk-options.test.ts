@@ -46,7 +46,7 @@ describe('SDK options of a run', () => {
       maxTurns: 3,
       permissionMode: 'dontAsk',
       thinking: { type: 'enabled', budgetTokens: 2048 },
-      mcpServers: { docs: { type: 'http', url: 'https://mcp.example.com/mcp' } },
+      mcpServers: { docs: { type: 'http', url: 'https://mcp.example.com/mcp', alwaysLoad: true } },
       mcpServersDelivery: 'initialize',
     });
     expect(o.allowDangerouslySkipPermissions).toBeUndefined();
