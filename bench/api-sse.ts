@@ -92,6 +92,8 @@ async function startApi(): Promise<Api> {
     containers: unused,
     workspaces: unused,
     execute,
+    agentSettings: unused,
+    usage: unused,
     events,
     files: unused as FilesService,
     egress: { policies: unused as PolicyStore, audit: new AuditTrail() },

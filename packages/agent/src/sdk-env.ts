@@ -58,11 +58,12 @@ export function readAgentSettings(env: NodeJS.ProcessEnv): AgentSettings {
 
 /**
  * The complete environment of the SDK's CLI process (the SDK's `env` option replaces the
- * process environment). Model traffic goes to the egress bridge by base URL; tools reach
- * allowlisted HTTPS hosts through it as a CONNECT proxy. No credential is set: the
- * placeholder key is stripped by the host's proxy, which adds the real one. `placeholders` are the
- * workspace's secret placeholders (`WORKCELL_SECRET_<NAME>`), which the proxy swaps for values
- * only toward each secret's hosts.
+ * process environment). Model traffic goes to the egress bridge by base URL; tools and remote
+ * MCP servers reach allowlisted hosts through it, as a CONNECT proxy for HTTPS and an
+ * absolute-form proxy for plain HTTP. No credential is set: the placeholder key is stripped by
+ * the host's proxy, which adds the real one. `placeholders` are the workspace's secret
+ * placeholders (`WORKCELL_SECRET_<NAME>`), which the proxy swaps for values only toward each
+ * secret's hosts.
  */
 export function sdkEnvironment(
   settings: AgentSettings,
@@ -81,6 +82,8 @@ export function sdkEnvironment(
     DISABLE_AUTOUPDATER: '1',
     HTTPS_PROXY: bridge,
     https_proxy: bridge,
+    HTTP_PROXY: bridge,
+    http_proxy: bridge,
     NO_PROXY: '127.0.0.1,localhost',
     no_proxy: '127.0.0.1,localhost',
   };

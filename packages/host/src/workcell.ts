@@ -14,6 +14,11 @@ import {
 import { CONTAINER_PATHS } from '@workcell/protocol';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
+import {
+  AgentSettingsPolicy,
+  AgentSettingsService,
+  AgentSettingsStore,
+} from './agent-settings/index.js';
 import { buildApi } from './api/app.js';
 import { TenantRateLimiter } from './auth/rate-limit.js';
 import { TokenAuthenticator } from './auth/tokens.js';
@@ -47,6 +52,7 @@ import { createObjectStore } from './storage/index.js';
 import { s3SettingsFrom } from './storage/create-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { systemClock, type Clock } from './time/clock.js';
+import { UsageService } from './usage/usage-service.js';
 
 /** Log paths that may carry secrets; pino replaces them before anything is written. */
 export const REDACT_PATHS = [
@@ -74,13 +80,20 @@ export function createLogger(
  * The non-secret environment of every agent: the model provider and region, and the agent's
  * body limit, the same as the API's for one message (`WORKCELL_MAX_PROMPT_BYTES`).
  */
+/** The largest message: its text and its images, base64 (4 characters for every 3 bytes). */
+export function messageBytes(
+  config: Pick<ResolvedConfig, 'maxPromptBytes' | 'maxImageBytes'>,
+): number {
+  return config.maxPromptBytes + Math.ceil(config.maxImageBytes / 3) * 4;
+}
+
 export function agentEnvironment(
-  config: Pick<ResolvedConfig, 'modelProvider' | 'awsRegion' | 'maxPromptBytes'>,
+  config: Pick<ResolvedConfig, 'modelProvider' | 'awsRegion' | 'maxPromptBytes' | 'maxImageBytes'>,
 ): Record<string, string> {
   return {
     WORKCELL_MODEL_PROVIDER: config.modelProvider,
     AWS_REGION: config.awsRegion,
-    [AGENT_MAX_BODY_ENV]: String(maxRequestBytes(config.maxPromptBytes)),
+    [AGENT_MAX_BODY_ENV]: String(maxRequestBytes(messageBytes(config))),
   };
 }
 
@@ -163,6 +176,22 @@ export async function createWorkcell(
   const metrics = new WorkcellMetrics(() => state.listContainers());
 
   const audit = new AuditTrail();
+  const agentPolicy = new AgentSettingsPolicy({
+    defaults: {
+      ...config.agentDefaults,
+      ...(config.model ? { model: config.model } : {}),
+    },
+    modelsAllowed: config.modelsAllowed ?? null,
+    allowCustomSystemPrompt: config.agentCustomSystemPrompt,
+  });
+  const agentSettingsStore = new AgentSettingsStore(objects);
+  // Set once the policy store exists: a settings change reloads the workspace's egress policy.
+  let reloadEgress = async (_tenant: string, _workspaceId: string): Promise<void> => undefined;
+  const agentSettings = new AgentSettingsService({
+    store: agentSettingsStore,
+    policy: agentPolicy,
+    changed: (tenant, workspaceId) => reloadEgress(tenant, workspaceId),
+  });
   const policies = new PolicyStore(
     {
       allow: parseEgressPatterns(config.egressAllow, 'WORKCELL_EGRESS_ALLOW'),
@@ -171,7 +200,13 @@ export async function createWorkcell(
     },
     objects,
     logger.child({ component: 'egress-policy' }),
+    Date.now,
+    // The hosts of the workspace's MCP servers join its allow list.
+    (tenant, workspaceId) => agentSettings.mcpEgress(tenant, workspaceId),
   );
+  reloadEgress = async (tenant, workspaceId) => {
+    await policies.reload(tenant, workspaceId);
+  };
   const secrets = new SecretStore(
     config.secretsKey ? new SecretCipher(config.secretsKey) : null,
     objects,
@@ -296,10 +331,12 @@ export async function createWorkcell(
     clock,
     observer: metrics,
     runEnv: (tenant, workspaceId) => secrets.placeholders(tenant, workspaceId),
+    agentSettings,
     logger: logger.child({ component: 'execute' }),
     settings: {
       runTimeoutMs: config.runTimeoutMs,
       maxPromptBytes: config.maxPromptBytes,
+      maxImageBytes: config.maxImageBytes,
       leaseTtlMs: runLeaseTtlMs,
       eventBufferTtlMs: 3_600_000,
     },
@@ -388,6 +425,8 @@ export async function createWorkcell(
       hostId: config.hostId,
     }),
     execute,
+    agentSettings,
+    usage: new UsageService(catalog),
     events,
     files,
     egress: { policies, audit },
@@ -404,7 +443,7 @@ export async function createWorkcell(
     logger: logger.child({ component: 'api' }),
     limits: {
       maxFileBytes: config.maxFileBytes,
-      maxJsonBytes: maxRequestBytes(config.maxPromptBytes),
+      maxJsonBytes: maxRequestBytes(messageBytes(config)),
     },
     version: config.version,
     corsOrigins: splitList(config.corsOrigins),

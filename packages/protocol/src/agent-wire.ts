@@ -1,4 +1,15 @@
 import { z } from 'zod';
+import {
+  MCP_SERVER_NAME,
+  PERMISSION_MODES,
+  SETTING_SOURCES,
+  mcpServerSchema,
+  modelIdSchema,
+  refusedEnvName,
+  thinkingSchema,
+  toolListSchema,
+} from './agent-options.js';
+import { messageContentSchema } from './content.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 
 /**
@@ -34,8 +45,8 @@ export const secretPlaceholderEnvSchema = z
     z.string().regex(/^wcs_[A-Za-z0-9]{16,64}$/),
   )
   .refine((env) => Object.keys(env).length <= 200, 'at most 200 secrets');
-/** Room for a request's JSON around its message content (ids, options, escaping). */
-const REQUEST_ENVELOPE_BYTES = 64 * 1024;
+/** Room for a request's JSON around its message content (ids, agent settings, escaping). */
+const REQUEST_ENVELOPE_BYTES = 256 * 1024;
 
 /**
  * The largest body that carries a message of `maxPromptBytes` (`WORKCELL_MAX_PROMPT_BYTES`):
@@ -80,11 +91,39 @@ export const errorBodySchema = z.object({
   message: z.string(),
 });
 
+/**
+ * A run's effective agent settings, resolved by the host (operator defaults, then the
+ * workspace's settings, then the message's overrides). Absent fields take the agent's
+ * defaults: the SDK's default model, the `claude_code` system prompt, project and local
+ * setting sources, `bypassPermissions`.
+ */
 export const runOptionsSchema = z
   .object({
-    model: z.string().min(1).max(200).optional(),
+    model: modelIdSchema.optional(),
     maxTurns: z.number().int().positive().max(1000).optional(),
-    systemPrompt: z.string().max(100_000).optional(),
+    systemPrompt: z
+      .discriminatedUnion('type', [
+        z
+          .object({ type: z.literal('preset'), append: z.string().max(100_000).optional() })
+          .strict(),
+        z.object({ type: z.literal('custom'), prompt: z.string().min(1).max(100_000) }).strict(),
+      ])
+      .optional(),
+    settingSources: z.array(z.enum(SETTING_SOURCES)).max(SETTING_SOURCES.length).optional(),
+    allowedTools: toolListSchema.optional(),
+    disallowedTools: toolListSchema.optional(),
+    permissionMode: z.enum(PERMISSION_MODES).optional(),
+    thinking: thinkingSchema.optional(),
+    mcpServers: z
+      .record(z.string().regex(MCP_SERVER_NAME), mcpServerSchema)
+      .refine((servers) => Object.keys(servers).length <= 20, 'at most 20 MCP servers')
+      .optional(),
+    env: z
+      .record(z.string(), z.string().max(32_768))
+      .refine((env) => Object.keys(env).every((name) => refusedEnvName(name) === null), {
+        message: 'a variable name is reserved by the sandbox',
+      })
+      .optional(),
   })
   .strict();
 export type RunOptions = z.infer<typeof runOptionsSchema>;
@@ -92,7 +131,7 @@ export type RunOptions = z.infer<typeof runOptionsSchema>;
 export const runRequestSchema = z
   .object({
     runId: z.string().min(1).max(100),
-    prompt: z.string().min(1),
+    prompt: messageContentSchema,
     /** The SDK session to resume; the agent fails with `session_lost` if it cannot. */
     resumeSessionId: z.string().min(1).max(200).optional(),
     options: runOptionsSchema.optional(),
@@ -111,6 +150,8 @@ export const runSummarySchema = z.object({
   numTurns: z.number(),
   totalCostUsd: z.number().nullable(),
   usage: z.record(z.string(), z.unknown()).nullable(),
+  /** Tokens and cost per model (the SDK's `modelUsage`); absent when the run had no result. */
+  modelUsage: z.record(z.string(), z.record(z.string(), z.unknown())).nullable().optional(),
   result: z.string().nullable(),
 });
 export type RunSummary = z.infer<typeof runSummarySchema>;

@@ -36,3 +36,28 @@ export {
   type RunEventName,
   type TerminalRunEventName,
 } from './run-events.js';
+export {
+  ENV_NAME,
+  MCP_SERVER_NAME,
+  PERMISSION_MODES,
+  SETTING_SOURCES,
+  mcpServerSchema,
+  modelIdSchema,
+  refusedEnvName,
+  thinkingSchema,
+  toolListSchema,
+  type McpServer,
+  type PermissionMode,
+  type SettingSource,
+  type Thinking,
+} from './agent-options.js';
+export {
+  IMAGE_MEDIA_TYPES,
+  contentBlockSchema,
+  imageBlockSchema,
+  measureContent,
+  messageContentSchema,
+  textBlockSchema,
+  type ContentBlock,
+  type MessageContent,
+} from './content.js';

@@ -1,5 +1,11 @@
 /** The SSE event names of a run (DESIGN.md), in the order a run can produce them. */
-export const RUN_EVENT_NAMES = ['run.started', 'message', 'run.completed', 'run.failed'] as const;
+export const RUN_EVENT_NAMES = [
+  'run.started',
+  'user.message',
+  'message',
+  'run.completed',
+  'run.failed',
+] as const;
 
 export type RunEventName = (typeof RUN_EVENT_NAMES)[number];
 

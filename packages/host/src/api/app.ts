@@ -7,11 +7,13 @@ import { ops } from './contract.js';
 import { sendError } from './errors.js';
 import { serializeRequest } from './log.js';
 import { registerAdminRoutes } from './routes/admin.js';
+import { registerAgentRoutes } from './routes/agent.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { registerEgressRoutes } from './routes/egress.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerSecretRoutes } from './routes/secrets.js';
 import { registerOperationsRoutes } from './routes/health.js';
+import { registerUsageRoutes } from './routes/usage.js';
 import { registerWorkspaceRoutes } from './routes/workspaces.js';
 import { SseHub } from './sse.js';
 
@@ -86,6 +88,8 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
 
   registerOperationsRoutes(app, services);
   registerWorkspaceRoutes(app, services);
+  registerAgentRoutes(app, services);
+  registerUsageRoutes(app, services);
   registerFileRoutes(app, services);
   registerConversationRoutes(app, services, hub);
   registerEgressRoutes(app, services, services.egress);

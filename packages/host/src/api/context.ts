@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AgentSettingsService } from '../agent-settings/index.js';
 import type { TokenAuthenticator, Principal } from '../auth/tokens.js';
 import type { TenantRateLimiter } from '../auth/rate-limit.js';
 import type { Catalog } from '../catalog/catalog.js';
@@ -14,6 +15,7 @@ import type { HealthChecks } from '../metrics/health.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { WorkcellMetrics } from '../metrics/metrics.js';
 import type { StateStore } from '../state/state-store.js';
+import type { UsageService } from '../usage/usage-service.js';
 
 /** The services the HTTP routes use; built by the composition root. */
 export interface ApiServices {
@@ -25,6 +27,8 @@ export interface ApiServices {
   /** Deletes a workspace under its run lease. */
   workspaces: WorkspaceRemover;
   execute: RunService;
+  agentSettings: AgentSettingsService;
+  usage: UsageService;
   events: RunEventLog;
   files: FilesService;
   egress: { policies: PolicyStore; audit: AuditTrail };

@@ -1,6 +1,7 @@
-import { ERROR_CODES, runSummarySchema } from '@workcell/protocol';
+import { ERROR_CODES, messageContentSchema, runSummarySchema } from '@workcell/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { agentSettingsSchema, messageAgentSchema } from '../agent-settings/schema.js';
 import { CONTAINER_STATES } from '../state/state-store.js';
 import { putSecretBody } from '../secrets/input.js';
 import { parseInput } from './validate.js';
@@ -37,9 +38,11 @@ export interface Operation {
   readonly description?: string;
   readonly tag:
     | 'workspaces'
+    | 'agent'
     | 'files'
     | 'conversations'
     | 'runs'
+    | 'usage'
     | 'egress'
     | 'secrets'
     | 'admin'
@@ -200,10 +203,43 @@ export const secretListSchema = z.object({
   nextCursor: z.string().nullable(),
 });
 
+export const workspaceAgentSchema = z.object({
+  workspaceId: z.string(),
+  settings: agentSettingsSchema.describe("the workspace's own settings, as last PUT"),
+  effective: agentSettingsSchema.describe(
+    "the operator's defaults with the workspace's settings over them",
+  ),
+});
+
+const usageTotalsSchema = z.object({
+  runs: z.number().int().describe('runs whose main model (most output tokens) this is'),
+  inputTokens: z.number(),
+  outputTokens: z.number(),
+  cacheReadInputTokens: z.number(),
+  cacheCreationInputTokens: z.number(),
+  costUsd: z.number(),
+  runTimeMs: z.number().describe('wall-clock run time of those runs'),
+});
+
+export const usageSchema = z.object({
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+  days: z.array(
+    usageTotalsSchema.extend({
+      date: z.string().describe('YYYY-MM-DD (UTC), the day the runs ended'),
+      model: z.string(),
+    }),
+  ),
+  totals: usageTotalsSchema,
+});
+
 const SSE_DESCRIPTION =
   "Server-Sent Events. `id:` is the event's sequence number in its run; `event:` is `run.started` " +
-  '(`{runId, conversationId, workspaceId}`), `message` (one Claude Agent SDK message, `stream_event` partials included), ' +
-  '`run.completed` (the result summary) or `run.failed` (`{code, message}`). A comment line is sent every 15 s.';
+  '(`{runId, conversationId, workspaceId, agent}`: `agent` is the effective agent settings, MCP header values redacted), ' +
+  '`user.message` (`{content}` as sent, right after `run.started`), ' +
+  '`message` (one Claude Agent SDK message, `stream_event` partials included), ' +
+  '`run.completed` (the result summary) or `run.failed` (`{code, message}`). A comment line is sent every 15 s. ' +
+  'Clients should ignore event names they do not know.';
 
 /** Response shapes that get a name of their own in the OpenAPI components. */
 export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
@@ -221,19 +257,39 @@ export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   EgressView: egressViewSchema,
   Secret: secretViewSchema,
   SecretList: secretListSchema,
+  WorkspaceAgent: workspaceAgentSchema,
+  Usage: usageSchema,
 };
 
 // ---- request schemas ------------------------------------------------------------------------
 
 export const createWorkspaceBody = z
-  .object({ name: z.string().min(1).max(200).optional() })
+  .object({
+    name: z.string().min(1).max(200).optional(),
+    agent: agentSettingsSchema.optional(),
+  })
   .strict();
 export const createConversationBody = z
   .object({ title: z.string().min(1).max(500).optional() })
   .strict();
 export const postMessageBody = z
-  .object({ content: z.string().min(1).describe('the prompt') })
+  .object({
+    content: messageContentSchema,
+    agent: messageAgentSchema.optional(),
+  })
   .strict();
+export const usageQuery = z.object({
+  from: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
+    .optional()
+    .describe('first day (UTC), inclusive'),
+  to: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
+    .optional()
+    .describe('last day (UTC), inclusive'),
+});
 export const eventsQuery = z.object({
   after: z
     .string()
@@ -277,7 +333,14 @@ export const ops = {
     tag: 'workspaces',
     auth: 'bearer',
     body: createWorkspaceBody,
-    responses: { 201: { description: 'created', schema: workspaceSchema } },
+    responses: {
+      201: { description: 'created', schema: workspaceSchema },
+      400: {
+        description:
+          '`validation_failed` or a refused agent setting (`model_not_allowed`, ...); no workspace is created',
+        schema: errorResponseSchema,
+      },
+    },
   }),
   listWorkspaces: op({
     id: 'listWorkspaces',
@@ -315,6 +378,52 @@ export const ops = {
       204: { description: 'deleted' },
       409: { description: 'a run is in progress', schema: errorResponseSchema },
     },
+  }),
+  getAgent: op({
+    id: 'getAgent',
+    method: 'GET',
+    path: '/v1/workspaces/:wid/agent',
+    summary: "A workspace's agent settings and the effective settings with the operator's defaults",
+    tag: 'agent',
+    auth: 'bearer',
+    params: wsParams,
+    responses: { 200: { description: 'the settings', schema: workspaceAgentSchema } },
+  }),
+  putAgent: op({
+    id: 'putAgent',
+    method: 'PUT',
+    path: '/v1/workspaces/:wid/agent',
+    summary: "Replace a workspace's agent settings (applies from the next message)",
+    description:
+      "The body is the workspace's whole settings object (`{}` clears them). A bad setting answers 400 " +
+      '(`validation_failed`, `model_not_allowed`, `system_prompt_not_allowed`, `env_not_allowed`) and nothing changes. ' +
+      "The hosts of `mcpServers` join the workspace's egress policy.",
+    tag: 'agent',
+    auth: 'bearer',
+    params: wsParams,
+    body: agentSettingsSchema,
+    responses: { 200: { description: 'the new settings', schema: workspaceAgentSchema } },
+  }),
+  workspaceUsage: op({
+    id: 'workspaceUsage',
+    method: 'GET',
+    path: '/v1/workspaces/:wid/usage',
+    summary: "A workspace's tokens, cost and run time per day and model",
+    tag: 'usage',
+    auth: 'bearer',
+    params: wsParams,
+    query: usageQuery,
+    responses: { 200: { description: 'the usage', schema: usageSchema } },
+  }),
+  tenantUsage: op({
+    id: 'tenantUsage',
+    method: 'GET',
+    path: '/v1/usage',
+    summary: "The tenant's tokens, cost and run time per day and model, over every workspace",
+    tag: 'usage',
+    auth: 'bearer',
+    query: usageQuery,
+    responses: { 200: { description: 'the usage', schema: usageSchema } },
   }),
   listFiles: op({
     id: 'listFiles',
@@ -534,6 +643,11 @@ export const ops = {
     body: postMessageBody,
     responses: {
       200: { description: SSE_DESCRIPTION, contentType: 'text/event-stream' },
+      400: {
+        description:
+          '`validation_failed`, or a setting the operator does not allow: `model_not_allowed`, `system_prompt_not_allowed`, `env_not_allowed`',
+        schema: errorResponseSchema,
+      },
       202: { description: 'accepted', schema: z.object({ runId: z.string() }) },
       409: {
         description: '`workspace_busy`: a run is in progress in the workspace',

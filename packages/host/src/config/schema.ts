@@ -1,5 +1,7 @@
+import { modelIdSchema } from '@workcell/protocol';
 import { parseAnthropicOperations, parseCidrList, parseEgressPatterns } from '@workcell/proxy';
 import { z } from 'zod';
+import { agentSettingsSchema } from '../agent-settings/schema.js';
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -62,6 +64,47 @@ function egressPatterns(variable: string) {
     }
   };
 }
+
+/** `true`/`false`/`1`/`0`, default false. */
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0'])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+
+/** `a,b,c` -> model ids; each must be one. */
+const modelList = z.string().transform((raw, ctx) => {
+  const models = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const model of models) {
+    if (!modelIdSchema.safeParse(model).success) {
+      ctx.addIssue({ code: 'custom', message: `"${model}" is not a model id` });
+      return z.NEVER;
+    }
+  }
+  return models;
+});
+
+/** A JSON object of agent settings, checked by the same schema the API uses. */
+const agentDefaults = z.string().transform((raw, ctx) => {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON object of agent settings' });
+    return z.NEVER;
+  }
+  const parsed = agentSettingsSchema.safeParse(value);
+  if (!parsed.success) {
+    ctx.addIssue({
+      code: 'custom',
+      message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    });
+    return z.NEVER;
+  }
+  return parsed.data;
+});
 
 /**
  * Every setting of the host, one schema. Each field names its environment variable in
@@ -163,6 +206,24 @@ export const configSchema = z.object({
     .describe(
       'Where `/_workcell/bedrock` requests go; default `https://bedrock-runtime.<region>.amazonaws.com`.',
     ),
+  model: modelIdSchema
+    .optional()
+    .describe(
+      "The agents' default model (an Anthropic model name, or a Bedrock model id, inference-profile id or ARN); unset: the SDK's default.",
+    ),
+  modelsAllowed: modelList
+    .optional()
+    .describe(
+      'Models a workspace or message may choose, comma-separated; another answers 400 `model_not_allowed`. Unset: any.',
+    ),
+  agentDefaults: agentDefaults
+    .optional()
+    .describe(
+      'Operator defaults for every agent, a JSON object of agent settings (the same fields as `PUT /v1/workspaces/:wid/agent`), e.g. `{"appendSystemPrompt": "...", "maxTurns": 50}`.',
+    ),
+  agentCustomSystemPrompt: booleanFlag.describe(
+    'Whether a workspace or message may replace the system prompt (`systemPrompt`); otherwise only `appendSystemPrompt` is accepted.',
+  ),
   egressAllow: z
     .string()
     .default('')
@@ -290,6 +351,9 @@ export const configSchema = z.object({
     .describe(
       'Browser origins allowed to call the API from another origin (CORS), comma-separated; default none.',
     ),
+  maxImageBytes: intFrom(0, 64 * 1024 * 1024)
+    .default(5 * 1024 * 1024)
+    .describe('Largest total of decoded image bytes in one message (0 refuses images).'),
   rateLimitPerMinute: intFrom(0, 1_000_000)
     .default(600)
     .describe('Requests per tenant per minute (0 = unlimited).'),
@@ -332,6 +396,10 @@ export const ENV_NAMES = {
   anthropicUpstream: 'WORKCELL_ANTHROPIC_UPSTREAM',
   anthropicOperations: 'WORKCELL_ANTHROPIC_OPERATIONS',
   bedrockUpstream: 'WORKCELL_BEDROCK_UPSTREAM',
+  model: 'WORKCELL_MODEL',
+  modelsAllowed: 'WORKCELL_MODELS_ALLOWED',
+  agentDefaults: 'WORKCELL_AGENT_DEFAULTS',
+  agentCustomSystemPrompt: 'WORKCELL_AGENT_CUSTOM_SYSTEM_PROMPT',
   egressAllow: 'WORKCELL_EGRESS_ALLOW',
   egressDeny: 'WORKCELL_EGRESS_DENY',
   egressAllowPrivate: 'WORKCELL_EGRESS_ALLOW_PRIVATE',
@@ -358,6 +426,7 @@ export const ENV_NAMES = {
   maxFileBytes: 'WORKCELL_MAX_FILE_BYTES',
   maxPromptBytes: 'WORKCELL_MAX_PROMPT_BYTES',
   corsOrigins: 'WORKCELL_CORS_ORIGINS',
+  maxImageBytes: 'WORKCELL_MAX_IMAGE_BYTES',
   rateLimitPerMinute: 'WORKCELL_RATE_LIMIT_PER_MINUTE',
   shutdownTimeoutMs: 'WORKCELL_SHUTDOWN_TIMEOUT_MS',
   logLevel: 'WORKCELL_LOG_LEVEL',

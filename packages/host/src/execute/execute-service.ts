@@ -1,4 +1,5 @@
-import { WorkcellError } from '@workcell/protocol';
+import { WorkcellError, type MessageContent } from '@workcell/protocol';
+import type { MessageAgentSettings } from '../agent-settings/index.js';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/tokens.js';
 import type { Catalog, ConversationRecord, RunRecord } from '../catalog/catalog.js';
@@ -12,6 +13,7 @@ import { closeOrphanedRuns } from './orphans.js';
 import { Run, type RunDeps, type RunObserver } from './run.js';
 import type { RunEventLog } from './run-events.js';
 import { settlesWithin } from './run-outcome.js';
+import { checkContentSize, type AgentResolver, type RunInput } from './run-input.js';
 
 export type { RunObserver } from './run.js';
 export { runLeaseName } from '../state/leases.js';
@@ -19,6 +21,8 @@ export { runLeaseName } from '../state/leases.js';
 export interface ExecuteSettings {
   runTimeoutMs: number;
   maxPromptBytes: number;
+  /** The decoded bytes of a message's images, in all (default 5 MiB). */
+  maxImageBytes?: number;
   /** How long a run lease lives without renewal (a crashed host's lease expires after this). */
   leaseTtlMs: number;
   /** How long a finished run's events stay in the StateStore buffer. */
@@ -31,11 +35,15 @@ export interface ExecuteSettings {
 
 /** What the API asks of the execute service. */
 export interface RunService {
-  /** Starts a run for `content` on the conversation; answers once it is accepted. */
+  /**
+   * Starts a run for `content` on the conversation, with one message's `agent` overrides;
+   * answers once it is accepted.
+   */
   start(
     principal: Principal,
     conversationId: string,
-    content: string,
+    content: MessageContent,
+    agent?: MessageAgentSettings,
   ): Promise<{ runId: string; conversation: ConversationRecord }>;
   /** Interrupts a run of the caller's conversation in progress on this host. */
   interrupt(principal: Principal, conversationId: string, runId: string): Promise<void>;
@@ -86,6 +94,8 @@ export class ExecuteService implements RunService {
       observer?: RunObserver;
       /** Extra environment for a run: the workspace's secret placeholders. */
       runEnv?: RunDeps['runEnv'];
+      /** Resolves each run's agent settings; without it runs use the agent's defaults. */
+      agentSettings?: AgentResolver;
     },
   ) {
     this.clock = deps.clock ?? systemClock;
@@ -153,25 +163,30 @@ export class ExecuteService implements RunService {
   }
 
   /**
-   * Starts a run for `content` on the conversation. Answers once the run is accepted (lease
-   * held, run recorded, `run.started` logged); the run goes on in the background whether or
-   * not anyone listens.
+   * Starts a run for `content` on the conversation, with `agent` over the workspace's agent
+   * settings. Answers once the run is accepted (lease held, run recorded, `run.started` and
+   * `user.message` logged); the run goes on in the background whether or not anyone listens.
+   * Settings the operator does not allow are refused before anything changes.
    */
   async start(
     principal: Principal,
     conversationId: string,
-    content: string,
+    content: MessageContent,
+    agent?: MessageAgentSettings,
   ): Promise<{ runId: string; conversation: ConversationRecord }> {
     const { catalog, events, settings } = this.deps;
     if (!this.accepting)
       throw new WorkcellError('shutting_down', 'the host is shutting down; retry on another host');
-    if (Buffer.byteLength(content, 'utf8') > settings.maxPromptBytes) {
-      throw new WorkcellError(
-        'payload_too_large',
-        `message content is over ${settings.maxPromptBytes} bytes`,
-      );
-    }
+    checkContentSize(content, {
+      maxPromptBytes: settings.maxPromptBytes,
+      maxImageBytes: settings.maxImageBytes ?? 5 * 1024 * 1024,
+    });
     const conversation = await catalog.getConversation(principal.tenant, conversationId);
+    const resolved = await this.deps.agentSettings?.resolve(
+      conversation.tenant,
+      conversation.workspaceId,
+      agent,
+    );
     const runId = newId('run');
     const lease = await takeLease(
       { state: this.deps.state, clock: this.clock, logger: this.deps.logger },
@@ -196,8 +211,11 @@ export class ExecuteService implements RunService {
       runId,
       conversationId,
       workspaceId: conversation.workspaceId,
+      agent: resolved?.view ?? {},
     });
-    const run = new Run(this.runDeps, runId, recorded, content, lease);
+    events.append(runId, 'user.message', { content });
+    const input: RunInput = { prompt: content, options: resolved?.options };
+    const run = new Run(this.runDeps, runId, recorded, input, lease);
     const done = run
       .execute()
       .catch((err: unknown) => this.deps.logger.error({ runId, err }, 'run pipeline failed'))

@@ -13,6 +13,7 @@ import {
   type StreamEnd,
 } from './agent-stream.js';
 import type { RunEventLog } from './run-events.js';
+import type { RunInput } from './run-input.js';
 import { step, StepFailure, stoppedOutcome, type Outcome, type StopReason } from './run-outcome.js';
 
 /** What one run needs; the execute service builds it once and shares it. */
@@ -68,7 +69,7 @@ export class Run {
     private readonly deps: RunDeps,
     readonly runId: string,
     private readonly conversation: ConversationRecord,
-    private readonly content: string,
+    private readonly input: RunInput,
     private readonly lease: HeldLease,
   ) {
     this.log = deps.logger.child({
@@ -223,9 +224,10 @@ export class Run {
       const stream = container.agent.run(
         {
           runId: this.runId,
-          prompt: this.content,
+          prompt: this.input.prompt,
           ...(this.conversation.sessionId ? { resumeSessionId: this.conversation.sessionId } : {}),
           ...(env && Object.keys(env).length > 0 ? { env } : {}),
+          ...(this.input.options ? { options: this.input.options } : {}),
         },
         this.abort.signal,
       );

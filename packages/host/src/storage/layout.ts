@@ -12,6 +12,7 @@ import { checkWorkspacePath } from './workspace-path.js';
  *   tenants/<tenant>/workspaces/<wid>/egress.json                     the workspace's narrowed egress hosts
  *   tenants/<tenant>/workspaces/<wid>/secrets/<name>.json             a workspace secret (value sealed)
  *   tenants/<tenant>/secrets/<name>.json                              a tenant secret (value sealed)
+ *   tenants/<tenant>/workspaces/<wid>/agent.json                      the workspace's agent settings
  *   tenants/<tenant>/workspaces/<wid>/conversations/<cid>/meta.json   a conversation
  *   tenants/<tenant>/workspaces/<wid>/conversations/<cid>/runs/<rid>.ndjson   a run's events
  *   tenants/<tenant>/conversation-index/<cid>.json                    cid -> wid
@@ -92,6 +93,11 @@ export function secretKey(tenant: string, wid: string | null, name: string): str
 /** The hosts a workspace narrowed its egress to (absent: the operator's list applies). */
 export function workspaceEgressKey(tenant: string, wid: string): string {
   return `${workspaceRoot(tenant, wid)}egress.json`;
+}
+
+/** The workspace's agent settings (absent: the operator's defaults apply). */
+export function workspaceAgentKey(tenant: string, wid: string): string {
+  return `${workspaceRoot(tenant, wid)}agent.json`;
 }
 
 /** Prefix under which every conversation of the workspace lives. */

@@ -3,6 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
+import {
+  AgentSettingsPolicy,
+  AgentSettingsService,
+  AgentSettingsStore,
+  type AgentSettingsPolicyOptions,
+} from '../../src/agent-settings/index.js';
 import { buildApi } from '../../src/api/app.js';
 import type { ApiServices } from '../../src/api/context.js';
 import { TenantRateLimiter } from '../../src/auth/rate-limit.js';
@@ -22,6 +28,7 @@ import { SecretStore } from '../../src/secrets/secret-store.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
 import { systemClock } from '../../src/time/clock.js';
+import { UsageService } from '../../src/usage/usage-service.js';
 import { FakeOrchestrator, FakeSync } from '../execute/harness.js';
 
 export const TOKEN_A = 'token-a-0123456789abcdef';
@@ -69,7 +76,12 @@ export interface ApiHarness {
  * Docker, fast enough for unit tests.
  */
 export async function apiHarness(
-  options: { rateLimitPerMinute?: number; corsOrigins?: string[]; secretsKey?: string | null } = {},
+  options: {
+    rateLimitPerMinute?: number;
+    corsOrigins?: string[];
+    secretsKey?: string | null;
+    agent?: Partial<AgentSettingsPolicyOptions>;
+  } = {},
 ): Promise<ApiHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'wc-api-'));
   const logs: string[] = [];
@@ -90,7 +102,17 @@ export async function apiHarness(
       maxPerScope: 5,
     },
   );
+  const agentSettings = new AgentSettingsService({
+    store: new AgentSettingsStore(objects),
+    policy: new AgentSettingsPolicy({
+      defaults: {},
+      modelsAllowed: null,
+      allowCustomSystemPrompt: false,
+      ...options.agent,
+    }),
+  });
   const execute = new ExecuteService({
+    agentSettings,
     catalog,
     containers: orchestrator,
     state,
@@ -101,6 +123,7 @@ export async function apiHarness(
     settings: {
       runTimeoutMs: 60_000,
       maxPromptBytes: 1024,
+      maxImageBytes: 2048,
       leaseTtlMs: 30_000,
       eventBufferTtlMs: 60_000,
       interruptGraceMs: 200,
@@ -126,6 +149,8 @@ export async function apiHarness(
       hostId: 'test-host',
     }),
     execute,
+    agentSettings,
+    usage: new UsageService(catalog),
     events,
     files: new StoreFilesService(objects, state, {
       maxFileBytes: 1024 * 1024,

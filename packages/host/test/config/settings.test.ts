@@ -3,7 +3,7 @@ import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { s3SettingsFrom } from '../../src/storage/create-store.js';
-import { agentEnvironment } from '../../src/workcell.js';
+import { agentEnvironment, messageBytes } from '../../src/workcell.js';
 
 const saved = { ...process.env };
 afterEach(() => {
@@ -56,10 +56,15 @@ describe('S3 and Bedrock credentials', () => {
 });
 
 describe('the body limit of one message', () => {
-  it('is one limit from WORKCELL_MAX_PROMPT_BYTES, for the API and the agent alike', () => {
-    const config = loadConfig({ WORKCELL_MAX_PROMPT_BYTES: String(10 * 1024 * 1024) });
+  it('is one limit from WORKCELL_MAX_PROMPT_BYTES and WORKCELL_MAX_IMAGE_BYTES, for the API and the agent alike', () => {
+    const config = loadConfig({
+      WORKCELL_MAX_PROMPT_BYTES: String(10 * 1024 * 1024),
+      WORKCELL_MAX_IMAGE_BYTES: String(3 * 1024 * 1024),
+    });
     const env = agentEnvironment(config);
-    expect(Number(env[AGENT_MAX_BODY_ENV])).toBe(maxRequestBytes(10 * 1024 * 1024));
-    expect(maxRequestBytes(10 * 1024 * 1024)).toBeGreaterThan(10 * 1024 * 1024);
+    // Text plus the images as base64 (4 characters for every 3 bytes).
+    expect(messageBytes(config)).toBe(10 * 1024 * 1024 + 4 * 1024 * 1024);
+    expect(Number(env[AGENT_MAX_BODY_ENV])).toBe(maxRequestBytes(messageBytes(config)));
+    expect(maxRequestBytes(messageBytes(config))).toBeGreaterThan(14 * 1024 * 1024);
   });
 });

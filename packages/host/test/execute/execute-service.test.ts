@@ -21,17 +21,20 @@ describe('ExecuteService: a run from message to terminal event', () => {
     const { runId, events } = await h.runToEnd();
     expect(events.map((e) => e.event)).toEqual([
       'run.started',
+      'user.message',
       'message',
       'message',
       'run.completed',
     ]);
-    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(parse(events[0])).toEqual({
       runId,
       conversationId: h.conversationId,
       workspaceId: h.workspaceId,
+      agent: {},
     });
-    expect(parse(events[3])).toMatchObject({ runId, subtype: 'success', interrupted: false });
+    expect(parse(events[1])).toEqual({ content: 'hello' });
+    expect(parse(events[4])).toMatchObject({ runId, subtype: 'success', interrupted: false });
 
     const c = await h.catalog.getConversation(h.principal.tenant, h.conversationId);
     expect(await h.catalog.readRunEvents(c, runId)).toEqual(events);
@@ -39,7 +42,7 @@ describe('ExecuteService: a run from message to terminal event', () => {
     expect(c.runs[0]).toMatchObject({
       id: runId,
       status: 'completed',
-      eventCount: 4,
+      eventCount: 5,
       interrupted: false,
     });
     expect(h.orchestrator.calls).toEqual(['acquire', 'beginRun', 'endRun']);
@@ -190,7 +193,12 @@ describe('ExecuteService: every failing step maps to one code and leaves nothing
       yield { type: 'sdk', message: { type: 'assistant' } };
     };
     const { runId, events } = await h.runToEnd();
-    expect(events.map((e) => e.event)).toEqual(['run.started', 'message', 'run.failed']);
+    expect(events.map((e) => e.event)).toEqual([
+      'run.started',
+      'user.message',
+      'message',
+      'run.failed',
+    ]);
     expect(parse(events.at(-1))).toMatchObject({ code: 'container_failed' });
     expect(h.sync.calls).toEqual(['in', 'out']);
     expect(h.orchestrator.calls).toEqual(['acquire', 'beginRun', 'remove']);
@@ -229,7 +237,7 @@ describe('ExecuteService: every failing step maps to one code and leaves nothing
       return original(runId, event);
     };
     const { runId, events } = await h.runToEnd();
-    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(events.at(-1)?.event).toBe('run.completed');
     const c = await h.catalog.getConversation(h.principal.tenant, h.conversationId);
     expect(await h.catalog.readRunEvents(c, runId)).toEqual(events);

@@ -114,6 +114,7 @@ export function registerConversationRoutes(
       request.principal,
       params.cid,
       body.content,
+      body.agent,
     );
     if (!wantsEventStream(request)) return reply.code(202).send({ runId });
     return streamRun(s, hub, reply, conversation, runId, 0);

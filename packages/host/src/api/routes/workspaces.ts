@@ -4,7 +4,10 @@ import { ops, route } from '../contract.js';
 
 export function registerWorkspaceRoutes(app: FastifyInstance, s: ApiServices): void {
   route(app, ops.createWorkspace, async (request, reply, { body }) => {
+    // A refused agent setting answers 400 before the workspace exists.
+    if (body.agent) s.agentSettings.check(body.agent);
     const ws = await s.catalog.createWorkspace(request.principal.tenant, body.name);
+    if (body.agent) await s.agentSettings.put(ws.tenant, ws.id, body.agent);
     return reply.code(201).send({ id: ws.id, name: ws.name, createdAt: ws.createdAt });
   });
 
