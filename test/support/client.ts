@@ -38,12 +38,19 @@ export function apiClient(url: string, token: string) {
       });
       return { workspaceId: ws.id, conversationId: conv.id };
     },
-    /** Posts a message with Accept: text/event-stream and reads the whole run. */
-    async send(conversationId: string, content: string): Promise<SseEvent[]> {
+    /**
+     * Posts a message (content, and the message's agent overrides when given) with Accept:
+     * text/event-stream and reads the whole run.
+     */
+    async send(
+      conversationId: string,
+      content: string | Record<string, unknown>[],
+      agent?: Record<string, unknown>,
+    ): Promise<SseEvent[]> {
       const res = await api(`/v1/conversations/${conversationId}/messages`, {
         method: 'POST',
         headers: { accept: 'text/event-stream' },
-        body: JSON.stringify({ content }),
+        body: JSON.stringify(agent ? { content, agent } : { content }),
       });
       if (res.status !== 200)
         throw new Error(`message answered ${res.status}: ${await res.text()}`);

@@ -1,9 +1,18 @@
-import { ERROR_CODES, runSummarySchema } from '@workcell/protocol';
+import { ERROR_CODES, messageContentSchema, runSummarySchema } from '@workcell/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { agentSettingsSchema, messageAgentSchema } from '../agent-settings/schema.js';
 import { CONTAINER_STATES } from '../state/state-store.js';
-import { putEgressBody } from './routes/egress.js';
+import { putSecretBody } from '../secrets/input.js';
 import { parseInput } from './validate.js';
+
+/** The body of `PUT /v1/workspaces/:wid/egress`. */
+export const putEgressBody = z
+  .object({
+    /** Hosts the workspace may reach, each within the operator's list; null restores the operator's list. */
+    hosts: z.array(z.string().min(1).max(300)).max(200).nullable(),
+  })
+  .strict();
 
 /**
  * The HTTP API as data: every operation's method, path, input schemas (zod, the ones the
@@ -28,7 +37,16 @@ export interface Operation {
   readonly summary: string;
   readonly description?: string;
   readonly tag:
-    'workspaces' | 'files' | 'conversations' | 'runs' | 'egress' | 'admin' | 'operations';
+    | 'workspaces'
+    | 'agent'
+    | 'files'
+    | 'conversations'
+    | 'runs'
+    | 'usage'
+    | 'egress'
+    | 'secrets'
+    | 'admin'
+    | 'operations';
   /** `bearer`: a tenant token; `bearer-or-query`: also `?access_token=` (EventSource); `admin`: an admin token. */
   readonly auth: 'none' | 'bearer' | 'bearer-or-query' | 'admin';
   readonly params?: z.ZodObject;
@@ -168,10 +186,60 @@ export const egressViewSchema = z.object({
   ),
 });
 
+export const secretViewSchema = z.object({
+  name: z.string().describe('the canonical (lower-case) name'),
+  scope: z.enum(['tenant', 'workspace']),
+  hosts: z.array(z.string()).describe('the hosts the value is sent to'),
+  header: z.string().nullable(),
+  format: z.string().nullable(),
+  env: z.string().describe('the environment variable holding the placeholder in containers'),
+  placeholder: z.string().describe('what containers hold instead of the value'),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+});
+
+export const secretListSchema = z.object({
+  secrets: z.array(secretViewSchema),
+  nextCursor: z.string().nullable(),
+});
+
+export const workspaceAgentSchema = z.object({
+  workspaceId: z.string(),
+  settings: agentSettingsSchema.describe("the workspace's own settings, as last PUT"),
+  effective: agentSettingsSchema.describe(
+    "the operator's defaults with the workspace's settings over them",
+  ),
+});
+
+const usageTotalsSchema = z.object({
+  runs: z.number().int().describe('runs whose main model (most output tokens) this is'),
+  inputTokens: z.number(),
+  outputTokens: z.number(),
+  cacheReadInputTokens: z.number(),
+  cacheCreationInputTokens: z.number(),
+  costUsd: z.number(),
+  runTimeMs: z.number().describe('wall-clock run time of those runs'),
+});
+
+export const usageSchema = z.object({
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+  days: z.array(
+    usageTotalsSchema.extend({
+      date: z.string().describe('YYYY-MM-DD (UTC), the day the runs ended'),
+      model: z.string(),
+    }),
+  ),
+  totals: usageTotalsSchema,
+});
+
 const SSE_DESCRIPTION =
   "Server-Sent Events. `id:` is the event's sequence number in its run; `event:` is `run.started` " +
-  '(`{runId, conversationId, workspaceId}`), `message` (one Claude Agent SDK message, `stream_event` partials included), ' +
-  '`run.completed` (the result summary) or `run.failed` (`{code, message}`). A comment line is sent every 15 s.';
+  '(`{runId, conversationId, workspaceId, agent}`: `agent` is the effective agent settings, MCP header values redacted), ' +
+  '`user.message` (`{content}` as sent, right after `run.started`), ' +
+  '`message` (one Claude Agent SDK message, `stream_event` partials included), ' +
+  '`run.completed` (the result summary) or `run.failed` (`{code, message}`). A comment line is sent every 15 s. ' +
+  'Clients should ignore event names they do not know.';
 
 /** Response shapes that get a name of their own in the OpenAPI components. */
 export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
@@ -187,19 +255,41 @@ export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   Readiness: readinessSchema,
   AdminContainer: adminContainerSchema,
   EgressView: egressViewSchema,
+  Secret: secretViewSchema,
+  SecretList: secretListSchema,
+  WorkspaceAgent: workspaceAgentSchema,
+  Usage: usageSchema,
 };
 
 // ---- request schemas ------------------------------------------------------------------------
 
 export const createWorkspaceBody = z
-  .object({ name: z.string().min(1).max(200).optional() })
+  .object({
+    name: z.string().min(1).max(200).optional(),
+    agent: agentSettingsSchema.optional(),
+  })
   .strict();
 export const createConversationBody = z
   .object({ title: z.string().min(1).max(500).optional() })
   .strict();
 export const postMessageBody = z
-  .object({ content: z.string().min(1).describe('the prompt') })
+  .object({
+    content: messageContentSchema,
+    agent: messageAgentSchema.optional(),
+  })
   .strict();
+export const usageQuery = z.object({
+  from: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
+    .optional()
+    .describe('first day (UTC), inclusive'),
+  to: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
+    .optional()
+    .describe('last day (UTC), inclusive'),
+});
 export const eventsQuery = z.object({
   after: z
     .string()
@@ -218,6 +308,13 @@ export const filesQuery = z.object({
 });
 
 const wsParams = z.object({ wid: idParam('workspace') });
+const secretName = z.string().describe('the secret name: a letter, then letters, digits or _');
+const wsSecretParams = z.object({ wid: idParam('workspace'), name: secretName });
+const secretParams = z.object({ name: secretName });
+const SECRETS_501 = {
+  description: 'secrets are not enabled (no WORKCELL_SECRETS_KEY)',
+  schema: errorResponseSchema,
+};
 const fileParams = z.object({
   wid: idParam('workspace'),
   '*': z.string().describe('the file path inside the workspace'),
@@ -236,7 +333,14 @@ export const ops = {
     tag: 'workspaces',
     auth: 'bearer',
     body: createWorkspaceBody,
-    responses: { 201: { description: 'created', schema: workspaceSchema } },
+    responses: {
+      201: { description: 'created', schema: workspaceSchema },
+      400: {
+        description:
+          '`validation_failed` or a refused agent setting (`model_not_allowed`, ...); no workspace is created',
+        schema: errorResponseSchema,
+      },
+    },
   }),
   listWorkspaces: op({
     id: 'listWorkspaces',
@@ -274,6 +378,52 @@ export const ops = {
       204: { description: 'deleted' },
       409: { description: 'a run is in progress', schema: errorResponseSchema },
     },
+  }),
+  getAgent: op({
+    id: 'getAgent',
+    method: 'GET',
+    path: '/v1/workspaces/:wid/agent',
+    summary: "A workspace's agent settings and the effective settings with the operator's defaults",
+    tag: 'agent',
+    auth: 'bearer',
+    params: wsParams,
+    responses: { 200: { description: 'the settings', schema: workspaceAgentSchema } },
+  }),
+  putAgent: op({
+    id: 'putAgent',
+    method: 'PUT',
+    path: '/v1/workspaces/:wid/agent',
+    summary: "Replace a workspace's agent settings (applies from the next message)",
+    description:
+      "The body is the workspace's whole settings object (`{}` clears them). A bad setting answers 400 " +
+      '(`validation_failed`, `model_not_allowed`, `system_prompt_not_allowed`, `env_not_allowed`) and nothing changes. ' +
+      "The hosts of `mcpServers` join the workspace's egress policy.",
+    tag: 'agent',
+    auth: 'bearer',
+    params: wsParams,
+    body: agentSettingsSchema,
+    responses: { 200: { description: 'the new settings', schema: workspaceAgentSchema } },
+  }),
+  workspaceUsage: op({
+    id: 'workspaceUsage',
+    method: 'GET',
+    path: '/v1/workspaces/:wid/usage',
+    summary: "A workspace's tokens, cost and run time per day and model",
+    tag: 'usage',
+    auth: 'bearer',
+    params: wsParams,
+    query: usageQuery,
+    responses: { 200: { description: 'the usage', schema: usageSchema } },
+  }),
+  tenantUsage: op({
+    id: 'tenantUsage',
+    method: 'GET',
+    path: '/v1/usage',
+    summary: "The tenant's tokens, cost and run time per day and model, over every workspace",
+    tag: 'usage',
+    auth: 'bearer',
+    query: usageQuery,
+    responses: { 200: { description: 'the usage', schema: usageSchema } },
   }),
   listFiles: op({
     id: 'listFiles',
@@ -354,6 +504,95 @@ export const ops = {
     body: putEgressBody,
     responses: { 200: { description: 'the new policy', schema: egressViewSchema } },
   }),
+  listWorkspaceSecrets: op({
+    id: 'listWorkspaceSecrets',
+    method: 'GET',
+    path: '/v1/workspaces/:wid/secrets',
+    summary: "The secrets a workspace sees (its own and the tenant's); never their values",
+    tag: 'secrets',
+    auth: 'bearer',
+    params: wsParams,
+    responses: { 200: { description: 'the secrets', schema: secretListSchema }, 501: SECRETS_501 },
+  }),
+  getWorkspaceSecret: op({
+    id: 'getWorkspaceSecret',
+    method: 'GET',
+    path: '/v1/workspaces/:wid/secrets/:name',
+    summary: 'One secret a workspace sees; never its value',
+    tag: 'secrets',
+    auth: 'bearer',
+    params: wsSecretParams,
+    responses: { 200: { description: 'the secret', schema: secretViewSchema }, 501: SECRETS_501 },
+  }),
+  putWorkspaceSecret: op({
+    id: 'putWorkspaceSecret',
+    method: 'PUT',
+    path: '/v1/workspaces/:wid/secrets/:name',
+    summary: 'Create or replace a workspace secret (a new value applies to the next request)',
+    tag: 'secrets',
+    auth: 'bearer',
+    params: wsSecretParams,
+    body: putSecretBody,
+    responses: {
+      200: { description: 'replaced', schema: secretViewSchema },
+      201: { description: 'created', schema: secretViewSchema },
+      501: SECRETS_501,
+    },
+  }),
+  deleteWorkspaceSecret: op({
+    id: 'deleteWorkspaceSecret',
+    method: 'DELETE',
+    path: '/v1/workspaces/:wid/secrets/:name',
+    summary: 'Remove a workspace secret',
+    tag: 'secrets',
+    auth: 'bearer',
+    params: wsSecretParams,
+    responses: { 204: { description: 'removed' }, 501: SECRETS_501 },
+  }),
+  listTenantSecrets: op({
+    id: 'listTenantSecrets',
+    method: 'GET',
+    path: '/v1/secrets',
+    summary: "The tenant's secrets (every workspace sees them); never their values",
+    tag: 'secrets',
+    auth: 'bearer',
+    responses: { 200: { description: 'the secrets', schema: secretListSchema }, 501: SECRETS_501 },
+  }),
+  getTenantSecret: op({
+    id: 'getTenantSecret',
+    method: 'GET',
+    path: '/v1/secrets/:name',
+    summary: 'One tenant secret; never its value',
+    tag: 'secrets',
+    auth: 'bearer',
+    params: secretParams,
+    responses: { 200: { description: 'the secret', schema: secretViewSchema }, 501: SECRETS_501 },
+  }),
+  putTenantSecret: op({
+    id: 'putTenantSecret',
+    method: 'PUT',
+    path: '/v1/secrets/:name',
+    summary: 'Create or replace a tenant secret, for every workspace without one of that name',
+    tag: 'secrets',
+    auth: 'bearer',
+    params: secretParams,
+    body: putSecretBody,
+    responses: {
+      200: { description: 'replaced', schema: secretViewSchema },
+      201: { description: 'created', schema: secretViewSchema },
+      501: SECRETS_501,
+    },
+  }),
+  deleteTenantSecret: op({
+    id: 'deleteTenantSecret',
+    method: 'DELETE',
+    path: '/v1/secrets/:name',
+    summary: 'Remove a tenant secret',
+    tag: 'secrets',
+    auth: 'bearer',
+    params: secretParams,
+    responses: { 204: { description: 'removed' }, 501: SECRETS_501 },
+  }),
   createConversation: op({
     id: 'createConversation',
     method: 'POST',
@@ -404,6 +643,11 @@ export const ops = {
     body: postMessageBody,
     responses: {
       200: { description: SSE_DESCRIPTION, contentType: 'text/event-stream' },
+      400: {
+        description:
+          '`validation_failed`, or a setting the operator does not allow: `model_not_allowed`, `system_prompt_not_allowed`, `env_not_allowed`',
+        schema: errorResponseSchema,
+      },
       202: { description: 'accepted', schema: z.object({ runId: z.string() }) },
       409: {
         description: '`workspace_busy`: a run is in progress in the workspace',

@@ -1,8 +1,9 @@
 import { WorkcellError } from '@workcell/protocol';
 import type { Logger } from 'pino';
 import type { ContainerRecord, ContainerState } from '../state/state-store.js';
-import { REUSABLE_STATES } from './orchestrator.js';
+import { REUSABLE_STATES, type Orchestrator, type OrchestratorSettings } from './orchestrator.js';
 import { retireContainer, type RetireDeps } from './retire.js';
+import { poolName } from './scope.js';
 
 /** States that hold an engine container (and its memory) on this host. */
 const OCCUPYING: ReadonlySet<ContainerState> = new Set([
@@ -35,6 +36,9 @@ export interface CapacityReport {
 export class HostCapacity {
   constructor(
     private readonly deps: RetireDeps & {
+      containers: Pick<Orchestrator, 'remove' | 'assigned'>;
+      /** The image this host serves and its data directory's scope (the orchestrator's settings). */
+      scope: Pick<OrchestratorSettings, 'image' | 'scopeId'>;
       max: number;
       /** `Retry-After` of a refusal, seconds. */
       retryAfterSeconds?: number;
@@ -64,11 +68,11 @@ export class HostCapacity {
    * throws `host_at_capacity` when it cannot.
    */
   async admit(workspaceId: string): Promise<void> {
-    const { orchestrator, state, logger } = this.deps;
-    const assigned = await orchestrator.assigned(workspaceId);
-    if (assigned && orchestrator.isLocal(assigned) && REUSABLE_STATES.includes(assigned.state))
+    const { containers, state, slots, scope, logger } = this.deps;
+    const assigned = await containers.assigned(workspaceId);
+    if (assigned && slots.exists(assigned.slotId) && REUSABLE_STATES.includes(assigned.state))
       return;
-    if ((await state.listWarm(orchestrator.pool)).length > 0) return;
+    if ((await state.listWarm(poolName(scope.image, scope.scopeId))).length > 0) return;
     const mine = await this.mine();
     if (mine.filter((r) => OCCUPYING.has(r.state)).length < this.deps.max) return;
     const idle = mine
@@ -91,8 +95,9 @@ export class HostCapacity {
   }
 
   private async mine(): Promise<ContainerRecord[]> {
-    const { orchestrator, state } = this.deps;
-    return (await state.listContainers()).filter((r) => orchestrator.isLocal(r));
+    const { state, slots } = this.deps;
+    // This host's own: their slots are in its data directory.
+    return (await state.listContainers()).filter((r) => slots.exists(r.slotId));
   }
 }
 

@@ -1,24 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { runLeaseName } from '../execute/execute-service.js';
-import type { WorkspaceSync } from '../execute/workspace-sync.js';
+import { LEASES, leaseHolder, withLease } from '../state/leases.js';
 import type { ContainerRecord, ContainerState, StateStore } from '../state/state-store.js';
+import type { Clock } from '../time/clock.js';
 import { forEachLimited } from './limit.js';
-import type { Orchestrator } from './orchestrator.js';
+import type { Orchestrator, OrchestratorSettings } from './orchestrator.js';
 import { socketListening } from './probe.js';
 import { rebuildRecord, restoreRecord, viewOf } from './rebuild.js';
 import { retireContainer, type RetireDeps } from './retire.js';
 import { LABELS, type ContainerInfo, type ContainerRuntime } from './runtime.js';
-
-/**
- * The lease that lets one GC pass run at a time over one data directory's containers (hosts
- * that share a data directory take turns; hosts with their own run their passes at once).
- */
-export const GC_LEASE = 'gc';
-
-/** The GC lease of the orchestrator's data directory. */
-export const gcLeaseName = (orchestrator: Orchestrator): string =>
-  `${GC_LEASE}:${orchestrator.scope}`;
+import { poolName } from './scope.js';
+import type { SlotStore } from './slots.js';
+import type { WorkspaceSync } from './workspace-sync.js';
 
 /** States of a workspace's container that a newer container of the workspace supersedes. */
 const SUPERSEDABLE: readonly ContainerState[] = ['assigned', 'running', 'idle', 'paused'];
@@ -64,8 +56,9 @@ const ASSIGNED_STATES: readonly ContainerState[] = ['assigned', 'idle', 'paused'
  * `creating`/`removing` leftovers, runs abandoned by a host that died, Workcell-labelled
  * containers of this data directory with no state (orphans), state whose container is gone and
  * slot directories with no container. It never touches a container without this data
- * directory's labels, and never one with a run in progress. Passes run one at a time across
- * hosts through the `gc` lease.
+ * directory's labels, and never one with a run in progress. Passes over one data directory run
+ * one at a time across hosts through its `gc:<scope>` lease (hosts with data directories of their
+ * own run theirs at once).
  */
 export class GarbageCollector {
   private timer: NodeJS.Timeout | null = null;
@@ -74,11 +67,17 @@ export class GarbageCollector {
 
   constructor(
     private readonly deps: {
-      orchestrator: Orchestrator;
+      containers: Pick<Orchestrator, 'remove'>;
       state: StateStore;
       runtime: ContainerRuntime;
+      slots: SlotStore;
       sync: WorkspaceSync;
+      clock: Clock;
       logger: Logger;
+      /** This host, in the holder ids of the leases a pass takes. */
+      hostId: string;
+      /** The image this host serves and its data directory's scope (the orchestrator's settings). */
+      scope: Pick<OrchestratorSettings, 'image' | 'scopeId'>;
       settings: GcSettings;
     },
   ) {}
@@ -95,6 +94,7 @@ export class GarbageCollector {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    // A failed pass was logged by `schedule`; stopping only waits for it.
     await this.current?.catch(() => undefined);
   }
 
@@ -103,7 +103,7 @@ export class GarbageCollector {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.runOnce()
-        .catch((err: unknown) => this.deps.logger.warn({ err: String(err) }, 'GC pass failed'))
+        .catch((err: unknown) => this.deps.logger.warn({ err }, 'GC pass failed'))
         .finally(() => this.schedule());
     }, this.deps.settings.intervalMs);
     this.timer.unref();
@@ -118,7 +118,7 @@ export class GarbageCollector {
   }
 
   private async leasedPass(): Promise<GcReport> {
-    const { state, settings, orchestrator, logger } = this.deps;
+    const { settings, hostId, scope, logger } = this.deps;
     const started = performance.now();
     const report: GcReport = {
       removed: [],
@@ -128,28 +128,17 @@ export class GarbageCollector {
       kept: 0,
       durationMs: 0,
     };
-    const holder = `gc:${orchestrator.settings.hostId}:${randomBytes(6).toString('hex')}`;
-    const lease = gcLeaseName(orchestrator);
-    if (!(await state.acquireLease(lease, holder, settings.leaseTtlMs))) {
-      return {
-        ...report,
-        skipped: 'lease_held',
-        durationMs: Math.round(performance.now() - started),
-      };
-    }
-    const renew = setInterval(
-      () => {
-        void state.renewLease(lease, holder, settings.leaseTtlMs).catch(() => false);
+    const pass = await withLease(
+      this.deps,
+      {
+        name: LEASES.gc(scope.scopeId),
+        holder: leaseHolder('gc', hostId),
+        ttlMs: settings.leaseTtlMs,
       },
-      Math.max(1000, Math.floor(settings.leaseTtlMs / 3)),
+      () => this.pass(report),
     );
-    try {
-      await this.pass(report);
-    } finally {
-      clearInterval(renew);
-      await state.releaseLease(lease, holder).catch(() => false);
-    }
     report.durationMs = Math.round(performance.now() - started);
+    if (!pass.held) return { ...report, skipped: 'lease_held' };
     if (
       report.removed.length + report.cleared.length + report.rebuilt.length + report.slots.length >
       0
@@ -160,8 +149,7 @@ export class GarbageCollector {
   }
 
   private async pass(report: GcReport): Promise<void> {
-    const { runtime, state, orchestrator } = this.deps;
-    const slots = orchestrator.slots;
+    const { runtime, state, containers: lifecycle, slots, hostId } = this.deps;
     const containers = await runtime.list({
       [LABELS.managed]: 'true',
       [LABELS.dataDir]: slots.dataDir,
@@ -178,9 +166,9 @@ export class GarbageCollector {
       }
       // Not a container of this data directory: another host's (which that host judges, with
       // its own engine), or gone.
-      if (!orchestrator.isLocal(record) && record.hostId !== orchestrator.settings.hostId) return;
+      if (!slots.exists(record.slotId) && record.hostId !== hostId) return;
       if (await runtime.inspect(record.id)) return;
-      await orchestrator.remove(record.id, 'container gone');
+      await lifecycle.remove(record.id, 'container gone');
       report.cleared.push({ id: record.id, reason: 'container gone' });
     });
 
@@ -205,7 +193,7 @@ export class GarbageCollector {
   }
 
   private now(): number {
-    return this.deps.orchestrator.clock.now();
+    return this.deps.clock.now();
   }
 
   /** Decides one recorded container's fate. */
@@ -214,7 +202,7 @@ export class GarbageCollector {
     info: ContainerInfo,
     report: GcReport,
   ): Promise<void> {
-    const { settings, orchestrator, state } = this.deps;
+    const { settings, containers, state } = this.deps;
     const now = this.now();
     const alive = info.running || info.paused;
     const remove = async (from: readonly ContainerState[], reason: string): Promise<void> => {
@@ -222,7 +210,7 @@ export class GarbageCollector {
         report.kept += 1;
         return;
       }
-      await orchestrator.remove(record.id, reason);
+      await containers.remove(record.id, reason);
       report.removed.push({ id: record.id, reason });
     };
 
@@ -244,7 +232,7 @@ export class GarbageCollector {
         return;
       case 'removing':
         if (now - record.stateChangedAt >= settings.graceMs) {
-          await orchestrator.remove(record.id, 'stuck removing');
+          await containers.remove(record.id, 'stuck removing');
           report.removed.push({ id: record.id, reason: 'stuck removing' });
         } else {
           report.kept += 1;
@@ -259,7 +247,7 @@ export class GarbageCollector {
           await remove(['warm'], 'max lifetime');
         else if (await this.outOfPool(record)) {
           // A host died between taking the id from the pool and claiming the record.
-          await this.deps.orchestrator.addToPool(record.id);
+          await state.addWarm(this.pool, record.id);
           report.rebuilt.push({ id: record.id, state: 'warm' });
         } else report.kept += 1;
         return;
@@ -289,6 +277,11 @@ export class GarbageCollector {
     }
   }
 
+  /** The warm pool of this host's image among its data directory's containers. */
+  private get pool(): string {
+    return poolName(this.deps.scope.image, this.deps.scope.scopeId);
+  }
+
   /**
    * A container whose workspace now names another container (another host took the workspace
    * over while this one's host was down or missed the message to remove it), past the grace
@@ -296,21 +289,21 @@ export class GarbageCollector {
    * live host listens on its egress socket.
    */
   private async superseded(record: ContainerRecord): Promise<boolean> {
-    const { state, settings, orchestrator } = this.deps;
+    const { state, settings, slots } = this.deps;
     if (!record.workspaceId || !SUPERSEDABLE.includes(record.state)) return false;
     if (this.now() - record.stateChangedAt < settings.graceMs) return false;
     const current = await state.getAssignment(record.workspaceId);
     if (current === null || current === record.id) return false;
     if (record.state !== 'running') return true;
-    return !(await socketListening(orchestrator.slotOf(record).egressSocket));
+    return !(await socketListening(slots.slot(record.slotId).egressSocket));
   }
 
   /** A `warm` record the pool has not listed for a whole grace period. */
   private async outOfPool(record: ContainerRecord): Promise<boolean> {
-    const { state, settings, orchestrator } = this.deps;
+    const { state, settings, scope } = this.deps;
     if (this.now() - record.stateChangedAt < settings.graceMs) return false;
-    if (record.image !== orchestrator.settings.image) return false;
-    const pool = await state.listWarm(orchestrator.pool);
+    if (record.image !== scope.image) return false;
+    const pool = await state.listWarm(this.pool);
     if (pool.includes(record.id)) return false;
     // Read again: a claim may have finished since the record was listed.
     return (await state.getContainer(record.id))?.state === 'warm';
@@ -322,14 +315,11 @@ export class GarbageCollector {
    * container's egress listener.
    */
   private async abandoned(record: ContainerRecord): Promise<boolean> {
-    const { state, settings, orchestrator } = this.deps;
+    const { state, settings, slots } = this.deps;
     if (this.now() - record.stateChangedAt < settings.runLeaseTtlMs) return false;
-    if (
-      record.workspaceId &&
-      (await state.getLeaseHolder(runLeaseName(record.workspaceId))) !== null
-    )
+    if (record.workspaceId && (await state.getLeaseHolder(LEASES.run(record.workspaceId))) !== null)
       return false;
-    return !(await socketListening(orchestrator.slotOf(record).egressSocket));
+    return !(await socketListening(slots.slot(record.slotId).egressSocket));
   }
 
   /**
@@ -338,26 +328,26 @@ export class GarbageCollector {
    * Otherwise nobody can use it: it is removed with its slot.
    */
   private async orphan(info: ContainerInfo, report: GcReport): Promise<void> {
-    const { orchestrator, state, settings } = this.deps;
+    const { containers, state, slots, settings } = this.deps;
     const now = this.now();
     if (now - info.createdAt.getTime() < settings.graceMs) {
       report.kept += 1;
       return;
     }
-    const view = viewOf(info, orchestrator.slots);
-    if (view.slotId && (await socketListening(orchestrator.slots.slot(view.slotId).egressSocket))) {
+    const view = viewOf(info, slots);
+    if (view.slotId && (await socketListening(slots.slot(view.slotId).egressSocket))) {
       const record = rebuildRecord(view, now);
-      if (record && (await restoreRecord(state, record, orchestrator.pool))) {
+      if (record && (await restoreRecord(state, record, this.pool))) {
         report.rebuilt.push({ id: record.id, state: record.state });
         return;
       }
     }
-    await orchestrator.remove(info.id, 'orphan: no state', view.slotId ?? undefined);
+    await containers.remove(info.id, 'orphan: no state', view.slotId ?? undefined);
     report.removed.push({ id: info.id, reason: 'orphan: no state' });
   }
 
   private retireDeps(): RetireDeps {
-    const { orchestrator, state, sync, logger, settings } = this.deps;
-    return { orchestrator, state, sync, logger, runLeaseTtlMs: settings.runLeaseTtlMs };
+    const { settings, ...deps } = this.deps;
+    return { ...deps, runLeaseTtlMs: settings.runLeaseTtlMs };
   }
 }

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Orchestrator } from '../containers/orchestrator.js';
+import type { ContainerRemover } from '../containers/run-containers.js';
 import type { PolicyStore } from '../egress/policy-store.js';
-import type { ContainerRecord } from '../state/state-store.js';
+import type { ContainerRecord, StateStore } from '../state/state-store.js';
 import type { ControlBus, ControlHandler } from './control-bus.js';
 
 /**
@@ -9,14 +10,15 @@ import type { ControlBus, ControlHandler } from './control-bus.js';
  * interrupt, removing a container (workspace deleted, or the workspace moved to another host),
  * and an egress-policy change. Sends them on the control bus and acts on those it hears.
  */
-export class CrossHostControl {
+export class CrossHostControl implements ContainerRemover {
   private readonly unsubscribe: () => void;
 
   constructor(
     private readonly deps: {
       bus: ControlBus;
-      orchestrator: Orchestrator;
-      policies: PolicyStore;
+      containers: Pick<Orchestrator, 'remove' | 'isLocal'>;
+      state: StateStore;
+      policies: Pick<PolicyStore, 'reloadCached'>;
       /** Interrupts a run of this host; false when this host does not run it. */
       interruptLocal: (runId: string) => boolean;
       /** Syncs a workspace's files into its container, when this host has it between runs. */
@@ -37,12 +39,12 @@ export class CrossHostControl {
    * stops naming it first, so no request is sent to it meanwhile.
    */
   async removeContainer(record: ContainerRecord, reason: string): Promise<void> {
-    const { orchestrator } = this.deps;
-    if (orchestrator.isLocal(record)) {
-      await orchestrator.remove(record.id, reason);
+    const { containers, state } = this.deps;
+    if (containers.isLocal(record)) {
+      await containers.remove(record.id, reason);
       return;
     }
-    if (record.workspaceId) await orchestrator.state.clearAssignment(record.workspaceId, record.id);
+    if (record.workspaceId) await state.clearAssignment(record.workspaceId, record.id);
     await this.deps.bus.publish({ type: 'remove-container', containerId: record.id, reason });
   }
 
@@ -61,7 +63,7 @@ export class CrossHostControl {
   }
 
   private readonly handle: ControlHandler = async (message) => {
-    const { orchestrator, policies, logger } = this.deps;
+    const { containers, state, policies, logger } = this.deps;
     switch (message.type) {
       case 'interrupt':
         if (this.deps.interruptLocal(message.runId)) {
@@ -69,16 +71,16 @@ export class CrossHostControl {
         }
         return;
       case 'remove-container': {
-        const record = await orchestrator.state.getContainer(message.containerId);
-        if (!record || !orchestrator.isLocal(record)) return;
-        await orchestrator.remove(record.id, `${message.reason} (via ${message.from})`);
+        const record = await state.getContainer(message.containerId);
+        if (!record || !containers.isLocal(record)) return;
+        await containers.remove(record.id, `${message.reason} (via ${message.from})`);
         return;
       }
       case 'files-changed':
         await this.deps.pushFiles(message.tenant, message.workspaceId);
         return;
       case 'egress-changed':
-        await policies.reload(message.tenant, message.workspaceId);
+        await policies.reloadCached(message.tenant, message.workspaceId);
         return;
     }
   };

@@ -1,3 +1,4 @@
+import type { RunEventName } from '@workcell/protocol';
 /**
  * Lifecycle of a workspace container:
  * creating -> warm -> assigned -> running -> idle -> (paused) -> removing, plus failed.
@@ -39,7 +40,7 @@ export interface ContainerRecord {
 export interface BufferedEvent {
   seq: number;
   /** The event, serialised (the SSE `event:` name and `data:` JSON). */
-  event: string;
+  event: RunEventName;
   data: string;
 }
 

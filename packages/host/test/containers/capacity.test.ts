@@ -4,8 +4,12 @@ import { RecordingSync, rig, silent, type Rig } from './fakes.js';
 
 function capacityOf(r: Rig, max: number, sync = new RecordingSync()): HostCapacity {
   return new HostCapacity({
-    orchestrator: r.orchestrator,
+    containers: r.orchestrator,
     state: r.state,
+    slots: r.slots,
+    clock: r.clock,
+    hostId: 'host-a',
+    scope: r.settings,
     sync,
     logger: silent,
     runLeaseTtlMs: 30_000,

@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GarbageCollector, gcLeaseName, type GcSettings } from '../../src/containers/gc.js';
+import { GarbageCollector, type GcSettings } from '../../src/containers/gc.js';
 import { LABELS } from '../../src/containers/runtime.js';
-import { runLeaseName } from '../../src/execute/execute-service.js';
+import { gcLeaseName, runLeaseName } from '../../src/state/leases.js';
 import { RecordingSync, rig, silent, type Rig } from './fakes.js';
 
 const SETTINGS: GcSettings = {
@@ -21,9 +21,13 @@ function collector(
   settings: Partial<GcSettings> = {},
 ): GarbageCollector {
   return new GarbageCollector({
-    orchestrator: r.orchestrator,
+    containers: r.orchestrator,
     state: r.state,
     runtime: r.runtime,
+    slots: r.slots,
+    clock: r.clock,
+    hostId: 'host-a',
+    scope: r.settings,
     sync,
     logger: silent,
     settings: { ...SETTINGS, ...settings },
@@ -228,7 +232,7 @@ describe('GarbageCollector', () => {
     r = rig();
     const got = await r.orchestrator.acquire('t1', 'ws1');
     await r.orchestrator.beginRun(got.record.id, 'run_1');
-    await r.orchestrator.close();
+    await r.listeners.close();
     const gc = collector(r);
     r.clock.advance(SETTINGS.runLeaseTtlMs - 1);
     expect((await gc.runOnce()).removed).toEqual([]);
@@ -240,7 +244,7 @@ describe('GarbageCollector', () => {
 
   it('removes slot directories that no container uses', async () => {
     r = rig();
-    r.slots.create('cleftover01');
+    await r.slots.create('cleftover01');
     const gc = collector(r);
     expect((await gc.runOnce()).slots).toEqual([]);
     r.clock.advance(SETTINGS.graceMs + 1000);
@@ -249,10 +253,10 @@ describe('GarbageCollector', () => {
 
   it('runs one pass at a time across hosts', async () => {
     r = rig();
-    await r.state.acquireLease(gcLeaseName(r.orchestrator), 'another-host', 60_000);
+    await r.state.acquireLease(gcLeaseName(r.settings.scopeId), 'another-host', 60_000);
     const report = await collector(r).runOnce();
     expect(report.skipped).toBe('lease_held');
-    await r.state.releaseLease(gcLeaseName(r.orchestrator), 'another-host');
+    await r.state.releaseLease(gcLeaseName(r.settings.scopeId), 'another-host');
     expect((await collector(r).runOnce()).skipped).toBeUndefined();
   });
 

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalControlBus } from '../../src/control/control-bus.js';
 import { CrossHostControl } from '../../src/control/cross-host.js';
-import type { PolicyStore } from '../../src/egress/policy-store.js';
 import { rig, silent, type Rig } from '../containers/fakes.js';
 
 /** Resolves on the next turns of the event loop, once published messages have been handled. */
@@ -20,12 +19,13 @@ describe('CrossHostControl', () => {
     const calls = { interrupted: [] as string[], pushed: [] as string[], reloaded: [] as string[] };
     const control = new CrossHostControl({
       bus,
-      orchestrator: r.orchestrator,
+      containers: r.orchestrator,
+      state: r.state,
       policies: {
-        reload: async (_tenant: string, workspaceId: string) => {
+        reloadCached: async (_tenant: string, workspaceId: string) => {
           calls.reloaded.push(workspaceId);
         },
-      } as unknown as PolicyStore,
+      },
       interruptLocal: (runId) => {
         calls.interrupted.push(runId);
         return runId === 'run-here';
