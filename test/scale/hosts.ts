@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnHost, runCli, type ChildHost } from '../orchestrator/child-host.js';
 import { removeContainersOf } from '../orchestrator/support.js';
+import { unmountUnder } from '../support/host.js';
 
 /** One host of a multi-host set: its process, environment and data directory. */
 export interface ScaleHost {
@@ -45,8 +46,8 @@ export async function startScaleHosts(options: {
     WORKCELL_S3_BUCKET: options.s3Bucket,
     WORKCELL_S3_ENDPOINT: options.s3Endpoint,
     WORKCELL_S3_PREFIX: `scale-${run}/`,
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    WORKCELL_S3_ACCESS_KEY: 'S3RVER',
+    WORKCELL_S3_SECRET_KEY: 'S3RVER',
     WORKCELL_API_TOKENS: `${token}=tenant-${run}`,
     WORKCELL_PORT: '0',
     WORKCELL_WARM_POOL_SIZE: '0',
@@ -103,6 +104,8 @@ export async function startScaleHosts(options: {
       for (const h of hosts) await h.process.kill9();
       for (const s of settings.values()) {
         await removeContainersOf(s.dataDir);
+        // A host killed with -9 leaves its slots' disk volumes mounted.
+        await unmountUnder(s.dataDir);
         rmSync(s.dataDir, { recursive: true, force: true });
       }
     },
