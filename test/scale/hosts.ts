@@ -54,6 +54,8 @@ export async function startScaleHosts(options: {
     WORKCELL_CONTAINER_MEMORY_MB: '512',
     WORKCELL_LOG_LEVEL: 'info',
     ANTHROPIC_API_KEY: `sk-ant-test-${randomBytes(12).toString('hex')}`,
+    // The workspace image under test (a child host takes no WORKCELL_* from this process).
+    ...(process.env.WORKCELL_IMAGE ? { WORKCELL_IMAGE: process.env.WORKCELL_IMAGE } : {}),
     ...options.env,
   };
   const hosts: ScaleHost[] = [];
