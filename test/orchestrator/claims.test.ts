@@ -36,7 +36,8 @@ describe('warm claims across two orchestrators on one Redis', () => {
   const clock = new OffsetClock();
   const runtime = new DockerRuntime(logger);
   const slots = new SlotStore(dataDir);
-  const image = resolveConfig({}).image;
+  // The workspace image under test, as the other system tests take it.
+  const image = process.env.WORKCELL_IMAGE ?? resolveConfig({}).image;
   const synced: string[] = [];
   const sync: WorkspaceSync = {
     syncIn: async () => undefined,
