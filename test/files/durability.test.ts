@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startScratchRedis, type ScratchRedis } from '../state/redis-server.js';
-import { startTestHost, type TestHost } from '../support/host.js';
+import { removeDataDir, startTestHost, type TestHost } from '../support/host.js';
 
 /**
  * Durable data lives in the object store only: a host stopped (and its Redis flushed) loses no
@@ -27,7 +27,7 @@ describe.each([
   afterAll(async () => {
     await host?.close();
     await redis?.dispose();
-    rmSync(dataDir, { recursive: true, force: true });
+    await removeDataDir(dataDir);
   });
 
   it('keeps workspaces, conversations, their messages and files across a restart', async () => {

@@ -23,7 +23,7 @@ import type {
   EgressGateway,
   EgressIdentity,
 } from '../../packages/host/src/containers/egress.js';
-import { docker } from '../support/host.js';
+import { docker, removeDataDir } from '../support/host.js';
 import { apiClient } from '../support/client.js';
 
 /** Wraps a runtime to count and observe calls (a test's instrumented Docker). */
@@ -249,7 +249,7 @@ export async function startHost(
       await workcell.close(2_000).catch(() => undefined);
       await removeContainersOf(dataDir);
       await mock.close();
-      if (!options.keepDataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (!options.keepDataDir) await removeDataDir(dataDir);
     },
   };
 }

@@ -127,6 +127,12 @@ export async function startTestHost(
   };
 }
 
+/** Removes a data directory, unmounting the slot volumes in it first. */
+export async function removeDataDir(dir: string): Promise<void> {
+  await unmountUnder(dir);
+  rmSync(dir, { recursive: true, force: true });
+}
+
 /** Unmounts every mount below `dir` (slot volumes left by removed containers). */
 export async function unmountUnder(dir: string): Promise<void> {
   const info = await readFile('/proc/self/mountinfo', 'utf8');
