@@ -27,6 +27,17 @@ const TABLE: Row[] = [
   { method: 'DELETE', route: '/v1/workspaces/:wid/files/*' },
   { method: 'GET', route: '/v1/workspaces/:wid/egress' },
   { method: 'PUT', route: '/v1/workspaces/:wid/egress', body: '{"hosts": []}' },
+  { method: 'GET', route: '/v1/workspaces/:wid/agent' },
+  { method: 'PUT', route: '/v1/workspaces/:wid/agent', body: '{"appendSystemPrompt": "b"}' },
+  { method: 'GET', route: '/v1/workspaces/:wid/usage' },
+  { method: 'GET', route: '/v1/workspaces/:wid/secrets' },
+  { method: 'GET', route: '/v1/workspaces/:wid/secrets/:name' },
+  {
+    method: 'PUT',
+    route: '/v1/workspaces/:wid/secrets/:name',
+    body: '{"value": "b-value", "hosts": ["api.example.org"]}',
+  },
+  { method: 'DELETE', route: '/v1/workspaces/:wid/secrets/:name' },
   { method: 'GET', route: '/v1/workspaces/:wid/conversations' },
   { method: 'POST', route: '/v1/workspaces/:wid/conversations', body: '{}' },
   { method: 'GET', route: '/v1/conversations/:cid' },
@@ -69,6 +80,7 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
       .replace(':wid', values.wid)
       .replace(':cid', values.cid)
       .replace(':rid', values.rid)
+      .replace(':name', 'api')
       .replace('*', values.file);
     return row.queryToken ? `${p}?access_token=${encodeURIComponent(token)}` : p;
   };
@@ -102,6 +114,7 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
       anthropicApiKey: 'sk-ant-tenant-test-0123456789',
       tokens: { [tokenB]: 'tenant-b' },
       adminTokens: adminToken,
+      secretsKey: randomBytes(32).toString('base64'),
     });
     const { workspaceId, conversationId } = await host.conversation();
     const put = await host.api(`/v1/workspaces/${workspaceId}/files/notes/a.txt`, {
