@@ -17,6 +17,9 @@ command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v runsc >/dev/null 2>&1 || need+=(runsc)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
+# Per-workspace disk volumes: sparse ext4 images, loop-mounted.
+command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
+command -v losetup >/dev/null 2>&1 || need+=(mount)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
