@@ -123,6 +123,12 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
       headers: { 'content-type': 'text/plain' },
     });
     expect(put.status).toBe(201);
+    const secret = await host.api(`/v1/workspaces/${workspaceId}/secrets/api`, {
+      method: 'PUT',
+      body: JSON.stringify({ value: 'tenant-a-secret-value', hosts: ['api.example.org'] }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(secret.status).toBe(201);
     const events = await host.send(conversationId, 'MOCK:{"text": "hello A"}');
     expect(events.at(-1)?.event).toBe('run.completed');
     const rid = dataOf<{ runId: string }>(events, 'run.started')[0]?.runId ?? '';
@@ -166,6 +172,10 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
     expect(conversation.runs).toHaveLength(1);
     const egress = await host.json<{ hosts: unknown }>(`/v1/workspaces/${ids.wid}/egress`);
     expect(egress.hosts).toBeNull();
+    const secrets = await host.json<{ secrets: Array<{ name: string; hosts: string[] }> }>(
+      `/v1/workspaces/${ids.wid}/secrets`,
+    );
+    expect(secrets.secrets.map((x) => [x.name, x.hosts])).toEqual([['api', ['api.example.org']]]);
     const conversations = await host.json<{ conversations: unknown[] }>(
       `/v1/workspaces/${ids.wid}/conversations`,
     );
