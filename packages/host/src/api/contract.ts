@@ -1,8 +1,29 @@
-import { ERROR_CODES, runSummarySchema } from '@workcell/protocol';
+import {
+  adminContainerSchema,
+  containerSchema,
+  conversationDetailSchema,
+  conversationHistorySchema,
+  conversationSchema,
+  createConversationBody,
+  createWorkspaceBody,
+  egressViewSchema,
+  errorResponseSchema,
+  eventsQuery,
+  fileEntrySchema,
+  filesQuery,
+  healthSchema,
+  interruptAcceptedSchema,
+  postMessageBody,
+  putEgressBody,
+  readinessSchema,
+  runAcceptedSchema,
+  runSchema,
+  workspaceDetailSchema,
+  workspaceSchema,
+  writtenFileSchema,
+} from '@workcell/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { CONTAINER_STATES } from '../state/state-store.js';
-import { putEgressBody } from './routes/egress.js';
 import { parseInput } from './validate.js';
 
 /**
@@ -43,130 +64,9 @@ export interface Operation {
 const op = <const O extends Operation>(o: O): O => o;
 
 // ---- shared shapes --------------------------------------------------------------------------
+// The shapes themselves live in @workcell/protocol (api.ts), where the client takes its types.
 
-const isoTime = z.string().describe('ISO 8601 time');
 const idParam = (what: string) => z.string().describe(`the ${what} id`);
-
-export const errorResponseSchema = z.object({
-  error: z.object({ code: z.enum(ERROR_CODES as [string, ...string[]]), message: z.string() }),
-});
-
-export const workspaceSchema = z.object({ id: z.string(), name: z.string(), createdAt: isoTime });
-
-export const containerSchema = z.object({
-  id: z.string().describe('the Docker container id'),
-  state: z.enum(CONTAINER_STATES),
-  image: z.string(),
-  createdAt: isoTime,
-  lastRunEndedAt: isoTime.nullable(),
-});
-
-export const workspaceDetailSchema = workspaceSchema.extend({
-  container: containerSchema.nullable(),
-});
-
-export const fileEntrySchema = z.object({
-  path: z.string(),
-  size: z.number().int(),
-  sha256: z.string(),
-  modifiedAt: isoTime,
-});
-
-export const conversationSchema = z.object({
-  id: z.string(),
-  workspaceId: z.string(),
-  title: z.string(),
-  createdAt: isoTime,
-});
-
-const errorBodySchema = z.object({ code: z.string(), message: z.string() });
-
-export const runSchema = z.object({
-  id: z.string(),
-  conversationId: z.string(),
-  status: z.enum(['running', 'completed', 'failed']),
-  startedAt: isoTime,
-  endedAt: isoTime.nullable(),
-  interrupted: z.boolean(),
-  error: errorBodySchema.nullable(),
-  summary: runSummarySchema.nullable(),
-  eventCount: z.number().int(),
-});
-
-export const conversationDetailSchema = conversationSchema.extend({
-  sessionId: z.string().nullable(),
-  runs: z.array(runSchema),
-});
-
-const dependencySchema = z.object({ ok: z.boolean(), error: z.string().optional() });
-
-export const healthSchema = z.object({
-  status: z.enum(['ok', 'degraded']),
-  docker: dependencySchema,
-  stateStore: dependencySchema.extend({ kind: z.string() }),
-  objectStore: dependencySchema.extend({ kind: z.string() }),
-  pool: z.object({ warm: z.number().int(), assigned: z.number().int(), running: z.number().int() }),
-});
-
-export const readinessSchema = z.object({
-  ready: z.boolean(),
-  accepting: z.boolean(),
-  docker: dependencySchema,
-  stateStore: dependencySchema.extend({ kind: z.string() }),
-  objectStore: dependencySchema.extend({ kind: z.string() }),
-  image: dependencySchema.extend({ name: z.string() }),
-});
-
-export const adminContainerSchema = z.object({
-  id: z.string(),
-  state: z
-    .enum(CONTAINER_STATES)
-    .nullable()
-    .describe('the state store record; null for a container the state store does not know'),
-  workspaceId: z.string().nullable(),
-  tenant: z.string().nullable(),
-  runId: z.string().nullable(),
-  hostId: z.string().nullable(),
-  image: z.string().nullable(),
-  createdAt: isoTime.nullable(),
-  lastRunEndedAt: isoTime.nullable(),
-  engine: z
-    .object({
-      status: z.string(),
-      running: z.boolean(),
-      paused: z.boolean(),
-      exitCode: z.number().nullable(),
-      oomKilled: z.boolean(),
-    })
-    .nullable()
-    .describe(
-      'what the container engine reports; null when the engine does not know the container',
-    ),
-});
-
-const policySchema = z.object({
-  allow: z.array(z.string()),
-  deny: z.array(z.string()),
-  allowPrivate: z.array(z.string()),
-});
-
-export const egressViewSchema = z.object({
-  workspaceId: z.string(),
-  operator: policySchema,
-  hosts: z.array(z.string()).nullable(),
-  effective: policySchema,
-  recent: z.array(
-    z.object({
-      time: isoTime,
-      method: z.string(),
-      host: z.string().nullable(),
-      port: z.number().nullable(),
-      decision: z.enum(['allow', 'deny']),
-      reason: z.string(),
-      status: z.number().nullable(),
-    }),
-  ),
-});
 
 const SSE_DESCRIPTION =
   "Server-Sent Events. `id:` is the event's sequence number in its run; `event:` is `run.started` " +
@@ -189,33 +89,7 @@ export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   EgressView: egressViewSchema,
 };
 
-// ---- request schemas ------------------------------------------------------------------------
-
-export const createWorkspaceBody = z
-  .object({ name: z.string().min(1).max(200).optional() })
-  .strict();
-export const createConversationBody = z
-  .object({ title: z.string().min(1).max(500).optional() })
-  .strict();
-export const postMessageBody = z
-  .object({ content: z.string().min(1).describe('the prompt') })
-  .strict();
-export const eventsQuery = z.object({
-  after: z
-    .string()
-    .regex(/^\d{1,9}$/, 'must be a non-negative integer')
-    .optional()
-    .describe(
-      'resume after this sequence number (the `Last-Event-ID` header wins when both are sent)',
-    ),
-  access_token: z
-    .string()
-    .optional()
-    .describe('the API token, for EventSource clients that cannot send headers'),
-});
-export const filesQuery = z.object({
-  prefix: z.string().optional().describe('only paths that start with this'),
-});
+// ---- request parameters ---------------------------------------------------------------------
 
 const wsParams = z.object({ wid: idParam('workspace') });
 const fileParams = z.object({
@@ -318,7 +192,7 @@ export const ops = {
     responses: {
       201: {
         description: 'written',
-        schema: z.object({ path: z.string(), size: z.number().int(), sha256: z.string() }),
+        schema: writtenFileSchema,
       },
       413: { description: 'over the file size limit', schema: errorResponseSchema },
     },
@@ -404,7 +278,7 @@ export const ops = {
     body: postMessageBody,
     responses: {
       200: { description: SSE_DESCRIPTION, contentType: 'text/event-stream' },
-      202: { description: 'accepted', schema: z.object({ runId: z.string() }) },
+      202: { description: 'accepted', schema: runAcceptedSchema },
       409: {
         description: '`workspace_busy`: a run is in progress in the workspace',
         schema: errorResponseSchema,
@@ -427,18 +301,7 @@ export const ops = {
     responses: {
       200: {
         description: 'the runs and their events',
-        schema: z.object({
-          conversationId: z.string(),
-          runs: z.array(
-            z.object({
-              runId: z.string(),
-              status: z.enum(['running', 'completed', 'failed']),
-              events: z.array(
-                z.object({ seq: z.number().int(), event: z.string(), data: z.unknown() }),
-              ),
-            }),
-          ),
-        }),
+        schema: conversationHistorySchema,
       },
     },
   }),
@@ -470,7 +333,7 @@ export const ops = {
     responses: {
       202: {
         description: 'interrupting',
-        schema: z.object({ runId: z.string(), interrupting: z.literal(true) }),
+        schema: interruptAcceptedSchema,
       },
       409: { description: 'the run is not in progress on this host', schema: errorResponseSchema },
     },

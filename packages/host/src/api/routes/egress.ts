@@ -1,17 +1,10 @@
+import { putEgressBody } from '@workcell/protocol';
 import { describePolicy } from '@workcell/proxy';
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import type { AuditTrail } from '../../egress/gateway.js';
 import type { PolicyStore } from '../../egress/policy-store.js';
 import type { ApiServices } from '../context.js';
 import { parseBody } from '../validate.js';
-
-export const putEgressBody = z
-  .object({
-    /** Hosts the workspace may reach, each within the operator's list; null restores the operator's list. */
-    hosts: z.array(z.string().min(1).max(300)).max(200).nullable(),
-  })
-  .strict();
 
 /**
  * `GET /v1/workspaces/:wid/egress`: the workspace's policy and its most recent audit records.
