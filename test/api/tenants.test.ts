@@ -73,16 +73,10 @@ describe('tenants', () => {
     expect(await (await host.api(`/v1/workspaces/${a.workspaceId}/files/notes.txt`)).text()).toBe(
       'tenant A only\n',
     );
-    const conv = await host.json<{ runs: { id: string }[] }>(
-      `/v1/conversations/${a.conversationId}`,
-    );
+    const conv = await host.wc.conversations.get(a.conversationId);
     expect(conv.runs.map((r) => r.id)).toEqual([a.runId]);
-    expect(await host.json(`/v1/workspaces`, { token: tokenB })).toEqual({ workspaces: [] });
-    expect(
-      (await host.json<{ workspaces: { id: string }[] }>('/v1/workspaces')).workspaces.map(
-        (w) => w.id,
-      ),
-    ).toContain(a.workspaceId);
+    expect(await host.as(tokenB).workspaces.list()).toEqual([]);
+    expect((await host.wc.workspaces.list()).map((w) => w.id)).toContain(a.workspaceId);
   });
 
   it('shows every managed container to an admin token, with its state and what the engine says', async () => {
@@ -97,9 +91,7 @@ describe('tenants', () => {
         engine: { running: boolean } | null;
       }[];
     };
-    const ws = await host.json<{ container: { id: string } | null }>(
-      `/v1/workspaces/${a.workspaceId}`,
-    );
+    const ws = await host.wc.workspaces.get(a.workspaceId);
     const mine = containers.find((c) => c.id === ws.container?.id);
     expect(mine).toMatchObject({
       state: 'idle',

@@ -40,7 +40,7 @@ describe.each(['runc', 'runsc'] as const)(
       const names = events.map((e) => e.event);
       expect(names[0]).toBe('run.started');
       expect(names.at(-1)).toBe('run.completed');
-      expect(events.map((e) => Number(e.id))).toEqual(events.map((_, i) => i + 1));
+      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
       const started = dataOf<{ runId: string; conversationId: string; workspaceId: string }>(
         events,
         'run.started',
@@ -56,10 +56,8 @@ describe.each(['runc', 'runsc'] as const)(
       const completed = dataOf<{ isError: boolean; subtype: string }>(events, 'run.completed')[0];
       expect(completed).toMatchObject({ isError: false, subtype: 'success' });
 
-      const list = await host.json<{ files: { path: string; size: number }[] }>(
-        `/v1/workspaces/${workspaceId}/files`,
-      );
-      expect(list.files.map((f) => f.path).sort()).toEqual(['copy.txt', 'hello.txt', 'input.txt']);
+      const list = await host.wc.files.list(workspaceId);
+      expect(list.map((f) => f.path).sort()).toEqual(['copy.txt', 'hello.txt', 'input.txt']);
       expect(await (await host.api(`/v1/workspaces/${workspaceId}/files/hello.txt`)).text()).toBe(
         'hello from the agent\n',
       );
@@ -67,9 +65,7 @@ describe.each(['runc', 'runsc'] as const)(
         'input from the user\n',
       );
 
-      const ws = await host.json<{ container: { id: string; state: string } | null }>(
-        `/v1/workspaces/${workspaceId}`,
-      );
+      const ws = await host.wc.workspaces.get(workspaceId);
       expect(ws.container?.state).toBe('idle');
       containerId = ws.container?.id ?? '';
       expect(containerId).toMatch(/^[0-9a-f]{64}$/);
@@ -78,9 +74,7 @@ describe.each(['runc', 'runsc'] as const)(
     it('reuses the workspace container for the next message', async () => {
       const events = await host.send(conversationId, 'MOCK:{"text": "second"}');
       expect(events.at(-1)?.event).toBe('run.completed');
-      const ws = await host.json<{ container: { id: string } | null }>(
-        `/v1/workspaces/${workspaceId}`,
-      );
+      const ws = await host.wc.workspaces.get(workspaceId);
       expect(ws.container?.id).toBe(containerId);
     });
 

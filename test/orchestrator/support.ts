@@ -161,19 +161,15 @@ export interface WorkspaceView {
 /** HTTP helpers for a host at `url` with `token`. */
 export function client(url: string, token: string) {
   const base = apiClient(url, token);
-  const { api, json } = base;
+  const { api, wc } = base;
   return {
     ...base,
     /** Posts a message without waiting for the run (202). */
     async post(conversationId: string, content: string): Promise<string> {
-      const { runId } = await json<{ runId: string }>(
-        `/v1/conversations/${conversationId}/messages`,
-        { method: 'POST', body: JSON.stringify({ content }) },
-      );
-      return runId;
+      return (await wc.conversations.start(conversationId, content)).runId;
     },
     workspace(workspaceId: string): Promise<WorkspaceView> {
-      return json<WorkspaceView>(`/v1/workspaces/${workspaceId}`);
+      return wc.workspaces.get(workspaceId);
     },
     async file(workspaceId: string, path: string): Promise<string | null> {
       const res = await api(`/v1/workspaces/${workspaceId}/files/${path}`);
@@ -182,10 +178,7 @@ export function client(url: string, token: string) {
       return res.text();
     },
     async fileList(workspaceId: string): Promise<string[]> {
-      const { files } = await json<{ files: { path: string }[] }>(
-        `/v1/workspaces/${workspaceId}/files`,
-      );
-      return files.map((f) => f.path).sort();
+      return (await wc.files.list(workspaceId)).map((f) => f.path).sort();
     },
   };
 }

@@ -106,7 +106,7 @@ export async function runCompletes(
 
 /** The Docker id of the workspace's container (after at least one run). */
 export async function containerOf(host: TestHost, workspaceId: string): Promise<string> {
-  const ws = await host.json<{ container: { id: string } | null }>(`/v1/workspaces/${workspaceId}`);
+  const ws = await host.wc.workspaces.get(workspaceId);
   const id = ws.container?.id;
   if (!id) throw new Error(`workspace ${workspaceId} has no container`);
   return id;

@@ -14,7 +14,6 @@ import {
   type WorkcellOptions,
 } from '@workcell/host';
 import { apiClient, dataOf, type ApiClient } from './client.js';
-import type { SseEvent } from './sse.js';
 
 export { dataOf };
 
@@ -123,7 +122,9 @@ export async function startTestHost(
 }
 
 /** The tool_use blocks of every assistant message in a run. */
-export function toolUses(events: SseEvent[]): { name: string; input: Record<string, unknown> }[] {
+export function toolUses(
+  events: readonly { event: string; data: unknown }[],
+): { name: string; input: Record<string, unknown> }[] {
   const out: { name: string; input: Record<string, unknown> }[] = [];
   for (const m of dataOf<{ type: string; message?: { content?: unknown } }>(events, 'message')) {
     if (m.type !== 'assistant' || !Array.isArray(m.message?.content)) continue;
