@@ -1,4 +1,4 @@
-import { TERMINAL_RUN_EVENTS, type RunEvent } from '@workcell/protocol';
+import type { RunEvent, RunEventName } from '@workcell/protocol';
 import { WorkcellApiError, errorFromResponse, unreachable } from './errors.js';
 import { SseParser, type SseFrame } from './sse.js';
 
@@ -35,7 +35,9 @@ export interface RunStreamSource {
 }
 
 const RUN_ID_HEADER = 'x-workcell-run-id';
-const TERMINAL = new Set<string>(TERMINAL_RUN_EVENTS);
+/** The events that end a run (the protocol's TERMINAL_RUN_EVENTS, kept as types only so a
+ * browser bundle of the client carries no schema code). */
+const TERMINAL = new Set<string>(['run.completed', 'run.failed'] satisfies RunEventName[]);
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

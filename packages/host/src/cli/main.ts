@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { startMockModel } from '@workcell/mock-model';
 import { loadConfig, type ResolvedConfig } from '../config/load.js';
 import { buildWorkspaceImage } from '../image/builder.js';
+import { chat } from './chat.js';
 import { createLogger, createWorkcell } from '../workcell.js';
 import { withoutPassword } from '../state/redis-store.js';
 
@@ -12,6 +13,8 @@ const USAGE = `usage: workcell <command>
   mock-model --port N         run the mock model alone on 127.0.0.1:N
   image build [--force]       build the workspace image (offline Debian base when no registry answers)
   gc --once                   run one garbage-collection pass and print what it did as JSON
+  chat [--url U] [--token T] [--workspace W] [--conversation C] [-p PROMPT]
+                              talk to a workspace's agent (workcell chat --help)
 
 Configuration comes from WORKCELL_* environment variables (docs/configuration.md).`;
 
@@ -27,6 +30,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
       return image(rest);
     case 'gc':
       return gc(rest);
+    case 'chat':
+      return chat(rest);
     case undefined:
     case 'help':
     case '--help':
