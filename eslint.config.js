@@ -9,13 +9,17 @@ export default tseslint.config(
       '.workcell/**',
       'scratch/**',
       'packages/agent/build.mjs',
+      'packages/console/build.mjs',
     ],
   },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
     languageOptions: {
-      parserOptions: { project: ['./tsconfig.check.json'], tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        project: ['./tsconfig.check.json', './packages/console/tsconfig.json'],
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',

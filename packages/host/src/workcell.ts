@@ -12,6 +12,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { buildApi } from './api/app.js';
+import { consoleDistDir, loadConsoleAssets } from './api/console.js';
 import { TenantRateLimiter } from './auth/rate-limit.js';
 import { TokenAuthenticator } from './auth/tokens.js';
 import { Catalog } from './catalog/catalog.js';
@@ -306,6 +307,7 @@ export async function createWorkcell(
     logger: logger.child({ component: 'api' }),
     limits: { maxFileBytes: config.maxFileBytes, maxJsonBytes: config.maxPromptBytes + 64 * 1024 },
     version: config.version,
+    console: await loadConsoleAssets(consoleDistDir()),
   });
 
   return {

@@ -2,6 +2,7 @@ import { WorkcellError } from '@workcell/protocol';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/tokens.js';
 import type { ApiServices, RouteEntry } from './context.js';
+import { registerConsole } from './console.js';
 import { ops } from './contract.js';
 import { sendError } from './errors.js';
 import { serializeRequest } from './log.js';
@@ -86,5 +87,6 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   registerConversationRoutes(app, services, hub);
   registerEgressRoutes(app, services, services.egress);
   registerAdminRoutes(app, services);
+  registerConsole(app, services.console ?? null);
   return app;
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ConsoleAssets } from './console.js';
 import type { TokenAuthenticator, Principal } from '../auth/tokens.js';
 import type { TenantRateLimiter } from '../auth/rate-limit.js';
 import type { Catalog } from '../catalog/catalog.js';
@@ -32,6 +33,8 @@ export interface ApiServices {
   limits: { maxFileBytes: number; maxJsonBytes: number };
   /** The host's version, in the OpenAPI document. */
   version: string;
+  /** The web console's built files, served at `/`; null when it was not built. */
+  console?: ConsoleAssets | null;
 }
 
 /** One route the server has (HEAD routes Fastify adds for GET are left out). */

@@ -397,6 +397,31 @@ export const ops = {
       200: { description: 'Prometheus text exposition', contentType: 'text/plain; version=0.0.4' },
     },
   }),
+  console: op({
+    id: 'console',
+    method: 'GET',
+    path: '/',
+    summary: 'The web console (sign in with an API token)',
+    tag: 'operations',
+    auth: 'none',
+    responses: {
+      200: { description: 'the console page', contentType: 'text/html' },
+      304: { description: 'not modified' },
+    },
+  }),
+  consoleAsset: op({
+    id: 'consoleAsset',
+    method: 'GET',
+    path: '/assets/*',
+    summary: "The web console's script and stylesheet",
+    tag: 'operations',
+    auth: 'none',
+    params: z.object({ '*': z.string().describe('the file name') }),
+    responses: {
+      200: { description: 'the file', contentType: 'application/octet-stream' },
+      304: { description: 'not modified' },
+    },
+  }),
   openapi: op({
     id: 'openapi',
     method: 'GET',
