@@ -141,6 +141,17 @@ describe('the web console', () => {
     }
   });
 
+  it('shows markup from the agent as text and never runs it', async () => {
+    const hostile = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>';
+    await send(`MOCK:${JSON.stringify({ text: hostile })}`);
+    await page.getByRole('button', { name: 'Stop' }).waitFor({ state: 'hidden' });
+    await expect.poll(() => replies()).toContain(hostile);
+    expect(await conversation().locator('img, script').count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBe(
+      undefined,
+    );
+  });
+
   it('stops a long run with Stop', async () => {
     await send('MOCK:{"sleep_ms": 60000}\nMOCK:{"text": "too late"}');
     const stop = page.getByRole('button', { name: 'Stop' });

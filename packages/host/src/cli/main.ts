@@ -109,10 +109,12 @@ function printBanner(
       ? `  model:         MOCK MODEL at ${mockUrl} (offline demo; no real model is called)`
       : `  model:         ${config.modelProvider} via ${config.modelProvider === 'bedrock' ? config.bedrockUpstream : config.anthropicUpstream}`,
   ];
+  lines.push(`  console:       ${url}/`);
   if (token)
     lines.push(
       `  API token:     ${token}   (tenant 'local'; set WORKCELL_API_TOKENS to choose your own)`,
     );
+  lines.push(`  chat:          npx workcell chat --url ${url} --token ${token ?? '<your token>'}`);
   console.log(lines.join('\n'));
 }
 
