@@ -74,6 +74,6 @@ describe.each([
     // And the conversation goes on in the new host, resuming its session.
     const next = await host.send(conversationId, 'MOCK:{"report": "turns"}');
     expect(next.at(-1)?.event).toBe('run.completed');
-    expect(next.map((e) => e.data).join('')).toContain('prior_user_turns=1');
+    expect(JSON.stringify(next.map((e) => e.data))).toContain('prior_user_turns=1');
   });
 });

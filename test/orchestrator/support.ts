@@ -1,3 +1,4 @@
+import { WorkcellApiError } from '@workcell/client';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -161,7 +162,7 @@ export interface WorkspaceView {
 /** HTTP helpers for a host at `url` with `token`. */
 export function client(url: string, token: string) {
   const base = apiClient(url, token);
-  const { api, wc } = base;
+  const { wc } = base;
   return {
     ...base,
     /** Posts a message without waiting for the run (202). */
@@ -172,10 +173,12 @@ export function client(url: string, token: string) {
       return wc.workspaces.get(workspaceId);
     },
     async file(workspaceId: string, path: string): Promise<string | null> {
-      const res = await api(`/v1/workspaces/${workspaceId}/files/${path}`);
-      if (res.status === 404) return null;
-      if (!res.ok) throw new Error(`GET file ${path} answered ${res.status}`);
-      return res.text();
+      try {
+        return await wc.files.text(workspaceId, path);
+      } catch (err) {
+        if (err instanceof WorkcellApiError && err.status === 404) return null;
+        throw err;
+      }
     },
     async fileList(workspaceId: string): Promise<string[]> {
       return (await wc.files.list(workspaceId)).map((f) => f.path).sort();
