@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { WorkcellApiError, WorkcellClient, type RunEventStream } from '@workcell/client';
-import { chatDefaults } from '../config/chat.js';
+import { chatDefaults, type ChatDefaults } from '../config/chat.js';
 import { ChatRenderer, type ChatOutput } from './chat-render.js';
 
 export const CHAT_USAGE = `usage: workcell chat [--url U] [--token T] [--workspace W] [--conversation C] [-p PROMPT]
@@ -20,7 +20,6 @@ export interface ChatIo extends ChatOutput {
   input: NodeJS.ReadableStream;
   /** Registers the Ctrl-C handler; answers a function that removes it. */
   onInterrupt(handler: () => void): () => void;
-  env: NodeJS.ProcessEnv;
 }
 
 /**
@@ -50,7 +49,6 @@ export function processIo(): ChatIo {
         if (at >= 0) handlers.splice(at, 1);
       };
     },
-    env: process.env,
   };
 }
 
@@ -131,7 +129,11 @@ async function runOnce(
 }
 
 /** `workcell chat`: an interactive chat with a workspace's agent, or one message with `-p`. */
-export async function chat(args: string[], io: ChatIo = processIo()): Promise<number> {
+export async function chat(
+  args: string[],
+  io: ChatIo = processIo(),
+  defaults: ChatDefaults = chatDefaults(),
+): Promise<number> {
   let values: {
     url?: string;
     token?: string;
@@ -160,7 +162,6 @@ export async function chat(args: string[], io: ChatIo = processIo()): Promise<nu
     io.out(`${CHAT_USAGE}\n`);
     return 0;
   }
-  const defaults = chatDefaults(io.env);
   const url = values.url ?? defaults.url;
   const token = values.token ?? defaults.token;
   const problems: string[] = [];
