@@ -163,6 +163,21 @@ describe('the web console', () => {
     expect(await page.getByRole('button', { name: 'Send' }).isEnabled()).toBe(true);
   });
 
+  it('shows an API error plainly: a message to a workspace busy with another run', async () => {
+    const other = await host.wc.conversations.create(workspaceId);
+    const { runId } = await host.wc.conversations.start(other.id, 'MOCK:{"sleep_ms": 60000}');
+    try {
+      await send('MOCK:{"text": "not now"}');
+      await expect
+        .poll(async () => (await page.getByRole('alert').allTextContents()).join(' '))
+        .toContain('workspace_busy');
+      expect(await page.getByRole('button', { name: 'Send' }).isEnabled()).toBe(true);
+    } finally {
+      await host.wc.conversations.interrupt(other.id, runId);
+      await host.wc.conversations.events(other.id, runId).toArray();
+    }
+  });
+
   it('reloading mid-run shows the same view, rejoins the run and misses nothing', async () => {
     await send(
       [
@@ -207,7 +222,8 @@ describe('the web console', () => {
     await page.goto(`${host.url}/#/w/${workspaceId}`);
     const conversations = page.getByRole('region', { name: 'Conversations' });
     await conversations.getByRole('link').first().waitFor();
-    expect(await conversations.getByRole('link').count()).toBe(1);
+    // This one and the one the busy-workspace test started through the API.
+    expect(await conversations.getByRole('link').count()).toBe(2);
     const egress = page.getByRole('region', { name: 'Egress' });
     await egress.getByText('Allowed (effective)').waitFor();
     await egress.getByText('Recent decisions').waitFor();
