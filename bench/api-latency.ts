@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     await readEvents(warmup, performance.now(), () => undefined);
     const record = await host.workcell.orchestrator.assigned(workspaceId);
     if (!record) throw new Error('no container was assigned');
-    const agent = new AgentClient(host.workcell.orchestrator.slotOf(record).agentSocket);
+    const agent = new AgentClient(host.workcell.slots.slot(record.slotId).agentSocket);
 
     const api = { started: [] as number[], first: [] as number[] };
     const bare = { started: [] as number[], first: [] as number[] };

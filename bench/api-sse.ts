@@ -22,10 +22,10 @@ import { formatSseEvent } from '../packages/host/src/api/sse.js';
 import { TenantRateLimiter } from '../packages/host/src/auth/rate-limit.js';
 import { TokenAuthenticator } from '../packages/host/src/auth/tokens.js';
 import { Catalog, type RunRecord } from '../packages/host/src/catalog/catalog.js';
-import type { Orchestrator } from '../packages/host/src/containers/orchestrator.js';
 import type { ContainerRuntime } from '../packages/host/src/containers/runtime.js';
 import { AuditTrail } from '../packages/host/src/egress/gateway.js';
 import type { PolicyStore } from '../packages/host/src/egress/policy-store.js';
+import type { SecretStore } from '../packages/host/src/secrets/secret-store.js';
 import { ExecuteService } from '../packages/host/src/execute/execute-service.js';
 import { RunEventLog } from '../packages/host/src/execute/run-events.js';
 import type { FilesService } from '../packages/host/src/files/files-service.js';
@@ -73,7 +73,7 @@ async function startApi(): Promise<Api> {
   const unused = {} as never;
   const execute = new ExecuteService({
     catalog,
-    orchestrator: unused,
+    containers: unused,
     state,
     events,
     sync: unused,
@@ -89,11 +89,15 @@ async function startApi(): Promise<Api> {
     auth: new TokenAuthenticator(new Map([[TOKEN, 'bench']])),
     rateLimit: new TenantRateLimiter(state, 0, logger),
     catalog,
-    orchestrator: unused as Orchestrator,
+    containers: unused,
+    workspaces: unused,
     execute,
+    agentSettings: unused,
+    usage: unused,
     events,
     files: unused as FilesService,
     egress: { policies: unused as PolicyStore, audit: new AuditTrail() },
+    secrets: unused as SecretStore,
     health: new HealthChecks({
       runtime: unused as ContainerRuntime,
       state,

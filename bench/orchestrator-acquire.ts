@@ -23,13 +23,13 @@ const POOL = 2;
 
 async function main(): Promise<void> {
   const rig = await benchRig();
-  const { orchestrator, state, image } = rig;
+  const { orchestrator, state, image, slots } = rig;
   try {
     const pool = [];
     for (let i = 0; i < POOL; i += 1) pool.push(await orchestrator.createContainer());
     const first = pool[0];
     if (!first) throw new Error('no pool');
-    const agent = new AgentClient(orchestrator.slotOf(first).agentSocket);
+    const agent = new AgentClient(slots.slot(first.slotId).agentSocket);
 
     // Warm up connections and code paths.
     for (let i = 0; i < 20; i += 1) {

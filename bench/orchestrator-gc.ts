@@ -14,7 +14,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GarbageCollector } from '../packages/host/src/containers/gc.js';
-import { Orchestrator, type Clock } from '../packages/host/src/containers/orchestrator.js';
+import { EgressListeners } from '../packages/host/src/containers/egress-listeners.js';
+import { Orchestrator } from '../packages/host/src/containers/orchestrator.js';
+import { systemClock, type Clock } from '../packages/host/src/time/clock.js';
 import {
   LABELS,
   type ContainerInfo,
@@ -63,12 +65,13 @@ async function main(): Promise<void> {
   const runtime = new ListingRuntime();
   const gateway = new SocketGateway();
   let now = Date.now();
-  const clock: Clock = { now: () => now };
+  const clock: Clock = { ...systemClock, now: () => now };
+  const listeners = new EgressListeners({ gateway, slots, hostId: 'bench', logger });
   const orchestrator = new Orchestrator({
     runtime,
     state,
     slots,
-    gateway,
+    listeners,
     clock,
     logger,
     settings: {
@@ -76,15 +79,18 @@ async function main(): Promise<void> {
       imageVersion: 'bench',
       hostId: 'bench',
       runtime: 'runc',
-      limits: { memoryMb: 256, cpus: 1, pids: 64 },
+      limits: { memoryMb: 256, cpus: 1, pids: 64, nofile: 1024 },
       agentEnv: {},
       startTimeoutMs: 30_000,
     },
   });
   const gc = new GarbageCollector({
-    orchestrator,
+    containers: orchestrator,
     state,
     runtime,
+    slots,
+    clock,
+    hostId: 'bench',
     sync: { syncIn: async () => undefined, syncOut: async () => undefined },
     logger,
     settings: {
@@ -99,7 +105,7 @@ async function main(): Promise<void> {
   try {
     for (let i = 0; i < CONTAINERS; i += 1) {
       const id = randomBytes(32).toString('hex');
-      const slot = slots.create();
+      const slot = await slots.create();
       const workspaceId = `ws-gc-${i}`;
       runtime.containers.set(id, {
         id,
@@ -185,7 +191,7 @@ async function main(): Promise<void> {
         `(${result.steadyOverRead}x reading the state once, ${result.readStateMs} ms); a pass that retires all of them ${result.retiringPassMs} ms (${result.retiringOverRead}x)`,
     );
   } finally {
-    await orchestrator.close();
+    await listeners.close();
     await gateway.close();
     await close();
     rmSync(dataDir, { recursive: true, force: true });

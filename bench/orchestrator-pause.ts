@@ -42,10 +42,10 @@ function cpuUsageUs(id: string): number | null {
 
 async function main(): Promise<void> {
   const rig = await benchRig();
-  const { orchestrator, runtime, state } = rig;
+  const { orchestrator, runtime, state, slots } = rig;
   try {
     const record = await orchestrator.createContainer();
-    const agent = new AgentClient(orchestrator.slotOf(record).agentSocket);
+    const agent = new AgentClient(slots.slot(record.slotId).agentSocket);
     for (let i = 0; i < 10; i += 1) {
       await agent.health();
       await state.getContainer(record.id);

@@ -16,6 +16,8 @@ import { pino } from 'pino';
 import { DockerRuntime } from '../packages/host/src/containers/docker-runtime.js';
 import type { EgressAttachment, EgressGateway } from '../packages/host/src/containers/egress.js';
 import { Orchestrator } from '../packages/host/src/containers/orchestrator.js';
+import { EgressListeners } from '../packages/host/src/containers/egress-listeners.js';
+import { systemClock } from '../packages/host/src/time/clock.js';
 import { LABELS } from '../packages/host/src/containers/runtime.js';
 import { SlotStore } from '../packages/host/src/containers/slots.js';
 import { resolveConfig } from '../packages/host/src/config/load.js';
@@ -120,18 +122,21 @@ export async function benchRig(): Promise<BenchRig> {
   const { state, kind, close } = await benchState();
   const slots = new SlotStore(dataDir);
   const gateway = new SocketGateway();
+  const hostId = `bench-${randomBytes(3).toString('hex')}`;
+  const listeners = new EgressListeners({ gateway, slots, hostId, logger });
   const orchestrator = new Orchestrator({
     runtime,
     state,
     slots,
-    gateway,
+    listeners,
+    clock: systemClock,
     logger,
     settings: {
       image: config.image,
       imageVersion: config.version,
-      hostId: `bench-${randomBytes(3).toString('hex')}`,
+      hostId,
       runtime: 'runc',
-      limits: { memoryMb: 1024, cpus: 1, pids: 256 },
+      limits: { memoryMb: 1024, cpus: 1, pids: 256, nofile: 1024 },
       agentEnv: {},
       startTimeoutMs: 60_000,
     },
@@ -145,7 +150,7 @@ export async function benchRig(): Promise<BenchRig> {
     image: config.image,
     dataDir,
     async close() {
-      await orchestrator.close();
+      await listeners.close();
       await gateway.close();
       const ids = await runtime.list({ [LABELS.dataDir]: slots.dataDir });
       await Promise.all(ids.map((c) => runtime.remove(c.id)));

@@ -94,7 +94,7 @@ describe('streaming API', () => {
           host.workcell.api.server.closeAllConnections();
         }
       };
-      for (const type of ['run.started', 'message', 'run.completed', 'run.failed'])
+      for (const type of ['run.started', 'user.message', 'message', 'run.completed', 'run.failed'])
         source.addEventListener(type, record);
       source.addEventListener('open', () => (opens += 1));
       source.addEventListener('error', () => {

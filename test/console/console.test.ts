@@ -200,6 +200,12 @@ describe('the web console', () => {
     expect(text).toContain('Completed in');
     // The earlier runs are there too, from the conversation's history.
     expect(text).toContain('Write /workspace/report.txt');
+    // Every prompt comes back from the history (each run's user.message), once, with nothing
+    // kept in the browser but the token.
+    const prompts = await log.locator('.msg.user').allTextContents();
+    expect(prompts.filter((p) => p.includes('after the reload'))).toHaveLength(1);
+    expect(prompts.filter((p) => p.includes('late.txt'))).toHaveLength(1);
+    expect(await page.evaluate(() => Object.keys(sessionStorage))).toEqual(['workcell.token']);
     await files().getByText('late.txt').waitFor();
   });
 

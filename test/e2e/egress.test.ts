@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +22,7 @@ describe('workspace egress policy', () => {
     port = (canary.address() as AddressInfo).port;
     host = await startTestHost({
       egressAllow: `localhost:${port},*.example.org`,
-      egressAllowPrivate: '127.0.0.0/8',
+      egressAllowPrivate: '127.0.0.1',
     });
     const c = await host.conversation();
     workspaceId = c.workspaceId;
@@ -81,6 +82,43 @@ describe('workspace egress policy', () => {
     const view = await host.wc.egress.get(workspaceId);
     const decisions = view.recent.filter((r) => r.host === 'localhost').map((r) => r.decision);
     expect(decisions).toEqual(['allow', 'deny', 'allow']);
+    // Resolved addresses are for operators (the host log), never in the tenant's view.
+    for (const record of view.recent) expect(record).not.toHaveProperty('address');
+  });
+
+  it('a narrowing closes the open tunnels it no longer allows', async () => {
+    // A tunnel held open from inside the container, reporting when the proxy closes it.
+    const script = [
+      'import socket, sys',
+      's = socket.create_connection(("127.0.0.1", 3128))',
+      `s.sendall(b"CONNECT localhost:${port} HTTP/1.1\\r\\nHost: localhost:${port}\\r\\n\\r\\n")`,
+      'print(s.recv(200).split(b"\\r\\n")[0].decode(), flush=True)',
+      's.settimeout(30)',
+      'try:',
+      '    data = s.recv(100)',
+      '    print("closed" if data == b"" else "data", flush=True)',
+      'except socket.timeout:',
+      '    print("still open", flush=True)',
+    ].join('\n');
+    const child = spawn('docker', ['exec', containerId, 'python3', '-c', script]);
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    const deadline = Date.now() + 20_000;
+    while (!out.includes('\n') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(out).toMatch(/^HTTP\/1.1 200/);
+    const narrowed = await host.api(`/v1/workspaces/${workspaceId}/egress`, {
+      method: 'PUT',
+      body: JSON.stringify({ hosts: ['api.example.org'] }),
+    });
+    expect(narrowed.status).toBe(200);
+    await exited;
+    expect(out.trim().split('\n').at(-1)).toBe('closed');
+    await host.api(`/v1/workspaces/${workspaceId}/egress`, {
+      method: 'PUT',
+      body: JSON.stringify({ hosts: null }),
+    });
   });
 
   it('refuses hosts outside the operator list and malformed bodies', async () => {

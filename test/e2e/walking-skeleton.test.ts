@@ -94,7 +94,17 @@ describe.each(['runc', 'runsc'] as const)(
       expect(info.Config.Labels['workcell.managed']).toBe('true');
       expect(info.Config.Labels['workcell.host']).toBe(host.workcell.config.hostId);
       const destinations = info.Mounts.map((m) => m.Destination).sort();
-      expect(destinations).toEqual(['/run/workcell', '/var/lib/workcell/claude', '/workspace']);
+      expect(destinations).toEqual([
+        '/run/workcell',
+        '/run/workcell-egress',
+        '/var/lib/workcell/claude',
+        '/workspace',
+      ]);
+      // The egress socket's directory is the host's alone: read-only inside.
+      expect(hc.Binds).toContain(
+        `${info.Mounts.find((m) => m.Destination === '/run/workcell-egress')?.Source}:/run/workcell-egress:ro`,
+      );
+      expect(hc.Ulimits).toEqual([{ Name: 'nofile', Soft: 4096, Hard: 4096 }]);
       for (const m of info.Mounts) {
         expect(m.Type).toBe('bind');
         expect(m.Source.startsWith(host.dataDir)).toBe(true);

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   DockerRuntime,
+  EgressListeners,
   GarbageCollector,
   Orchestrator,
   SlotStore,
@@ -20,7 +21,7 @@ import {
   removeContainersOf,
   SocketGateway,
 } from './support.js';
-import type { WorkspaceSync } from '../../packages/host/src/execute/workspace-sync.js';
+import type { WorkspaceSync } from '../../packages/host/src/containers/workspace-sync.js';
 
 const logger = pino({ level: process.env.WORKCELL_TEST_LOGS ? 'debug' : 'silent' });
 const POOL = 8;
@@ -45,41 +46,47 @@ describe('warm claims across two orchestrators on one Redis', () => {
   const hosts = ['claims-a', 'claims-b'].map((hostId) => {
     const state = new RedisStateStore({ url: redisUrl, keyPrefix: prefix });
     const gateway = new SocketGateway();
+    const listeners = new EgressListeners({ gateway, slots, hostId, logger });
+    const settings = {
+      image,
+      imageVersion: resolveConfig({}).version,
+      hostId,
+      runtime: 'runc' as const,
+      limits: { memoryMb: 256, cpus: 1, pids: 128, nofile: 1024 },
+      agentEnv: {},
+      startTimeoutMs: 60_000,
+    };
     const orchestrator = new Orchestrator({
       runtime,
       state,
       slots,
-      gateway,
+      listeners,
       clock,
       logger,
-      settings: {
-        image,
-        imageVersion: resolveConfig({}).version,
-        hostId,
-        runtime: 'runc',
-        limits: { memoryMb: 256, cpus: 1, pids: 128 },
-        agentEnv: {},
-        startTimeoutMs: 60_000,
-      },
+      settings,
     });
-    return { state, gateway, orchestrator };
+    return { state, gateway, listeners, settings, orchestrator };
   });
   const [a, b] = hosts as [(typeof hosts)[number], (typeof hosts)[number]];
 
   beforeAll(async () => {
     const pool = new WarmPool({
-      orchestrator: a.orchestrator,
+      containers: a.orchestrator,
+      listeners: a.listeners,
       state: a.state,
       runtime,
+      slots,
+      clock,
       logger,
       settings: { size: POOL, intervalMs: 60_000, parallelCreates: 4, leaseTtlMs: 60_000 },
+      scope: a.settings,
     });
     await pool.tick();
   });
 
   afterAll(async () => {
     for (const h of hosts) {
-      await h.orchestrator.close();
+      await h.listeners.close();
       await h.gateway.close();
     }
     await removeContainersOf(dataDir);
@@ -124,9 +131,12 @@ describe('warm claims across two orchestrators on one Redis', () => {
 
     clock.offsetMs = 2 * 3_600_000;
     const gc = new GarbageCollector({
-      orchestrator: b.orchestrator,
+      containers: b.orchestrator,
       state: b.state,
       runtime,
+      slots,
+      clock,
+      hostId: b.settings.hostId,
       sync,
       logger,
       settings: {

@@ -5,7 +5,8 @@
  * model and prints one JSON line `{"url": ...}` once it listens (after reconciling); with any
  * other arguments it runs the `workcell` command line.
  */
-import { cliMain, createLogger, createWorkcell, loadConfig } from '@workcell/host';
+import { createLogger, createWorkcell, loadConfig } from '@workcell/host';
+import { main as cliMain } from '../../packages/host/src/cli/main.js';
 
 const [command] = process.argv.slice(2);
 if (command === 'serve') {

@@ -40,7 +40,7 @@ describe('orphans, both ways', () => {
   it('removes a labelled container with no state, clears state with no container, and never touches an unlabelled one', async () => {
     const { state, config } = host.workcell;
     const slotId = `corphan${randomBytes(4).toString('hex')}`;
-    host.workcell.orchestrator.slots.create(slotId);
+    await host.workcell.slots.create(slotId);
     const orphan = await sleeper({
       [LABELS.managed]: 'true',
       [LABELS.dataDir]: host.dataDir,
@@ -81,7 +81,7 @@ describe('orphans, both ways', () => {
     const report = await host.workcell.gc.runOnce();
     expect(report.removed).toEqual([{ id: orphan, reason: 'orphan: no state' }]);
     expect(await host.workcell.runtime.inspect(orphan)).toBeNull();
-    expect(host.workcell.orchestrator.slots.exists(slotId)).toBe(false);
+    expect(host.workcell.slots.exists(slotId)).toBe(false);
     expect((await host.workcell.runtime.inspect(unlabelled))?.running).toBe(true);
     expect((await host.workcell.runtime.inspect(otherInstallation))?.running).toBe(true);
   });

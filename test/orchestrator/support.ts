@@ -12,7 +12,7 @@ import {
   DockerRuntime,
   LABELS,
   resolveConfig,
-  type Clock,
+  SetTimeClock,
   type ConfigInput,
   type ContainerInfo,
   type ContainerRuntime,
@@ -75,7 +75,7 @@ export class CountingRuntime implements ContainerRuntime {
 }
 
 /** The real time plus an offset a test moves forward (GC ages without sleeping). */
-export class OffsetClock implements Clock {
+export class OffsetClock extends SetTimeClock {
   offsetMs = 0;
   now(): number {
     return Date.now() + this.offsetMs;

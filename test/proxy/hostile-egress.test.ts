@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,13 +18,13 @@ import {
 
 /**
  * The hostile egress cases from inside a real workspace container, through the real egress
- * bridge (127.0.0.1:3128 in the container -> /run/workcell/egress.sock -> this proxy). The
+ * bridge (127.0.0.1:3128 in the container -> /run/workcell-egress/egress.sock -> this proxy). The
  * proxy resolves names on the host with an injected resolver: `good.example` -> 127.0.0.2 (an
  * allowed private range, where a control upstream listens), every other name -> 127.0.0.1.
  * A canary listening on every host address counts each connection the proxy lets through.
  */
 const run = promisify(execFile);
-const IMAGE = 'workcell/workspace:0.1.0';
+const IMAGE = process.env.WORKCELL_IMAGE ?? 'workcell/workspace:0.1.0';
 const API_KEY = 'sk-ant-system-test-secret-7c2e91';
 
 async function docker(...args: string[]): Promise<string> {
@@ -116,7 +116,12 @@ beforeAll(async () => {
   controlPort = (control.address() as AddressInfo).port;
 
   socketDir = mkdtempSync(join(tmpdir(), 'workcell-proxy-system-'));
-  chownSync(socketDir, 1000, 1000);
+  // As in a slot: the agent's socket directory is the container user's, the egress socket's the
+  // host's alone (mounted read-only).
+  mkdirSync(join(socketDir, 'sock'));
+  chownSync(join(socketDir, 'sock'), 1000, 1000);
+  mkdirSync(join(socketDir, 'egress'), { mode: 0o755 });
+  chmodSync(socketDir, 0o755);
   const logger = pino(
     { level: 'trace' },
     new Writable({
@@ -141,7 +146,7 @@ beforeAll(async () => {
     allowPrivate: parseCidrList('127.0.0.2/32', 'WORKCELL_EGRESS_ALLOW_PRIVATE'),
   };
   await proxy.listen(
-    join(socketDir, 'egress.sock'),
+    join(socketDir, 'egress', 'egress.sock'),
     { workspaceId: 'ws-system', containerId: null },
     () => policy,
   );
@@ -164,7 +169,9 @@ beforeAll(async () => {
       '-u',
       '1000:1000',
       '-v',
-      `${socketDir}:/run/workcell`,
+      `${join(socketDir, 'sock')}:/run/workcell`,
+      '-v',
+      `${join(socketDir, 'egress')}:/run/workcell-egress:ro`,
       '--add-host',
       'allowed.example:127.0.0.1',
       '--label',

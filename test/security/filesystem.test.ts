@@ -116,8 +116,8 @@ describe.each(RUNTIMES)('filesystem isolation (%s)', (runtime) => {
   it('has no Docker socket: its only sockets are its own agent and egress sockets', async () => {
     const r = await execIn(b.containerId, 'python3 -', { stdin: SOCKET_PROBE, timeoutMs: 60_000 });
     expect(r.stdout.trim().split('\n').sort()).toEqual([
+      '/run/workcell-egress/egress.sock',
       '/run/workcell/agent.sock',
-      '/run/workcell/egress.sock',
     ]);
     const env = await execIn(b.containerId, 'env');
     expect(env.stdout).not.toMatch(/DOCKER_HOST|CONTAINERD/);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -201,10 +202,14 @@ describe('network: a workspace container reaches nothing but its egress socket',
         { timeoutMs: 20_000 },
       );
       expect(r.stdout.trim()).toBe('403');
-      const denied = host.workcell.audit
-        .recent(workspaceId)
-        .filter((a) => a.host === 'example.com' && a.decision === 'deny');
-      expect(denied.length).toBeGreaterThan(0);
+      // A tunnel's record is emitted when the proxy's side of the connection closes.
+      const deadline = Date.now() + 5_000;
+      const denied = () =>
+        host.workcell.audit
+          .recent(workspaceId)
+          .filter((a) => a.host === 'example.com' && a.decision === 'deny');
+      while (denied().length === 0 && Date.now() < deadline) await sleep(50);
+      expect(denied().length).toBeGreaterThan(0);
     });
   });
 });

@@ -9,7 +9,7 @@ export const RUNTIMES = ['runc', 'runsc'] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
 
 /** The workspace image the host under test uses. */
-export const WORKSPACE_IMAGE = 'workcell/workspace:0.1.0';
+export const WORKSPACE_IMAGE = process.env.WORKCELL_IMAGE ?? 'workcell/workspace:0.1.0';
 
 export interface ExecResult {
   code: number | null;

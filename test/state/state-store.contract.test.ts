@@ -302,7 +302,7 @@ describe.each(implementations)('StateStore contract: %s', (_name, makeHarness) =
   describe('run events', () => {
     const event = (seq: number) => ({
       seq,
-      event: 'message',
+      event: 'message' as const,
       data: JSON.stringify({ n: seq, text: `é ${seq}` }),
     });
 

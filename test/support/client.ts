@@ -1,4 +1,9 @@
-import { WorkcellClient, type RunEvent } from '@workcell/client';
+import {
+  WorkcellClient,
+  type MessageAgentInput,
+  type MessageContent,
+  type RunEvent,
+} from '@workcell/client';
 
 /** Request options with the bearer token to use: the client's own by default, `null` for none. */
 export type ApiInit = RequestInit & { token?: string | null };
@@ -30,9 +35,16 @@ export function apiClient(url: string, token: string) {
       const conv = await wc.conversations.create(ws.id);
       return { workspaceId: ws.id, conversationId: conv.id };
     },
-    /** Sends a message and reads the whole run (to its terminal event). */
-    send(conversationId: string, content: string): Promise<RunEvent[]> {
-      return wc.conversations.send(conversationId, content).toArray();
+    /**
+     * Sends a message (content, and the message's agent overrides when given) and reads the
+     * whole run (to its terminal event).
+     */
+    send(
+      conversationId: string,
+      content: MessageContent,
+      agent?: MessageAgentInput,
+    ): Promise<RunEvent[]> {
+      return wc.conversations.send(conversationId, content, agent ? { agent } : {}).toArray();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -87,6 +88,8 @@ export async function startTestHost(
     warmPoolSize: 0,
     hostId: `test-${randomBytes(4).toString('hex')}`,
     containerMemoryMb: 1024,
+    // A checkout testing its own build of the workspace image names it here.
+    ...(process.env.WORKCELL_IMAGE ? { image: process.env.WORKCELL_IMAGE } : {}),
     ...configOverrides,
   });
   const workcell = await createWorkcell(config, { logger, ...workcellOptions });
@@ -116,9 +119,21 @@ export async function startTestHost(
       for (const id of leftovers.split('\n').filter(Boolean))
         await docker('rm', '-f', id).catch(() => '');
       await mock.close();
+      // Every container is gone: their workspace volumes go too, before the directory does.
+      await unmountUnder(dataDir);
       if (!sharedDataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Unmounts every mount below `dir` (slot volumes left by removed containers). */
+export async function unmountUnder(dir: string): Promise<void> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  const points = info
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((point) => point.startsWith(`${dir}/`));
+  for (const point of points) await execFileAsync('umount', ['-l', point]).catch(() => undefined);
 }
 
 /** The tool_use blocks of every assistant message in a run. */

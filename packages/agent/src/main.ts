@@ -20,6 +20,7 @@ async function main(): Promise<void> {
     runner,
     version: settings.version,
     logger,
+    maxBodyBytes: settings.maxBodyBytes,
   });
   logger.info(
     { socket: CONTAINER_PATHS.agentSocket, bridgePort: bridge.port, provider: settings.provider },
@@ -37,6 +38,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(JSON.stringify({ level: 'fatal', msg: 'agent failed to start', err: String(err) }));
+  console.error(
+    JSON.stringify({
+      level: 'fatal',
+      msg: 'agent failed to start',
+      err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err),
+    }),
+  );
   process.exit(1);
 });

@@ -8,7 +8,8 @@ import {
   type RunSummary,
 } from '@workcell/protocol';
 import type { Logger } from 'pino';
-import { sdkEnvironment, type AgentSettings } from './sdk-env.js';
+import { promptOf, sdkOptions } from './sdk-options.js';
+import type { AgentSettings } from './sdk-env.js';
 
 /** Keeps the last `limit` characters of the CLI's stderr for error messages. */
 class TailBuffer {
@@ -30,8 +31,8 @@ interface ActiveRun {
 }
 
 /**
- * Runs one Claude Agent SDK turn at a time and turns its messages into protocol events. The
- * container is the sandbox, so tools run with `bypassPermissions` in `/workspace`.
+ * Runs one Claude Agent SDK turn at a time and turns its messages into protocol events, with
+ * the run's settings as the host resolved them (`sdk-options.ts`).
  */
 export class AgentRunner {
   private active: ActiveRun | null = null;
@@ -68,7 +69,7 @@ export class AgentRunner {
     try {
       await run.query?.interrupt();
     } catch (err) {
-      this.logger.warn({ runId, err: String(err) }, 'interrupt failed; aborting the CLI process');
+      this.logger.warn({ runId, err }, 'interrupt failed; aborting the CLI process');
       run.abort.abort();
     }
     return true;
@@ -104,22 +105,11 @@ export class AgentRunner {
         return;
       }
       const q = query({
-        prompt: request.prompt,
-        options: {
-          cwd: this.settings.workspaceDir,
-          permissionMode: 'bypassPermissions',
-          allowDangerouslySkipPermissions: true,
-          includePartialMessages: true,
-          pathToClaudeCodeExecutable: this.settings.claudeExecutable,
+        prompt: promptOf(request),
+        options: sdkOptions(this.settings, request, {
           abortController: run.abort,
-          env: sdkEnvironment(this.settings, process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'),
           stderr: (data) => stderr.push(data),
-          settingSources: [],
-          ...(request.resumeSessionId ? { resume: request.resumeSessionId } : {}),
-          ...(request.options?.model ? { model: request.options.model } : {}),
-          ...(request.options?.maxTurns ? { maxTurns: request.options.maxTurns } : {}),
-          ...(request.options?.systemPrompt ? { systemPrompt: request.options.systemPrompt } : {}),
-        },
+        }),
       });
       run.query = q;
       for await (const message of q) {
@@ -231,6 +221,7 @@ function summarise(
     numTurns: message.num_turns,
     totalCostUsd: message.total_cost_usd ?? null,
     usage: (message.usage as unknown as Record<string, unknown>) ?? null,
+    modelUsage: (message.modelUsage as unknown as Record<string, Record<string, unknown>>) ?? null,
     result: message.subtype === 'success' ? message.result : null,
   };
 }

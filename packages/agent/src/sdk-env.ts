@@ -1,4 +1,9 @@
-import { CONTAINER_PATHS, ROUTE_PREFIX } from '@workcell/protocol';
+import {
+  AGENT_MAX_BODY_ENV,
+  CONTAINER_PATHS,
+  ROUTE_PREFIX,
+  maxRequestBytes,
+} from '@workcell/protocol';
 
 export type ModelProvider = 'anthropic' | 'bedrock';
 
@@ -12,7 +17,25 @@ export interface AgentSettings {
   home: string;
   claudeExecutable: string;
   version: string;
+  /** Trust-store variables naming the mounted Workcell CA, passed on to the SDK and its tools. */
+  trustEnv: Record<string, string>;
+  /** The largest request body the agent's API accepts. */
+  maxBodyBytes: number;
 }
+
+function positiveInt(raw: string | undefined): number | null {
+  const n = Number(raw);
+  return raw !== undefined && Number.isSafeInteger(n) && n > 0 ? n : null;
+}
+
+/** Variables that point TLS clients at the mounted trust (set by the host on the container). */
+export const TRUST_VARIABLES = [
+  'SSL_CERT_FILE',
+  'NODE_EXTRA_CA_CERTS',
+  'REQUESTS_CA_BUNDLE',
+  'GIT_SSL_CAINFO',
+  'CURL_CA_BUNDLE',
+] as const;
 
 export function readAgentSettings(env: NodeJS.ProcessEnv): AgentSettings {
   const provider = env.WORKCELL_MODEL_PROVIDER === 'bedrock' ? 'bedrock' : 'anthropic';
@@ -25,18 +48,32 @@ export function readAgentSettings(env: NodeJS.ProcessEnv): AgentSettings {
     home: env.HOME ?? CONTAINER_PATHS.home,
     claudeExecutable: env.WORKCELL_CLAUDE_EXECUTABLE ?? '/opt/workcell/claude/claude',
     version: env.WORKCELL_AGENT_VERSION ?? '0.0.0',
+    trustEnv: Object.fromEntries(
+      TRUST_VARIABLES.filter((name) => env[name]).map((name) => [name, env[name] ?? '']),
+    ),
+    // The host sets it from WORKCELL_MAX_PROMPT_BYTES; the default fits the host's default.
+    maxBodyBytes: positiveInt(env[AGENT_MAX_BODY_ENV]) ?? maxRequestBytes(256 * 1024),
   };
 }
 
 /**
  * The complete environment of the SDK's CLI process (the SDK's `env` option replaces the
- * process environment). Model traffic goes to the egress bridge by base URL; tools reach
- * allowlisted HTTPS hosts through it as a CONNECT proxy. No credential is set: the
- * placeholder key is stripped by the host's proxy, which adds the real one.
+ * process environment). Model traffic goes to the egress bridge by base URL; tools and remote
+ * MCP servers reach allowlisted hosts through it, as a CONNECT proxy for HTTPS and an
+ * absolute-form proxy for plain HTTP. No credential is set: the placeholder key is stripped by
+ * the host's proxy, which adds the real one. `placeholders` are the workspace's secret
+ * placeholders (`WORKCELL_SECRET_<NAME>`), which the proxy swaps for values only toward each
+ * secret's hosts.
  */
-export function sdkEnvironment(settings: AgentSettings, path: string): Record<string, string> {
+export function sdkEnvironment(
+  settings: AgentSettings,
+  path: string,
+  placeholders: Record<string, string> = {},
+): Record<string, string> {
   const bridge = `http://127.0.0.1:${settings.bridgePort}`;
   const env: Record<string, string> = {
+    ...placeholders,
+    ...settings.trustEnv,
     PATH: path,
     HOME: settings.home,
     LANG: 'C.UTF-8',
@@ -45,6 +82,8 @@ export function sdkEnvironment(settings: AgentSettings, path: string): Record<st
     DISABLE_AUTOUPDATER: '1',
     HTTPS_PROXY: bridge,
     https_proxy: bridge,
+    HTTP_PROXY: bridge,
+    http_proxy: bridge,
     NO_PROXY: '127.0.0.1,localhost',
     no_proxy: '127.0.0.1,localhost',
   };

@@ -12,8 +12,6 @@ import {
 import type { Logger } from 'pino';
 import type { AgentRunner } from './runner.js';
 
-const MAX_BODY_BYTES = 4 * 1024 * 1024;
-
 /**
  * The agent's HTTP/1.1 API on its Unix socket (see `@workcell/protocol` agent-wire):
  * `GET /health`, `POST /runs` (NDJSON event stream), `POST /runs/:id/interrupt`.
@@ -23,13 +21,15 @@ export async function startAgentServer(options: {
   runner: AgentRunner;
   version: string;
   logger: Logger;
+  /** The largest request body accepted (the host's limit for one message, `maxRequestBytes`). */
+  maxBodyBytes: number;
 }): Promise<Server> {
-  const { socketPath, runner, version, logger } = options;
+  const { socketPath, runner, version, logger, maxBodyBytes } = options;
   const startedAt = Date.now();
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      logger.error({ err: String(err) }, 'request failed');
+      logger.error({ err }, 'request failed');
       if (!res.headersSent) sendError(res, toErrorBody(err).code, toErrorBody(err).message);
       else res.destroy();
     });
@@ -65,7 +65,7 @@ export async function startAgentServer(options: {
   async function startRun(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let body: unknown;
     try {
-      body = JSON.parse((await readBody(req)).toString('utf8'));
+      body = JSON.parse((await readBody(req, maxBodyBytes)).toString('utf8'));
     } catch (err) {
       if (err instanceof WorkcellError) throw err;
       throw new WorkcellError('invalid_json', 'the body is not valid JSON');
@@ -109,18 +109,19 @@ export async function startAgentServer(options: {
   return server;
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+function readBody(req: IncomingMessage, maxBodyBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new WorkcellError('payload_too_large', `the body is over ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
+      if (size <= maxBodyBytes) {
+        chunks.push(chunk);
         return;
       }
-      chunks.push(chunk);
+      // The rest is read and dropped, so the 413 reaches the host rather than a reset.
+      chunks.length = 0;
+      reject(new WorkcellError('payload_too_large', `the body is over ${maxBodyBytes} bytes`));
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);

@@ -1,3 +1,4 @@
+import { AGENT_MAX_BODY_ENV } from '@workcell/protocol';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { request } from 'node:http';
@@ -144,8 +145,15 @@ describe('agent API', () => {
   async function start(): Promise<{ server: Server; socketPath: string; runner: AgentRunner }> {
     const dir = tmp();
     const socketPath = join(dir, 'agent.sock');
-    const runner = new AgentRunner(readAgentSettings({}), logger);
-    const server = await startAgentServer({ socketPath, runner, version: 'test', logger });
+    const settings = readAgentSettings({ [AGENT_MAX_BODY_ENV]: '4096' });
+    const runner = new AgentRunner(settings, logger);
+    const server = await startAgentServer({
+      socketPath,
+      runner,
+      version: 'test',
+      logger,
+      maxBodyBytes: settings.maxBodyBytes,
+    });
     return { server, socketPath, runner };
   }
 
@@ -183,6 +191,22 @@ describe('agent API', () => {
       expect(unknown.status).toBe(404);
       const interrupt = await call(socketPath, 'POST', '/runs/nothing/interrupt');
       expect(interrupt.status).toBe(404);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('refuses a body over the limit the host sets with payload_too_large', async () => {
+    const { server, socketPath } = await start();
+    try {
+      const over = await call(
+        socketPath,
+        'POST',
+        '/runs',
+        JSON.stringify({ runId: 'r1', prompt: 'x'.repeat(5000) }),
+      );
+      expect(over.status).toBe(413);
+      expect(JSON.parse(over.text).error.code).toBe('payload_too_large');
     } finally {
       server.close();
     }

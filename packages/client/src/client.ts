@@ -8,8 +8,16 @@ import type {
   EgressView,
   FileEntry,
   Health,
+  MessageContent,
+  PostMessageInput,
+  PutAgentInput,
+  PutSecretInput,
   Readiness,
+  SecretView,
+  Usage,
+  UsageQuery,
   Workspace,
+  WorkspaceAgent,
   WorkspaceDetail,
   WrittenFile,
 } from '@workcell/protocol';
@@ -48,6 +56,21 @@ export interface FileDownload {
   etag: string | null;
 }
 
+/** One message's agent overrides (`agent` in `POST .../messages`): the workspace's settings but MCP servers. */
+export type MessageAgentInput = NonNullable<PostMessageInput['agent']>;
+
+/** What goes with a message besides its content. */
+export interface MessageOptions {
+  /** This message's overrides of the workspace's agent settings. */
+  agent?: MessageAgentInput;
+}
+
+/** A secret as stored, with whether the PUT created it (201) or replaced it (200). */
+export interface PutSecretResult {
+  secret: SecretView;
+  created: boolean;
+}
+
 /** A run started without streaming (the API's 202 answer). */
 export interface StartedRun {
   runId: string;
@@ -66,6 +89,10 @@ function filePath(path: string): string {
 }
 
 const id = (value: string): string => encodeURIComponent(value);
+
+/** The body of `POST .../messages`: content, and the agent overrides when there are any. */
+const messageBody = (content: MessageContent, agent?: MessageAgentInput): PostMessageInput =>
+  agent ? { content, agent } : { content };
 
 /**
  * A typed client for the Workcell API, built on fetch: Node 20+ and browsers alike. Every route
@@ -289,12 +316,18 @@ export class WorkcellClient {
      * answers its events as they happen. The iterable resumes by itself when the connection
      * drops and ends after `run.completed` or `run.failed`. Errors (such as 409
      * `workspace_busy`) are thrown by the loop. Aborting `signal` stops reading; the run goes on.
+     * `content` is a string or content blocks (text, and images as base64); `o.agent` overrides
+     * the workspace's agent settings for this message.
      */
-    send: (conversationId: string, content: string, o: StreamOptions = {}): RunEventStream =>
+    send: (
+      conversationId: string,
+      content: MessageContent,
+      o: StreamOptions & MessageOptions = {},
+    ): RunEventStream =>
       this.stream(
         (signal) =>
           this.raw('POST', `/v1/conversations/${id(conversationId)}/messages`, {
-            json: { content },
+            json: messageBody(content, o.agent),
             headers: { accept: 'text/event-stream' },
             signal,
           }),
@@ -304,13 +337,13 @@ export class WorkcellClient {
     /** `POST /v1/conversations/:cid/messages` without streaming: the run starts (202) and goes on. */
     start: async (
       conversationId: string,
-      content: string,
-      o: RequestOptions = {},
+      content: MessageContent,
+      o: RequestOptions & MessageOptions = {},
     ): Promise<StartedRun> => {
       const { runId } = await this.call<{ runId: string }>(
         'POST',
         `/v1/conversations/${id(conversationId)}/messages`,
-        { json: { content }, signal: o.signal },
+        { json: messageBody(content, o.agent), signal: o.signal },
       );
       return { runId, conversationId };
     },
@@ -355,8 +388,10 @@ export class WorkcellClient {
       id: conversationId,
       get: (o?: RequestOptions) => c.get(conversationId, o),
       history: (o?: RequestOptions) => c.history(conversationId, o),
-      send: (content: string, o?: StreamOptions) => c.send(conversationId, content, o),
-      start: (content: string, o?: RequestOptions) => c.start(conversationId, content, o),
+      send: (content: MessageContent, o?: StreamOptions & MessageOptions) =>
+        c.send(conversationId, content, o),
+      start: (content: MessageContent, o?: RequestOptions & MessageOptions) =>
+        c.start(conversationId, content, o),
       events: (runId: string, o?: StreamOptions & { after?: number }) =>
         c.events(conversationId, runId, o),
       interrupt: (runId: string, o?: RequestOptions) => c.interrupt(conversationId, runId, o),
@@ -378,6 +413,100 @@ export class WorkcellClient {
         signal: o.signal,
       }),
   };
+
+  readonly agent = {
+    /** `GET /v1/workspaces/:wid/agent`: the workspace's settings and the effective ones. */
+    get: (workspaceId: string, o: RequestOptions = {}): Promise<WorkspaceAgent> =>
+      this.call('GET', `/v1/workspaces/${id(workspaceId)}/agent`, o),
+    /**
+     * `PUT /v1/workspaces/:wid/agent`: replaces the workspace's whole settings (`{}` clears them);
+     * they apply from the next message. A refused setting throws (`model_not_allowed`, ...).
+     */
+    set: (
+      workspaceId: string,
+      settings: PutAgentInput,
+      o: RequestOptions = {},
+    ): Promise<WorkspaceAgent> =>
+      this.call('PUT', `/v1/workspaces/${id(workspaceId)}/agent`, {
+        json: settings,
+        signal: o.signal,
+      }),
+  };
+
+  readonly usage = {
+    /** `GET /v1/workspaces/:wid/usage`: tokens, cost and run time per day (UTC) and model. */
+    workspace: (workspaceId: string, o: RequestOptions & UsageQuery = {}): Promise<Usage> =>
+      this.call('GET', `/v1/workspaces/${id(workspaceId)}/usage`, {
+        query: { from: o.from, to: o.to },
+        signal: o.signal,
+      }),
+    /** `GET /v1/usage`: the tenant's usage over every workspace. */
+    tenant: (o: RequestOptions & UsageQuery = {}): Promise<Usage> =>
+      this.call('GET', '/v1/usage', { query: { from: o.from, to: o.to }, signal: o.signal }),
+  };
+
+  /**
+   * Secrets by scope: `secrets.workspace` for one workspace's own (it also sees the tenant's),
+   * `secrets.tenant` for every workspace of the tenant. A value goes in and never comes out:
+   * the views carry names, hosts and placeholders. A host without `WORKCELL_SECRETS_KEY`
+   * answers 501 `secrets_not_configured`.
+   */
+  readonly secrets = {
+    workspace: {
+      /** `GET /v1/workspaces/:wid/secrets`: the workspace's secrets and the tenant's. */
+      list: async (workspaceId: string, o: RequestOptions = {}): Promise<SecretView[]> =>
+        (
+          await this.call<{ secrets: SecretView[] }>(
+            'GET',
+            `/v1/workspaces/${id(workspaceId)}/secrets`,
+            o,
+          )
+        ).secrets,
+      /** `GET /v1/workspaces/:wid/secrets/:name` */
+      get: (workspaceId: string, name: string, o: RequestOptions = {}): Promise<SecretView> =>
+        this.call('GET', `/v1/workspaces/${id(workspaceId)}/secrets/${id(name)}`, o),
+      /** `PUT /v1/workspaces/:wid/secrets/:name`: creates or replaces; a new value applies to the next request. */
+      put: (
+        workspaceId: string,
+        name: string,
+        input: PutSecretInput,
+        o: RequestOptions = {},
+      ): Promise<PutSecretResult> =>
+        this.putSecret(`/v1/workspaces/${id(workspaceId)}/secrets/${id(name)}`, input, o),
+      /** `DELETE /v1/workspaces/:wid/secrets/:name` */
+      delete: async (workspaceId: string, name: string, o: RequestOptions = {}): Promise<void> => {
+        await this.call('DELETE', `/v1/workspaces/${id(workspaceId)}/secrets/${id(name)}`, o);
+      },
+    },
+    tenant: {
+      /** `GET /v1/secrets` */
+      list: async (o: RequestOptions = {}): Promise<SecretView[]> =>
+        (await this.call<{ secrets: SecretView[] }>('GET', '/v1/secrets', o)).secrets,
+      /** `GET /v1/secrets/:name` */
+      get: (name: string, o: RequestOptions = {}): Promise<SecretView> =>
+        this.call('GET', `/v1/secrets/${id(name)}`, o),
+      /** `PUT /v1/secrets/:name`: for every workspace without a secret of that name. */
+      put: (
+        name: string,
+        input: PutSecretInput,
+        o: RequestOptions = {},
+      ): Promise<PutSecretResult> => this.putSecret(`/v1/secrets/${id(name)}`, input, o),
+      /** `DELETE /v1/secrets/:name` */
+      delete: async (name: string, o: RequestOptions = {}): Promise<void> => {
+        await this.call('DELETE', `/v1/secrets/${id(name)}`, o);
+      },
+    },
+  };
+
+  private async putSecret(
+    path: string,
+    input: PutSecretInput,
+    o: RequestOptions,
+  ): Promise<PutSecretResult> {
+    const res = await this.raw('PUT', path, { json: input, signal: o.signal });
+    if (!res.ok) throw await errorFromResponse(res);
+    return { secret: (await res.json()) as SecretView, created: res.status === 201 };
+  }
 
   readonly admin = {
     /** `GET /v1/admin/containers` (admin tokens; anyone else gets 404 `not_found`). */

@@ -6,6 +6,9 @@ export {
   type UploadBody,
   type FileDownload,
   type StartedRun,
+  type MessageOptions,
+  type MessageAgentInput,
+  type PutSecretResult,
 } from './client.js';
 export { WorkcellApiError } from './errors.js';
 export { RunEventStream, type ReconnectOptions } from './run-stream.js';
@@ -32,4 +35,17 @@ export {
   type EgressView,
   type EgressDecision,
   type ContainerState,
+  type ContentBlock,
+  type MessageContent,
+  type AgentSettings,
+  type MessageAgentSettings,
+  type WorkspaceAgent,
+  type PutAgentInput,
+  type SecretView,
+  type SecretScope,
+  type PutSecretInput,
+  type Usage,
+  type UsageDay,
+  type UsageTotals,
+  type UsageQuery,
 } from '@workcell/protocol';

@@ -220,3 +220,172 @@ describe('errors and routes', () => {
     expect(await h.wc.health()).toEqual({ status: 'degraded' });
   });
 });
+
+describe('messages with content blocks and agent overrides', () => {
+  const image = { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } as const;
+
+  it('send() posts content blocks and the agent option as given', async () => {
+    const h = await host([sse([started, completed(2)], 'end')]);
+    const content = [
+      { type: 'text', text: 'what is this?' },
+      { type: 'image', source: image },
+    ] as const;
+    const events = await h.wc.conversations
+      .send('c1', [...content], { agent: { model: 'claude-haiku-4-5', maxTurns: 2 } })
+      .toArray();
+    expect(seqs(events)).toEqual([1, 2]);
+    expect(JSON.parse(h.seen[0]?.body ?? '')).toEqual({
+      content,
+      agent: { model: 'claude-haiku-4-5', maxTurns: 2 },
+    });
+  });
+
+  it('start() sends the agent option and answers the run id; without it the body is content only', async () => {
+    const h = await host([json(202, { runId: 'run_2' })]);
+    expect(
+      await h.wc.conversation('c1').start('hi', { agent: { appendSystemPrompt: 'Be brief.' } }),
+    ).toEqual({ runId: 'run_2', conversationId: 'c1' });
+    await h.wc.conversations.start('c1', 'again');
+    expect(h.seen.map((s) => JSON.parse(s.body) as unknown)).toEqual([
+      { content: 'hi', agent: { appendSystemPrompt: 'Be brief.' } },
+      { content: 'again' },
+    ]);
+  });
+});
+
+describe('agent settings, usage and secrets', () => {
+  const agentView = {
+    workspaceId: 'w 1',
+    settings: { model: 'claude-haiku-4-5' },
+    effective: { model: 'claude-haiku-4-5', maxTurns: 10 },
+  };
+  const usage = {
+    from: '2025-01-01',
+    to: null,
+    days: [],
+    totals: {
+      runs: 0,
+      inputTokens: 0,
+      outputTokens: 0,
+      cacheReadInputTokens: 0,
+      cacheCreationInputTokens: 0,
+      costUsd: 0,
+      runTimeMs: 0,
+    },
+  };
+  const secret = {
+    name: 'github_token',
+    scope: 'workspace',
+    hosts: ['api.github.com'],
+    header: 'authorization',
+    format: 'Bearer {value}',
+    env: 'GITHUB_TOKEN',
+    placeholder: 'wcs_placeholder',
+    createdAt: '2025-01-01T00:00:00.000Z',
+    updatedAt: '2025-01-01T00:00:00.000Z',
+  };
+
+  it("agent.get and agent.set read and replace a workspace's settings", async () => {
+    const h = await host([json(200, agentView)]);
+    expect(await h.wc.agent.get('w 1')).toEqual(agentView);
+    expect(await h.wc.agent.set('w 1', { model: 'claude-haiku-4-5' })).toEqual(agentView);
+    expect(h.seen.map((s) => [s.method, s.url, s.body])).toEqual([
+      ['GET', '/v1/workspaces/w%201/agent', ''],
+      ['PUT', '/v1/workspaces/w%201/agent', '{"model":"claude-haiku-4-5"}'],
+    ]);
+  });
+
+  it('agent.set throws the refusal the host answers (400 model_not_allowed)', async () => {
+    const h = await host([
+      json(400, { error: { code: 'model_not_allowed', message: 'model x is not allowed' } }),
+    ]);
+    await expect(h.wc.agent.set('w1', { model: 'x' })).rejects.toMatchObject({
+      name: 'WorkcellApiError',
+      status: 400,
+      code: 'model_not_allowed',
+    });
+  });
+
+  it('usage for a workspace and for the tenant, with the day range as query parameters', async () => {
+    const h = await host([json(200, usage)]);
+    expect(await h.wc.usage.workspace('w1', { from: '2025-01-01' })).toEqual(usage);
+    await h.wc.usage.tenant({ from: '2025-01-01', to: '2025-01-31' });
+    await h.wc.usage.tenant();
+    expect(h.seen.map((s) => s.url)).toEqual([
+      '/v1/workspaces/w1/usage?from=2025-01-01',
+      '/v1/usage?from=2025-01-01&to=2025-01-31',
+      '/v1/usage',
+    ]);
+  });
+
+  it('workspace secrets: put says whether it created, list answers the views, get and delete', async () => {
+    const h = await host([
+      json(201, secret),
+      json(200, secret),
+      json(200, { secrets: [secret], nextCursor: null }),
+      json(200, secret),
+      (_req, res) => {
+        res.writeHead(204);
+        res.end();
+      },
+    ]);
+    const input = {
+      value: 'ghp_real',
+      hosts: ['api.github.com'],
+      header: 'Authorization',
+      format: 'Bearer {value}',
+    };
+    expect(await h.wc.secrets.workspace.put('w1', 'GITHUB_TOKEN', input)).toEqual({
+      secret,
+      created: true,
+    });
+    expect(await h.wc.secrets.workspace.put('w1', 'GITHUB_TOKEN', input)).toEqual({
+      secret,
+      created: false,
+    });
+    expect(await h.wc.secrets.workspace.list('w1')).toEqual([secret]);
+    expect(await h.wc.secrets.workspace.get('w1', 'github_token')).toEqual(secret);
+    await h.wc.secrets.workspace.delete('w1', 'github_token');
+    expect(h.seen.map((s) => `${s.method} ${s.url}`)).toEqual([
+      'PUT /v1/workspaces/w1/secrets/GITHUB_TOKEN',
+      'PUT /v1/workspaces/w1/secrets/GITHUB_TOKEN',
+      'GET /v1/workspaces/w1/secrets',
+      'GET /v1/workspaces/w1/secrets/github_token',
+      'DELETE /v1/workspaces/w1/secrets/github_token',
+    ]);
+    expect(JSON.parse(h.seen[0]?.body ?? '')).toEqual(input);
+  });
+
+  it('tenant secrets use /v1/secrets; a host without a secrets key throws secrets_not_configured', async () => {
+    const tenantSecret = { ...secret, scope: 'tenant' };
+    const h = await host([
+      json(201, tenantSecret),
+      json(200, { secrets: [tenantSecret], nextCursor: null }),
+      json(200, tenantSecret),
+      (_req, res) => {
+        res.writeHead(204);
+        res.end();
+      },
+      json(501, { error: { code: 'secrets_not_configured', message: 'no WORKCELL_SECRETS_KEY' } }),
+    ]);
+    const input = { value: 'v', hosts: ['example.com'] };
+    expect(await h.wc.secrets.tenant.put('npm_token', input)).toEqual({
+      secret: tenantSecret,
+      created: true,
+    });
+    expect(await h.wc.secrets.tenant.list()).toEqual([tenantSecret]);
+    expect(await h.wc.secrets.tenant.get('npm_token')).toEqual(tenantSecret);
+    await h.wc.secrets.tenant.delete('npm_token');
+    await expect(h.wc.secrets.tenant.list()).rejects.toMatchObject({
+      status: 501,
+      code: 'secrets_not_configured',
+    });
+    expect(h.seen.map((s) => `${s.method} ${s.url}`)).toEqual([
+      'PUT /v1/secrets/npm_token',
+      'GET /v1/secrets',
+      'GET /v1/secrets/npm_token',
+      'DELETE /v1/secrets/npm_token',
+      'GET /v1/secrets',
+    ]);
+  });
+});

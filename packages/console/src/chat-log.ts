@@ -1,4 +1,4 @@
-import type { RunEvent } from '@workcell/client';
+import type { MessageContent, RunEvent } from '@workcell/client';
 import { h } from './dom.js';
 
 interface Block {
@@ -35,6 +35,14 @@ function resultText(content: unknown): string {
   return JSON.stringify(content, null, 2);
 }
 
+/** A prompt as text: a string as it is, blocks as their text with each image named. */
+function promptText(content: MessageContent): string {
+  if (typeof content === 'string') return content;
+  return content
+    .map((b) => (b.type === 'text' ? b.text : `[image ${b.source.media_type}]`))
+    .join('\n');
+}
+
 /**
  * Renders a conversation's run events into its log: the user's message, the reply's text as it
  * streams in, each tool call as a compact expandable line with its result, and how the run
@@ -66,15 +74,13 @@ export class ChatLog {
   }
 
   event(ev: RunEvent): void {
-    const name = ev.event as string;
-    if (name === 'user.message') {
-      // The host's record of the prompt; the one shown on sending stands for it.
-      const content = (ev.data as { content?: unknown }).content;
-      if (this.pendingPrompt) this.pendingPrompt = null;
-      else if (typeof content === 'string') this.userMessage(content);
-      return;
-    }
     switch (ev.event) {
+      case 'user.message':
+        // The host's record of the prompt (history, a rejoined run); the one shown on sending
+        // stands for it in a live run.
+        if (this.pendingPrompt) this.pendingPrompt = null;
+        else this.userMessage(promptText(ev.data.content));
+        return;
       case 'run.started':
         this.bubble = null;
         this.streamed = false;

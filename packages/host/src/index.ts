@@ -18,13 +18,27 @@ export {
 export { buildWorkspaceImage, findRepoRoot, type ImageBuildResult } from './image/builder.js';
 export { DockerRuntime } from './containers/docker-runtime.js';
 export { AgentClient } from './containers/agent-client.js';
+export { Orchestrator, type OrchestratorSettings } from './containers/orchestrator.js';
+export { EgressListeners } from './containers/egress-listeners.js';
+export type {
+  AcquiredContainer,
+  AgentConnection,
+  RunContainers,
+  WorkspaceContainers,
+} from './containers/run-containers.js';
+export type { WorkspaceSync } from './containers/workspace-sync.js';
+export { systemClock, ManualClock, SetTimeClock, type Clock, type Timer } from './time/clock.js';
 export {
-  Orchestrator,
-  systemClock,
-  type Clock,
-  type AcquiredContainer,
-  type OrchestratorSettings,
-} from './containers/orchestrator.js';
+  LEASES,
+  runLeaseName,
+  poolLeaseName,
+  GC_LEASE,
+  leaseHolder,
+  takeLease,
+  withLease,
+  type HeldLease,
+  type LeaseSpec,
+} from './state/leases.js';
 export {
   LABELS,
   type ContainerRuntime,
@@ -34,11 +48,11 @@ export {
 export { SlotStore, type Slot, type AssignmentRecord } from './containers/slots.js';
 export {
   WarmPool,
-  poolLeaseName,
   type WarmPoolSettings,
+  type PoolScope,
   type PoolTick,
 } from './containers/warm-pool.js';
-export { GarbageCollector, GC_LEASE, type GcSettings, type GcReport } from './containers/gc.js';
+export { GarbageCollector, type GcSettings, type GcReport } from './containers/gc.js';
 export { reconcile, type ReconcileReport, type ReconcileDeps } from './containers/reconcile.js';
 export type {
   StateStore,
@@ -48,9 +62,9 @@ export type {
 } from './state/state-store.js';
 export {
   ExecuteService,
-  runLeaseName,
   type ExecuteSettings,
   type RunObserver,
+  type RunService,
 } from './execute/execute-service.js';
 export {
   RunEventLog,
@@ -66,4 +80,3 @@ export { buildApi } from './api/app.js';
 export { OPERATIONS, type Operation } from './api/contract.js';
 export { buildOpenApiDocument, openApiPath } from './api/openapi.js';
 export type { ObjectStore, ObjectInfo } from './storage/object-store.js';
-export { main as cliMain } from './cli/main.js';

@@ -3,25 +3,36 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { startMockModel, type MockModel } from '@workcell/mock-model';
+import { AGENT_MAX_BODY_ENV, maxRequestBytes } from '@workcell/protocol';
 import {
   CredentialProxy,
   parseEgressPatterns,
+  parseAnthropicOperations,
   parseCidrList,
   type AuditRecord,
 } from '@workcell/proxy';
+import { CONTAINER_PATHS } from '@workcell/protocol';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
+import {
+  AgentSettingsPolicy,
+  AgentSettingsService,
+  AgentSettingsStore,
+} from './agent-settings/index.js';
 import { buildApi } from './api/app.js';
 import { consoleDistDir, loadConsoleAssets } from './api/console.js';
 import { TenantRateLimiter } from './auth/rate-limit.js';
 import { TokenAuthenticator } from './auth/tokens.js';
 import { Catalog } from './catalog/catalog.js';
 import type { ResolvedConfig } from './config/load.js';
+import { splitList } from './config/schema.js';
 import { DockerRuntime } from './containers/docker-runtime.js';
 import { GarbageCollector } from './containers/gc.js';
-import { Orchestrator, systemClock, type Clock } from './containers/orchestrator.js';
+import { EgressListeners } from './containers/egress-listeners.js';
+import { Orchestrator } from './containers/orchestrator.js';
 import { reconcile, type ReconcileReport } from './containers/reconcile.js';
 import type { ContainerRuntime } from './containers/runtime.js';
+import { LoopbackVolumes, PlainVolumes } from './containers/slot-volume.js';
 import { SlotStore } from './containers/slots.js';
 import { WarmPool } from './containers/warm-pool.js';
 import { AuditTrail, ProxyEgressGateway } from './egress/gateway.js';
@@ -29,13 +40,20 @@ import { PolicyStore } from './egress/policy-store.js';
 import { ExecuteService } from './execute/execute-service.js';
 import { RunEventLog } from './execute/run-events.js';
 import { ObjectStoreWorkspaceSync } from './execute/object-store-sync.js';
+import { WorkspaceRemoval } from './execute/workspace-removal.js';
 import { StoreFilesService } from './files/store-files-service.js';
 import { HealthChecks } from './metrics/health.js';
 import { WorkcellMetrics } from './metrics/metrics.js';
+import { SecretCipher } from './secrets/cipher.js';
+import { SecretStore } from './secrets/secret-store.js';
+import { containerTrustEnv, loadInterception } from './secrets/trust.js';
 import { createStateStore } from './state/index.js';
 import type { StateStore } from './state/state-store.js';
 import { createObjectStore } from './storage/index.js';
+import { s3SettingsFrom } from './storage/create-store.js';
 import type { ObjectStore } from './storage/object-store.js';
+import { systemClock, type Clock } from './time/clock.js';
+import { UsageService } from './usage/usage-service.js';
 
 /** Log paths that may carry secrets; pino replaces them before anything is written. */
 export const REDACT_PATHS = [
@@ -59,6 +77,27 @@ export function createLogger(
   );
 }
 
+/**
+ * The non-secret environment of every agent: the model provider and region, and the agent's
+ * body limit, the same as the API's for one message (`WORKCELL_MAX_PROMPT_BYTES`).
+ */
+/** The largest message: its text and its images, base64 (4 characters for every 3 bytes). */
+export function messageBytes(
+  config: Pick<ResolvedConfig, 'maxPromptBytes' | 'maxImageBytes'>,
+): number {
+  return config.maxPromptBytes + Math.ceil(config.maxImageBytes / 3) * 4;
+}
+
+export function agentEnvironment(
+  config: Pick<ResolvedConfig, 'modelProvider' | 'awsRegion' | 'maxPromptBytes' | 'maxImageBytes'>,
+): Record<string, string> {
+  return {
+    WORKCELL_MODEL_PROVIDER: config.modelProvider,
+    AWS_REGION: config.awsRegion,
+    [AGENT_MAX_BODY_ENV]: String(maxRequestBytes(messageBytes(config))),
+  };
+}
+
 export interface WorkcellOptions {
   logger?: Logger;
   /** Run the built-in mock model in-process and send model traffic to it. */
@@ -79,6 +118,10 @@ export interface Workcell {
   objects: ObjectStore;
   runtime: ContainerRuntime;
   orchestrator: Orchestrator;
+  /** The egress listeners this host holds, one per container it serves. */
+  listeners: EgressListeners;
+  slots: SlotStore;
+  clock: Clock;
   pool: WarmPool;
   gc: GarbageCollector;
   /** Re-attaches this host's containers and removes the rest; `listen()` runs it before serving. */
@@ -87,6 +130,7 @@ export interface Workcell {
   catalog: Catalog;
   audit: AuditTrail;
   policies: PolicyStore;
+  secrets: SecretStore;
   mockModel: MockModel | null;
   metrics: WorkcellMetrics;
   health: HealthChecks;
@@ -125,14 +169,7 @@ export async function createWorkcell(
     options.objects ??
     createObjectStore({
       dataDir,
-      s3: config.s3Bucket
-        ? {
-            bucket: config.s3Bucket,
-            endpoint: config.s3Endpoint,
-            prefix: config.s3Prefix,
-            region: config.awsRegion,
-          }
-        : undefined,
+      s3: s3SettingsFrom(config),
       logger,
     });
   const state = createStateStore({ redisUrl: config.redisUrl, logger });
@@ -140,6 +177,22 @@ export async function createWorkcell(
   const metrics = new WorkcellMetrics(() => state.listContainers());
 
   const audit = new AuditTrail();
+  const agentPolicy = new AgentSettingsPolicy({
+    defaults: {
+      ...config.agentDefaults,
+      ...(config.model ? { model: config.model } : {}),
+    },
+    modelsAllowed: config.modelsAllowed ?? null,
+    allowCustomSystemPrompt: config.agentCustomSystemPrompt,
+  });
+  const agentSettingsStore = new AgentSettingsStore(objects);
+  // Set once the policy store exists: a settings change reloads the workspace's egress policy.
+  let reloadEgress = async (_tenant: string, _workspaceId: string): Promise<void> => undefined;
+  const agentSettings = new AgentSettingsService({
+    store: agentSettingsStore,
+    policy: agentPolicy,
+    changed: (tenant, workspaceId) => reloadEgress(tenant, workspaceId),
+  });
   const policies = new PolicyStore(
     {
       allow: parseEgressPatterns(config.egressAllow, 'WORKCELL_EGRESS_ALLOW'),
@@ -148,39 +201,84 @@ export async function createWorkcell(
     },
     objects,
     logger.child({ component: 'egress-policy' }),
+    Date.now,
+    // The hosts of the workspace's MCP servers join its allow list.
+    (tenant, workspaceId) => agentSettings.mcpEgress(tenant, workspaceId),
   );
+  reloadEgress = async (tenant, workspaceId) => {
+    await policies.reload(tenant, workspaceId);
+  };
+  const secrets = new SecretStore(
+    config.secretsKey ? new SecretCipher(config.secretsKey) : null,
+    objects,
+    logger.child({ component: 'secrets' }),
+    { maxPerScope: 100 },
+  );
+  // With secrets on, the proxy terminates TLS for secret hosts with the installation's CA,
+  // whose public half every container trusts.
+  const trust = secrets.enabled
+    ? await loadInterception(dataDir, config.upstreamCaFile ?? null)
+    : null;
   const auditLogger = logger.child({ component: 'egress-audit' });
   const proxy = new CredentialProxy({
     anthropic: {
       upstream: new URL(anthropicUpstream),
       // The built-in mock model takes any key; an offline demo has none to give.
       apiKey: () => config.anthropicApiKey ?? (mockModel ? 'mock-model-key' : undefined),
+      operations: parseAnthropicOperations(
+        splitList(config.anthropicOperations),
+        'WORKCELL_ANTHROPIC_OPERATIONS',
+      ),
     },
     bedrock: {
       upstream: new URL(bedrockUpstream),
       region: config.awsRegion,
+      // The AWS SDK's default chain; the object store has its own keys (`WORKCELL_S3_*`).
       credentials: fromNodeProviderChain(),
       maxBodyBytes: 20 * 1024 * 1024,
+    },
+    limits: {
+      maxConnectionsPerListener: config.proxyMaxConnections,
+      maxTunnelsPerListener: config.proxyMaxTunnels,
+      tunnelIdleTimeoutMs: config.proxyTunnelIdleMs,
+      headersTimeoutMs: config.proxyHeadersTimeoutMs,
+      requestTimeoutMs: config.proxyRequestTimeoutMs,
+      maxBufferedBodyBytes: config.proxyMaxBufferedBytes,
     },
     audit: (record: AuditRecord) => {
       audit.record(record);
       metrics.proxyRequest(record.decision);
+      metrics.proxySecrets(record);
       auditLogger.info({ audit: record }, 'egress');
     },
     logger: logger.child({ component: 'proxy' }),
+    interception: trust?.interception ?? null,
+    // An injected clock (a test's) times audit records too; the proxy's own is high-resolution.
+    ...(options.clock ? { clock: () => clock.now() } : {}),
   });
-  const gateway = new ProxyEgressGateway(proxy, policies);
+  const gateway = new ProxyEgressGateway(proxy, policies, secrets);
 
-  const slots = new SlotStore(dataDir);
+  if (config.workspaceDiskMb > 0) await LoopbackVolumes.check();
+  const slots = new SlotStore(
+    dataDir,
+    config.workspaceDiskMb > 0 ? new LoopbackVolumes(config.workspaceDiskMb) : new PlainVolumes(),
+  );
   const startTimeoutMs = 30_000;
-  /** The run lease's TTL; ExecuteService renews it every third of this while a run goes on. */
+  /** The run lease's TTL; a run renews it every third of this while it goes on. */
   const runLeaseTtlMs = 30_000;
+  const listeners = new EgressListeners({
+    gateway,
+    slots,
+    hostId: config.hostId,
+    logger: logger.child({ component: 'egress-listeners' }),
+  });
   const orchestrator = new Orchestrator({
     onSlotRemoved: (slotId) => sync.forget(slotId),
+    onWarmClaim: () => pool.kick(),
     runtime,
     state,
     slots,
-    gateway,
+    listeners,
     clock,
     logger: logger.child({ component: 'orchestrator' }),
     settings: {
@@ -192,17 +290,22 @@ export async function createWorkcell(
         memoryMb: config.containerMemoryMb,
         cpus: config.containerCpus,
         pids: config.containerPids,
+        nofile: config.containerNofile,
       },
       agentEnv: {
-        WORKCELL_MODEL_PROVIDER: config.modelProvider,
-        AWS_REGION: config.awsRegion,
+        ...agentEnvironment(config),
+        ...(trust ? containerTrustEnv(CONTAINER_PATHS.trust) : {}),
       },
+      ...(trust ? { trustDir: trust.publicDir } : {}),
       startTimeoutMs,
     },
   });
 
   const catalog = new Catalog(objects);
-  const events = new RunEventLog(state, { logger: logger.child({ component: 'run-events' }) });
+  const events = new RunEventLog(state, {
+    logger: logger.child({ component: 'run-events' }),
+    clock,
+  });
   const sync = new ObjectStoreWorkspaceSync(objects, {
     maxFileBytes: config.maxFileBytes,
     logger: logger.child({ component: 'sync' }),
@@ -210,33 +313,49 @@ export async function createWorkcell(
   });
   const files = new StoreFilesService(objects, state, {
     maxFileBytes: config.maxFileBytes,
+    hostId: config.hostId,
+    clock,
+    logger: logger.child({ component: 'files' }),
     afterChange: async (tenant, workspaceId) => {
       const record = await orchestrator.assigned(workspaceId);
       if (record && (record.state === 'assigned' || record.state === 'idle')) {
-        await sync.syncIn(tenant, workspaceId, orchestrator.slotOf(record));
+        await sync.syncIn(tenant, workspaceId, slots.slot(record.slotId));
       }
     },
   });
   const execute = new ExecuteService({
     catalog,
-    orchestrator,
+    containers: orchestrator,
     state,
     events,
     sync,
+    clock,
     observer: metrics,
+    runEnv: (tenant, workspaceId) => secrets.placeholders(tenant, workspaceId),
+    agentSettings,
     logger: logger.child({ component: 'execute' }),
     settings: {
       runTimeoutMs: config.runTimeoutMs,
       maxPromptBytes: config.maxPromptBytes,
+      maxImageBytes: config.maxImageBytes,
       leaseTtlMs: runLeaseTtlMs,
       eventBufferTtlMs: 3_600_000,
     },
   });
 
+  const scope = {
+    image: config.image,
+    imageVersion: config.version,
+    hostId: config.hostId,
+    startTimeoutMs,
+  };
   const pool = new WarmPool({
-    orchestrator,
+    containers: orchestrator,
+    listeners,
     state,
     runtime,
+    slots,
+    clock,
     logger: logger.child({ component: 'warm-pool' }),
     settings: {
       size: config.warmPoolSize,
@@ -244,12 +363,16 @@ export async function createWorkcell(
       parallelCreates: 2,
       leaseTtlMs: 2 * startTimeoutMs,
     },
+    scope,
   });
   const gc = new GarbageCollector({
-    orchestrator,
+    containers: orchestrator,
     state,
     runtime,
+    slots,
     sync,
+    clock,
+    hostId: config.hostId,
     logger: logger.child({ component: 'gc' }),
     settings: {
       idleTimeoutMs: config.idleTimeoutMs,
@@ -262,10 +385,13 @@ export async function createWorkcell(
   });
   const reconcileContainers = (): Promise<ReconcileReport> =>
     reconcile({
-      orchestrator,
+      containers: orchestrator,
       state,
       runtime,
+      slots,
       sync,
+      clock,
+      scope,
       logger: logger.child({ component: 'reconcile' }),
       runLeaseTtlMs,
       graceMs: 10_000,
@@ -290,11 +416,22 @@ export async function createWorkcell(
   const api = await buildApi({
     auth,
     catalog,
-    orchestrator,
+    containers: orchestrator,
+    workspaces: new WorkspaceRemoval({
+      catalog,
+      containers: orchestrator,
+      state,
+      clock,
+      logger: logger.child({ component: 'workspaces' }),
+      hostId: config.hostId,
+    }),
     execute,
+    agentSettings,
+    usage: new UsageService(catalog),
     events,
     files,
     egress: { policies, audit },
+    secrets,
     health,
     metrics,
     rateLimit: new TenantRateLimiter(
@@ -305,9 +442,13 @@ export async function createWorkcell(
     state,
     runtime,
     logger: logger.child({ component: 'api' }),
-    limits: { maxFileBytes: config.maxFileBytes, maxJsonBytes: config.maxPromptBytes + 64 * 1024 },
+    limits: {
+      maxFileBytes: config.maxFileBytes,
+      maxJsonBytes: maxRequestBytes(messageBytes(config)),
+    },
     version: config.version,
     console: await loadConsoleAssets(consoleDistDir()),
+    corsOrigins: splitList(config.corsOrigins),
   });
 
   return {
@@ -318,6 +459,9 @@ export async function createWorkcell(
     objects,
     runtime,
     orchestrator,
+    listeners,
+    slots,
+    clock,
     pool,
     gc,
     reconcile: reconcileContainers,
@@ -325,13 +469,14 @@ export async function createWorkcell(
     catalog,
     audit,
     policies,
+    secrets,
     mockModel,
     metrics,
     health,
     generatedToken,
     async listen() {
       await reconcileContainers().catch((err: unknown) => {
-        logger.error({ err: String(err) }, 'reconcile failed; serving anyway (GC cleans up later)');
+        logger.error({ err }, 'reconcile failed; serving anyway (GC cleans up later)');
       });
       pool.start();
       gc.start();
@@ -342,7 +487,7 @@ export async function createWorkcell(
       await api.close();
       await pool.stop();
       await gc.stop();
-      await orchestrator.close();
+      await listeners.close();
       await gateway.close();
       await state.close();
       await objects.close();

@@ -61,6 +61,7 @@ export async function handleMessages(ctx: RouteContext): Promise<void> {
   ctx.record.model = model;
   ctx.record.stream = body.stream === true;
   ctx.record.userText = turn.view.userText;
+  ctx.record.thinking = body.thinking ?? null;
 
   const { res } = ctx;
   const signal = clientGone(res);

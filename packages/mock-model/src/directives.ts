@@ -3,6 +3,7 @@
  * given how many tool calls the conversation has already made since that prompt.
  */
 import { posix } from 'node:path';
+import type { EchoSource } from './echo.js';
 
 export const DIRECTIVE_PREFIX = 'MOCK:';
 
@@ -15,14 +16,19 @@ export const DONE_TEXT = 'done';
 const MAX_CHUNKS = 1_000_000;
 const MAX_SLEEP_MS = 3_600_000;
 const PATH_KEYS = ['file_path', 'notebook_path'] as const;
-const DIRECTIVE_KEYS = ['text', 'tool', 'sleep_ms', 'chunks', 'report'] as const;
+const DIRECTIVE_KEYS = ['text', 'tool', 'sleep_ms', 'chunks', 'report', 'echo'] as const;
+const ECHO_KINDS = ['model', 'tools', 'context'] as const;
+
+/** The reply of a context echo that no line matches. */
+export const NO_MATCH_TEXT = '(no line matches)';
 
 export type Directive =
   | { kind: 'text'; text: string }
   | { kind: 'tool'; name: string; input: Record<string, unknown> }
   | { kind: 'sleep'; ms: number }
   | { kind: 'chunks'; count: number; text: string }
-  | { kind: 'report'; what: 'turns' };
+  | { kind: 'report'; what: 'turns' }
+  | { kind: 'echo'; what: (typeof ECHO_KINDS)[number]; grep: string | undefined; line: string };
 
 export type ParsedPrompt =
   { ok: true; directives: Directive[] } | { ok: false; line: number; message: string };
@@ -46,6 +52,8 @@ export interface TurnContext {
   toolCallsSincePrompt: number;
   /** False when the request offers no tools (side requests such as title generation). */
   toolsOffered: boolean;
+  /** What the echo directives read; without it they reply with an empty text. */
+  echo?: EchoSource;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -63,7 +71,7 @@ function withAbsolutePaths(input: Record<string, unknown>): Record<string, unkno
   return result;
 }
 
-function toDirective(value: unknown): Directive | string {
+function toDirective(value: unknown, line: string): Directive | string {
   if (!isRecord(value)) return 'a directive is a JSON object';
   const kinds = DIRECTIVE_KEYS.filter((key) => key in value);
   const [kind] = kinds;
@@ -105,6 +113,14 @@ function toDirective(value: unknown): Directive | string {
     }
     case 'report':
       return value.report === 'turns' ? { kind: 'report', what: 'turns' } : '"report" is "turns"';
+    case 'echo': {
+      const what = ECHO_KINDS.find((k) => k === value.echo);
+      if (what === undefined)
+        return `"echo" is one of ${ECHO_KINDS.map((k) => `"${k}"`).join(', ')}`;
+      if (value.grep !== undefined && (typeof value.grep !== 'string' || value.grep === ''))
+        return '"grep" is a non-empty string';
+      return { kind: 'echo', what, grep: value.grep, line };
+    }
   }
 }
 
@@ -120,7 +136,7 @@ export function parseDirectives(text: string): ParsedPrompt {
     } catch (error) {
       return { ok: false, line: index + 1, message: (error as Error).message };
     }
-    const directive = toDirective(value);
+    const directive = toDirective(value, line);
     if (typeof directive === 'string') return { ok: false, line: index + 1, message: directive };
     directives.push(directive);
   }
@@ -128,7 +144,7 @@ export function parseDirectives(text: string): ParsedPrompt {
 }
 
 interface Step {
-  /** The text, chunk, report and sleep directives before the step's tool call, in order. */
+  /** The text, chunk, report, echo and sleep directives before the step's tool call, in order. */
   before: Exclude<Directive, { kind: 'tool' }>[];
   tool: { name: string; input: Record<string, unknown> } | null;
 }
@@ -151,6 +167,20 @@ function splitIntoSteps(directives: Directive[]): Step[] {
 
 function textPlan(text: string): TurnPlan {
   return { sleepMs: 0, blocks: [{ type: 'text', deltas: [text] }], stopReason: 'end_turn' };
+}
+
+function echoText(directive: Extract<Directive, { kind: 'echo' }>, source?: EchoSource): string {
+  if (!source) return '';
+  switch (directive.what) {
+    case 'model':
+      return source.model;
+    case 'tools':
+      return source.toolNames.join('\n');
+    case 'context': {
+      const lines = source.contextLines(directive.grep, directive.line);
+      return lines.length > 0 ? lines.join('\n') : NO_MATCH_TEXT;
+    }
+  }
 }
 
 /**
@@ -188,6 +218,9 @@ export function planTurn(context: TurnContext): TurnPlan {
         break;
       case 'report':
         deltas.push(`${separator}prior_user_turns=${context.priorUserTurns}`);
+        break;
+      case 'echo':
+        deltas.push(separator + echoText(directive, context.echo));
         break;
       case 'sleep':
         sleepMs += directive.ms;

@@ -17,6 +17,8 @@ export interface ReceivedRequest {
   signatureValid: boolean | null;
   stream: boolean;
   model: string | null;
+  /** The request's `thinking` setting, as sent (null when absent). */
+  thinking: unknown;
   /** The latest user prompt the turn read (system reminders removed). */
   userText: string | null;
   /** When the request arrived (epoch milliseconds). */

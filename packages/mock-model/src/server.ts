@@ -108,6 +108,7 @@ export async function startMockModel(options: MockModelOptions = {}): Promise<Mo
       signatureValid: null,
       stream: false,
       model: null,
+      thinking: null,
       userText: null,
       at: Date.now(),
     };

@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readConversation, type ConversationView } from './conversation.js';
 import { planTurn, type TurnPlan } from './directives.js';
+import { echoSource } from './echo.js';
 import {
   buildMessage,
   contentEvents,
@@ -26,6 +27,7 @@ export function takeTurn(body: Record<string, unknown>, model: string): Turn {
   const plan = planTurn({
     ...view,
     toolsOffered: Array.isArray(body.tools) && body.tools.length > 0,
+    echo: echoSource(body, model),
   });
   const inputTokens = estimateTokens({
     system: body.system,

@@ -1,4 +1,15 @@
 import { z } from 'zod';
+import {
+  MCP_SERVER_NAME,
+  PERMISSION_MODES,
+  SETTING_SOURCES,
+  mcpServerSchema,
+  modelIdSchema,
+  refusedEnvName,
+  thinkingSchema,
+  toolListSchema,
+} from './agent-options.js';
+import { messageContentSchema } from './content.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 
 /**
@@ -14,12 +25,40 @@ import { ERROR_CODES, type ErrorCode } from './errors.js';
 export const CONTAINER_PATHS = {
   socketDir: '/run/workcell',
   agentSocket: '/run/workcell/agent.sock',
-  egressSocket: '/run/workcell/egress.sock',
+  /** Mounted read-only: only the host writes here. */
+  egressDir: '/run/workcell-egress',
+  egressSocket: '/run/workcell-egress/egress.sock',
   workspace: '/workspace',
   /** CLAUDE_CONFIG_DIR: the SDK's session transcripts, bind-mounted and synced. */
   claudeConfig: '/var/lib/workcell/claude',
   home: '/home/agent',
+  /** The Workcell CA's certificate and a trust bundle with it, mounted read-only. */
+  trust: '/etc/workcell/trust',
+  /** The system trust bundle; the host mounts its bundle (public roots + Workcell CA) here. */
+  systemBundle: '/etc/ssl/certs/ca-certificates.crt',
 } as const;
+
+/** Secret placeholders in a run's environment: `WORKCELL_SECRET_<NAME>=wcs_...`, nothing else. */
+export const secretPlaceholderEnvSchema = z
+  .record(
+    z.string().regex(/^WORKCELL_SECRET_[A-Z][A-Z0-9_]{0,63}$/),
+    z.string().regex(/^wcs_[A-Za-z0-9]{16,64}$/),
+  )
+  .refine((env) => Object.keys(env).length <= 200, 'at most 200 secrets');
+/** Room for a request's JSON around its message content (ids, agent settings, escaping). */
+const REQUEST_ENVELOPE_BYTES = 256 * 1024;
+
+/**
+ * The largest body that carries a message of `maxPromptBytes` (`WORKCELL_MAX_PROMPT_BYTES`):
+ * the host API's JSON limit and the agent's `POST /runs` limit are both this, so a message the
+ * host accepts is never refused by the agent.
+ */
+export function maxRequestBytes(maxPromptBytes: number): number {
+  return maxPromptBytes + REQUEST_ENVELOPE_BYTES;
+}
+
+/** The environment variable that carries the agent's body limit into the container. */
+export const AGENT_MAX_BODY_ENV = 'WORKCELL_AGENT_MAX_BODY_BYTES';
 
 /** The egress bridge inside the container: loopback TCP to the egress socket. */
 export const EGRESS_BRIDGE_PORT = 3128;
@@ -29,16 +68,62 @@ export const ROUTE_PREFIX = {
   bedrock: '/_workcell/bedrock',
 } as const;
 
+/**
+ * The error codes an agent may report in a `run.failed` event. The agent runs inside the
+ * container and is not trusted: the host maps any other code to `agent_failed` rather than
+ * let a container claim, say, `unauthorized` or `internal`.
+ */
+export const AGENT_ERROR_CODES = [
+  'sdk_error',
+  'session_lost',
+  'agent_failed',
+  'agent_busy',
+] as const satisfies readonly ErrorCode[];
+
+export type AgentErrorCode = (typeof AGENT_ERROR_CODES)[number];
+
+export function isAgentErrorCode(code: ErrorCode): code is AgentErrorCode {
+  return (AGENT_ERROR_CODES as readonly ErrorCode[]).includes(code);
+}
+
 export const errorBodySchema = z.object({
   code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]),
   message: z.string(),
 });
 
+/**
+ * A run's effective agent settings, resolved by the host (operator defaults, then the
+ * workspace's settings, then the message's overrides). Absent fields take the agent's
+ * defaults: the SDK's default model, the `claude_code` system prompt, project and local
+ * setting sources, `bypassPermissions`.
+ */
 export const runOptionsSchema = z
   .object({
-    model: z.string().min(1).max(200).optional(),
+    model: modelIdSchema.optional(),
     maxTurns: z.number().int().positive().max(1000).optional(),
-    systemPrompt: z.string().max(100_000).optional(),
+    systemPrompt: z
+      .discriminatedUnion('type', [
+        z
+          .object({ type: z.literal('preset'), append: z.string().max(100_000).optional() })
+          .strict(),
+        z.object({ type: z.literal('custom'), prompt: z.string().min(1).max(100_000) }).strict(),
+      ])
+      .optional(),
+    settingSources: z.array(z.enum(SETTING_SOURCES)).max(SETTING_SOURCES.length).optional(),
+    allowedTools: toolListSchema.optional(),
+    disallowedTools: toolListSchema.optional(),
+    permissionMode: z.enum(PERMISSION_MODES).optional(),
+    thinking: thinkingSchema.optional(),
+    mcpServers: z
+      .record(z.string().regex(MCP_SERVER_NAME), mcpServerSchema)
+      .refine((servers) => Object.keys(servers).length <= 20, 'at most 20 MCP servers')
+      .optional(),
+    env: z
+      .record(z.string(), z.string().max(32_768))
+      .refine((env) => Object.keys(env).every((name) => refusedEnvName(name) === null), {
+        message: 'a variable name is reserved by the sandbox',
+      })
+      .optional(),
   })
   .strict();
 export type RunOptions = z.infer<typeof runOptionsSchema>;
@@ -46,10 +131,12 @@ export type RunOptions = z.infer<typeof runOptionsSchema>;
 export const runRequestSchema = z
   .object({
     runId: z.string().min(1).max(100),
-    prompt: z.string().min(1),
+    prompt: messageContentSchema,
     /** The SDK session to resume; the agent fails with `session_lost` if it cannot. */
     resumeSessionId: z.string().min(1).max(200).optional(),
     options: runOptionsSchema.optional(),
+    /** Placeholders of the workspace's secrets, added to the SDK's environment (never values). */
+    env: secretPlaceholderEnvSchema.optional(),
   })
   .strict();
 export type RunRequest = z.infer<typeof runRequestSchema>;
@@ -63,6 +150,8 @@ export const runSummarySchema = z.object({
   numTurns: z.number(),
   totalCostUsd: z.number().nullable(),
   usage: z.record(z.string(), z.unknown()).nullable(),
+  /** Tokens and cost per model (the SDK's `modelUsage`); absent when the run had no result. */
+  modelUsage: z.record(z.string(), z.record(z.string(), z.unknown())).nullable().optional(),
   result: z.string().nullable(),
 });
 export type RunSummary = z.infer<typeof runSummarySchema>;

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 import { errorBodySchema, runSummarySchema } from './agent-wire.js';
+import { agentSettingsSchema, messageAgentSchema } from './agent-settings.js';
+import { messageContentSchema } from './content.js';
+import type { RunEventName } from './run-events.js';
 
 /**
  * The public HTTP API's shapes as zod schemas: the host validates requests with them and builds
@@ -184,17 +187,74 @@ export const egressViewSchema = z.object({
   recent: z.array(egressDecisionSchema),
 });
 
+export const SECRET_SCOPES = ['tenant', 'workspace'] as const;
+
+export const secretViewSchema = z.object({
+  name: z.string().describe('the canonical (lower-case) name'),
+  scope: z.enum(SECRET_SCOPES),
+  hosts: z.array(z.string()).describe('the hosts the value is sent to'),
+  header: z.string().nullable(),
+  format: z.string().nullable(),
+  env: z.string().describe('the environment variable holding the placeholder in containers'),
+  placeholder: z.string().describe('what containers hold instead of the value'),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+});
+
+export const secretListSchema = z.object({
+  secrets: z.array(secretViewSchema),
+  nextCursor: z.string().nullable(),
+});
+
+export const workspaceAgentSchema = z.object({
+  workspaceId: z.string(),
+  settings: agentSettingsSchema.describe("the workspace's own settings, as last PUT"),
+  effective: agentSettingsSchema.describe(
+    "the operator's defaults with the workspace's settings over them",
+  ),
+});
+
+export const usageTotalsSchema = z.object({
+  runs: z.number().int().describe('runs whose main model (most output tokens) this is'),
+  inputTokens: z.number(),
+  outputTokens: z.number(),
+  cacheReadInputTokens: z.number(),
+  cacheCreationInputTokens: z.number(),
+  costUsd: z.number(),
+  runTimeMs: z.number().describe('wall-clock run time of those runs'),
+});
+
+export const usageDaySchema = usageTotalsSchema.extend({
+  date: z.string().describe('YYYY-MM-DD (UTC), the day the runs ended'),
+  model: z.string(),
+});
+
+export const usageSchema = z.object({
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+  days: z.array(usageDaySchema),
+  totals: usageTotalsSchema,
+});
+
 // ---- requests -------------------------------------------------------------------------------
 
 export const createWorkspaceBody = z
-  .object({ name: z.string().min(1).max(200).optional() })
+  .object({
+    name: z.string().min(1).max(200).optional(),
+    agent: agentSettingsSchema.optional(),
+  })
   .strict();
 export const createConversationBody = z
   .object({ title: z.string().min(1).max(500).optional() })
   .strict();
 export const postMessageBody = z
-  .object({ content: z.string().min(1).describe('the prompt') })
+  .object({
+    content: messageContentSchema,
+    agent: messageAgentSchema.optional(),
+  })
   .strict();
+/** The body of `PUT /v1/workspaces/:wid/agent`: the workspace's whole settings. */
+export const putAgentBody = agentSettingsSchema;
 export const putEgressBody = z
   .object({
     /** Hosts the workspace may reach, each within the operator's list; null restores the operator's list. */
@@ -217,6 +277,71 @@ export const eventsQuery = z.object({
 export const filesQuery = z.object({
   prefix: z.string().optional().describe('only paths that start with this'),
 });
+export const usageQuery = z.object({
+  from: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
+    .optional()
+    .describe('first day (UTC), inclusive'),
+  to: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
+    .optional()
+    .describe('last day (UTC), inclusive'),
+});
+
+/** Control characters (CR and LF above all) never go into a header. */
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+const HEADER_TOKEN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
+/** Header names a secret may not be written into: framing, routing and per-connection headers. */
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+]);
+
+/**
+ * The body of `PUT .../secrets/:name`. The host refines it further: each host must be a host
+ * name or an IP literal as the proxy reads them (packages/host/src/secrets/input.ts).
+ */
+export const putSecretBody = z
+  .object({
+    /** The real value; stored sealed, never shown again. */
+    value: z
+      .string()
+      .min(1)
+      .max(16_384)
+      .refine((v) => !CONTROL.test(v), 'must not contain control characters'),
+    /** Exact host names (or IP literals) the value may be sent to. */
+    hosts: z.array(z.string().min(1).max(253)).min(1).max(20),
+    /** The header the placeholder is accepted in (any header when absent). */
+    header: z
+      .string()
+      .regex(HEADER_TOKEN, 'must be a header name')
+      .refine(
+        (h) => !RESERVED_HEADERS.has(h.toLowerCase()) && !h.toLowerCase().startsWith('proxy-'),
+        'is a header a secret may not be written into',
+      )
+      .nullable()
+      .optional(),
+    /** The header's whole value, with `{value}` or `{basic:<user>}`; needs `header`. */
+    format: z
+      .string()
+      .min(1)
+      .max(1_000)
+      .refine((f) => !CONTROL.test(f), 'must not contain control characters')
+      .refine((f) => /\{value\}|\{basic:[^{}]*\}/.test(f), 'must contain {value} or {basic:<user>}')
+      .refine((f) => !/\{basic:[^{}]*:[^{}]*\}/.test(f), 'a {basic:<user>} user has no colon')
+      .nullable()
+      .optional(),
+  })
+  .strict();
 
 // ---- run events (SSE) -----------------------------------------------------------------------
 
@@ -226,19 +351,19 @@ export const filesQuery = z.object({
  * says which.
  */
 export const runEventDataSchemas = {
-  'run.started': z.object({
+  'run.started': z.looseObject({
     runId: z.string(),
     conversationId: z.string(),
     workspaceId: z.string(),
+    agent: agentSettingsSchema
+      .optional()
+      .describe('the effective agent settings, MCP header values redacted'),
   }),
+  'user.message': z.object({ content: messageContentSchema.describe('the prompt as sent') }),
   message: z.looseObject({ type: z.string() }),
   'run.completed': runSummarySchema,
   'run.failed': errorBodySchema,
-} as const;
-
-export type RunEventName = keyof typeof runEventDataSchemas;
-export const RUN_EVENT_NAMES = Object.keys(runEventDataSchemas) as RunEventName[];
-export const TERMINAL_RUN_EVENTS: readonly RunEventName[] = ['run.completed', 'run.failed'];
+} as const satisfies Record<RunEventName, z.ZodType>;
 
 // ---- types ----------------------------------------------------------------------------------
 
@@ -263,6 +388,16 @@ export type CreateWorkspaceInput = z.input<typeof createWorkspaceBody>;
 export type CreateConversationInput = z.input<typeof createConversationBody>;
 export type PostMessageInput = z.input<typeof postMessageBody>;
 export type PutEgressInput = z.input<typeof putEgressBody>;
+export type SecretScope = (typeof SECRET_SCOPES)[number];
+export type SecretView = z.output<typeof secretViewSchema>;
+export type SecretList = z.output<typeof secretListSchema>;
+export type PutSecretInput = z.input<typeof putSecretBody>;
+export type WorkspaceAgent = z.output<typeof workspaceAgentSchema>;
+export type PutAgentInput = z.input<typeof putAgentBody>;
+export type UsageTotals = z.output<typeof usageTotalsSchema>;
+export type UsageDay = z.output<typeof usageDaySchema>;
+export type Usage = z.output<typeof usageSchema>;
+export type UsageQuery = z.input<typeof usageQuery>;
 
 /** One run event: its sequence number in the run, its name and its typed data. */
 export type RunEvent = {

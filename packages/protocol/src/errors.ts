@@ -8,6 +8,9 @@ export const ERROR_STATUS = {
   invalid_json: 400,
   invalid_path: 400,
   validation_failed: 400,
+  model_not_allowed: 400,
+  system_prompt_not_allowed: 400,
+  env_not_allowed: 400,
   unauthorized: 401,
   not_found: 404,
   method_not_allowed: 405,
@@ -16,6 +19,7 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  headers_too_large: 431,
   internal: 500,
   agent_busy: 409,
   agent_unavailable: 502,
@@ -30,6 +34,11 @@ export const ERROR_STATUS = {
   shutting_down: 503,
   dependency_unavailable: 503,
   egress_denied: 403,
+  proxy_at_capacity: 503,
+  /** The upstream of a secret host presented a certificate the proxy could not verify. */
+  upstream_tls_failed: 502,
+  /** Secrets need `WORKCELL_SECRETS_KEY`; without it the secrets routes answer this. */
+  secrets_not_configured: 501,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -1,3 +1,17 @@
+import type { RefusalReason } from './http/responses.js';
+import type { DenyReason } from './policy/policy.js';
+import type { SecretRefusalReason } from './secrets/secrets.js';
+
+/** Why a request ended as it did: allowed, a policy denial, or a refusal by the proxy. */
+export type AuditReason =
+  | 'incomplete'
+  | 'allowed'
+  | 'model-route'
+  | 'intercepted'
+  | DenyReason
+  | RefusalReason
+  | SecretRefusalReason;
+
 /**
  * One structured record per request or tunnel. It names which credential the proxy added, never
  * its value, and carries the resolved address (for operators; client bodies never do).
@@ -15,7 +29,7 @@ export interface AuditRecord {
   address: string | null;
   decision: 'allow' | 'deny';
   /** Machine-readable: `allowed`, a DenyReason, or a refusal such as `invalid-target`. */
-  reason: string;
+  reason: AuditReason;
   /** The pattern that decided, when one did. */
   rule: string | null;
   /** Status sent to the container; 200 for an established tunnel; null when none was sent. */
@@ -26,7 +40,10 @@ export interface AuditRecord {
   bytesOut: number;
   durationMs: number;
   credential: 'anthropic-api-key' | 'aws-sigv4' | null;
-  route: 'anthropic' | 'bedrock' | 'connect' | 'http' | 'other';
+  /** Names of the workspace secrets substituted into this request, or whose placeholder it was refused for. */
+  secrets: string[];
+  /** `tls`: one request inside a tunnel the proxy terminates because a secret is bound to its host. */
+  route: 'anthropic' | 'bedrock' | 'connect' | 'http' | 'tls' | 'other';
 }
 
 export interface Identity {
@@ -64,6 +81,7 @@ export class AuditEntry {
       bytesOut: 0,
       durationMs: 0,
       credential: null,
+      secrets: [],
       route,
     };
   }

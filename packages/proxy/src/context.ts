@@ -1,23 +1,30 @@
-import type { Agent as HttpAgent, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { SignatureV4 } from '@smithy/signature-v4';
 import type { Logger } from 'pino';
 import type { AuditEntry, AuditRecord, Identity } from './audit.js';
+import type { UpstreamAgents } from './http/upstream-agents.js';
 import { sendAnswer, writeRawAnswer, type ProxyAnswer } from './http/responses.js';
+import type { BodyBudget } from './limits/body-budget.js';
+import type { ProxyLimits } from './limits/limits.js';
 import type { ResolveOptions } from './net/resolve.js';
 import type { EgressPolicy } from './policy/policy.js';
+import type { AnthropicOperation } from './routes/anthropic-operations.js';
+import type { TunnelSet } from './routes/tunnels.js';
+import type { SecretSource } from './secrets/secrets.js';
+import type { Interception } from './tls/intercept.js';
 
 export interface AnthropicRuntime {
   readonly upstream: URL;
   readonly apiKey: () => string | undefined;
-  readonly agent: HttpAgent;
+  /** What the route forwards; anything else answers 404. */
+  readonly operations: readonly AnthropicOperation[];
 }
 
 export interface BedrockRuntime {
   readonly upstream: URL;
   readonly signer: SignatureV4;
   readonly maxBodyBytes: number;
-  readonly agent: HttpAgent;
 }
 
 /** What every request handler shares for the life of the proxy. */
@@ -26,9 +33,14 @@ export interface ProxyCore {
   readonly bedrock: BedrockRuntime | null;
   readonly resolve: ResolveOptions;
   readonly dialTimeoutMs: number;
+  readonly limits: ProxyLimits;
+  /** Request bodies buffered in memory, across every listener. */
+  readonly bodies: BodyBudget;
   readonly logger: Logger;
   readonly clock: () => number;
   readonly audit: (record: AuditRecord) => void;
+  /** Terminating TLS for secret hosts; null: every tunnel is opaque. */
+  readonly interception: Interception | null;
 }
 
 /** One request or tunnel: who is calling, their policy as of now, and its audit record. */
@@ -36,7 +48,13 @@ export interface RequestContext {
   readonly core: ProxyCore;
   readonly identity: Identity;
   readonly policy: () => EgressPolicy;
+  /** The workspace's secrets as of now. */
+  readonly secrets: SecretSource;
   readonly entry: AuditEntry;
+  /** The calling listener's own upstream connections (never shared with another workspace). */
+  readonly upstreams: UpstreamAgents;
+  /** The calling listener's open tunnels. */
+  readonly tunnels: TunnelSet;
 }
 
 function record(ctx: RequestContext, answer: ProxyAnswer): void {

@@ -1,5 +1,12 @@
 export { CredentialProxy, type CredentialProxyOptions, type EgressListener } from './proxy.js';
-export type { AuditRecord, Identity } from './audit.js';
+export {
+  DEFAULT_ANTHROPIC_OPERATIONS,
+  parseAnthropicOperations,
+  type AnthropicOperation,
+} from './routes/anthropic-operations.js';
+export { DEFAULT_LIMITS, type ProxyLimits } from './limits/limits.js';
+export { checkSocketDirectory } from './net/socket-dir.js';
+export type { AuditReason, AuditRecord, Identity } from './audit.js';
 export {
   EMPTY_POLICY,
   decideHost,
@@ -27,10 +34,22 @@ export { classifyAddress, type AddressClass } from './net/classify.js';
 export { parseCidr, type Cidr } from './net/cidr.js';
 export { parseIpAddress, type IpAddress } from './net/ip.js';
 export { resolveChecked, type Resolver } from './net/resolve.js';
-export { DENIED_HEADER } from './http/responses.js';
+export { DENIED_HEADER, type RefusalReason } from './http/responses.js';
 export {
   createBedrockSigner,
   type AwsCredentials,
   type AwsCredentialsProvider,
 } from './bedrock/signer.js';
 export { defaultAwsCredentials, defaultBedrockUpstream } from './bedrock/credentials.js';
+export {
+  applySecrets,
+  isBoundHost,
+  renderFormat,
+  NO_SECRETS,
+  type SecretBinding,
+  type SecretOutcome,
+  type SecretSource,
+} from './secrets/secrets.js';
+export { loadOrCreateCa, CA_FILES, type CaPaths, type WorkcellCa } from './tls/ca.js';
+export { loadUpstreamTrust } from './tls/trust.js';
+export type { InterceptionOptions } from './tls/options.js';

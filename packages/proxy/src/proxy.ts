@@ -1,12 +1,5 @@
-import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
-import {
-  Agent as HttpAgent,
-  createServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { chmod, lstat, unlink } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -14,18 +7,48 @@ import type { Logger } from 'pino';
 import { AuditEntry, type AuditRecord, type Identity } from './audit.js';
 import { createBedrockSigner, type AwsCredentialsProvider } from './bedrock/signer.js';
 import { refuse, refuseRaw, type ProxyCore, type RequestContext } from './context.js';
-import { checkFraming, HeaderRefusal, type RequestFraming } from './http/headers.js';
-import { refusal, writeRawAnswer } from './http/responses.js';
+import {
+  checkFraming,
+  checkHeaderCount,
+  HeaderRefusal,
+  type RequestFraming,
+} from './http/headers.js';
+import { headerRefusal, refusal, writeRawAnswer } from './http/responses.js';
 import { matchModelRoute } from './http/targets.js';
-import { systemLocalAddresses, systemResolver, type Resolver } from './net/resolve.js';
+import { UpstreamAgents } from './http/upstream-agents.js';
+import { BodyBudget } from './limits/body-budget.js';
+import { DEFAULT_LIMITS, RETRY_AFTER_SECONDS, type ProxyLimits } from './limits/limits.js';
+import { checkSocketDirectory } from './net/socket-dir.js';
+import {
+  systemBridgeNetworks,
+  systemLocalAddresses,
+  systemResolver,
+  type Resolver,
+} from './net/resolve.js';
+import type { Cidr } from './net/cidr.js';
 import type { EgressPolicy } from './policy/policy.js';
+import { NO_SECRETS, type SecretSource } from './secrets/secrets.js';
+import { interceptionFor, type InterceptionOptions } from './tls/options.js';
 import { forwardAnthropic } from './routes/anthropic.js';
+import {
+  DEFAULT_ANTHROPIC_OPERATIONS,
+  parseAnthropicOperations,
+  type AnthropicOperation,
+} from './routes/anthropic-operations.js';
+import { TunnelSet } from './routes/tunnels.js';
 import { forwardBedrock } from './routes/bedrock.js';
 import { forwardAbsolute, openTunnel } from './routes/egress.js';
 
 export interface CredentialProxyOptions {
-  /** `/_workcell/anthropic/*`; absent: the route answers 404. */
-  anthropic?: { upstream: URL; apiKey: () => string | undefined } | null;
+  /**
+   * `/_workcell/anthropic/*`; absent: the route answers 404. `operations` adds to the ones the
+   * SDK needs (`POST /v1/messages`, `POST /v1/messages/count_tokens`).
+   */
+  anthropic?: {
+    upstream: URL;
+    apiKey: () => string | undefined;
+    operations?: readonly AnthropicOperation[];
+  } | null;
   /** `/_workcell/bedrock/*`; absent: the route answers 404. */
   bedrock?: {
     upstream: URL;
@@ -37,13 +60,19 @@ export interface CredentialProxyOptions {
   resolve?: Resolver;
   /** This host's interface addresses, refused as destinations; default `os.networkInterfaces()`. */
   localAddresses?: () => readonly string[];
+  /** This host's container bridge networks; default the `docker*`/`br-*` interfaces' networks. */
+  bridgeNetworks?: () => readonly Cidr[];
   /** Receives one record per request or tunnel. */
   audit: (record: AuditRecord) => void;
   logger: Logger;
   resolveTimeoutMs?: number;
   dialTimeoutMs?: number;
+  /** Caps and timeouts; each unset field takes its default (`DEFAULT_LIMITS`). */
+  limits?: Partial<ProxyLimits>;
   /** Milliseconds since the epoch; default a monotonic high-resolution clock. */
   clock?: () => number;
+  /** Terminate TLS for hosts bound to a workspace secret; absent: every tunnel is opaque. */
+  interception?: InterceptionOptions | null;
 }
 
 /** One container's egress socket. */
@@ -53,24 +82,14 @@ export interface EgressListener {
   setIdentity(identity: Identity): void;
   /** Where this socket's policy comes from from now on; read on every request. */
   setPolicy(policy: () => EgressPolicy): void;
+  /**
+   * Re-decides the open tunnels against the policy as it is now and closes those it no longer
+   * allows (call after narrowing the workspace's policy); answers how many it closed.
+   */
+  revalidate(): number;
+  /** Where this socket's secrets come from from now on; read on every request. */
+  setSecrets(secrets: SecretSource): void;
   close(): Promise<void>;
-}
-
-/**
- * The strict parser refuses TE with CL, obs-fold, whitespace before a colon and bare LFs. A
- * missing Host header is refused by `route` rather than by the server, so it is recorded too.
- */
-const SERVER_OPTIONS = {
-  insecureHTTPParser: false,
-  requireHostHeader: false,
-  keepAliveTimeout: 5_000,
-  headersTimeout: 30_000,
-} as const;
-
-function agentFor(upstream: URL): HttpAgent {
-  return upstream.protocol === 'https:'
-    ? new HttpsAgent({ keepAlive: true })
-    : new HttpAgent({ keepAlive: true });
 }
 
 function checkUpstream(upstream: URL, name: string): void {
@@ -103,12 +122,16 @@ export class CredentialProxy {
     };
     if (options.anthropic) checkUpstream(options.anthropic.upstream, 'the Anthropic upstream');
     if (options.bedrock) checkUpstream(options.bedrock.upstream, 'the Bedrock upstream');
+    const limits: ProxyLimits = { ...DEFAULT_LIMITS, ...options.limits };
     this.core = {
       anthropic: options.anthropic
         ? {
             upstream: options.anthropic.upstream,
             apiKey: options.anthropic.apiKey,
-            agent: agentFor(options.anthropic.upstream),
+            operations: [
+              ...parseAnthropicOperations(DEFAULT_ANTHROPIC_OPERATIONS, 'built-in operations'),
+              ...(options.anthropic.operations ?? []),
+            ],
           }
         : null,
       bedrock: options.bedrock
@@ -116,53 +139,67 @@ export class CredentialProxy {
             upstream: options.bedrock.upstream,
             signer: createBedrockSigner(options.bedrock.region, options.bedrock.credentials),
             maxBodyBytes: options.bedrock.maxBodyBytes,
-            agent: agentFor(options.bedrock.upstream),
           }
         : null,
       resolve: {
         resolve: options.resolve ?? systemResolver,
         localAddresses: options.localAddresses ?? systemLocalAddresses,
+        bridgeNetworks: options.bridgeNetworks ?? systemBridgeNetworks,
         timeoutMs: options.resolveTimeoutMs ?? 5_000,
       },
       dialTimeoutMs: options.dialTimeoutMs ?? 10_000,
+      limits,
+      bodies: new BodyBudget(limits.maxBufferedBodyBytes),
       logger,
       clock: options.clock ?? (() => performance.timeOrigin + performance.now()),
       audit: sink,
+      interception: options.interception ? interceptionFor(options.interception) : null,
     };
   }
 
   /**
    * Starts a listener on `socketPath` for one container: the file is made connectable by the
-   * container's user (0666; the directory needs search permission for it). `policy()` is read on
-   * every request, so a change applies to the next request without a restart.
+   * container's user (0666; the directory needs search permission for it). The directory must
+   * exist and be writable by this process alone (it is refused otherwise), so no other user can
+   * swap the path between `listen()` and `chmod()`. `policy()` is read on every request, so a
+   * change applies to the next request without a restart.
    */
   async listen(
     socketPath: string,
     identity: Identity,
     policy: () => EgressPolicy,
+    secrets: SecretSource = NO_SECRETS,
   ): Promise<EgressListener> {
     const listener = new SocketListener(this.core, socketPath, identity, policy, () =>
       this.listeners.delete(listener),
     );
+    listener.setSecrets(secrets);
     await listener.start();
     this.listeners.add(listener);
     return listener;
   }
 
-  /** Closes every listener and drops upstream connections. */
+  /** Closes every listener and its upstream connections. */
   async close(): Promise<void> {
     await Promise.all([...this.listeners].map((l) => l.close()));
-    this.core.anthropic?.agent.destroy();
-    this.core.bedrock?.agent.destroy();
+  }
+
+  /** Request-body bytes buffered right now across every listener (for metrics and tests). */
+  get bufferedBodyBytes(): number {
+    return this.core.bodies.inUse;
   }
 }
 
 class SocketListener implements EgressListener {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
+  /** This listener's own upstream connections: never shared with another workspace. */
+  private readonly upstreams = new UpstreamAgents();
+  private readonly tunnels: TunnelSet;
   /** The response in progress on each connection, so a late parse error does not answer twice. */
   private readonly inFlight = new WeakMap<Duplex, ServerResponse>();
   private closing: Promise<void> | null = null;
+  private secrets: SecretSource = NO_SECRETS;
 
   constructor(
     private readonly core: ProxyCore,
@@ -171,11 +208,21 @@ class SocketListener implements EgressListener {
     private policy: () => EgressPolicy,
     private readonly onClose: () => void,
   ) {
-    this.server = createServer(SERVER_OPTIONS);
-    this.server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
+    const { limits } = core;
+    this.tunnels = new TunnelSet(limits.maxTunnelsPerListener);
+    // The strict parser refuses TE with CL, obs-fold, whitespace before a colon and bare LFs. A
+    // missing Host header is refused by `route` rather than by the server, so it is recorded.
+    this.server = createServer({
+      insecureHTTPParser: false,
+      requireHostHeader: false,
+      keepAliveTimeout: 5_000,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
     });
+    // One more than the cap, so a request at the cap is seen whole and one past it is refused.
+    this.server.maxHeadersCount = limits.maxHeaderCount + 1;
+    this.server.on('connection', (socket: Socket) => this.onConnection(socket));
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) =>
       this.onRequest(req, res),
     );
@@ -188,15 +235,35 @@ class SocketListener implements EgressListener {
   }
 
   setIdentity(identity: Identity): void {
+    if (identity.workspaceId !== this.identity.workspaceId) {
+      // A container serves one workspace; a new one starts with nothing of the last one's.
+      this.upstreams.reset();
+      this.tunnels.closeAll();
+    }
     this.identity = identity;
   }
 
   setPolicy(policy: () => EgressPolicy): void {
     this.policy = policy;
+    this.revalidate();
+  }
+
+  revalidate(): number {
+    const closed = this.tunnels.revalidate(this.policy());
+    if (closed > 0)
+      this.core.logger.info(
+        { workspaceId: this.identity.workspaceId, closed },
+        'tunnels closed: the policy no longer allows them',
+      );
+    return closed;
+  }
+
+  setSecrets(secrets: SecretSource): void {
+    this.secrets = secrets;
   }
 
   async start(): Promise<void> {
-    await mkdir(dirname(this.socketPath), { recursive: true, mode: 0o755 });
+    await checkSocketDirectory(dirname(this.socketPath));
     const existing = await lstat(this.socketPath).catch(() => null);
     if (existing) {
       if (!existing.isSocket()) throw new Error(`${this.socketPath} exists and is not a socket`);
@@ -216,6 +283,8 @@ class SocketListener implements EgressListener {
     this.closing ??= (async () => {
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       for (const socket of this.sockets) socket.destroy();
+      this.tunnels.closeAll();
+      this.upstreams.reset();
       await closed;
       await unlink(this.socketPath).catch(() => undefined);
       this.onClose();
@@ -229,8 +298,34 @@ class SocketListener implements EgressListener {
       core: this.core,
       identity,
       policy: this.policy,
+      secrets: this.secrets,
       entry: new AuditEntry(identity, method, route, this.core.clock, this.core.audit),
+      upstreams: this.upstreams,
+      tunnels: this.tunnels,
     };
+  }
+
+  /** Past the listener's connection cap a new connection is answered 503 and closed. */
+  private onConnection(socket: Socket): void {
+    if (this.sockets.size >= this.core.limits.maxConnectionsPerListener) {
+      const ctx = this.context('CONNECTION', 'other');
+      socket.on('error', () => socket.destroy());
+      refuseRaw(
+        ctx,
+        socket,
+        refusal(
+          'proxy_at_capacity',
+          'connection-limit',
+          `this workspace already has ${this.core.limits.maxConnectionsPerListener} connections open`,
+          RETRY_AFTER_SECONDS,
+        ),
+      );
+      socket.destroySoon();
+      ctx.entry.emit();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -264,10 +359,11 @@ class SocketListener implements EgressListener {
     }
     let framing: RequestFraming;
     try {
-      framing = checkFraming(req.rawHeaders);
+      checkHeaderCount(req.rawHeaders, this.core.limits.maxHeaderCount);
+      framing = checkFraming(req.rawHeaders, req.method ?? '');
     } catch (err) {
       if (!(err instanceof HeaderRefusal)) throw err;
-      refuse(ctx, res, refusal('bad_request', 'malformed-request', err.message));
+      refuse(ctx, res, headerRefusal(err));
       return;
     }
     if (req.httpVersionMinor >= 1 && framing.host === null) {

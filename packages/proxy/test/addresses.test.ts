@@ -184,6 +184,7 @@ describe('resolve, check, dial the checked address', () => {
   const options = (answers: Record<string, string[]>, local: string[] = []) => ({
     resolve: resolver(answers),
     localAddresses: () => local,
+    bridgeNetworks: () => [],
     timeoutMs: 1_000,
   });
 
@@ -273,6 +274,7 @@ describe('resolve, check, dial the checked address', () => {
     const hanging = {
       resolve: () => new Promise<string[]>(() => undefined),
       localAddresses: () => [],
+      bridgeNetworks: () => [],
       timeoutMs: 50,
     };
     expect(await resolveChecked(canonicalHost('a.example.org'), base, hanging)).toMatchObject({
@@ -288,6 +290,7 @@ describe('resolve, check, dial the checked address', () => {
       await resolveChecked(canonicalHost('10.1.0.5'), p, {
         resolve: never,
         localAddresses: () => [],
+        bridgeNetworks: () => [],
         timeoutMs: 100,
       }),
     ).toMatchObject({ ok: true });
@@ -295,6 +298,7 @@ describe('resolve, check, dial the checked address', () => {
       await resolveChecked(canonicalHost('0xa9fea9fe'), p, {
         resolve: never,
         localAddresses: () => [],
+        bridgeNetworks: () => [],
         timeoutMs: 100,
       }),
     ).toMatchObject({

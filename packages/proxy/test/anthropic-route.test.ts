@@ -25,7 +25,7 @@ let releaseSecondEvent: () => void = () => undefined;
 
 beforeAll(async () => {
   upstream = await startUpstream((req, res) => {
-    if (req.url?.startsWith('/v1/stream')) {
+    if (req.url?.endsWith('?stream=1')) {
       res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
       res.write('event: message_start\ndata: {"type":"message_start"}\n\n');
       new Promise<void>((resolve) => {
@@ -117,7 +117,7 @@ describe('the Anthropic route', () => {
         {
           socketPath: harness.socketPath,
           method: 'POST',
-          path: '/_workcell/anthropic/v1/stream',
+          path: '/_workcell/anthropic/v1/messages?stream=1',
           agent: false,
           headers: { Host: 'x' },
         },
@@ -148,8 +148,12 @@ describe('the Anthropic route', () => {
         apiKey: () => SECRETS.anthropicKey,
       },
     });
-    const ok = await proxyRequest(harness.socketPath, { path: '/_workcell/anthropic/v1/models' });
-    expect(JSON.parse(ok.body)).toEqual({ path: '/base/v1/models' });
+    const ok = await proxyRequest(harness.socketPath, {
+      method: 'POST',
+      path: '/_workcell/anthropic/v1/messages',
+      body: '{}',
+    });
+    expect(JSON.parse(ok.body)).toEqual({ path: '/base/v1/messages' });
     for (const path of [
       '/_workcell/anthropic/../admin',
       '/_workcell/anthropic/v1/%2e%2e/admin',

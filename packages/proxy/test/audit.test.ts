@@ -28,6 +28,7 @@ const FIELDS: Array<keyof AuditRecord> = [
   'bytesOut',
   'durationMs',
   'credential',
+  'secrets',
   'route',
 ];
 

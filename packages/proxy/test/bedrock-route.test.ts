@@ -252,6 +252,30 @@ describe('the Bedrock route', () => {
     ).toHaveLength(1);
   });
 
+  it("signs for the configured region and bedrock whatever scope the client's own credential names", async () => {
+    harness = await bedrockProxy(TEMPORARY);
+    const reply = await proxyRequest(harness.socketPath, {
+      method: 'POST',
+      path: `/_workcell/bedrock/model/${encodeURIComponent(MODEL)}/invoke`,
+      headers: [
+        'Host',
+        '127.0.0.1:3128',
+        'Content-Type',
+        'application/json',
+        'Authorization',
+        'AWS4-HMAC-SHA256 Credential=AKIDCLIENT/20240101/eu-west-1/s3/aws4_request, SignedHeaders=host, Signature=00',
+      ],
+      body: invokeBody,
+    });
+    expect(reply.status, reply.body).toBe(200);
+    expect(verdicts[0]).toMatchObject({ valid: true });
+    const raw = upstream.requests[0]?.rawHeaders ?? [];
+    const auth = raw.find((_, i) => i % 2 === 1 && raw[i - 1]?.toLowerCase() === 'authorization');
+    expect(auth).toContain(`/${REGION}/bedrock/aws4_request`);
+    expect(auth).not.toContain('eu-west-1');
+    expect(auth).not.toContain('/s3/');
+  });
+
   it('refuses presigned queries and forwards other query parameters signed', async () => {
     harness = await bedrockProxy(TEMPORARY);
     for (const query of [

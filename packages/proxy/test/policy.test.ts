@@ -169,10 +169,13 @@ describe('private ranges', () => {
   it('parses CIDRs and bare addresses, refusing malformed and over-broad ranges', () => {
     expect(
       parseCidrList(
-        '127.0.0.2/32, 10.0.0.0/8, fd00::/16, 192.168.1.7',
+        '127.0.0.2/32, 10.1.0.0/16, fd00::/16, 192.168.1.7',
         'WORKCELL_EGRESS_ALLOW_PRIVATE',
       ).map((c) => c.text),
-    ).toEqual(['127.0.0.2/32', '10.0.0.0/8', 'fd00::/16', '192.168.1.7/32']);
+    ).toEqual(['127.0.0.2/32', '10.1.0.0/16', 'fd00::/16', '192.168.1.7/32']);
+    expect(() => parseCidrList('10.0.0.0/8', 'WORKCELL_EGRESS_ALLOW_PRIVATE')).toThrow(
+      /"10.0.0.0\/8" is too broad \(at most \/16\)/,
+    );
     expect(() => parseCidrList('0.0.0.0/0', 'WORKCELL_EGRESS_ALLOW_PRIVATE')).toThrow(
       /WORKCELL_EGRESS_ALLOW_PRIVATE: "0.0.0.0\/0" is too broad/,
     );

@@ -5,12 +5,10 @@ import { FilesPanel } from '../files-panel.js';
 import { describeError } from '../session.js';
 import type { ViewContext } from './context.js';
 
-/** The prompt of each run this browser session sent, to show it again after a reload. */
-const promptKey = (runId: string): string => `workcell.prompt.${runId}`;
-
 /**
  * The chat: the conversation's runs in a log named "Conversation", a "Message" box with "Send",
- * and "Stop" while a run is in progress. On load it replays the conversation's history and, when
+ * and "Stop" while a run is in progress. On load it replays the conversation's history (the
+ * prompts included: each run records its `user.message`) and, when
  * its last run is still going, rejoins it after the last event shown: a reload or a shared link
  * misses nothing. The workspace's files sit beside it and refresh when a run ends.
  */
@@ -59,14 +57,11 @@ export async function conversationView(
   };
 
   /** Renders a run's events to its end; any error is shown plainly. */
-  const follow = async (stream: RunEventStream, prompt?: string): Promise<void> => {
+  const follow = async (stream: RunEventStream): Promise<void> => {
     setRunning(true);
     try {
       for await (const ev of stream) {
-        if (ev.event === 'run.started') {
-          runId = ev.data.runId;
-          if (prompt) sessionStorage.setItem(promptKey(runId), prompt);
-        }
+        if (ev.event === 'run.started') runId = ev.data.runId;
         log.event(ev);
       }
     } catch (err) {
@@ -86,10 +81,7 @@ export async function conversationView(
     alert.textContent = '';
     message.value = '';
     log.userMessage(content, true);
-    void follow(
-      ctx.wc.conversations.send(conversationId, content, { signal: ctx.signal }),
-      content,
-    );
+    void follow(ctx.wc.conversations.send(conversationId, content, { signal: ctx.signal }));
   });
   message.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && !ev.shiftKey) {
@@ -113,9 +105,6 @@ export async function conversationView(
     ]);
     let last: { runId: string; status: string; lastSeq: number } | null = null;
     for (const run of history.runs) {
-      const prompt = sessionStorage.getItem(promptKey(run.runId));
-      const hostHasPrompt = run.events.some((e) => e.event === 'user.message');
-      if (prompt && !hostHasPrompt) log.userMessage(prompt);
       for (const e of run.events) log.event(e as RunEvent);
       last = { runId: run.runId, status: run.status, lastSeq: run.events.at(-1)?.seq ?? 0 };
     }

@@ -3,14 +3,18 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/tokens.js';
 import type { ApiServices, RouteEntry } from './context.js';
 import { registerConsole } from './console.js';
+import { registerCors } from './cors.js';
 import { ops } from './contract.js';
 import { sendError } from './errors.js';
 import { serializeRequest } from './log.js';
 import { registerAdminRoutes } from './routes/admin.js';
+import { registerAgentRoutes } from './routes/agent.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { registerEgressRoutes } from './routes/egress.js';
 import { registerFileRoutes } from './routes/files.js';
+import { registerSecretRoutes } from './routes/secrets.js';
 import { registerOperationsRoutes } from './routes/health.js';
+import { registerUsageRoutes } from './routes/usage.js';
 import { registerWorkspaceRoutes } from './routes/workspaces.js';
 import { SseHub } from './sse.js';
 
@@ -48,6 +52,8 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   app.addHook('preClose', async () => hub.endAll());
 
   app.decorateRequest('principal', null as unknown as Principal);
+  // Before authentication: a preflight carries no token.
+  registerCors(app, services.corsOrigins ?? []);
 
   app.setErrorHandler((err, request, reply) => sendError(reply, err, request));
   app.setNotFoundHandler((request, reply) =>
@@ -83,9 +89,12 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
 
   registerOperationsRoutes(app, services);
   registerWorkspaceRoutes(app, services);
+  registerAgentRoutes(app, services);
+  registerUsageRoutes(app, services);
   registerFileRoutes(app, services);
   registerConversationRoutes(app, services, hub);
   registerEgressRoutes(app, services, services.egress);
+  registerSecretRoutes(app, services, services.secrets);
   registerAdminRoutes(app, services);
   registerConsole(app, services.console ?? null);
   return app;

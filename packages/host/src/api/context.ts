@@ -1,29 +1,39 @@
 import type { Logger } from 'pino';
+import type { AgentSettingsService } from '../agent-settings/index.js';
 import type { ConsoleAssets } from './console.js';
 import type { TokenAuthenticator, Principal } from '../auth/tokens.js';
 import type { TenantRateLimiter } from '../auth/rate-limit.js';
 import type { Catalog } from '../catalog/catalog.js';
-import type { Orchestrator } from '../containers/orchestrator.js';
+import type { WorkspaceContainers } from '../containers/run-containers.js';
 import type { ContainerRuntime } from '../containers/runtime.js';
-import type { ExecuteService } from '../execute/execute-service.js';
+import type { RunService } from '../execute/execute-service.js';
 import type { RunEventLog } from '../execute/run-events.js';
+import type { WorkspaceRemover } from '../execute/workspace-removal.js';
 import type { FilesService } from '../files/files-service.js';
 import type { AuditTrail } from '../egress/gateway.js';
 import type { PolicyStore } from '../egress/policy-store.js';
 import type { HealthChecks } from '../metrics/health.js';
+import type { SecretStore } from '../secrets/secret-store.js';
 import type { WorkcellMetrics } from '../metrics/metrics.js';
 import type { StateStore } from '../state/state-store.js';
+import type { UsageService } from '../usage/usage-service.js';
 
 /** The services the HTTP routes use; built by the composition root. */
 export interface ApiServices {
   auth: TokenAuthenticator;
   rateLimit: TenantRateLimiter;
   catalog: Catalog;
-  orchestrator: Orchestrator;
-  execute: ExecuteService;
+  /** The container assigned to a workspace (shown on the workspace). */
+  containers: Pick<WorkspaceContainers, 'assigned'>;
+  /** Deletes a workspace under its run lease. */
+  workspaces: WorkspaceRemover;
+  execute: RunService;
+  agentSettings: AgentSettingsService;
+  usage: UsageService;
   events: RunEventLog;
   files: FilesService;
   egress: { policies: PolicyStore; audit: AuditTrail };
+  secrets: SecretStore;
   health: HealthChecks;
   metrics: WorkcellMetrics;
   /** Container records and the engine, for the admin view. */
@@ -31,6 +41,8 @@ export interface ApiServices {
   runtime: ContainerRuntime;
   logger: Logger;
   limits: { maxFileBytes: number; maxJsonBytes: number };
+  /** Browser origins allowed to call the API (CORS); none when unset. */
+  corsOrigins?: readonly string[];
   /** The host's version, in the OpenAPI document. */
   version: string;
   /** The web console's built files, served at `/`; null when it was not built. */

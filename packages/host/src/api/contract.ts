@@ -14,16 +14,23 @@ import {
   healthSchema,
   interruptAcceptedSchema,
   postMessageBody,
+  putAgentBody,
   putEgressBody,
   readinessSchema,
   runAcceptedSchema,
   runSchema,
+  secretListSchema,
+  secretViewSchema,
+  usageQuery,
+  usageSchema,
+  workspaceAgentSchema,
   workspaceDetailSchema,
   workspaceSchema,
   writtenFileSchema,
 } from '@workcell/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { putSecretBody } from '../secrets/input.js';
 import { parseInput } from './validate.js';
 
 /**
@@ -49,7 +56,16 @@ export interface Operation {
   readonly summary: string;
   readonly description?: string;
   readonly tag:
-    'workspaces' | 'files' | 'conversations' | 'runs' | 'egress' | 'admin' | 'operations';
+    | 'workspaces'
+    | 'agent'
+    | 'files'
+    | 'conversations'
+    | 'runs'
+    | 'usage'
+    | 'egress'
+    | 'secrets'
+    | 'admin'
+    | 'operations';
   /** `bearer`: a tenant token; `bearer-or-query`: also `?access_token=` (EventSource); `admin`: an admin token. */
   readonly auth: 'none' | 'bearer' | 'bearer-or-query' | 'admin';
   readonly params?: z.ZodObject;
@@ -70,8 +86,11 @@ const idParam = (what: string) => z.string().describe(`the ${what} id`);
 
 const SSE_DESCRIPTION =
   "Server-Sent Events. `id:` is the event's sequence number in its run; `event:` is `run.started` " +
-  '(`{runId, conversationId, workspaceId}`), `message` (one Claude Agent SDK message, `stream_event` partials included), ' +
-  '`run.completed` (the result summary) or `run.failed` (`{code, message}`). A comment line is sent every 15 s.';
+  '(`{runId, conversationId, workspaceId, agent}`: `agent` is the effective agent settings, MCP header values redacted), ' +
+  '`user.message` (`{content}` as sent, right after `run.started`), ' +
+  '`message` (one Claude Agent SDK message, `stream_event` partials included), ' +
+  '`run.completed` (the result summary) or `run.failed` (`{code, message}`). A comment line is sent every 15 s. ' +
+  'Clients should ignore event names they do not know.';
 
 /** Response shapes that get a name of their own in the OpenAPI components. */
 export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
@@ -87,11 +106,22 @@ export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   Readiness: readinessSchema,
   AdminContainer: adminContainerSchema,
   EgressView: egressViewSchema,
+  Secret: secretViewSchema,
+  SecretList: secretListSchema,
+  WorkspaceAgent: workspaceAgentSchema,
+  Usage: usageSchema,
 };
 
 // ---- request parameters ---------------------------------------------------------------------
 
 const wsParams = z.object({ wid: idParam('workspace') });
+const secretName = z.string().describe('the secret name: a letter, then letters, digits or _');
+const wsSecretParams = z.object({ wid: idParam('workspace'), name: secretName });
+const secretParams = z.object({ name: secretName });
+const SECRETS_501 = {
+  description: 'secrets are not enabled (no WORKCELL_SECRETS_KEY)',
+  schema: errorResponseSchema,
+};
 const fileParams = z.object({
   wid: idParam('workspace'),
   '*': z.string().describe('the file path inside the workspace'),
@@ -110,7 +140,14 @@ export const ops = {
     tag: 'workspaces',
     auth: 'bearer',
     body: createWorkspaceBody,
-    responses: { 201: { description: 'created', schema: workspaceSchema } },
+    responses: {
+      201: { description: 'created', schema: workspaceSchema },
+      400: {
+        description:
+          '`validation_failed` or a refused agent setting (`model_not_allowed`, ...); no workspace is created',
+        schema: errorResponseSchema,
+      },
+    },
   }),
   listWorkspaces: op({
     id: 'listWorkspaces',
@@ -148,6 +185,52 @@ export const ops = {
       204: { description: 'deleted' },
       409: { description: 'a run is in progress', schema: errorResponseSchema },
     },
+  }),
+  getAgent: op({
+    id: 'getAgent',
+    method: 'GET',
+    path: '/v1/workspaces/:wid/agent',
+    summary: "A workspace's agent settings and the effective settings with the operator's defaults",
+    tag: 'agent',
+    auth: 'bearer',
+    params: wsParams,
+    responses: { 200: { description: 'the settings', schema: workspaceAgentSchema } },
+  }),
+  putAgent: op({
+    id: 'putAgent',
+    method: 'PUT',
+    path: '/v1/workspaces/:wid/agent',
+    summary: "Replace a workspace's agent settings (applies from the next message)",
+    description:
+      "The body is the workspace's whole settings object (`{}` clears them). A bad setting answers 400 " +
+      '(`validation_failed`, `model_not_allowed`, `system_prompt_not_allowed`, `env_not_allowed`) and nothing changes. ' +
+      "The hosts of `mcpServers` join the workspace's egress policy.",
+    tag: 'agent',
+    auth: 'bearer',
+    params: wsParams,
+    body: putAgentBody,
+    responses: { 200: { description: 'the new settings', schema: workspaceAgentSchema } },
+  }),
+  workspaceUsage: op({
+    id: 'workspaceUsage',
+    method: 'GET',
+    path: '/v1/workspaces/:wid/usage',
+    summary: "A workspace's tokens, cost and run time per day and model",
+    tag: 'usage',
+    auth: 'bearer',
+    params: wsParams,
+    query: usageQuery,
+    responses: { 200: { description: 'the usage', schema: usageSchema } },
+  }),
+  tenantUsage: op({
+    id: 'tenantUsage',
+    method: 'GET',
+    path: '/v1/usage',
+    summary: "The tenant's tokens, cost and run time per day and model, over every workspace",
+    tag: 'usage',
+    auth: 'bearer',
+    query: usageQuery,
+    responses: { 200: { description: 'the usage', schema: usageSchema } },
   }),
   listFiles: op({
     id: 'listFiles',
@@ -228,6 +311,95 @@ export const ops = {
     body: putEgressBody,
     responses: { 200: { description: 'the new policy', schema: egressViewSchema } },
   }),
+  listWorkspaceSecrets: op({
+    id: 'listWorkspaceSecrets',
+    method: 'GET',
+    path: '/v1/workspaces/:wid/secrets',
+    summary: "The secrets a workspace sees (its own and the tenant's); never their values",
+    tag: 'secrets',
+    auth: 'bearer',
+    params: wsParams,
+    responses: { 200: { description: 'the secrets', schema: secretListSchema }, 501: SECRETS_501 },
+  }),
+  getWorkspaceSecret: op({
+    id: 'getWorkspaceSecret',
+    method: 'GET',
+    path: '/v1/workspaces/:wid/secrets/:name',
+    summary: 'One secret a workspace sees; never its value',
+    tag: 'secrets',
+    auth: 'bearer',
+    params: wsSecretParams,
+    responses: { 200: { description: 'the secret', schema: secretViewSchema }, 501: SECRETS_501 },
+  }),
+  putWorkspaceSecret: op({
+    id: 'putWorkspaceSecret',
+    method: 'PUT',
+    path: '/v1/workspaces/:wid/secrets/:name',
+    summary: 'Create or replace a workspace secret (a new value applies to the next request)',
+    tag: 'secrets',
+    auth: 'bearer',
+    params: wsSecretParams,
+    body: putSecretBody,
+    responses: {
+      200: { description: 'replaced', schema: secretViewSchema },
+      201: { description: 'created', schema: secretViewSchema },
+      501: SECRETS_501,
+    },
+  }),
+  deleteWorkspaceSecret: op({
+    id: 'deleteWorkspaceSecret',
+    method: 'DELETE',
+    path: '/v1/workspaces/:wid/secrets/:name',
+    summary: 'Remove a workspace secret',
+    tag: 'secrets',
+    auth: 'bearer',
+    params: wsSecretParams,
+    responses: { 204: { description: 'removed' }, 501: SECRETS_501 },
+  }),
+  listTenantSecrets: op({
+    id: 'listTenantSecrets',
+    method: 'GET',
+    path: '/v1/secrets',
+    summary: "The tenant's secrets (every workspace sees them); never their values",
+    tag: 'secrets',
+    auth: 'bearer',
+    responses: { 200: { description: 'the secrets', schema: secretListSchema }, 501: SECRETS_501 },
+  }),
+  getTenantSecret: op({
+    id: 'getTenantSecret',
+    method: 'GET',
+    path: '/v1/secrets/:name',
+    summary: 'One tenant secret; never its value',
+    tag: 'secrets',
+    auth: 'bearer',
+    params: secretParams,
+    responses: { 200: { description: 'the secret', schema: secretViewSchema }, 501: SECRETS_501 },
+  }),
+  putTenantSecret: op({
+    id: 'putTenantSecret',
+    method: 'PUT',
+    path: '/v1/secrets/:name',
+    summary: 'Create or replace a tenant secret, for every workspace without one of that name',
+    tag: 'secrets',
+    auth: 'bearer',
+    params: secretParams,
+    body: putSecretBody,
+    responses: {
+      200: { description: 'replaced', schema: secretViewSchema },
+      201: { description: 'created', schema: secretViewSchema },
+      501: SECRETS_501,
+    },
+  }),
+  deleteTenantSecret: op({
+    id: 'deleteTenantSecret',
+    method: 'DELETE',
+    path: '/v1/secrets/:name',
+    summary: 'Remove a tenant secret',
+    tag: 'secrets',
+    auth: 'bearer',
+    params: secretParams,
+    responses: { 204: { description: 'removed' }, 501: SECRETS_501 },
+  }),
   createConversation: op({
     id: 'createConversation',
     method: 'POST',
@@ -278,6 +450,11 @@ export const ops = {
     body: postMessageBody,
     responses: {
       200: { description: SSE_DESCRIPTION, contentType: 'text/event-stream' },
+      400: {
+        description:
+          '`validation_failed`, or a setting the operator does not allow: `model_not_allowed`, `system_prompt_not_allowed`, `env_not_allowed`',
+        schema: errorResponseSchema,
+      },
       202: { description: 'accepted', schema: runAcceptedSchema },
       409: {
         description: '`workspace_busy`: a run is in progress in the workspace',

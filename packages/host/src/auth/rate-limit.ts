@@ -31,10 +31,7 @@ export class TenantRateLimiter {
         retryAfterSeconds: Math.max(1, Math.ceil(resetInMs / 1000)),
       };
     } catch (err) {
-      this.logger.warn(
-        { tenant, err: String(err) },
-        'rate limit not checked: the state store did not answer',
-      );
+      this.logger.warn({ tenant, err }, 'rate limit not checked: the state store did not answer');
       return { allowed: true, retryAfterSeconds: 0 };
     }
   }

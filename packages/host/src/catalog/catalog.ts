@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { WorkcellError, type ErrorBody, type RunSummary } from '@workcell/protocol';
+import type { BufferedEvent } from '../state/state-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import * as layout from '../storage/layout.js';
+import { decodeRunLog, encodeRunLog, RUN_LOG_CONTENT_TYPE } from './run-log.js';
 
 export interface WorkspaceRecord {
   id: string;
@@ -186,33 +188,24 @@ export class Catalog {
     return run;
   }
 
-  /** Stores a finished run's events (NDJSON of `{seq, event, data}`). */
+  /** Stores a finished run's events (`run-log.ts`). */
   async writeRunEvents(
     conversation: ConversationRecord,
     runId: string,
-    ndjson: string,
+    events: readonly BufferedEvent[],
   ): Promise<void> {
     await this.store.put(
       layout.runEventsKey(conversation.tenant, conversation.workspaceId, conversation.id, runId),
-      Buffer.from(ndjson),
-      {
-        contentType: 'application/x-ndjson',
-      },
+      encodeRunLog(events),
+      { contentType: RUN_LOG_CONTENT_TYPE },
     );
   }
 
-  async readRunEvents(
-    conversation: ConversationRecord,
-    runId: string,
-  ): Promise<{ seq: number; event: string; data: string }[]> {
+  /** A finished run's events; none when the run has not ended (or has no log). */
+  async readRunEvents(conversation: ConversationRecord, runId: string): Promise<BufferedEvent[]> {
     const buf = await this.store.getBuffer(
       layout.runEventsKey(conversation.tenant, conversation.workspaceId, conversation.id, runId),
     );
-    if (!buf) return [];
-    return buf
-      .toString('utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as { seq: number; event: string; data: string });
+    return buf ? decodeRunLog(buf.toString('utf8')) : [];
   }
 }

@@ -62,6 +62,8 @@ export class ChatRenderer {
   event(ev: RunEvent): void {
     switch (ev.event) {
       case 'run.started':
+      case 'user.message':
+        // The prompt is the user's own line, already on the terminal.
         return;
       case 'message':
         this.message(ev.data);

@@ -82,7 +82,7 @@ async function serve(args: string[]): Promise<number | undefined> {
     workcell.close(config.shutdownTimeoutMs).then(
       () => process.exit(0),
       (err: unknown) => {
-        logger.error({ err: String(err) }, 'shutdown failed');
+        logger.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );

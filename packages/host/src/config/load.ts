@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { WorkcellError } from '@workcell/protocol';
+import { mcpEgressPatterns } from '../agent-settings/mcp-hosts.js';
 import { configSchema, ENV_NAMES, type Config, type ConfigInput } from './schema.js';
 
 export const WORKCELL_VERSION = '0.1.0';
@@ -40,6 +41,30 @@ export function resolveConfig(input: Record<string, unknown>): ResolvedConfig {
     throw new WorkcellError('validation_failed', `invalid configuration: ${problems.join('; ')}`);
   }
   const c = parsed.data;
+  if ((c.s3AccessKey === undefined) !== (c.s3SecretKey === undefined)) {
+    throw new WorkcellError(
+      'validation_failed',
+      'invalid configuration: WORKCELL_S3_ACCESS_KEY and WORKCELL_S3_SECRET_KEY go together',
+    );
+  }
+  for (const [variable, model] of [
+    ['WORKCELL_MODEL', c.model],
+    ['WORKCELL_AGENT_DEFAULTS', c.agentDefaults?.model],
+  ] as const) {
+    if (model !== undefined && c.modelsAllowed && !c.modelsAllowed.includes(model))
+      throw new WorkcellError(
+        'validation_failed',
+        `invalid configuration: ${variable}: model "${model}" is not in WORKCELL_MODELS_ALLOWED`,
+      );
+  }
+  try {
+    if (c.agentDefaults) mcpEgressPatterns(c.agentDefaults);
+  } catch (err) {
+    throw new WorkcellError(
+      'validation_failed',
+      `invalid configuration: WORKCELL_AGENT_DEFAULTS: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
   return {
     ...c,
     image: c.image ?? `workcell/workspace:${WORKCELL_VERSION}`,

@@ -1,9 +1,28 @@
-import { parseCidrList, parseEgressPatterns } from '@workcell/proxy';
+import { modelIdSchema } from '@workcell/protocol';
+import { parseAnthropicOperations, parseCidrList, parseEgressPatterns } from '@workcell/proxy';
 import { z } from 'zod';
+import { agentSettingsSchema } from '../agent-settings/schema.js';
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const urlString = z.string().url();
+
+/** A comma-separated list, trimmed, without empty entries. */
+export const splitList = (raw: string): string[] =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/** `scheme://host[:port]` exactly, as a browser sends it in `Origin`. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}
 
 /** `token=tenant,token=tenant` -> Map(token -> tenant). */
 const tokenMap = z.string().transform((raw, ctx) => {
@@ -28,6 +47,12 @@ const tokenMap = z.string().transform((raw, ctx) => {
   return map;
 });
 
+/** A secrets key is the canonical base64 of exactly 32 bytes. */
+function isSecretsKey(raw: string): boolean {
+  const bytes = Buffer.from(raw.trim(), 'base64');
+  return bytes.length === 32 && bytes.toString('base64') === raw.trim();
+}
+
 /** Refuses over-broad or malformed egress patterns (`*`, `*.com`, schemes, paths, ...). */
 function egressPatterns(variable: string) {
   return (raw: string, ctx: z.RefinementCtx): void => {
@@ -39,6 +64,47 @@ function egressPatterns(variable: string) {
     }
   };
 }
+
+/** `true`/`false`/`1`/`0`, default false. */
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0'])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+
+/** `a,b,c` -> model ids; each must be one. */
+const modelList = z.string().transform((raw, ctx) => {
+  const models = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const model of models) {
+    if (!modelIdSchema.safeParse(model).success) {
+      ctx.addIssue({ code: 'custom', message: `"${model}" is not a model id` });
+      return z.NEVER;
+    }
+  }
+  return models;
+});
+
+/** A JSON object of agent settings, checked by the same schema the API uses. */
+const agentDefaults = z.string().transform((raw, ctx) => {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON object of agent settings' });
+    return z.NEVER;
+  }
+  const parsed = agentSettingsSchema.safeParse(value);
+  if (!parsed.success) {
+    ctx.addIssue({
+      code: 'custom',
+      message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    });
+    return z.NEVER;
+  }
+  return parsed.data;
+});
 
 /**
  * Every setting of the host, one schema. Each field names its environment variable in
@@ -85,11 +151,28 @@ export const configSchema = z.object({
     .optional()
     .describe('S3-compatible endpoint (path-style addressing is used when set).'),
   s3Prefix: z.string().default('').describe('Key prefix inside the bucket.'),
+  s3Region: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("The object store's region; default `AWS_REGION`."),
+  s3AccessKey: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "The object store's access key id, with `WORKCELL_S3_SECRET_KEY`; unset uses the AWS SDK's default credential chain. Bedrock never uses it.",
+    ),
+  s3SecretKey: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("The object store's secret key, with `WORKCELL_S3_ACCESS_KEY`."),
   awsRegion: z
     .string()
     .min(1)
     .default('us-east-1')
-    .describe('AWS region for S3 and Bedrock (`AWS_REGION`).'),
+    .describe('AWS region for Bedrock, and for S3 unless `WORKCELL_S3_REGION` is set.'),
   modelProvider: z
     .enum(['anthropic', 'bedrock'])
     .default('anthropic')
@@ -101,11 +184,46 @@ export const configSchema = z.object({
   anthropicUpstream: urlString
     .default('https://api.anthropic.com')
     .describe('Where `/_workcell/anthropic` requests go.'),
+  anthropicOperations: z
+    .string()
+    .default('')
+    .superRefine((raw, ctx) => {
+      try {
+        parseAnthropicOperations(splitList(raw), 'WORKCELL_ANTHROPIC_OPERATIONS');
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        ctx.addIssue({
+          code: 'custom',
+          message: message.replace('WORKCELL_ANTHROPIC_OPERATIONS: ', ''),
+        });
+      }
+    })
+    .describe(
+      'Anthropic API operations the model route forwards besides `POST /v1/messages` and `POST /v1/messages/count_tokens`: `METHOD /path`, comma-separated (e.g. `GET /v1/models`). Every other operation answers 404.',
+    ),
   bedrockUpstream: urlString
     .optional()
     .describe(
       'Where `/_workcell/bedrock` requests go; default `https://bedrock-runtime.<region>.amazonaws.com`.',
     ),
+  model: modelIdSchema
+    .optional()
+    .describe(
+      "The agents' default model (an Anthropic model name, or a Bedrock model id, inference-profile id or ARN); unset: the SDK's default.",
+    ),
+  modelsAllowed: modelList
+    .optional()
+    .describe(
+      'Models a workspace or message may choose, comma-separated; another answers 400 `model_not_allowed`. Unset: any.',
+    ),
+  agentDefaults: agentDefaults
+    .optional()
+    .describe(
+      'Operator defaults for every agent, a JSON object of agent settings (the same fields as `PUT /v1/workspaces/:wid/agent`), e.g. `{"appendSystemPrompt": "...", "maxTurns": 50}`.',
+    ),
+  agentCustomSystemPrompt: booleanFlag.describe(
+    'Whether a workspace or message may replace the system prompt (`systemPrompt`); otherwise only `appendSystemPrompt` is accepted.',
+  ),
   egressAllow: z
     .string()
     .default('')
@@ -133,6 +251,23 @@ export const configSchema = z.object({
       }
     })
     .describe('CIDRs that allowlisted names may resolve to (tests, internal mirrors).'),
+  secretsKey: z
+    .string()
+    .optional()
+    .superRefine((raw, ctx) => {
+      if (raw !== undefined && !isSecretsKey(raw))
+        ctx.addIssue({ code: 'custom', message: 'must be the base64 of exactly 32 random bytes' });
+    })
+    .describe(
+      'Key that encrypts workspace and tenant secrets at rest (AES-256-GCM): base64 of 32 random bytes (`openssl rand -base64 32`). Read by the host only; unset: the secrets API answers 501.',
+    ),
+  upstreamCaFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "PEM file of extra CAs trusted for the upstreams of secret hosts (internal APIs), added to the system's roots.",
+    ),
   image: z
     .string()
     .min(1)
@@ -167,12 +302,58 @@ export const configSchema = z.object({
     .default(1)
     .describe('CPU limit per container.'),
   containerPids: intFrom(16, 1_000_000).default(512).describe('Process limit per container.'),
+  containerNofile: intFrom(64, 1_048_576)
+    .default(4096)
+    .describe('Open-file limit (`nofile`) per container.'),
+  workspaceDiskMb: intFrom(0, 16 * 1024 * 1024)
+    .default(4096)
+    .describe(
+      "Hard size of each container's `/workspace` and session directory together, MiB: a loop-mounted ext4 volume per container (needs root). 0 = no limit.",
+    ),
+  proxyMaxConnections: intFrom(1, 100_000)
+    .default(64)
+    .describe('Concurrent connections one container may hold open to the egress proxy.'),
+  proxyMaxTunnels: intFrom(1, 100_000)
+    .default(32)
+    .describe('Concurrent CONNECT tunnels one container may hold open.'),
+  proxyTunnelIdleMs: intFrom(1000, 24 * 3600 * 1000)
+    .default(300_000)
+    .describe('A tunnel with no traffic either way for this long is closed.'),
+  proxyHeadersTimeoutMs: intFrom(100, 600_000)
+    .default(15_000)
+    .describe("Time the proxy waits for a request's headers."),
+  proxyRequestTimeoutMs: intFrom(100, 24 * 3600 * 1000)
+    .default(120_000)
+    .describe('Time the proxy waits for a whole request, body included.'),
+  proxyMaxBufferedBytes: intFrom(1024 * 1024, 64 * 1024 * 1024 * 1024)
+    .default(256 * 1024 * 1024)
+    .describe(
+      'Request bytes the proxy holds in memory across all containers (Bedrock bodies are read whole to sign); past it, 503 with Retry-After.',
+    ),
   maxFileBytes: intFrom(1, 100 * 1024 * 1024 * 1024)
     .default(100 * 1024 * 1024)
     .describe('Largest workspace file accepted by the API or synced out, bytes.'),
   maxPromptBytes: intFrom(1, 10 * 1024 * 1024)
     .default(256 * 1024)
     .describe('Largest message content accepted, bytes.'),
+  corsOrigins: z
+    .string()
+    .default('')
+    .superRefine((raw, ctx) => {
+      for (const origin of splitList(raw)) {
+        if (!isOrigin(origin))
+          ctx.addIssue({
+            code: 'custom',
+            message: `${origin} is not an origin (scheme://host[:port], no path)`,
+          });
+      }
+    })
+    .describe(
+      'Browser origins allowed to call the API from another origin (CORS), comma-separated; default none.',
+    ),
+  maxImageBytes: intFrom(0, 64 * 1024 * 1024)
+    .default(5 * 1024 * 1024)
+    .describe('Largest total of decoded image bytes in one message (0 refuses images).'),
   rateLimitPerMinute: intFrom(0, 1_000_000)
     .default(600)
     .describe('Requests per tenant per minute (0 = unlimited).'),
@@ -206,14 +387,24 @@ export const ENV_NAMES = {
   s3Bucket: 'WORKCELL_S3_BUCKET',
   s3Endpoint: 'WORKCELL_S3_ENDPOINT',
   s3Prefix: 'WORKCELL_S3_PREFIX',
+  s3Region: 'WORKCELL_S3_REGION',
+  s3AccessKey: 'WORKCELL_S3_ACCESS_KEY',
+  s3SecretKey: 'WORKCELL_S3_SECRET_KEY',
   awsRegion: 'AWS_REGION',
   modelProvider: 'WORKCELL_MODEL_PROVIDER',
   anthropicApiKey: 'ANTHROPIC_API_KEY',
   anthropicUpstream: 'WORKCELL_ANTHROPIC_UPSTREAM',
+  anthropicOperations: 'WORKCELL_ANTHROPIC_OPERATIONS',
   bedrockUpstream: 'WORKCELL_BEDROCK_UPSTREAM',
+  model: 'WORKCELL_MODEL',
+  modelsAllowed: 'WORKCELL_MODELS_ALLOWED',
+  agentDefaults: 'WORKCELL_AGENT_DEFAULTS',
+  agentCustomSystemPrompt: 'WORKCELL_AGENT_CUSTOM_SYSTEM_PROMPT',
   egressAllow: 'WORKCELL_EGRESS_ALLOW',
   egressDeny: 'WORKCELL_EGRESS_DENY',
   egressAllowPrivate: 'WORKCELL_EGRESS_ALLOW_PRIVATE',
+  secretsKey: 'WORKCELL_SECRETS_KEY',
+  upstreamCaFile: 'WORKCELL_UPSTREAM_CA_FILE',
   image: 'WORKCELL_IMAGE',
   runtime: 'WORKCELL_RUNTIME',
   warmPoolSize: 'WORKCELL_WARM_POOL_SIZE',
@@ -224,8 +415,18 @@ export const ENV_NAMES = {
   containerMemoryMb: 'WORKCELL_CONTAINER_MEMORY_MB',
   containerCpus: 'WORKCELL_CONTAINER_CPUS',
   containerPids: 'WORKCELL_CONTAINER_PIDS',
+  containerNofile: 'WORKCELL_CONTAINER_NOFILE',
+  workspaceDiskMb: 'WORKCELL_WORKSPACE_DISK_MB',
+  proxyMaxConnections: 'WORKCELL_PROXY_MAX_CONNECTIONS',
+  proxyMaxTunnels: 'WORKCELL_PROXY_MAX_TUNNELS',
+  proxyTunnelIdleMs: 'WORKCELL_PROXY_TUNNEL_IDLE_MS',
+  proxyHeadersTimeoutMs: 'WORKCELL_PROXY_HEADERS_TIMEOUT_MS',
+  proxyRequestTimeoutMs: 'WORKCELL_PROXY_REQUEST_TIMEOUT_MS',
+  proxyMaxBufferedBytes: 'WORKCELL_PROXY_MAX_BUFFERED_BYTES',
   maxFileBytes: 'WORKCELL_MAX_FILE_BYTES',
   maxPromptBytes: 'WORKCELL_MAX_PROMPT_BYTES',
+  corsOrigins: 'WORKCELL_CORS_ORIGINS',
+  maxImageBytes: 'WORKCELL_MAX_IMAGE_BYTES',
   rateLimitPerMinute: 'WORKCELL_RATE_LIMIT_PER_MINUTE',
   shutdownTimeoutMs: 'WORKCELL_SHUTDOWN_TIMEOUT_MS',
   logLevel: 'WORKCELL_LOG_LEVEL',

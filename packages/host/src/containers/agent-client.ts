@@ -8,13 +8,18 @@ import {
   type AgentHealth,
   type RunRequest,
 } from '@workcell/protocol';
+import { systemClock, type Clock } from '../time/clock.js';
+import type { AgentConnection } from './run-containers.js';
 
 /**
  * Speaks the agent's HTTP/1.1 API over its Unix socket (the host end of
  * `@workcell/protocol`'s agent wire). No network and no exec: the socket is a bind mount.
  */
-export class AgentClient {
-  constructor(readonly socketPath: string) {}
+export class AgentClient implements AgentConnection {
+  constructor(
+    readonly socketPath: string,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /** The agent's health; throws `agent_unavailable` when it does not answer in `timeoutMs`. */
   async health(timeoutMs = 2000): Promise<AgentHealth> {
@@ -28,14 +33,14 @@ export class AgentClient {
 
   /** Polls `/health` until the agent answers or `timeoutMs` passes. */
   async waitHealthy(timeoutMs: number, intervalMs = 50): Promise<AgentHealth> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = this.clock.now() + timeoutMs;
     let last: unknown;
-    while (Date.now() < deadline) {
+    while (this.clock.now() < deadline) {
       try {
-        return await this.health(Math.min(1000, Math.max(100, deadline - Date.now())));
+        return await this.health(Math.min(1000, Math.max(100, deadline - this.clock.now())));
       } catch (err) {
         last = err;
-        await new Promise((r) => setTimeout(r, intervalMs));
+        await this.clock.sleep(intervalMs);
       }
     }
     throw new WorkcellError(

@@ -10,11 +10,21 @@ function statusOf(err: unknown): number | undefined {
     : undefined;
 }
 
+/** The Workcell CA's public half, read-only: its directory, and its bundle as the system's. */
+function trustBinds(dir: string | undefined): string[] {
+  if (!dir) return [];
+  return [
+    `${dir}:${CONTAINER_PATHS.trust}:ro`,
+    `${dir}/bundle.crt:${CONTAINER_PATHS.systemBundle}:ro`,
+  ];
+}
+
 /**
  * The Docker Engine implementation of `ContainerRuntime` (dockerode). Every container it
  * creates is hardened the same way: no network, read-only root, all capabilities dropped,
  * no-new-privileges, uid 1000, resource limits, tmpfs for /tmp and the agent's home, an init
- * process, and bind mounts for exactly the socket directory, /workspace and the session state.
+ * process, a `nofile` limit, and bind mounts for exactly the agent's socket directory, the
+ * egress socket's (read-only), /workspace and the session state.
  */
 export class DockerRuntime implements ContainerRuntime {
   private readonly docker: Docker;
@@ -55,10 +65,13 @@ export class DockerRuntime implements ContainerRuntime {
           '/tmp': 'rw,nosuid,nodev,size=512m',
           [CONTAINER_PATHS.home]: 'rw,nosuid,nodev,size=256m,uid=1000,gid=1000,mode=0700',
         },
+        Ulimits: [{ Name: 'nofile', Soft: spec.limits.nofile, Hard: spec.limits.nofile }],
         Binds: [
           `${spec.mounts.socketDir}:${CONTAINER_PATHS.socketDir}:rw`,
+          `${spec.mounts.egressDir}:${CONTAINER_PATHS.egressDir}:ro`,
           `${spec.mounts.workspace}:${CONTAINER_PATHS.workspace}:rw`,
           `${spec.mounts.claudeConfig}:${CONTAINER_PATHS.claudeConfig}:rw`,
+          ...trustBinds(spec.mounts.trust),
         ],
         RestartPolicy: { Name: 'no' },
         LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '2' } },

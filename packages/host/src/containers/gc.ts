@@ -1,17 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { runLeaseName } from '../execute/execute-service.js';
-import type { WorkspaceSync } from '../execute/workspace-sync.js';
+import { LEASES, leaseHolder, withLease } from '../state/leases.js';
 import type { ContainerRecord, ContainerState, StateStore } from '../state/state-store.js';
+import type { Clock } from '../time/clock.js';
 import { forEachLimited } from './limit.js';
 import type { Orchestrator } from './orchestrator.js';
 import { socketListening } from './probe.js';
 import { rebuildRecord, restoreRecord, viewOf } from './rebuild.js';
 import { retireContainer, type RetireDeps } from './retire.js';
 import { LABELS, type ContainerInfo, type ContainerRuntime } from './runtime.js';
+import type { SlotStore } from './slots.js';
+import type { WorkspaceSync } from './workspace-sync.js';
 
-/** The lease that lets one GC pass run at a time across every host on one state store. */
-export const GC_LEASE = 'gc';
+export { GC_LEASE } from '../state/leases.js';
 
 export interface GcSettings {
   /** An assigned container idle this long (since its last run ended) is synced out and removed. */
@@ -61,11 +61,15 @@ export class GarbageCollector {
 
   constructor(
     private readonly deps: {
-      orchestrator: Orchestrator;
+      containers: Pick<Orchestrator, 'remove'>;
       state: StateStore;
       runtime: ContainerRuntime;
+      slots: SlotStore;
       sync: WorkspaceSync;
+      clock: Clock;
       logger: Logger;
+      /** This host, in the holder ids of the leases a pass takes. */
+      hostId: string;
       settings: GcSettings;
     },
   ) {}
@@ -82,6 +86,7 @@ export class GarbageCollector {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    // A failed pass was logged by `schedule`; stopping only waits for it.
     await this.current?.catch(() => undefined);
   }
 
@@ -90,7 +95,7 @@ export class GarbageCollector {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.runOnce()
-        .catch((err: unknown) => this.deps.logger.warn({ err: String(err) }, 'GC pass failed'))
+        .catch((err: unknown) => this.deps.logger.warn({ err }, 'GC pass failed'))
         .finally(() => this.schedule());
     }, this.deps.settings.intervalMs);
     this.timer.unref();
@@ -105,7 +110,7 @@ export class GarbageCollector {
   }
 
   private async leasedPass(): Promise<GcReport> {
-    const { state, settings, orchestrator, logger } = this.deps;
+    const { settings, hostId, logger } = this.deps;
     const started = performance.now();
     const report: GcReport = {
       removed: [],
@@ -115,27 +120,13 @@ export class GarbageCollector {
       kept: 0,
       durationMs: 0,
     };
-    const holder = `gc:${orchestrator.settings.hostId}:${randomBytes(6).toString('hex')}`;
-    if (!(await state.acquireLease(GC_LEASE, holder, settings.leaseTtlMs))) {
-      return {
-        ...report,
-        skipped: 'lease_held',
-        durationMs: Math.round(performance.now() - started),
-      };
-    }
-    const renew = setInterval(
-      () => {
-        void state.renewLease(GC_LEASE, holder, settings.leaseTtlMs).catch(() => false);
-      },
-      Math.max(1000, Math.floor(settings.leaseTtlMs / 3)),
+    const pass = await withLease(
+      this.deps,
+      { name: LEASES.gc, holder: leaseHolder('gc', hostId), ttlMs: settings.leaseTtlMs },
+      () => this.pass(report),
     );
-    try {
-      await this.pass(report);
-    } finally {
-      clearInterval(renew);
-      await state.releaseLease(GC_LEASE, holder).catch(() => false);
-    }
     report.durationMs = Math.round(performance.now() - started);
+    if (!pass.held) return { ...report, skipped: 'lease_held' };
     if (
       report.removed.length + report.cleared.length + report.rebuilt.length + report.slots.length >
       0
@@ -146,8 +137,7 @@ export class GarbageCollector {
   }
 
   private async pass(report: GcReport): Promise<void> {
-    const { runtime, state, orchestrator } = this.deps;
-    const slots = orchestrator.slots;
+    const { runtime, state, containers: lifecycle, slots } = this.deps;
     const containers = await runtime.list({
       [LABELS.managed]: 'true',
       [LABELS.dataDir]: slots.dataDir,
@@ -164,7 +154,7 @@ export class GarbageCollector {
       }
       // Not a container of this data directory: gone, or another installation's.
       if (await runtime.inspect(record.id)) return;
-      await orchestrator.remove(record.id, 'container gone');
+      await lifecycle.remove(record.id, 'container gone');
       report.cleared.push({ id: record.id, reason: 'container gone' });
     });
 
@@ -189,7 +179,7 @@ export class GarbageCollector {
   }
 
   private now(): number {
-    return this.deps.orchestrator.clock.now();
+    return this.deps.clock.now();
   }
 
   /** Decides one recorded container's fate. */
@@ -198,7 +188,7 @@ export class GarbageCollector {
     info: ContainerInfo,
     report: GcReport,
   ): Promise<void> {
-    const { settings, orchestrator, state } = this.deps;
+    const { settings, containers, state } = this.deps;
     const now = this.now();
     const alive = info.running || info.paused;
     const remove = async (from: readonly ContainerState[], reason: string): Promise<void> => {
@@ -206,7 +196,7 @@ export class GarbageCollector {
         report.kept += 1;
         return;
       }
-      await orchestrator.remove(record.id, reason);
+      await containers.remove(record.id, reason);
       report.removed.push({ id: record.id, reason });
     };
 
@@ -222,7 +212,7 @@ export class GarbageCollector {
         return;
       case 'removing':
         if (now - record.stateChangedAt >= settings.graceMs) {
-          await orchestrator.remove(record.id, 'stuck removing');
+          await containers.remove(record.id, 'stuck removing');
           report.removed.push({ id: record.id, reason: 'stuck removing' });
         } else {
           report.kept += 1;
@@ -269,14 +259,11 @@ export class GarbageCollector {
    * container's egress listener.
    */
   private async abandoned(record: ContainerRecord): Promise<boolean> {
-    const { state, settings, orchestrator } = this.deps;
+    const { state, settings, slots } = this.deps;
     if (this.now() - record.stateChangedAt < settings.runLeaseTtlMs) return false;
-    if (
-      record.workspaceId &&
-      (await state.getLeaseHolder(runLeaseName(record.workspaceId))) !== null
-    )
+    if (record.workspaceId && (await state.getLeaseHolder(LEASES.run(record.workspaceId))) !== null)
       return false;
-    return !(await socketListening(orchestrator.slotOf(record).egressSocket));
+    return !(await socketListening(slots.slot(record.slotId).egressSocket));
   }
 
   /**
@@ -285,26 +272,26 @@ export class GarbageCollector {
    * Otherwise nobody can use it: it is removed with its slot.
    */
   private async orphan(info: ContainerInfo, report: GcReport): Promise<void> {
-    const { orchestrator, state, settings } = this.deps;
+    const { containers, state, slots, settings } = this.deps;
     const now = this.now();
     if (now - info.createdAt.getTime() < settings.graceMs) {
       report.kept += 1;
       return;
     }
-    const view = viewOf(info, orchestrator.slots);
-    if (view.slotId && (await socketListening(orchestrator.slots.slot(view.slotId).egressSocket))) {
+    const view = viewOf(info, slots);
+    if (view.slotId && (await socketListening(slots.slot(view.slotId).egressSocket))) {
       const record = rebuildRecord(view, now);
       if (record && (await restoreRecord(state, record))) {
         report.rebuilt.push({ id: record.id, state: record.state });
         return;
       }
     }
-    await orchestrator.remove(info.id, 'orphan: no state', view.slotId ?? undefined);
+    await containers.remove(info.id, 'orphan: no state', view.slotId ?? undefined);
     report.removed.push({ id: info.id, reason: 'orphan: no state' });
   }
 
   private retireDeps(): RetireDeps {
-    const { orchestrator, state, sync, logger, settings } = this.deps;
-    return { orchestrator, state, sync, logger, runLeaseTtlMs: settings.runLeaseTtlMs };
+    const { settings, ...deps } = this.deps;
+    return { ...deps, runLeaseTtlMs: settings.runLeaseTtlMs };
   }
 }

@@ -6,8 +6,11 @@ import {
   type ContainerState,
   type StateStore,
 } from '../state/state-store.js';
+import type { Clock } from '../time/clock.js';
 import { AgentClient } from './agent-client.js';
-import type { EgressAttachment, EgressGateway, EgressIdentity } from './egress.js';
+import type { EgressIdentity } from './egress.js';
+import type { EgressListeners } from './egress-listeners.js';
+import type { AcquiredContainer, RunContainers, WorkspaceContainers } from './run-containers.js';
 import { LABELS, type ContainerRuntime, type ContainerRuntimeName } from './runtime.js';
 import type { Slot, SlotStore } from './slots.js';
 
@@ -16,30 +19,16 @@ export interface OrchestratorSettings {
   imageVersion: string;
   hostId: string;
   runtime: ContainerRuntimeName;
-  limits: { memoryMb: number; cpus: number; pids: number };
+  limits: { memoryMb: number; cpus: number; pids: number; nofile: number };
   /** Non-secret environment for every agent (model provider, region). */
   agentEnv: Record<string, string>;
+  /** Host dir of the Workcell CA's public files, mounted read-only when secrets are on. */
+  trustDir?: string;
   /** How long a new container may take to answer on its agent socket. */
   startTimeoutMs: number;
   /** How long an existing container's agent may take to answer `/health` before it counts as dead. */
   probeTimeoutMs?: number;
 }
-
-/** A container ready to run for one workspace. */
-export interface AcquiredContainer {
-  record: ContainerRecord;
-  slot: Slot;
-  agent: AgentClient;
-  /** How it was obtained: already assigned, claimed from the warm pool, or created cold. */
-  source: 'assigned' | 'warm' | 'cold';
-  acquireMs: number;
-}
-
-export interface Clock {
-  now(): number;
-}
-
-export const systemClock: Clock = { now: () => Date.now() };
 
 /** States in which a container assigned to a workspace can take its next run. */
 export const REUSABLE_STATES: readonly ContainerState[] = ['assigned', 'idle', 'paused'];
@@ -50,12 +39,6 @@ const REMOVABLE_STATES: readonly ContainerState[] = CONTAINER_STATES.filter(
 /** Warm claims tried (dropping containers that do not answer) before a cold start. */
 const MAX_WARM_CLAIMS = 3;
 
-/** An egress listener this host holds for a container, and the slot it listens in. */
-interface Held {
-  attachment: EgressAttachment;
-  slotId: string;
-}
-
 /**
  * Container lifecycle: creates hardened containers, hands one to a workspace (reusing its
  * assigned container, else claiming a warm one, else a cold start), records every transition
@@ -63,77 +46,36 @@ interface Held {
  * host-side slot. Imports the `ContainerRuntime` port, never the engine's client.
  *
  * Hosts that share a StateStore and a data directory share containers: the host that acquires a
- * container for a run holds its egress listener (taking it over from the previous holder) and
- * records itself as the holder in the assignment record.
+ * container for a run holds its egress listener (`EgressListeners`, taking it over from the
+ * previous holder) and records itself as the holder in the assignment record.
  */
-export class Orchestrator {
-  private readonly egress = new Map<string, Held>();
-  /**
-   * Listeners another host took over. They stay open until their slot is gone: closing one
-   * unlinks the socket path, which is now the new holder's socket.
-   */
-  private readonly released = new Set<Held>();
-  private readonly claimListeners = new Set<() => void>();
-
+export class Orchestrator implements RunContainers, WorkspaceContainers {
   constructor(
     private readonly deps: {
       runtime: ContainerRuntime;
       state: StateStore;
       slots: SlotStore;
-      gateway: EgressGateway;
+      listeners: EgressListeners;
       settings: OrchestratorSettings;
       logger: Logger;
-      clock?: Clock;
+      clock: Clock;
       /** Told when a container's slot is gone, so per-slot caches (the sync's) can drop it. */
       onSlotRemoved?: (slotId: string) => void;
+      /** Told after every warm claim attempt, taken or not (the warm pool refills in the background). */
+      onWarmClaim?: () => void;
     },
   ) {}
 
-  get clock(): Clock {
-    return this.deps.clock ?? systemClock;
+  private get clock(): Clock {
+    return this.deps.clock;
   }
 
-  get settings(): OrchestratorSettings {
-    return this.deps.settings;
-  }
-
-  get slots(): SlotStore {
-    return this.deps.slots;
-  }
-
-  slotOf(record: ContainerRecord): Slot {
+  private slotOf(record: ContainerRecord): Slot {
     return this.deps.slots.slot(record.slotId);
   }
 
-  agentOf(record: ContainerRecord): AgentClient {
-    return new AgentClient(this.slotOf(record).agentSocket);
-  }
-
-  /** Does this host hold the container's egress listener? */
-  holds(containerId: string): boolean {
-    return this.egress.has(containerId);
-  }
-
-  /** Labels of a container created by this host; `pool` is `warm` or `direct` (cold start). */
-  labelsFor(slotId: string, pool: 'warm' | 'direct'): Record<string, string> {
-    const { settings, slots } = this.deps;
-    return {
-      [LABELS.managed]: 'true',
-      [LABELS.pool]: pool,
-      [LABELS.hostInstance]: settings.hostId,
-      [LABELS.imageVersion]: settings.imageVersion,
-      [LABELS.dataDir]: slots.dataDir,
-      [LABELS.slot]: slotId,
-    };
-  }
-
-  /**
-   * Calls `listener` after every warm claim attempt, taken or not (the warm pool refills in the
-   * background). Answers a function that unsubscribes.
-   */
-  onWarmClaim(listener: () => void): () => void {
-    this.claimListeners.add(listener);
-    return () => this.claimListeners.delete(listener);
+  private agentOf(record: ContainerRecord): AgentClient {
+    return new AgentClient(this.slotOf(record).agentSocket, this.clock);
   }
 
   /** The container assigned to a workspace, if any. */
@@ -149,7 +91,7 @@ export class Orchestrator {
    */
   async acquire(tenant: string, workspaceId: string): Promise<AcquiredContainer> {
     const started = this.clock.now();
-    const { state, settings, slots, logger } = this.deps;
+    const { state, settings, slots, listeners, logger } = this.deps;
     const identity = (containerId: string): EgressIdentity => ({
       workspaceId,
       tenant,
@@ -158,10 +100,19 @@ export class Orchestrator {
 
     const current = await this.assigned(workspaceId);
     if (current && REUSABLE_STATES.includes(current.state)) {
-      if (current.state === 'paused') await this.resume(current).catch(() => undefined);
+      if (current.state === 'paused') {
+        try {
+          await this.resume(current);
+        } catch (err) {
+          // The health probe below decides: a container that stays frozen is replaced.
+          logger.warn({ containerId: current.id, err }, 'resuming a paused container failed');
+        }
+      }
       if (await this.responds(current)) {
         const slot = this.slotOf(current);
-        if (await this.hold(current, identity(current.id), slots.readAssignment(slot)?.hostId)) {
+        if (
+          await listeners.take(current, identity(current.id), slots.readAssignment(slot)?.hostId)
+        ) {
           slots.updateAssignment(slot, { hostId: settings.hostId });
         }
         return this.ready(current, 'assigned', started);
@@ -182,7 +133,7 @@ export class Orchestrator {
         const warm = await state.claimWarm(settings.image, workspaceId, tenant, this.clock.now());
         if (!warm) break;
         if (await this.responds(warm)) {
-          await this.hold(warm, identity(warm.id), undefined);
+          await listeners.take(warm, identity(warm.id), undefined);
           slots.writeAssignment(this.slotOf(warm), {
             containerId: warm.id,
             workspaceId,
@@ -201,7 +152,7 @@ export class Orchestrator {
         await this.remove(warm.id, 'warm container does not answer');
       }
     } finally {
-      for (const listener of this.claimListeners) listener();
+      this.deps.onWarmClaim?.();
     }
 
     const record = await this.createContainer({ tenant, workspaceId });
@@ -232,33 +183,17 @@ export class Orchestrator {
     }
   }
 
-  /**
-   * Makes this host the holder of the container's egress listener, for `identity`. `previousHolder`
-   * is the host the assignment record names (undefined: the creator). A listener this host
-   * opened earlier is reused only while no other host has taken it over since. Answers whether
-   * it opened a new listener.
-   */
-  private async hold(
-    record: ContainerRecord,
-    identity: EgressIdentity,
-    previousHolder: string | undefined,
-  ): Promise<boolean> {
-    const held = this.egress.get(record.id);
-    if (held && (previousHolder === undefined || previousHolder === this.deps.settings.hostId)) {
-      held.attachment.setIdentity(identity);
-      return false;
-    }
-    if (held) {
-      this.egress.delete(record.id);
-      this.released.add(held);
-    }
-    const attachment = await this.deps.gateway.attach(this.slotOf(record).egressSocket, identity);
-    this.egress.set(record.id, { attachment, slotId: record.slotId });
-    this.deps.logger.info(
-      { containerId: record.id, previousHolder: previousHolder ?? 'creator' },
-      'egress listener taken over',
-    );
-    return true;
+  /** Labels of a container created by this host; `pool` is `warm` or `direct` (cold start). */
+  labelsFor(slotId: string, pool: 'warm' | 'direct'): Record<string, string> {
+    const { settings, slots } = this.deps;
+    return {
+      [LABELS.managed]: 'true',
+      [LABELS.pool]: pool,
+      [LABELS.hostInstance]: settings.hostId,
+      [LABELS.imageVersion]: settings.imageVersion,
+      [LABELS.dataDir]: slots.dataDir,
+      [LABELS.slot]: slotId,
+    };
   }
 
   /**
@@ -269,9 +204,9 @@ export class Orchestrator {
     tenant: string;
     workspaceId: string;
   }): Promise<ContainerRecord> {
-    const { runtime, state, slots, gateway, settings, logger } = this.deps;
-    const slot = slots.create();
-    const attachment = await gateway.attach(slot.egressSocket, {
+    const { runtime, state, slots, listeners, settings, logger } = this.deps;
+    const slot = await slots.create();
+    const attachment = await listeners.open(slot.id, {
       workspaceId: assign?.workspaceId ?? null,
       tenant: assign?.tenant ?? null,
       containerId: null,
@@ -284,14 +219,16 @@ export class Orchestrator {
         labels: this.labelsFor(slot.id, assign ? 'direct' : 'warm'),
         mounts: {
           socketDir: slot.socketDir,
+          egressDir: slot.egressDir,
           workspace: slot.workspaceDir,
           claudeConfig: slot.claudeDir,
+          ...(settings.trustDir ? { trust: settings.trustDir } : {}),
         },
         env: settings.agentEnv,
         limits: settings.limits,
         runtime: settings.runtime,
       });
-      this.egress.set(id, { attachment, slotId: slot.id });
+      listeners.bind(id, slot.id, attachment);
       attachment.setIdentity({
         workspaceId: assign?.workspaceId ?? null,
         tenant: assign?.tenant ?? null,
@@ -323,7 +260,7 @@ export class Orchestrator {
         });
       }
       await runtime.start(id);
-      await new AgentClient(slot.agentSocket).waitHealthy(settings.startTimeoutMs);
+      await new AgentClient(slot.agentSocket, this.clock).waitHealthy(settings.startTimeoutMs);
       const next: ContainerState = assign ? 'assigned' : 'warm';
       const record = await state.transitionContainer(
         id,
@@ -344,20 +281,33 @@ export class Orchestrator {
       );
       return record;
     } catch (err) {
-      logger.error(
-        { containerId: id, slotId: slot.id, err: String(err) },
-        'container failed to start',
-      );
-      if (id) {
-        await this.remove(id, 'failed to start', slot.id).catch(() => undefined);
-      } else {
-        await attachment.close().catch(() => undefined);
-        await slots.remove(slot.id).catch(() => undefined);
-      }
+      logger.error({ containerId: id, slotId: slot.id, err }, 'container failed to start');
+      await this.cleanUpFailedStart(id, slot.id, attachment);
       if (err instanceof WorkcellError) throw err;
       throw new WorkcellError(
         'container_start_failed',
         `container failed to start: ${String(err)}`,
+      );
+    }
+  }
+
+  /** Removes what a failed start left; a failure here is logged and left to GC (the start's error is what the caller needs). */
+  private async cleanUpFailedStart(
+    id: string | null,
+    slotId: string,
+    attachment: { close(): Promise<void> },
+  ): Promise<void> {
+    try {
+      if (id) {
+        await this.remove(id, 'failed to start', slotId);
+      } else {
+        await attachment.close();
+        await this.deps.slots.remove(slotId);
+      }
+    } catch (err) {
+      this.deps.logger.warn(
+        { containerId: id, slotId, err },
+        'cleaning up a failed start failed; GC removes what is left',
       );
     }
   }
@@ -395,10 +345,7 @@ export class Orchestrator {
     try {
       this.deps.slots.updateAssignment(this.slotOf(record), patch);
     } catch (err) {
-      this.deps.logger.warn(
-        { containerId: record.id, err: String(err) },
-        'assignment record not updated',
-      );
+      this.deps.logger.warn({ containerId: record.id, err }, 'assignment record not updated');
     }
   }
 
@@ -450,7 +397,7 @@ export class Orchestrator {
    * the slot when the state store has no record of the container.
    */
   async remove(containerId: string, reason: string, slotId?: string): Promise<void> {
-    const { runtime, state, slots, logger } = this.deps;
+    const { runtime, state, slots, listeners, logger } = this.deps;
     const record = await state.getContainer(containerId);
     if (record) {
       await state.transitionContainer(
@@ -461,13 +408,11 @@ export class Orchestrator {
       );
     }
     await runtime.remove(containerId);
-    const held = this.egress.get(containerId);
-    this.egress.delete(containerId);
-    await held?.attachment.close().catch(() => undefined);
-    const slot = record?.slotId ?? slotId ?? held?.slotId;
+    const listenedOn = await listeners.drop(containerId);
+    const slot = record?.slotId ?? slotId ?? listenedOn;
     if (slot) {
       await slots.remove(slot);
-      await this.closeReleased((h) => h.slotId === slot);
+      await listeners.slotRemoved(slot);
       this.deps.onSlotRemoved?.(slot);
     }
     if (record?.workspaceId) await state.clearAssignment(record.workspaceId, containerId);
@@ -480,56 +425,9 @@ export class Orchestrator {
    * records this host as its holder.
    */
   async adopt(record: ContainerRecord): Promise<void> {
-    if (this.egress.has(record.id)) return;
-    const slot = this.slotOf(record);
-    const attachment = await this.deps.gateway.attach(slot.egressSocket, {
-      workspaceId: record.workspaceId,
-      tenant: record.tenant,
-      containerId: record.id,
-    });
-    this.egress.set(record.id, { attachment, slotId: record.slotId });
+    if (this.deps.listeners.holds(record.id)) return;
+    await this.deps.listeners.adopt(record);
     if (record.workspaceId)
-      this.deps.slots.updateAssignment(slot, { hostId: this.deps.settings.hostId });
-  }
-
-  /**
-   * Drops listeners whose container is gone (slot removed, by this host or another) and sets
-   * aside those another host has taken over. The warm pool calls it on every tick.
-   */
-  async sweepListeners(): Promise<void> {
-    const { slots, settings } = this.deps;
-    for (const [id, held] of this.egress) {
-      if (!slots.exists(held.slotId)) {
-        this.egress.delete(id);
-        await held.attachment.close().catch(() => undefined);
-        continue;
-      }
-      const holder = slots.readAssignment(slots.slot(held.slotId))?.hostId;
-      if (holder !== undefined && holder !== settings.hostId) {
-        this.egress.delete(id);
-        this.released.add(held);
-      }
-    }
-    await this.closeReleased((h) => !slots.exists(h.slotId));
-  }
-
-  private async closeReleased(match: (held: Held) => boolean): Promise<void> {
-    for (const held of [...this.released]) {
-      if (!match(held)) continue;
-      this.released.delete(held);
-      await held.attachment.close().catch(() => undefined);
-    }
-  }
-
-  /**
-   * Closes every egress listener this host holds (containers keep running, and a restarted host
-   * adopts them). Listeners another host has taken over stay open until the process exits.
-   */
-  async close(): Promise<void> {
-    await this.sweepListeners().catch(() => undefined);
-    await Promise.all(
-      [...this.egress.values()].map((h) => h.attachment.close().catch(() => undefined)),
-    );
-    this.egress.clear();
+      this.deps.slots.updateAssignment(this.slotOf(record), { hostId: this.deps.settings.hostId });
   }
 }

@@ -1,13 +1,15 @@
 import type { Logger } from 'pino';
-import { runLeaseName } from '../execute/execute-service.js';
-import type { WorkspaceSync } from '../execute/workspace-sync.js';
+import { LEASES } from '../state/leases.js';
 import type { ContainerRecord, ContainerState, StateStore } from '../state/state-store.js';
+import type { Clock } from '../time/clock.js';
 import { forEachLimited } from './limit.js';
-import type { Orchestrator } from './orchestrator.js';
+import type { Orchestrator, OrchestratorSettings } from './orchestrator.js';
 import { socketListening } from './probe.js';
 import { rebuildRecord, restoreRecord, viewOf, type DiskView } from './rebuild.js';
 import { retireContainer } from './retire.js';
 import { LABELS, type ContainerRuntime } from './runtime.js';
+import type { SlotStore } from './slots.js';
+import type { WorkspaceSync } from './workspace-sync.js';
 
 export interface ReconcileReport {
   /** This host's healthy containers, egress listeners re-attached. */
@@ -25,11 +27,15 @@ export interface ReconcileReport {
 }
 
 export interface ReconcileDeps {
-  orchestrator: Orchestrator;
+  containers: Pick<Orchestrator, 'remove' | 'responds' | 'adopt'>;
   state: StateStore;
   runtime: ContainerRuntime;
+  slots: SlotStore;
   sync: WorkspaceSync;
+  clock: Clock;
   logger: Logger;
+  /** This host and the image it serves (the orchestrator's settings). */
+  scope: Pick<OrchestratorSettings, 'hostId' | 'image' | 'imageVersion'>;
   runLeaseTtlMs: number;
   /** Slot directories younger than this may belong to a container another host is creating. */
   graceMs: number;
@@ -48,7 +54,8 @@ const ASSIGNED_STATES: readonly ContainerState[] = ['assigned', 'idle', 'paused'
  * Other hosts' containers are left to them and to GC.
  */
 export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
-  const { orchestrator, state, runtime, logger } = deps;
+  const { containers: lifecycle, state, runtime, slots, clock, logger } = deps;
+  const settings = deps.scope;
   const started = performance.now();
   const report: ReconcileReport = {
     adopted: [],
@@ -59,8 +66,6 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
     releasedLeases: [],
     durationMs: 0,
   };
-  const settings = orchestrator.settings;
-  const slots = orchestrator.slots;
 
   const containers = await runtime.list({
     [LABELS.managed]: 'true',
@@ -68,7 +73,11 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
   });
   const records = await state.listContainers();
   const byId = new Map(records.map((r) => [r.id, r]));
-  const imageId = await runtime.imageId(settings.image).catch(() => null);
+  const imageId = await runtime.imageId(settings.image).catch((err: unknown) => {
+    // Without the build id only the version label decides what is stale.
+    logger.warn({ image: settings.image, err }, 'cannot read the image id');
+    return null;
+  });
 
   await forEachLimited(containers, 4, async (info) => {
     const view = viewOf(info, slots);
@@ -84,9 +93,9 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
     async (record) => {
       if (await runtime.inspect(record.id)) return;
       const assignment = slots.exists(record.slotId)
-        ? slots.readAssignment(orchestrator.slotOf(record))
+        ? slots.readAssignment(slots.slot(record.slotId))
         : null;
-      await orchestrator.remove(record.id, 'container gone');
+      await lifecycle.remove(record.id, 'container gone');
       report.cleared.push({ id: record.id, reason: 'container gone' });
       if (record.state === 'running' && (assignment?.hostId ?? record.hostId) === settings.hostId) {
         await releaseDeadRunLease(state, record, report);
@@ -100,7 +109,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
   ]);
   for (const slotId of slots.list()) {
     if (referenced.has(slotId)) continue;
-    const age = slots.ageMs(slotId, Date.now());
+    const age = slots.ageMs(slotId, clock.now());
     if (age === null || age < deps.graceMs) continue;
     if (await socketListening(slots.slot(slotId).egressSocket)) continue;
     await slots.remove(slotId);
@@ -123,9 +132,9 @@ async function settle(
   imageId: string | null,
   report: ReconcileReport,
 ): Promise<string | null> {
-  const { orchestrator, state, runtime, logger } = deps;
+  const { containers: orchestrator, state, runtime, clock, logger } = deps;
   const { info } = view;
-  const settings = orchestrator.settings;
+  const settings = deps.scope;
   const slotId = view.slotId ?? undefined;
 
   // A run recorded as in progress died with the previous process of this host.
@@ -149,7 +158,16 @@ async function settle(
   const retire = async (reason: string): Promise<string | null> => {
     if (record && ASSIGNED_STATES.includes(record.state)) {
       const outcome = await retireContainer(
-        { orchestrator, state, sync: deps.sync, logger, runLeaseTtlMs: deps.runLeaseTtlMs },
+        {
+          containers: orchestrator,
+          state,
+          slots: deps.slots,
+          sync: deps.sync,
+          clock,
+          logger,
+          hostId: settings.hostId,
+          runLeaseTtlMs: deps.runLeaseTtlMs,
+        },
         record,
         reason,
         { from: ASSIGNED_STATES, syncOut: true },
@@ -167,18 +185,18 @@ async function settle(
   if (staleImage) return retire('other image version');
   if (!info.running && !info.paused) return retire('container stopped');
   if (info.paused) {
-    await runtime.unpause(info.id).catch(() => undefined);
+    try {
+      await runtime.unpause(info.id);
+    } catch (err) {
+      // The health probe below decides: a container that stays frozen is retired as unhealthy.
+      logger.warn({ containerId: info.id, err }, 'unpausing a container failed');
+    }
     if (record?.state === 'paused') {
-      await state.transitionContainer(
-        info.id,
-        ['paused'],
-        { state: 'idle' },
-        orchestrator.clock.now(),
-      );
+      await state.transitionContainer(info.id, ['paused'], { state: 'idle' }, clock.now());
     }
   }
 
-  const probe = record ?? rebuildRecord(view, orchestrator.clock.now());
+  const probe = record ?? rebuildRecord(view, clock.now());
   if (!probe) {
     await orchestrator.remove(info.id, 'no state and nothing on disk to rebuild it from', slotId);
     return 'no state and nothing on disk to rebuild it from';
@@ -208,6 +226,6 @@ async function releaseDeadRunLease(
   report: ReconcileReport,
 ): Promise<void> {
   if (!run.workspaceId || !run.runId) return;
-  if (await state.releaseLease(runLeaseName(run.workspaceId), run.runId))
+  if (await state.releaseLease(LEASES.run(run.workspaceId), run.runId))
     report.releasedLeases.push(run.workspaceId);
 }

@@ -1,15 +1,20 @@
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { runLeaseName } from '../execute/execute-service.js';
-import type { WorkspaceSync } from '../execute/workspace-sync.js';
+import { LEASES, leaseHolder, takeLease, type HeldLease } from '../state/leases.js';
 import type { ContainerRecord, ContainerState, StateStore } from '../state/state-store.js';
+import type { Clock } from '../time/clock.js';
 import type { Orchestrator } from './orchestrator.js';
+import type { SlotStore } from './slots.js';
+import type { WorkspaceSync } from './workspace-sync.js';
 
 export interface RetireDeps {
-  orchestrator: Orchestrator;
+  containers: Pick<Orchestrator, 'remove'>;
   state: StateStore;
+  slots: SlotStore;
   sync: WorkspaceSync;
+  clock: Clock;
   logger: Logger;
+  /** This host, in the holder id of the run lease taken for the final sync. */
+  hostId: string;
   /** How long the run lease taken for the final sync lives without renewal. */
   runLeaseTtlMs: number;
 }
@@ -34,48 +39,55 @@ export async function retireContainer(
   reason: string,
   options: { from: readonly ContainerState[]; syncOut: boolean },
 ): Promise<RetireOutcome> {
-  const { orchestrator, state, sync, logger, runLeaseTtlMs } = deps;
-  const workspaceId = record.workspaceId;
-  const lease = workspaceId ? runLeaseName(workspaceId) : null;
-  const holder = `retire:${orchestrator.settings.hostId}:${randomBytes(6).toString('hex')}`;
-  if (lease && !(await state.acquireLease(lease, holder, runLeaseTtlMs))) return 'busy';
-  const renew = lease
-    ? setInterval(
-        () => {
-          void state.renewLease(lease, holder, runLeaseTtlMs).catch(() => false);
-        },
-        Math.max(1000, Math.floor(runLeaseTtlMs / 3)),
-      )
-    : null;
-  try {
-    const moving = await state.transitionContainer(
-      record.id,
-      options.from,
-      { state: 'removing' },
-      orchestrator.clock.now(),
-    );
-    if (!moving) return 'changed';
-    if (options.syncOut && workspaceId && record.tenant) {
-      try {
-        await sync.syncOut(record.tenant, workspaceId, orchestrator.slotOf(record));
-      } catch (err) {
-        logger.error(
-          { containerId: record.id, workspaceId, err: String(err) },
-          'final sync out failed; the container stays',
-        );
-        await state.transitionContainer(
-          record.id,
-          ['removing'],
-          { state: record.state },
-          orchestrator.clock.now(),
-        );
-        return 'sync_failed';
-      }
-    }
-    await orchestrator.remove(record.id, reason);
-    return 'removed';
-  } finally {
-    if (renew) clearInterval(renew);
-    if (lease) await state.releaseLease(lease, holder).catch(() => false);
+  const { workspaceId } = record;
+  let lease: HeldLease | null = null;
+  if (workspaceId) {
+    lease = await takeLease(deps, {
+      name: LEASES.run(workspaceId),
+      holder: leaseHolder('retire', deps.hostId),
+      ttlMs: deps.runLeaseTtlMs,
+    });
+    if (!lease) return 'busy';
   }
+  try {
+    return await retireUnderLease(deps, record, reason, options);
+  } finally {
+    await lease?.release();
+  }
+}
+
+async function retireUnderLease(
+  deps: RetireDeps,
+  record: ContainerRecord,
+  reason: string,
+  options: { from: readonly ContainerState[]; syncOut: boolean },
+): Promise<RetireOutcome> {
+  const { containers, state, slots, sync, clock, logger } = deps;
+  const { workspaceId } = record;
+  const moving = await state.transitionContainer(
+    record.id,
+    options.from,
+    { state: 'removing' },
+    clock.now(),
+  );
+  if (!moving) return 'changed';
+  if (options.syncOut && workspaceId && record.tenant) {
+    try {
+      await sync.syncOut(record.tenant, workspaceId, slots.slot(record.slotId));
+    } catch (err) {
+      logger.error(
+        { containerId: record.id, workspaceId, err },
+        'final sync out failed; the container stays',
+      );
+      await state.transitionContainer(
+        record.id,
+        ['removing'],
+        { state: record.state },
+        clock.now(),
+      );
+      return 'sync_failed';
+    }
+  }
+  await containers.remove(record.id, reason);
+  return 'removed';
 }

@@ -22,16 +22,24 @@ export interface ContainerSpec {
   labels: Record<string, string>;
   /** Host directories bind-mounted into the container. */
   mounts: {
-    /** Host dir holding agent.sock and egress.sock -> /run/workcell */
+    /** Host dir holding agent.sock -> /run/workcell (read-write: the agent listens there) */
     socketDir: string;
+    /** Host dir holding egress.sock -> /run/workcell-egress (read-only) */
+    egressDir: string;
     /** Host dir -> /workspace */
     workspace: string;
     /** Host dir -> CLAUDE_CONFIG_DIR */
     claudeConfig: string;
+    /**
+     * Host dir with the Workcell CA's public certificate (`ca.crt`) and `bundle.crt` ->
+     * /etc/workcell/trust, read-only; its bundle also replaces the system bundle. Absent when
+     * secrets are off.
+     */
+    trust?: string;
   };
   /** Non-secret environment for the agent (model provider, region, bridge port). */
   env: Record<string, string>;
-  limits: { memoryMb: number; cpus: number; pids: number };
+  limits: { memoryMb: number; cpus: number; pids: number; nofile: number };
   runtime: ContainerRuntimeName;
 }
 

@@ -11,6 +11,7 @@ import {
 } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { PlainVolumes, volumeDir, type SlotVolumes } from './slot-volume.js';
 
 /** The container user's uid/gid inside every workspace container. */
 export const AGENT_UID = 1000;
@@ -20,7 +21,10 @@ export const AGENT_GID = 1000;
 export interface Slot {
   id: string;
   root: string;
+  /** agent.sock: written by the container's agent (mounted read-write). */
   socketDir: string;
+  /** egress.sock: written by the host only (root-owned, mounted read-only). */
+  egressDir: string;
   workspaceDir: string;
   claudeDir: string;
   agentSocket: string;
@@ -45,16 +49,21 @@ export interface AssignmentRecord {
 }
 
 /**
- * Owns `<dataDir>/containers/<slotId>/`: `sock/` (agent.sock, egress.sock), `workspace/`,
- * `claude/` (CLAUDE_CONFIG_DIR) and `assignment.json`. Together with Docker labels this lets a
- * restarted host rebuild its state.
+ * Owns `<dataDir>/containers/<slotId>/`: `sock/` (agent.sock; the container's user writes it),
+ * `egress/` (egress.sock; only the host writes it, so the proxy never follows a path the
+ * container controls), `vol/` holding `workspace/` and `claude/` (CLAUDE_CONFIG_DIR) on a volume
+ * of limited size, and `assignment.json`. Together with Docker labels this lets a restarted host
+ * rebuild its state.
  */
 export class SlotStore {
   /** The data directory, resolved: the value of every container's `workcell.data-dir` label. */
   readonly dataDir: string;
   readonly root: string;
 
-  constructor(dataDir: string) {
+  constructor(
+    dataDir: string,
+    private readonly volumes: SlotVolumes = new PlainVolumes(),
+  ) {
     this.dataDir = resolve(dataDir);
     this.root = join(this.dataDir, 'containers');
     mkdirSync(this.root, { recursive: true });
@@ -68,21 +77,35 @@ export class SlotStore {
     if (!/^[a-z0-9]{6,40}$/.test(id)) throw new Error(`invalid slot id ${id}`);
     const root = join(this.root, id);
     const socketDir = join(root, 'sock');
+    // A slot made by an older host keeps its trees and socket where that host put them, so its
+    // final sync out reads the files its container wrote.
+    const legacy = existsSync(join(root, 'workspace'));
+    const egressDir = legacy ? socketDir : join(root, 'egress');
+    const trees = legacy ? root : volumeDir(root);
     return {
       id,
       root,
       socketDir,
-      workspaceDir: join(root, 'workspace'),
-      claudeDir: join(root, 'claude'),
+      egressDir,
+      workspaceDir: join(trees, 'workspace'),
+      claudeDir: join(trees, 'claude'),
       agentSocket: join(socketDir, 'agent.sock'),
-      egressSocket: join(socketDir, 'egress.sock'),
+      egressSocket: join(egressDir, 'egress.sock'),
     };
   }
 
-  /** Creates the slot's directories, owned by the container user where the host can chown. */
-  create(id: string = SlotStore.newId()): Slot {
+  /**
+   * Creates the slot's directories: `sock/` and the trees on the volume owned by the container
+   * user (where the host can chown), `egress/` owned by the host and not writable by anyone else.
+   */
+  async create(id: string = SlotStore.newId()): Promise<Slot> {
     const slot = this.slot(id);
-    for (const dir of [slot.socketDir, slot.workspaceDir, slot.claudeDir]) {
+    mkdirSync(slot.root, { recursive: true, mode: 0o755 });
+    mkdirSync(slot.egressDir, { mode: 0o755 });
+    mkdirSync(slot.socketDir, { mode: 0o755 });
+    chownIfRoot(slot.socketDir);
+    await this.volumes.prepare(slot.root);
+    for (const dir of [slot.workspaceDir, slot.claudeDir]) {
       mkdirSync(dir, { recursive: true, mode: 0o755 });
       chownIfRoot(dir);
     }
@@ -137,9 +160,11 @@ export class SlotStore {
       .map((d) => d.name);
   }
 
-  /** Deletes the slot directory and everything in it (asynchronously: it can take milliseconds). */
+  /** Releases the slot's volume and deletes the slot directory with everything in it. */
   async remove(id: string): Promise<void> {
-    await rm(this.slot(id).root, { recursive: true, force: true });
+    const root = this.slot(id).root;
+    await this.volumes.release(root);
+    await rm(root, { recursive: true, force: true });
   }
 }
 

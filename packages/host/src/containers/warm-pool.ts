@@ -1,8 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { LEASES, leaseHolder, takeLease } from '../state/leases.js';
 import type { ContainerRecord, StateStore } from '../state/state-store.js';
-import type { Orchestrator } from './orchestrator.js';
+import type { Clock } from '../time/clock.js';
+import type { EgressListeners } from './egress-listeners.js';
+import type { Orchestrator, OrchestratorSettings } from './orchestrator.js';
 import { LABELS, type ContainerInfo, type ContainerRuntime } from './runtime.js';
+import type { SlotStore } from './slots.js';
 
 export interface WarmPoolSettings {
   /** Warm containers to keep (`WORKCELL_WARM_POOL_SIZE`), across every host on the state store. */
@@ -15,6 +18,12 @@ export interface WarmPoolSettings {
   leaseTtlMs: number;
 }
 
+/** What the pool needs to know of the containers it makes (the orchestrator's settings). */
+export type PoolScope = Pick<
+  OrchestratorSettings,
+  'image' | 'imageVersion' | 'hostId' | 'startTimeoutMs'
+>;
+
 export interface PoolTick {
   created: number;
   /** Warm containers removed: stopped, or built from another image. */
@@ -22,9 +31,6 @@ export interface PoolTick {
   /** Warm containers (plus pool containers being created) after the tick. */
   warm: number;
 }
-
-/** The refill lease of one image's pool: one host refills at a time, so hosts do not overfill. */
-export const poolLeaseName = (image: string): string => `pool:${image}`;
 
 const MAX_BACKOFF_MS = 30_000;
 
@@ -47,15 +53,18 @@ export class WarmPool {
   private closing = false;
   private failures = 0;
   private retryAt = 0;
-  private unsubscribe: (() => void) | null = null;
 
   constructor(
     private readonly deps: {
-      orchestrator: Orchestrator;
+      containers: Pick<Orchestrator, 'createContainer' | 'remove'>;
+      listeners: Pick<EgressListeners, 'sweep'>;
       state: StateStore;
       runtime: ContainerRuntime;
+      slots: SlotStore;
+      clock: Clock;
       logger: Logger;
       settings: WarmPoolSettings;
+      scope: PoolScope;
     },
   ) {}
 
@@ -63,12 +72,14 @@ export class WarmPool {
     return this.deps.settings.size;
   }
 
-  /** Starts refilling: now, after every claim attempt, and every `intervalMs`. */
+  /**
+   * Starts refilling: now, every `intervalMs`, and whenever `kick` is called (the composition
+   * root calls it after every warm claim attempt).
+   */
   start(): void {
     if (this.active) return;
     this.active = true;
     this.closing = false;
-    this.unsubscribe = this.deps.orchestrator.onWarmClaim(() => this.kick());
     this.timer = setInterval(() => this.kick(), this.deps.settings.intervalMs);
     this.timer.unref();
     this.kick();
@@ -78,10 +89,9 @@ export class WarmPool {
   async stop(): Promise<void> {
     this.active = false;
     this.closing = true;
-    this.unsubscribe?.();
-    this.unsubscribe = null;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    // A failed tick was logged by `kick`; stopping only waits for it.
     await this.running?.catch(() => undefined);
   }
 
@@ -94,7 +104,7 @@ export class WarmPool {
     }
     this.running = this.tick()
       .catch((err: unknown) => {
-        this.deps.logger.warn({ err: String(err) }, 'warm pool tick failed');
+        this.deps.logger.warn({ err }, 'warm pool tick failed');
         return { created: 0, drained: [], warm: 0 };
       })
       .finally(() => {
@@ -113,8 +123,8 @@ export class WarmPool {
 
   /** Warm containers ready to claim now. */
   async warmCount(): Promise<number> {
-    const { state, orchestrator } = this.deps;
-    const ids = new Set(await state.listWarm(orchestrator.settings.image));
+    const { state, scope } = this.deps;
+    const ids = new Set(await state.listWarm(scope.image));
     const records = await state.listContainers();
     return records.filter((r) => r.state === 'warm' && ids.has(r.id)).length;
   }
@@ -124,17 +134,20 @@ export class WarmPool {
    * containers, then (holding the refill lease) creates containers until the pool is full.
    */
   async tick(): Promise<PoolTick> {
-    const { orchestrator, state, logger, settings } = this.deps;
-    await orchestrator.sweepListeners();
+    const { containers, listeners, logger, settings, scope, clock } = this.deps;
+    await listeners.sweep();
     const drained = await this.drain();
     const result: PoolTick = { created: 0, drained, warm: 0 };
-    if (settings.size === 0 || Date.now() < this.retryAt) {
+    if (settings.size === 0 || clock.now() < this.retryAt) {
       result.warm = await this.countTowardPool();
       return result;
     }
-    const lease = poolLeaseName(orchestrator.settings.image);
-    const holder = `${orchestrator.settings.hostId}:${randomBytes(6).toString('hex')}`;
-    if (!(await state.acquireLease(lease, holder, settings.leaseTtlMs))) {
+    const lease = await takeLease(this.deps, {
+      name: LEASES.pool(scope.image),
+      holder: leaseHolder('pool', scope.hostId),
+      ttlMs: settings.leaseTtlMs,
+    });
+    if (!lease) {
       result.warm = await this.countTowardPool();
       return result;
     }
@@ -145,29 +158,28 @@ export class WarmPool {
         if (deficit <= 0 || this.closing) break;
         const batch = Math.min(deficit, settings.parallelCreates);
         const outcomes = await Promise.allSettled(
-          Array.from({ length: batch }, () => orchestrator.createContainer()),
+          Array.from({ length: batch }, () => containers.createContainer()),
         );
         const failed = outcomes.filter((o) => o.status === 'rejected');
         result.created += batch - failed.length;
         if (failed.length > 0) {
           this.failures += 1;
           const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.failures - 1));
-          this.retryAt = Date.now() + delay;
+          this.retryAt = clock.now() + delay;
           logger.warn(
             {
               failures: this.failures,
               retryInMs: delay,
-              err: String((failed[0] as PromiseRejectedResult).reason),
+              err: (failed[0] as PromiseRejectedResult).reason as unknown,
             },
             'warm container creation failed',
           );
           break;
         }
         this.failures = 0;
-        await state.renewLease(lease, holder, settings.leaseTtlMs);
       }
     } finally {
-      await state.releaseLease(lease, holder).catch(() => false);
+      await lease.release();
     }
     if (result.created > 0)
       logger.info({ created: result.created, warm: result.warm }, 'warm pool refilled');
@@ -176,10 +188,10 @@ export class WarmPool {
 
   /** Warm records in the pool, plus pool containers some host is still starting. */
   private async countTowardPool(): Promise<number> {
-    const { state, orchestrator } = this.deps;
-    const { image, startTimeoutMs } = orchestrator.settings;
+    const { state, scope, clock } = this.deps;
+    const { image, startTimeoutMs } = scope;
     const ids = new Set(await state.listWarm(image));
-    const now = orchestrator.clock.now();
+    const now = clock.now();
     const records = await state.listContainers();
     return records.filter(
       (r) =>
@@ -193,16 +205,19 @@ export class WarmPool {
 
   /** Removes warm containers that stopped or run another image than the configured one. */
   private async drain(): Promise<PoolTick['drained']> {
-    const { orchestrator, state, runtime } = this.deps;
-    const settings = orchestrator.settings;
+    const { containers, state, runtime, slots, scope, clock, logger } = this.deps;
     const records = (await state.listContainers()).filter((r) => r.state === 'warm');
     if (records.length === 0) return [];
-    const containers = await runtime.list({
+    const engine = await runtime.list({
       [LABELS.managed]: 'true',
-      [LABELS.dataDir]: orchestrator.slots.dataDir,
+      [LABELS.dataDir]: slots.dataDir,
     });
-    const byId = new Map(containers.map((c) => [c.id, c]));
-    const imageId = await runtime.imageId(settings.image).catch(() => null);
+    const byId = new Map(engine.map((c) => [c.id, c]));
+    const imageId = await runtime.imageId(scope.image).catch((err: unknown) => {
+      // Without the build id only the version label decides what is stale.
+      logger.warn({ image: scope.image, err }, 'cannot read the image id');
+      return null;
+    });
     const drained: PoolTick['drained'] = [];
     for (const record of records) {
       const info = byId.get(record.id);
@@ -210,15 +225,10 @@ export class WarmPool {
       const reason = this.drainReason(record, info, imageId);
       if (!reason) continue;
       if (
-        !(await state.transitionContainer(
-          record.id,
-          ['warm'],
-          { state: 'removing' },
-          orchestrator.clock.now(),
-        ))
+        !(await state.transitionContainer(record.id, ['warm'], { state: 'removing' }, clock.now()))
       )
         continue;
-      await orchestrator.remove(record.id, `warm pool: ${reason}`);
+      await containers.remove(record.id, `warm pool: ${reason}`);
       drained.push({ id: record.id, reason });
     }
     return drained;
@@ -229,7 +239,7 @@ export class WarmPool {
     info: ContainerInfo,
     imageId: string | null,
   ): string | null {
-    const settings = this.deps.orchestrator.settings;
+    const settings = this.deps.scope;
     if (!info.running) return 'stopped';
     if (record.image === settings.image) {
       if (info.labels[LABELS.imageVersion] !== settings.imageVersion) return 'old image version';

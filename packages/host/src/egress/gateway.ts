@@ -1,5 +1,6 @@
 import type { AuditRecord, CredentialProxy, EgressPolicy } from '@workcell/proxy';
 import type { EgressAttachment, EgressGateway, EgressIdentity } from '../containers/egress.js';
+import type { SecretStore } from '../secrets/secret-store.js';
 import type { PolicyStore } from './policy-store.js';
 
 /**
@@ -10,6 +11,7 @@ export class ProxyEgressGateway implements EgressGateway {
   constructor(
     private readonly proxy: CredentialProxy,
     private readonly policies: PolicyStore,
+    private readonly secrets: SecretStore | null = null,
   ) {}
 
   async attach(socketPath: string, identity: EgressIdentity): Promise<EgressAttachment> {
@@ -19,17 +21,27 @@ export class ProxyEgressGateway implements EgressGateway {
       socketPath,
       { workspaceId: identity.workspaceId ?? 'unassigned', containerId: identity.containerId },
       (): EgressPolicy => this.policies.effective(current.workspaceId),
+      () => this.secrets?.bindings(current.tenant, current.workspaceId) ?? [],
     );
+    // A narrowed policy ends this container's tunnels it no longer allows, at once.
+    const unwatch = this.policies.watch((workspaceId) => {
+      if (workspaceId === current.workspaceId) listener.revalidate();
+    });
+    this.secrets?.prime(identity.tenant, identity.workspaceId);
     return {
       setIdentity: (next) => {
         current = next;
         this.policies.prime(next.tenant, next.workspaceId);
+        this.secrets?.prime(next.tenant, next.workspaceId);
         listener.setIdentity({
           workspaceId: next.workspaceId ?? 'unassigned',
           containerId: next.containerId,
         });
       },
-      close: () => listener.close(),
+      close: () => {
+        unwatch();
+        return listener.close();
+      },
     };
   }
 
@@ -51,8 +63,15 @@ export class AuditTrail {
     this.byWorkspace.set(entry.workspaceId, list);
   }
 
-  recent(workspaceId: string, limit = 50): AuditRecord[] {
-    return (this.byWorkspace.get(workspaceId) ?? []).slice(-limit);
+  /**
+   * The workspace's most recent records as its tenant sees them: without the resolved address,
+   * which only operators see (in the host log).
+   */
+  recent(workspaceId: string, limit = 50): Array<Omit<AuditRecord, 'address'>> {
+    return (this.byWorkspace.get(workspaceId) ?? []).slice(-limit).map((record) => {
+      const { address: _address, ...rest } = record;
+      return rest;
+    });
   }
 
   forget(workspaceId: string): void {

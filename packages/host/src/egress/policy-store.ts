@@ -1,11 +1,16 @@
-import { EMPTY_POLICY, narrowPolicy, type EgressPolicy } from '@workcell/proxy';
+import { EMPTY_POLICY, narrowPolicy, type EgressPattern, type EgressPolicy } from '@workcell/proxy';
 import type { Logger } from 'pino';
 import type { ObjectStore } from '../storage/object-store.js';
 import * as layout from '../storage/layout.js';
 
+/** Allow patterns a workspace gets besides its hosts (its MCP servers' hosts). */
+export type ExtraAllow = (tenant: string, workspaceId: string) => Promise<readonly EgressPattern[]>;
+
 interface Entry {
   /** The hosts the workspace asked for; null when it uses the operator's list. */
   hosts: string[] | null;
+  /** Patterns the workspace's agent settings add (MCP server hosts). */
+  extra: readonly EgressPattern[];
   policy: EgressPolicy;
   tenant: string;
   loadedAt: number;
@@ -22,18 +27,34 @@ export const POLICY_REFRESH_MS = 5_000;
  * object store (`egress.json`) and cached here. `effective` is read by the proxy on every
  * request, so a change applies to a running container at once. Until a workspace's policy is
  * loaded, and for containers not yet assigned, it answers a policy that allows nothing: a
- * narrowed workspace never runs with the broader list.
+ * narrowed workspace never runs with the broader list. The hosts of the workspace's MCP
+ * servers (`extraAllow`) join its allow list whether or not it is narrowed.
  */
 export class PolicyStore {
   private readonly entries = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<Entry>>();
+  private readonly watchers = new Set<(workspaceId: string) => void>();
 
   constructor(
     readonly operator: EgressPolicy,
     private readonly store: ObjectStore,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
+    private readonly extraAllow: ExtraAllow = async () => [],
   ) {}
+
+  /**
+   * Calls `watcher` with a workspace id whenever that workspace's policy is set or reloaded, so
+   * open tunnels are re-decided at once; answers the function that stops it.
+   */
+  watch(watcher: (workspaceId: string) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  private changed(workspaceId: string): void {
+    for (const watcher of this.watchers) watcher(workspaceId);
+  }
 
   effective(workspaceId: string | null): EgressPolicy {
     if (!workspaceId) return EMPTY_POLICY;
@@ -53,7 +74,7 @@ export class PolicyStore {
   private refresh(tenant: string, workspaceId: string): void {
     this.read(tenant, workspaceId).catch((err: unknown) => {
       this.logger.error(
-        { workspaceId, err: String(err) },
+        { workspaceId, err },
         'cannot reload the egress policy; keeping the cached one',
       );
     });
@@ -73,22 +94,23 @@ export class PolicyStore {
   prime(tenant: string | null, workspaceId: string | null): void {
     if (!tenant || !workspaceId) return;
     this.load(tenant, workspaceId).catch((err: unknown) => {
-      this.logger.error(
-        { workspaceId, err: String(err) },
-        'cannot load the egress policy; egress stays closed',
-      );
+      this.logger.error({ workspaceId, err }, 'cannot load the egress policy; egress stays closed');
     });
   }
 
   /** Narrows the workspace to `hosts` (each within the operator's list); null restores the operator's list. */
   async set(tenant: string, workspaceId: string, hosts: string[] | null): Promise<Entry> {
-    const policy = hosts === null ? this.operator : narrowPolicy(this.operator, hosts);
-    const entry: Entry = { hosts, policy, tenant, loadedAt: this.now() };
+    if (hosts !== null) narrowPolicy(this.operator, hosts);
     const key = layout.workspaceEgressKey(tenant, workspaceId);
     if (hosts === null) await this.store.delete(key);
     else await this.store.put(key, JSON.stringify({ hosts }), { contentType: 'application/json' });
-    this.entries.set(workspaceId, entry);
-    return entry;
+    return this.reload(tenant, workspaceId);
+  }
+
+  /** Reads the workspace's policy again now (its hosts or its agent settings changed). */
+  async reload(tenant: string, workspaceId: string): Promise<Entry> {
+    await this.loading.get(workspaceId)?.catch(() => undefined);
+    return this.read(tenant, workspaceId);
   }
 
   forget(workspaceId: string): void {
@@ -96,13 +118,24 @@ export class PolicyStore {
   }
 
   private async fetch(tenant: string, workspaceId: string): Promise<Entry> {
-    const buf = await this.store.getBuffer(layout.workspaceEgressKey(tenant, workspaceId));
+    const [buf, extra] = await Promise.all([
+      this.store.getBuffer(layout.workspaceEgressKey(tenant, workspaceId)),
+      this.extraAllow(tenant, workspaceId),
+    ]);
     const loadedAt = this.now();
-    let entry: Entry = { hosts: null, policy: this.operator, tenant, loadedAt };
+    const withExtra = (policy: EgressPolicy): EgressPolicy =>
+      extra.length === 0 ? policy : { ...policy, allow: [...policy.allow, ...extra] };
+    let entry: Entry = { hosts: null, extra, policy: withExtra(this.operator), tenant, loadedAt };
     if (buf) {
       const { hosts } = JSON.parse(buf.toString('utf8')) as { hosts: string[] };
       try {
-        entry = { hosts, policy: narrowPolicy(this.operator, hosts), tenant, loadedAt };
+        entry = {
+          hosts,
+          extra,
+          policy: withExtra(narrowPolicy(this.operator, hosts)),
+          tenant,
+          loadedAt,
+        };
       } catch (err) {
         // The operator's list shrank below what the workspace asked for: keep only what fits.
         const kept = hosts.filter((h) => {
@@ -114,13 +147,28 @@ export class PolicyStore {
           }
         });
         this.logger.warn(
-          { workspaceId, dropped: hosts.filter((h) => !kept.includes(h)), err: String(err) },
+          { workspaceId, dropped: hosts.filter((h) => !kept.includes(h)), err },
           'workspace egress hosts outside the operator list were dropped',
         );
-        entry = { hosts: kept, policy: narrowPolicy(this.operator, kept), tenant, loadedAt };
+        entry = {
+          hosts: kept,
+          extra,
+          policy: withExtra(narrowPolicy(this.operator, kept)),
+          tenant,
+          loadedAt,
+        };
       }
     }
+    const before = this.entries.get(workspaceId);
     this.entries.set(workspaceId, entry);
+    // A change (made here or through another host, to the hosts or the agent's MCP servers)
+    // reaches this workspace's open tunnels.
+    if (
+      before &&
+      (JSON.stringify(before.hosts) !== JSON.stringify(entry.hosts) ||
+        JSON.stringify(before.extra) !== JSON.stringify(entry.extra))
+    )
+      this.changed(workspaceId);
     return entry;
   }
 }

@@ -4,7 +4,7 @@ import * as layout from '../storage/layout.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { syncIn, syncOut, type SkippedEntry } from '../sync/file-sync.js';
 import type { Manifest } from '../sync/manifest.js';
-import type { WorkspaceSync } from './workspace-sync.js';
+import type { WorkspaceSync } from '../containers/workspace-sync.js';
 
 /** Observes each sync (metrics). */
 export type SyncObserver = (e: {

@@ -1,12 +1,21 @@
+import {
+  isTerminalRunEvent,
+  type RunEventName,
+  type TerminalRunEventName,
+} from '@workcell/protocol';
 import type { Logger } from 'pino';
+import { runEvent } from '../catalog/run-log.js';
 import type { BufferedEvent, StateStore } from '../state/state-store.js';
+import { systemClock, type Clock, type Timer } from '../time/clock.js';
 
-/** SSE event names of a run (DESIGN.md). */
-export type RunEventName = 'run.started' | 'message' | 'run.completed' | 'run.failed';
+export type { RunEventName } from '@workcell/protocol';
 
-export const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['run.completed', 'run.failed']);
+export const TERMINAL_EVENTS: ReadonlySet<RunEventName> = new Set<TerminalRunEventName>([
+  'run.completed',
+  'run.failed',
+]);
 
-export const isTerminal = (e: BufferedEvent): boolean => TERMINAL_EVENTS.has(e.event);
+export const isTerminal = (e: BufferedEvent): boolean => isTerminalRunEvent(e.event);
 
 /** Where a follower finds a run that is not live on this host once the buffer has nothing new. */
 export interface FinishedRunSource {
@@ -35,6 +44,7 @@ export interface RunEventLogOptions {
   pollMs?: number;
   /** How often such a follower checks whether the run has ended, when the buffer is quiet. */
   finishedCheckMs?: number;
+  clock?: Clock;
 }
 
 /**
@@ -48,6 +58,7 @@ export class RunEventLog {
   private readonly live = new Map<string, LiveRun>();
   private readonly pollMs: number;
   private readonly finishedCheckMs: number;
+  private readonly clock: Clock;
 
   constructor(
     private readonly state: StateStore,
@@ -55,6 +66,7 @@ export class RunEventLog {
   ) {
     this.pollMs = options.pollMs ?? 250;
     this.finishedCheckMs = options.finishedCheckMs ?? 2_000;
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Starts a run's log on this host. */
@@ -77,15 +89,11 @@ export class RunEventLog {
   /** Records the next (non-terminal) event of a live run and wakes its followers. */
   append(
     runId: string,
-    event: Exclude<RunEventName, 'run.completed' | 'run.failed'>,
+    event: Exclude<RunEventName, TerminalRunEventName>,
     data: unknown,
   ): BufferedEvent {
     const run = this.mustBeLive(runId);
-    const buffered: BufferedEvent = {
-      seq: run.events.length + 1,
-      event,
-      data: JSON.stringify(data),
-    };
+    const buffered = runEvent(run.events.length + 1, event, data);
     this.publish(runId, run, buffered);
     return buffered;
   }
@@ -98,16 +106,12 @@ export class RunEventLog {
    */
   async end(
     runId: string,
-    event: 'run.completed' | 'run.failed',
+    event: TerminalRunEventName,
     data: unknown,
     beforePublish: (events: readonly BufferedEvent[]) => Promise<void>,
   ): Promise<void> {
     const run = this.mustBeLive(runId);
-    const terminal: BufferedEvent = {
-      seq: run.events.length + 1,
-      event,
-      data: JSON.stringify(data),
-    };
+    const terminal = runEvent(run.events.length + 1, event, data);
     try {
       await beforePublish([...run.events, terminal]);
     } finally {
@@ -167,7 +171,7 @@ export class RunEventLog {
         continue;
       }
       if (signal.aborted) return;
-      await waitFor(run.waiters, signal, undefined);
+      await waitFor(this.clock, run.waiters, signal, undefined);
     }
   }
 
@@ -185,7 +189,7 @@ export class RunEventLog {
         read = await this.state.readRunEvents(runId, last);
       } catch (err) {
         this.options.logger.warn(
-          { runId, err: String(err) },
+          { runId, err },
           'cannot read the run buffer; falling back to the durable log',
         );
       }
@@ -201,15 +205,15 @@ export class RunEventLog {
         if (isTerminal(batch[batch.length - 1] as BufferedEvent)) return;
         continue;
       }
-      if (Date.now() - lastFinishedCheck >= this.finishedCheckMs) {
-        lastFinishedCheck = Date.now();
+      if (this.clock.now() - lastFinishedCheck >= this.finishedCheckMs) {
+        lastFinishedCheck = this.clock.now();
         if (await finished.isFinished()) {
           const rest = (await finished.readPersisted()).filter((e) => e.seq > last);
           if (rest.length > 0) yield rest;
           return;
         }
       }
-      await waitFor(new Set(), signal, this.pollMs);
+      await waitFor(this.clock, new Set(), signal, this.pollMs);
     }
   }
 
@@ -235,7 +239,7 @@ export class RunEventLog {
           run.buffering = false;
           run.unbuffered.length = 0;
           this.options.logger.error(
-            { runId, seq: event.seq, err: String(err) },
+            { runId, seq: event.seq, err },
             'cannot buffer run events in the state store; followers on other hosts wait for the durable log',
           );
           return;
@@ -255,20 +259,21 @@ export class RunEventLog {
 
 /** Waits until a waker in `waiters` is called, `signal` aborts, or `timeoutMs` passes. */
 function waitFor(
+  clock: Clock,
   waiters: Set<() => void>,
   signal: AbortSignal,
   timeoutMs: number | undefined,
 ): Promise<void> {
   return new Promise<void>((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Timer | undefined;
     const done = (): void => {
-      if (timer) clearTimeout(timer);
+      timer?.cancel();
       waiters.delete(done);
       signal.removeEventListener('abort', done);
       resolve();
     };
     waiters.add(done);
     signal.addEventListener('abort', done, { once: true });
-    if (timeoutMs !== undefined) timer = setTimeout(done, timeoutMs);
+    if (timeoutMs !== undefined) timer = clock.after(timeoutMs, done);
   });
 }

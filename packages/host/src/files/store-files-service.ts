@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { WorkcellError } from '@workcell/protocol';
-import { runLeaseName } from '../execute/execute-service.js';
+import type { Logger } from 'pino';
+import { LEASES, leaseHolder, withLease } from '../state/leases.js';
 import type { StateStore } from '../state/state-store.js';
+import type { Clock } from '../time/clock.js';
 import type { GetRange, ObjectStore } from '../storage/object-store.js';
 import * as layout from '../storage/layout.js';
 import {
@@ -27,6 +28,10 @@ export class StoreFilesService implements FilesService {
     private readonly state: StateStore,
     private readonly settings: {
       maxFileBytes: number;
+      /** This host, in the holder id of the run lease a write takes. */
+      hostId: string;
+      clock: Clock;
+      logger: Logger;
       /**
        * Called after a change is stored, still under the workspace's lease: brings the
        * workspace's assigned container (if any) up to date, so the API and the container agree
@@ -87,18 +92,22 @@ export class StoreFilesService implements FilesService {
   }
 
   private async withLease<T>(workspaceId: string, work: () => Promise<T>): Promise<T> {
-    const lease = runLeaseName(workspaceId);
-    const holder = `files:${randomBytes(8).toString('hex')}`;
-    if (!(await this.state.acquireLease(lease, holder, FILE_LEASE_TTL_MS))) {
+    const { hostId, clock, logger } = this.settings;
+    const done = await withLease(
+      { state: this.state, clock, logger },
+      {
+        name: LEASES.run(workspaceId),
+        holder: leaseHolder('files', hostId),
+        ttlMs: FILE_LEASE_TTL_MS,
+      },
+      work,
+    );
+    if (!done.held) {
       throw new WorkcellError(
         'workspace_busy',
         'a run is in progress in this workspace; retry when it ends',
       );
     }
-    try {
-      return await work();
-    } finally {
-      await this.state.releaseLease(lease, holder).catch(() => false);
-    }
+    return done.value;
   }
 }

@@ -57,6 +57,7 @@ export class HealthChecks {
     ]);
     let pool = { warm: 0, assigned: 0, running: 0 };
     if (stateStore.ok) {
+      // The state store answered its ping: a listing that fails now reports an empty pool rather than fail the health check.
       const records = await this.within(state.listContainers()).catch(() => []);
       pool = {
         warm: records.filter((r) => r.state === 'warm').length,

@@ -53,6 +53,17 @@ export class WorkcellMetrics implements RunObserver {
     labelNames: ['decision'] as const,
     registers: [this.registry],
   });
+  private readonly secretSubstitutions = new Counter({
+    name: 'workcell_secret_substitutions_total',
+    help: 'Secret values the proxy wrote into requests toward their hosts (one per secret per request).',
+    registers: [this.registry],
+  });
+  private readonly secretRefusals = new Counter({
+    name: 'workcell_secret_refusals_total',
+    help: 'Requests refused for carrying a secret placeholder where it may not go, by reason (secret-wrong-host, secret-wrong-header, secret-in-target, secret-not-over-tls).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   private readonly sseClients = new Gauge({
     name: 'workcell_sse_clients',
     help: 'Server-Sent Event connections open now.',
@@ -101,6 +112,14 @@ export class WorkcellMetrics implements RunObserver {
 
   proxyRequest(decision: string): void {
     this.proxyRequests.inc({ decision });
+  }
+
+  /** Counts what one proxy audit record says about secrets (substituted or refused). */
+  proxySecrets(record: { decision: string; reason: string; secrets: readonly string[] }): void {
+    if (record.secrets.length === 0) return;
+    if (record.decision === 'allow') this.secretSubstitutions.inc(record.secrets.length);
+    else if (record.reason.startsWith('secret-'))
+      this.secretRefusals.inc({ reason: record.reason });
   }
 
   sseOpened(): void {

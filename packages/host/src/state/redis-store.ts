@@ -1,4 +1,4 @@
-import { WorkcellError } from '@workcell/protocol';
+import { WorkcellError, isRunEventName } from '@workcell/protocol';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { stateKeys, type StateKeys } from './keys.js';
@@ -269,11 +269,13 @@ export class RedisStateStore implements StateStore {
       const values = new Map<string, string>();
       for (let i = 0; i + 1 < fields.length; i += 2)
         values.set(fields[i] as string, fields[i + 1] as string);
-      return {
-        seq: Number(id.split('-')[0]),
-        event: values.get('event') ?? '',
-        data: values.get('data') ?? '',
-      };
+      const event = values.get('event');
+      if (!isRunEventName(event))
+        throw new WorkcellError(
+          'dependency_unavailable',
+          `run buffer ${key} holds an entry that is not a run event`,
+        );
+      return { seq: Number(id.split('-')[0]), event, data: values.get('data') ?? '' };
     });
   }
 

@@ -1,4 +1,4 @@
-import type { ContainerState } from '@workcell/protocol';
+import type { ContainerState, RunEventName } from '@workcell/protocol';
 
 /** The container lifecycle (creating -> warm -> assigned -> running -> idle ...) is part of the API. */
 export { CONTAINER_STATES, type ContainerState } from '@workcell/protocol';
@@ -27,7 +27,7 @@ export interface ContainerRecord {
 export interface BufferedEvent {
   seq: number;
   /** The event, serialised (the SSE `event:` name and `data:` JSON). */
-  event: string;
+  event: RunEventName;
   data: string;
 }
 

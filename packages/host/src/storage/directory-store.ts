@@ -159,6 +159,7 @@ export class DirectoryObjectStore implements ObjectStore {
       return { key, size, etag, modifiedAt: stat.mtime };
     } finally {
       if (!renamed) {
+        // Cleaning up after a failed write: the write's own error is what the caller needs.
         await fh.close().catch(() => undefined);
         await unlink(tmp).catch(() => undefined);
       }

@@ -1,5 +1,5 @@
 import { WorkcellError } from '@workcell/protocol';
-import { checkWorkspacePath } from '../sync/workspace-path.js';
+import { checkWorkspacePath } from './workspace-path.js';
 
 /*
  * Every object key Workcell writes is built here.
@@ -10,6 +10,9 @@ import { checkWorkspacePath } from '../sync/workspace-path.js';
  *   tenants/<tenant>/workspaces/<wid>/sessions-manifest.json          session manifest (sync)
  *   tenants/<tenant>/workspaces/<wid>/sessions/<relpath>              the agent's CLAUDE_CONFIG_DIR
  *   tenants/<tenant>/workspaces/<wid>/egress.json                     the workspace's narrowed egress hosts
+ *   tenants/<tenant>/workspaces/<wid>/secrets/<name>.json             a workspace secret (value sealed)
+ *   tenants/<tenant>/secrets/<name>.json                              a tenant secret (value sealed)
+ *   tenants/<tenant>/workspaces/<wid>/agent.json                      the workspace's agent settings
  *   tenants/<tenant>/workspaces/<wid>/conversations/<cid>/meta.json   a conversation
  *   tenants/<tenant>/workspaces/<wid>/conversations/<cid>/runs/<rid>.ndjson   a run's events
  *   tenants/<tenant>/conversation-index/<cid>.json                    cid -> wid
@@ -75,9 +78,26 @@ export function sessionsManifestKey(tenant: string, wid: string): string {
   return `${workspaceRoot(tenant, wid)}sessions-manifest.json`;
 }
 
+/** Prefix of a workspace's secrets, or of the tenant's when `wid` is null. */
+export function secretsPrefix(tenant: string, wid: string | null): string {
+  return wid === null ? `${tenantRoot(tenant)}secrets/` : `${workspaceRoot(tenant, wid)}secrets/`;
+}
+
+/** One secret record; `name` is its canonical (lower-case) name, checked by the caller. */
+export function secretKey(tenant: string, wid: string | null, name: string): string {
+  if (!/^[a-z][a-z0-9_]{0,63}$/.test(name))
+    throw new WorkcellError('bad_request', 'invalid secret name');
+  return `${secretsPrefix(tenant, wid)}${name}.json`;
+}
+
 /** The hosts a workspace narrowed its egress to (absent: the operator's list applies). */
 export function workspaceEgressKey(tenant: string, wid: string): string {
   return `${workspaceRoot(tenant, wid)}egress.json`;
+}
+
+/** The workspace's agent settings (absent: the operator's defaults apply). */
+export function workspaceAgentKey(tenant: string, wid: string): string {
+  return `${workspaceRoot(tenant, wid)}agent.json`;
 }
 
 /** Prefix under which every conversation of the workspace lives. */

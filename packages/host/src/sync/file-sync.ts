@@ -35,7 +35,7 @@ import {
   renameAt,
   symlinkAt,
 } from './safe-fs.js';
-import { workspacePathProblem } from './workspace-path.js';
+import { workspacePathProblem } from '../storage/workspace-path.js';
 
 /** Parallel file transfers of one sync. */
 const DEFAULT_CONCURRENCY = 16;
@@ -714,6 +714,7 @@ async function download(
     }
     throw err;
   } finally {
+    // A temporary file left by a failed placement is removed when it can be; the next sync overwrites it otherwise.
     if (!placed) await removeAt(dir, tmp).catch(() => undefined);
     await dir.close();
   }

@@ -4,7 +4,7 @@ export {
   MAX_PATH_BYTES,
   MAX_SEGMENT_BYTES,
   RESERVED_NAME_PREFIX,
-} from './workspace-path.js';
+} from '../storage/workspace-path.js';
 export {
   syncIn,
   syncOut,

@@ -108,6 +108,7 @@ export async function ensureDirBeneath(
     }
     return current;
   } catch (err) {
+    // The walk's own error is what the caller needs; a failed close of the handle adds nothing.
     await current.close().catch(() => undefined);
     throw err;
   }
@@ -283,6 +284,7 @@ export async function symlinkAt(
     if (owner !== undefined) await lchown(at(dir, tmpName), owner.uid, owner.gid);
     await renameAt(dir, tmpName, name);
   } catch (err) {
+    // The temporary file may not exist yet; the write's own error is what the caller needs.
     await unlink(at(dir, tmpName)).catch(() => undefined);
     throw err;
   }

@@ -3,7 +3,7 @@ import { WorkcellError } from '@workcell/protocol';
 import type { GetRange, ObjectInfo, ObjectStore } from '../storage/object-store.js';
 import { HashingCounter, TooLargeError } from './hashing.js';
 import { readManifest, writeManifest } from './manifest.js';
-import { checkWorkspacePath } from './workspace-path.js';
+import { checkWorkspacePath } from '../storage/workspace-path.js';
 
 /*
  * Workspace files as the API sees them, read and changed through the manifest so the API and

@@ -138,7 +138,8 @@ describe('API: runs over SSE', () => {
       payload: { content: 'hi' },
     });
     const all = events(post.body);
-    expect(all.map((e) => e.id)).toEqual(['1', '2', '3', '4']);
+    expect(all.map((e) => e.id)).toEqual(['1', '2', '3', '4', '5']);
+    expect(all[1]).toMatchObject({ event: 'user.message', data: '{"content":"hi"}' });
     const runId = (JSON.parse(all[0]?.data ?? '{}') as { runId: string }).runId;
     const url = `/v1/conversations/${conversationId}/runs/${runId}/events`;
 
@@ -146,12 +147,12 @@ describe('API: runs over SSE', () => {
       url,
       headers: { ...bearer(TOKEN_A), 'last-event-id': '2' },
     });
-    expect(events(resumed.body).map((e) => e.id)).toEqual(['3', '4']);
-    const viaAfter = await h.app.inject({ url: `${url}?after=3`, headers: bearer(TOKEN_A) });
-    expect(events(viaAfter.body).map((e) => e.id)).toEqual(['4']);
+    expect(events(resumed.body).map((e) => e.id)).toEqual(['3', '4', '5']);
+    const viaAfter = await h.app.inject({ url: `${url}?after=4`, headers: bearer(TOKEN_A) });
+    expect(events(viaAfter.body).map((e) => e.id)).toEqual(['5']);
     const nothing = await h.app.inject({
       url,
-      headers: { ...bearer(TOKEN_A), 'last-event-id': '4' },
+      headers: { ...bearer(TOKEN_A), 'last-event-id': '5' },
     });
     expect(nothing.statusCode).toBe(204);
     const bad = await h.app.inject({ url: `${url}?after=x`, headers: bearer(TOKEN_A) });
@@ -163,7 +164,7 @@ describe('API: runs over SSE', () => {
     });
     expect(
       recorded.json<{ runs: { events: { seq: number }[] }[] }>().runs[0]?.events.map((e) => e.seq),
-    ).toEqual([1, 2, 3, 4]);
+    ).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('counts runs, acquires and open SSE clients in /metrics', async () => {

@@ -3,27 +3,39 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
+import {
+  AgentSettingsPolicy,
+  AgentSettingsService,
+  AgentSettingsStore,
+  type AgentSettingsPolicyOptions,
+} from '../../src/agent-settings/index.js';
 import { buildApi } from '../../src/api/app.js';
 import type { ApiServices } from '../../src/api/context.js';
 import { TenantRateLimiter } from '../../src/auth/rate-limit.js';
 import { TokenAuthenticator } from '../../src/auth/tokens.js';
 import { Catalog } from '../../src/catalog/catalog.js';
-import type { Orchestrator } from '../../src/containers/orchestrator.js';
 import type { ContainerInfo, ContainerRuntime } from '../../src/containers/runtime.js';
 import { AuditTrail } from '../../src/egress/gateway.js';
 import type { PolicyStore } from '../../src/egress/policy-store.js';
 import { ExecuteService } from '../../src/execute/execute-service.js';
 import { RunEventLog } from '../../src/execute/run-events.js';
-import type { FilesService } from '../../src/files/files-service.js';
+import { WorkspaceRemoval } from '../../src/execute/workspace-removal.js';
+import { StoreFilesService } from '../../src/files/store-files-service.js';
 import { HealthChecks } from '../../src/metrics/health.js';
 import { WorkcellMetrics } from '../../src/metrics/metrics.js';
+import { SecretCipher } from '../../src/secrets/cipher.js';
+import { SecretStore } from '../../src/secrets/secret-store.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
+import { systemClock } from '../../src/time/clock.js';
+import { UsageService } from '../../src/usage/usage-service.js';
 import { FakeOrchestrator, FakeSync } from '../execute/harness.js';
 
 export const TOKEN_A = 'token-a-0123456789abcdef';
 export const TOKEN_B = 'token-b-0123456789abcdef';
 export const ADMIN = 'token-admin-0123456789ab';
+/** The secrets key of the harness (base64 of 32 bytes). */
+export const SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
 
 /** A container engine that knows a fixed list of containers. */
 export class FakeRuntime {
@@ -48,6 +60,9 @@ export interface ApiHarness {
   orchestrator: FakeOrchestrator;
   execute: ExecuteService;
   metrics: WorkcellMetrics;
+  secrets: SecretStore;
+  /** The object store's directory. */
+  dataDir: string;
   /** Every log line the API wrote. */
   logs: string[];
   /** Creates a workspace and conversation for tenant A. */
@@ -61,7 +76,12 @@ export interface ApiHarness {
  * Docker, fast enough for unit tests.
  */
 export async function apiHarness(
-  options: { rateLimitPerMinute?: number } = {},
+  options: {
+    rateLimitPerMinute?: number;
+    corsOrigins?: string[];
+    secretsKey?: string | null;
+    agent?: Partial<AgentSettingsPolicyOptions>;
+  } = {},
 ): Promise<ApiHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'wc-api-'));
   const logs: string[] = [];
@@ -73,10 +93,28 @@ export async function apiHarness(
   const orchestrator = new FakeOrchestrator();
   const runtime = new FakeRuntime();
   const metrics = new WorkcellMetrics(() => state.listContainers(), { defaultMetrics: false });
+  const secretsKey = options.secretsKey === undefined ? SECRETS_KEY : options.secretsKey;
+  const secrets = new SecretStore(
+    secretsKey ? new SecretCipher(secretsKey) : null,
+    objects,
+    logger,
+    {
+      maxPerScope: 5,
+    },
+  );
+  const agentSettings = new AgentSettingsService({
+    store: new AgentSettingsStore(objects),
+    policy: new AgentSettingsPolicy({
+      defaults: {},
+      modelsAllowed: null,
+      allowCustomSystemPrompt: false,
+      ...options.agent,
+    }),
+  });
   const execute = new ExecuteService({
+    agentSettings,
     catalog,
-    // The fake has every method the execute service calls.
-    orchestrator: orchestrator as unknown as Orchestrator,
+    containers: orchestrator,
     state,
     events,
     sync: new FakeSync(),
@@ -85,6 +123,7 @@ export async function apiHarness(
     settings: {
       runTimeoutMs: 60_000,
       maxPromptBytes: 1024,
+      maxImageBytes: 2048,
       leaseTtlMs: 30_000,
       eventBufferTtlMs: 60_000,
       interruptGraceMs: 200,
@@ -100,11 +139,27 @@ export async function apiHarness(
     ),
     rateLimit: new TenantRateLimiter(state, options.rateLimitPerMinute ?? 0, logger),
     catalog,
-    orchestrator: { assigned: async () => null } as unknown as Orchestrator,
+    containers: { assigned: async () => null },
+    workspaces: new WorkspaceRemoval({
+      catalog,
+      containers: { assigned: async () => null, remove: async () => undefined },
+      state,
+      clock: systemClock,
+      logger,
+      hostId: 'test-host',
+    }),
     execute,
+    agentSettings,
+    usage: new UsageService(catalog),
     events,
-    files: { list: async () => [] } as unknown as FilesService,
+    files: new StoreFilesService(objects, state, {
+      maxFileBytes: 1024 * 1024,
+      hostId: 'test-host',
+      clock: systemClock,
+      logger,
+    }),
     egress: { policies: {} as PolicyStore, audit: new AuditTrail() },
+    secrets,
     health: new HealthChecks({
       runtime: runtime as unknown as ContainerRuntime,
       state,
@@ -118,6 +173,7 @@ export async function apiHarness(
     logger,
     limits: { maxFileBytes: 1024 * 1024, maxJsonBytes: 64 * 1024 },
     version: '0.0.0-test',
+    ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
   };
   const app = await buildApi(services);
   await app.ready();
@@ -129,6 +185,8 @@ export async function apiHarness(
     orchestrator,
     execute,
     metrics,
+    secrets,
+    dataDir: dir,
     logs,
     async conversation() {
       const ws = await catalog.createWorkspace('tenant-a', 'w');

@@ -49,12 +49,43 @@ describe('configuration validation', () => {
     ['WORKCELL_LOG_LEVEL', 'loud'],
     ['WORKCELL_HOST_ID', 'has spaces'],
     ['WORKCELL_EGRESS_ALLOW', '*.com'],
+    ['WORKCELL_MODEL', 'has spaces'],
+    ['WORKCELL_MODELS_ALLOWED', 'ok-model,bad model'],
+    ['WORKCELL_AGENT_DEFAULTS', 'not json'],
+    ['WORKCELL_AGENT_DEFAULTS', '{"maxTurns": 0}'],
+    ['WORKCELL_AGENT_DEFAULTS', '{"env": {"HTTPS_PROXY": "http://x"}}'],
+    ['WORKCELL_AGENT_CUSTOM_SYSTEM_PROMPT', 'yes'],
+    ['WORKCELL_MAX_IMAGE_BYTES', '-1'],
   ];
 
   it.each(bad)('refuses %s=%s with a message naming the variable', (variable, value) => {
     const err = rejection({ [variable]: value });
     expect(err.code).toBe('validation_failed');
     expect(err.message).toContain(`${variable}:`);
+  });
+
+  it('reads the agent defaults and refuses a default model outside the allowed list', () => {
+    const config = loadConfig({
+      WORKCELL_MODEL: 'us.anthropic.claude-sonnet-4-20250514-v1:0',
+      WORKCELL_MODELS_ALLOWED: 'us.anthropic.claude-sonnet-4-20250514-v1:0, claude-team-a',
+      WORKCELL_AGENT_DEFAULTS: '{"appendSystemPrompt": "Be kind.", "maxTurns": 20}',
+      WORKCELL_AGENT_CUSTOM_SYSTEM_PROMPT: 'true',
+    });
+    expect(config).toMatchObject({
+      model: 'us.anthropic.claude-sonnet-4-20250514-v1:0',
+      modelsAllowed: ['us.anthropic.claude-sonnet-4-20250514-v1:0', 'claude-team-a'],
+      agentDefaults: { appendSystemPrompt: 'Be kind.', maxTurns: 20 },
+      agentCustomSystemPrompt: true,
+    });
+    expect(loadConfig({}).agentCustomSystemPrompt).toBe(false);
+    const err = rejection({ WORKCELL_MODEL: 'claude-x', WORKCELL_MODELS_ALLOWED: 'claude-y' });
+    expect(err.message).toContain(
+      'WORKCELL_MODEL: model "claude-x" is not in WORKCELL_MODELS_ALLOWED',
+    );
+    const mcp = rejection({
+      WORKCELL_AGENT_DEFAULTS: '{"mcpServers": {"x": {"type": "http", "url": "http://bad host/"}}}',
+    });
+    expect(mcp.message).toContain('WORKCELL_AGENT_DEFAULTS');
   });
 
   it('names every bad variable at once', () => {

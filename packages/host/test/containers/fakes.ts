@@ -10,20 +10,18 @@ import type {
   EgressGateway,
   EgressIdentity,
 } from '../../src/containers/egress.js';
-import {
-  Orchestrator,
-  type Clock,
-  type OrchestratorSettings,
-} from '../../src/containers/orchestrator.js';
+import { EgressListeners } from '../../src/containers/egress-listeners.js';
+import { Orchestrator, type OrchestratorSettings } from '../../src/containers/orchestrator.js';
 import type {
   ContainerInfo,
   ContainerRuntime,
   ContainerSpec,
 } from '../../src/containers/runtime.js';
 import { SlotStore, type Slot } from '../../src/containers/slots.js';
-import type { WorkspaceSync } from '../../src/execute/workspace-sync.js';
+import type { WorkspaceSync } from '../../src/containers/workspace-sync.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import type { StateStore } from '../../src/state/state-store.js';
+import { SetTimeClock } from '../../src/time/clock.js';
 
 export const IMAGE = 'workcell/workspace:test';
 export const silent = pino({ level: 'silent' });
@@ -189,11 +187,12 @@ export class FakeRuntime implements ContainerRuntime {
         labels,
         mounts: {
           socketDir: '/nonexistent',
+          egressDir: '/nonexistent',
           workspace: '/nonexistent',
           claudeConfig: '/nonexistent',
         },
         env: {},
-        limits: { memoryMb: 64, cpus: 1, pids: 16 },
+        limits: { memoryMb: 64, cpus: 1, pids: 16, nofile: 1024 },
         runtime: 'runc',
       },
       agent: null,
@@ -268,8 +267,8 @@ export class RecordingSync implements WorkspaceSync {
   }
 }
 
-/** A settable clock, starting at the real time. */
-export class TestClock implements Clock {
+/** A settable `now`, starting at the real time; timers run in real time. */
+export class TestClock extends SetTimeClock {
   t = Date.now();
   now(): number {
     return this.t;
@@ -287,9 +286,23 @@ export interface Rig {
   gateway: FakeGateway;
   clock: TestClock;
   orchestrator: Orchestrator;
+  /** The egress listeners of `orchestrator`'s host. */
+  listeners: EgressListeners;
+  /** The settings of `orchestrator`'s host (shared by reference: a change applies at once). */
+  settings: OrchestratorSettings;
+  /** Called after every warm claim attempt of any orchestrator of the rig (a pool's `kick`). */
+  readonly onWarmClaim: Set<() => void>;
   /** Another orchestrator (another host) on the same state, engine and data directory. */
-  peer(hostId: string): { orchestrator: Orchestrator; gateway: FakeGateway };
+  peer(hostId: string): Host;
   close(): Promise<void>;
+}
+
+/** One host of a rig: its orchestrator, listeners and gateway. */
+export interface Host {
+  orchestrator: Orchestrator;
+  listeners: EgressListeners;
+  gateway: FakeGateway;
+  settings: OrchestratorSettings;
 }
 
 export function settingsFor(
@@ -301,7 +314,7 @@ export function settingsFor(
     imageVersion: '1',
     hostId,
     runtime: 'runc',
-    limits: { memoryMb: 256, cpus: 1, pids: 64 },
+    limits: { memoryMb: 256, cpus: 1, pids: 64, nofile: 1024 },
     agentEnv: {},
     startTimeoutMs: 2000,
     probeTimeoutMs: 500,
@@ -319,24 +332,27 @@ export function rig(
   const state = options.state ?? new MemoryStateStore({ now: () => clock.now() });
   const slots = new SlotStore(dataDir);
   const gateways: FakeGateway[] = [];
-  const orchestrators: Orchestrator[] = [];
-  const make = (
-    hostId: string,
-    settings: Partial<OrchestratorSettings> = {},
-  ): { orchestrator: Orchestrator; gateway: FakeGateway } => {
+  const allListeners: EgressListeners[] = [];
+  const onWarmClaim = new Set<() => void>();
+  const make = (hostId: string, overrides: Partial<OrchestratorSettings> = {}): Host => {
     const gateway = new FakeGateway();
+    const settings = settingsFor(hostId, overrides);
+    const listeners = new EgressListeners({ gateway, slots, hostId, logger: silent });
     const orchestrator = new Orchestrator({
       runtime,
       state,
       slots,
-      gateway,
+      listeners,
       clock,
       logger: silent,
-      settings: settingsFor(hostId, settings),
+      settings,
+      onWarmClaim: () => {
+        for (const kick of onWarmClaim) kick();
+      },
     });
     gateways.push(gateway);
-    orchestrators.push(orchestrator);
-    return { orchestrator, gateway };
+    allListeners.push(listeners);
+    return { orchestrator, listeners, gateway, settings };
   };
   const main = make('host-a', options.settings);
   return {
@@ -347,9 +363,12 @@ export function rig(
     gateway: main.gateway,
     clock,
     orchestrator: main.orchestrator,
+    listeners: main.listeners,
+    settings: main.settings,
+    onWarmClaim,
     peer: (hostId) => make(hostId, options.settings),
     async close() {
-      for (const o of orchestrators) await o.close();
+      for (const l of allListeners) await l.close();
       for (const g of gateways) await g.close();
       await runtime.closeAll();
       await state.close();

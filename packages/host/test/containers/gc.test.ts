@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GarbageCollector, GC_LEASE, type GcSettings } from '../../src/containers/gc.js';
 import { LABELS } from '../../src/containers/runtime.js';
-import { runLeaseName } from '../../src/execute/execute-service.js';
+import { runLeaseName } from '../../src/state/leases.js';
 import { IMAGE, RecordingSync, rig, silent, type Rig } from './fakes.js';
 
 const SETTINGS: GcSettings = {
@@ -21,9 +21,12 @@ function collector(
   settings: Partial<GcSettings> = {},
 ): GarbageCollector {
   return new GarbageCollector({
-    orchestrator: r.orchestrator,
+    containers: r.orchestrator,
     state: r.state,
     runtime: r.runtime,
+    slots: r.slots,
+    clock: r.clock,
+    hostId: 'host-a',
     sync,
     logger: silent,
     settings: { ...SETTINGS, ...settings },
@@ -195,7 +198,7 @@ describe('GarbageCollector', () => {
     r = rig();
     const got = await r.orchestrator.acquire('t1', 'ws1');
     await r.orchestrator.beginRun(got.record.id, 'run_1');
-    await r.orchestrator.close();
+    await r.listeners.close();
     const gc = collector(r);
     r.clock.advance(SETTINGS.runLeaseTtlMs - 1);
     expect((await gc.runOnce()).removed).toEqual([]);
@@ -207,7 +210,7 @@ describe('GarbageCollector', () => {
 
   it('removes slot directories that no container uses', async () => {
     r = rig();
-    r.slots.create('cleftover01');
+    await r.slots.create('cleftover01');
     const gc = collector(r);
     expect((await gc.runOnce()).slots).toEqual([]);
     r.clock.advance(SETTINGS.graceMs + 1000);

@@ -98,7 +98,7 @@ describe('Orchestrator', () => {
     const b = r.peer('host-b');
     const got = await b.orchestrator.acquire('t1', 'ws1');
     expect(got.record.id).toBe(warm.id);
-    expect(b.orchestrator.holds(warm.id)).toBe(true);
+    expect(b.listeners.holds(warm.id)).toBe(true);
     expect(b.gateway.open.get(got.slot.egressSocket)?.identity).toEqual({
       workspaceId: 'ws1',
       tenant: 't1',
@@ -107,9 +107,9 @@ describe('Orchestrator', () => {
     expect(r.slots.readAssignment(got.slot)?.hostId).toBe('host-b');
 
     // The creator lets go without closing (closing would unlink host-b's socket)...
-    await r.orchestrator.sweepListeners();
-    expect(r.orchestrator.holds(warm.id)).toBe(false);
-    await r.orchestrator.close();
+    await r.listeners.sweep();
+    expect(r.listeners.holds(warm.id)).toBe(false);
+    await r.listeners.close();
     expect(b.gateway.open.has(got.slot.egressSocket)).toBe(true);
 
     // ...and host-b closes its listener when it removes the container.

@@ -1,8 +1,9 @@
 import { utimesSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { EgressListeners } from '../../src/containers/egress-listeners.js';
 import { Orchestrator } from '../../src/containers/orchestrator.js';
 import { reconcile, type ReconcileReport } from '../../src/containers/reconcile.js';
-import { runLeaseName } from '../../src/execute/execute-service.js';
+import { runLeaseName } from '../../src/state/leases.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import type { StateStore } from '../../src/state/state-store.js';
 import { FakeGateway, IMAGE, RecordingSync, rig, settingsFor, silent, type Rig } from './fakes.js';
@@ -13,28 +14,38 @@ async function restart(
   state: StateStore,
   hostId = 'host-a',
   imageVersion = '1',
-): Promise<{ orchestrator: Orchestrator; gateway: FakeGateway; report: ReconcileReport }> {
-  await r.orchestrator.close();
+): Promise<{
+  orchestrator: Orchestrator;
+  listeners: EgressListeners;
+  gateway: FakeGateway;
+  report: ReconcileReport;
+}> {
+  await r.listeners.close();
   const gateway = new FakeGateway();
+  const settings = settingsFor(hostId, { imageVersion });
+  const listeners = new EgressListeners({ gateway, slots: r.slots, hostId, logger: silent });
   const orchestrator = new Orchestrator({
     runtime: r.runtime,
     state,
     slots: r.slots,
-    gateway,
+    listeners,
     clock: r.clock,
     logger: silent,
-    settings: settingsFor(hostId, { imageVersion }),
+    settings,
   });
   const report = await reconcile({
-    orchestrator,
+    containers: orchestrator,
     state,
     runtime: r.runtime,
+    slots: r.slots,
+    clock: r.clock,
+    scope: settings,
     sync: new RecordingSync(),
     logger: silent,
     runLeaseTtlMs: 30_000,
     graceMs: 10_000,
   });
-  return { orchestrator, gateway, report };
+  return { orchestrator, listeners, gateway, report };
 }
 
 describe('reconcile at start-up', () => {
@@ -53,9 +64,9 @@ describe('reconcile at start-up', () => {
     const warm = await r.orchestrator.createContainer();
 
     const fresh = new MemoryStateStore({ now: () => r.clock.now() });
-    const { orchestrator, gateway, report } = await restart(r, fresh);
+    const { orchestrator, listeners, gateway, report } = await restart(r, fresh);
     cleanups.push(
-      () => orchestrator.close(),
+      () => listeners.close(),
       () => gateway.close(),
     );
     expect(report.adopted.sort()).toEqual([idle.record.id, warm.id].sort());
@@ -69,7 +80,7 @@ describe('reconcile at start-up', () => {
       lastRunEndedAt: r.clock.now(),
     });
     expect(await fresh.listWarm(IMAGE)).toEqual([warm.id]);
-    expect(orchestrator.holds(idle.record.id) && orchestrator.holds(warm.id)).toBe(true);
+    expect(listeners.holds(idle.record.id) && listeners.holds(warm.id)).toBe(true);
     expect(gateway.open.get(idle.slot.egressSocket)?.identity).toEqual({
       workspaceId: 'ws1',
       tenant: 't1',
@@ -86,9 +97,9 @@ describe('reconcile at start-up', () => {
     await r.state.acquireLease(runLeaseName('ws1'), 'run_1', 30_000);
     await r.orchestrator.beginRun(got.record.id, 'run_1');
 
-    const { orchestrator, gateway, report } = await restart(r, r.state);
+    const { listeners, gateway, report } = await restart(r, r.state);
     cleanups.push(
-      () => orchestrator.close(),
+      () => listeners.close(),
       () => gateway.close(),
     );
     expect(report.removed).toEqual([{ id: got.record.id, reason: 'run died with its host' }]);
@@ -102,9 +113,9 @@ describe('reconcile at start-up', () => {
     r = rig();
     const got = await r.orchestrator.acquire('t1', 'ws1');
     await r.orchestrator.beginRun(got.record.id, 'run_1');
-    const { orchestrator, gateway, report } = await restart(r, new MemoryStateStore());
+    const { listeners, gateway, report } = await restart(r, new MemoryStateStore());
     cleanups.push(
-      () => orchestrator.close(),
+      () => listeners.close(),
       () => gateway.close(),
     );
     expect(report.removed).toEqual([{ id: got.record.id, reason: 'run died with its host' }]);
@@ -118,9 +129,9 @@ describe('reconcile at start-up', () => {
     const b = r.peer('host-b');
     const theirs = await b.orchestrator.createContainer();
 
-    const { orchestrator, gateway, report } = await restart(r, r.state, 'host-a', '2');
+    const { listeners, gateway, report } = await restart(r, r.state, 'host-a', '2');
     cleanups.push(
-      () => orchestrator.close(),
+      () => listeners.close(),
       () => gateway.close(),
     );
     expect(report.removed).toEqual(
@@ -138,13 +149,13 @@ describe('reconcile at start-up', () => {
     r = rig();
     const got = await r.orchestrator.acquire('t1', 'ws1');
     await r.runtime.remove(got.record.id);
-    const leftover = r.slots.create('cleftover02');
+    const leftover = await r.slots.create('cleftover02');
     const old = new Date(Date.now() - 60_000);
     utimesSync(leftover.root, old, old);
 
-    const { orchestrator, gateway, report } = await restart(r, r.state);
+    const { listeners, gateway, report } = await restart(r, r.state);
     cleanups.push(
-      () => orchestrator.close(),
+      () => listeners.close(),
       () => gateway.close(),
     );
     expect(report.cleared).toEqual([{ id: got.record.id, reason: 'container gone' }]);

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WarmPool, type WarmPoolSettings } from '../../src/containers/warm-pool.js';
-import { IMAGE, rig, silent, type Rig } from './fakes.js';
-import type { Orchestrator } from '../../src/containers/orchestrator.js';
+import { IMAGE, rig, silent, type Host, type Rig } from './fakes.js';
 
 const SETTINGS: WarmPoolSettings = {
   size: 2,
@@ -13,15 +12,21 @@ const SETTINGS: WarmPoolSettings = {
 function pool(
   r: Rig,
   settings: Partial<WarmPoolSettings> = {},
-  orchestrator: Orchestrator = r.orchestrator,
+  host: Pick<Host, 'orchestrator' | 'listeners' | 'settings'> = r,
 ): WarmPool {
-  return new WarmPool({
-    orchestrator,
+  const p = new WarmPool({
+    containers: host.orchestrator,
+    listeners: host.listeners,
     state: r.state,
     runtime: r.runtime,
+    slots: r.slots,
+    clock: r.clock,
     logger: silent,
     settings: { ...SETTINGS, ...settings },
+    scope: host.settings,
   });
+  r.onWarmClaim.add(() => p.kick());
+  return p;
 }
 
 const creates = (r: Rig): number => r.runtime.calls.filter((c) => c === 'create').length;
@@ -56,7 +61,7 @@ describe('WarmPool', () => {
     r = rig();
     const b = r.peer('host-b');
     const p1 = pool(r);
-    const p2 = pool(r, {}, b.orchestrator);
+    const p2 = pool(r, {}, b);
     await Promise.all([p1.tick(), p2.tick(), p1.tick()]);
     await Promise.all([p1.tick(), p2.tick()]);
     expect(await p1.warmCount()).toBe(2);
@@ -71,8 +76,8 @@ describe('WarmPool', () => {
     expect(oldIds).toHaveLength(2);
 
     const upgraded = r.peer('host-a-upgraded');
-    Object.assign(upgraded.orchestrator.settings, { imageVersion: 'new' });
-    const fresh = pool(r, {}, upgraded.orchestrator);
+    Object.assign(upgraded.settings, { imageVersion: 'new' });
+    const fresh = pool(r, {}, upgraded);
     const tick = await fresh.tick();
     expect(tick.drained.map((d) => d.reason)).toEqual(['old image version', 'old image version']);
     const nowIds = await r.state.listWarm(IMAGE);

@@ -60,4 +60,24 @@ describe('egress policy store', () => {
     hostB.effective('ws_b');
     await expect.poll(() => allowText(hostB.effective('ws_b'))).toEqual(['api.example.org']);
   });
+
+  it("adds the workspace's MCP server hosts to its list, narrowed or not, when reloaded", async () => {
+    const objects = sharedStore();
+    let mcp = parseEgressPatterns('mcp.internal.test:8443', 'mcpServers');
+    const store = new PolicyStore(operator, objects, logger, Date.now, async () => mcp);
+    await store.load('t1', 'ws_m');
+    expect(allowText(store.effective('ws_m'))).toEqual([
+      'api.example.org',
+      '*.pypi.org',
+      'mcp.internal.test:8443',
+    ]);
+    await store.set('t1', 'ws_m', ['api.example.org']);
+    expect(allowText(store.effective('ws_m'))).toEqual([
+      'api.example.org',
+      'mcp.internal.test:8443',
+    ]);
+    mcp = [];
+    await store.reload('t1', 'ws_m');
+    expect(allowText(store.effective('ws_m'))).toEqual(['api.example.org']);
+  });
 });

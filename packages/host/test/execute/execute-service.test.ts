@@ -1,6 +1,7 @@
 import { WorkcellError } from '@workcell/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runLeaseName } from '../../src/execute/execute-service.js';
+import { runLeaseName } from '../../src/state/leases.js';
+import { ManualClock } from '../../src/time/clock.js';
 import { harness, parse, summary, type Harness } from './harness.js';
 
 let h: Harness;
@@ -20,17 +21,20 @@ describe('ExecuteService: a run from message to terminal event', () => {
     const { runId, events } = await h.runToEnd();
     expect(events.map((e) => e.event)).toEqual([
       'run.started',
+      'user.message',
       'message',
       'message',
       'run.completed',
     ]);
-    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(parse(events[0])).toEqual({
       runId,
       conversationId: h.conversationId,
       workspaceId: h.workspaceId,
+      agent: {},
     });
-    expect(parse(events[3])).toMatchObject({ runId, subtype: 'success', interrupted: false });
+    expect(parse(events[1])).toEqual({ content: 'hello' });
+    expect(parse(events[4])).toMatchObject({ runId, subtype: 'success', interrupted: false });
 
     const c = await h.catalog.getConversation(h.principal.tenant, h.conversationId);
     expect(await h.catalog.readRunEvents(c, runId)).toEqual(events);
@@ -38,7 +42,7 @@ describe('ExecuteService: a run from message to terminal event', () => {
     expect(c.runs[0]).toMatchObject({
       id: runId,
       status: 'completed',
-      eventCount: 4,
+      eventCount: 5,
       interrupted: false,
     });
     expect(h.orchestrator.calls).toEqual(['acquire', 'beginRun', 'endRun']);
@@ -189,7 +193,12 @@ describe('ExecuteService: every failing step maps to one code and leaves nothing
       yield { type: 'sdk', message: { type: 'assistant' } };
     };
     const { runId, events } = await h.runToEnd();
-    expect(events.map((e) => e.event)).toEqual(['run.started', 'message', 'run.failed']);
+    expect(events.map((e) => e.event)).toEqual([
+      'run.started',
+      'user.message',
+      'message',
+      'run.failed',
+    ]);
     expect(parse(events.at(-1))).toMatchObject({ code: 'container_failed' });
     expect(h.sync.calls).toEqual(['in', 'out']);
     expect(h.orchestrator.calls).toEqual(['acquire', 'beginRun', 'remove']);
@@ -228,7 +237,7 @@ describe('ExecuteService: every failing step maps to one code and leaves nothing
       return original(runId, event);
     };
     const { runId, events } = await h.runToEnd();
-    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(events.at(-1)?.event).toBe('run.completed');
     const c = await h.catalog.getConversation(h.principal.tenant, h.conversationId);
     expect(await h.catalog.readRunEvents(c, runId)).toEqual(events);
@@ -339,9 +348,14 @@ describe('ExecuteService: interrupt, timeout and shutdown', () => {
   });
 
   it('the run timeout stops the run with run_timeout and syncs its files out', async () => {
-    h = await harness({ runTimeoutMs: 100 });
+    const clock = new ManualClock();
+    h = await harness({ runTimeoutMs: 3_600_000 }, { clock });
     h.orchestrator.agent.script = waitsForInterrupt;
-    const { events } = await h.runToEnd();
+    const { runId } = await h.service.start(h.principal, h.conversationId, 'hello');
+    await waitUntil(async () => h.orchestrator.calls.includes('beginRun'));
+    clock.advance(3_600_000);
+    const events = await h.collect(runId);
+    await h.service.drain();
     expect(events.at(-1)?.event).toBe('run.failed');
     expect(parse(events.at(-1))).toMatchObject({ code: 'run_timeout' });
     expect(h.sync.calls).toEqual(['in', 'out']);

@@ -4,8 +4,11 @@ import { join } from 'node:path';
 import type { AgentEvent, AgentHealth, RunRequest, RunSummary } from '@workcell/protocol';
 import { pino } from 'pino';
 import { Catalog } from '../../src/catalog/catalog.js';
-import type { AgentClient } from '../../src/containers/agent-client.js';
-import type { AcquiredContainer, Orchestrator } from '../../src/containers/orchestrator.js';
+import type {
+  AcquiredContainer,
+  AgentConnection,
+  RunContainers,
+} from '../../src/containers/run-containers.js';
 import type { Slot } from '../../src/containers/slots.js';
 import {
   ExecuteService,
@@ -13,10 +16,11 @@ import {
   type RunObserver,
 } from '../../src/execute/execute-service.js';
 import { RunEventLog } from '../../src/execute/run-events.js';
-import type { WorkspaceSync } from '../../src/execute/workspace-sync.js';
+import type { WorkspaceSync } from '../../src/containers/workspace-sync.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import type { BufferedEvent } from '../../src/state/state-store.js';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
+import type { Clock } from '../../src/time/clock.js';
 
 /** What a scripted agent does for one run. */
 export type AgentScript = (ctx: {
@@ -27,7 +31,7 @@ export type AgentScript = (ctx: {
 }) => AsyncGenerator<AgentEvent>;
 
 /** An agent that answers from a script; records interrupts and reports itself idle. */
-export class ScriptedAgent {
+export class ScriptedAgent implements AgentConnection {
   script: AgentScript = async function* ({ request }) {
     yield { type: 'run.started', runId: request.runId };
     yield { type: 'sdk', message: { type: 'system', subtype: 'init', session_id: 'sess-1' } };
@@ -86,7 +90,7 @@ export function summary(overrides: Partial<RunSummary> = {}): RunSummary {
 }
 
 /** An orchestrator that hands out one fake container and records what happened to it. */
-export class FakeOrchestrator {
+export class FakeOrchestrator implements RunContainers {
   readonly agent = new ScriptedAgent();
   calls: string[] = [];
   acquireError: Error | null = null;
@@ -97,6 +101,7 @@ export class FakeOrchestrator {
     id: 'slot-1',
     root: '/nonexistent',
     socketDir: '/nonexistent/sock',
+    egressDir: '/nonexistent/egress',
     workspaceDir: '/nonexistent/ws',
     claudeDir: '/nonexistent/claude',
     agentSocket: '/nonexistent/sock/agent.sock',
@@ -122,8 +127,7 @@ export class FakeOrchestrator {
         runId: null,
       },
       slot: this.slot,
-      // The scripted agent has the methods the execute service calls.
-      agent: this.agent as unknown as AgentClient,
+      agent: this.agent,
       source: 'assigned',
       acquireMs: 3,
     };
@@ -192,7 +196,10 @@ export interface Harness {
   dispose(): void;
 }
 
-export async function harness(settings: Partial<ExecuteSettings> = {}): Promise<Harness> {
+export async function harness(
+  settings: Partial<ExecuteSettings> = {},
+  options: { clock?: Clock } = {},
+): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'wc-exec-'));
   const objects = new DirectoryObjectStore({ root: dir });
   const state = new MemoryStateStore();
@@ -204,13 +211,13 @@ export async function harness(settings: Partial<ExecuteSettings> = {}): Promise<
   const observer = new RecordingObserver();
   const service = new ExecuteService({
     catalog,
-    // The fake has every method the execute service calls.
-    orchestrator: orchestrator as unknown as Orchestrator,
+    containers: orchestrator,
     state,
     events,
     sync,
     observer,
     logger,
+    ...(options.clock ? { clock: options.clock } : {}),
     settings: {
       runTimeoutMs: 60_000,
       maxPromptBytes: 1024,

@@ -26,7 +26,7 @@ describe('MemoryStateStore on an injected clock', () => {
   it('drops a run buffer exactly when its expiry passes', async () => {
     let now = 0;
     const store = new MemoryStateStore({ now: () => now, sweepIntervalMs: 100 });
-    await store.appendRunEvent('r1', { seq: 1, event: 'e', data: '{}' });
+    await store.appendRunEvent('r1', { seq: 1, event: 'message', data: '{}' });
     await store.expireRunEvents('r1', 50);
     now = 49;
     expect(await store.readRunEvents('r1', 0)).toHaveLength(1);

@@ -148,6 +148,7 @@ export async function handleBedrock(
 
   const turn = takeTurn(body, model);
   ctx.record.userText = turn.view.userText;
+  ctx.record.thinking = body.thinking ?? null;
   const signal = clientGone(res);
   const requestHeaders = { 'x-amzn-requestid': ctx.requestId };
   if (operation === 'invoke') {

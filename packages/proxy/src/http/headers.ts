@@ -16,24 +16,59 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
-/** Why a request's headers are refused; the caller answers 400. */
+/**
+ * Header lines a request may carry. Node's parser keeps at most `maxHeadersCount` of them in
+ * `rawHeaders` yet still frames the body by a later `Transfer-Encoding`, so every listener sets
+ * `maxHeadersCount` to this plus one and refuses any request that reaches it: the framing
+ * check then always reads the whole list the parser framed by.
+ */
+export const DEFAULT_MAX_HEADER_COUNT = 100;
+
+/** Methods whose requests carry no body here: one that announces a body is refused. */
+const BODYLESS_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE']);
+
+/** Why a request's headers are refused; the caller answers 400, or 431 for `too-many-headers`. */
 export class HeaderRefusal extends Error {
   override readonly name = 'HeaderRefusal';
+
+  constructor(
+    message: string,
+    readonly reason: 'malformed-request' | 'too-many-headers' = 'malformed-request',
+  ) {
+    super(message);
+  }
 }
+
+/** How a request's body is delimited: none, by Content-Length, or chunked. */
+export type BodyFraming =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'length'; readonly length: number }
+  | { readonly kind: 'chunked' };
 
 export interface RequestFraming {
   /** The single Host header value, or null when absent. */
   readonly host: string | null;
-  readonly chunked: boolean;
+  readonly body: BodyFraming;
+}
+
+/**
+ * Refuses a header list at or past the cap (431): past it, the parser may have dropped headers
+ * the framing check would need to see.
+ */
+export function checkHeaderCount(rawHeaders: readonly string[], maxHeaderCount: number): void {
+  if (rawHeaders.length / 2 > maxHeaderCount)
+    throw new HeaderRefusal(`more than ${maxHeaderCount} header lines`, 'too-many-headers');
 }
 
 /**
  * Checks the raw header list for shapes that let two parsers disagree: more than one Host,
- * Content-Length or Transfer-Encoding header, or a Transfer-Encoding other than `chunked`.
- * (The HTTP parser already refuses TE with CL, obs-fold and whitespace before a colon.)
+ * Content-Length or Transfer-Encoding header, a Transfer-Encoding other than `chunked`, or a
+ * body announced on a method that carries none. (The HTTP parser already refuses TE with CL,
+ * obs-fold and whitespace before a colon.) Call `checkHeaderCount` first.
  */
-export function checkFraming(rawHeaders: readonly string[]): RequestFraming {
+export function checkFraming(rawHeaders: readonly string[], method: string): RequestFraming {
   let host: string | null = null;
+  let length = 0;
   let hostCount = 0;
   let lengthCount = 0;
   let encodingCount = 0;
@@ -46,6 +81,9 @@ export function checkFraming(rawHeaders: readonly string[]): RequestFraming {
       host = value;
     } else if (name === 'content-length') {
       lengthCount += 1;
+      if (!/^[0-9]{1,15}$/.test(value.trim()))
+        throw new HeaderRefusal('Content-Length is not a decimal number');
+      length = Number(value.trim());
     } else if (name === 'transfer-encoding') {
       encodingCount += 1;
       if (value.trim().toLowerCase() !== 'chunked')
@@ -58,7 +96,25 @@ export function checkFraming(rawHeaders: readonly string[]): RequestFraming {
   if (encodingCount > 1) throw new HeaderRefusal('more than one Transfer-Encoding header');
   if (lengthCount > 0 && encodingCount > 0)
     throw new HeaderRefusal('both Content-Length and Transfer-Encoding');
-  return { host, chunked };
+  const body: BodyFraming = chunked
+    ? { kind: 'chunked' }
+    : length > 0
+      ? { kind: 'length', length }
+      : { kind: 'none' };
+  if (body.kind !== 'none' && BODYLESS_METHODS.has(method.toUpperCase()))
+    throw new HeaderRefusal(`a ${method.toUpperCase()} request carries no body`);
+  return { host, body };
+}
+
+/**
+ * The framing header to send upstream for a body framed as `body`: exactly one of
+ * Content-Length or `Transfer-Encoding: chunked`, or nothing for a method with no body.
+ * Request header lists built by `forwardableRequestHeaders` carry neither.
+ */
+export function framingHeaders(method: string, body: BodyFraming): string[] {
+  if (body.kind === 'chunked') return ['Transfer-Encoding', 'chunked'];
+  if (body.kind === 'length') return ['Content-Length', String(body.length)];
+  return BODYLESS_METHODS.has(method.toUpperCase()) ? [] : ['Content-Length', '0'];
 }
 
 /** Lower-case names listed in Connection headers: per-connection headers to drop as well. */
@@ -103,4 +159,15 @@ export function headerObject(rawHeaders: readonly string[]): Record<string, stri
     out[name] = name in out ? `${out[name]}, ${value}` : value;
   }
   return out;
+}
+
+/**
+ * `forwardableHeaders` for a request going upstream: Content-Length goes too, since the proxy
+ * states the framing itself (`framingHeaders`).
+ */
+export function forwardableRequestHeaders(
+  rawHeaders: readonly string[],
+  drop: (name: string) => boolean = () => false,
+): string[] {
+  return forwardableHeaders(rawHeaders, (name) => name === 'content-length' || drop(name));
 }

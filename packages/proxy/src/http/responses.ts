@@ -2,21 +2,46 @@ import type { ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ERROR_STATUS, type ErrorCode } from '@workcell/protocol';
+import type { DenyReason } from '../policy/policy.js';
+import type { SecretRefusalReason } from '../secrets/secrets.js';
+import type { HeaderRefusal } from './headers.js';
 
 /** The header that carries a denial's machine-readable reason. */
 export const DENIED_HEADER = 'X-Workcell-Egress-Denied';
+
+/** Why the proxy answered a request itself rather than forwarding it (audit `reason`). */
+export type RefusalReason =
+  | 'malformed-request'
+  | 'too-many-headers'
+  | 'invalid-target'
+  | 'host-mismatch'
+  | 'origin-form-not-routed'
+  | 'route-not-configured'
+  | 'unknown-route'
+  | 'method-not-allowed'
+  | 'no-credential'
+  | 'body-too-large'
+  | 'body-budget-exhausted'
+  | 'connection-limit'
+  | 'tunnel-limit'
+  | 'connect-failed'
+  | 'upstream-failed'
+  | 'upstream-tls-failed'
+  | 'internal-error';
 
 /** A refusal the proxy answers itself: status, error code, message, and the reason for audit. */
 export interface ProxyAnswer {
   readonly status: number;
   readonly code: ErrorCode;
-  readonly reason: string;
+  readonly reason: RefusalReason | DenyReason | SecretRefusalReason;
   readonly message: string;
   /** Set for policy denials: sent as `X-Workcell-Egress-Denied`. */
   readonly denied: boolean;
+  /** Seconds, sent as `Retry-After` (limits that clear by themselves). */
+  readonly retryAfterSeconds?: number;
 }
 
-export function denial(reason: string, message: string): ProxyAnswer {
+export function denial(reason: DenyReason | SecretRefusalReason, message: string): ProxyAnswer {
   return {
     status: ERROR_STATUS.egress_denied,
     code: 'egress_denied',
@@ -26,8 +51,14 @@ export function denial(reason: string, message: string): ProxyAnswer {
   };
 }
 
-export function refusal(code: ErrorCode, reason: string, message: string): ProxyAnswer {
-  return { status: ERROR_STATUS[code], code, reason, message, denied: false };
+export function refusal(
+  code: ErrorCode,
+  reason: RefusalReason,
+  message: string,
+  retryAfterSeconds?: number,
+): ProxyAnswer {
+  const answer = { status: ERROR_STATUS[code], code, reason, message, denied: false };
+  return retryAfterSeconds === undefined ? answer : { ...answer, retryAfterSeconds };
 }
 
 function body(answer: ProxyAnswer): string {
@@ -48,6 +79,7 @@ export function sendAnswer(res: ServerResponse, answer: ProxyAnswer): void {
     Connection: 'close',
   };
   if (answer.denied) headers[DENIED_HEADER] = answer.reason;
+  if (answer.retryAfterSeconds !== undefined) headers['Retry-After'] = answer.retryAfterSeconds;
   res.shouldKeepAlive = false;
   res.writeHead(answer.status, headers);
   res.end(text);
@@ -67,5 +99,14 @@ export function writeRawAnswer(socket: Duplex, answer: ProxyAnswer): void {
     'Connection: close',
   ];
   if (answer.denied) lines.push(`${DENIED_HEADER}: ${answer.reason}`);
+  if (answer.retryAfterSeconds !== undefined)
+    lines.push(`Retry-After: ${answer.retryAfterSeconds}`);
   socket.end(`${lines.join('\r\n')}\r\n\r\n${text}`);
+}
+
+/** 431 for a request past the header cap, 400 for any other header refusal. */
+export function headerRefusal(err: HeaderRefusal): ProxyAnswer {
+  return err.reason === 'too-many-headers'
+    ? refusal('headers_too_large', 'too-many-headers', err.message)
+    : refusal('bad_request', 'malformed-request', err.message);
 }

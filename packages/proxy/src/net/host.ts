@@ -70,9 +70,9 @@ export interface Authority {
   readonly port: number;
 }
 
-/** Parses a port written as decimal digits, 1-65535; null otherwise. */
+/** Parses a port written as decimal digits without a leading zero, 1-65535; null otherwise. */
 export function parsePort(text: string): number | null {
-  if (!/^[0-9]{1,5}$/.test(text)) return null;
+  if (!/^[1-9][0-9]{0,4}$/.test(text)) return null;
   const port = Number(text);
   return port >= 1 && port <= 65535 ? port : null;
 }

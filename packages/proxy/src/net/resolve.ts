@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { networkInterfaces } from 'node:os';
-import { cidrContains } from './cidr.js';
+import { cidrContains, parseCidr, type Cidr } from './cidr.js';
 import { classifyAddress, embeddedIpv4, type AddressClass } from './classify.js';
 import type { CanonicalHost } from './host.js';
 import { parseIpAddress, type IpAddress } from './ip.js';
@@ -21,6 +21,18 @@ export function systemLocalAddresses(): string[] {
     .map((info) => info.address.replace(/%.*$/, ''));
 }
 
+/** Interface names of container bridges (Docker, libvirt, CNI) on this host. */
+const BRIDGE_INTERFACE = /^(docker\d+|br-[0-9a-f]+|virbr\d+|cni\d+)$/;
+
+/** The networks of this host's container bridges (`docker0`, compose's `br-*`, ...). */
+export function systemBridgeNetworks(): Cidr[] {
+  return Object.entries(networkInterfaces())
+    .filter(([name]) => BRIDGE_INTERFACE.test(name))
+    .flatMap(([, list]) => list ?? [])
+    .map((info) => (info.cidr === null ? null : parseCidr(info.cidr.replace(/%[^/]*/, ''))))
+    .filter((c): c is Cidr => c !== null);
+}
+
 export type AddressCheck =
   | { readonly ok: true; readonly addresses: readonly IpAddress[] }
   | {
@@ -34,6 +46,8 @@ export type AddressCheck =
 export interface ResolveOptions {
   readonly resolve: Resolver;
   readonly localAddresses: () => readonly string[];
+  /** Container bridge networks of this host; default `systemBridgeNetworks()`. */
+  readonly bridgeNetworks: () => readonly Cidr[];
   readonly timeoutMs: number;
 }
 
@@ -43,6 +57,36 @@ function insideAllowPrivate(policy: EgressPolicy, address: IpAddress): boolean {
   if (covered(address)) return true;
   const inner = embeddedIpv4(address);
   return inner.length > 0 && inner.every(covered);
+}
+
+/** Whether the policy names exactly this address (a /32 or /128 entry), or every IPv4 it embeds. */
+function namedExactly(policy: EgressPolicy, address: IpAddress): boolean {
+  const named = (a: IpAddress): boolean =>
+    policy.allowPrivate.some(
+      (range) => range.prefix === range.bytes.length * 8 && cidrContains(range, a),
+    );
+  if (named(address)) return true;
+  const inner = embeddedIpv4(address);
+  return inner.length > 0 && inner.every(named);
+}
+
+/**
+ * Destinations no private range unlocks, only naming the exact address: cloud metadata
+ * services, this host's own interface addresses and its container bridge networks.
+ */
+function needsExactName(
+  address: IpAddress,
+  cls: AddressClass,
+  local: ReadonlySet<string>,
+  bridges: readonly Cidr[],
+): boolean {
+  if (cls === 'metadata' || cls === 'local-interface') return true;
+  return [address, ...embeddedIpv4(address)].some(
+    (a) =>
+      local.has(a.text) ||
+      classifyAddress(a) === 'metadata' ||
+      bridges.some((range) => cidrContains(range, a)),
+  );
 }
 
 function article(cls: AddressClass): string {
@@ -105,15 +149,17 @@ export async function resolveChecked(
       .map((text) => parseIpAddress(text.replace(/%.*$/, ''))?.text)
       .filter((text): text is string => text !== undefined),
   );
+  const bridges = options.bridgeNetworks();
   for (const address of addresses) {
-    if (insideAllowPrivate(policy, address)) continue;
     const cls = classifyAddress(address, local);
-    if (cls === 'public') continue;
+    if (needsExactName(address, cls, local, bridges)) {
+      if (namedExactly(policy, address)) continue;
+    } else if (cls === 'public' || insideAllowPrivate(policy, address)) continue;
     const subject = host.kind === 'ip' ? `${host.value} is` : `${host.value} resolves to`;
     return {
       ok: false,
       reason: 'private-address',
-      message: `${subject} ${article(cls)} ${cls} address, refused unless inside WORKCELL_EGRESS_ALLOW_PRIVATE`,
+      message: `${subject} ${article(cls)} ${cls === 'public' ? 'host-network' : cls} address, refused unless ${needsExactName(address, cls, local, bridges) ? 'named exactly in' : 'inside'} WORKCELL_EGRESS_ALLOW_PRIVATE`,
       address: address.text,
     };
   }

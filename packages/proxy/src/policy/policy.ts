@@ -39,7 +39,9 @@ export type PatternDecision =
 
 /**
  * Parses `WORKCELL_EGRESS_ALLOW_PRIVATE`: comma-separated CIDRs or addresses. Refuses ranges
- * wider than /8 (IPv4) or /16 (IPv6), which would switch the private-address check off.
+ * wider than /16, which would all but switch the private-address check off. Metadata addresses,
+ * this host's own addresses and its container bridges are never unlocked by a range, only by
+ * naming the exact address (see `net/resolve.ts`).
  */
 export function parseCidrList(list: string, variable: string): Cidr[] {
   return list
@@ -54,7 +56,7 @@ export function parseCidrList(list: string, variable: string): Cidr[] {
           `${variable}: "${entry}" is not a CIDR (e.g. 10.1.0.0/16)`,
           { variable, pattern: entry },
         );
-      const minimum = parsed.family === 4 ? 8 : 16;
+      const minimum = 16;
       if (parsed.prefix < minimum) {
         throw new WorkcellError(
           'validation_failed',

@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { refuse, type RequestContext } from '../context.js';
-import { forwardableHeaders, type RequestFraming } from '../http/headers.js';
+import { forwardableRequestHeaders, framingHeaders, type RequestFraming } from '../http/headers.js';
 import { relayRequest } from '../http/relay.js';
 import { refusal } from '../http/responses.js';
 import {
@@ -12,14 +12,16 @@ import {
   upstreamPort,
 } from '../http/targets.js';
 import { TargetRefusal } from '../net/host.js';
+import { isAllowedOperation } from './anthropic-operations.js';
 
 /** Client headers that could carry a credential of the container's choosing. */
 const CLIENT_AUTH = new Set(['host', 'x-api-key', 'authorization']);
 
 /**
- * `/_workcell/anthropic/*` to the Anthropic upstream: every client auth header goes (any case,
- * any number), exactly one `x-api-key` from the host is added, and the response streams back as
- * it arrives.
+ * `/_workcell/anthropic/*` to the Anthropic upstream, for the allowed operations only (404
+ * otherwise): every client auth header goes (any case, any number), exactly one `x-api-key` from
+ * the host is added, the body goes with framing the proxy states itself, over the calling
+ * listener's own connections, and the response streams back as it arrives.
  */
 export function forwardAnthropic(
   ctx: RequestContext,
@@ -45,13 +47,28 @@ export function forwardAnthropic(
   entry.record.host = config.upstream.hostname;
   entry.record.port = upstreamPort(config.upstream);
   let path: string;
+  let operationPath: string;
   try {
     const split = splitPathQuery(rest);
     checkSubpath(split.path);
-    path = `${basePath(config.upstream)}${split.path === '' ? '/' : split.path}${split.query === null ? '' : `?${split.query}`}`;
+    operationPath = split.path === '' ? '/' : split.path;
+    path = `${basePath(config.upstream)}${operationPath}${split.query === null ? '' : `?${split.query}`}`;
   } catch (err) {
     if (!(err instanceof TargetRefusal)) throw err;
     refuse(ctx, res, refusal('bad_request', 'invalid-target', err.message));
+    return;
+  }
+  const method = req.method ?? '';
+  if (!isAllowedOperation(config.operations, method, operationPath)) {
+    refuse(
+      ctx,
+      res,
+      refusal(
+        'not_found',
+        'unknown-route',
+        `the Anthropic route does not forward ${method} ${operationPath}; it forwards ${config.operations.map((op) => `${op.method} ${op.path}`).join(', ')}`,
+      ),
+    );
     return;
   }
   const key = config.apiKey();
@@ -63,9 +80,9 @@ export function forwardAnthropic(
     );
     return;
   }
-  const headers = forwardableHeaders(req.rawHeaders, (name) => CLIENT_AUTH.has(name));
+  const headers = forwardableRequestHeaders(req.rawHeaders, (name) => CLIENT_AUTH.has(name));
   headers.push('Host', config.upstream.host, 'x-api-key', key);
-  if (framing.chunked) headers.push('Transfer-Encoding', 'chunked');
+  headers.push(...framingHeaders(method, framing.body));
   entry.record.decision = 'allow';
   entry.record.reason = 'model-route';
   entry.record.credential = 'anthropic-api-key';
@@ -74,10 +91,10 @@ export function forwardAnthropic(
     protocol: config.upstream.protocol,
     hostname: upstreamHostname(config.upstream),
     port: upstreamPort(config.upstream),
-    method: req.method,
+    method,
     path,
     headers,
-    agent: config.agent,
+    agent: ctx.upstreams.for(config.upstream),
     setHost: false,
   });
   upstreamReq.on('socket', (socket) => {

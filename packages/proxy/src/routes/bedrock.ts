@@ -2,6 +2,8 @@ import { request as httpRequest, type IncomingMessage, type ServerResponse } fro
 import { request as httpsRequest } from 'node:https';
 import { refuse, type RequestContext } from '../context.js';
 import { forwardableHeaders, headerObject } from '../http/headers.js';
+import type { BodyBudget } from '../limits/body-budget.js';
+import { RETRY_AFTER_SECONDS } from '../limits/limits.js';
 import { wireUpstream } from '../http/relay.js';
 import { refusal } from '../http/responses.js';
 import { basePath, splitPathQuery, upstreamHostname, upstreamPort } from '../http/targets.js';
@@ -108,30 +110,60 @@ function parseTarget(rest: string, base: string): BedrockTarget | null {
   };
 }
 
-type BodyResult = { ok: true; body: Buffer } | { ok: false };
+type BodyResult =
+  | { ok: true; body: Buffer }
+  | { ok: false; reason: 'body-too-large' | 'body-budget-exhausted' | 'aborted' };
 
+/**
+ * Reads the whole body, up to `max` bytes, reserving each chunk from the host-wide budget
+ * before keeping it. On success the caller owns the reservation (`body.length` bytes) and
+ * releases it once the body is sent or dropped; on failure nothing stays reserved.
+ */
 function readBody(
   req: IncomingMessage,
   max: number,
+  budget: BodyBudget,
   onChunk: (n: number) => void,
 ): Promise<BodyResult> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let settled = false;
+    const fail = (reason: 'body-too-large' | 'body-budget-exhausted' | 'aborted'): void => {
+      if (settled) return;
+      settled = true;
+      req.removeListener('data', onData);
+      req.pause();
+      budget.release(size);
+      resolve({ ok: false, reason });
+    };
     const onData = (chunk: Buffer): void => {
-      size += chunk.length;
       onChunk(chunk.length);
-      if (size > max) {
-        req.removeListener('data', onData);
-        req.pause();
-        resolve({ ok: false });
+      if (size + chunk.length > max) {
+        fail('body-too-large');
         return;
       }
+      if (!budget.tryReserve(chunk.length)) {
+        fail('body-budget-exhausted');
+        return;
+      }
+      size += chunk.length;
       chunks.push(chunk);
     };
     req.on('data', onData);
-    req.once('end', () => resolve({ ok: true, body: Buffer.concat(chunks, size) }));
-    req.once('error', reject);
+    req.once('end', () => {
+      if (settled) return;
+      settled = true;
+      resolve({ ok: true, body: Buffer.concat(chunks, size) });
+    });
+    req.once('error', (err) => {
+      if (settled) return;
+      settled = true;
+      budget.release(size);
+      reject(err);
+    });
+    // A client that goes away mid-body (or is timed out) settles the read.
+    req.once('close', () => fail('aborted'));
   });
 }
 
@@ -206,13 +238,41 @@ export async function forwardBedrock(
     refuse(ctx, res, tooLarge);
     return;
   }
-  const read = await readBody(req, config.maxBodyBytes, (n) => {
+  const budget = ctx.core.bodies;
+  const read = await readBody(req, config.maxBodyBytes, budget, (n) => {
     entry.record.bytesOut += n;
   });
   if (!read.ok) {
-    refuse(ctx, res, tooLarge);
+    if (read.reason === 'body-too-large') refuse(ctx, res, tooLarge);
+    else if (read.reason === 'body-budget-exhausted') {
+      ctx.core.logger.warn(
+        {
+          workspaceId: ctx.identity.workspaceId,
+          inUse: budget.inUse,
+          capacity: budget.capacityBytes,
+        },
+        'request body budget exhausted',
+      );
+      refuse(
+        ctx,
+        res,
+        refusal(
+          'proxy_at_capacity',
+          'body-budget-exhausted',
+          'the proxy holds too many request bodies right now; retry shortly',
+          RETRY_AFTER_SECONDS,
+        ),
+      );
+    } else res.destroy();
     return;
   }
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    budget.release(read.body.length);
+  };
+  res.once('close', release);
   const headers = headerObject(forwardableHeaders(req.rawHeaders, dropClientHeader));
   headers.host = config.upstream.host;
   headers['content-length'] = String(read.body.length);
@@ -255,7 +315,7 @@ export async function forwardBedrock(
     method: target.method,
     path: `${target.path}${formatQuery(target.query)}`,
     headers: signed.headers,
-    agent: config.agent,
+    agent: ctx.upstreams.for(config.upstream),
     setHost: false,
   });
   upstreamReq.on('socket', (socket) => {
@@ -271,5 +331,6 @@ export async function forwardBedrock(
       'bedrock upstream failed',
     );
   });
-  upstreamReq.end(read.body);
+  upstreamReq.once('close', release);
+  upstreamReq.end(read.body, release);
 }

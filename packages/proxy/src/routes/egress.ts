@@ -1,25 +1,32 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { refuse, refuseRaw, type RequestContext } from '../context.js';
 import {
   checkFraming,
-  forwardableHeaders,
+  checkHeaderCount,
+  forwardableRequestHeaders,
+  framingHeaders,
   HeaderRefusal,
   type RequestFraming,
 } from '../http/headers.js';
 import { relayRequest } from '../http/relay.js';
-import { denial, refusal, type ProxyAnswer } from '../http/responses.js';
+import { denial, headerRefusal, refusal, type ProxyAnswer } from '../http/responses.js';
 import { parseAbsoluteTarget } from '../http/targets.js';
 import { dialChecked, type Dialed } from '../net/dial.js';
 import { parseAuthority, TargetRefusal, type Authority } from '../net/host.js';
 import { resolveChecked } from '../net/resolve.js';
 import { DEFAULT_PORT, type Transport } from '../policy/patterns.js';
 import { decideHost } from '../policy/policy.js';
+import { RETRY_AFTER_SECONDS } from '../limits/limits.js';
+import type { OpenTunnel } from './tunnels.js';
+import { refuseSecretsOutsideTls } from '../secrets/plain.js';
+import { isBoundHost } from '../secrets/secrets.js';
+import { interceptTunnel } from '../tls/intercept.js';
 
 function badRequest(err: unknown): ProxyAnswer {
   if (err instanceof TargetRefusal) return refusal('bad_request', 'invalid-target', err.message);
-  if (err instanceof HeaderRefusal) return refusal('bad_request', 'malformed-request', err.message);
+  if (err instanceof HeaderRefusal) return headerRefusal(err);
   throw err;
 }
 
@@ -122,6 +129,11 @@ export async function forwardAbsolute(
     refuse(ctx, res, mismatch);
     return;
   }
+  const placeholder = refuseSecretsOutsideTls(ctx, target.host.value, req);
+  if (placeholder) {
+    refuse(ctx, res, placeholder);
+    return;
+  }
   const admitted = await admit(ctx, target, 'http');
   if (isAnswer(admitted)) {
     refuse(ctx, res, admitted);
@@ -133,9 +145,9 @@ export async function forwardAbsolute(
   }
   ctx.entry.record.decision = 'allow';
   ctx.entry.record.reason = 'allowed';
-  const headers = forwardableHeaders(req.rawHeaders);
+  const headers = forwardableRequestHeaders(req.rawHeaders);
   if (framing.host === null) headers.push('Host', authority);
-  if (framing.chunked) headers.push('Transfer-Encoding', 'chunked');
+  headers.push(...framingHeaders(req.method ?? '', framing.body));
   const upstreamReq = httpRequest({
     method: req.method,
     path: pathAndQuery,
@@ -173,7 +185,8 @@ export async function openTunnel(
   let target: Authority;
   let framing: RequestFraming;
   try {
-    framing = checkFraming(req.rawHeaders);
+    checkHeaderCount(req.rawHeaders, ctx.core.limits.maxHeaderCount);
+    framing = checkFraming(req.rawHeaders, 'CONNECT');
     target = parseAuthority(req.url ?? '', null);
   } catch (err) {
     refuseRaw(ctx, client, badRequest(err));
@@ -194,6 +207,39 @@ export async function openTunnel(
   const upstream: Socket = admitted.socket;
   if (client.destroyed) {
     upstream.destroy();
+    return;
+  }
+  const tunnel: OpenTunnel = {
+    target,
+    close: () => {
+      client.destroy();
+      upstream.destroy();
+    },
+  };
+  if (!ctx.tunnels.tryAdd(tunnel)) {
+    upstream.destroy();
+    refuseRaw(
+      ctx,
+      client,
+      refusal(
+        'proxy_at_capacity',
+        'tunnel-limit',
+        `this workspace already has ${ctx.core.limits.maxTunnelsPerListener} tunnels open`,
+        RETRY_AFTER_SECONDS,
+      ),
+    );
+    return;
+  }
+  client.once('close', () => ctx.tunnels.delete(tunnel));
+  // No byte either way for the idle time ends the tunnel (each relayed byte touches `client`).
+  if (client instanceof Socket) {
+    client.setTimeout(ctx.core.limits.tunnelIdleTimeoutMs, () => tunnel.close());
+  }
+  const { interception } = ctx.core;
+  if (interception && isBoundHost(ctx.secrets(), target.host.value)) {
+    await interceptTunnel(ctx, interception, client, head, target, admitted, (sub) =>
+      admit({ ...ctx, entry: sub }, target, 'connect'),
+    );
     return;
   }
   entry.record.decision = 'allow';

@@ -31,6 +31,8 @@ async function endedRunEvents(
   after: number,
 ): Promise<BufferedEvent[]> {
   const stored = await s.catalog.readRunEvents(conversation, runId);
+  // A run with no durable log is still running (or lost): the buffer is the only other source,
+  // and when it cannot be read the client gets what there is (nothing) and may follow live.
   const events = stored.length > 0 ? stored : await s.events.read(runId, 0).catch(() => []);
   return events.filter((e) => e.seq > after);
 }
@@ -60,7 +62,7 @@ async function streamRun(
   try {
     sse = hub.start(reply.raw);
   } catch (err) {
-    s.logger.error({ runId, err: String(err) }, 'cannot start the event stream');
+    s.logger.error({ runId, err }, 'cannot start the event stream');
     reply.raw.destroy();
     return reply;
   }
@@ -83,7 +85,7 @@ async function streamRun(
       }
     }
   } catch (err) {
-    s.logger.warn({ runId, err: String(err) }, 'event stream ended with an error');
+    s.logger.warn({ runId, err }, 'event stream ended with an error');
   } finally {
     sse.end();
   }
@@ -115,6 +117,7 @@ export function registerConversationRoutes(
       request.principal,
       params.cid,
       body.content,
+      body.agent,
     );
     if (!wantsEventStream(request)) return reply.code(202).send({ runId });
     // The run's id goes in a header too, so a client whose connection drops before the first

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import type { ApiServices } from '../context.js';
 import { ops, route } from '../contract.js';
 import { contentTypeFor } from '../../files/content-type.js';
-import { checkWorkspacePath } from '../../sync/workspace-path.js';
+import { checkWorkspacePath } from '../../storage/workspace-path.js';
 
 /** `bytes=a-b` / `bytes=a-` / `bytes=-n` against a size; null when absent; throws when unsatisfiable. */
 export function parseRange(

@@ -1,11 +1,13 @@
-import { WorkcellError } from '@workcell/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ApiServices } from '../context.js';
 import { ops, route } from '../contract.js';
 
 export function registerWorkspaceRoutes(app: FastifyInstance, s: ApiServices): void {
   route(app, ops.createWorkspace, async (request, reply, { body }) => {
+    // A refused agent setting answers 400 before the workspace exists.
+    if (body.agent) s.agentSettings.check(body.agent);
     const ws = await s.catalog.createWorkspace(request.principal.tenant, body.name);
+    if (body.agent) await s.agentSettings.put(ws.tenant, ws.id, body.agent);
     return reply.code(201).send({ id: ws.id, name: ws.name, createdAt: ws.createdAt });
   });
 
@@ -16,7 +18,7 @@ export function registerWorkspaceRoutes(app: FastifyInstance, s: ApiServices): v
 
   route(app, ops.getWorkspace, async (request, _reply, { params }) => {
     const ws = await s.catalog.getWorkspace(request.principal.tenant, params.wid);
-    const record = await s.orchestrator.assigned(ws.id);
+    const record = await s.containers.assigned(ws.id);
     return {
       id: ws.id,
       name: ws.name,
@@ -36,13 +38,7 @@ export function registerWorkspaceRoutes(app: FastifyInstance, s: ApiServices): v
   });
 
   route(app, ops.deleteWorkspace, async (request, reply, { params }) => {
-    const tenant = request.principal.tenant;
-    const ws = await s.catalog.getWorkspace(tenant, params.wid);
-    if (await s.execute.isBusy(ws.id))
-      throw new WorkcellError('workspace_busy', 'a run is in progress in this workspace');
-    const record = await s.orchestrator.assigned(ws.id);
-    if (record) await s.orchestrator.remove(record.id, 'workspace deleted');
-    await s.catalog.deleteWorkspace(tenant, ws.id);
+    await s.workspaces.remove(request.principal.tenant, params.wid);
     return reply.code(204).send();
   });
 }

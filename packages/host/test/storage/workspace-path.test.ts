@@ -1,6 +1,6 @@
 import { WorkcellError } from '@workcell/protocol';
 import { describe, expect, it } from 'vitest';
-import { checkWorkspacePath, workspacePathProblem } from '../../src/sync/workspace-path.js';
+import { checkWorkspacePath, workspacePathProblem } from '../../src/storage/workspace-path.js';
 
 function refusal(raw: string): WorkcellError {
   try {

@@ -1,4 +1,4 @@
-import type { Slot } from '../containers/slots.js';
+import type { Slot } from './slots.js';
 
 /**
  * Moves a workspace's durable files and session transcripts between the object store and a

@@ -1,0 +1,45 @@
+import type { AgentEvent, AgentHealth, RunRequest } from '@workcell/protocol';
+import type { ContainerRecord } from '../state/state-store.js';
+import type { Slot } from './slots.js';
+
+/** The connection to one container's agent (`AgentClient` over its Unix socket). */
+export interface AgentConnection {
+  /** The agent's health; throws when it does not answer in `timeoutMs`. */
+  health(timeoutMs?: number): Promise<AgentHealth>;
+  /** Starts a run and yields its events; `signal` aborting cuts the connection. */
+  run(request: RunRequest, signal?: AbortSignal): AsyncIterable<AgentEvent>;
+  /** Asks the agent to interrupt `runId`; false when it has no such run. */
+  interrupt(runId: string): Promise<boolean>;
+}
+
+/** A container ready to run for one workspace. */
+export interface AcquiredContainer {
+  record: ContainerRecord;
+  slot: Slot;
+  agent: AgentConnection;
+  /** How it was obtained: already assigned, claimed from the warm pool, or created cold. */
+  source: 'assigned' | 'warm' | 'cold';
+  acquireMs: number;
+}
+
+/** What a run needs from the containers: one to run in, and a way to hand it back. */
+export interface RunContainers {
+  /** A container for the workspace (the caller holds the workspace's run lease). */
+  acquire(tenant: string, workspaceId: string): Promise<AcquiredContainer>;
+  /** Marks the container `running` for `runId`; false when it was not idle or assigned. */
+  beginRun(containerId: string, runId: string): Promise<boolean>;
+  /** Marks the run over: the container is idle from now. */
+  endRun(containerId: string): Promise<void>;
+  /** Stops and removes the container with its slot and state. */
+  remove(containerId: string, reason: string): Promise<void>;
+  /** Records the container as failed (GC removes it). */
+  markFailed(containerId: string, reason: string): Promise<void>;
+}
+
+/** What the API and the files service need from the containers of a workspace. */
+export interface WorkspaceContainers {
+  /** The container assigned to a workspace, if any. */
+  assigned(workspaceId: string): Promise<ContainerRecord | null>;
+  /** Stops and removes the container with its slot and state. */
+  remove(containerId: string, reason: string): Promise<void>;
+}

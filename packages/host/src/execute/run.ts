@@ -1,0 +1,353 @@
+import type { Logger } from 'pino';
+import type { Catalog, ConversationRecord } from '../catalog/catalog.js';
+import type { AcquiredContainer, RunContainers } from '../containers/run-containers.js';
+import type { WorkspaceSync } from '../containers/workspace-sync.js';
+import type { HeldLease } from '../state/leases.js';
+import type { BufferedEvent } from '../state/state-store.js';
+import type { Clock, Timer } from '../time/clock.js';
+import {
+  agentRunResult,
+  applyAgentEvent,
+  initialAgentStream,
+  type AgentRunResult,
+  type StreamEnd,
+} from './agent-stream.js';
+import type { RunEventLog } from './run-events.js';
+import type { RunInput } from './run-input.js';
+import { step, StepFailure, stoppedOutcome, type Outcome, type StopReason } from './run-outcome.js';
+
+/** What one run needs; the execute service builds it once and shares it. */
+export interface RunDeps {
+  catalog: Catalog;
+  containers: RunContainers;
+  events: RunEventLog;
+  sync: WorkspaceSync;
+  clock: Clock;
+  logger: Logger;
+  observer?: RunObserver;
+  /** Extra environment for a run: the workspace's secret placeholders. */
+  runEnv?: (tenant: string, workspaceId: string) => Promise<Record<string, string>>;
+  settings: {
+    runTimeoutMs: number;
+    eventBufferTtlMs: number;
+    interruptGraceMs: number;
+    agentSettleMs: number;
+  };
+}
+
+/** What the execute service reports for metrics. */
+export interface RunObserver {
+  containerAcquired(source: AcquiredContainer['source'], durationMs: number): void;
+  /** `outcome` is `completed`, `interrupted` or the `run.failed` code. */
+  runEnded(outcome: string, durationMs: number): void;
+}
+
+/** The metrics label of an outcome. */
+export function outcomeLabel(outcome: Outcome): string {
+  if ('error' in outcome) return outcome.error.code;
+  return outcome.summary.interrupted ? 'interrupted' : 'completed';
+}
+
+/**
+ * One run in progress on this host, from an accepted message to its terminal event: acquire a
+ * container, sync in, run on the agent while recording its events, sync out, hand the
+ * container back, record the outcome, release the lease, publish the terminal event. It can be
+ * asked to stop (interrupt, timeout, shutdown): the agent is told, and after a grace period the
+ * connection is cut. Each step's failure is one error code (table in `execute-service.ts`).
+ */
+export class Run {
+  private container: AcquiredContainer | null = null;
+  /** The agent has accepted the run: an interrupt can reach it from then on. */
+  private agentStarted = false;
+  private stopReason: StopReason | null = null;
+  /** Cuts the agent connection (a stop the agent did not honour in time). */
+  private readonly abort = new AbortController();
+  private escalation: Timer | null = null;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly deps: RunDeps,
+    readonly runId: string,
+    private readonly conversation: ConversationRecord,
+    private readonly input: RunInput,
+    private readonly lease: HeldLease,
+  ) {
+    this.log = deps.logger.child({
+      runId,
+      workspaceId: conversation.workspaceId,
+      conversationId: conversation.id,
+    });
+  }
+
+  get workspaceId(): string {
+    return this.conversation.workspaceId;
+  }
+
+  /**
+   * Asks the run to stop: the agent's `interrupt()` when the agent has the run (else as soon
+   * as it accepts it, or the run skips the agent), and after a grace period the agent
+   * connection is cut, which aborts the SDK turn. The first reason wins.
+   */
+  stop(reason: StopReason): void {
+    if (this.stopReason) return;
+    this.stopReason = reason;
+    this.log.info({ reason }, 'stopping run');
+    if (this.agentStarted) this.interruptAgent();
+    this.escalation = this.deps.clock.after(this.deps.settings.interruptGraceMs, () => {
+      if (!this.container) return;
+      this.log.warn({ reason }, 'the agent did not stop in time; cutting its connection');
+      this.abort.abort();
+    });
+  }
+
+  /** Runs to the end; never throws (a failure is the run's outcome). */
+  async execute(): Promise<void> {
+    const { clock, settings, observer } = this.deps;
+    const startedAt = clock.now();
+    const timeout = clock.after(settings.runTimeoutMs, () => {
+      this.log.warn({ timeoutMs: settings.runTimeoutMs }, 'run timed out');
+      this.stop('timeout');
+    });
+    let result: { outcome: Outcome; sessionId: string | null };
+    try {
+      result = await this.pipeline();
+    } finally {
+      timeout.cancel();
+      this.escalation?.cancel();
+    }
+    const label = outcomeLabel(result.outcome);
+    // Counted before the terminal event goes out, so a client that saw it also sees the metric.
+    observer?.runEnded(label, clock.now() - startedAt);
+    await this.finish(result.outcome, result.sessionId ?? this.conversation.sessionId);
+    this.log.info({ outcome: label, durationMs: clock.now() - startedAt }, 'run ended');
+  }
+
+  private interruptAgent(): void {
+    this.container?.agent.interrupt(this.runId).catch((err: unknown) => {
+      // The grace period still cuts the connection if the agent did not hear.
+      this.log.warn({ err }, 'agent interrupt failed');
+    });
+  }
+
+  /** Acquire, sync in, run, sync out, return the container; answers the outcome. Never throws. */
+  private async pipeline(): Promise<{ outcome: Outcome; sessionId: string | null }> {
+    const { containers, sync, observer } = this.deps;
+    const { runId, workspaceId } = this;
+    const tenant = this.conversation.tenant;
+    let container: AcquiredContainer | null = null;
+    let began = false;
+    let sessionId: string | null = null;
+    let outcome: Outcome;
+    let keepContainer = true;
+    try {
+      const acquired = await step('container_start_failed', 'acquiring a container', () =>
+        containers.acquire(tenant, workspaceId),
+      );
+      container = acquired;
+      this.container = acquired;
+      observer?.containerAcquired(acquired.source, acquired.acquireMs);
+      this.log.info(
+        { containerId: acquired.record.id, source: acquired.source, acquireMs: acquired.acquireMs },
+        'container acquired',
+      );
+
+      try {
+        await step('sync_failed', 'syncing files in', () =>
+          sync.syncIn(tenant, workspaceId, acquired.slot),
+        );
+      } catch (err) {
+        // A half-written slot cannot be trusted for the next run.
+        keepContainer = false;
+        throw err;
+      }
+      began = await step('container_failed', 'marking the container running', () =>
+        containers.beginRun(acquired.record.id, runId),
+      );
+      if (!began)
+        throw new StepFailure({
+          code: 'container_failed',
+          message: 'the container is not available for a run',
+        });
+
+      if (this.stopReason) {
+        outcome = stoppedOutcome(
+          this.stopReason,
+          null,
+          this.conversation.sessionId,
+          this.deps.settings.runTimeoutMs,
+        );
+      } else {
+        const ran = await this.runOnAgent(acquired);
+        outcome = ran.outcome;
+        sessionId = ran.sessionId;
+        keepContainer =
+          ran.container === 'keep' ||
+          (ran.container === 'keep-if-idle' && (await this.settles(acquired)));
+      }
+    } catch (err) {
+      outcome = {
+        error: err instanceof StepFailure ? err.body : { code: 'internal', message: String(err) },
+      };
+      this.log.error(
+        { code: outcome.error.code, err, containerId: container?.record.id ?? null },
+        'run step failed',
+      );
+    }
+
+    if (container && began) {
+      try {
+        await step('sync_failed', 'syncing files out', () =>
+          sync.syncOut(tenant, workspaceId, container.slot),
+        );
+      } catch (err) {
+        const body = (err as StepFailure).body;
+        this.log.error(
+          { err, containerId: container.record.id },
+          'sync out failed; the container keeps the files',
+        );
+        if (!('error' in outcome)) outcome = { error: body };
+        // The slot holds the only copy of what the run changed: keep it for the next sync.
+        keepContainer = true;
+      }
+    }
+    if (container) await this.returnContainer(container, began, keepContainer);
+    return { outcome, sessionId };
+  }
+
+  /** Streams the run from the agent into the event log; answers what its stream amounts to. */
+  private async runOnAgent(container: AcquiredContainer): Promise<AgentRunResult> {
+    const { events } = this.deps;
+    let state = initialAgentStream;
+    let end: StreamEnd = { kind: 'closed' };
+    try {
+      const env = await this.deps.runEnv?.(this.conversation.tenant, this.conversation.workspaceId);
+      const stream = container.agent.run(
+        {
+          runId: this.runId,
+          prompt: this.input.prompt,
+          ...(this.conversation.sessionId ? { resumeSessionId: this.conversation.sessionId } : {}),
+          ...(env && Object.keys(env).length > 0 ? { env } : {}),
+          ...(this.input.options ? { options: this.input.options } : {}),
+        },
+        this.abort.signal,
+      );
+      for await (const event of stream) {
+        const next = applyAgentEvent(state, event);
+        if (next.state.started && !state.started) {
+          this.agentStarted = true;
+          if (this.stopReason) this.interruptAgent();
+        }
+        if (next.message) events.append(this.runId, 'message', next.message);
+        state = next.state;
+      }
+    } catch (error) {
+      end = { kind: 'failed', error };
+    }
+    // However the stream ended, a connection the host cut is a stop, not a failure.
+    if (this.abort.signal.aborted) end = { kind: 'cut' };
+    const result = agentRunResult({
+      state,
+      end,
+      stopReason: this.stopReason,
+      previousSessionId: this.conversation.sessionId,
+      runTimeoutMs: this.deps.settings.runTimeoutMs,
+    });
+    if (end.kind === 'failed' && 'error' in result.outcome) {
+      this.log.error(
+        { err: end.error, code: result.outcome.error.code },
+        'agent connection failed',
+      );
+    }
+    return result;
+  }
+
+  /** Waits for an agent whose connection was cut to be idle again; false when it stays busy. */
+  private async settles(container: AcquiredContainer): Promise<boolean> {
+    const { clock, settings } = this.deps;
+    const deadline = clock.now() + settings.agentSettleMs;
+    while (clock.now() < deadline) {
+      let busy: boolean;
+      try {
+        busy = (await container.agent.health(1000)).busy;
+      } catch {
+        // An agent that does not answer has not let go: the container is removed.
+        return false;
+      }
+      if (!busy) return true;
+      await clock.sleep(100);
+    }
+    return false;
+  }
+
+  /** The container goes back to the workspace (idle) or, when it cannot be trusted, is removed. */
+  private async returnContainer(
+    container: AcquiredContainer,
+    began: boolean,
+    keep: boolean,
+  ): Promise<void> {
+    const { containers } = this.deps;
+    const id = container.record.id;
+    try {
+      if (keep) {
+        if (began) await containers.endRun(id);
+      } else {
+        await containers.remove(id, 'failed during a run');
+      }
+    } catch (err) {
+      this.log.error({ containerId: id, err }, 'returning the container failed');
+      try {
+        await containers.markFailed(id, 'could not be returned after a run');
+      } catch (markErr) {
+        // GC finds the container by its state and removes it; nothing else can be done here.
+        this.log.error({ containerId: id, err: markErr }, 'marking the container failed failed');
+      }
+    }
+  }
+
+  /**
+   * Ends the run's log: persists every event and the outcome to the catalog and releases the
+   * lease, then publishes the terminal event.
+   */
+  private async finish(outcome: Outcome, sessionId: string | null): Promise<void> {
+    const { catalog, events, clock, settings } = this.deps;
+    const { runId, conversation } = this;
+    const endedAt = new Date(clock.now()).toISOString();
+    const record = async (all: readonly BufferedEvent[]): Promise<void> => {
+      try {
+        await catalog.writeRunEvents(conversation, runId, all);
+        await catalog.updateConversation(conversation, (c) => {
+          if (sessionId) c.sessionId = sessionId;
+          // The client has been told (`session_lost`); its next message starts a new session
+          // rather than failing the same way for ever.
+          if ('error' in outcome && outcome.error.code === 'session_lost') c.sessionId = null;
+          const run = c.runs.find((r) => r.id === runId);
+          if (!run) return;
+          run.endedAt = endedAt;
+          run.eventCount = all.length;
+          if ('summary' in outcome) {
+            run.status = 'completed';
+            run.summary = outcome.summary;
+            run.interrupted = outcome.summary.interrupted;
+          } else {
+            run.status = 'failed';
+            run.error = outcome.error;
+          }
+        });
+      } finally {
+        await this.lease.release();
+      }
+    };
+    try {
+      if ('summary' in outcome)
+        await events.end(runId, 'run.completed', { runId, ...outcome.summary }, record);
+      else await events.end(runId, 'run.failed', outcome.error, record);
+    } catch (err) {
+      this.log.error({ err }, 'recording the end of the run failed');
+    }
+    try {
+      await events.expire(runId, settings.eventBufferTtlMs);
+    } catch (err) {
+      this.log.warn({ err }, 'could not set the expiry of the run buffer');
+    }
+  }
+}

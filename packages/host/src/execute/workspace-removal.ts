@@ -1,0 +1,54 @@
+import { WorkcellError } from '@workcell/protocol';
+import type { Logger } from 'pino';
+import type { Catalog } from '../catalog/catalog.js';
+import type { WorkspaceContainers } from '../containers/run-containers.js';
+import { LEASES, leaseHolder, withLease } from '../state/leases.js';
+import type { StateStore } from '../state/state-store.js';
+import type { Clock } from '../time/clock.js';
+
+/** How long the run lease taken to delete a workspace lives without renewal. */
+const DELETE_LEASE_TTL_MS = 120_000;
+
+/** What the API asks to delete a workspace. */
+export interface WorkspaceRemover {
+  /** Deletes the workspace, its container and every stored object; `workspace_busy` while a run holds it. */
+  remove(tenant: string, workspaceId: string): Promise<void>;
+}
+
+/**
+ * Deletes a workspace under its run lease, so no run (and no files write) starts while its
+ * container and stored objects go: a message racing the delete either finds the workspace busy
+ * or, once it is gone, not found.
+ */
+export class WorkspaceRemoval implements WorkspaceRemover {
+  constructor(
+    private readonly deps: {
+      catalog: Catalog;
+      containers: WorkspaceContainers;
+      state: StateStore;
+      clock: Clock;
+      logger: Logger;
+      hostId: string;
+    },
+  ) {}
+
+  async remove(tenant: string, workspaceId: string): Promise<void> {
+    const { catalog, containers } = this.deps;
+    const ws = await catalog.getWorkspace(tenant, workspaceId);
+    const done = await withLease(
+      this.deps,
+      {
+        name: LEASES.run(ws.id),
+        holder: leaseHolder('delete', this.deps.hostId),
+        ttlMs: DELETE_LEASE_TTL_MS,
+      },
+      async () => {
+        const record = await containers.assigned(ws.id);
+        if (record) await containers.remove(record.id, 'workspace deleted');
+        await catalog.deleteWorkspace(tenant, ws.id);
+      },
+    );
+    if (!done.held)
+      throw new WorkcellError('workspace_busy', 'a run is in progress in this workspace');
+  }
+}

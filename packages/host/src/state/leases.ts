@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Clock } from '../time/clock.js';
+import type { StateStore } from './state-store.js';
+
+/**
+ * Every lease name, built here and nowhere else (the StateStore turns a name into its key in
+ * `keys.ts`).
+ *
+ * | lease              | held by                                   | holder id             |
+ * |--------------------|-------------------------------------------|-----------------------|
+ * | `run:<wid>`        | a run; a files write; a retire; a delete  | the run id, or `leaseHolder(...)` |
+ * | `pool:<image>`     | the host refilling that image's warm pool | `leaseHolder('pool')` |
+ * | `gc`               | the host running a GC pass                | `leaseHolder('gc')`   |
+ */
+export const LEASES = {
+  /** One workspace's run lease: whatever must not overlap a run (a run, a files write, a retire). */
+  run: (workspaceId: string): string => `run:${workspaceId}`,
+  /** One image's warm-pool refill lease: one host refills at a time, so hosts do not overfill. */
+  pool: (image: string): string => `pool:${image}`,
+  /** One GC pass at a time across every host on one state store. */
+  gc: 'gc',
+} as const;
+
+export const runLeaseName = LEASES.run;
+export const poolLeaseName = LEASES.pool;
+export const GC_LEASE = LEASES.gc;
+
+/** Who takes a lease besides a run (a run holds its workspace's lease under its run id). */
+export type LeasePurpose = 'retire' | 'gc' | 'pool' | 'files' | 'delete';
+
+/** A holder id unique to one taking of a lease: `<purpose>:<hostId>:<random>`. */
+export function leaseHolder(purpose: LeasePurpose, hostId: string): string {
+  return `${purpose}:${hostId}:${randomBytes(6).toString('hex')}`;
+}
+
+/** How often a held lease is renewed: a third of its TTL (at least every second). */
+export function renewEveryMs(ttlMs: number): number {
+  return Math.max(1000, Math.floor(ttlMs / 3));
+}
+
+export interface LeaseDeps {
+  state: StateStore;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface LeaseSpec {
+  name: string;
+  holder: string;
+  ttlMs: number;
+  /**
+   * Take the lease again when a renewal finds it gone (the state store restarted empty) and
+   * free. For a lease held across a long job that must not be interleaved (a run).
+   */
+  retake?: boolean;
+}
+
+/** A lease this process holds and renews until `release`. */
+export interface HeldLease {
+  readonly name: string;
+  readonly holder: string;
+  /** Stops renewing, waits for a renewal in flight, and releases (a failure is logged: the lease expires by itself). */
+  release(): Promise<void>;
+}
+
+/** Takes a lease and renews it every third of its TTL; null when someone else holds it. */
+export async function takeLease(deps: LeaseDeps, spec: LeaseSpec): Promise<HeldLease | null> {
+  const { state, clock, logger } = deps;
+  const { name, holder, ttlMs } = spec;
+  if (!(await state.acquireLease(name, holder, ttlMs))) return null;
+  let renewing: Promise<void> = Promise.resolve();
+  const renew = async (): Promise<void> => {
+    try {
+      if (await state.renewLease(name, holder, ttlMs)) return;
+      if (spec.retake && (await state.acquireLease(name, holder, ttlMs))) return;
+      logger.error({ lease: name, holder }, 'a held lease was lost');
+    } catch (err) {
+      logger.warn({ lease: name, err }, 'lease renewal failed');
+    }
+  };
+  const timer = clock.every(renewEveryMs(ttlMs), () => {
+    renewing = renew();
+  });
+  let released: Promise<void> | null = null;
+  return {
+    name,
+    holder,
+    release() {
+      released ??= (async () => {
+        timer.cancel();
+        // A renewal still in flight could take the lease again after it is released.
+        await renewing;
+        try {
+          await state.releaseLease(name, holder);
+        } catch (err) {
+          logger.warn({ lease: name, err }, 'releasing a lease failed; it expires by itself');
+        }
+      })();
+      return released;
+    },
+  };
+}
+
+/**
+ * Holds a lease while `work` runs: takes it, renews it, and releases it however `work` ends.
+ * Answers `{ held: false }` without running `work` when someone else holds it.
+ */
+export async function withLease<T>(
+  deps: LeaseDeps,
+  spec: LeaseSpec,
+  work: () => Promise<T>,
+): Promise<{ held: true; value: T } | { held: false }> {
+  const lease = await takeLease(deps, spec);
+  if (!lease) return { held: false };
+  try {
+    return { held: true, value: await work() };
+  } finally {
+    await lease.release();
+  }
+}
