@@ -16,7 +16,7 @@ describe('remote MCP servers', () => {
     mcp = await startMcpServer();
     // The operator allows no host at all; loopback addresses are allowed only because the
     // test's MCP server lives there.
-    host = await startTestHost({ egressAllowPrivate: '127.0.0.0/8' });
+    host = await startTestHost({ egressAllowPrivate: '127.0.0.1' });
   });
 
   afterAll(async () => {

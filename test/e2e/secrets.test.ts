@@ -74,7 +74,7 @@ describe('secrets injected by the proxy', () => {
     host = await startTestHost({
       image: IMAGE,
       egressAllow: `localhost:${upstream.port},127.0.0.1:${upstream.port},localhost:${untrusted.port}`,
-      egressAllowPrivate: '127.0.0.0/8',
+      egressAllowPrivate: '127.0.0.1',
       secretsKey: randomBytes(32).toString('base64'),
       upstreamCaFile: testCa.caFile,
     });

@@ -28,7 +28,7 @@ describe.each(RUNTIMES)('the Workcell CA under attack (%s)', (runtime) => {
       runtime,
       image: IMAGE,
       egressAllow: `localhost:${upstream.port},127.0.0.1:${upstream.port}`,
-      egressAllowPrivate: '127.0.0.0/8',
+      egressAllowPrivate: '127.0.0.1',
       secretsKey: randomBytes(32).toString('base64'),
       upstreamCaFile: testCa.caFile,
     });
