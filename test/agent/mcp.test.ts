@@ -14,9 +14,9 @@ describe('remote MCP servers', () => {
 
   beforeAll(async () => {
     mcp = await startMcpServer();
-    // The operator allows no host at all; loopback addresses are allowed only because the
-    // test's MCP server lives there.
-    host = await startTestHost({ egressAllowPrivate: '127.0.0.1' });
+    // The operator allows no host at all; the MCP server's loopback address is allowed, by name,
+    // only because the test's server lives there.
+    host = await startTestHost({ egressAllowPrivate: '127.0.0.2' });
   });
 
   afterAll(async () => {
