@@ -45,6 +45,8 @@ COPY --from=node /opt/node /usr/local
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json ./
 COPY packages/protocol/package.json packages/protocol/
+COPY packages/client/package.json packages/client/
+COPY packages/console/package.json packages/console/
 COPY packages/mock-model/package.json packages/mock-model/
 COPY packages/proxy/package.json packages/proxy/
 COPY packages/host/package.json packages/host/
@@ -59,10 +61,12 @@ RUN set -eu; \
     npm ci --no-audit --no-fund; \
     rm -rf /root/.npm /tmp/build-ca.pem
 COPY packages/protocol packages/protocol
+COPY packages/client packages/client
+COPY packages/console packages/console
 COPY packages/mock-model packages/mock-model
 COPY packages/proxy packages/proxy
 COPY packages/host packages/host
-RUN npx tsc -b packages/host
+RUN npx tsc -b packages/host && npm run -w @workcell/console build
 
 # The host's production dependencies only.
 FROM host-sources AS deps
@@ -83,6 +87,8 @@ RUN set -eu; \
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json ./
 COPY packages/protocol/package.json packages/protocol/
+COPY packages/client/package.json packages/client/
+COPY packages/console/package.json packages/console/
 COPY packages/mock-model/package.json packages/mock-model/
 COPY packages/proxy/package.json packages/proxy/
 COPY packages/agent/package.json packages/agent/
@@ -116,6 +122,10 @@ COPY --from=deps /app/package.json /app/package-lock.json ./
 COPY --from=deps /app/node_modules node_modules
 COPY --from=build /app/packages/protocol/package.json packages/protocol/package.json
 COPY --from=build /app/packages/protocol/dist packages/protocol/dist
+COPY --from=build /app/packages/client/package.json packages/client/package.json
+COPY --from=build /app/packages/client/dist packages/client/dist
+COPY --from=build /app/packages/console/package.json packages/console/package.json
+COPY --from=build /app/packages/console/dist packages/console/dist
 COPY --from=build /app/packages/mock-model/package.json packages/mock-model/package.json
 COPY --from=build /app/packages/mock-model/dist packages/mock-model/dist
 COPY --from=build /app/packages/proxy/package.json packages/proxy/package.json

@@ -219,7 +219,7 @@ describe('faults the host survives', () => {
         },
         30_000,
       );
-      const health = await host.json<{ docker: { ok: boolean } }>('/health');
+      const health = await host.wc.health();
       expect(health.docker.ok).toBe(true);
     } finally {
       await host.close();

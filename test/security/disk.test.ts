@@ -70,11 +70,9 @@ describe.each(RUNTIMES)('disk and file limits (%s)', (runtime) => {
 
     // What fit was synced out when the run ended; a next run on the full volume still works.
     await runCompletes(host, a.conversationId, 'MOCK:{"text": "still here"}');
-    const files = await host.json<{ files: Array<{ path: string; size: number }> }>(
-      `/v1/workspaces/${a.workspaceId}/files`,
-    );
+    const files = await host.wc.files.list(a.workspaceId);
     expect(
-      files.files.find((f) => f.path === 'fill.bin')?.size,
+      files.find((f) => f.path === 'fill.bin')?.size,
       `${JSON.stringify(files)} ${host.logs
         .filter((l) => /sync|warn|error/i.test(l))
         .slice(-5)

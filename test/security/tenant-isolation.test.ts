@@ -168,18 +168,14 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
     const file = await host.api(`/v1/workspaces/${ids.wid}/files/${ids.file}`);
     expect(file.status).toBe(200);
     expect(await file.text()).toBe('tenant A data\n');
-    const conversation = await host.json<{ runs: unknown[] }>(`/v1/conversations/${ids.cid}`);
+    const conversation = await host.wc.conversations.get(ids.cid);
     expect(conversation.runs).toHaveLength(1);
-    const egress = await host.json<{ hosts: unknown }>(`/v1/workspaces/${ids.wid}/egress`);
+    const egress = await host.wc.egress.get(ids.wid);
     expect(egress.hosts).toBeNull();
-    const secrets = await host.json<{ secrets: Array<{ name: string; hosts: string[] }> }>(
-      `/v1/workspaces/${ids.wid}/secrets`,
-    );
-    expect(secrets.secrets.map((x) => [x.name, x.hosts])).toEqual([['api', ['api.example.org']]]);
-    const conversations = await host.json<{ conversations: unknown[] }>(
-      `/v1/workspaces/${ids.wid}/conversations`,
-    );
-    expect(conversations.conversations).toHaveLength(1);
+    const secrets = await host.wc.secrets.workspace.list(ids.wid);
+    expect(secrets.map((x) => [x.name, x.hosts])).toEqual([['api', ['api.example.org']]]);
+    const conversations = await host.wc.conversations.list(ids.wid);
+    expect(conversations).toHaveLength(1);
 
     // The route exists and A may use it (not a 404 for its owner).
     if (row.method === 'GET' || row.route.endsWith('/interrupt')) {
@@ -194,8 +190,8 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
     expect(res.status).toBe(200);
     const { workspaces } = (await res.json()) as { workspaces: { id: string }[] };
     expect(workspaces.map((w) => w.id)).not.toContain(ids.wid);
-    const own = await host.json<{ workspaces: { id: string }[] }>('/v1/workspaces');
-    expect(own.workspaces.map((w) => w.id)).toContain(ids.wid);
+    const own = await host.wc.workspaces.list();
+    expect(own.map((w) => w.id)).toContain(ids.wid);
   });
 
   it("a tenant token cannot see the operator's container list (404, as if the route did not exist)", async () => {

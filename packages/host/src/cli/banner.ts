@@ -24,9 +24,14 @@ export function formatBanner(config: ResolvedConfig, facts: BannerFacts): string
       ? `  model:         MOCK MODEL at ${facts.mockModelUrl} (offline demo; no real model is called)`
       : `  model:         ${config.modelProvider} via ${config.modelProvider === 'bedrock' ? config.bedrockUpstream : config.anthropicUpstream}`,
   ];
+  lines.push(`  console:       ${facts.url}/`);
   if (facts.generatedToken)
     lines.push(
       `  API token:     ${facts.generatedToken}   (tenant 'local'; set WORKCELL_API_TOKENS to choose your own)`,
     );
+  // The token is not repeated: the chat reads it from WORKCELL_TOKEN or --token.
+  lines.push(
+    `  chat:          WORKCELL_TOKEN=<token> npx workcell chat --url ${facts.url}`,
+  );
   return lines.join('\n');
 }

@@ -49,6 +49,19 @@ export const COMMANDS = {
       '-h, --help     print this help',
     ],
   },
+  chat: {
+    name: 'chat',
+    usage: 'chat [--url U] [--token T] [--workspace W] [--conversation C] [-p PROMPT]',
+    summary: "talk to a workspace's agent in the terminal",
+    options: [
+      '--url U            the host (default WORKCELL_URL, else http://127.0.0.1:WORKCELL_PORT)',
+      '--token T          an API token (default WORKCELL_TOKEN)',
+      '--workspace W      the workspace to talk in (default: a new one)',
+      '--conversation C   a conversation to continue (default: a new one)',
+      '-p, --print PROMPT send one message, print the reply and exit (0 completed, 1 failed, 2 usage)',
+      '-h, --help         print this help',
+    ],
+  },
 } as const satisfies Record<string, CommandHelp>;
 
 export type CommandName = keyof typeof COMMANDS;

@@ -3,6 +3,7 @@ import { startMockModel } from '@workcell/mock-model';
 import { loadConfig, WORKCELL_VERSION } from '../config/load.js';
 import { buildWorkspaceImage } from '../image/builder.js';
 import { createWorkcell } from '../workcell.js';
+import { chat } from './chat.js';
 import { formatBanner } from './banner.js';
 import { commandUsage, isCommand, mainUsage, UsageError, type CommandName } from './commands.js';
 import { cliLogger } from './log-format.js';
@@ -53,6 +54,8 @@ async function dispatch(argv: string[]): Promise<number | undefined> {
       return image(rest);
     case 'gc':
       return gc(rest);
+    case 'chat':
+      return chat(rest);
   }
 }
 

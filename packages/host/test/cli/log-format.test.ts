@@ -93,4 +93,17 @@ describe('the serve banner', () => {
     });
     expect(banner).not.toContain('API token');
   });
+
+  it('names the console and the chat command without repeating the token', () => {
+    const banner = formatBanner(config, {
+      url: 'http://127.0.0.1:8080',
+      mockModelUrl: null,
+      generatedToken: 'tok_generated_0123',
+      objects: 'directory',
+      state: 'memory',
+    });
+    expect(banner).toContain('console:       http://127.0.0.1:8080/');
+    expect(banner).toContain('npx workcell chat --url http://127.0.0.1:8080');
+    expect(banner.split('tok_generated_0123')).toHaveLength(2);
+  });
 });
