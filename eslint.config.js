@@ -10,6 +10,7 @@ export default tseslint.config(
       '.workcell/**',
       'scratch/**',
       'packages/agent/build.mjs',
+      'packages/console/build.mjs',
     ],
   },
   ...tseslint.configs.recommended,
@@ -23,7 +24,10 @@ export default tseslint.config(
       'import-x/resolver-next': [createNodeResolver({ extensionAlias: { '.js': ['.ts', '.js'] } })],
     },
     languageOptions: {
-      parserOptions: { project: ['./tsconfig.check.json'], tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        project: ['./tsconfig.check.json', './packages/console/tsconfig.json'],
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',

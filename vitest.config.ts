@@ -6,6 +6,7 @@ const pkg = (name: string): string =>
 
 const alias = {
   '@workcell/protocol': pkg('protocol'),
+  '@workcell/client': pkg('client'),
   '@workcell/proxy': pkg('proxy'),
   '@workcell/mock-model': pkg('mock-model'),
   '@workcell/host': pkg('host'),

@@ -2,12 +2,13 @@
 # Builds the workspace image's base from Debian packages alone (debootstrap + docker import),
 # for machines where no image registry answers. Usage: build-base.sh <image-tag>
 # The packages the workspace image needs are installed here already, so the Dockerfile's
-# own apt step finds nothing missing and needs no network.
+# own apt step finds nothing missing and needs no network. Node.js is not among them: the
+# image takes it from the npm registry (image/node-version).
 set -euo pipefail
 tag=${1:?usage: build-base.sh <image-tag>}
 suite=${WORKCELL_DEBIAN_SUITE:-bookworm}
 mirror=${WORKCELL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-packages=nodejs,git,python3,ripgrep,ca-certificates,curl,procps,libcap2-bin,iputils-ping,mount,util-linux
+packages=git,python3,ripgrep,ca-certificates,curl,procps,libcap2-bin,iputils-ping,mount,util-linux
 
 if docker image inspect "$tag" >/dev/null 2>&1; then
   echo "[base] $tag already present"; exit 0

@@ -104,6 +104,17 @@ Workspace containers under gVisor (the engine must have \`runsc\` registered;
 \`\`\`sh
 WORKCELL_RUNTIME=runsc npx workcell serve
 \`\`\`
+
+## \`workcell chat\`
+
+\`workcell chat\` is a client of the API, not the host: it reads no setting above but
+\`WORKCELL_HOST\` and \`WORKCELL_PORT\` (to find a host on this machine), and two of its own,
+each overridden by its flag:
+
+| variable | flag | meaning | default |
+|---|---|---|---|
+| \`WORKCELL_URL\` | \`--url\` | the host to talk to | \`http://<WORKCELL_HOST>:<WORKCELL_PORT>\` |
+| \`WORKCELL_TOKEN\` | \`--token\` | the API token to send | unset (required) |
 `;
 
 function code(value: string): string {

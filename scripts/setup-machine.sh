@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what Workcell needs on a Debian machine: the Docker engine, Redis,
-# debootstrap (offline image base) and gVisor's runsc. Safe to run again: it only installs
+# debootstrap (offline image base), gVisor's runsc, and Debian's Chromium (the console's browser
+# tests drive it headless with playwright-core, which never downloads a browser). Safe to run again: it only installs
 # what is missing and only starts what is not running.
 set -euo pipefail
 
@@ -18,6 +19,10 @@ command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v runsc >/dev/null 2>&1 || need+=(runsc)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
+# Per-workspace disk volumes: sparse ext4 images, loop-mounted.
+command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
+command -v losetup >/dev/null 2>&1 || need+=(mount)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

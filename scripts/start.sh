@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" -eq 0 ]; then ./scripts/setup-machine.sh; else sudo ./scripts/setup-machine.sh; fi
-# npm ci refuses the lock file: vite names an optional dependency the registry does not have.
-[ -d node_modules ] || npm install --no-save --no-audit --no-fund
+# Installs exactly the lock file's versions when node_modules is missing or older than it.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
 npm run build
 node packages/host/bin/workcell.js image build
 

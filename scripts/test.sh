@@ -15,9 +15,10 @@ if ! docker info --format '{{json .Runtimes}}' | grep -q '"runsc"'; then
   echo "[test] Docker has no runsc runtime (scripts/setup-machine.sh registers it)"; exit 1
 fi
 
+# Installs exactly the lock file's versions, and only when node_modules is missing or older
+# than the lock file.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  # npm ci refuses the lock file: vite names an optional dependency the registry does not have.
-  npm install --no-save --no-audit --no-fund
+  npm ci --no-audit --no-fund
 fi
 npm run build
 npx tsc -p tsconfig.check.json --noEmit

@@ -49,14 +49,13 @@ describe('agent settings, history and usage survive a host restart and a new con
     expect(resultOf(await host.send(conversationId, 'MOCK:{"echo": "model"}'))).toBe(
       'claude-team-b',
     );
-    const firstContainer = (
-      await host.json<{ container: { id: string } }>(`/v1/workspaces/${workspaceId}`)
-    ).container.id;
+    const firstContainer = (await host.wc.workspaces.get(workspaceId)).container?.id;
+    expect(firstContainer).toBeTruthy();
     await host.close();
     host = null;
 
     host = await startTestHost({ ...settings, options: { objects: objects() } });
-    const view = await host.json<{ settings: unknown }>(`/v1/workspaces/${workspaceId}/agent`);
+    const view = await host.wc.agent.get(workspaceId);
     expect(view.settings).toEqual(agent);
     const events = await host.send(
       conversationId,
@@ -67,29 +66,23 @@ describe('agent settings, history and usage survive a host restart and a new con
     expect(text).toContain('Durable project rule DUR-MARKER-2.');
     expect(text.split('\n').at(-1)).toBe('claude-team-b');
     expect(dataOf<{ agent: unknown }>(events, 'run.started')[0]?.agent).toMatchObject(agent);
-    const secondContainer = (
-      await host.json<{ container: { id: string } }>(`/v1/workspaces/${workspaceId}`)
-    ).container.id;
+    const secondContainer = (await host.wc.workspaces.get(workspaceId)).container?.id;
+    expect(secondContainer).toBeTruthy();
     expect(secondContainer).not.toBe(firstContainer);
 
-    const history = await host.json<{ runs: { events: { event: string; data: unknown }[] }[] }>(
-      `/v1/conversations/${conversationId}/messages`,
-    );
+    const history = await host.wc.conversations.history(conversationId);
     expect(history.runs.map((r) => r.events.slice(0, 2).map((e) => e.event))).toEqual([
       ['run.started', 'user.message'],
       ['run.started', 'user.message'],
     ]);
     expect(history.runs[0]?.events[1]?.data).toEqual({ content: 'MOCK:{"echo": "model"}' });
 
-    const usage = await host.json<{
-      days: { model: string; runs: number; inputTokens: number }[];
-      totals: { runs: number; runTimeMs: number; inputTokens: number };
-    }>(`/v1/workspaces/${workspaceId}/usage`);
+    const usage = await host.wc.usage.workspace(workspaceId);
     expect(usage.totals.runs).toBe(2);
     expect(usage.totals.runTimeMs).toBeGreaterThan(0);
     expect(usage.totals.inputTokens).toBeGreaterThan(0);
     expect(usage.days.find((d) => d.model === 'claude-team-b')?.runs).toBe(2);
-    const tenant = await host.json<{ totals: { runs: number } }>('/v1/usage');
+    const tenant = await host.wc.usage.tenant();
     expect(tenant.totals.runs).toBe(2);
   });
 });

@@ -14,9 +14,9 @@ describe('remote MCP servers', () => {
 
   beforeAll(async () => {
     mcp = await startMcpServer();
-    // The operator allows no host at all; loopback addresses are allowed only because the
-    // test's MCP server lives there.
-    host = await startTestHost({ egressAllowPrivate: '127.0.0.0/8' });
+    // The operator allows no host at all; the MCP server's loopback address is allowed, by name,
+    // only because the test's server lives there.
+    host = await startTestHost({ egressAllowPrivate: '127.0.0.2' });
   });
 
   afterAll(async () => {
@@ -39,9 +39,7 @@ describe('remote MCP servers', () => {
       },
     });
     expect(put.status).toBe(200);
-    const egress = await host.json<{ effective: { allow: string[] } }>(
-      `/v1/workspaces/${workspaceId}/egress`,
-    );
+    const egress = await host.wc.egress.get(workspaceId);
     expect(egress.effective.allow).toEqual([`${mcp.host}:${mcp.port}`]);
 
     const tools = resultOf(await host.send(conversationId, 'MOCK:{"echo": "tools"}')).split('\n');
@@ -77,8 +75,7 @@ describe('remote MCP servers', () => {
         'run.completed',
       );
     const containerOf = async (workspaceId: string): Promise<string> =>
-      (await host.json<{ container: { id: string } }>(`/v1/workspaces/${workspaceId}`)).container
-        .id;
+      (await host.wc.workspaces.get(workspaceId)).container?.id ?? '';
     const fetchMcp = async (containerId: string): Promise<string> =>
       (
         await docker(
@@ -119,7 +116,7 @@ describe('remote MCP servers', () => {
       mcpServers: { team: { type: 'http', url: 'http://under_score.example/mcp' } },
     });
     expect(bad.status).toBe(400);
-    const view = await host.json<{ settings: unknown }>(`/v1/workspaces/${workspaceId}/agent`);
+    const view = await host.wc.agent.get(workspaceId);
     expect(view.settings).toEqual({});
   });
 });

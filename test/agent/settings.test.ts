@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ContentBlock } from '@workcell/client';
 import { readSse } from '../support/sse.js';
 import { dataOf, startTestHost, type TestHost } from '../support/host.js';
 import { putAgent, resultOf, toolResults, workspaceWith } from './support.js';
@@ -55,11 +56,9 @@ describe('agent settings take effect (Anthropic)', () => {
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
       'model_not_allowed',
     );
-    const view = await host.json<{ settings: unknown }>(`/v1/workspaces/${workspaceId}/agent`);
+    const view = await host.wc.agent.get(workspaceId);
     expect(view.settings).toEqual({ model: 'claude-team-b' });
-    const conversation = await host.json<{ runs: unknown[] }>(
-      `/v1/conversations/${conversationId}`,
-    );
+    const conversation = await host.wc.conversations.get(conversationId);
     expect(conversation.runs).toHaveLength(3);
   });
 
@@ -84,10 +83,7 @@ describe('agent settings take effect (Anthropic)', () => {
 
     // Without project settings CLAUDE.md stays out (of a new conversation: a resumed one
     // carries it in its history); the appended prompts stay in.
-    const fresh = await host.json<{ id: string }>(`/v1/workspaces/${workspaceId}/conversations`, {
-      method: 'POST',
-      body: '{}',
-    });
+    const fresh = await host.wc.conversations.create(workspaceId);
     const without = resultOf(
       await host.send(fresh.id, 'MOCK:{"echo": "context", "grep": "MARKER-"}', {
         settingSources: [],
@@ -174,9 +170,7 @@ describe('agent settings take effect (Anthropic)', () => {
       expect(res.status, JSON.stringify(env)).toBe(400);
       expect(res.body).toMatchObject({ error: { code: 'env_not_allowed' } });
     }
-    const view = await host.json<{ settings: { env: unknown } }>(
-      `/v1/workspaces/${workspaceId}/agent`,
-    );
+    const view = await host.wc.agent.get(workspaceId);
     expect(view.settings.env).toEqual({ TEAM_COLOR: 'teal' });
   });
 
@@ -185,20 +179,18 @@ describe('agent settings take effect (Anthropic)', () => {
     // A 1x1 PNG: the CLI reads an image's header before it sends it on.
     const png =
       'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
-    const content = [
+    const content: ContentBlock[] = [
       { type: 'text', text: 'MOCK:{"echo": "context", "grep": "[image"}' },
       { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } },
     ];
     const events = await host.send(conversationId, content);
     expect(events.slice(0, 2).map((e) => e.event)).toEqual(['run.started', 'user.message']);
-    expect(events[1]?.id).toBe('2');
-    expect(JSON.parse(events[1]?.data ?? '{}')).toEqual({ content });
+    expect(events[1]?.seq).toBe(2);
+    expect(events[1]?.data).toEqual({ content });
     expect(resultOf(events)).toMatch(/^\[image image\/png, \d+ bytes\]$/);
     await host.send(conversationId, 'plain text');
 
-    const history = await host.json<{ runs: { events: { event: string; data: unknown }[] }[] }>(
-      `/v1/conversations/${conversationId}/messages`,
-    );
+    const history = await host.wc.conversations.history(conversationId);
     expect(history.runs.map((r) => r.events[1])).toEqual([
       { seq: 2, event: 'user.message', data: { content } },
       { seq: 2, event: 'user.message', data: { content: 'plain text' } },

@@ -28,13 +28,13 @@ describe('limits: run timeout, prompt size, requests per tenant', () => {
     });
     expect(tookMs).toBeGreaterThanOrEqual(2_000);
     expect(tookMs).toBeLessThan(8_000);
-    const conv = await host.json<{ runs: { status: string; error: { code: string } | null }[] }>(
-      `/v1/conversations/${conversationId}`,
-    );
+    const conv = await host.wc.conversations.get(conversationId);
     expect(conv.runs[0]).toMatchObject({ status: 'failed', error: { code: 'run_timeout' } });
 
     const next = await host.send(conversationId, 'MOCK:{"text": "quick"}');
-    expect(dataOf(next, 'run.completed')[0]).toMatchObject({ result: 'quick' });
+    expect(dataOf(next, 'run.completed')[0], JSON.stringify(next.at(-1))).toMatchObject({
+      result: 'quick',
+    });
   });
 
   it('answers 413 payload_too_large to a message over the prompt limit, before any run starts', async () => {
@@ -47,9 +47,7 @@ describe('limits: run timeout, prompt size, requests per tenant', () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe(
       'payload_too_large',
     );
-    expect(
-      (await host.json<{ runs: unknown[] }>(`/v1/conversations/${conversationId}`)).runs,
-    ).toEqual([]);
+    expect((await host.wc.conversations.get(conversationId)).runs).toEqual([]);
   });
 });
 

@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Catalog } from '../../packages/host/src/catalog/catalog.js';
 import { DirectoryObjectStore, workspaceFileKey } from '../../packages/host/src/storage/index.js';
-import { docker } from '../support/host.js';
+import { docker, removeDataDir } from '../support/host.js';
 import type { SseEvent } from '../support/sse.js';
 import { freePort } from '../state/redis-server.js';
 import { isTerminal, sseEvents } from './sse-stream.js';
@@ -107,7 +107,7 @@ describe('graceful shutdown of workcell serve', () => {
     ).catch(() => '');
     for (const id of leftovers.split('\n').filter(Boolean))
       await docker('rm', '-f', id).catch(() => '');
-    rmSync(s.dataDir, { recursive: true, force: true });
+    await removeDataDir(s.dataDir);
   });
 
   it('SIGTERM during a run: the run completes, its files are synced, new runs are refused, the process exits 0', async () => {

@@ -193,10 +193,7 @@ describe('streaming API', () => {
 
   it('answers 409 workspace_busy to a second message while a run is in progress, and the first run is unharmed', async () => {
     const { workspaceId, conversationId } = await host.conversation();
-    const other = await host.json<{ id: string }>(`/v1/workspaces/${workspaceId}/conversations`, {
-      method: 'POST',
-      body: '{}',
-    });
+    const other = await host.wc.conversations.create(workspaceId);
     const first = await post(conversationId, 'MOCK:{"sleep_ms": 1500}\nMOCK:{"text": "first"}');
     expect(first.status).toBe(202);
     const { runId } = (await first.json()) as { runId: string };

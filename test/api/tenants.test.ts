@@ -17,11 +17,7 @@ describe('tenants', () => {
     });
     const { workspaceId, conversationId } = await host.conversation();
     const events = await host.send(conversationId, 'MOCK:{"text": "hello A"}');
-    const put = await host.api(`/v1/workspaces/${workspaceId}/files/notes.txt`, {
-      method: 'PUT',
-      body: 'tenant A only\n',
-    });
-    expect(put.status).toBe(201);
+    await host.wc.files.upload(workspaceId, 'notes.txt', 'tenant A only\n');
     const runId = dataOf<{ runId: string }>(events, 'run.started')[0]?.runId ?? '';
     a = { workspaceId, conversationId, runId };
   });
@@ -69,37 +65,16 @@ describe('tenants', () => {
   });
 
   it("leaves tenant A's data as it was, and tenant B's own lists empty", async () => {
-    expect((await host.api(`/v1/workspaces/${a.workspaceId}/files/notes.txt`)).status).toBe(200);
-    expect(await (await host.api(`/v1/workspaces/${a.workspaceId}/files/notes.txt`)).text()).toBe(
-      'tenant A only\n',
-    );
-    const conv = await host.json<{ runs: { id: string }[] }>(
-      `/v1/conversations/${a.conversationId}`,
-    );
+    expect(await host.wc.files.text(a.workspaceId, 'notes.txt')).toBe('tenant A only\n');
+    const conv = await host.wc.conversations.get(a.conversationId);
     expect(conv.runs.map((r) => r.id)).toEqual([a.runId]);
-    expect(await host.json(`/v1/workspaces`, { token: tokenB })).toEqual({ workspaces: [] });
-    expect(
-      (await host.json<{ workspaces: { id: string }[] }>('/v1/workspaces')).workspaces.map(
-        (w) => w.id,
-      ),
-    ).toContain(a.workspaceId);
+    expect(await host.as(tokenB).workspaces.list()).toEqual([]);
+    expect((await host.wc.workspaces.list()).map((w) => w.id)).toContain(a.workspaceId);
   });
 
   it('shows every managed container to an admin token, with its state and what the engine says', async () => {
-    const res = await host.api('/v1/admin/containers', { token: admin });
-    expect(res.status).toBe(200);
-    const { containers } = (await res.json()) as {
-      containers: {
-        id: string;
-        state: string;
-        workspaceId: string | null;
-        tenant: string | null;
-        engine: { running: boolean } | null;
-      }[];
-    };
-    const ws = await host.json<{ container: { id: string } | null }>(
-      `/v1/workspaces/${a.workspaceId}`,
-    );
+    const containers = await host.as(admin).admin.containers();
+    const ws = await host.wc.workspaces.get(a.workspaceId);
     const mine = containers.find((c) => c.id === ws.container?.id);
     expect(mine).toMatchObject({
       state: 'idle',

@@ -28,8 +28,8 @@ describe('workspace egress policy', () => {
     workspaceId = c.workspaceId;
     const events = await host.send(c.conversationId, 'MOCK:{"text": "hi"}');
     expect(events.at(-1)?.event).toBe('run.completed');
-    const ws = await host.json<{ container: { id: string } }>(`/v1/workspaces/${workspaceId}`);
-    containerId = ws.container.id;
+    const ws = await host.wc.workspaces.get(workspaceId);
+    containerId = ws.container?.id ?? '';
   });
 
   afterAll(async () => {
@@ -79,9 +79,7 @@ describe('workspace egress policy', () => {
     expect(await fetchFromContainer()).toBe('200');
     expect(hits).toBe(2);
 
-    const view = await host.json<{ recent: { decision: string; host: string | null }[] }>(
-      `/v1/workspaces/${workspaceId}/egress`,
-    );
+    const view = await host.wc.egress.get(workspaceId);
     const decisions = view.recent.filter((r) => r.host === 'localhost').map((r) => r.decision);
     expect(decisions).toEqual(['allow', 'deny', 'allow']);
     // Resolved addresses are for operators (the host log), never in the tenant's view.

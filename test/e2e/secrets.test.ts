@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
+import type { PutSecretInput, RunEvent } from '@workcell/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bash, containerOf, execIn } from '../security/support.js';
 import { dataOf, docker, startTestHost, type TestHost } from '../support/host.js';
 import { startSecretUpstream, type SecretUpstream } from '../support/secret-upstream.js';
-import type { SseEvent } from '../support/sse.js';
 import { makeTestCa, type TestCa } from '../support/test-ca.js';
 
 /** The image under test: a build of this tree (`WORKCELL_IMAGE`), or the default tag. */
 const IMAGE = process.env.WORKCELL_IMAGE ?? 'workcell/workspace:0.1.0';
 
 /** Every tool_result text of a run, in order. */
-function toolResults(events: SseEvent[]): string[] {
+function toolResults(events: RunEvent[]): string[] {
   const out: string[] = [];
   for (const m of dataOf<{ type: string; message?: { content?: unknown } }>(events, 'message')) {
     if (m.type !== 'user' || !Array.isArray(m.message?.content)) continue;
@@ -52,18 +52,14 @@ describe('secrets injected by the proxy', () => {
   const run = async (command: string): Promise<string> => {
     // Test hosts are loopback names, which NO_PROXY sends direct; real API hosts go by the proxy.
     const events = await host.send(conversationId, bash(`unset NO_PROXY no_proxy; ${command}`));
-    everything.push(...events.map((e) => e.data));
+    everything.push(...events.map((e) => JSON.stringify(e.data)));
     expect(events.at(-1)?.event, JSON.stringify(events.at(-1))).toBe('run.completed');
     return toolResults(events).join('\n');
   };
-  const putSecret = async (name: string, body: Record<string, unknown>): Promise<void> => {
-    const res = await host.api(`/v1/workspaces/${workspaceId}/secrets/${name}`, {
-      method: 'PUT',
-      body: JSON.stringify(body),
-    });
-    const text = await res.text();
-    everything.push(text);
-    expect([200, 201], text).toContain(res.status);
+  /** Creates or replaces a workspace secret (the client throws on anything but 200 or 201). */
+  const putSecret = async (name: string, body: PutSecretInput): Promise<void> => {
+    const { secret } = await host.wc.secrets.workspace.put(workspaceId, name, body);
+    everything.push(JSON.stringify(secret));
   };
 
   beforeAll(async () => {
@@ -78,7 +74,7 @@ describe('secrets injected by the proxy', () => {
     host = await startTestHost({
       image: IMAGE,
       egressAllow: `localhost:${upstream.port},127.0.0.1:${upstream.port},localhost:${untrusted.port}`,
-      egressAllowPrivate: '127.0.0.0/8',
+      egressAllowPrivate: '127.0.0.1',
       secretsKey: randomBytes(32).toString('base64'),
       upstreamCaFile: testCa.caFile,
     });
@@ -173,11 +169,9 @@ describe('secrets injected by the proxy', () => {
     expect(out).toContain('403 secret-wrong-host');
     expect(out).toContain('secret \\"api\\"');
     expect(upstream.requests).toBe(before);
-    const egress = await host.json<{ recent: { reason: string }[] }>(
-      `/v1/workspaces/${workspaceId}/egress`,
-    );
+    const egress = await host.wc.egress.get(workspaceId);
     expect(egress.recent.map((r) => r.reason)).toContain('secret-wrong-host');
-    const metrics = await (await host.api('/metrics')).text();
+    const metrics = await host.wc.metrics();
     expect(metrics).toMatch(/workcell_secret_refusals_total\{reason="secret-wrong-host"\} [1-9]/);
     expect(metrics).toMatch(/workcell_secret_substitutions_total [1-9]/);
   });
@@ -213,9 +207,7 @@ describe('secrets injected by the proxy', () => {
     expect(untrusted.authorizations.filter((a) => a !== '')).toEqual([]);
     const logged = host.logs.filter((l) => l.includes('upstream certificate refused'));
     expect(logged.length).toBeGreaterThan(0);
-    const egress = await host.json<{ recent: { reason: string }[] }>(
-      `/v1/workspaces/${workspaceId}/egress`,
-    );
+    const egress = await host.wc.egress.get(workspaceId);
     expect(egress.recent.map((r) => r.reason)).toContain('upstream-tls-failed');
   });
 

@@ -29,18 +29,14 @@ describe.each(['runc', 'runsc'] as const)(
     });
 
     it('runs Write and Bash tools in /workspace and the files API shows the results', async () => {
-      const put = await host.api(`/v1/workspaces/${workspaceId}/files/input.txt`, {
-        method: 'PUT',
-        body: 'input from the user\n',
-        headers: { 'content-type': 'text/plain' },
-      });
-      expect(put.status).toBe(201);
+      const put = await host.wc.files.upload(workspaceId, 'input.txt', 'input from the user\n');
+      expect(put).toMatchObject({ path: 'input.txt', size: 20 });
 
       const events = await host.send(conversationId, WRITE_AND_COPY);
       const names = events.map((e) => e.event);
       expect(names[0]).toBe('run.started');
       expect(names.at(-1)).toBe('run.completed');
-      expect(events.map((e) => Number(e.id))).toEqual(events.map((_, i) => i + 1));
+      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
       const started = dataOf<{ runId: string; conversationId: string; workspaceId: string }>(
         events,
         'run.started',
@@ -56,20 +52,12 @@ describe.each(['runc', 'runsc'] as const)(
       const completed = dataOf<{ isError: boolean; subtype: string }>(events, 'run.completed')[0];
       expect(completed).toMatchObject({ isError: false, subtype: 'success' });
 
-      const list = await host.json<{ files: { path: string; size: number }[] }>(
-        `/v1/workspaces/${workspaceId}/files`,
-      );
-      expect(list.files.map((f) => f.path).sort()).toEqual(['copy.txt', 'hello.txt', 'input.txt']);
-      expect(await (await host.api(`/v1/workspaces/${workspaceId}/files/hello.txt`)).text()).toBe(
-        'hello from the agent\n',
-      );
-      expect(await (await host.api(`/v1/workspaces/${workspaceId}/files/copy.txt`)).text()).toBe(
-        'input from the user\n',
-      );
+      const list = await host.wc.files.list(workspaceId);
+      expect(list.map((f) => f.path).sort()).toEqual(['copy.txt', 'hello.txt', 'input.txt']);
+      expect(await host.wc.files.text(workspaceId, 'hello.txt')).toBe('hello from the agent\n');
+      expect(await host.wc.files.text(workspaceId, 'copy.txt')).toBe('input from the user\n');
 
-      const ws = await host.json<{ container: { id: string; state: string } | null }>(
-        `/v1/workspaces/${workspaceId}`,
-      );
+      const ws = await host.wc.workspaces.get(workspaceId);
       expect(ws.container?.state).toBe('idle');
       containerId = ws.container?.id ?? '';
       expect(containerId).toMatch(/^[0-9a-f]{64}$/);
@@ -78,9 +66,7 @@ describe.each(['runc', 'runsc'] as const)(
     it('reuses the workspace container for the next message', async () => {
       const events = await host.send(conversationId, 'MOCK:{"text": "second"}');
       expect(events.at(-1)?.event).toBe('run.completed');
-      const ws = await host.json<{ container: { id: string } | null }>(
-        `/v1/workspaces/${workspaceId}`,
-      );
+      const ws = await host.wc.workspaces.get(workspaceId);
       expect(ws.container?.id).toBe(containerId);
     });
 
@@ -177,29 +163,30 @@ describe.each(['runc', 'runsc'] as const)(
     });
 
     it('answers bad input with clear errors', async () => {
-      const unknownWs = await host.api('/v1/workspaces/ws_0000000000000000');
-      expect(unknownWs.status).toBe(404);
-      expect(((await unknownWs.json()) as { error: { code: string } }).error.code).toBe(
-        'not_found',
-      );
-      const unknownConv = await host.api('/v1/conversations/conv_0000000000000000');
-      expect(unknownConv.status).toBe(404);
-      expect(((await unknownConv.json()) as { error: { code: string } }).error.code).toBe(
-        'not_found',
-      );
+      await expect(host.wc.workspaces.get('ws_0000000000000000')).rejects.toMatchObject({
+        status: 404,
+        code: 'not_found',
+      });
+      await expect(host.wc.conversations.get('conv_0000000000000000')).rejects.toMatchObject({
+        status: 404,
+        code: 'not_found',
+      });
       const garbageId = await host.api('/v1/conversations/..%2f..%2fetc/messages', {
         method: 'POST',
         body: '{"content":"x"}',
       });
       expect(garbageId.status).toBe(404);
 
-      const noToken = await host.api('/v1/workspaces', { token: null });
-      expect(noToken.status).toBe(401);
-      expect(((await noToken.json()) as { error: { code: string } }).error.code).toBe(
-        'unauthorized',
-      );
-      const wrongToken = await host.api('/v1/workspaces', { token: 'tok_wrong_wrong_wrong_wrong' });
-      expect(wrongToken.status).toBe(401);
+      await expect(host.as('').workspaces.list()).rejects.toMatchObject({
+        status: 401,
+        code: 'unauthorized',
+      });
+      await expect(host.as('tok_wrong_wrong_wrong_wrong').workspaces.list()).rejects.toMatchObject({
+        status: 401,
+        code: 'unauthorized',
+      });
+
+      // Input the client would never send, straight over HTTP.
 
       const malformed = await host.api('/v1/workspaces', {
         method: 'POST',

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startScratchRedis, type ScratchRedis } from '../state/redis-server.js';
-import { startTestHost, type TestHost } from '../support/host.js';
+import { removeDataDir, startTestHost, type TestHost } from '../support/host.js';
 
 /**
  * Durable data lives in the object store only: a host stopped (and its Redis flushed) loses no
@@ -27,7 +27,7 @@ describe.each([
   afterAll(async () => {
     await host?.close();
     await redis?.dispose();
-    rmSync(dataDir, { recursive: true, force: true });
+    await removeDataDir(dataDir);
   });
 
   it('keeps workspaces, conversations, their messages and files across a restart', async () => {
@@ -44,9 +44,7 @@ describe.each([
       'MOCK:{"tool": "Write", "input": {"file_path": "out.txt", "content": "made by the agent\\n"}}',
     );
     expect(events.at(-1)?.event).toBe('run.completed');
-    const before = await host.json<{ runs: { events: unknown[] }[] }>(
-      `/v1/conversations/${conversationId}/messages`,
-    );
+    const before = await host.wc.conversations.history(conversationId);
     expect(before.runs).toHaveLength(1);
     await host.close();
     host = null;
@@ -58,25 +56,17 @@ describe.each([
     }
 
     host = await startTestHost(settings);
-    const workspaces = await host.json<{ workspaces: { id: string }[] }>('/v1/workspaces');
-    expect(workspaces.workspaces.map((w) => w.id)).toEqual([workspaceId]);
-    const conversations = await host.json<{ conversations: { id: string }[] }>(
-      `/v1/workspaces/${workspaceId}/conversations`,
-    );
-    expect(conversations.conversations.map((c) => c.id)).toEqual([conversationId]);
-    const conversation = await host.json<{ sessionId: string | null; runs: { status: string }[] }>(
-      `/v1/conversations/${conversationId}`,
-    );
+    const workspaces = await host.wc.workspaces.list();
+    expect(workspaces.map((w) => w.id)).toEqual([workspaceId]);
+    const conversations = await host.wc.conversations.list(workspaceId);
+    expect(conversations.map((c) => c.id)).toEqual([conversationId]);
+    const conversation = await host.wc.conversations.get(conversationId);
     expect(conversation.runs.map((r) => r.status)).toEqual(['completed']);
     expect(conversation.sessionId).toMatch(/[0-9a-f-]{36}/);
-    const after = await host.json<{ runs: { events: unknown[] }[] }>(
-      `/v1/conversations/${conversationId}/messages`,
-    );
+    const after = await host.wc.conversations.history(conversationId);
     expect(after).toEqual(before);
-    const files = await host.json<{ files: { path: string }[] }>(
-      `/v1/workspaces/${workspaceId}/files`,
-    );
-    expect(files.files.map((f) => f.path).sort()).toEqual(['notes.md', 'out.txt']);
+    const files = await host.wc.files.list(workspaceId);
+    expect(files.map((f) => f.path).sort()).toEqual(['notes.md', 'out.txt']);
     expect(await (await host.api(`/v1/workspaces/${workspaceId}/files/out.txt`)).text()).toBe(
       'made by the agent\n',
     );
@@ -84,6 +74,6 @@ describe.each([
     // And the conversation goes on in the new host, resuming its session.
     const next = await host.send(conversationId, 'MOCK:{"report": "turns"}');
     expect(next.at(-1)?.event).toBe('run.completed');
-    expect(next.map((e) => e.data).join('')).toContain('prior_user_turns=1');
+    expect(JSON.stringify(next.map((e) => e.data))).toContain('prior_user_turns=1');
   });
 });

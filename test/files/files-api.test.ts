@@ -44,9 +44,7 @@ describe('files API', () => {
   });
 
   const filesOf = async (): Promise<string[]> =>
-    (await host.json<{ files: { path: string }[] }>(`/v1/workspaces/${wid}/files`)).files
-      .map((f) => f.path)
-      .sort();
+    (await host.wc.files.list(wid)).map((f) => f.path).sort();
 
   it('stores, lists, serves and deletes files', async () => {
     const put = await host.api(`/v1/workspaces/${wid}/files/src/app.py`, {
@@ -65,10 +63,8 @@ describe('files API', () => {
     expect(json.status).toBe(201);
 
     expect(await filesOf()).toEqual(['data.json', 'src/app.py']);
-    const prefixed = await host.json<{ files: { path: string }[] }>(
-      `/v1/workspaces/${wid}/files?prefix=src/`,
-    );
-    expect(prefixed.files.map((f) => f.path)).toEqual(['src/app.py']);
+    const prefixed = await host.wc.files.list(wid, { prefix: 'src/' });
+    expect(prefixed.map((f) => f.path)).toEqual(['src/app.py']);
 
     const got = await host.api(`/v1/workspaces/${wid}/files/src/app.py`);
     expect(got.status).toBe(200);

@@ -61,10 +61,8 @@ describe('incremental sync against S3 (s3rver)', () => {
     expect(stored.sort()).toEqual(['a.txt', 'c.txt', 'd.txt']);
     expect(fileOps.filter((r) => r.op === 'GetObject')).toEqual([]);
 
-    const list = await host.json<{ files: { path: string }[] }>(
-      `/v1/workspaces/${workspaceId}/files`,
-    );
-    expect(list.files.map((f) => f.path).sort()).toEqual(['a.txt', 'c.txt', 'd.txt']);
+    const list = await host.wc.files.list(workspaceId);
+    expect(list.map((f) => f.path).sort()).toEqual(['a.txt', 'c.txt', 'd.txt']);
     expect(await (await host.api(`/v1/workspaces/${workspaceId}/files/a.txt`)).text()).toBe(
       'alpha\nmore\n',
     );
@@ -103,10 +101,8 @@ describe('hostile workspace content', () => {
     expect(events.at(-1)?.event).toBe('run.completed');
     expect(Date.now() - started).toBeLessThan(60_000);
 
-    const files = await host.json<{ files: { path: string; size: number }[] }>(
-      `/v1/workspaces/${workspaceId}/files`,
-    );
-    expect(files.files.map((f) => f.path)).toEqual(['fine.txt']);
+    const files = await host.wc.files.list(workspaceId);
+    expect(files.map((f) => f.path)).toEqual(['fine.txt']);
 
     // Nothing stored for the workspace holds bytes of the host's files the links point at.
     const hostSecrets = ['/etc/shadow', '/etc/hostname', '/etc/passwd']
@@ -146,7 +142,7 @@ describe('resume in a new container', () => {
   });
 
   const containerOf = async (workspaceId: string): Promise<string> =>
-    (await host.json<{ container: { id: string } }>(`/v1/workspaces/${workspaceId}`)).container.id;
+    (await host.wc.workspaces.get(workspaceId)).container?.id ?? '';
 
   it('resumes the same SDK session, with its history, after the container is removed', async () => {
     const { workspaceId, conversationId } = await host.conversation();
@@ -168,9 +164,7 @@ describe('resume in a new container', () => {
       'prior_user_turns=1',
     );
     expect(await containerOf(workspaceId)).not.toBe(oldContainer);
-    const conversation = await host.json<{ sessionId: string }>(
-      `/v1/conversations/${conversationId}`,
-    );
+    const conversation = await host.wc.conversations.get(conversationId);
     expect(conversation.sessionId).toBe(sessionId);
   });
 
@@ -213,9 +207,7 @@ describe('the files API and an assigned container agree', () => {
     expect((await host.send(conversationId, 'MOCK:{"text": "hi"}')).at(-1)?.event).toBe(
       'run.completed',
     );
-    const containerId = (
-      await host.json<{ container: { id: string } }>(`/v1/workspaces/${workspaceId}`)
-    ).container.id;
+    const containerId = (await host.wc.workspaces.get(workspaceId)).container?.id ?? '';
 
     expect(
       (
@@ -237,10 +229,8 @@ describe('the files API and an assigned container agree', () => {
     await new Promise((r) => setTimeout(r, 1200));
     const report = await host.workcell.gc.runOnce();
     expect(report.removed.map((r) => r.id)).toContain(containerId);
-    const files = await host.json<{ files: { path: string }[] }>(
-      `/v1/workspaces/${workspaceId}/files`,
-    );
-    expect(files.files.map((f) => f.path)).toEqual(['new.txt']);
+    const files = await host.wc.files.list(workspaceId);
+    expect(files.map((f) => f.path)).toEqual(['new.txt']);
     expect(await (await host.api(`/v1/workspaces/${workspaceId}/files/new.txt`)).text()).toBe(
       'added between runs\n',
     );

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
@@ -15,6 +14,7 @@ import {
 } from '@workcell/host';
 import { RedisStateStore } from '../../packages/host/src/state/index.js';
 import { deleteKeys } from '../state/harness.js';
+import { removeDataDir } from '../support/host.js';
 import {
   containersOf,
   newDataDir,
@@ -95,7 +95,7 @@ describe('warm claims across two orchestrators on one Redis', () => {
     await removeContainersOf(dataDir);
     for (const h of hosts) await h.state.close();
     await deleteKeys(redisUrl, prefix);
-    rmSync(dataDir, { recursive: true, force: true });
+    await removeDataDir(dataDir);
   });
 
   it('hands each warm container to one claim only, and leaves no container behind after release and GC', async () => {

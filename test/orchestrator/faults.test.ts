@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { LABELS, type GcReport } from '@workcell/host';
 import { RedisStateStore } from '../../packages/host/src/state/index.js';
-import { docker } from '../support/host.js';
+import { SlotStore } from '../../packages/host/src/containers/slots.js';
+import { docker, removeDataDir } from '../support/host.js';
 import { startScratchRedis } from '../state/redis-server.js';
 import { runCli, spawnHost, type ChildHost } from './child-host.js';
 import {
@@ -142,10 +143,7 @@ describe('faults the host survives', () => {
         { Config: { Labels: Record<string, string> } },
       ];
       const inSlot = join(
-        dataDir,
-        'containers',
-        info.Config.Labels[LABELS.slot] ?? '',
-        'workspace',
+        new SlotStore(dataDir).slot(info.Config.Labels[LABELS.slot] ?? '').workspaceDir,
         'notes.txt',
       );
       await waitFor(
@@ -181,7 +179,7 @@ describe('faults the host survives', () => {
       await removeContainersOf(dataDir);
       await state.close();
       await redis.dispose();
-      rmSync(dataDir, { recursive: true, force: true });
+      await removeDataDir(dataDir);
     }
   });
 
@@ -221,7 +219,7 @@ describe('faults the host survives', () => {
         },
         30_000,
       );
-      const health = await host.json<{ docker: { ok: boolean } }>('/health');
+      const health = await host.wc.health();
       expect(health.docker.ok).toBe(true);
     } finally {
       await host.close();

@@ -91,16 +91,12 @@ describe('garbage collection of idle containers', () => {
     await waitFor(
       'the run to end',
       async () => {
-        const conv = await host.json<{ runs: { id: string; status: string }[] }>(
-          `/v1/conversations/${conversationId}`,
-        );
+        const conv = await host.wc.conversations.get(conversationId);
         return conv.runs.find((r) => r.id === runId)?.status !== 'running';
       },
       30_000,
     );
-    const conv = await host.json<{ runs: { id: string; status: string }[] }>(
-      `/v1/conversations/${conversationId}`,
-    );
+    const conv = await host.wc.conversations.get(conversationId);
     expect(conv.runs.find((r) => r.id === runId)?.status).toBe('completed');
     expect((await host.workspace(workspaceId)).container?.id).toBe(containerId);
   });

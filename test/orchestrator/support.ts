@@ -1,3 +1,4 @@
+import { WorkcellApiError } from '@workcell/client';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -23,7 +24,7 @@ import type {
   EgressGateway,
   EgressIdentity,
 } from '../../packages/host/src/containers/egress.js';
-import { docker } from '../support/host.js';
+import { docker, removeDataDir } from '../support/host.js';
 import { apiClient } from '../support/client.js';
 
 /** Wraps a runtime to count and observe calls (a test's instrumented Docker). */
@@ -161,31 +162,26 @@ export interface WorkspaceView {
 /** HTTP helpers for a host at `url` with `token`. */
 export function client(url: string, token: string) {
   const base = apiClient(url, token);
-  const { api, json } = base;
+  const { wc } = base;
   return {
     ...base,
     /** Posts a message without waiting for the run (202). */
     async post(conversationId: string, content: string): Promise<string> {
-      const { runId } = await json<{ runId: string }>(
-        `/v1/conversations/${conversationId}/messages`,
-        { method: 'POST', body: JSON.stringify({ content }) },
-      );
-      return runId;
+      return (await wc.conversations.start(conversationId, content)).runId;
     },
     workspace(workspaceId: string): Promise<WorkspaceView> {
-      return json<WorkspaceView>(`/v1/workspaces/${workspaceId}`);
+      return wc.workspaces.get(workspaceId);
     },
     async file(workspaceId: string, path: string): Promise<string | null> {
-      const res = await api(`/v1/workspaces/${workspaceId}/files/${path}`);
-      if (res.status === 404) return null;
-      if (!res.ok) throw new Error(`GET file ${path} answered ${res.status}`);
-      return res.text();
+      try {
+        return await wc.files.text(workspaceId, path);
+      } catch (err) {
+        if (err instanceof WorkcellApiError && err.status === 404) return null;
+        throw err;
+      }
     },
     async fileList(workspaceId: string): Promise<string[]> {
-      const { files } = await json<{ files: { path: string }[] }>(
-        `/v1/workspaces/${workspaceId}/files`,
-      );
-      return files.map((f) => f.path).sort();
+      return (await wc.files.list(workspaceId)).map((f) => f.path).sort();
     },
   };
 }
@@ -249,7 +245,7 @@ export async function startHost(
       await workcell.close(2_000).catch(() => undefined);
       await removeContainersOf(dataDir);
       await mock.close();
-      if (!options.keepDataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (!options.keepDataDir) await removeDataDir(dataDir);
     },
   };
 }

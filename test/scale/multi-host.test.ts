@@ -45,6 +45,13 @@ describe('several hosts behind a load balancer', () => {
   let b: ScaleHost;
   let c: ScaleHost;
   const on = (h: ScaleHost): Client => client(h.url, set.token);
+  /** GETs `path` through host `h` and parses the JSON answer (throws on an error status). */
+  const getJson = async <T>(h: ScaleHost, path: string): Promise<T> => {
+    const res = await on(h).api(path);
+    const text = await res.text();
+    if (!res.ok) throw new Error(`GET ${path} through ${h.name} answered ${res.status}: ${text}`);
+    return JSON.parse(text) as T;
+  };
   const logs = (): string =>
     set.hosts.map((h) => `--- ${h.name}\n${h.process.stderr().slice(-3000)}`).join('\n');
 
@@ -86,7 +93,7 @@ describe('several hosts behind a load balancer', () => {
     for (const { workspaceId, host } of workspaces) {
       expect(await ownerOf(workspaceId)).toBe(host.hostId);
     }
-    const listed = await on(c).json<{ workspaces: { id: string }[] }>('/v1/workspaces');
+    const listed = await getJson<{ workspaces: { id: string }[] }>(c, '/v1/workspaces');
     expect(listed.workspaces.map((w) => w.id)).toEqual(
       expect.arrayContaining(workspaces.map((w) => w.workspaceId)),
     );
@@ -116,7 +123,8 @@ describe('several hosts behind a load balancer', () => {
     expect(JSON.parse(end?.data ?? '{}')).toMatchObject({ interrupted: true });
 
     // The recorded history, read through C, is the same events.
-    const history = await on(c).json<{ runs: { runId: string; events: { seq: number }[] }[] }>(
+    const history = await getJson<{ runs: { runId: string; events: { seq: number }[] }[] }>(
+      c,
       `/v1/conversations/${conversationId}/messages`,
     );
     const recorded = history.runs.find((r) => r.runId === runId);
@@ -155,7 +163,7 @@ describe('several hosts behind a load balancer', () => {
       'run.completed',
     );
     const policyOnA = async (): Promise<string[] | null> =>
-      (await on(a).json<{ hosts: string[] | null }>(`/v1/workspaces/${workspaceId}/egress`)).hosts;
+      (await getJson<{ hosts: string[] | null }>(a, `/v1/workspaces/${workspaceId}/egress`)).hosts;
     expect(await policyOnA()).toBeNull();
     const put = await on(b).api(`/v1/workspaces/${workspaceId}/egress`, {
       method: 'PUT',
@@ -259,7 +267,8 @@ describe('several hosts behind a load balancer', () => {
     expect(await cb.file(workspaceId, 'after.txt')).toBe('completed run');
     expect(await on(c).file(workspaceId, 'kept.txt')).toBe('completed run');
 
-    const history = await on(c).json<{ runs: { status: string; events: unknown[] }[] }>(
+    const history = await getJson<{ runs: { status: string; events: unknown[] }[] }>(
+      c,
       `/v1/conversations/${conversationId}/messages`,
     );
     expect(history.runs.map((r) => r.status)).toEqual(['completed', 'failed', 'completed']);

@@ -1,6 +1,9 @@
-import { statfsSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { LABELS } from '../../packages/host/src/containers/runtime.js';
+import { SlotStore } from '../../packages/host/src/containers/slots.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHost, type TestHost } from '../support/host.js';
+import { docker, startTestHost, type TestHost } from '../support/host.js';
 import { RUNTIMES, bash, execIn, runCompletes, workspaceWithContainer } from './support.js';
 
 /**
@@ -12,9 +15,11 @@ import { RUNTIMES, bash, execIn, runCompletes, workspaceWithContainer } from './
 const DISK_MB = 48;
 const NOFILE = 2048;
 
-function freeBytes(path: string): number {
-  const s = statfsSync(path);
-  return s.bavail * s.bsize;
+/** The slot id of a container, from its label. */
+async function slotOf(containerId: string): Promise<string> {
+  return (
+    await docker('inspect', '--format', `{{index .Config.Labels "${LABELS.slot}"}}`, containerId)
+  ).trim();
 }
 
 describe.each(RUNTIMES)('disk and file limits (%s)', (runtime) => {
@@ -35,7 +40,6 @@ describe.each(RUNTIMES)('disk and file limits (%s)', (runtime) => {
   it('a write past the volume fails with no space; the host and another workspace are untouched; what fit is synced', async () => {
     const a = await workspaceWithContainer(host);
     const b = await workspaceWithContainer(host);
-    const before = freeBytes(host.dataDir);
     // The agent fills its workspace in a run, so the run's sync out is the one that follows.
     await runCompletes(
       host,
@@ -51,8 +55,12 @@ describe.each(RUNTIMES)('disk and file limits (%s)', (runtime) => {
     // Session transcripts share the volume, so a little less than the whole of it fits.
     expect(filled, probe.stdout).toBeGreaterThan((DISK_MB - 16) * 1024 * 1024);
     expect(filled).toBeLessThanOrEqual(DISK_MB * 1024 * 1024);
-    // The host lost at most the volume's size (other tests may write meanwhile: a margin).
-    expect(before - freeBytes(host.dataDir)).toBeLessThan((DISK_MB + 64) * 1024 * 1024);
+    // On the host the workspace holds at most its volume: the sparse image's allocated blocks.
+    const image = join(
+      new SlotStore(host.dataDir).slot(await slotOf(a.containerId)).root,
+      'disk.img',
+    );
+    expect(statSync(image).blocks * 512).toBeLessThanOrEqual((DISK_MB + 1) * 1024 * 1024);
 
     const other = await execIn(
       b.containerId,
@@ -62,11 +70,9 @@ describe.each(RUNTIMES)('disk and file limits (%s)', (runtime) => {
 
     // What fit was synced out when the run ended; a next run on the full volume still works.
     await runCompletes(host, a.conversationId, 'MOCK:{"text": "still here"}');
-    const files = await host.json<{ files: Array<{ path: string; size: number }> }>(
-      `/v1/workspaces/${a.workspaceId}/files`,
-    );
+    const files = await host.wc.files.list(a.workspaceId);
     expect(
-      files.files.find((f) => f.path === 'fill.bin')?.size,
+      files.find((f) => f.path === 'fill.bin')?.size,
       `${JSON.stringify(files)} ${host.logs
         .filter((l) => /sync|warn|error/i.test(l))
         .slice(-5)

@@ -28,18 +28,18 @@ describe.each(RUNTIMES)('the Workcell CA under attack (%s)', (runtime) => {
       runtime,
       image: IMAGE,
       egressAllow: `localhost:${upstream.port},127.0.0.1:${upstream.port}`,
-      egressAllowPrivate: '127.0.0.0/8',
+      egressAllowPrivate: '127.0.0.1',
       secretsKey: randomBytes(32).toString('base64'),
       upstreamCaFile: testCa.caFile,
     });
     const ws = await workspaceWithContainer(host);
     containerId = ws.containerId;
     // Only 127.0.0.1 holds a secret of this workspace; localhost holds none.
-    const res = await host.api(`/v1/workspaces/${ws.workspaceId}/secrets/other`, {
-      method: 'PUT',
-      body: JSON.stringify({ value: 'v-other', hosts: ['127.0.0.1'] }),
+    const put = await host.wc.secrets.workspace.put(ws.workspaceId, 'other', {
+      value: 'v-other',
+      hosts: ['127.0.0.1'],
     });
-    expect(res.status).toBe(201);
+    expect(put.created).toBe(true);
     caKeyPem = readFileSync(join(host.dataDir, 'ca', 'ca.key'), 'utf8');
   });
 

@@ -101,12 +101,14 @@ export async function runCompletes(
 ): Promise<void> {
   const events = await host.send(conversationId, content);
   const last = events.at(-1);
-  expect(last?.event, `run ended with ${last?.event}: ${last?.data ?? ''}`).toBe('run.completed');
+  expect(last?.event, `run ended with ${last?.event}: ${JSON.stringify(last?.data)}`).toBe(
+    'run.completed',
+  );
 }
 
 /** The Docker id of the workspace's container (after at least one run). */
 export async function containerOf(host: TestHost, workspaceId: string): Promise<string> {
-  const ws = await host.json<{ container: { id: string } | null }>(`/v1/workspaces/${workspaceId}`);
+  const ws = await host.wc.workspaces.get(workspaceId);
   const id = ws.container?.id;
   if (!id) throw new Error(`workspace ${workspaceId} has no container`);
   return id;
@@ -119,12 +121,7 @@ export async function workspaceWithContainer(
 ): Promise<{ workspaceId: string; conversationId: string; containerId: string }> {
   const { workspaceId, conversationId } = await host.conversation();
   for (const [path, content] of Object.entries(files)) {
-    const res = await host.api(`/v1/workspaces/${workspaceId}/files/${path}`, {
-      method: 'PUT',
-      body: content,
-      headers: { 'content-type': 'application/octet-stream' },
-    });
-    expect(res.status).toBe(201);
+    await host.wc.files.upload(workspaceId, path, content);
   }
   await runCompletes(host, conversationId, 'MOCK:{"text": "ready"}');
   return { workspaceId, conversationId, containerId: await containerOf(host, workspaceId) };

@@ -27,6 +27,17 @@ const TABLE: Row[] = [
   { method: 'DELETE', route: '/v1/workspaces/:wid/files/*' },
   { method: 'GET', route: '/v1/workspaces/:wid/egress' },
   { method: 'PUT', route: '/v1/workspaces/:wid/egress', body: '{"hosts": []}' },
+  { method: 'GET', route: '/v1/workspaces/:wid/agent' },
+  { method: 'PUT', route: '/v1/workspaces/:wid/agent', body: '{"appendSystemPrompt": "b"}' },
+  { method: 'GET', route: '/v1/workspaces/:wid/usage' },
+  { method: 'GET', route: '/v1/workspaces/:wid/secrets' },
+  { method: 'GET', route: '/v1/workspaces/:wid/secrets/:name' },
+  {
+    method: 'PUT',
+    route: '/v1/workspaces/:wid/secrets/:name',
+    body: '{"value": "b-value", "hosts": ["api.example.org"]}',
+  },
+  { method: 'DELETE', route: '/v1/workspaces/:wid/secrets/:name' },
   { method: 'GET', route: '/v1/workspaces/:wid/conversations' },
   { method: 'POST', route: '/v1/workspaces/:wid/conversations', body: '{}' },
   { method: 'GET', route: '/v1/conversations/:cid' },
@@ -69,6 +80,7 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
       .replace(':wid', values.wid)
       .replace(':cid', values.cid)
       .replace(':rid', values.rid)
+      .replace(':name', 'api')
       .replace('*', values.file);
     return row.queryToken ? `${p}?access_token=${encodeURIComponent(token)}` : p;
   };
@@ -102,6 +114,7 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
       anthropicApiKey: 'sk-ant-tenant-test-0123456789',
       tokens: { [tokenB]: 'tenant-b' },
       adminTokens: adminToken,
+      secretsKey: randomBytes(32).toString('base64'),
     });
     const { workspaceId, conversationId } = await host.conversation();
     const put = await host.api(`/v1/workspaces/${workspaceId}/files/notes/a.txt`, {
@@ -110,6 +123,12 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
       headers: { 'content-type': 'text/plain' },
     });
     expect(put.status).toBe(201);
+    const secret = await host.api(`/v1/workspaces/${workspaceId}/secrets/api`, {
+      method: 'PUT',
+      body: JSON.stringify({ value: 'tenant-a-secret-value', hosts: ['api.example.org'] }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(secret.status).toBe(201);
     const events = await host.send(conversationId, 'MOCK:{"text": "hello A"}');
     expect(events.at(-1)?.event).toBe('run.completed');
     const rid = dataOf<{ runId: string }>(events, 'run.started')[0]?.runId ?? '';
@@ -149,14 +168,14 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
     const file = await host.api(`/v1/workspaces/${ids.wid}/files/${ids.file}`);
     expect(file.status).toBe(200);
     expect(await file.text()).toBe('tenant A data\n');
-    const conversation = await host.json<{ runs: unknown[] }>(`/v1/conversations/${ids.cid}`);
+    const conversation = await host.wc.conversations.get(ids.cid);
     expect(conversation.runs).toHaveLength(1);
-    const egress = await host.json<{ hosts: unknown }>(`/v1/workspaces/${ids.wid}/egress`);
+    const egress = await host.wc.egress.get(ids.wid);
     expect(egress.hosts).toBeNull();
-    const conversations = await host.json<{ conversations: unknown[] }>(
-      `/v1/workspaces/${ids.wid}/conversations`,
-    );
-    expect(conversations.conversations).toHaveLength(1);
+    const secrets = await host.wc.secrets.workspace.list(ids.wid);
+    expect(secrets.map((x) => [x.name, x.hosts])).toEqual([['api', ['api.example.org']]]);
+    const conversations = await host.wc.conversations.list(ids.wid);
+    expect(conversations).toHaveLength(1);
 
     // The route exists and A may use it (not a 404 for its owner).
     if (row.method === 'GET' || row.route.endsWith('/interrupt')) {
@@ -171,8 +190,8 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
     expect(res.status).toBe(200);
     const { workspaces } = (await res.json()) as { workspaces: { id: string }[] };
     expect(workspaces.map((w) => w.id)).not.toContain(ids.wid);
-    const own = await host.json<{ workspaces: { id: string }[] }>('/v1/workspaces');
-    expect(own.workspaces.map((w) => w.id)).toContain(ids.wid);
+    const own = await host.wc.workspaces.list();
+    expect(own.map((w) => w.id)).toContain(ids.wid);
   });
 
   it("a tenant token cannot see the operator's container list (404, as if the route did not exist)", async () => {

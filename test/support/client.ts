@@ -1,10 +1,20 @@
-import { readSse, type SseEvent } from './sse.js';
+import {
+  WorkcellClient,
+  type MessageAgentInput,
+  type MessageContent,
+  type RunEvent,
+} from '@workcell/client';
 
 /** Request options with the bearer token to use: the client's own by default, `null` for none. */
 export type ApiInit = RequestInit & { token?: string | null };
 
-/** HTTP helpers for a Workcell host at `url`, authenticating with `token`. */
+/**
+ * The helpers system tests use against a Workcell host at `url`: `wc` is the typed client every
+ * test drives the API with; `api` sends a raw request, for tests about HTTP itself (status codes,
+ * headers, hostile input) that the client would not let through.
+ */
 export function apiClient(url: string, token: string) {
+  const wc = new WorkcellClient({ baseUrl: url, token });
   const api = (path: string, init: ApiInit = {}): Promise<Response> => {
     const { token: override, ...rest } = init;
     const headers = new Headers(rest.headers);
@@ -14,54 +24,39 @@ export function apiClient(url: string, token: string) {
       headers.set('content-type', 'application/json');
     return fetch(`${url}${path}`, { ...rest, headers });
   };
-  const json = async <T = Record<string, unknown>>(
-    path: string,
-    init: ApiInit = {},
-  ): Promise<T> => {
-    const res = await api(path, init);
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path} answered ${res.status}: ${text}`);
-    return (text ? JSON.parse(text) : {}) as T;
-  };
   return {
+    wc,
     api,
-    json,
+    /** The client for another token. */
+    as: (other: string): WorkcellClient => new WorkcellClient({ baseUrl: url, token: other }),
     /** Creates a workspace and a conversation in it. */
     async conversation(): Promise<{ workspaceId: string; conversationId: string }> {
-      const ws = await json<{ id: string }>('/v1/workspaces', {
-        method: 'POST',
-        body: JSON.stringify({ name: 'test' }),
-      });
-      const conv = await json<{ id: string }>(`/v1/workspaces/${ws.id}/conversations`, {
-        method: 'POST',
-        body: JSON.stringify({}),
-      });
+      const ws = await wc.workspaces.create({ name: 'test' });
+      const conv = await wc.conversations.create(ws.id);
       return { workspaceId: ws.id, conversationId: conv.id };
     },
     /**
-     * Posts a message (content, and the message's agent overrides when given) with Accept:
-     * text/event-stream and reads the whole run.
+     * Sends a message (content, and the message's agent overrides when given) and reads the
+     * whole run (to its terminal event).
      */
-    async send(
+    send(
       conversationId: string,
-      content: string | Record<string, unknown>[],
-      agent?: Record<string, unknown>,
-    ): Promise<SseEvent[]> {
-      const res = await api(`/v1/conversations/${conversationId}/messages`, {
-        method: 'POST',
-        headers: { accept: 'text/event-stream' },
-        body: JSON.stringify(agent ? { content, agent } : { content }),
-      });
-      if (res.status !== 200)
-        throw new Error(`message answered ${res.status}: ${await res.text()}`);
-      return readSse(res);
+      content: MessageContent,
+      agent?: MessageAgentInput,
+    ): Promise<RunEvent[]> {
+      return wc.conversations.send(conversationId, content, agent ? { agent } : {}).toArray();
     },
   };
 }
 
 export type ApiClient = ReturnType<typeof apiClient>;
 
-/** Parsed `data` of the events named `name`. */
-export function dataOf<T = Record<string, unknown>>(events: SseEvent[], name: string): T[] {
-  return events.filter((e) => e.event === name).map((e) => JSON.parse(e.data) as T);
+/** Parsed `data` of the events named `name`; takes the client's events or raw SSE frames. */
+export function dataOf<T = Record<string, unknown>>(
+  events: readonly { event: string; data: unknown }[],
+  name: string,
+): T[] {
+  return events
+    .filter((e) => e.event === name)
+    .map((e) => (typeof e.data === 'string' ? JSON.parse(e.data) : e.data) as T);
 }

@@ -15,7 +15,6 @@ import {
   type WorkcellOptions,
 } from '@workcell/host';
 import { apiClient, dataOf, type ApiClient } from './client.js';
-import type { SseEvent } from './sse.js';
 
 export { dataOf };
 
@@ -127,6 +126,12 @@ export async function startTestHost(
   };
 }
 
+/** Removes a data directory, unmounting the slot volumes in it first. */
+export async function removeDataDir(dir: string): Promise<void> {
+  await unmountUnder(dir);
+  rmSync(dir, { recursive: true, force: true });
+}
+
 /** Unmounts every mount below `dir` (slot volumes left by removed containers). */
 export async function unmountUnder(dir: string): Promise<void> {
   const info = await readFile('/proc/self/mountinfo', 'utf8');
@@ -138,7 +143,9 @@ export async function unmountUnder(dir: string): Promise<void> {
 }
 
 /** The tool_use blocks of every assistant message in a run. */
-export function toolUses(events: SseEvent[]): { name: string; input: Record<string, unknown> }[] {
+export function toolUses(
+  events: readonly { event: string; data: unknown }[],
+): { name: string; input: Record<string, unknown> }[] {
   const out: { name: string; input: Record<string, unknown> }[] = [];
   for (const m of dataOf<{ type: string; message?: { content?: unknown } }>(events, 'message')) {
     if (m.type !== 'assistant' || !Array.isArray(m.message?.content)) continue;

@@ -20,6 +20,7 @@ import {
   AgentSettingsStore,
 } from './agent-settings/index.js';
 import { buildApi } from './api/app.js';
+import { consoleDistDir, loadConsoleAssets } from './api/console.js';
 import { TenantRateLimiter } from './auth/rate-limit.js';
 import { TokenAuthenticator } from './auth/tokens.js';
 import { Catalog } from './catalog/catalog.js';
@@ -500,6 +501,7 @@ export async function createWorkcell(
       maxJsonBytes: maxRequestBytes(messageBytes(config)),
     },
     version: config.version,
+    console: await loadConsoleAssets(consoleDistDir()),
     corsOrigins: splitList(config.corsOrigins),
   });
 

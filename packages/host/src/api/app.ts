@@ -2,6 +2,7 @@ import { WorkcellError } from '@workcell/protocol';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/tokens.js';
 import type { ApiServices, RouteEntry } from './context.js';
+import { registerConsole } from './console.js';
 import { registerCors } from './cors.js';
 import { ops } from './contract.js';
 import { sendError } from './errors.js';
@@ -95,5 +96,6 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   registerEgressRoutes(app, services, services.egress);
   registerSecretRoutes(app, services, services.secrets);
   registerAdminRoutes(app, services);
+  registerConsole(app, services.console ?? null);
   return app;
 }

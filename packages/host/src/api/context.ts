@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AgentSettingsService } from '../agent-settings/index.js';
+import type { ConsoleAssets } from './console.js';
 import type { TokenAuthenticator, Principal } from '../auth/tokens.js';
 import type { TenantRateLimiter } from '../auth/rate-limit.js';
 import type { Catalog } from '../catalog/catalog.js';
@@ -47,6 +48,8 @@ export interface ApiServices {
   corsOrigins?: readonly string[];
   /** The host's version, in the OpenAPI document. */
   version: string;
+  /** The web console's built files, served at `/`; null when it was not built. */
+  console?: ConsoleAssets | null;
 }
 
 /** One route the server has (HEAD routes Fastify adds for GET are left out). */

@@ -1,18 +1,37 @@
-import { ERROR_CODES, messageContentSchema, runSummarySchema } from '@workcell/protocol';
+import {
+  adminContainerSchema,
+  containerSchema,
+  conversationDetailSchema,
+  conversationHistorySchema,
+  conversationSchema,
+  createConversationBody,
+  createWorkspaceBody,
+  egressViewSchema,
+  errorResponseSchema,
+  eventsQuery,
+  fileEntrySchema,
+  filesQuery,
+  healthSchema,
+  interruptAcceptedSchema,
+  postMessageBody,
+  putAgentBody,
+  putEgressBody,
+  readinessSchema,
+  runAcceptedSchema,
+  runSchema,
+  secretListSchema,
+  secretViewSchema,
+  usageQuery,
+  usageSchema,
+  workspaceAgentSchema,
+  workspaceDetailSchema,
+  workspaceSchema,
+  writtenFileSchema,
+} from '@workcell/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { agentSettingsSchema, messageAgentSchema } from '../agent-settings/schema.js';
-import { CONTAINER_STATES } from '../state/state-store.js';
 import { putSecretBody } from '../secrets/input.js';
 import { parseInput } from './validate.js';
-
-/** The body of `PUT /v1/workspaces/:wid/egress`. */
-export const putEgressBody = z
-  .object({
-    /** Hosts the workspace may reach, each within the operator's list; null restores the operator's list. */
-    hosts: z.array(z.string().min(1).max(300)).max(200).nullable(),
-  })
-  .strict();
 
 /**
  * The HTTP API as data: every operation's method, path, input schemas (zod, the ones the
@@ -61,177 +80,9 @@ export interface Operation {
 const op = <const O extends Operation>(o: O): O => o;
 
 // ---- shared shapes --------------------------------------------------------------------------
+// The shapes themselves live in @workcell/protocol (api.ts), where the client takes its types.
 
-const isoTime = z.string().describe('ISO 8601 time');
 const idParam = (what: string) => z.string().describe(`the ${what} id`);
-
-export const errorResponseSchema = z.object({
-  error: z.object({ code: z.enum(ERROR_CODES as [string, ...string[]]), message: z.string() }),
-});
-
-export const workspaceSchema = z.object({ id: z.string(), name: z.string(), createdAt: isoTime });
-
-export const containerSchema = z.object({
-  id: z.string().describe('the Docker container id'),
-  state: z.enum(CONTAINER_STATES),
-  image: z.string(),
-  createdAt: isoTime,
-  lastRunEndedAt: isoTime.nullable(),
-});
-
-export const workspaceDetailSchema = workspaceSchema.extend({
-  container: containerSchema.nullable(),
-});
-
-export const fileEntrySchema = z.object({
-  path: z.string(),
-  size: z.number().int(),
-  sha256: z.string(),
-  modifiedAt: isoTime,
-});
-
-export const conversationSchema = z.object({
-  id: z.string(),
-  workspaceId: z.string(),
-  title: z.string(),
-  createdAt: isoTime,
-});
-
-const errorBodySchema = z.object({ code: z.string(), message: z.string() });
-
-export const runSchema = z.object({
-  id: z.string(),
-  conversationId: z.string(),
-  status: z.enum(['running', 'completed', 'failed']),
-  startedAt: isoTime,
-  endedAt: isoTime.nullable(),
-  interrupted: z.boolean(),
-  error: errorBodySchema.nullable(),
-  summary: runSummarySchema.nullable(),
-  eventCount: z.number().int(),
-});
-
-export const conversationDetailSchema = conversationSchema.extend({
-  sessionId: z.string().nullable(),
-  runs: z.array(runSchema),
-});
-
-const dependencySchema = z.object({ ok: z.boolean(), error: z.string().optional() });
-
-export const healthSchema = z.object({
-  status: z.enum(['ok', 'degraded']),
-  docker: dependencySchema,
-  stateStore: dependencySchema.extend({ kind: z.string() }),
-  objectStore: dependencySchema.extend({ kind: z.string() }),
-  pool: z.object({ warm: z.number().int(), assigned: z.number().int(), running: z.number().int() }),
-});
-
-export const readinessSchema = z.object({
-  ready: z.boolean(),
-  accepting: z.boolean(),
-  docker: dependencySchema,
-  stateStore: dependencySchema.extend({ kind: z.string() }),
-  objectStore: dependencySchema.extend({ kind: z.string() }),
-  image: dependencySchema.extend({ name: z.string() }),
-});
-
-export const adminContainerSchema = z.object({
-  id: z.string(),
-  state: z
-    .enum(CONTAINER_STATES)
-    .nullable()
-    .describe('the state store record; null for a container the state store does not know'),
-  workspaceId: z.string().nullable(),
-  tenant: z.string().nullable(),
-  runId: z.string().nullable(),
-  hostId: z.string().nullable(),
-  image: z.string().nullable(),
-  createdAt: isoTime.nullable(),
-  lastRunEndedAt: isoTime.nullable(),
-  engine: z
-    .object({
-      status: z.string(),
-      running: z.boolean(),
-      paused: z.boolean(),
-      exitCode: z.number().nullable(),
-      oomKilled: z.boolean(),
-    })
-    .nullable()
-    .describe(
-      'what the container engine reports; null when the engine does not know the container',
-    ),
-});
-
-const policySchema = z.object({
-  allow: z.array(z.string()),
-  deny: z.array(z.string()),
-  allowPrivate: z.array(z.string()),
-});
-
-export const egressViewSchema = z.object({
-  workspaceId: z.string(),
-  operator: policySchema,
-  hosts: z.array(z.string()).nullable(),
-  effective: policySchema,
-  recent: z.array(
-    z.object({
-      time: isoTime,
-      method: z.string(),
-      host: z.string().nullable(),
-      port: z.number().nullable(),
-      decision: z.enum(['allow', 'deny']),
-      reason: z.string(),
-      status: z.number().nullable(),
-    }),
-  ),
-});
-
-export const secretViewSchema = z.object({
-  name: z.string().describe('the canonical (lower-case) name'),
-  scope: z.enum(['tenant', 'workspace']),
-  hosts: z.array(z.string()).describe('the hosts the value is sent to'),
-  header: z.string().nullable(),
-  format: z.string().nullable(),
-  env: z.string().describe('the environment variable holding the placeholder in containers'),
-  placeholder: z.string().describe('what containers hold instead of the value'),
-  createdAt: isoTime,
-  updatedAt: isoTime,
-});
-
-export const secretListSchema = z.object({
-  secrets: z.array(secretViewSchema),
-  nextCursor: z.string().nullable(),
-});
-
-export const workspaceAgentSchema = z.object({
-  workspaceId: z.string(),
-  settings: agentSettingsSchema.describe("the workspace's own settings, as last PUT"),
-  effective: agentSettingsSchema.describe(
-    "the operator's defaults with the workspace's settings over them",
-  ),
-});
-
-const usageTotalsSchema = z.object({
-  runs: z.number().int().describe('runs whose main model (most output tokens) this is'),
-  inputTokens: z.number(),
-  outputTokens: z.number(),
-  cacheReadInputTokens: z.number(),
-  cacheCreationInputTokens: z.number(),
-  costUsd: z.number(),
-  runTimeMs: z.number().describe('wall-clock run time of those runs'),
-});
-
-export const usageSchema = z.object({
-  from: z.string().nullable(),
-  to: z.string().nullable(),
-  days: z.array(
-    usageTotalsSchema.extend({
-      date: z.string().describe('YYYY-MM-DD (UTC), the day the runs ended'),
-      model: z.string(),
-    }),
-  ),
-  totals: usageTotalsSchema,
-});
 
 const SSE_DESCRIPTION =
   "Server-Sent Events. `id:` is the event's sequence number in its run; `event:` is `run.started` " +
@@ -261,51 +112,7 @@ export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   Usage: usageSchema,
 };
 
-// ---- request schemas ------------------------------------------------------------------------
-
-export const createWorkspaceBody = z
-  .object({
-    name: z.string().min(1).max(200).optional(),
-    agent: agentSettingsSchema.optional(),
-  })
-  .strict();
-export const createConversationBody = z
-  .object({ title: z.string().min(1).max(500).optional() })
-  .strict();
-export const postMessageBody = z
-  .object({
-    content: messageContentSchema,
-    agent: messageAgentSchema.optional(),
-  })
-  .strict();
-export const usageQuery = z.object({
-  from: z
-    .string()
-    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
-    .optional()
-    .describe('first day (UTC), inclusive'),
-  to: z
-    .string()
-    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
-    .optional()
-    .describe('last day (UTC), inclusive'),
-});
-export const eventsQuery = z.object({
-  after: z
-    .string()
-    .regex(/^\d{1,9}$/, 'must be a non-negative integer')
-    .optional()
-    .describe(
-      'resume after this sequence number (the `Last-Event-ID` header wins when both are sent)',
-    ),
-  access_token: z
-    .string()
-    .optional()
-    .describe('the API token, for EventSource clients that cannot send headers'),
-});
-export const filesQuery = z.object({
-  prefix: z.string().optional().describe('only paths that start with this'),
-});
+// ---- request parameters ---------------------------------------------------------------------
 
 const wsParams = z.object({ wid: idParam('workspace') });
 const secretName = z.string().describe('the secret name: a letter, then letters, digits or _');
@@ -401,7 +208,7 @@ export const ops = {
     tag: 'agent',
     auth: 'bearer',
     params: wsParams,
-    body: agentSettingsSchema,
+    body: putAgentBody,
     responses: { 200: { description: 'the new settings', schema: workspaceAgentSchema } },
   }),
   workspaceUsage: op({
@@ -468,7 +275,7 @@ export const ops = {
     responses: {
       201: {
         description: 'written',
-        schema: z.object({ path: z.string(), size: z.number().int(), sha256: z.string() }),
+        schema: writtenFileSchema,
       },
       413: { description: 'over the file size limit', schema: errorResponseSchema },
     },
@@ -648,7 +455,7 @@ export const ops = {
           '`validation_failed`, or a setting the operator does not allow: `model_not_allowed`, `system_prompt_not_allowed`, `env_not_allowed`',
         schema: errorResponseSchema,
       },
-      202: { description: 'accepted', schema: z.object({ runId: z.string() }) },
+      202: { description: 'accepted', schema: runAcceptedSchema },
       409: {
         description: '`workspace_busy`: a run is in progress in the workspace',
         schema: errorResponseSchema,
@@ -672,18 +479,7 @@ export const ops = {
     responses: {
       200: {
         description: 'the runs and their events',
-        schema: z.object({
-          conversationId: z.string(),
-          runs: z.array(
-            z.object({
-              runId: z.string(),
-              status: z.enum(['running', 'completed', 'failed']),
-              events: z.array(
-                z.object({ seq: z.number().int(), event: z.string(), data: z.unknown() }),
-              ),
-            }),
-          ),
-        }),
+        schema: conversationHistorySchema,
       },
     },
   }),
@@ -715,7 +511,7 @@ export const ops = {
     responses: {
       202: {
         description: 'interrupting',
-        schema: z.object({ runId: z.string(), interrupting: z.literal(true) }),
+        schema: interruptAcceptedSchema,
       },
       409: { description: 'the run is not in progress on this host', schema: errorResponseSchema },
     },
@@ -777,6 +573,31 @@ export const ops = {
     auth: 'none',
     responses: {
       200: { description: 'Prometheus text exposition', contentType: 'text/plain; version=0.0.4' },
+    },
+  }),
+  console: op({
+    id: 'console',
+    method: 'GET',
+    path: '/',
+    summary: 'The web console (sign in with an API token)',
+    tag: 'operations',
+    auth: 'none',
+    responses: {
+      200: { description: 'the console page', contentType: 'text/html' },
+      304: { description: 'not modified' },
+    },
+  }),
+  consoleAsset: op({
+    id: 'consoleAsset',
+    method: 'GET',
+    path: '/assets/*',
+    summary: "The web console's script and stylesheet",
+    tag: 'operations',
+    auth: 'none',
+    params: z.object({ '*': z.string().describe('the file name') }),
+    responses: {
+      200: { description: 'the file', contentType: 'application/octet-stream' },
+      304: { description: 'not modified' },
     },
   }),
   openapi: op({

@@ -1,23 +1,50 @@
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { startMockModel } from '@workcell/mock-model';
-import { loadConfig, type ResolvedConfig } from '../config/load.js';
+import { loadConfig, WORKCELL_VERSION } from '../config/load.js';
 import { buildWorkspaceImage } from '../image/builder.js';
-import { createLogger, createWorkcell } from '../workcell.js';
-import { withoutPassword } from '../state/redis-url.js';
+import { createWorkcell } from '../workcell.js';
+import { chat } from './chat.js';
+import { formatBanner } from './banner.js';
+import { commandUsage, isCommand, mainUsage, UsageError, type CommandName } from './commands.js';
+import { cliLogger } from './log-format.js';
 
-const USAGE = `usage: workcell <command>
-
-  serve [--mock-model]        start the host on its configured stores (embedded defaults when unset);
-                              --mock-model runs the built-in mock model as the model upstream
-  mock-model --port N         run the mock model alone on 127.0.0.1:N
-  image build [--force]       build the workspace image (offline Debian base when no registry answers)
-  gc --once                   run one garbage-collection pass and print what it did as JSON
-
-Configuration comes from WORKCELL_* environment variables (docs/configuration.md).`;
-
-/** The `workcell` command line; answers the exit code. */
+/**
+ * The `workcell` command line; answers the exit code (2 for a usage error, printed as one
+ * line with a hint), or undefined for a command that keeps running (serve, mock-model).
+ */
 export async function main(argv: string[]): Promise<number | undefined> {
+  try {
+    return await dispatch(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(err.hint());
+      return 2;
+    }
+    throw err;
+  }
+}
+
+async function dispatch(argv: string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      if (command === 'help' && rest[0] !== undefined) return help(rest[0]);
+      console.log(mainUsage());
+      return 0;
+    case '--version':
+    case '-v':
+    case 'version':
+      console.log(`workcell ${WORKCELL_VERSION}`);
+      return 0;
+  }
+  if (!isCommand(command)) {
+    throw new UsageError(
+      command.startsWith('-') ? `unknown option "${command}"` : `unknown command "${command}"`,
+    );
+  }
   switch (command) {
     case 'serve':
       return serve(rest);
@@ -27,25 +54,48 @@ export async function main(argv: string[]): Promise<number | undefined> {
       return image(rest);
     case 'gc':
       return gc(rest);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      console.log(USAGE);
-      return 0;
-    default:
-      console.error(`workcell: unknown command '${command}'\n\n${USAGE}`);
-      return 2;
+    case 'chat':
+      return chat(rest);
   }
 }
 
+function help(word: string): number {
+  if (!isCommand(word)) throw new UsageError(`unknown command "${word}"`);
+  console.log(commandUsage(word));
+  return 0;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+/** Parsed option values; no option here is `multiple`, so a value is one string or boolean. */
+type Values = Record<string, string | boolean | undefined>;
+
+/**
+ * Parses a command's options strictly; `--help` prints the command's help. Answers null when
+ * help was printed (the command then exits 0).
+ */
+function options(command: CommandName, args: string[], spec: Options): Values | null {
+  const withHelp: Options = { ...spec, help: { type: 'boolean', short: 'h' } };
+  let values: Values;
+  try {
+    values = parseArgs({ args, options: withHelp, strict: true, allowPositionals: false })
+      .values as Values;
+  } catch (err) {
+    // node:util's messages run over several sentences; the first one names the mistake.
+    const message = err instanceof Error ? (err.message.split(/\.\s/)[0] ?? err.message) : '';
+    throw new UsageError(message.charAt(0).toLowerCase() + message.slice(1), command);
+  }
+  if (values.help === true) {
+    console.log(commandUsage(command));
+    return null;
+  }
+  return values;
+}
+
 async function serve(args: string[]): Promise<number | undefined> {
-  const { values } = parseArgs({
-    args,
-    options: { 'mock-model': { type: 'boolean', default: false } },
-  });
+  const values = options('serve', args, { 'mock-model': { type: 'boolean', default: false } });
+  if (!values) return 0;
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = cliLogger(config.logLevel);
   const useMock = values['mock-model'] === true;
   if (!useMock && config.modelProvider === 'anthropic' && !config.anthropicApiKey) {
     logger.warn(
@@ -54,13 +104,14 @@ async function serve(args: string[]): Promise<number | undefined> {
   }
   const workcell = await createWorkcell(config, { logger, mockModel: useMock });
   const url = await workcell.listen();
-  printBanner(
-    config,
-    url,
-    workcell.mockModel?.url ?? null,
-    workcell.generatedToken,
-    workcell.objects.description,
-    workcell.state.kind,
+  console.log(
+    formatBanner(config, {
+      url,
+      mockModelUrl: workcell.mockModel?.url ?? null,
+      generatedToken: workcell.generatedToken,
+      objects: workcell.objects.description,
+      state: workcell.state.kind,
+    }),
   );
 
   let stopping = false;
@@ -87,42 +138,21 @@ async function serve(args: string[]): Promise<number | undefined> {
   return undefined;
 }
 
-function printBanner(
-  config: ResolvedConfig,
-  url: string,
-  mockUrl: string | null,
-  token: string | null,
-  objects: string,
-  state: string,
-): void {
-  const lines = [
-    `Workcell ${config.version} listening on ${url}`,
-    `  state store:   ${state === 'redis' ? `redis (${withoutPassword(config.redisUrl ?? '')})` : 'in-process memory'}`,
-    `  object store:  ${objects}`,
-    `  containers:    docker, image ${config.image}, runtime ${config.runtime}, warm pool ${config.warmPoolSize}`,
-    mockUrl
-      ? `  model:         MOCK MODEL at ${mockUrl} (offline demo; no real model is called)`
-      : `  model:         ${config.modelProvider} via ${config.modelProvider === 'bedrock' ? config.bedrockUpstream : config.anthropicUpstream}`,
-  ];
-  if (token)
-    lines.push(
-      `  API token:     ${token}   (tenant 'local'; set WORKCELL_API_TOKENS to choose your own)`,
-    );
-  console.log(lines.join('\n'));
-}
-
 async function mockModel(args: string[]): Promise<number | undefined> {
-  const { values } = parseArgs({
-    args,
-    options: { port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' } },
+  const values = options('mock-model', args, {
+    port: { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
   });
-  const port = Number(values.port ?? '0');
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error('workcell mock-model: --port must be a port number');
-    return 2;
+  if (!values) return 0;
+  const portText = values.port;
+  if (typeof portText !== 'string') throw new UsageError('--port is required', 'mock-model');
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) {
+    throw new UsageError(`--port must be a port number, not '${portText}'`, 'mock-model');
   }
-  const logger = createLogger('info');
-  const model = await startMockModel({ port, host: values.host ?? '127.0.0.1', logger });
+  const host = typeof values.host === 'string' ? values.host : '127.0.0.1';
+  const logger = cliLogger('info');
+  const model = await startMockModel({ port, host, logger });
   console.log(`mock model listening on ${model.url}`);
   const stop = (): void => {
     void model.close().then(() => process.exit(0));
@@ -134,19 +164,23 @@ async function mockModel(args: string[]): Promise<number | undefined> {
 
 async function image(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'build') {
-    console.error('usage: workcell image build [--force] [--offline]');
-    return 2;
+  if (sub === '--help' || sub === '-h') {
+    console.log(commandUsage('image'));
+    return 0;
   }
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      force: { type: 'boolean', default: false },
-      offline: { type: 'boolean', default: false },
-    },
+  if (sub !== 'build') {
+    throw new UsageError(
+      sub === undefined ? 'missing subcommand (build)' : `unknown subcommand '${sub}'`,
+      'image',
+    );
+  }
+  const values = options('image', rest, {
+    force: { type: 'boolean', default: false },
+    offline: { type: 'boolean', default: false },
   });
+  if (!values) return 0;
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = cliLogger(config.logLevel);
   const result = await buildWorkspaceImage({
     image: config.image,
     version: config.version,
@@ -171,15 +205,17 @@ async function image(args: string[]): Promise<number> {
  * reconciliation (adopting containers) stays with `serve`.
  */
 async function gc(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { once: { type: 'boolean', default: false } } });
+  const values = options('gc', args, { once: { type: 'boolean', default: false } });
+  if (!values) return 0;
   if (values.once !== true) {
-    console.error(
-      'usage: workcell gc --once   (the serving host runs GC every WORKCELL_GC_INTERVAL_MS)',
+    throw new UsageError(
+      '--once is required (the serving host runs GC every WORKCELL_GC_INTERVAL_MS)',
+      'gc',
     );
-    return 2;
   }
   const config = loadConfig();
-  const logger = createLogger(config.logLevel, process.stderr);
+  // The report goes to stdout as JSON; logs go to stderr.
+  const logger = cliLogger(config.logLevel, process.stderr);
   const workcell = await createWorkcell(config, { logger });
   try {
     const report = await workcell.gc.runOnce();

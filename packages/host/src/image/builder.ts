@@ -13,9 +13,13 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { imageNodeVersion, stageNodeBinary } from './node-runtime.js';
 
-/** The public base used on machines where a registry answers. */
-export const PUBLIC_BASE = 'node:20-bookworm-slim';
+/**
+ * The public base used on machines where a registry answers: plain Debian, since Node itself
+ * comes from the npm registry (`node-runtime.ts`) whatever the base.
+ */
+export const PUBLIC_BASE = 'debian:bookworm-slim';
 /** The offline base built from Debian packages by image/build-base.sh. */
 export const OFFLINE_BASE = 'workcell/base:bookworm';
 const HASH_LABEL = 'workcell.context-hash';
@@ -131,10 +135,18 @@ function bundleAgent(root: string): Promise<string> {
   });
 }
 
+function linkOrCopy(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+  } catch {
+    copyFileSync(from, to);
+  }
+}
+
 /**
  * Builds the workspace image `image`: bundles the agent, stages a build context with the
- * SDK's native CLI, and runs `docker build` on the chosen base. A rebuild is skipped when the
- * image already carries the same context hash (Dockerfile, agent bundle, CLI version, base).
+ * SDK's native CLI and the Node.js binary of `image/node-version`, and runs `docker build` on the chosen base. A rebuild is skipped when the
+ * image already carries the same context hash (Dockerfile, agent bundle, CLI version, base, Node version).
  */
 export async function buildWorkspaceImage(options: {
   image: string;
@@ -151,12 +163,14 @@ export async function buildWorkspaceImage(options: {
   const cli = claudeBinary(root);
   const dockerfile = readFileSync(join(root, 'image', 'Dockerfile'));
   const base = await chooseBase(root, logger, options.preferOffline ?? false);
+  const nodeVersion = imageNodeVersion(root);
+  const nodeBinary = await stageNodeBinary(root, nodeVersion, logger);
 
   const hash = createHash('sha256');
   hash.update(dockerfile);
   hash.update(readFileSync(agentBundle));
   hash.update(`cli:${cli.version}:${statSync(cli.path).size}`);
-  hash.update(`base:${base}:version:${version}`);
+  hash.update(`base:${base}:version:${version}:node:${nodeVersion}`);
   const contextHash = hash.digest('hex').slice(0, 32);
 
   if (!options.force && (await imageLabel(image, HASH_LABEL)) === contextHash) {
@@ -169,11 +183,8 @@ export async function buildWorkspaceImage(options: {
   mkdirSync(context, { recursive: true });
   copyFileSync(join(root, 'image', 'Dockerfile'), join(context, 'Dockerfile'));
   copyFileSync(agentBundle, join(context, 'agent.mjs'));
-  try {
-    linkSync(cli.path, join(context, 'claude'));
-  } catch {
-    copyFileSync(cli.path, join(context, 'claude'));
-  }
+  linkOrCopy(cli.path, join(context, 'claude'));
+  linkOrCopy(nodeBinary, join(context, 'node'));
 
   logger.info({ image, base }, 'building the workspace image');
   const r = await run(

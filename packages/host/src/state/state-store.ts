@@ -1,20 +1,7 @@
-import type { RunEventName } from '@workcell/protocol';
-/**
- * Lifecycle of a workspace container:
- * creating -> warm -> assigned -> running -> idle -> (paused) -> removing, plus failed.
- * A cold start goes creating -> assigned directly.
- */
-export const CONTAINER_STATES = [
-  'creating',
-  'warm',
-  'assigned',
-  'running',
-  'idle',
-  'paused',
-  'removing',
-  'failed',
-] as const;
-export type ContainerState = (typeof CONTAINER_STATES)[number];
+import type { ContainerState, RunEventName } from '@workcell/protocol';
+
+/** The container lifecycle (creating -> warm -> assigned -> running -> idle ...) is part of the API. */
+export { CONTAINER_STATES, type ContainerState } from '@workcell/protocol';
 
 /** What the host knows about one container it manages. Times are epoch milliseconds. */
 export interface ContainerRecord {

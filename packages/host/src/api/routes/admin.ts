@@ -1,12 +1,9 @@
-import { WorkcellError } from '@workcell/protocol';
+import { WorkcellError, type AdminContainer } from '@workcell/protocol';
 import type { FastifyInstance } from 'fastify';
-import type { z } from 'zod';
 import { LABELS, type ContainerInfo } from '../../containers/runtime.js';
 import type { ContainerRecord } from '../../state/state-store.js';
 import type { ApiServices } from '../context.js';
-import { ops, route, type adminContainerSchema } from '../contract.js';
-
-type AdminContainer = z.output<typeof adminContainerSchema>;
+import { ops, route } from '../contract.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 

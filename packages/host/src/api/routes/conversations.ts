@@ -7,6 +7,9 @@ import { ops, route } from '../contract.js';
 import { resumePoint } from '../resume.js';
 import type { SseHub, SseWriter } from '../sse.js';
 
+/** The streamed answer to a message names its run here. */
+const RUN_ID_HEADER = 'x-workcell-run-id';
+
 function conversationView(c: ConversationRecord): {
   id: string;
   workspaceId: string;
@@ -117,6 +120,9 @@ export function registerConversationRoutes(
       body.agent,
     );
     if (!wantsEventStream(request)) return reply.code(202).send({ runId });
+    // The run's id goes in a header too, so a client whose connection drops before the first
+    // event can still resume with the events route.
+    reply.raw.setHeader(RUN_ID_HEADER, runId);
     return streamRun(s, hub, reply, conversation, runId, 0);
   });
 

@@ -1,9 +1,9 @@
+import { putEgressBody } from '@workcell/protocol';
 import { describePolicy } from '@workcell/proxy';
 import type { FastifyInstance } from 'fastify';
 import type { AuditTrail } from '../../egress/gateway.js';
 import type { PolicyStore } from '../../egress/policy-store.js';
 import type { ApiServices } from '../context.js';
-import { putEgressBody } from '../contract.js';
 import { parseBody } from '../validate.js';
 
 /**

@@ -1,0 +1,539 @@
+import type {
+  AdminContainer,
+  Conversation,
+  ConversationDetail,
+  ConversationHistory,
+  CreateConversationInput,
+  CreateWorkspaceInput,
+  EgressView,
+  FileEntry,
+  Health,
+  MessageContent,
+  PostMessageInput,
+  PutAgentInput,
+  PutSecretInput,
+  Readiness,
+  SecretView,
+  Usage,
+  UsageQuery,
+  Workspace,
+  WorkspaceAgent,
+  WorkspaceDetail,
+  WrittenFile,
+} from '@workcell/protocol';
+import { errorFromResponse, unreachable } from './errors.js';
+import { RunEventStream, type ReconnectOptions } from './run-stream.js';
+
+export interface WorkcellClientOptions {
+  /** Where the host listens, e.g. `http://127.0.0.1:8080`; empty for the page's own origin (browsers). */
+  baseUrl?: string;
+  /** An API token (`WORKCELL_API_TOKENS`); sent as `Authorization: Bearer`. */
+  token?: string;
+  /** The fetch to use; the global one by default. */
+  fetch?: typeof fetch;
+  /** How run event streams reconnect after a dropped connection. */
+  reconnect?: ReconnectOptions;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+}
+
+export interface StreamOptions extends RequestOptions {
+  reconnect?: ReconnectOptions;
+}
+
+/** Bytes for an upload: whatever fetch takes as a body (a stream is sent as it is read). */
+export type UploadBody = string | Uint8Array | ArrayBuffer | Blob | ReadableStream<Uint8Array>;
+
+/** A file's bytes as a stream, with what the host said about them. */
+export interface FileDownload {
+  body: ReadableStream<Uint8Array>;
+  /** The size of what `body` carries (a range's size for a range). */
+  size: number | null;
+  contentType: string | null;
+  /** The file's sha256, quoted, as the host sends it in `ETag`. */
+  etag: string | null;
+}
+
+/** One message's agent overrides (`agent` in `POST .../messages`): the workspace's settings but MCP servers. */
+export type MessageAgentInput = NonNullable<PostMessageInput['agent']>;
+
+/** What goes with a message besides its content. */
+export interface MessageOptions {
+  /** This message's overrides of the workspace's agent settings. */
+  agent?: MessageAgentInput;
+}
+
+/** A secret as stored, with whether the PUT created it (201) or replaced it (200). */
+export interface PutSecretResult {
+  secret: SecretView;
+  created: boolean;
+}
+
+/** A run started without streaming (the API's 202 answer). */
+export interface StartedRun {
+  runId: string;
+  conversationId: string;
+}
+
+type Query = Record<string, string | undefined>;
+
+/** Encodes each segment of a workspace path, keeping its slashes. */
+function filePath(path: string): string {
+  return path
+    .replace(/^\/+/, '')
+    .split('/')
+    .map((segment) => encodeURIComponent(segment))
+    .join('/');
+}
+
+const id = (value: string): string => encodeURIComponent(value);
+
+/** The body of `POST .../messages`: content, and the agent overrides when there are any. */
+const messageBody = (content: MessageContent, agent?: MessageAgentInput): PostMessageInput =>
+  agent ? { content, agent } : { content };
+
+/**
+ * A typed client for the Workcell API, built on fetch: Node 20+ and browsers alike. Every route
+ * has a method; answers are typed by the same zod schemas the host validates with and documents
+ * in `/openapi.json` (`@workcell/protocol`). A failed call throws `WorkcellApiError`.
+ *
+ * ```ts
+ * const wc = new WorkcellClient({ baseUrl: 'http://127.0.0.1:8080', token });
+ * const ws = await wc.workspaces.create({ name: 'demo' });
+ * const conv = await wc.conversations.create(ws.id);
+ * for await (const ev of wc.conversations.send(conv.id, 'hello')) console.log(ev.event, ev.data);
+ * ```
+ */
+export class WorkcellClient {
+  readonly baseUrl: string;
+  private readonly token: string | undefined;
+  private readonly fetchImpl: typeof fetch;
+  private readonly reconnect: ReconnectOptions;
+
+  constructor(options: WorkcellClientOptions = {}) {
+    this.baseUrl = (options.baseUrl ?? '').replace(/\/+$/, '');
+    this.token = options.token;
+    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.reconnect = options.reconnect ?? {};
+  }
+
+  // ---- transport ------------------------------------------------------------------------------
+
+  private url(path: string, query?: Query): string {
+    let url = `${this.baseUrl}${path}`;
+    const entries = Object.entries(query ?? {}).filter(
+      (e): e is [string, string] => e[1] !== undefined,
+    );
+    if (entries.length > 0) url += `?${new URLSearchParams(entries).toString()}`;
+    return url;
+  }
+
+  /** Sends a request and answers the response, whatever its status (network failures throw). */
+  async raw(
+    method: string,
+    path: string,
+    init: {
+      query?: Query;
+      json?: unknown;
+      body?: UploadBody;
+      headers?: Record<string, string>;
+      signal?: AbortSignal;
+    } = {},
+  ): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.token) headers.set('authorization', `Bearer ${this.token}`);
+    let body: RequestInit['body'];
+    if (init.json !== undefined) {
+      headers.set('content-type', 'application/json');
+      body = JSON.stringify(init.json);
+    } else if (init.body !== undefined) {
+      if (!headers.has('content-type')) headers.set('content-type', 'application/octet-stream');
+      body = init.body as RequestInit['body'];
+    }
+    const url = this.url(path, init.query);
+    const request: RequestInit & { duplex?: 'half' } = { method, headers };
+    if (body !== undefined) request.body = body;
+    if (init.signal) request.signal = init.signal;
+    // A stream body needs half-duplex mode in fetch (Node requires it to be said).
+    if (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream)
+      request.duplex = 'half';
+    try {
+      return await this.fetchImpl(url, request);
+    } catch (err) {
+      if (init.signal?.aborted) throw err;
+      throw unreachable(url, err);
+    }
+  }
+
+  /** Sends a request; a non-2xx answer throws; answers the JSON body (undefined when empty). */
+  private async call<T>(
+    method: string,
+    path: string,
+    init: Parameters<WorkcellClient['raw']>[2] = {},
+    okStatuses: readonly number[] = [],
+  ): Promise<T> {
+    const res = await this.raw(method, path, init);
+    if (!res.ok && !okStatuses.includes(res.status)) throw await errorFromResponse(res);
+    const text = await res.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  private stream(
+    open: (signal: AbortSignal) => Promise<Response>,
+    options: { conversationId: string; runId: string | null; after: number; retryOpen: boolean },
+    streamOptions: StreamOptions = {},
+  ): RunEventStream {
+    const eventsPath = (runId: string): string =>
+      `/v1/conversations/${id(options.conversationId)}/runs/${id(runId)}/events`;
+    return new RunEventStream(
+      {
+        open,
+        openIsRetryable: options.retryOpen,
+        resume: (runId, after, signal) =>
+          this.raw('GET', eventsPath(runId), {
+            headers: { accept: 'text/event-stream', 'last-event-id': String(after) },
+            signal,
+          }),
+        after: options.after,
+        runId: options.runId,
+        url: this.baseUrl || '(this origin)',
+      },
+      streamOptions.signal,
+      { ...this.reconnect, ...streamOptions.reconnect },
+    );
+  }
+
+  // ---- routes -----------------------------------------------------------------------------------
+
+  readonly workspaces = {
+    /** `POST /v1/workspaces` */
+    create: (input: CreateWorkspaceInput = {}, o: RequestOptions = {}): Promise<Workspace> =>
+      this.call('POST', '/v1/workspaces', { json: input, signal: o.signal }),
+    /** `GET /v1/workspaces` */
+    list: async (o: RequestOptions = {}): Promise<Workspace[]> =>
+      (await this.call<{ workspaces: Workspace[] }>('GET', '/v1/workspaces', o)).workspaces,
+    /** `GET /v1/workspaces/:wid`: the workspace and its container (null when it has none). */
+    get: (workspaceId: string, o: RequestOptions = {}): Promise<WorkspaceDetail> =>
+      this.call('GET', `/v1/workspaces/${id(workspaceId)}`, o),
+    /** `DELETE /v1/workspaces/:wid`: its container, files and conversations go too. */
+    delete: async (workspaceId: string, o: RequestOptions = {}): Promise<void> => {
+      await this.call('DELETE', `/v1/workspaces/${id(workspaceId)}`, o);
+    },
+  };
+
+  readonly files = {
+    /** `GET /v1/workspaces/:wid/files` */
+    list: async (
+      workspaceId: string,
+      o: RequestOptions & { prefix?: string } = {},
+    ): Promise<FileEntry[]> =>
+      (
+        await this.call<{ files: FileEntry[] }>('GET', `/v1/workspaces/${id(workspaceId)}/files`, {
+          query: { prefix: o.prefix },
+          signal: o.signal,
+        })
+      ).files,
+    /**
+     * `GET /v1/workspaces/:wid/files/<path>` as a stream, so a large file never sits in memory;
+     * `range` asks for bytes `start..end` (inclusive).
+     */
+    download: async (
+      workspaceId: string,
+      path: string,
+      o: RequestOptions & { range?: { start: number; end?: number } } = {},
+    ): Promise<FileDownload> => {
+      const headers: Record<string, string> = {};
+      if (o.range) headers.range = `bytes=${o.range.start}-${o.range.end ?? ''}`;
+      const res = await this.raw(
+        'GET',
+        `/v1/workspaces/${id(workspaceId)}/files/${filePath(path)}`,
+        { headers, signal: o.signal },
+      );
+      if (!res.ok) throw await errorFromResponse(res);
+      const length = res.headers.get('content-length');
+      return {
+        body: res.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() }),
+        size: length === null ? null : Number(length),
+        contentType: res.headers.get('content-type'),
+        etag: res.headers.get('etag'),
+      };
+    },
+    /** A file's bytes, whole. */
+    bytes: async (workspaceId: string, path: string, o: RequestOptions = {}): Promise<Uint8Array> =>
+      new Uint8Array(
+        await new Response((await this.files.download(workspaceId, path, o)).body).arrayBuffer(),
+      ),
+    /** A file as UTF-8 text, whole. */
+    text: async (workspaceId: string, path: string, o: RequestOptions = {}): Promise<string> =>
+      new Response((await this.files.download(workspaceId, path, o)).body).text(),
+    /** `PUT /v1/workspaces/:wid/files/<path>`; a `ReadableStream` body is streamed. */
+    upload: (
+      workspaceId: string,
+      path: string,
+      body: UploadBody,
+      o: RequestOptions = {},
+    ): Promise<WrittenFile> =>
+      this.call('PUT', `/v1/workspaces/${id(workspaceId)}/files/${filePath(path)}`, {
+        body,
+        signal: o.signal,
+      }),
+    /** `DELETE /v1/workspaces/:wid/files/<path>` */
+    delete: async (workspaceId: string, path: string, o: RequestOptions = {}): Promise<void> => {
+      await this.call('DELETE', `/v1/workspaces/${id(workspaceId)}/files/${filePath(path)}`, o);
+    },
+  };
+
+  readonly conversations = {
+    /** `POST /v1/workspaces/:wid/conversations` */
+    create: (
+      workspaceId: string,
+      input: CreateConversationInput = {},
+      o: RequestOptions = {},
+    ): Promise<Conversation> =>
+      this.call('POST', `/v1/workspaces/${id(workspaceId)}/conversations`, {
+        json: input,
+        signal: o.signal,
+      }),
+    /** `GET /v1/workspaces/:wid/conversations` */
+    list: async (workspaceId: string, o: RequestOptions = {}): Promise<Conversation[]> =>
+      (
+        await this.call<{ conversations: Conversation[] }>(
+          'GET',
+          `/v1/workspaces/${id(workspaceId)}/conversations`,
+          o,
+        )
+      ).conversations,
+    /** `GET /v1/conversations/:cid`: the conversation and its runs. */
+    get: (conversationId: string, o: RequestOptions = {}): Promise<ConversationDetail> =>
+      this.call('GET', `/v1/conversations/${id(conversationId)}`, o),
+    /** `GET /v1/conversations/:cid/messages`: every run's recorded events, in order. */
+    history: (conversationId: string, o: RequestOptions = {}): Promise<ConversationHistory> =>
+      this.call('GET', `/v1/conversations/${id(conversationId)}/messages`, o),
+    /**
+     * `POST /v1/conversations/:cid/messages` with `Accept: text/event-stream`: starts a run and
+     * answers its events as they happen. The iterable resumes by itself when the connection
+     * drops and ends after `run.completed` or `run.failed`. Errors (such as 409
+     * `workspace_busy`) are thrown by the loop. Aborting `signal` stops reading; the run goes on.
+     * `content` is a string or content blocks (text, and images as base64); `o.agent` overrides
+     * the workspace's agent settings for this message.
+     */
+    send: (
+      conversationId: string,
+      content: MessageContent,
+      o: StreamOptions & MessageOptions = {},
+    ): RunEventStream =>
+      this.stream(
+        (signal) =>
+          this.raw('POST', `/v1/conversations/${id(conversationId)}/messages`, {
+            json: messageBody(content, o.agent),
+            headers: { accept: 'text/event-stream' },
+            signal,
+          }),
+        { conversationId, runId: null, after: 0, retryOpen: false },
+        o,
+      ),
+    /** `POST /v1/conversations/:cid/messages` without streaming: the run starts (202) and goes on. */
+    start: async (
+      conversationId: string,
+      content: MessageContent,
+      o: RequestOptions & MessageOptions = {},
+    ): Promise<StartedRun> => {
+      const { runId } = await this.call<{ runId: string }>(
+        'POST',
+        `/v1/conversations/${id(conversationId)}/messages`,
+        { json: messageBody(content, o.agent), signal: o.signal },
+      );
+      return { runId, conversationId };
+    },
+    /**
+     * `GET /v1/conversations/:cid/runs/:rid/events`: the run's events after `after` (0: all),
+     * replayed and then live to the terminal event; resumes by itself like `send`.
+     */
+    events: (
+      conversationId: string,
+      runId: string,
+      o: StreamOptions & { after?: number } = {},
+    ): RunEventStream => {
+      const after = o.after ?? 0;
+      return this.stream(
+        (signal) =>
+          this.raw('GET', `/v1/conversations/${id(conversationId)}/runs/${id(runId)}/events`, {
+            headers: { accept: 'text/event-stream', 'last-event-id': String(after) },
+            signal,
+          }),
+        { conversationId, runId, after, retryOpen: true },
+        o,
+      );
+    },
+    /** `POST /v1/conversations/:cid/runs/:rid/interrupt`: the run ends with `run.completed`, interrupted. */
+    interrupt: async (
+      conversationId: string,
+      runId: string,
+      o: RequestOptions = {},
+    ): Promise<void> => {
+      await this.call(
+        'POST',
+        `/v1/conversations/${id(conversationId)}/runs/${id(runId)}/interrupt`,
+        o,
+      );
+    },
+  };
+
+  /** One conversation's calls with its id bound: `wc.conversation(cid).events(runId, {after})`. */
+  conversation(conversationId: string) {
+    const c = this.conversations;
+    return {
+      id: conversationId,
+      get: (o?: RequestOptions) => c.get(conversationId, o),
+      history: (o?: RequestOptions) => c.history(conversationId, o),
+      send: (content: MessageContent, o?: StreamOptions & MessageOptions) =>
+        c.send(conversationId, content, o),
+      start: (content: MessageContent, o?: RequestOptions & MessageOptions) =>
+        c.start(conversationId, content, o),
+      events: (runId: string, o?: StreamOptions & { after?: number }) =>
+        c.events(conversationId, runId, o),
+      interrupt: (runId: string, o?: RequestOptions) => c.interrupt(conversationId, runId, o),
+    };
+  }
+
+  readonly egress = {
+    /** `GET /v1/workspaces/:wid/egress`: the policy and the most recent proxy decisions. */
+    get: (workspaceId: string, o: RequestOptions = {}): Promise<EgressView> =>
+      this.call('GET', `/v1/workspaces/${id(workspaceId)}/egress`, o),
+    /** `PUT /v1/workspaces/:wid/egress`: narrow the operator's list (null restores it). */
+    set: (
+      workspaceId: string,
+      hosts: string[] | null,
+      o: RequestOptions = {},
+    ): Promise<EgressView> =>
+      this.call('PUT', `/v1/workspaces/${id(workspaceId)}/egress`, {
+        json: { hosts },
+        signal: o.signal,
+      }),
+  };
+
+  readonly agent = {
+    /** `GET /v1/workspaces/:wid/agent`: the workspace's settings and the effective ones. */
+    get: (workspaceId: string, o: RequestOptions = {}): Promise<WorkspaceAgent> =>
+      this.call('GET', `/v1/workspaces/${id(workspaceId)}/agent`, o),
+    /**
+     * `PUT /v1/workspaces/:wid/agent`: replaces the workspace's whole settings (`{}` clears them);
+     * they apply from the next message. A refused setting throws (`model_not_allowed`, ...).
+     */
+    set: (
+      workspaceId: string,
+      settings: PutAgentInput,
+      o: RequestOptions = {},
+    ): Promise<WorkspaceAgent> =>
+      this.call('PUT', `/v1/workspaces/${id(workspaceId)}/agent`, {
+        json: settings,
+        signal: o.signal,
+      }),
+  };
+
+  readonly usage = {
+    /** `GET /v1/workspaces/:wid/usage`: tokens, cost and run time per day (UTC) and model. */
+    workspace: (workspaceId: string, o: RequestOptions & UsageQuery = {}): Promise<Usage> =>
+      this.call('GET', `/v1/workspaces/${id(workspaceId)}/usage`, {
+        query: { from: o.from, to: o.to },
+        signal: o.signal,
+      }),
+    /** `GET /v1/usage`: the tenant's usage over every workspace. */
+    tenant: (o: RequestOptions & UsageQuery = {}): Promise<Usage> =>
+      this.call('GET', '/v1/usage', { query: { from: o.from, to: o.to }, signal: o.signal }),
+  };
+
+  /**
+   * Secrets by scope: `secrets.workspace` for one workspace's own (it also sees the tenant's),
+   * `secrets.tenant` for every workspace of the tenant. A value goes in and never comes out:
+   * the views carry names, hosts and placeholders. A host without `WORKCELL_SECRETS_KEY`
+   * answers 501 `secrets_not_configured`.
+   */
+  readonly secrets = {
+    workspace: {
+      /** `GET /v1/workspaces/:wid/secrets`: the workspace's secrets and the tenant's. */
+      list: async (workspaceId: string, o: RequestOptions = {}): Promise<SecretView[]> =>
+        (
+          await this.call<{ secrets: SecretView[] }>(
+            'GET',
+            `/v1/workspaces/${id(workspaceId)}/secrets`,
+            o,
+          )
+        ).secrets,
+      /** `GET /v1/workspaces/:wid/secrets/:name` */
+      get: (workspaceId: string, name: string, o: RequestOptions = {}): Promise<SecretView> =>
+        this.call('GET', `/v1/workspaces/${id(workspaceId)}/secrets/${id(name)}`, o),
+      /** `PUT /v1/workspaces/:wid/secrets/:name`: creates or replaces; a new value applies to the next request. */
+      put: (
+        workspaceId: string,
+        name: string,
+        input: PutSecretInput,
+        o: RequestOptions = {},
+      ): Promise<PutSecretResult> =>
+        this.putSecret(`/v1/workspaces/${id(workspaceId)}/secrets/${id(name)}`, input, o),
+      /** `DELETE /v1/workspaces/:wid/secrets/:name` */
+      delete: async (workspaceId: string, name: string, o: RequestOptions = {}): Promise<void> => {
+        await this.call('DELETE', `/v1/workspaces/${id(workspaceId)}/secrets/${id(name)}`, o);
+      },
+    },
+    tenant: {
+      /** `GET /v1/secrets` */
+      list: async (o: RequestOptions = {}): Promise<SecretView[]> =>
+        (await this.call<{ secrets: SecretView[] }>('GET', '/v1/secrets', o)).secrets,
+      /** `GET /v1/secrets/:name` */
+      get: (name: string, o: RequestOptions = {}): Promise<SecretView> =>
+        this.call('GET', `/v1/secrets/${id(name)}`, o),
+      /** `PUT /v1/secrets/:name`: for every workspace without a secret of that name. */
+      put: (
+        name: string,
+        input: PutSecretInput,
+        o: RequestOptions = {},
+      ): Promise<PutSecretResult> => this.putSecret(`/v1/secrets/${id(name)}`, input, o),
+      /** `DELETE /v1/secrets/:name` */
+      delete: async (name: string, o: RequestOptions = {}): Promise<void> => {
+        await this.call('DELETE', `/v1/secrets/${id(name)}`, o);
+      },
+    },
+  };
+
+  private async putSecret(
+    path: string,
+    input: PutSecretInput,
+    o: RequestOptions,
+  ): Promise<PutSecretResult> {
+    const res = await this.raw('PUT', path, { json: input, signal: o.signal });
+    if (!res.ok) throw await errorFromResponse(res);
+    return { secret: (await res.json()) as SecretView, created: res.status === 201 };
+  }
+
+  readonly admin = {
+    /** `GET /v1/admin/containers` (admin tokens; anyone else gets 404 `not_found`). */
+    containers: async (o: RequestOptions = {}): Promise<AdminContainer[]> =>
+      (await this.call<{ containers: AdminContainer[] }>('GET', '/v1/admin/containers', o))
+        .containers,
+  };
+
+  /** `GET /health`: answers the report when degraded (503) too. */
+  health(o: RequestOptions = {}): Promise<Health> {
+    return this.call('GET', '/health', o, [503]);
+  }
+
+  /** `GET /readyz`: answers the report when not ready (503) too. */
+  ready(o: RequestOptions = {}): Promise<Readiness> {
+    return this.call('GET', '/readyz', o, [503]);
+  }
+
+  /** `GET /metrics`: Prometheus text. */
+  async metrics(o: RequestOptions = {}): Promise<string> {
+    const res = await this.raw('GET', '/metrics', o);
+    if (!res.ok) throw await errorFromResponse(res);
+    return res.text();
+  }
+
+  /** `GET /openapi.json`: the API's OpenAPI 3.1 document. */
+  openapi(o: RequestOptions = {}): Promise<Record<string, unknown>> {
+    return this.call('GET', '/openapi.json', o);
+  }
+}

@@ -1,0 +1,169 @@
+import type { MessageContent, RunEvent } from '@workcell/client';
+import { h } from './dom.js';
+
+interface Block {
+  type: string;
+  id?: string;
+  text?: string;
+  name?: string;
+  input?: unknown;
+  tool_use_id?: string;
+  is_error?: boolean;
+  content?: unknown;
+}
+
+function blocksOf(data: Record<string, unknown>): Block[] {
+  const content = (data.message as { content?: unknown } | undefined)?.content;
+  return Array.isArray(content) ? (content as Block[]) : [];
+}
+
+/** A tool call in one line: its name and its most telling argument. */
+function toolSummary(name: string, input: unknown): string {
+  const args = (input ?? {}) as Record<string, unknown>;
+  const main = args.file_path ?? args.command ?? args.path ?? args.pattern ?? args.url;
+  const detail = typeof main === 'string' ? main : '';
+  const line = `${name} ${detail}`.replace(/\s+/g, ' ').trim();
+  return line.length > 120 ? `${line.slice(0, 119)}…` : line;
+}
+
+function resultText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content))
+    return content
+      .map((c: { type?: string; text?: string }) => (c.type === 'text' ? (c.text ?? '') : ''))
+      .join('\n');
+  return JSON.stringify(content, null, 2);
+}
+
+/** A prompt as text: a string as it is, blocks as their text with each image named. */
+function promptText(content: MessageContent): string {
+  if (typeof content === 'string') return content;
+  return content
+    .map((b) => (b.type === 'text' ? b.text : `[image ${b.source.media_type}]`))
+    .join('\n');
+}
+
+/**
+ * Renders a conversation's run events into its log: the user's message, the reply's text as it
+ * streams in, each tool call as a compact expandable line with its result, and how the run
+ * ended. Events are applied in order; the same renderer serves history, live runs and a run
+ * rejoined after a reload.
+ */
+export class ChatLog {
+  private bubble: HTMLElement | null = null;
+  private streamed = false;
+  private readonly tools = new Map<string, HTMLDetailsElement>();
+  private pendingPrompt: HTMLElement | null = null;
+
+  constructor(private readonly log: HTMLElement) {}
+
+  private add(el: HTMLElement): HTMLElement {
+    this.log.append(el);
+    el.scrollIntoView?.({ block: 'end' });
+    return el;
+  }
+
+  /** The user's message, shown at once when sent (the run's events follow it). */
+  userMessage(text: string, pending = false): void {
+    const el = this.add(h('div', { class: 'msg user' }, h('span', { class: 'who' }, 'You'), text));
+    if (pending) this.pendingPrompt = el;
+  }
+
+  error(text: string): void {
+    this.add(h('div', { class: 'msg failed', role: 'alert' }, text));
+  }
+
+  event(ev: RunEvent): void {
+    switch (ev.event) {
+      case 'user.message':
+        // The host's record of the prompt (history, a rejoined run); the one shown on sending
+        // stands for it in a live run.
+        if (this.pendingPrompt) this.pendingPrompt = null;
+        else this.userMessage(promptText(ev.data.content));
+        return;
+      case 'run.started':
+        this.bubble = null;
+        this.streamed = false;
+        return;
+      case 'message':
+        this.message(ev.data);
+        return;
+      case 'run.completed': {
+        this.pendingPrompt = null;
+        const d = ev.data;
+        const text = d.interrupted
+          ? 'Interrupted'
+          : `Completed in ${(d.durationMs / 1000).toFixed(1)} s${d.totalCostUsd ? `, $${d.totalCostUsd.toFixed(4)}` : ''}`;
+        this.add(h('div', { class: `status${d.interrupted ? ' interrupted' : ''}` }, text));
+        return;
+      }
+      case 'run.failed':
+        this.pendingPrompt = null;
+        this.error(`Run failed: ${ev.data.message} (${ev.data.code})`);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private message(data: { type: string; [key: string]: unknown }): void {
+    if (data.type === 'stream_event') {
+      const e = data.event as { type?: string; delta?: { type?: string; text?: string } };
+      if (e?.type === 'message_start') {
+        this.bubble = null;
+        this.streamed = false;
+      }
+      if (e?.type === 'content_block_delta' && e.delta?.type === 'text_delta') {
+        this.streamed = true;
+        this.assistantBubble().append(e.delta.text ?? '');
+      }
+      return;
+    }
+    if (data.type === 'assistant') {
+      for (const block of blocksOf(data)) {
+        if (block.type === 'text' && !this.streamed && block.text)
+          this.assistantBubble().append(block.text);
+        if (block.type === 'tool_use') this.toolCall(block);
+      }
+      return;
+    }
+    if (data.type === 'user') {
+      for (const block of blocksOf(data)) if (block.type === 'tool_result') this.toolResult(block);
+    }
+  }
+
+  private assistantBubble(): HTMLElement {
+    if (!this.bubble) {
+      this.bubble = h('div', { class: 'msg assistant' });
+      this.add(this.bubble);
+    }
+    return this.bubble;
+  }
+
+  private toolCall(block: Block): void {
+    if (block.id && this.tools.has(block.id)) return;
+    const details = h(
+      'details',
+      { class: 'tool' },
+      h('summary', {}, toolSummary(block.name ?? 'tool', block.input)),
+      h('pre', { class: 'tool-input' }, JSON.stringify(block.input ?? {}, null, 2)),
+    );
+    if (block.id) this.tools.set(block.id, details);
+    this.add(details);
+    // Text after a tool call is a new bubble.
+    this.bubble = null;
+  }
+
+  private toolResult(block: Block): void {
+    const details = block.tool_use_id ? this.tools.get(block.tool_use_id) : undefined;
+    const pre = h(
+      'pre',
+      { class: `tool-result${block.is_error ? ' error' : ''}` },
+      resultText(block.content),
+    );
+    if (details) {
+      details.append(pre);
+      if (block.is_error) details.classList.add('error');
+    }
+  }
+}
