@@ -61,7 +61,7 @@ async function main(): Promise<void> {
         { state: 'warm', workspaceId: null, tenant: null },
         Date.now(),
       );
-      await state.addWarm(image, got.record.id);
+      await state.addWarm(orchestrator.pool, got.record.id);
       rmSync(join(got.slot.root, 'assignment.json'), { force: true });
     }
 

@@ -22,6 +22,7 @@ import {
   type ContainerInfo,
   type ContainerRuntime,
 } from '../packages/host/src/containers/runtime.js';
+import { dataDirScope } from '../packages/host/src/containers/scope.js';
 import { SlotStore } from '../packages/host/src/containers/slots.js';
 import { benchState, logger, round, SocketGateway } from './orchestrator-support.js';
 
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
       image: IMAGE,
       imageVersion: 'bench',
       hostId: 'bench',
+      scopeId: dataDirScope(dataDir),
       runtime: 'runc',
       limits: { memoryMb: 256, cpus: 1, pids: 64, nofile: 1024 },
       agentEnv: {},
@@ -91,6 +93,7 @@ async function main(): Promise<void> {
     slots,
     clock,
     hostId: 'bench',
+    scope: { image: IMAGE, scopeId: dataDirScope(dataDir) },
     sync: { syncIn: async () => undefined, syncOut: async () => undefined },
     logger,
     settings: {

@@ -19,6 +19,7 @@ import { Orchestrator } from '../packages/host/src/containers/orchestrator.js';
 import { EgressListeners } from '../packages/host/src/containers/egress-listeners.js';
 import { systemClock } from '../packages/host/src/time/clock.js';
 import { LABELS } from '../packages/host/src/containers/runtime.js';
+import { dataDirScope } from '../packages/host/src/containers/scope.js';
 import { SlotStore } from '../packages/host/src/containers/slots.js';
 import { resolveConfig } from '../packages/host/src/config/load.js';
 import { MemoryStateStore } from '../packages/host/src/state/memory-store.js';
@@ -135,6 +136,7 @@ export async function benchRig(): Promise<BenchRig> {
       image: config.image,
       imageVersion: config.version,
       hostId,
+      scopeId: dataDirScope(dataDir),
       runtime: 'runc',
       limits: { memoryMb: 1024, cpus: 1, pids: 256, nofile: 1024 },
       agentEnv: {},

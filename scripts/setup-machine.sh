@@ -14,6 +14,7 @@ fi
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)  # redis-cli --cluster create (the test Redis Cluster)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v runsc >/dev/null 2>&1 || need+=(runsc)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)

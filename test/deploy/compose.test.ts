@@ -11,9 +11,10 @@ import { run, type ExecResult } from '../security/support.js';
 
 /**
  * The deployment a new user runs: docker-compose.yml with the offline override (no image
- * registry answers here, so Redis, the S3 store and the host are built from the local Debian
- * base), brought up with `docker-compose up -d --build`, one message through it with the mock
- * model, and the stack torn down. Image builds use Docker's layer cache; the first build on a
+ * registry answers here, so Redis, the S3 store, the hosts and HAProxy are built from the local
+ * Debian base), brought up with `docker-compose up -d --build` and the `scale` profile (a second
+ * host and HAProxy in front of both), messages through a host and through the balancer with the
+ * mock model, and the stack torn down. Image builds use Docker's layer cache; the first build on a
  * machine takes several minutes, later ones seconds when nothing changed.
  */
 
@@ -50,8 +51,10 @@ describe('docker-compose: the whole stack from docker-compose.yml + docker-compo
   const project = `wcc${randomBytes(4).toString('hex')}`;
   const token = `tok_${randomBytes(16).toString('hex')}`;
   let dataDir: string;
+  let dataDirB: string;
   let env: NodeJS.ProcessEnv;
   let baseUrl: string;
+  let balancerUrl: string;
   let workspaceId: string;
 
   const compose = async (args: string[], timeoutMs = 120_000): Promise<ExecResult> => {
@@ -96,13 +99,19 @@ describe('docker-compose: the whole stack from docker-compose.yml + docker-compo
     // The data directory is bind-mounted at the same path inside the host container, so the
     // paths the host hands the engine for workspace mounts resolve on this machine.
     dataDir = mkdtempSync('/tmp/workcell-compose-');
+    dataDirB = mkdtempSync('/tmp/workcell-compose-b-');
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
+    const balancerPort = await freePort();
+    balancerUrl = `http://127.0.0.1:${balancerPort}`;
     env = {
       ...process.env,
       COMPOSE_PROJECT_NAME: project,
+      COMPOSE_PROFILES: 'scale',
       WORKCELL_DATA_DIR: dataDir,
+      WORKCELL_DATA_DIR_B: dataDirB,
       WORKCELL_PUBLISH_PORT: String(port),
+      WORKCELL_BALANCER_PORT: String(balancerPort),
       WORKCELL_API_TOKENS: `${token}=compose`,
       WORKCELL_S3_ACCESS_KEY: 'S3RVER',
       WORKCELL_S3_SECRET_KEY: randomBytes(16).toString('hex'),
@@ -131,13 +140,19 @@ describe('docker-compose: the whole stack from docker-compose.yml + docker-compo
       await compose(['down', '-v', '--remove-orphans']).catch((err: unknown) =>
         console.error(String(err)),
       );
-    const leftovers = await docker('ps', '-aq', '--filter', `label=workcell.host=${project}`).catch(
-      () => '',
-    );
-    for (const id of leftovers.split('\n').filter(Boolean))
-      await docker('rm', '-f', id).catch(() => '');
+    for (const hostId of [project, `${project}-b`]) {
+      const leftovers = await docker(
+        'ps',
+        '-aq',
+        '--filter',
+        `label=workcell.host=${hostId}`,
+      ).catch(() => '');
+      for (const id of leftovers.split('\n').filter(Boolean))
+        await docker('rm', '-f', id).catch(() => '');
+    }
     await docker('rmi', TEST_IMAGE).catch(() => '');
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (dataDirB) rmSync(dataDirB, { recursive: true, force: true });
   }, 120_000);
 
   it('serves health with Redis state, the S3 store and a warm pool', async () => {
@@ -192,6 +207,56 @@ describe('docker-compose: the whole stack from docker-compose.yml + docker-compo
     const workspaceMount = info.Mounts.find((m) => m.Destination === '/workspace');
     expect(workspaceMount?.Source.startsWith(`${dataDir}/`)).toBe(true);
     expect(existsSync(join(workspaceMount!.Source, 'hello.txt'))).toBe(true);
+  });
+
+  it('two hosts behind HAProxy: messages through the balancer run on both hosts, each on its own containers', async () => {
+    const viaBalancer = (path: string, init: RequestInit = {}): Promise<Response> => {
+      const headers = new Headers(init.headers);
+      headers.set('authorization', `Bearer ${token}`);
+      if (typeof init.body === 'string') headers.set('content-type', 'application/json');
+      return fetch(`${balancerUrl}${path}`, { ...init, headers });
+    };
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const res = await fetch(`${balancerUrl}/readyz`).catch(() => null);
+      if (res?.status === 200) break;
+      if (Date.now() > deadline) throw new Error('the balancer never answered /readyz with 200');
+      await sleep(500);
+    }
+    const servedBy = new Set<string>();
+    for (let i = 0; i < 4; i += 1) {
+      const ws = (await (
+        await viaBalancer('/v1/workspaces', { method: 'POST', body: '{"name": "balanced"}' })
+      ).json()) as { id: string };
+      const conv = (await (
+        await viaBalancer(`/v1/workspaces/${ws.id}/conversations`, { method: 'POST', body: '{}' })
+      ).json()) as { id: string };
+      const res = await viaBalancer(`/v1/conversations/${conv.id}/messages`, {
+        method: 'POST',
+        headers: { accept: 'text/event-stream' },
+        body: JSON.stringify({
+          content: `MOCK:{"tool": "Write", "input": {"file_path": "n.txt", "content": "${i}"}}`,
+        }),
+      });
+      expect(res.status).toBe(200);
+      const events = await readSse(res);
+      expect(events.at(-1)?.event).toBe('run.completed');
+      // Whichever host answers, the file is in the shared object store.
+      expect(await (await viaBalancer(`/v1/workspaces/${ws.id}/files/n.txt`)).text()).toBe(
+        String(i),
+      );
+      const detail = (await (await viaBalancer(`/v1/workspaces/${ws.id}`)).json()) as {
+        container: { id: string } | null;
+      };
+      const [info] = JSON.parse(await docker('inspect', detail.container?.id ?? '')) as [
+        { Config: { Labels: Record<string, string> } },
+      ];
+      const host = info.Config.Labels['workcell.host'] ?? '';
+      const ownDir = host === project ? dataDir : dataDirB;
+      expect(info.Config.Labels['workcell.data-dir']).toBe(ownDir);
+      servedBy.add(host);
+    }
+    expect([...servedBy].sort()).toEqual([project, `${project}-b`].sort());
   });
 
   it('keeps workspace files in its volumes when the stack is taken down and brought up again', async () => {

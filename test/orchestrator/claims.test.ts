@@ -8,6 +8,7 @@ import {
   Orchestrator,
   SlotStore,
   WarmPool,
+  dataDirScope,
   resolveConfig,
   type AcquiredContainer,
 } from '@workcell/host';
@@ -35,7 +36,8 @@ describe('warm claims across two orchestrators on one Redis', () => {
   const clock = new OffsetClock();
   const runtime = new DockerRuntime(logger);
   const slots = new SlotStore(dataDir);
-  const image = resolveConfig({}).image;
+  // The workspace image under test, as the other system tests take it.
+  const image = process.env.WORKCELL_IMAGE ?? resolveConfig({}).image;
   const synced: string[] = [];
   const sync: WorkspaceSync = {
     syncIn: async () => undefined,
@@ -51,6 +53,7 @@ describe('warm claims across two orchestrators on one Redis', () => {
       image,
       imageVersion: resolveConfig({}).version,
       hostId,
+      scopeId: dataDirScope(dataDir),
       runtime: 'runc' as const,
       limits: { memoryMb: 256, cpus: 1, pids: 128, nofile: 1024 },
       agentEnv: {},
@@ -96,7 +99,7 @@ describe('warm claims across two orchestrators on one Redis', () => {
   });
 
   it('hands each warm container to one claim only, and leaves no container behind after release and GC', async () => {
-    const pool = await a.state.listWarm(image);
+    const pool = await a.state.listWarm(a.orchestrator.pool);
     expect(pool).toHaveLength(POOL);
 
     const results = await Promise.allSettled(
@@ -120,7 +123,7 @@ describe('warm claims across two orchestrators on one Redis', () => {
       expect(await a.state.getAssignment(`ws-claim-${i}`)).toBe(c.record.id);
       expect(slots.readAssignment(c.slot)?.workspaceId).toBe(`ws-claim-${i}`);
     }
-    expect(await a.state.listWarm(image)).toEqual([]);
+    expect(await a.state.listWarm(a.orchestrator.pool)).toEqual([]);
 
     // Each claim ran one turn and released its container (idle).
     for (const [i, c] of acquired.entries()) {
@@ -137,6 +140,7 @@ describe('warm claims across two orchestrators on one Redis', () => {
       slots,
       clock,
       hostId: b.settings.hostId,
+      scope: b.settings,
       sync,
       logger,
       settings: {

@@ -209,11 +209,11 @@ describe('faults the host survives', () => {
       expect(after).not.toBe(before);
       expect(await host.file(workspaceId, 'g.txt')).toBe('survives');
 
-      const { state, runtime, config } = host.workcell;
+      const { state, runtime, orchestrator } = host.workcell;
       await waitFor(
         'a live warm container again',
         async () => {
-          for (const id of await state.listWarm(config.image))
+          for (const id of await state.listWarm(orchestrator.pool))
             if ((await runtime.inspect(id))?.running) return true;
           return false;
         },

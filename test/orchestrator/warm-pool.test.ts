@@ -16,8 +16,8 @@ describe('the warm pool', () => {
 
   /** Ids of warm containers whose Docker container is running. */
   const liveWarm = async (): Promise<string[]> => {
-    const { state, runtime, config } = host.workcell;
-    const ids = await state.listWarm(config.image);
+    const { state, runtime, orchestrator } = host.workcell;
+    const ids = await state.listWarm(orchestrator.pool);
     const live: string[] = [];
     for (const id of ids) {
       const [record, info] = await Promise.all([state.getContainer(id), runtime.inspect(id)]);
@@ -65,7 +65,8 @@ describe('the warm pool', () => {
     const other = await startHost({ warmPoolSize: 2, image: tag });
     let scratch = '';
     try {
-      const warmOf = async (): Promise<string[]> => other.workcell.state.listWarm(tag);
+      const warmOf = async (): Promise<string[]> =>
+        other.workcell.state.listWarm(other.workcell.orchestrator.pool);
       await waitFor(
         'a full pool',
         async () => (await other.workcell.pool.warmCount()) === 2,

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import {
   MemoryStateStore,
+  parseRedisUrl,
   RedisStateStore,
   type StateStore,
 } from '../../packages/host/src/state/index.js';
@@ -35,18 +36,32 @@ export function testPrefix(): string {
   return `workcell-test:${randomUUID()}`;
 }
 
-/** Deletes every key under `prefix`. */
+/** Deletes every key under `prefix`, on one server or on every master of a cluster. */
 export async function deleteKeys(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  const target = parseRedisUrl(url);
+  if (target.kind === 'single') {
+    await deleteOnNode(new Redis(url, { maxRetriesPerRequest: 1 }), prefix);
+    return;
+  }
+  const cluster = new Cluster(target.nodes);
+  try {
+    await Promise.all(cluster.nodes('master').map((node) => deleteOnNode(node, prefix, false)));
+  } finally {
+    cluster.disconnect();
+  }
+}
+
+async function deleteOnNode(redis: Redis, prefix: string, disconnect = true): Promise<void> {
   try {
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
       cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
+      // One key per DEL: on a cluster node the keys of one call must share a slot.
+      for (const key of keys) await redis.del(key);
     } while (cursor !== '0');
   } finally {
-    redis.disconnect();
+    if (disconnect) redis.disconnect();
   }
 }
 

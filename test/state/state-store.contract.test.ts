@@ -4,12 +4,13 @@ import type { ContainerRecord, StateStore } from '../../packages/host/src/state/
 import { memoryHarness, redisHarness, type StoreHarness } from './harness.js';
 
 /**
- * The StateStore contract: every case runs against the in-process store and against Redis, so
- * a host behaves the same whichever it is configured with.
+ * The StateStore contract: every case runs against the in-process store, one Redis server and
+ * a three-master Redis Cluster, so a host behaves the same whichever it is configured with.
  */
 const implementations: [string, () => StoreHarness][] = [
   ['memory', memoryHarness],
   ['redis', () => redisHarness(inject('redisUrl'))],
+  ['redis cluster', () => redisHarness(inject('redisClusterUrl'))],
 ];
 
 const IMAGE = 'workcell/workspace:test';

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { Redis } from 'ioredis';
 import { freePort } from './free-port.js';
+import { startRedisCluster } from './redis-cluster.js';
 
 /**
- * System tests run against real services. This starts s3rver on loopback for the run and checks
- * that Redis and dockerd answer (scripts/test.sh starts them); a missing service fails the run
- * instead of skipping tests.
+ * System tests run against real services. This starts s3rver and a three-master Redis Cluster
+ * on loopback for the run and checks that Redis answers (scripts/test.sh starts it and dockerd);
+ * a missing service fails the run instead of skipping tests.
  */
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
@@ -24,6 +25,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   } finally {
     redis.disconnect();
   }
+
+  const cluster = await startRedisCluster();
 
   const s3Dir = mkdtempSync(join(tmpdir(), 'workcell-s3rver-'));
   const s3Port = await freePort();
@@ -44,18 +47,22 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await s3.run();
 
   project.provide('redisUrl', redisUrl);
+  project.provide('redisClusterUrl', cluster.url);
   project.provide('s3Endpoint', `http://127.0.0.1:${s3Port}`);
   project.provide('s3Bucket', 'workcell-test');
 
   return async () => {
     await s3.close();
     rmSync(s3Dir, { recursive: true, force: true });
+    await cluster.stop();
   };
 }
 
 declare module 'vitest' {
   export interface ProvidedContext {
     redisUrl: string;
+    /** `redis+cluster://...` of the three-master cluster the global set-up runs. */
+    redisClusterUrl: string;
     s3Endpoint: string;
     s3Bucket: string;
   }

@@ -32,7 +32,7 @@ export {
   LEASES,
   runLeaseName,
   poolLeaseName,
-  GC_LEASE,
+  gcLeaseName,
   leaseHolder,
   takeLease,
   withLease,
@@ -46,6 +46,8 @@ export {
   type ContainerInfo,
 } from './containers/runtime.js';
 export { SlotStore, type Slot, type AssignmentRecord } from './containers/slots.js';
+export { dataDirScope, poolName } from './containers/scope.js';
+export { HostCapacity, type CapacityReport } from './containers/capacity.js';
 export {
   WarmPool,
   type WarmPoolSettings,

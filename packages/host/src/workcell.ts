@@ -26,15 +26,19 @@ import { TokenAuthenticator } from './auth/tokens.js';
 import { Catalog } from './catalog/catalog.js';
 import type { ResolvedConfig } from './config/load.js';
 import { splitList } from './config/schema.js';
+import { HostCapacity } from './containers/capacity.js';
 import { DockerRuntime } from './containers/docker-runtime.js';
 import { GarbageCollector } from './containers/gc.js';
 import { EgressListeners } from './containers/egress-listeners.js';
 import { Orchestrator } from './containers/orchestrator.js';
 import { reconcile, type ReconcileReport } from './containers/reconcile.js';
 import type { ContainerRuntime } from './containers/runtime.js';
+import { dataDirScope } from './containers/scope.js';
 import { LoopbackVolumes, PlainVolumes } from './containers/slot-volume.js';
 import { SlotStore } from './containers/slots.js';
 import { WarmPool } from './containers/warm-pool.js';
+import { LocalControlBus, RedisControlBus, type ControlBus } from './control/control-bus.js';
+import { CrossHostControl } from './control/cross-host.js';
 import { AuditTrail, ProxyEgressGateway } from './egress/gateway.js';
 import { PolicyStore } from './egress/policy-store.js';
 import { ExecuteService } from './execute/execute-service.js';
@@ -174,7 +178,11 @@ export async function createWorkcell(
     });
   const state = createStateStore({ redisUrl: config.redisUrl, logger });
   const runtime = options.runtime ?? new DockerRuntime(logger.child({ component: 'docker' }));
-  const metrics = new WorkcellMetrics(() => state.listContainers());
+  // This host's containers only (their slots are in its data directory): each host is scraped
+  // on its own.
+  const metrics = new WorkcellMetrics(async () =>
+    (await state.listContainers()).filter((r) => slots.exists(r.slotId)),
+  );
 
   const audit = new AuditTrail();
   const agentPolicy = new AgentSettingsPolicy({
@@ -207,6 +215,8 @@ export async function createWorkcell(
   );
   reloadEgress = async (tenant, workspaceId) => {
     await policies.reload(tenant, workspaceId);
+    // Other hosts that cache the workspace's policy read it again.
+    await control.egressChanged(tenant, workspaceId);
   };
   const secrets = new SecretStore(
     config.secretsKey ? new SecretCipher(config.secretsKey) : null,
@@ -266,15 +276,20 @@ export async function createWorkcell(
   const startTimeoutMs = 30_000;
   /** The run lease's TTL; a run renews it every third of this while it goes on. */
   const runLeaseTtlMs = 30_000;
+  const bus: ControlBus = config.redisUrl
+    ? new RedisControlBus({ url: config.redisUrl, hostId: config.hostId, logger })
+    : new LocalControlBus(config.hostId, logger);
   const listeners = new EgressListeners({
     gateway,
     slots,
     hostId: config.hostId,
     logger: logger.child({ component: 'egress-listeners' }),
   });
-  const orchestrator = new Orchestrator({
+  const orchestrator: Orchestrator = new Orchestrator({
     onSlotRemoved: (slotId) => sync.forget(slotId),
     onWarmClaim: () => pool.kick(),
+    onForeignContainer: (record): Promise<void> =>
+      control.removeContainer(record, 'workspace moved to another host'),
     runtime,
     state,
     slots,
@@ -285,6 +300,7 @@ export async function createWorkcell(
       image: config.image,
       imageVersion: config.version,
       hostId: config.hostId,
+      scopeId: dataDirScope(dataDir),
       runtime: config.runtime,
       limits: {
         memoryMb: config.containerMemoryMb,
@@ -318,12 +334,20 @@ export async function createWorkcell(
     logger: logger.child({ component: 'files' }),
     afterChange: async (tenant, workspaceId) => {
       const record = await orchestrator.assigned(workspaceId);
-      if (record && (record.state === 'assigned' || record.state === 'idle')) {
-        await sync.syncIn(tenant, workspaceId, slots.slot(record.slotId));
-      }
+      if (!record) return;
+      if (orchestrator.isLocal(record)) await pushFiles(tenant, workspaceId);
+      else await control.filesChanged(tenant, workspaceId);
     },
   });
-  const execute = new ExecuteService({
+  /** Brings a workspace's files into its container here, when it has one between runs. */
+  const pushFiles = async (tenant: string, workspaceId: string): Promise<void> => {
+    const record = await orchestrator.assigned(workspaceId);
+    if (!record || !orchestrator.isLocal(record)) return;
+    if (record.state === 'assigned' || record.state === 'idle') {
+      await sync.syncIn(tenant, workspaceId, slots.slot(record.slotId));
+    }
+  };
+  const execute: ExecuteService = new ExecuteService({
     catalog,
     containers: orchestrator,
     state,
@@ -333,6 +357,8 @@ export async function createWorkcell(
     observer: metrics,
     runEnv: (tenant, workspaceId) => secrets.placeholders(tenant, workspaceId),
     agentSettings,
+    remote: { interrupt: (runId): Promise<void> => control.interrupt(runId) },
+    admit: (workspaceId): Promise<void> => capacity.admit(workspaceId),
     logger: logger.child({ component: 'execute' }),
     settings: {
       runTimeoutMs: config.runTimeoutMs,
@@ -347,8 +373,31 @@ export async function createWorkcell(
     image: config.image,
     imageVersion: config.version,
     hostId: config.hostId,
+    scopeId: dataDirScope(dataDir),
     startTimeoutMs,
   };
+  const capacity: HostCapacity = new HostCapacity({
+    containers: orchestrator,
+    state,
+    slots,
+    sync,
+    clock,
+    hostId: config.hostId,
+    scope,
+    runLeaseTtlMs,
+    max: config.maxContainers,
+    logger: logger.child({ component: 'capacity' }),
+  });
+  const control: CrossHostControl = new CrossHostControl({
+    bus,
+    containers: orchestrator,
+    state,
+    policies,
+    interruptLocal: (runId): boolean => execute.interruptLocal(runId),
+    pushFiles,
+    logger: logger.child({ component: 'control' }),
+  });
+
   const pool = new WarmPool({
     containers: orchestrator,
     listeners,
@@ -357,6 +406,7 @@ export async function createWorkcell(
     slots,
     clock,
     logger: logger.child({ component: 'warm-pool' }),
+    room: () => capacity.roomForWarm(),
     settings: {
       size: config.warmPoolSize,
       intervalMs: 5_000,
@@ -373,6 +423,7 @@ export async function createWorkcell(
     sync,
     clock,
     hostId: config.hostId,
+    scope,
     logger: logger.child({ component: 'gc' }),
     settings: {
       idleTimeoutMs: config.idleTimeoutMs,
@@ -411,6 +462,7 @@ export async function createWorkcell(
     objects,
     image: config.image,
     accepting: () => execute.isAccepting,
+    capacity: () => capacity.report(),
   });
 
   const api = await buildApi({
@@ -420,12 +472,14 @@ export async function createWorkcell(
     workspaces: new WorkspaceRemoval({
       catalog,
       containers: orchestrator,
+      removal: control,
       state,
       clock,
       logger: logger.child({ component: 'workspaces' }),
       hostId: config.hostId,
     }),
     execute,
+    control,
     agentSettings,
     usage: new UsageService(catalog),
     events,
@@ -478,6 +532,9 @@ export async function createWorkcell(
       await reconcileContainers().catch((err: unknown) => {
         logger.error({ err }, 'reconcile failed; serving anyway (GC cleans up later)');
       });
+      await bus.ready().catch((err: unknown) => {
+        logger.error({ err }, 'control channel not subscribed; serving anyway');
+      });
       pool.start();
       gc.start();
       return api.listen({ port: config.port, host: config.host });
@@ -487,6 +544,8 @@ export async function createWorkcell(
       await api.close();
       await pool.stop();
       await gc.stop();
+      control.close();
+      await bus.close();
       await listeners.close();
       await gateway.close();
       await state.close();

@@ -32,6 +32,7 @@ export const ERROR_STATUS = {
   run_timeout: 504,
   run_interrupted: 499,
   shutting_down: 503,
+  host_at_capacity: 503,
   dependency_unavailable: 503,
   egress_denied: 403,
   proxy_at_capacity: 503,

@@ -6,6 +6,7 @@ import type { TenantRateLimiter } from '../auth/rate-limit.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { WorkspaceContainers } from '../containers/run-containers.js';
 import type { ContainerRuntime } from '../containers/runtime.js';
+import type { CrossHostControl } from '../control/cross-host.js';
 import type { RunService } from '../execute/execute-service.js';
 import type { RunEventLog } from '../execute/run-events.js';
 import type { WorkspaceRemover } from '../execute/workspace-removal.js';
@@ -28,6 +29,8 @@ export interface ApiServices {
   /** Deletes a workspace under its run lease. */
   workspaces: WorkspaceRemover;
   execute: RunService;
+  /** Reaches the hosts that hold a workspace's container or cache its egress policy. */
+  control: Pick<CrossHostControl, 'egressChanged'>;
   agentSettings: AgentSettingsService;
   usage: UsageService;
   events: RunEventLog;

@@ -462,7 +462,8 @@ export const ops = {
       },
       413: { description: 'the message is over the size limit', schema: errorResponseSchema },
       503: {
-        description: '`shutting_down`: the host takes no new runs',
+        description:
+          '`shutting_down`: the host takes no new runs; `host_at_capacity`: the host runs its maximum of containers and none is idle (see `Retry-After`; another host may have room)',
         schema: errorResponseSchema,
       },
     },

@@ -48,7 +48,7 @@ export function sendError(
   if (status >= 500) request?.log.error({ err }, 'request failed');
   if (
     err instanceof WorkcellError &&
-    err.code === 'rate_limited' &&
+    (err.code === 'rate_limited' || err.code === 'host_at_capacity') &&
     err.details?.retryAfterSeconds
   ) {
     void reply.header('retry-after', String(err.details.retryAfterSeconds));

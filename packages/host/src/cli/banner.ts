@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from '../config/load.js';
-import { withoutPassword } from '../state/redis-store.js';
+import { withoutPassword } from '../state/redis-url.js';
 
 export interface BannerFacts {
   url: string;
@@ -30,8 +30,6 @@ export function formatBanner(config: ResolvedConfig, facts: BannerFacts): string
       `  API token:     ${facts.generatedToken}   (tenant 'local'; set WORKCELL_API_TOKENS to choose your own)`,
     );
   // The token is not repeated: the chat reads it from WORKCELL_TOKEN or --token.
-  lines.push(
-    `  chat:          WORKCELL_TOKEN=<token> npx workcell chat --url ${facts.url}`,
-  );
+  lines.push(`  chat:          WORKCELL_TOKEN=<token> npx workcell chat --url ${facts.url}`);
   return lines.join('\n');
 }

@@ -1,4 +1,4 @@
-import { hostname } from 'node:os';
+import { hostname, totalmem } from 'node:os';
 import { WorkcellError } from '@workcell/protocol';
 import { mcpEgressPatterns } from '../agent-settings/mcp-hosts.js';
 import { configSchema, ENV_NAMES, type Config, type ConfigInput } from './schema.js';
@@ -6,8 +6,12 @@ import { configSchema, ENV_NAMES, type Config, type ConfigInput } from './schema
 export const WORKCELL_VERSION = '0.1.0';
 
 /** A configuration with every default applied and the derived values filled in. */
-export interface ResolvedConfig extends Omit<Config, 'image' | 'bedrockUpstream' | 'hostId'> {
+export interface ResolvedConfig extends Omit<
+  Config,
+  'image' | 'bedrockUpstream' | 'hostId' | 'maxContainers'
+> {
   image: string;
+  maxContainers: number;
   bedrockUpstream: string;
   hostId: string;
   version: string;
@@ -74,6 +78,13 @@ export function resolveConfig(input: Record<string, unknown>): ResolvedConfig {
       hostname()
         .replace(/[^A-Za-z0-9_.-]/g, '-')
         .slice(0, 64),
+    maxContainers: c.maxContainers ?? containersFitting(totalmem(), c.containerMemoryMb),
     version: WORKCELL_VERSION,
   };
+}
+
+/** What a machine of `memoryBytes` holds at `containerMemoryMb` each, keeping 1 GiB for the host. */
+export function containersFitting(memoryBytes: number, containerMemoryMb: number): number {
+  const forContainers = memoryBytes - 1024 * 1024 * 1024;
+  return Math.max(1, Math.floor(forContainers / (containerMemoryMb * 1024 * 1024)));
 }

@@ -2,6 +2,7 @@ import { modelIdSchema } from '@workcell/protocol';
 import { parseAnthropicOperations, parseCidrList, parseEgressPatterns } from '@workcell/proxy';
 import { z } from 'zod';
 import { agentSettingsSchema } from '../agent-settings/schema.js';
+import { parseRedisUrl } from '../state/redis-url.js';
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -138,9 +139,19 @@ export const configSchema = z.object({
     .describe(
       'Local state: the object directory (when no S3 bucket), container mounts and sockets.',
     ),
-  redisUrl: urlString
+  redisUrl: z
+    .string()
+    .superRefine((raw, ctx) => {
+      try {
+        parseRedisUrl(raw);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+      }
+    })
     .optional()
-    .describe('Redis URL for shared state; unset keeps state in process memory.'),
+    .describe(
+      'Redis for shared state: `redis://[user:password@]host:port[/db]` for one server, `redis+cluster://host:port,host:port,...` (seed nodes) for a Redis Cluster (`rediss` for TLS); unset keeps state in process memory.',
+    ),
   s3Bucket: z
     .string()
     .min(3)
@@ -302,6 +313,11 @@ export const configSchema = z.object({
     .default(1)
     .describe('CPU limit per container.'),
   containerPids: intFrom(16, 1_000_000).default(512).describe('Process limit per container.'),
+  maxContainers: intFrom(1, 100_000)
+    .optional()
+    .describe(
+      "Containers this host runs at most (warm ones included). Default: the machine's memory less 1 GiB for the host, divided by `WORKCELL_CONTAINER_MEMORY_MB`, at least 1.",
+    ),
   containerNofile: intFrom(64, 1_048_576)
     .default(4096)
     .describe('Open-file limit (`nofile`) per container.'),
@@ -415,6 +431,7 @@ export const ENV_NAMES = {
   containerMemoryMb: 'WORKCELL_CONTAINER_MEMORY_MB',
   containerCpus: 'WORKCELL_CONTAINER_CPUS',
   containerPids: 'WORKCELL_CONTAINER_PIDS',
+  maxContainers: 'WORKCELL_MAX_CONTAINERS',
   containerNofile: 'WORKCELL_CONTAINER_NOFILE',
   workspaceDiskMb: 'WORKCELL_WORKSPACE_DISK_MB',
   proxyMaxConnections: 'WORKCELL_PROXY_MAX_CONNECTIONS',

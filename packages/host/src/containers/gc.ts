@@ -3,15 +3,17 @@ import { LEASES, leaseHolder, withLease } from '../state/leases.js';
 import type { ContainerRecord, ContainerState, StateStore } from '../state/state-store.js';
 import type { Clock } from '../time/clock.js';
 import { forEachLimited } from './limit.js';
-import type { Orchestrator } from './orchestrator.js';
+import type { Orchestrator, OrchestratorSettings } from './orchestrator.js';
 import { socketListening } from './probe.js';
 import { rebuildRecord, restoreRecord, viewOf } from './rebuild.js';
 import { retireContainer, type RetireDeps } from './retire.js';
 import { LABELS, type ContainerInfo, type ContainerRuntime } from './runtime.js';
+import { poolName } from './scope.js';
 import type { SlotStore } from './slots.js';
 import type { WorkspaceSync } from './workspace-sync.js';
 
-export { GC_LEASE } from '../state/leases.js';
+/** States of a workspace's container that a newer container of the workspace supersedes. */
+const SUPERSEDABLE: readonly ContainerState[] = ['assigned', 'running', 'idle', 'paused'];
 
 export interface GcSettings {
   /** An assigned container idle this long (since its last run ended) is synced out and removed. */
@@ -33,7 +35,10 @@ export interface GcReport {
   removed: { id: string; reason: string }[];
   /** State records whose container was gone, cleared. */
   cleared: { id: string; reason: string }[];
-  /** Containers with no state that a live host still holds: their records were rebuilt from disk. */
+  /**
+   * Containers with no state that a live host still holds (their records rebuilt from disk), and
+   * warm containers put back into a pool that had lost them.
+   */
   rebuilt: { id: string; state: ContainerState }[];
   /** Slot directories with no container, removed. */
   slots: string[];
@@ -51,8 +56,9 @@ const ASSIGNED_STATES: readonly ContainerState[] = ['assigned', 'idle', 'paused'
  * `creating`/`removing` leftovers, runs abandoned by a host that died, Workcell-labelled
  * containers of this data directory with no state (orphans), state whose container is gone and
  * slot directories with no container. It never touches a container without this data
- * directory's labels, and never one with a run in progress. Passes run one at a time across
- * hosts through the `gc` lease.
+ * directory's labels, and never one with a run in progress. Passes over one data directory run
+ * one at a time across hosts through its `gc:<scope>` lease (hosts with data directories of their
+ * own run theirs at once).
  */
 export class GarbageCollector {
   private timer: NodeJS.Timeout | null = null;
@@ -70,6 +76,8 @@ export class GarbageCollector {
       logger: Logger;
       /** This host, in the holder ids of the leases a pass takes. */
       hostId: string;
+      /** The image this host serves and its data directory's scope (the orchestrator's settings). */
+      scope: Pick<OrchestratorSettings, 'image' | 'scopeId'>;
       settings: GcSettings;
     },
   ) {}
@@ -110,7 +118,7 @@ export class GarbageCollector {
   }
 
   private async leasedPass(): Promise<GcReport> {
-    const { settings, hostId, logger } = this.deps;
+    const { settings, hostId, scope, logger } = this.deps;
     const started = performance.now();
     const report: GcReport = {
       removed: [],
@@ -122,7 +130,11 @@ export class GarbageCollector {
     };
     const pass = await withLease(
       this.deps,
-      { name: LEASES.gc, holder: leaseHolder('gc', hostId), ttlMs: settings.leaseTtlMs },
+      {
+        name: LEASES.gc(scope.scopeId),
+        holder: leaseHolder('gc', hostId),
+        ttlMs: settings.leaseTtlMs,
+      },
       () => this.pass(report),
     );
     report.durationMs = Math.round(performance.now() - started);
@@ -137,7 +149,7 @@ export class GarbageCollector {
   }
 
   private async pass(report: GcReport): Promise<void> {
-    const { runtime, state, containers: lifecycle, slots } = this.deps;
+    const { runtime, state, containers: lifecycle, slots, hostId } = this.deps;
     const containers = await runtime.list({
       [LABELS.managed]: 'true',
       [LABELS.dataDir]: slots.dataDir,
@@ -152,7 +164,9 @@ export class GarbageCollector {
         await this.judge(record, info, report);
         return;
       }
-      // Not a container of this data directory: gone, or another installation's.
+      // Not a container of this data directory: another host's (which that host judges, with
+      // its own engine), or gone.
+      if (!slots.exists(record.slotId) && record.hostId !== hostId) return;
       if (await runtime.inspect(record.id)) return;
       await lifecycle.remove(record.id, 'container gone');
       report.cleared.push({ id: record.id, reason: 'container gone' });
@@ -200,6 +214,12 @@ export class GarbageCollector {
       report.removed.push({ id: record.id, reason });
     };
 
+    if (await this.superseded(record)) {
+      // Its files are not synced out: the workspace's newer container holds the newer files.
+      await remove(SUPERSEDABLE, 'superseded: its workspace moved to another container');
+      return;
+    }
+
     switch (record.state) {
       case 'running':
         if (await this.abandoned(record)) await remove(['running'], 'run abandoned by its host');
@@ -225,7 +245,11 @@ export class GarbageCollector {
         if (!alive) await remove(['warm'], 'warm container stopped');
         else if (now - record.createdAt >= settings.maxLifetimeMs)
           await remove(['warm'], 'max lifetime');
-        else report.kept += 1;
+        else if (await this.outOfPool(record)) {
+          // A host died between taking the id from the pool and claiming the record.
+          await state.addWarm(this.pool, record.id);
+          report.rebuilt.push({ id: record.id, state: 'warm' });
+        } else report.kept += 1;
         return;
       case 'assigned':
       case 'idle':
@@ -251,6 +275,38 @@ export class GarbageCollector {
         return;
       }
     }
+  }
+
+  /** The warm pool of this host's image among its data directory's containers. */
+  private get pool(): string {
+    return poolName(this.deps.scope.image, this.deps.scope.scopeId);
+  }
+
+  /**
+   * A container whose workspace now names another container (another host took the workspace
+   * over while this one's host was down or missed the message to remove it), past the grace
+   * period in which an acquire sets the assignment. A `running` one is superseded only once no
+   * live host listens on its egress socket.
+   */
+  private async superseded(record: ContainerRecord): Promise<boolean> {
+    const { state, settings, slots } = this.deps;
+    if (!record.workspaceId || !SUPERSEDABLE.includes(record.state)) return false;
+    if (this.now() - record.stateChangedAt < settings.graceMs) return false;
+    const current = await state.getAssignment(record.workspaceId);
+    if (current === null || current === record.id) return false;
+    if (record.state !== 'running') return true;
+    return !(await socketListening(slots.slot(record.slotId).egressSocket));
+  }
+
+  /** A `warm` record the pool has not listed for a whole grace period. */
+  private async outOfPool(record: ContainerRecord): Promise<boolean> {
+    const { state, settings, scope } = this.deps;
+    if (this.now() - record.stateChangedAt < settings.graceMs) return false;
+    if (record.image !== scope.image) return false;
+    const pool = await state.listWarm(this.pool);
+    if (pool.includes(record.id)) return false;
+    // Read again: a claim may have finished since the record was listed.
+    return (await state.getContainer(record.id))?.state === 'warm';
   }
 
   /**
@@ -281,7 +337,7 @@ export class GarbageCollector {
     const view = viewOf(info, slots);
     if (view.slotId && (await socketListening(slots.slot(view.slotId).egressSocket))) {
       const record = rebuildRecord(view, now);
-      if (record && (await restoreRecord(state, record))) {
+      if (record && (await restoreRecord(state, record, this.pool))) {
         report.rebuilt.push({ id: record.id, state: record.state });
         return;
       }

@@ -12,12 +12,18 @@ import type { EgressIdentity } from './egress.js';
 import type { EgressListeners } from './egress-listeners.js';
 import type { AcquiredContainer, RunContainers, WorkspaceContainers } from './run-containers.js';
 import { LABELS, type ContainerRuntime, type ContainerRuntimeName } from './runtime.js';
+import { poolName } from './scope.js';
 import type { Slot, SlotStore } from './slots.js';
 
 export interface OrchestratorSettings {
   image: string;
   imageVersion: string;
   hostId: string;
+  /**
+   * The data directory's scope id (`scope.ts`): hosts that share it share one warm pool per
+   * image; a host claims only containers of its own scope, which it can reach.
+   */
+  scopeId: string;
   runtime: ContainerRuntimeName;
   limits: { memoryMb: number; cpus: number; pids: number; nofile: number };
   /** Non-secret environment for every agent (model provider, region). */
@@ -63,8 +69,23 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
       onSlotRemoved?: (slotId: string) => void;
       /** Told after every warm claim attempt, taken or not (the warm pool refills in the background). */
       onWarmClaim?: () => void;
+      /**
+       * Told of a workspace's container that lives on another host (another engine and data
+       * directory) when this host takes the workspace over: its owner removes it.
+       */
+      onForeignContainer?: (record: ContainerRecord) => Promise<void>;
     },
   ) {}
+
+  /** The warm pool this host claims from and fills: its image, among its own scope's containers. */
+  get pool(): string {
+    return poolName(this.deps.settings.image, this.deps.settings.scopeId);
+  }
+
+  /** Can this host reach the container (its slot is in this host's data directory)? */
+  isLocal(record: ContainerRecord): boolean {
+    return this.deps.slots.exists(record.slotId);
+  }
 
   private get clock(): Clock {
     return this.deps.clock;
@@ -98,7 +119,18 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
       containerId,
     });
 
-    const current = await this.assigned(workspaceId);
+    let current = await this.assigned(workspaceId);
+    if (current && !this.isLocal(current)) {
+      // Another host's container: the workspace moves here (the caller holds its run lease, so
+      // nothing runs there), and the owner is told to remove the one it has.
+      await state.clearAssignment(workspaceId, current.id);
+      await this.deps.onForeignContainer?.(current);
+      logger.info(
+        { containerId: current.id, workspaceId, owner: current.hostId },
+        'workspace taken over from another host',
+      );
+      current = null;
+    }
     if (current && REUSABLE_STATES.includes(current.state)) {
       if (current.state === 'paused') {
         try {
@@ -130,7 +162,7 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
 
     try {
       for (let attempt = 0; attempt < MAX_WARM_CLAIMS; attempt += 1) {
-        const warm = await state.claimWarm(settings.image, workspaceId, tenant, this.clock.now());
+        const warm = await state.claimWarm(this.pool, workspaceId, tenant, this.clock.now());
         if (!warm) break;
         if (await this.responds(warm)) {
           await listeners.take(warm, identity(warm.id), undefined);
@@ -274,7 +306,7 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
           `container ${id} changed state while starting`,
         );
       if (assign) await state.setAssignment(assign.workspaceId, id);
-      else await state.addWarm(settings.image, id);
+      else await state.addWarm(this.pool, id);
       logger.info(
         { containerId: id, slotId: slot.id, state: next, workspaceId: assign?.workspaceId ?? null },
         'container ready',
@@ -416,6 +448,9 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
       this.deps.onSlotRemoved?.(slot);
     }
     if (record?.workspaceId) await state.clearAssignment(record.workspaceId, containerId);
+    if (record?.state === 'warm' || record?.workspaceId === null) {
+      await state.removeWarm(this.pool, containerId);
+    }
     await state.deleteContainer(containerId);
     logger.info({ containerId, reason }, 'container removed');
   }

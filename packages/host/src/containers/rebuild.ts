@@ -80,7 +80,11 @@ export function rebuildRecord(view: DiskView, now: number): ContainerRecord | nu
  * writes nothing) when the workspace is already assigned to another container: this one is
  * surplus.
  */
-export async function restoreRecord(state: StateStore, record: ContainerRecord): Promise<boolean> {
+export async function restoreRecord(
+  state: StateStore,
+  record: ContainerRecord,
+  pool: string,
+): Promise<boolean> {
   if (record.workspaceId) {
     const current = await state.getAssignment(record.workspaceId);
     if (current && current !== record.id && (await state.getContainer(current))) return false;
@@ -89,6 +93,6 @@ export async function restoreRecord(state: StateStore, record: ContainerRecord):
     return true;
   }
   await state.putContainer(record);
-  if (record.state === 'warm') await state.addWarm(record.image, record.id);
+  if (record.state === 'warm') await state.addWarm(pool, record.id);
   return true;
 }

@@ -8,6 +8,7 @@ import { socketListening } from './probe.js';
 import { rebuildRecord, restoreRecord, viewOf, type DiskView } from './rebuild.js';
 import { retireContainer } from './retire.js';
 import { LABELS, type ContainerRuntime } from './runtime.js';
+import { poolName } from './scope.js';
 import type { SlotStore } from './slots.js';
 import type { WorkspaceSync } from './workspace-sync.js';
 
@@ -34,8 +35,8 @@ export interface ReconcileDeps {
   sync: WorkspaceSync;
   clock: Clock;
   logger: Logger;
-  /** This host and the image it serves (the orchestrator's settings). */
-  scope: Pick<OrchestratorSettings, 'hostId' | 'image' | 'imageVersion'>;
+  /** This host, the image it serves and its data directory's scope (the orchestrator's settings). */
+  scope: Pick<OrchestratorSettings, 'hostId' | 'image' | 'imageVersion' | 'scopeId'>;
   runLeaseTtlMs: number;
   /** Slot directories younger than this may belong to a container another host is creating. */
   graceMs: number;
@@ -91,6 +92,8 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
     records.filter((r) => !present.has(r.id)),
     4,
     async (record) => {
+      // Another host's (its own engine and data directory): that host reconciles it.
+      if (!slots.exists(record.slotId) && record.hostId !== settings.hostId) return;
       if (await runtime.inspect(record.id)) return;
       const assignment = slots.exists(record.slotId)
         ? slots.readAssignment(slots.slot(record.slotId))
@@ -205,14 +208,14 @@ async function settle(
 
   let adopted = record;
   if (!adopted) {
-    if (!(await restoreRecord(state, probe))) {
+    if (!(await restoreRecord(state, probe, poolName(settings.image, settings.scopeId)))) {
       await orchestrator.remove(info.id, 'surplus: its workspace has another container', slotId);
       return 'surplus: its workspace has another container';
     }
     adopted = probe;
     report.rebuilt.push(info.id);
   } else if (adopted.state === 'warm') {
-    await state.addWarm(adopted.image, adopted.id);
+    await state.addWarm(poolName(settings.image, settings.scopeId), adopted.id);
   }
   await orchestrator.adopt(adopted);
   report.adopted.push(info.id);

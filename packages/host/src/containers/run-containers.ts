@@ -43,3 +43,11 @@ export interface WorkspaceContainers {
   /** Stops and removes the container with its slot and state. */
   remove(containerId: string, reason: string): Promise<void>;
 }
+
+/**
+ * Removes a workspace's container wherever it lives: at once when this host reaches it, else by
+ * the host that owns it (`control/cross-host.ts`).
+ */
+export interface ContainerRemover {
+  removeContainer(record: ContainerRecord, reason: string): Promise<void>;
+}

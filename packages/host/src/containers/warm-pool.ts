@@ -5,10 +5,11 @@ import type { Clock } from '../time/clock.js';
 import type { EgressListeners } from './egress-listeners.js';
 import type { Orchestrator, OrchestratorSettings } from './orchestrator.js';
 import { LABELS, type ContainerInfo, type ContainerRuntime } from './runtime.js';
+import { poolName } from './scope.js';
 import type { SlotStore } from './slots.js';
 
 export interface WarmPoolSettings {
-  /** Warm containers to keep (`WORKCELL_WARM_POOL_SIZE`), across every host on the state store. */
+  /** Warm containers to keep (`WORKCELL_WARM_POOL_SIZE`), across the hosts of one data directory scope. */
   size: number;
   /** Time between background checks; a claim also triggers one at once. */
   intervalMs: number;
@@ -21,7 +22,7 @@ export interface WarmPoolSettings {
 /** What the pool needs to know of the containers it makes (the orchestrator's settings). */
 export type PoolScope = Pick<
   OrchestratorSettings,
-  'image' | 'imageVersion' | 'hostId' | 'startTimeoutMs'
+  'image' | 'imageVersion' | 'hostId' | 'scopeId' | 'startTimeoutMs'
 >;
 
 export interface PoolTick {
@@ -65,11 +66,18 @@ export class WarmPool {
       logger: Logger;
       settings: WarmPoolSettings;
       scope: PoolScope;
+      /** Containers this host may still start (its capacity); the pool never goes past it. */
+      room?: () => Promise<number>;
     },
   ) {}
 
   get size(): number {
     return this.deps.settings.size;
+  }
+
+  /** The pool this host fills: its image among its data directory scope's containers. */
+  private get pool(): string {
+    return poolName(this.deps.scope.image, this.deps.scope.scopeId);
   }
 
   /**
@@ -123,8 +131,8 @@ export class WarmPool {
 
   /** Warm containers ready to claim now. */
   async warmCount(): Promise<number> {
-    const { state, scope } = this.deps;
-    const ids = new Set(await state.listWarm(scope.image));
+    const { state } = this.deps;
+    const ids = new Set(await state.listWarm(this.pool));
     const records = await state.listContainers();
     return records.filter((r) => r.state === 'warm' && ids.has(r.id)).length;
   }
@@ -143,7 +151,7 @@ export class WarmPool {
       return result;
     }
     const lease = await takeLease(this.deps, {
-      name: LEASES.pool(scope.image),
+      name: LEASES.pool(this.pool),
       holder: leaseHolder('pool', scope.hostId),
       ttlMs: settings.leaseTtlMs,
     });
@@ -154,7 +162,8 @@ export class WarmPool {
     try {
       for (;;) {
         result.warm = await this.countTowardPool();
-        const deficit = settings.size - result.warm;
+        const room = this.deps.room ? await this.deps.room() : Infinity;
+        const deficit = Math.min(settings.size - result.warm, room);
         if (deficit <= 0 || this.closing) break;
         const batch = Math.min(deficit, settings.parallelCreates);
         const outcomes = await Promise.allSettled(
@@ -188,9 +197,9 @@ export class WarmPool {
 
   /** Warm records in the pool, plus pool containers some host is still starting. */
   private async countTowardPool(): Promise<number> {
-    const { state, scope, clock } = this.deps;
+    const { state, scope, slots, clock } = this.deps;
     const { image, startTimeoutMs } = scope;
-    const ids = new Set(await state.listWarm(image));
+    const ids = new Set(await state.listWarm(this.pool));
     const now = clock.now();
     const records = await state.listContainers();
     return records.filter(
@@ -199,6 +208,7 @@ export class WarmPool {
         (r.state === 'creating' &&
           r.workspaceId === null &&
           r.image === image &&
+          slots.exists(r.slotId) &&
           now - r.stateChangedAt < 2 * startTimeoutMs),
     ).length;
   }

@@ -113,6 +113,15 @@ export class PolicyStore {
     return this.read(tenant, workspaceId);
   }
 
+  /**
+   * Reads the workspace's policy again now if this host has it cached (another host changed
+   * it); the others load when first needed.
+   */
+  async reloadCached(tenant: string, workspaceId: string): Promise<void> {
+    if (!this.entries.has(workspaceId)) return;
+    await this.reload(tenant, workspaceId);
+  }
+
   forget(workspaceId: string): void {
     this.entries.delete(workspaceId);
   }

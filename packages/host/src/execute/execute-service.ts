@@ -45,7 +45,7 @@ export interface RunService {
     content: MessageContent,
     agent?: MessageAgentSettings,
   ): Promise<{ runId: string; conversation: ConversationRecord }>;
-  /** Interrupts a run of the caller's conversation in progress on this host. */
+  /** Interrupts a run of the caller's conversation in progress, on this host or another. */
   interrupt(principal: Principal, conversationId: string, runId: string): Promise<void>;
   /** Is a run in progress in the workspace (on any host)? */
   isBusy(workspaceId: string): Promise<boolean>;
@@ -96,6 +96,13 @@ export class ExecuteService implements RunService {
       runEnv?: RunDeps['runEnv'];
       /** Resolves each run's agent settings; without it runs use the agent's defaults. */
       agentSettings?: AgentResolver;
+      /**
+       * Decides whether this host can take a run of the workspace (its container capacity);
+       * throws `host_at_capacity` when it cannot.
+       */
+      admit?: (workspaceId: string) => Promise<void>;
+      /** Reaches the host that runs a run this host does not (see `control/`). */
+      remote?: { interrupt(runId: string): Promise<void> };
     },
   ) {
     this.clock = deps.clock ?? systemClock;
@@ -187,6 +194,7 @@ export class ExecuteService implements RunService {
       conversation.workspaceId,
       agent,
     );
+    await this.deps.admit?.(conversation.workspaceId);
     const runId = newId('run');
     const lease = await takeLease(
       { state: this.deps.state, clock: this.clock, logger: this.deps.logger },
@@ -262,21 +270,26 @@ export class ExecuteService implements RunService {
   }
 
   /**
-   * Interrupts a run of the caller's conversation. `not_found` for another tenant's ids;
-   * `conflict` when the run has ended or runs on another host.
+   * Interrupts a run of the caller's conversation, wherever it runs: a run of another host is
+   * reached through `remote`. `not_found` for another tenant's ids; `conflict` when the run is
+   * not in progress (ended, or its host stopped and its lease expired).
    */
   async interrupt(principal: Principal, conversationId: string, runId: string): Promise<void> {
     const conversation = await this.deps.catalog.getConversation(principal.tenant, conversationId);
     const record = this.deps.catalog.getRun(conversation, runId);
-    const active = this.active.get(runId);
-    if (!active) {
-      throw new WorkcellError(
-        'conflict',
-        record.status === 'running'
-          ? 'the run is in progress on another host; interrupt it there'
-          : 'the run is not in progress',
-      );
+    if (this.interruptLocal(runId)) return;
+    const holder = await this.deps.state.getLeaseHolder(LEASES.run(conversation.workspaceId));
+    if (record.status !== 'running' || holder !== runId || !this.deps.remote) {
+      throw new WorkcellError('conflict', 'the run is not in progress');
     }
+    await this.deps.remote.interrupt(runId);
+  }
+
+  /** Interrupts the run if this host runs it; answers whether it does. */
+  interruptLocal(runId: string): boolean {
+    const active = this.active.get(runId);
+    if (!active) return false;
     active.run.stop('interrupt');
+    return true;
   }
 }

@@ -1,7 +1,7 @@
 import { WorkcellError } from '@workcell/protocol';
 import type { Logger } from 'pino';
 import type { Catalog } from '../catalog/catalog.js';
-import type { WorkspaceContainers } from '../containers/run-containers.js';
+import type { ContainerRemover, WorkspaceContainers } from '../containers/run-containers.js';
 import { LEASES, leaseHolder, withLease } from '../state/leases.js';
 import type { StateStore } from '../state/state-store.js';
 import type { Clock } from '../time/clock.js';
@@ -18,13 +18,16 @@ export interface WorkspaceRemover {
 /**
  * Deletes a workspace under its run lease, so no run (and no files write) starts while its
  * container and stored objects go: a message racing the delete either finds the workspace busy
- * or, once it is gone, not found.
+ * or, once it is gone, not found. The container goes through `removal`, which reaches the host
+ * that owns it when that is another host.
  */
 export class WorkspaceRemoval implements WorkspaceRemover {
   constructor(
     private readonly deps: {
       catalog: Catalog;
-      containers: WorkspaceContainers;
+      containers: Pick<WorkspaceContainers, 'assigned'>;
+      /** Removes a container record's container wherever it lives. */
+      removal: ContainerRemover;
       state: StateStore;
       clock: Clock;
       logger: Logger;
@@ -33,7 +36,7 @@ export class WorkspaceRemoval implements WorkspaceRemover {
   ) {}
 
   async remove(tenant: string, workspaceId: string): Promise<void> {
-    const { catalog, containers } = this.deps;
+    const { catalog, containers, removal } = this.deps;
     const ws = await catalog.getWorkspace(tenant, workspaceId);
     const done = await withLease(
       this.deps,
@@ -44,7 +47,7 @@ export class WorkspaceRemoval implements WorkspaceRemover {
       },
       async () => {
         const record = await containers.assigned(ws.id);
-        if (record) await containers.remove(record.id, 'workspace deleted');
+        if (record) await removal.removeContainer(record, 'workspace deleted');
         await catalog.deleteWorkspace(tenant, ws.id);
       },
     );

@@ -25,6 +25,8 @@ export interface ReadinessReport {
   stateStore: DependencyCheck & { kind: string };
   objectStore: DependencyCheck & { kind: string };
   image: DependencyCheck & { name: string };
+  /** Containers on this host; `full` (no room, none idle) makes the host not ready. */
+  capacity?: { max: number; used: number; full: boolean };
 }
 
 export interface HealthDeps {
@@ -36,6 +38,8 @@ export interface HealthDeps {
   accepting: () => boolean;
   /** How long one dependency may take to answer. */
   timeoutMs?: number;
+  /** This host's container capacity. */
+  capacity?: () => Promise<{ max: number; used: number; full: boolean }>;
 }
 
 const ASSIGNED_STATES = new Set(['assigned', 'idle', 'paused']);
@@ -87,13 +91,26 @@ export class HealthChecks {
       }),
     ]);
     const accepting = this.deps.accepting();
+    const capacity =
+      stateStore.ok && this.deps.capacity
+        ? await this.within(this.deps.capacity()).catch(() => undefined)
+        : undefined;
     return {
-      ready: accepting && docker.ok && stateStore.ok && objectStore.ok && imageCheck.ok,
+      ready:
+        accepting &&
+        docker.ok &&
+        stateStore.ok &&
+        objectStore.ok &&
+        imageCheck.ok &&
+        !(capacity?.full ?? false),
       accepting,
       docker,
       stateStore: { kind: state.kind, ...stateStore },
       objectStore: { kind: objects.description, ...objectStore },
       image: { name: image, ...imageCheck },
+      ...(capacity
+        ? { capacity: { max: capacity.max, used: capacity.used, full: capacity.full } }
+        : {}),
     };
   }
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { MemoryStateStore } from './memory-store.js';
 import { RedisStateStore } from './redis-store.js';
+import { parseRedisUrl } from './redis-url.js';
 import type { StateStore } from './state-store.js';
 
 export { CONTAINER_STATES } from './state-store.js';
@@ -8,6 +9,8 @@ export type { BufferedEvent, ContainerRecord, ContainerState, StateStore } from 
 export { MemoryStateStore, type MemoryStateStoreOptions } from './memory-store.js';
 export { RedisStateStore, type RedisStateStoreOptions } from './redis-store.js';
 export { DEFAULT_KEY_PREFIX, stateKeys, type StateKeys } from './keys.js';
+export { connectRedis, type RedisClient } from './redis-client.js';
+export { parseRedisUrl, withoutPassword, type RedisTarget } from './redis-url.js';
 
 export interface StateStoreConfig {
   /** Redis to share state across hosts; unset keeps state in this process. */
@@ -23,7 +26,10 @@ export function createStateStore(config: StateStoreConfig): StateStore {
     config.logger.info({ component: 'state' }, 'state store: in-process memory');
     return new MemoryStateStore();
   }
-  config.logger.info({ component: 'state' }, 'state store: Redis');
+  config.logger.info(
+    { component: 'state', cluster: parseRedisUrl(config.redisUrl).kind === 'cluster' },
+    'state store: Redis',
+  );
   return new RedisStateStore({
     url: config.redisUrl,
     logger: config.logger,

@@ -7,24 +7,31 @@ import type { StateStore } from './state-store.js';
  * Every lease name, built here and nowhere else (the StateStore turns a name into its key in
  * `keys.ts`).
  *
- * | lease              | held by                                   | holder id             |
- * |--------------------|-------------------------------------------|-----------------------|
- * | `run:<wid>`        | a run; a files write; a retire; a delete  | the run id, or `leaseHolder(...)` |
- * | `pool:<image>`     | the host refilling that image's warm pool | `leaseHolder('pool')` |
- * | `gc`               | the host running a GC pass                | `leaseHolder('gc')`   |
+ * | lease                  | held by                                        | holder id             |
+ * |------------------------|------------------------------------------------|-----------------------|
+ * | `run:<wid>`            | a run; a files write; a retire; a delete       | the run id, or `leaseHolder(...)` |
+ * | `pool:<image>@<scope>` | the host refilling that warm pool              | `leaseHolder('pool')` |
+ * | `gc:<scope>`           | the host running a GC pass over that data dir  | `leaseHolder('gc')`   |
+ *
+ * `<scope>` is a data directory's scope id (`containers/scope.ts`): hosts that share a data
+ * directory share its warm pools and take turns at its GC; hosts with data directories of their
+ * own refill and collect at once.
  */
 export const LEASES = {
   /** One workspace's run lease: whatever must not overlap a run (a run, a files write, a retire). */
   run: (workspaceId: string): string => `run:${workspaceId}`,
-  /** One image's warm-pool refill lease: one host refills at a time, so hosts do not overfill. */
-  pool: (image: string): string => `pool:${image}`,
-  /** One GC pass at a time across every host on one state store. */
-  gc: 'gc',
+  /**
+   * One warm pool's refill lease (`pool` is the pool's name, `<image>@<scope>`): one host refills
+   * it at a time, so hosts do not overfill.
+   */
+  pool: (pool: string): string => `pool:${pool}`,
+  /** One GC pass at a time over the containers of one data directory scope. */
+  gc: (scope: string): string => `gc:${scope}`,
 } as const;
 
 export const runLeaseName = LEASES.run;
 export const poolLeaseName = LEASES.pool;
-export const GC_LEASE = LEASES.gc;
+export const gcLeaseName = LEASES.gc;
 
 /** Who takes a lease besides a run (a run holds its workspace's lease under its run id). */
 export type LeasePurpose = 'retire' | 'gc' | 'pool' | 'files' | 'delete';

@@ -1,8 +1,9 @@
 import { WorkcellError, isRunEventName } from '@workcell/protocol';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { stateKeys, type StateKeys } from './keys.js';
 import { SCRIPTS } from './lua/index.js';
+import { connectRedis, type RedisClient } from './redis-client.js';
+import { withoutPassword } from './redis-url.js';
 import {
   byCreation,
   decodeFlatRecord,
@@ -14,7 +15,7 @@ import {
 import type { BufferedEvent, ContainerRecord, ContainerState, StateStore } from './state-store.js';
 
 export interface RedisStateStoreOptions {
-  /** `redis://[user:password@]host:port[/db]` */
+  /** `redis://[user:password@]host:port[/db]`, or `redis+cluster://host:port,host:port,...` */
   url: string;
   /** Every key starts with `<keyPrefix>:`; default `workcell`. */
   keyPrefix?: string;
@@ -27,13 +28,13 @@ export interface RedisStateStoreOptions {
 type ScriptCall = (...keysThenArgs: (string | number)[]) => Promise<unknown>;
 type ScriptName = keyof typeof SCRIPTS;
 
-/** Reconnect delays grow 50, 100, 200 ... and stay at 1 s: a restarted Redis is found fast. */
-const MAX_RECONNECT_DELAY_MS = 1_000;
-
 /**
- * The StateStore on Redis, shared by every host that points at the same Redis and key prefix.
- * Each compare-and-set is one Lua script (see `lua/`); plain reads and writes are single
- * commands. While Redis is down, calls fail within a few reconnect attempts with a
+ * The StateStore on Redis (one server or a Redis Cluster), shared by every host that points at
+ * the same Redis and key prefix. Each compare-and-set is one Lua script (see `lua/`) on keys of
+ * one hash slot (see `keys.ts`); plain reads and writes are single commands. A step that
+ * touches keys of several slots (claiming a warm container, deleting a record) is a sequence of
+ * single-slot steps ordered so that a host dying between two of them leaves state that readers
+ * tolerate and GC repairs. While Redis is down, calls fail within a few reconnect attempts with a
  * `dependency_unavailable` WorkcellError instead of waiting; the client keeps reconnecting and
  * the first call after Redis is back works (scripts are re-sent when Redis lost them).
  */
@@ -41,7 +42,7 @@ export class RedisStateStore implements StateStore {
   readonly kind = 'redis' as const;
   readonly keys: StateKeys;
 
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly scripts: Record<ScriptName, ScriptCall>;
   private readonly where: string;
   private readonly pingTimeoutMs: number;
@@ -53,15 +54,7 @@ export class RedisStateStore implements StateStore {
     this.where = withoutPassword(options.url);
     this.pingTimeoutMs = options.pingTimeoutMs ?? 2_000;
     this.logger = options.logger?.child({ component: 'state', redis: this.where });
-    this.redis = new Redis(options.url, {
-      // A call made while Redis is down fails after this many reconnect attempts.
-      maxRetriesPerRequest: 2,
-      enableOfflineQueue: true,
-      retryStrategy: (attempt) => Math.min(50 * 2 ** (attempt - 1), MAX_RECONNECT_DELAY_MS),
-      connectTimeout: 3_000,
-      // A compare-and-set whose reply was lost must not run a second time on reconnect.
-      autoResendUnfulfilledCommands: false,
-    });
+    this.redis = connectRedis(options.url);
     this.redis.on('error', (err: Error) => this.onConnectionError(err));
     this.redis.on('ready', () => this.onReady());
 
@@ -109,16 +102,14 @@ export class RedisStateStore implements StateStore {
   }
 
   async putContainer(record: ContainerRecord): Promise<void> {
-    const key = this.keys.container(record.id);
-    await this.run('putContainer', async () => {
-      const results = await this.redis
-        .multi()
-        .del(key)
-        .hset(key, encodeRecord(record))
-        .sadd(this.keys.containers, record.id)
-        .exec();
-      for (const [err] of results ?? []) if (err) throw err;
-    });
+    // Indexed first: an id whose record is missing is skipped by readers, a record missing
+    // from the index would be invisible to them.
+    await this.run('putContainer', () => this.redis.sadd(this.keys.containers, record.id));
+    await this.script(
+      'putContainer',
+      this.keys.container(record.id),
+      ...Object.entries(encodeRecord(record)).flat(),
+    );
   }
 
   async getContainer(id: string): Promise<ContainerRecord | null> {
@@ -129,16 +120,15 @@ export class RedisStateStore implements StateStore {
   async listContainers(): Promise<ContainerRecord[]> {
     const records = await this.run('listContainers', async () => {
       const ids = await this.redis.smembers(this.keys.containers);
-      if (ids.length === 0) return [];
-      const pipeline = this.redis.pipeline();
-      for (const id of ids) pipeline.hgetall(this.keys.container(id));
-      const results = (await pipeline.exec()) ?? [];
-      return results.map(([err, hash]) => {
-        if (err) throw err;
-        return decodeRecord(hash as Record<string, string>);
-      });
+      // One read per record: records live in slots of their own, which one pipeline cannot
+      // span on a cluster. Reads go out together and are answered in parallel.
+      return Promise.all(ids.map(async (id) => decodeRecord(await this.readRecord(id))));
     });
     return records.filter((r): r is ContainerRecord => r !== null).sort(byCreation);
+  }
+
+  private readRecord(id: string): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.keys.container(id));
   }
 
   async transitionContainer(
@@ -162,37 +152,44 @@ export class RedisStateStore implements StateStore {
   }
 
   async deleteContainer(id: string): Promise<void> {
-    await this.script(
-      'deleteContainer',
-      this.keys.container(id),
-      this.keys.containers,
-      id,
-      this.keys.warmPrefix,
-      this.keys.assignmentPrefix,
-      this.keys.assignmentSuffix,
-    );
+    const record = await this.getContainer(id);
+    if (record) {
+      await this.run('deleteContainer', () => this.redis.zrem(this.keys.warm(record.image), id));
+      if (record.workspaceId) await this.clearAssignment(record.workspaceId, id);
+      await this.run('deleteContainer', () => this.redis.del(this.keys.container(id)));
+    }
+    await this.run('deleteContainer', () => this.redis.srem(this.keys.containers, id));
   }
 
   async addWarm(image: string, id: string): Promise<void> {
     await this.run('addWarm', () => this.redis.zadd(this.keys.warm(image), 'NX', Date.now(), id));
   }
 
+  /**
+   * ZPOPMIN hands each id to one caller only; the record's compare-and-set from `warm` then
+   * decides against a GC removing it at the same moment. A host that dies between the two
+   * leaves a `warm` record outside the pool, which GC puts back.
+   */
   async claimWarm(
     image: string,
     workspaceId: string,
     tenant: string,
     now: number,
   ): Promise<ContainerRecord | null> {
-    const reply = await this.script(
-      'claimWarm',
-      this.keys.warm(image),
-      this.keys.assignment(workspaceId),
-      this.keys.containerPrefix,
-      workspaceId,
-      tenant,
-      now,
-    );
-    return reply === null ? null : decodeFlatRecord(reply as string[]);
+    for (;;) {
+      const popped = await this.run('claimWarm', () => this.redis.zpopmin(this.keys.warm(image)));
+      const id = popped[0];
+      if (id === undefined) return null;
+      const claimed = await this.transitionContainer(
+        id,
+        ['warm'],
+        { state: 'assigned', workspaceId, tenant },
+        now,
+      );
+      if (!claimed) continue;
+      await this.setAssignment(workspaceId, id);
+      return claimed;
+    }
   }
 
   async listWarm(image: string): Promise<string[]> {
@@ -332,16 +329,5 @@ export class RedisStateStore implements StateStore {
     if (!this.reportedDown) return;
     this.reportedDown = false;
     this.logger?.info('Redis connection restored');
-  }
-}
-
-/** The URL without its password, for messages and logs. */
-export function withoutPassword(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'redis (unparseable URL)';
   }
 }

@@ -62,9 +62,10 @@ export interface StateStore {
     now: number,
   ): Promise<ContainerRecord | null>;
   /**
-   * Removes the record, its warm-pool entry and the workspace assignment that names it. The
-   * pool and the workspace are the ones the record names (`image`, `workspaceId`); without a
-   * record there is nothing else to remove.
+   * Removes the record, its entry in the warm pool named by its `image`, and the workspace
+   * assignment that names it; without a record there is nothing else to remove. A pool named
+   * otherwise (the orchestrator's per-scope pools) is the caller's to clear; a claim skips ids
+   * whose record is gone either way.
    */
   deleteContainer(id: string): Promise<void>;
 

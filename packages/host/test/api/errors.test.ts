@@ -61,4 +61,16 @@ describe('errorResponse: anything thrown -> status and {code, message}', () => {
     expect(busy.headers['retry-after']).toBeUndefined();
     await app.close();
   });
+
+  it('answers host_at_capacity 503 with Retry-After, so a load balancer tries another host', async () => {
+    const app = Fastify();
+    app.get('/full', async (_req, reply) =>
+      sendError(reply, new WorkcellError('host_at_capacity', 'full', { retryAfterSeconds: 5 })),
+    );
+    const full = await app.inject('/full');
+    expect(full.statusCode).toBe(503);
+    expect(full.headers['retry-after']).toBe('5');
+    expect(full.json()).toEqual({ error: { code: 'host_at_capacity', message: 'full' } });
+    await app.close();
+  });
 });

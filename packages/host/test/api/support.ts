@@ -142,7 +142,8 @@ export async function apiHarness(
     containers: { assigned: async () => null },
     workspaces: new WorkspaceRemoval({
       catalog,
-      containers: { assigned: async () => null, remove: async () => undefined },
+      containers: { assigned: async () => null },
+      removal: { removeContainer: async () => undefined },
       state,
       clock: systemClock,
       logger,
@@ -159,6 +160,8 @@ export async function apiHarness(
       logger,
     }),
     egress: { policies: {} as PolicyStore, audit: new AuditTrail() },
+    // Egress changes are heard by this host alone here.
+    control: { egressChanged: async () => undefined },
     secrets,
     health: new HealthChecks({
       runtime: runtime as unknown as ContainerRuntime,

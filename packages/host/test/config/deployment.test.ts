@@ -5,8 +5,8 @@ import { ENV_NAMES } from '../../src/config/schema.js';
 
 const compose = readFileSync(new URL('../../../../docker-compose.yml', import.meta.url), 'utf8');
 
-/** The `host` service's block of the Compose file. */
-const hostService = compose.slice(compose.indexOf('\n  host:\n'));
+/** The `host` service's block of the Compose file (it carries the `&host` anchor). */
+const hostService = compose.slice(compose.search(/\n {2}host:( &host)?\n/));
 
 describe('the Compose deployment', () => {
   it('forwards every setting the host reads', () => {
@@ -14,6 +14,15 @@ describe('the Compose deployment', () => {
       (name) => !new RegExp(`^      ${name}: `, 'm').test(hostService),
     );
     expect(missing).toEqual([]);
+  });
+
+  it("gives the scale profile's second host the same settings, through the anchor", () => {
+    expect(hostService).toMatch(/^    environment: &host-env\n/m);
+    const hostB = compose.slice(compose.indexOf('\n  host-b:\n'));
+    expect(hostB).toMatch(/^    environment:\n      <<: \*host-env\n/m);
+    // Its own identity and data directory (it owns the containers of that directory).
+    expect(hostB).toMatch(/^      WORKCELL_HOST_ID: /m);
+    expect(hostB).toMatch(/^      WORKCELL_DATA_DIR: /m);
   });
 
   it('never hands the object store keys to the AWS SDK chain Bedrock signs with', () => {

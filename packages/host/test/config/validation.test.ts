@@ -28,6 +28,11 @@ describe('configuration validation', () => {
     });
   });
 
+  it('takes a Redis Cluster as redis+cluster:// seed nodes', () => {
+    const url = 'redis+cluster://127.0.0.1:7101,127.0.0.1:7102';
+    expect(loadConfig({ WORKCELL_REDIS_URL: url }).redisUrl).toBe(url);
+  });
+
   it('reads the gVisor runtime from WORKCELL_RUNTIME', () => {
     expect(loadConfig({ WORKCELL_RUNTIME: 'runsc' }).runtime).toBe('runsc');
   });
@@ -38,6 +43,7 @@ describe('configuration validation', () => {
     ['WORKCELL_RUNTIME', 'kata'],
     ['WORKCELL_MODEL_PROVIDER', 'openai'],
     ['WORKCELL_REDIS_URL', 'not a url'],
+    ['WORKCELL_REDIS_URL', 'redis+cluster://127.0.0.1'],
     ['WORKCELL_S3_ENDPOINT', '//minio:9000'],
     ['WORKCELL_API_TOKENS', 'short=tenant'],
     ['WORKCELL_API_TOKENS', 'a-long-enough-token-value=bad tenant'],

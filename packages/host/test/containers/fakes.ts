@@ -17,6 +17,7 @@ import type {
   ContainerRuntime,
   ContainerSpec,
 } from '../../src/containers/runtime.js';
+import { dataDirScope } from '../../src/containers/scope.js';
 import { SlotStore, type Slot } from '../../src/containers/slots.js';
 import type { WorkspaceSync } from '../../src/containers/workspace-sync.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
@@ -313,6 +314,7 @@ export function settingsFor(
     image: IMAGE,
     imageVersion: '1',
     hostId,
+    scopeId: 'unit-scope',
     runtime: 'runc',
     limits: { memoryMb: 256, cpus: 1, pids: 64, nofile: 1024 },
     agentEnv: {},
@@ -336,7 +338,8 @@ export function rig(
   const onWarmClaim = new Set<() => void>();
   const make = (hostId: string, overrides: Partial<OrchestratorSettings> = {}): Host => {
     const gateway = new FakeGateway();
-    const settings = settingsFor(hostId, overrides);
+    // Hosts of one rig share its data directory, and so its scope.
+    const settings = settingsFor(hostId, { scopeId: dataDirScope(dataDir), ...overrides });
     const listeners = new EgressListeners({ gateway, slots, hostId, logger: silent });
     const orchestrator = new Orchestrator({
       runtime,

@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GarbageCollector, GC_LEASE, type GcSettings } from '../../src/containers/gc.js';
+import { GarbageCollector, type GcSettings } from '../../src/containers/gc.js';
 import { LABELS } from '../../src/containers/runtime.js';
-import { runLeaseName } from '../../src/state/leases.js';
-import { IMAGE, RecordingSync, rig, silent, type Rig } from './fakes.js';
+import { gcLeaseName, runLeaseName } from '../../src/state/leases.js';
+import { RecordingSync, rig, silent, type Rig } from './fakes.js';
 
 const SETTINGS: GcSettings = {
   idleTimeoutMs: 60_000,
@@ -27,6 +27,7 @@ function collector(
     slots: r.slots,
     clock: r.clock,
     hostId: 'host-a',
+    scope: r.settings,
     sync,
     logger: silent,
     settings: { ...SETTINGS, ...settings },
@@ -119,6 +120,39 @@ describe('GarbageCollector', () => {
     expect(report.removed).toEqual([{ id: got.record.id, reason: 'max lifetime' }]);
   });
 
+  it('puts back into the pool a warm container that a host dying mid-claim left out of it', async () => {
+    r = rig();
+    const warm = await r.orchestrator.createContainer();
+    // The claimer took the id from the pool, then died before claiming the record.
+    await r.state.removeWarm(r.orchestrator.pool, warm.id);
+    const gc = collector(r);
+
+    r.clock.advance(SETTINGS.graceMs - 1);
+    expect((await gc.runOnce()).rebuilt).toEqual([]);
+    r.clock.advance(1);
+    expect((await gc.runOnce()).rebuilt).toEqual([{ id: warm.id, state: 'warm' }]);
+    expect(await r.state.listWarm(r.orchestrator.pool)).toEqual([warm.id]);
+    expect((await r.orchestrator.acquire('t1', 'ws1')).record.id).toBe(warm.id);
+  });
+
+  it('removes, without syncing it out, a container whose workspace another host took over', async () => {
+    r = rig();
+    const sync = new RecordingSync();
+    const got = await idleContainer(r, 'ws1');
+    // Another host took the workspace over and started its own container.
+    await r.state.setAssignment('ws1', 'container-on-another-host');
+    const gc = collector(r, sync);
+
+    r.clock.advance(SETTINGS.graceMs);
+    const report = await gc.runOnce();
+    expect(report.removed).toEqual([
+      { id: got.record.id, reason: 'superseded: its workspace moved to another container' },
+    ]);
+    expect(sync.outs).toEqual([]);
+    expect(r.runtime.containers.has(got.record.id)).toBe(false);
+    expect(await r.state.getAssignment('ws1')).toBe('container-on-another-host');
+  });
+
   it('removes failed containers and warm ones that stopped', async () => {
     r = rig();
     const failed = await r.orchestrator.acquire('t1', 'ws1');
@@ -190,7 +224,7 @@ describe('GarbageCollector', () => {
         { id: idle.record.id, state: 'idle' },
       ]),
     );
-    expect(await r.state.listWarm(IMAGE)).toEqual([warm.id]);
+    expect(await r.state.listWarm(r.orchestrator.pool)).toEqual([warm.id]);
     expect(await r.state.getAssignment('ws1')).toBe(idle.record.id);
   });
 
@@ -219,10 +253,10 @@ describe('GarbageCollector', () => {
 
   it('runs one pass at a time across hosts', async () => {
     r = rig();
-    await r.state.acquireLease(GC_LEASE, 'another-host', 60_000);
+    await r.state.acquireLease(gcLeaseName(r.settings.scopeId), 'another-host', 60_000);
     const report = await collector(r).runOnce();
     expect(report.skipped).toBe('lease_held');
-    await r.state.releaseLease(GC_LEASE, 'another-host');
+    await r.state.releaseLease(gcLeaseName(r.settings.scopeId), 'another-host');
     expect((await collector(r).runOnce()).skipped).toBeUndefined();
   });
 

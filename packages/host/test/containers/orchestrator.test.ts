@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LABELS } from '../../src/containers/runtime.js';
-import { IMAGE, rig, type Rig } from './fakes.js';
+import { rig, type Rig } from './fakes.js';
 
 describe('Orchestrator', () => {
   let r: Rig;
@@ -12,7 +12,7 @@ describe('Orchestrator', () => {
     r = rig();
     const warm = await r.orchestrator.createContainer();
     expect(warm.state).toBe('warm');
-    expect(await r.state.listWarm(IMAGE)).toEqual([warm.id]);
+    expect(await r.state.listWarm(r.orchestrator.pool)).toEqual([warm.id]);
     const creates = r.runtime.calls.filter((c) => c === 'create').length;
 
     const got = await r.orchestrator.acquire('t1', 'ws1');

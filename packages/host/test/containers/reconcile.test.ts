@@ -6,7 +6,7 @@ import { reconcile, type ReconcileReport } from '../../src/containers/reconcile.
 import { runLeaseName } from '../../src/state/leases.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import type { StateStore } from '../../src/state/state-store.js';
-import { FakeGateway, IMAGE, RecordingSync, rig, settingsFor, silent, type Rig } from './fakes.js';
+import { FakeGateway, RecordingSync, rig, settingsFor, silent, type Rig } from './fakes.js';
 
 /** The same host started again: a new orchestrator (no listeners) on `state`, then reconcile. */
 async function restart(
@@ -22,7 +22,7 @@ async function restart(
 }> {
   await r.listeners.close();
   const gateway = new FakeGateway();
-  const settings = settingsFor(hostId, { imageVersion });
+  const settings = settingsFor(hostId, { imageVersion, scopeId: r.settings.scopeId });
   const listeners = new EgressListeners({ gateway, slots: r.slots, hostId, logger: silent });
   const orchestrator = new Orchestrator({
     runtime: r.runtime,
@@ -79,7 +79,7 @@ describe('reconcile at start-up', () => {
       tenant: 't1',
       lastRunEndedAt: r.clock.now(),
     });
-    expect(await fresh.listWarm(IMAGE)).toEqual([warm.id]);
+    expect(await fresh.listWarm(orchestrator.pool)).toEqual([warm.id]);
     expect(listeners.holds(idle.record.id) && listeners.holds(warm.id)).toBe(true);
     expect(gateway.open.get(idle.slot.egressSocket)?.identity).toEqual({
       workspaceId: 'ws1',

@@ -46,7 +46,7 @@ describe('WarmPool', () => {
     p.start();
     await p.settled();
     expect(await p.warmCount()).toBe(2);
-    const before = new Set(await r.state.listWarm(IMAGE));
+    const before = new Set(await r.state.listWarm(r.orchestrator.pool));
     const createsBefore = creates(r);
 
     const got = await r.orchestrator.acquire('t1', 'ws1');
@@ -72,7 +72,7 @@ describe('WarmPool', () => {
     r = rig({ settings: { imageVersion: 'old' } });
     const old = pool(r);
     await old.tick();
-    const oldIds = await r.state.listWarm(IMAGE);
+    const oldIds = await r.state.listWarm(r.orchestrator.pool);
     expect(oldIds).toHaveLength(2);
 
     const upgraded = r.peer('host-a-upgraded');
@@ -80,7 +80,7 @@ describe('WarmPool', () => {
     const fresh = pool(r, {}, upgraded);
     const tick = await fresh.tick();
     expect(tick.drained.map((d) => d.reason)).toEqual(['old image version', 'old image version']);
-    const nowIds = await r.state.listWarm(IMAGE);
+    const nowIds = await r.state.listWarm(r.orchestrator.pool);
     expect(nowIds).toHaveLength(2);
     expect(nowIds.some((id) => oldIds.includes(id))).toBe(false);
 
@@ -95,7 +95,7 @@ describe('WarmPool', () => {
     r = rig();
     const p = pool(r);
     await p.tick();
-    const [dead] = await r.state.listWarm(IMAGE);
+    const [dead] = await r.state.listWarm(r.orchestrator.pool);
     await r.runtime.kill(dead as string);
     const tick = await p.tick();
     expect(tick.drained).toEqual([{ id: dead, reason: 'stopped' }]);

@@ -15,8 +15,8 @@ function setup() {
 describe('leases', () => {
   it('names every lease in one place', () => {
     expect(LEASES.run('ws_1')).toBe('run:ws_1');
-    expect(LEASES.pool('img:1')).toBe('pool:img:1');
-    expect(LEASES.gc).toBe('gc');
+    expect(LEASES.pool('img:1@0123456789abcdef')).toBe('pool:img:1@0123456789abcdef');
+    expect(LEASES.gc('0123456789abcdef')).toBe('gc:0123456789abcdef');
     expect(leaseHolder('gc', 'host-a')).toMatch(/^gc:host-a:[0-9a-f]{12}$/);
     expect(renewEveryMs(30_000)).toBe(10_000);
     expect(renewEveryMs(900)).toBe(1000);

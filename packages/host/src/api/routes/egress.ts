@@ -36,6 +36,8 @@ export function registerEgressRoutes(
     const ws = await s.catalog.getWorkspace(request.principal.tenant, request.params.wid);
     const body = parseBody(putEgressBody, request.body);
     await egress.policies.set(ws.tenant, ws.id, body.hosts);
+    // The host holding the workspace's container may be another one: it reads the policy again.
+    await s.control.egressChanged(ws.tenant, ws.id);
     return view(ws.tenant, ws.id);
   });
 }

@@ -1,9 +1,8 @@
 import { acquireLease } from './acquire-lease.js';
 import { appendRunEvent } from './append-run-event.js';
-import { claimWarm } from './claim-warm.js';
 import { clearAssignment } from './clear-assignment.js';
-import { deleteContainer } from './delete-container.js';
 import { hit } from './hit.js';
+import { putContainer } from './put-container.js';
 import { releaseLease } from './release-lease.js';
 import { renewLease } from './renew-lease.js';
 import { transitionContainer } from './transition-container.js';
@@ -12,15 +11,15 @@ export type { LuaScript } from './script.js';
 
 /**
  * Every compare-and-set of the Redis state store. The scripts live in TypeScript strings so
- * they ship in `dist` with the code that loads them.
+ * they ship in `dist` with the code that loads them. Each touches only the keys it is given in
+ * KEYS, all in one hash slot, so it runs unchanged on Redis Cluster.
  */
 export const SCRIPTS = {
   acquireLease,
   appendRunEvent,
-  claimWarm,
   clearAssignment,
-  deleteContainer,
   hit,
+  putContainer,
   releaseLease,
   renewLease,
   transitionContainer,

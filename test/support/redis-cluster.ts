@@ -1,0 +1,145 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Cluster, Redis } from 'ioredis';
+
+/**
+ * A real three-master Redis Cluster on loopback for the system tests, built with Debian's
+ * `redis-server --cluster-enabled yes` and `redis-cli --cluster create`. Ports come from
+ * `WORKCELL_TEST_REDIS_CLUSTER_PORTS` (default 7101,7102,7103; each node's bus is port + 10000).
+ * A cluster already answering on those ports is used as it is.
+ */
+export interface TestRedisCluster {
+  readonly url: string;
+  readonly ports: number[];
+  stop(): Promise<void>;
+}
+
+export function clusterPorts(): number[] {
+  const raw = process.env.WORKCELL_TEST_REDIS_CLUSTER_PORTS ?? '7101,7102,7103';
+  const ports = raw.split(',').map((p) => Number(p.trim()));
+  if (ports.length !== 3 || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 55535)) {
+    throw new Error(`WORKCELL_TEST_REDIS_CLUSTER_PORTS must be three ports, not ${raw}`);
+  }
+  return ports;
+}
+
+async function clusterState(port: number): Promise<string | null> {
+  const redis = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 500,
+  });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    const info = await redis.cluster('INFO');
+    return /cluster_state:(\w+)/.exec(info)?.[1] ?? null;
+  } catch {
+    return null;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function allOk(ports: number[]): Promise<boolean> {
+  const states = await Promise.all(ports.map(clusterState));
+  return states.every((s) => s === 'ok');
+}
+
+export async function startRedisCluster(): Promise<TestRedisCluster> {
+  const ports = clusterPorts();
+  const url = `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`;
+  if (await allOk(ports)) return { url, ports, stop: async () => undefined };
+
+  const dir = mkdtempSync(join(tmpdir(), 'workcell-redis-cluster-'));
+  const pids: number[] = [];
+  const stop = async (): Promise<void> => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    await sleep(100);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const port of ports) {
+      const nodeDir = join(dir, String(port));
+      mkdirSync(nodeDir);
+      const child = spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(nodeDir, 'nodes.conf'),
+          '--cluster-node-timeout',
+          '2000',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          nodeDir,
+          '--logfile',
+          join(nodeDir, 'redis.log'),
+        ],
+        { stdio: 'ignore', detached: false },
+      );
+      if (child.pid === undefined) throw new Error('redis-server did not start');
+      pids.push(child.pid);
+    }
+    const deadline = Date.now() + 10_000;
+    while ((await Promise.all(ports.map(clusterState))).some((s) => s === null)) {
+      if (Date.now() > deadline)
+        throw new Error(`cluster nodes on ${ports.join(',')} do not answer`);
+      await sleep(50);
+    }
+    const created = spawnSync(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...ports.map((p) => `127.0.0.1:${p}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    if (created.status !== 0) {
+      throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
+    }
+    while (!(await allOk(ports))) {
+      if (Date.now() > deadline + 20_000) {
+        const log = readFileSync(join(dir, String(ports[0]), 'redis.log'), 'utf8');
+        throw new Error(`cluster on ${ports.join(',')} did not reach state ok: ${log}`);
+      }
+      await sleep(100);
+    }
+    // Every node must know every slot's owner before the first test writes.
+    const probe = new Cluster(ports.map((port) => ({ host: '127.0.0.1', port })));
+    try {
+      await probe.set('workcell-test:cluster-probe', '1');
+      await probe.del('workcell-test:cluster-probe');
+    } finally {
+      probe.disconnect();
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, ports, stop };
+}
