@@ -52,7 +52,7 @@ import { SecretCipher } from './secrets/cipher.js';
 import { SecretStore } from './secrets/secret-store.js';
 import { containerTrustEnv, loadInterception } from './secrets/trust.js';
 import { createStateStore } from './state/index.js';
-import type { StateStore } from './state/state-store.js';
+import type { ContainerRecord, StateStore } from './state/state-store.js';
 import { createObjectStore } from './storage/index.js';
 import { s3SettingsFrom } from './storage/create-store.js';
 import type { ObjectStore } from './storage/object-store.js';
@@ -180,9 +180,10 @@ export async function createWorkcell(
   const runtime = options.runtime ?? new DockerRuntime(logger.child({ component: 'docker' }));
   // This host's containers only (their slots are in its data directory): each host is scraped
   // on its own.
-  const metrics = new WorkcellMetrics(async () =>
-    (await state.listContainers()).filter((r) => slots.exists(r.slotId)),
-  );
+  /** This host's containers: those whose slot is in its data directory. */
+  const ownContainers = async (): Promise<ContainerRecord[]> =>
+    (await state.listContainers()).filter((r) => slots.exists(r.slotId));
+  const metrics = new WorkcellMetrics(ownContainers);
 
   const audit = new AuditTrail();
   const agentPolicy = new AgentSettingsPolicy({
@@ -463,6 +464,7 @@ export async function createWorkcell(
     image: config.image,
     accepting: () => execute.isAccepting,
     capacity: () => capacity.report(),
+    containers: ownContainers,
   });
 
   const api = await buildApi({

@@ -1,5 +1,5 @@
 import type { ContainerRuntime } from '../containers/runtime.js';
-import type { StateStore } from '../state/state-store.js';
+import type { ContainerRecord, StateStore } from '../state/state-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 /** One dependency's answer. */
@@ -40,6 +40,11 @@ export interface HealthDeps {
   timeoutMs?: number;
   /** This host's container capacity. */
   capacity?: () => Promise<{ max: number; used: number; full: boolean }>;
+  /**
+   * The containers this host counts as its own (hosts that share a StateStore each report their
+   * own pool); default every record in the state store.
+   */
+  containers?: () => Promise<ContainerRecord[]>;
 }
 
 const ASSIGNED_STATES = new Set(['assigned', 'idle', 'paused']);
@@ -62,7 +67,8 @@ export class HealthChecks {
     let pool = { warm: 0, assigned: 0, running: 0 };
     if (stateStore.ok) {
       // The state store answered its ping: a listing that fails now reports an empty pool rather than fail the health check.
-      const records = await this.within(state.listContainers()).catch(() => []);
+      const list = this.deps.containers ?? (() => state.listContainers());
+      const records = await this.within(list()).catch(() => []);
       pool = {
         warm: records.filter((r) => r.state === 'warm').length,
         assigned: records.filter((r) => ASSIGNED_STATES.has(r.state)).length,
