@@ -37,7 +37,7 @@ describe('/health pool counts', () => {
     const health = new HealthChecks({
       runtime: new FakeRuntime(),
       state,
-      objects: new DirectoryObjectStore(dir),
+      objects: new DirectoryObjectStore({ root: dir }),
       image: 'img',
       accepting: () => true,
       containers: async () => (await state.listContainers()).filter((r) => mine.has(r.slotId)),
@@ -46,7 +46,7 @@ describe('/health pool counts', () => {
     const everyone = new HealthChecks({
       runtime: new FakeRuntime(),
       state,
-      objects: new DirectoryObjectStore(dir),
+      objects: new DirectoryObjectStore({ root: dir }),
       image: 'img',
       accepting: () => true,
     });
