@@ -9,24 +9,18 @@
  *   for the value) over opaque. Goal: ratio >= 0.5. Also reported: the terminated tunnel
  *   without a placeholder, which shows what the response scan costs.
  *
- * The proxy, the upstream and the client share this process (the same for both paths).
+ * The proxy runs in a process of its own (bench/proxy-secrets-server.ts), as it does beside the
+ * host; the upstream and the client share this one (the same for both paths).
  * Run: npx tsx bench/proxy-secrets.ts (BENCH_REQUESTS, default 2000; BENCH_MB, default 128;
  * BENCH_ROUNDS, default 5).
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import {
-  CredentialProxy,
-  loadOrCreateCa,
-  loadUpstreamTrust,
-  parseCidrList,
-  parseEgressPatterns,
-  type SecretBinding,
-} from '../packages/proxy/src/index.js';
+import { fileURLToPath } from 'node:url';
 import { openTunnel, startTls, TunnelSession } from '../packages/proxy/test/tls-client.js';
 import { makeTestCa } from '../test/support/test-ca.js';
 import { median, percentile, round } from './proxy-support.js';
@@ -63,40 +57,25 @@ async function main(): Promise<void> {
   const port = (upstream.address() as AddressInfo).port;
 
   const dir = mkdtempSync(join(tmpdir(), 'workcell-bench-secrets-'));
-  const ca = await loadOrCreateCa({
-    privateDir: join(dir, 'ca'),
-    publicDir: join(dir, 'trust'),
-  });
-  const proxy = new CredentialProxy({
-    resolve: async () => ['127.0.0.1'],
-    audit: () => undefined,
-    logger: pino({ level: 'silent' }),
-    interception: { ca, upstreamTrust: await loadUpstreamTrust(testCa.caFile) },
-  });
-  const policy = {
-    allow: parseEgressPatterns(
-      `secret.example:${port},plain.example:${port}`,
-      'WORKCELL_EGRESS_ALLOW',
-    ),
-    deny: [],
-    allowPrivate: parseCidrList('127.0.0.1/32', 'WORKCELL_EGRESS_ALLOW_PRIVATE'),
-  };
-  const secret: SecretBinding = {
-    name: 'bench',
-    placeholder: PLACEHOLDER,
-    hosts: ['secret.example'],
-    header: 'authorization',
-    format: 'Bearer {value}',
-    value: () => 'bench-real-value',
-  };
-  const socketPath = join(dir, 'egress.sock');
-  await proxy.listen(
-    socketPath,
-    { workspaceId: 'bench', containerId: null },
-    () => policy,
-    () => [secret],
+  const serverScript = fileURLToPath(new URL('./proxy-secrets-server.ts', import.meta.url));
+  const server = spawn(
+    process.execPath,
+    ['--import', 'tsx', serverScript, String(port), dir, testCa.caFile, PLACEHOLDER],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  const trust = `${testCa.caPem}\n${ca.certificatePem}`;
+  const { socketPath, caPem } = await new Promise<{ socketPath: string; caPem: string }>(
+    (resolve, reject) => {
+      let out = '';
+      server.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('\n')) resolve(JSON.parse(out.slice(0, out.indexOf('\n'))));
+      });
+      server.once('exit', (code) =>
+        reject(new Error(`the proxy process exited (${code ?? 'signal'})`)),
+      );
+    },
+  );
+  const trust = `${testCa.caPem}\n${caPem}`;
 
   const session = async (host: string): Promise<TunnelSession> => {
     const opened = await openTunnel(socketPath, `${host}:${port}`);
@@ -173,7 +152,7 @@ async function main(): Promise<void> {
       2,
     ),
   );
-  await proxy.close();
+  server.kill('SIGTERM');
   upstream.closeAllConnections();
   upstream.close();
   testCa.remove();

@@ -48,6 +48,23 @@ export class ScrubStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    // Most chunks hold no value at all: pass them on without copying. A value can only straddle
+    // the held-back bytes and the chunk within `carry + chunk[0, keep)`.
+    if (chunk.length > this.keep) {
+      const boundary = this.carry.length
+        ? Buffer.concat([this.carry, chunk.subarray(0, this.keep)])
+        : null;
+      const hit = this.scrubs.some(
+        ({ needle }) => chunk.indexOf(needle) >= 0 || (boundary?.indexOf(needle) ?? -1) >= 0,
+      );
+      if (!hit) {
+        if (this.carry.length) this.push(this.carry);
+        const cut = chunk.length - this.keep;
+        this.carry = chunk.subarray(cut);
+        done(null, chunk.subarray(0, cut));
+        return;
+      }
+    }
     const joined = replaceAll(
       this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk,
       this.scrubs,
