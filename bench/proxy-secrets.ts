@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openTunnel, startTls, TunnelSession } from '../packages/proxy/test/tls-client.js';
 import { makeTestCa } from '../test/support/test-ca.js';
-import { median, percentile, round } from './proxy-support.js';
+import { median, percentile, round, streamBytes } from './proxy-support.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
 const TOTAL_BYTES = Number(process.env.BENCH_MB ?? 128) * 1024 * 1024;
@@ -37,18 +37,7 @@ async function main(): Promise<void> {
     req.resume();
     if (req.url === '/large') {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
-      let sent = 0;
-      const pump = (): void => {
-        while (sent < TOTAL_BYTES) {
-          sent += CHUNK.length;
-          if (!res.write(CHUNK)) {
-            res.once('drain', pump);
-            return;
-          }
-        }
-        res.end();
-      };
-      pump();
+      streamBytes(res, TOTAL_BYTES, CHUNK);
       return;
     }
     res.end('ok');

@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 /**
  * Shared set-up for the proxy benchmarks: a proxy listener on a temporary Unix socket, a raw
  * byte relay on another Unix socket to the same upstream (the baseline: what the egress path
@@ -98,3 +99,19 @@ export function percentile(values: number[], p: number): number {
 export const median = (values: number[]): number => percentile(values, 50);
 
 export const round = (n: number, digits = 2): number => Number(n.toFixed(digits));
+
+/** Writes `total` bytes of `chunk` to `res` as fast as the reader takes them, then ends it. */
+export function streamBytes(res: Writable, total: number, chunk: Buffer): void {
+  let sent = 0;
+  const pump = (): void => {
+    while (sent < total) {
+      sent += chunk.length;
+      if (!res.write(chunk)) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+    res.end();
+  };
+  pump();
+}

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { median, round } from './proxy-support.js';
+import { median, round, streamBytes } from './proxy-support.js';
 
 const TOTAL_BYTES = Number(process.env.BENCH_MB ?? 256) * 1024 * 1024;
 const CHUNK = Buffer.alloc(64 * 1024, 'x');
@@ -21,18 +21,7 @@ async function startStreamingUpstream(): Promise<{ server: Server; port: number 
   const server = createServer((req, res) => {
     req.resume();
     res.writeHead(200, { 'Content-Type': 'text/event-stream' });
-    let sent = 0;
-    const pump = (): void => {
-      while (sent < TOTAL_BYTES) {
-        sent += CHUNK.length;
-        if (!res.write(CHUNK)) {
-          res.once('drain', pump);
-          return;
-        }
-      }
-      res.end();
-    };
-    pump();
+    streamBytes(res, TOTAL_BYTES, CHUNK);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, port: (server.address() as AddressInfo).port };

@@ -1,7 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePort } from '../test/support/free-port.js';
+import { startS3rver } from '../test/support/local-s3.js';
 import { startRedisCluster, type TestRedisCluster } from '../test/support/redis-cluster.js';
 import { startScaleHosts, type ScaleHost, type ScaleHosts } from '../test/scale/hosts.js';
 import { client, type Client } from '../test/orchestrator/support.js';
@@ -20,24 +17,8 @@ export interface ScaleBench {
 
 export async function scaleBench(): Promise<ScaleBench> {
   const cluster = await startRedisCluster();
-  const s3Dir = mkdtempSync(join(tmpdir(), 'workcell-bench-s3-'));
-  const s3Port = await freePort();
-  // s3rver ships no types.
-  const { default: S3rver } = (await import('s3rver')) as unknown as {
-    default: new (opts: Record<string, unknown>) => {
-      run(): Promise<unknown>;
-      close(): Promise<void>;
-    };
-  };
-  const s3 = new S3rver({
-    address: '127.0.0.1',
-    port: s3Port,
-    silent: true,
-    directory: s3Dir,
-    configureBuckets: [{ name: 'workcell-bench' }],
-  });
-  await s3.run();
-  const s3Endpoint = `http://127.0.0.1:${s3Port}`;
+  const s3 = await startS3rver('workcell-bench');
+  const s3Endpoint = s3.endpoint;
   return {
     cluster,
     s3Endpoint,
@@ -46,12 +27,11 @@ export async function scaleBench(): Promise<ScaleBench> {
         names,
         redisUrl: cluster.url,
         s3Endpoint,
-        s3Bucket: 'workcell-bench',
+        s3Bucket: s3.bucket,
         env: { WORKCELL_LOG_LEVEL: 'warn', WORKCELL_RATE_LIMIT_PER_MINUTE: '0', ...env },
       }),
     async close() {
       await s3.close();
-      rmSync(s3Dir, { recursive: true, force: true });
       await cluster.stop();
     },
   };

@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { Redis } from 'ioredis';
-import { freePort } from './free-port.js';
 import { startRedisCluster } from './redis-cluster.js';
+import { startS3rver } from './local-s3.js';
 
 /**
  * System tests run against real services. This starts s3rver and a three-master Redis Cluster
@@ -28,32 +25,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   const cluster = await startRedisCluster();
 
-  const s3Dir = mkdtempSync(join(tmpdir(), 'workcell-s3rver-'));
-  const s3Port = await freePort();
-  // s3rver ships no types.
-  const { default: S3rver } = (await import('s3rver')) as unknown as {
-    default: new (opts: Record<string, unknown>) => {
-      run(): Promise<unknown>;
-      close(): Promise<void>;
-    };
-  };
-  const s3 = new S3rver({
-    address: '127.0.0.1',
-    port: s3Port,
-    silent: true,
-    directory: s3Dir,
-    configureBuckets: [{ name: 'workcell-test' }],
-  });
-  await s3.run();
+  const s3 = await startS3rver('workcell-test');
 
   project.provide('redisUrl', redisUrl);
   project.provide('redisClusterUrl', cluster.url);
-  project.provide('s3Endpoint', `http://127.0.0.1:${s3Port}`);
-  project.provide('s3Bucket', 'workcell-test');
+  project.provide('s3Endpoint', s3.endpoint);
+  project.provide('s3Bucket', s3.bucket);
 
   return async () => {
     await s3.close();
-    rmSync(s3Dir, { recursive: true, force: true });
     await cluster.stop();
   };
 }
