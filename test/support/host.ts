@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { mountPoints } from '../../packages/host/src/containers/slot-volume.js';
 import { startMockModel, type MockModel, type MockModelOptions } from '@workcell/mock-model';
 import {
   resolveConfig,
@@ -134,11 +134,7 @@ export async function removeDataDir(dir: string): Promise<void> {
 
 /** Unmounts every mount below `dir` (slot volumes left by removed containers). */
 export async function unmountUnder(dir: string): Promise<void> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  const points = info
-    .split('\n')
-    .map((line) => line.split(' ')[4] ?? '')
-    .filter((point) => point.startsWith(`${dir}/`));
+  const points = (await mountPoints()).filter((point) => point.startsWith(`${dir}/`));
   for (const point of points) await execFileAsync('umount', ['-l', point]).catch(() => undefined);
 }
 

@@ -35,15 +35,21 @@ export class PlainVolumes implements SlotVolumes {
   async release(): Promise<void> {}
 }
 
-/** Whether `path` is a mount point now (reads /proc/self/mountinfo). */
-async function isMountPoint(path: string): Promise<boolean> {
+/** Every mount point now (field 5 of /proc/self/mountinfo, its octal escapes undone). */
+export async function mountPoints(): Promise<string[]> {
   const info = await readFile('/proc/self/mountinfo', 'utf8');
-  // Field 5 is the mount point, with spaces and backslashes octal-escaped.
-  const escaped = path.replace(
-    /[\\ \t\n]/g,
-    (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`,
-  );
-  return info.split('\n').some((line) => line.split(' ')[4] === escaped);
+  return info
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((point) => point !== '')
+    .map((point) =>
+      point.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8))),
+    );
+}
+
+/** Whether `path` is a mount point now. */
+async function isMountPoint(path: string): Promise<boolean> {
+  return (await mountPoints()).includes(path);
 }
 
 /**
