@@ -58,10 +58,14 @@ export class ScrubStream extends Transform {
         ({ needle }) => chunk.indexOf(needle) >= 0 || (boundary?.indexOf(needle) ?? -1) >= 0,
       );
       if (!hit) {
-        if (this.carry.length) this.push(this.carry);
+        // One write downstream per chunk: a separate push of the few held-back bytes would
+        // cost the response a frame (and a TLS record) of its own.
         const cut = chunk.length - this.keep;
+        const out = this.carry.length
+          ? Buffer.concat([this.carry, chunk.subarray(0, cut)])
+          : chunk.subarray(0, cut);
         this.carry = chunk.subarray(cut);
-        done(null, chunk.subarray(0, cut));
+        done(null, out);
         return;
       }
     }
