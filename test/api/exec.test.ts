@@ -118,18 +118,48 @@ describe('exec', () => {
     expect(result).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: true });
     expect(result.stdout).toBe('started\n');
     expect(Date.now() - started).toBeLessThan(15_000);
+    expect(result.durationMs).toBeLessThan(1500 + 1500);
     const left = await processes();
-    expect(left).not.toMatch(/sleep 30[13]/);
+    // The child that left the session (setsid) goes too: it carries the exec's marker.
+    expect(left).not.toMatch(/sleep 30[123]/);
     // The workspace is free again at once.
     expect((await exec(['true'])).exitCode).toBe(0);
   });
 
   it('ends with the command: a background child does not outlive it or hold the answer', async () => {
     const started = Date.now();
-    const result = await sh('sleep 311 & echo started');
+    const result = await sh('sleep 311 & (setsid sleep 312 &); echo started');
     expect(result).toMatchObject({ exitCode: 0, stdout: 'started\n' });
+    expect(result.durationMs).toBeLessThan(1500);
     expect(Date.now() - started).toBeLessThan(10_000);
-    expect(await processes()).not.toContain('sleep 311');
+    expect(await processes()).not.toMatch(/sleep 31[12]/);
+  });
+
+  it('kills the command when the client goes away, and frees the workspace', async () => {
+    const abort = new AbortController();
+    const events: ExecEvent[] = [];
+    await expect(
+      (async () => {
+        for await (const ev of host.wc.exec.stream(
+          workspaceId,
+          { command: ['sh', '-c', 'echo ready; sleep 321'] },
+          { signal: abort.signal },
+        )) {
+          events.push(ev);
+          abort.abort();
+        }
+      })(),
+    ).rejects.toThrow();
+    expect(events.map((e) => e.event)).toEqual(['stdout']);
+    // The kill, the sync out and the release follow the disconnect within moments.
+    let free = false;
+    for (let i = 0; i < 50 && !free; i += 1) {
+      const res = await post({ command: ['true'] });
+      free = res.status === 200;
+      if (!free) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(free).toBe(true);
+    expect(await processes()).not.toContain('sleep 321');
   });
 
   it('caps JSON output at WORKCELL_EXEC_MAX_OUTPUT_BYTES and says so', async () => {

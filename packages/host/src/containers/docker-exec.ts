@@ -8,24 +8,47 @@ import type { ExecChunk, ExecExitStatus, ExecProcess, ExecSpec } from './runtime
 const EXEC_USER = '1000:1000';
 
 /**
+ * Marks every process of one exec: set on the exec, inherited by whatever it starts (a process
+ * that leaves the session keeps it), so the exec's end and its kill find them all. Requests
+ * cannot set `WORKCELL_*` names.
+ */
+const MARKER = 'WORKCELL_EXEC_ID';
+
+/** Kills every process but this shell whose environment carries the exec's marker `$1`. */
+const KILL_MARKED =
+  'for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" -eq $$ ] && continue; ' +
+  `grep -qxz "${MARKER}=$1" "$d/environ" 2>/dev/null && kill -KILL "$p" 2>/dev/null; done`;
+
+/**
  * Runs the command in the session the engine gives an exec (its first process leads a new
  * session), records the session id in a file `$0` (for `kill`), waits for the command, then
- * kills whatever else is left in the session (a background child) so the output pipes close and
- * nothing it started outlives it. `env --` makes the first argument always a program, never a
- * shell builtin. The exit status is the command's (128+n when a signal ended it).
+ * kills whatever else is left (a background child: by session, and by marker for one that left
+ * the session) so the output pipes close and nothing it started outlives it. `env --` makes
+ * the first argument always a program, never a shell builtin. The exit status is the
+ * command's (128+n when a signal ended it). `$1` is the marker's value.
  */
 const SESSION_WRAPPER = [
   'printf %s "$$" > "$0" || exit 125',
+  'id=$1',
+  'shift',
   'env -- "$@"',
   'rc=$?',
   'for p in $(ps -o pid= -s $$); do [ "$p" -eq $$ ] || kill -KILL "$p" 2>/dev/null; done',
+  KILL_MARKED.replaceAll('$1', '$id'),
   'rm -f "$0"',
   'exit $rc',
 ].join('; ');
 
-/** Kills every process of the session named in the file `$0`, then removes the file. */
-const KILL_SESSION =
-  'sid=$(cat "$0" 2>/dev/null) && [ -n "$sid" ] && pkill -KILL -s "$sid"; rm -f "$0"; exit 0';
+/**
+ * Kills every process of the session named in the file `$0` and every process carrying the
+ * marker `$1`, then removes the file.
+ */
+const KILL_SESSION = [
+  'sid=$(cat "$0" 2>/dev/null) && [ -n "$sid" ] && pkill -KILL -s "$sid"',
+  KILL_MARKED,
+  'rm -f "$0"',
+  'exit 0',
+].join('; ');
 
 /** Docker's stream-multiplexing header: 1 byte stream type, 3 zero bytes, 4 bytes length (BE). */
 const HEADER_BYTES = 8;
@@ -85,12 +108,13 @@ export async function startDockerExec(
   container: Docker.Container,
   spec: ExecSpec,
 ): Promise<ExecProcess> {
-  const pidFile = `/tmp/.workcell-exec-${randomBytes(8).toString('hex')}`;
+  const token = randomBytes(8).toString('hex');
+  const pidFile = `/tmp/.workcell-exec-${token}`;
   const exec = await container.exec({
-    Cmd: ['/bin/sh', '-c', SESSION_WRAPPER, pidFile, ...spec.argv],
+    Cmd: ['/bin/sh', '-c', SESSION_WRAPPER, pidFile, token, ...spec.argv],
     User: EXEC_USER,
     WorkingDir: spec.cwd,
-    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Env: [...Object.entries(spec.env).map(([k, v]) => `${k}=${v}`), `${MARKER}=${token}`],
     AttachStdin: true,
     AttachStdout: true,
     AttachStderr: true,
@@ -117,7 +141,7 @@ export async function startDockerExec(
       return { code: null, signal: null };
     },
     async kill(): Promise<void> {
-      await runQuietly(container, ['/bin/sh', '-c', KILL_SESSION, pidFile]);
+      await runQuietly(container, ['/bin/sh', '-c', KILL_SESSION, pidFile, token]);
     },
   };
 }
