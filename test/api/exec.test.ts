@@ -196,10 +196,11 @@ describe('exec', () => {
       'MOCK:{"tool": "Bash", "input": {"command": "echo $WORKCELL_SECRET_API"}}',
     );
     expect(JSON.stringify(events)).toContain(placeholders.WORKCELL_SECRET_API);
-    // A request's own variables are added.
-    expect((await exec(['sh', '-c', 'echo $GREETING'], { env: { GREETING: 'hi' } })).stdout).toBe(
-      'hi\n',
-    );
+    // The workspace's agent env comes too, and a request's own variables over it.
+    await host.wc.agent.set(workspaceId, { env: { TEAM: 'from-agent', GREETING: 'agent' } });
+    const both = await exec(['sh', '-c', 'echo $TEAM $GREETING'], { env: { GREETING: 'hi' } });
+    expect(both.stdout).toBe('from-agent hi\n');
+    await host.wc.agent.set(workspaceId, {});
   });
 
   it('saves what it writes: visible to the files API and to a new container', async () => {

@@ -380,8 +380,7 @@ export async function createWorkcell(
     state,
     clock,
     placeholders: (tenant, workspaceId) => secrets.placeholders(tenant, workspaceId),
-    agentEnv: async (tenant, workspaceId) =>
-      (await agentSettings.resolve(tenant, workspaceId, undefined)).effective.env ?? {},
+    agentEnv: (tenant, workspaceId) => agentSettings.toolEnv(tenant, workspaceId),
     admit: (workspaceId): Promise<void> => capacity.admit(workspaceId),
     logger: logger.child({ component: 'exec' }),
     settings: {
