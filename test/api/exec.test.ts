@@ -124,6 +124,9 @@ describe('exec', () => {
     expect(left).not.toMatch(/sleep 30[123]/);
     // The workspace is free again at once.
     expect((await exec(['true'])).exitCode).toBe(0);
+    const metrics = await (await fetch(`${host.url}/metrics`)).text();
+    expect(metrics).toContain('workcell_execs_total{outcome="timeout"} 1');
+    expect(metrics).toMatch(/workcell_execs_total\{outcome="exited"\} [1-9]/);
   });
 
   it('ends with the command: a background child does not outlive it or hold the answer', async () => {

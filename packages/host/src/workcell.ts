@@ -382,6 +382,7 @@ export async function createWorkcell(
     placeholders: (tenant, workspaceId) => secrets.placeholders(tenant, workspaceId),
     agentEnv: (tenant, workspaceId) => agentSettings.toolEnv(tenant, workspaceId),
     admit: (workspaceId): Promise<void> => capacity.admit(workspaceId),
+    observer: metrics,
     logger: logger.child({ component: 'exec' }),
     settings: {
       timeoutMs: config.execTimeoutMs,

@@ -48,6 +48,21 @@ export interface ExecEnd {
   error?: ErrorBody;
 }
 
+/** What the exec service reports for metrics. */
+export interface ExecObserver {
+  /** The container a command got, as for a run. */
+  containerAcquired(source: AcquiredContainer['source'], durationMs: number): void;
+  /** `outcome`: `exited`, `signal`, `timeout` or `failed`. */
+  execEnded(outcome: string, durationMs: number): void;
+}
+
+/** The metrics label of how a command ended. */
+export function execOutcome(end: ExecEnd): string {
+  if (end.error) return 'failed';
+  if (end.timedOut) return 'timeout';
+  return end.exit.signal ? 'signal' : 'exited';
+}
+
 /** Why a command is being killed. */
 type KillReason = 'timeout' | 'client' | 'shutdown';
 
@@ -80,6 +95,7 @@ interface ExecDeps {
   agentEnv?: (tenant: string, workspaceId: string) => Promise<Record<string, string>>;
   /** The host's container capacity; throws `host_at_capacity` when it cannot take the workspace. */
   admit?: (workspaceId: string) => Promise<void>;
+  observer?: ExecObserver;
 }
 
 /**
@@ -143,6 +159,7 @@ export class ExecService {
         this.deps.containers.acquire(tenant, workspaceId),
       );
       const acquired = container;
+      this.deps.observer?.containerAcquired(acquired.source, acquired.acquireMs);
       try {
         await step('sync_failed', 'syncing files in', () =>
           this.deps.sync.syncIn(tenant, workspaceId, acquired.slot),
@@ -294,6 +311,7 @@ export class StartedExec {
       durationMs,
       ...((error ?? syncError) ? { error: error ?? syncError } : {}),
     };
+    this.deps.observer?.execEnded(execOutcome(end), durationMs);
     log.info(
       { exitCode: exit.code, signal: exit.signal, timedOut: end.timedOut, durationMs },
       'exec ended',

@@ -62,6 +62,7 @@ async function setup(options: { clock?: ManualClock } = {}) {
   let next: FakeProcess = new FakeProcess([out('hi\n')], true);
   let execError: Error | null = null;
   const clock = options.clock ?? new ManualClock();
+  const ended: string[] = [];
   const service = new ExecService({
     catalog,
     containers,
@@ -78,6 +79,10 @@ async function setup(options: { clock?: ManualClock } = {}) {
     logger: pino({ level: 'silent' }),
     placeholders: async () => ({ WORKCELL_SECRET_API: 'wcs_x' }),
     agentEnv: async () => ({ TEAM: 'a', GREETING: 'agent' }),
+    observer: {
+      containerAcquired: () => undefined,
+      execEnded: (outcome) => void ended.push(outcome),
+    },
     settings: {
       timeoutMs: 10_000,
       leaseTtlMs: 30_000,
@@ -92,6 +97,7 @@ async function setup(options: { clock?: ManualClock } = {}) {
     containers,
     sync,
     specs,
+    ended,
     clock,
     principal,
     workspaceId: ws.id,
@@ -183,6 +189,7 @@ describe('ExecService', () => {
     const end = await ending;
     expect(proc.kills).toBe(1);
     expect(end).toMatchObject({ timedOut: true, exit: { code: null, signal: 'SIGKILL' } });
+    expect(s.ended).toEqual(['timeout']);
     expect(s.sync.calls).toEqual(['in', 'out']);
     expect(await s.lease()).toBeNull();
   });
@@ -233,6 +240,7 @@ describe('ExecService', () => {
     const exec = await s.start({ command: ['true'] });
     const end = await exec.run(() => undefined);
     expect(end.error?.code).toBe('sync_failed');
+    expect(s.ended).toEqual(['failed']);
     expect(s.containers.calls).toEqual(['acquire', 'beginRun', 'endRun']);
     expect(await s.lease()).toBeNull();
   });
