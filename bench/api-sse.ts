@@ -93,6 +93,7 @@ async function startApi(): Promise<Api> {
     workspaces: unused,
     control: unused,
     execute,
+    exec: unused,
     agentSettings: unused,
     usage: unused,
     events,
@@ -110,7 +111,7 @@ async function startApi(): Promise<Api> {
     state,
     runtime: unused as ContainerRuntime,
     logger,
-    limits: { maxFileBytes: 1024, maxJsonBytes: 64 * 1024 },
+    limits: { maxFileBytes: 1024, maxJsonBytes: 64 * 1024, maxExecOutputBytes: 1024 },
     version: 'bench',
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });

@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +17,7 @@ import {
   type ConfigInput,
   type Workcell,
 } from '../packages/host/src/index.js';
+import { removeDataDir } from '../test/support/host.js';
 import { SseParser, type SseEvent } from '../test/support/sse.js';
 
 const run = promisify(execFile);
@@ -89,7 +90,8 @@ export async function startBenchHost(overrides: Partial<ConfigInput> = {}): Prom
       const ids = stdout.split('\n').filter(Boolean);
       if (ids.length > 0) await run('docker', ['rm', '-f', ...ids]).catch(() => undefined);
       await mock.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      // Slot volumes are loop-mounted: they are unmounted before the directory goes.
+      await removeDataDir(dataDir);
     },
   };
 }

@@ -20,6 +20,7 @@ import { systemClock, type Clock } from '../packages/host/src/time/clock.js';
 import {
   LABELS,
   type ContainerInfo,
+  type ExecProcess,
   type ContainerRuntime,
 } from '../packages/host/src/containers/runtime.js';
 import { dataDirScope } from '../packages/host/src/containers/scope.js';
@@ -57,6 +58,9 @@ class ListingRuntime implements ContainerRuntime {
     return 'sha256:bench';
   }
   async ping(): Promise<void> {}
+  async exec(): Promise<ExecProcess> {
+    throw new Error('not used');
+  }
 }
 
 async function main(): Promise<void> {

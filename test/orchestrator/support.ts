@@ -17,6 +17,8 @@ import {
   type ContainerInfo,
   type ContainerRuntime,
   type ContainerSpec,
+  type ExecProcess,
+  type ExecSpec,
   type Workcell,
 } from '@workcell/host';
 import type {
@@ -71,6 +73,9 @@ export class CountingRuntime implements ContainerRuntime {
   }
   ping(): Promise<void> {
     return this.inner.ping();
+  }
+  exec(id: string, spec: ExecSpec): Promise<ExecProcess> {
+    return this.inner.exec(id, spec);
   }
 }
 

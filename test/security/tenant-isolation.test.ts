@@ -38,6 +38,17 @@ const TABLE: Row[] = [
     body: '{"value": "b-value", "hosts": ["api.example.org"]}',
   },
   { method: 'DELETE', route: '/v1/workspaces/:wid/secrets/:name' },
+  {
+    method: 'POST',
+    route: '/v1/workspaces/:wid/exec',
+    body: '{"command": ["sh", "-c", "echo overwritten > notes/a.txt"]}',
+  },
+  {
+    method: 'POST',
+    route: '/v1/workspaces/:wid/exec',
+    body: '{"command": ["sh", "-c", "echo overwritten > notes/a.txt"]}',
+    accept: 'text/event-stream',
+  },
   { method: 'GET', route: '/v1/workspaces/:wid/conversations' },
   { method: 'POST', route: '/v1/workspaces/:wid/conversations', body: '{}' },
   { method: 'GET', route: '/v1/conversations/:cid' },

@@ -6,6 +6,9 @@ import type {
   CreateConversationInput,
   CreateWorkspaceInput,
   EgressView,
+  ExecEvent,
+  ExecInput,
+  ExecResult,
   FileEntry,
   Health,
   MessageContent,
@@ -22,6 +25,7 @@ import type {
   WrittenFile,
 } from '@workcell/protocol';
 import { errorFromResponse, unreachable } from './errors.js';
+import { readExecEvents } from './exec-stream.js';
 import { RunEventStream, type ReconnectOptions } from './run-stream.js';
 
 export interface WorkcellClientOptions {
@@ -205,6 +209,20 @@ export class WorkcellClient {
     );
   }
 
+  private async *execStream(
+    workspaceId: string,
+    input: ExecInput,
+    o: RequestOptions,
+  ): AsyncGenerator<ExecEvent> {
+    const res = await this.raw('POST', `/v1/workspaces/${id(workspaceId)}/exec`, {
+      json: input,
+      headers: { accept: 'text/event-stream' },
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    if (!res.ok) throw await errorFromResponse(res);
+    yield* readExecEvents(res);
+  }
+
   // ---- routes -----------------------------------------------------------------------------------
 
   readonly workspaces = {
@@ -221,6 +239,28 @@ export class WorkcellClient {
     delete: async (workspaceId: string, o: RequestOptions = {}): Promise<void> => {
       await this.call('DELETE', `/v1/workspaces/${id(workspaceId)}`, o);
     },
+  };
+
+  readonly exec = {
+    /**
+     * `POST /v1/workspaces/:wid/exec`: runs a command in the workspace's container and answers
+     * when it ends, its output capped by the host. A non-zero exit is an answer, not an error.
+     */
+    run: (workspaceId: string, input: ExecInput, o: RequestOptions = {}): Promise<ExecResult> =>
+      this.call('POST', `/v1/workspaces/${id(workspaceId)}/exec`, {
+        json: input,
+        signal: o.signal,
+      }),
+    /**
+     * The same, streamed: yields `stdout` / `stderr` chunks as the command writes them, then
+     * `exit`. Refusals (`workspace_busy`, ...) throw before the first event; aborting `o.signal`
+     * kills the command.
+     */
+    stream: (
+      workspaceId: string,
+      input: ExecInput,
+      o: RequestOptions = {},
+    ): AsyncGenerator<ExecEvent> => this.execStream(workspaceId, input, o),
   };
 
   readonly files = {

@@ -48,4 +48,8 @@ export {
   type UsageDay,
   type UsageTotals,
   type UsageQuery,
+  type ExecEvent,
+  type ExecExit,
+  type ExecInput,
+  type ExecResult,
 } from '@workcell/protocol';

@@ -43,6 +43,10 @@ export {
   LABELS,
   type ContainerRuntime,
   type ContainerSpec,
+  type ExecChunk,
+  type ExecExitStatus,
+  type ExecProcess,
+  type ExecSpec,
   type ContainerInfo,
 } from './containers/runtime.js';
 export { SlotStore, type Slot, type AssignmentRecord } from './containers/slots.js';

@@ -41,6 +41,7 @@ import { LocalControlBus, RedisControlBus, type ControlBus } from './control/con
 import { CrossHostControl } from './control/cross-host.js';
 import { AuditTrail, ProxyEgressGateway } from './egress/gateway.js';
 import { PolicyStore } from './egress/policy-store.js';
+import { ExecService } from './exec/exec-service.js';
 import { ExecuteService } from './execute/execute-service.js';
 import { RunEventLog } from './execute/run-events.js';
 import { ObjectStoreWorkspaceSync } from './execute/object-store-sync.js';
@@ -131,6 +132,8 @@ export interface Workcell {
   /** Re-attaches this host's containers and removes the rest; `listen()` runs it before serving. */
   reconcile(): Promise<ReconcileReport>;
   execute: ExecuteService;
+  /** Commands run in workspace containers (`POST /v1/workspaces/:wid/exec`). */
+  exec: ExecService;
   catalog: Catalog;
   audit: AuditTrail;
   policies: PolicyStore;
@@ -369,6 +372,24 @@ export async function createWorkcell(
       eventBufferTtlMs: 3_600_000,
     },
   });
+  const exec = new ExecService({
+    catalog,
+    containers: orchestrator,
+    runtime,
+    sync,
+    state,
+    clock,
+    placeholders: (tenant, workspaceId) => secrets.placeholders(tenant, workspaceId),
+    agentEnv: (tenant, workspaceId) => agentSettings.toolEnv(tenant, workspaceId),
+    admit: (workspaceId): Promise<void> => capacity.admit(workspaceId),
+    observer: metrics,
+    logger: logger.child({ component: 'exec' }),
+    settings: {
+      timeoutMs: config.execTimeoutMs,
+      leaseTtlMs: runLeaseTtlMs,
+      env: { provider: config.modelProvider, awsRegion: config.awsRegion },
+    },
+  });
 
   const scope = {
     image: config.image,
@@ -481,6 +502,7 @@ export async function createWorkcell(
       hostId: config.hostId,
     }),
     execute,
+    exec,
     control,
     agentSettings,
     usage: new UsageService(catalog),
@@ -501,6 +523,7 @@ export async function createWorkcell(
     limits: {
       maxFileBytes: config.maxFileBytes,
       maxJsonBytes: maxRequestBytes(messageBytes(config)),
+      maxExecOutputBytes: config.execMaxOutputBytes,
     },
     version: config.version,
     console: await loadConsoleAssets(consoleDistDir()),
@@ -522,6 +545,7 @@ export async function createWorkcell(
     gc,
     reconcile: reconcileContainers,
     execute,
+    exec,
     catalog,
     audit,
     policies,
@@ -542,7 +566,7 @@ export async function createWorkcell(
       return api.listen({ port: config.port, host: config.host });
     },
     async close(deadlineMs = config.shutdownTimeoutMs) {
-      await execute.shutdown(deadlineMs);
+      await Promise.all([execute.shutdown(deadlineMs), exec.shutdown(deadlineMs)]);
       await api.close();
       await pool.stop();
       await gc.stop();

@@ -139,3 +139,16 @@ export {
   type ContentBlock,
   type MessageContent,
 } from './content.js';
+export {
+  EXEC_LIMITS,
+  execBody,
+  execChunkSchema,
+  execExitSchema,
+  execResultSchema,
+  workspaceCwd,
+  type ExecEvent,
+  type ExecExit,
+  type ExecInput,
+  type ExecRequest,
+  type ExecResult,
+} from './exec.js';

@@ -91,6 +91,15 @@ export class AgentSettingsService {
     return { effective, view: redactSettings(effective), options: toRunOptions(effective) };
   }
 
+  /**
+   * The environment the workspace's agent gives its tools (its `env` over the operator's), for
+   * commands run beside it (`exec/`); no model rule applies, as no model is used.
+   */
+  async toolEnv(tenant: string, workspaceId: string): Promise<Record<string, string>> {
+    const workspace = await this.deps.store.get(tenant, workspaceId);
+    return mergeSettings(this.deps.policy.defaults, workspace).env ?? {};
+  }
+
   /** The egress patterns of the workspace's MCP servers (the operator's and its own). */
   async mcpEgress(tenant: string, workspaceId: string): Promise<EgressPattern[]> {
     const workspace = await this.deps.store.get(tenant, workspaceId);

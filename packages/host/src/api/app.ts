@@ -11,6 +11,7 @@ import { registerAdminRoutes } from './routes/admin.js';
 import { registerAgentRoutes } from './routes/agent.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { registerEgressRoutes } from './routes/egress.js';
+import { registerExecRoutes } from './routes/exec.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerSecretRoutes } from './routes/secrets.js';
 import { registerOperationsRoutes } from './routes/health.js';
@@ -93,6 +94,7 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   registerUsageRoutes(app, services);
   registerFileRoutes(app, services);
   registerConversationRoutes(app, services, hub);
+  registerExecRoutes(app, services, hub);
   registerEgressRoutes(app, services, services.egress);
   registerSecretRoutes(app, services, services.secrets);
   registerAdminRoutes(app, services);

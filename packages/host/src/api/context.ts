@@ -7,6 +7,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { WorkspaceContainers } from '../containers/run-containers.js';
 import type { ContainerRuntime } from '../containers/runtime.js';
 import type { CrossHostControl } from '../control/cross-host.js';
+import type { ExecService } from '../exec/exec-service.js';
 import type { RunService } from '../execute/execute-service.js';
 import type { RunEventLog } from '../execute/run-events.js';
 import type { WorkspaceRemover } from '../execute/workspace-removal.js';
@@ -29,6 +30,8 @@ export interface ApiServices {
   /** Deletes a workspace under its run lease. */
   workspaces: WorkspaceRemover;
   execute: RunService;
+  /** Runs commands in workspace containers. */
+  exec: Pick<ExecService, 'start'>;
   /** Reaches the hosts that hold a workspace's container or cache its egress policy. */
   control: Pick<CrossHostControl, 'egressChanged'>;
   agentSettings: AgentSettingsService;
@@ -43,7 +46,7 @@ export interface ApiServices {
   state: StateStore;
   runtime: ContainerRuntime;
   logger: Logger;
-  limits: { maxFileBytes: number; maxJsonBytes: number };
+  limits: { maxFileBytes: number; maxJsonBytes: number; maxExecOutputBytes: number };
   /** Browser origins allowed to call the API (CORS); none when unset. */
   corsOrigins?: readonly string[];
   /** The host's version, in the OpenAPI document. */

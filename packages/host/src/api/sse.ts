@@ -5,8 +5,11 @@ export const SSE_KEEPALIVE_MS = 15_000;
 /** Reconnection delay suggested to EventSource clients. */
 export const SSE_RETRY_MS = 2_000;
 
-/** One event in SSE framing: `id:` is its seq in the run; every line of data gets a `data:` field. */
-export function formatSseEvent(event: BufferedEvent): string {
+/** An event of any stream: a run's (`BufferedEvent`) or another's, such as an exec's output. */
+export type SseEvent = Pick<BufferedEvent, 'seq' | 'data'> & { event: string };
+
+/** One event in SSE framing: `id:` is its seq in its stream; every line of data gets a `data:` field. */
+export function formatSseEvent(event: SseEvent): string {
   const data = event.data
     .split(/\r\n|\r|\n/)
     .map((line) => `data: ${line}`)
@@ -47,13 +50,13 @@ export class SseWriter {
   }
 
   /** Writes one event; false when the socket's buffer is full (wait for `drained`) or the client is gone. */
-  send(event: BufferedEvent): boolean {
+  send(event: SseEvent): boolean {
     if (this.isClosed) return false;
     return this.res.write(formatSseEvent(event));
   }
 
   /** Writes several events in one write; false as for `send`. */
-  sendMany(events: readonly BufferedEvent[]): boolean {
+  sendMany(events: readonly SseEvent[]): boolean {
     if (this.isClosed) return false;
     let text = '';
     for (const e of events) text += formatSseEvent(e);

@@ -298,6 +298,16 @@ export const configSchema = z.object({
   runTimeoutMs: intFrom(1000, 24 * 3600 * 1000)
     .default(1_800_000)
     .describe("A run's wall-clock limit."),
+  execTimeoutMs: intFrom(1000, 24 * 3600 * 1000)
+    .default(600_000)
+    .describe(
+      "A command's wall-clock limit (`POST /v1/workspaces/:wid/exec`): the default and the largest `timeoutMs` a request may ask for.",
+    ),
+  execMaxOutputBytes: intFrom(1024, 256 * 1024 * 1024)
+    .default(1024 * 1024)
+    .describe(
+      "How much of a command's stdout, and as much of its stderr, a JSON exec answer keeps, bytes (the rest is read and dropped; `truncated` says so). Streamed answers are not capped.",
+    ),
   gcIntervalMs: intFrom(1000, 24 * 3600 * 1000)
     .default(30_000)
     .describe(
@@ -427,6 +437,8 @@ export const ENV_NAMES = {
   idleTimeoutMs: 'WORKCELL_IDLE_TIMEOUT_MS',
   maxLifetimeMs: 'WORKCELL_MAX_LIFETIME_MS',
   runTimeoutMs: 'WORKCELL_RUN_TIMEOUT_MS',
+  execTimeoutMs: 'WORKCELL_EXEC_TIMEOUT_MS',
+  execMaxOutputBytes: 'WORKCELL_EXEC_MAX_OUTPUT_BYTES',
   gcIntervalMs: 'WORKCELL_GC_INTERVAL_MS',
   containerMemoryMb: 'WORKCELL_CONTAINER_MEMORY_MB',
   containerCpus: 'WORKCELL_CONTAINER_CPUS',

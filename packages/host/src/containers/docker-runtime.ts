@@ -1,7 +1,14 @@
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { CONTAINER_PATHS } from '@workcell/protocol';
-import type { ContainerInfo, ContainerRuntime, ContainerSpec } from './runtime.js';
+import { startDockerExec } from './docker-exec.js';
+import type {
+  ContainerInfo,
+  ContainerRuntime,
+  ContainerSpec,
+  ExecProcess,
+  ExecSpec,
+} from './runtime.js';
 
 /** HTTP status of a dockerode error, when it has one. */
 function statusOf(err: unknown): number | undefined {
@@ -187,5 +194,9 @@ export class DockerRuntime implements ContainerRuntime {
 
   async ping(): Promise<void> {
     await this.docker.ping();
+  }
+
+  async exec(id: string, spec: ExecSpec): Promise<ExecProcess> {
+    return startDockerExec(this.docker.getContainer(id), spec);
   }
 }

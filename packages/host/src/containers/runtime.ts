@@ -60,6 +60,48 @@ export interface ContainerInfo {
   startedAt: Date | null;
 }
 
+/** A command to run in a running container, as the container's user (uid 1000), without a TTY. */
+export interface ExecSpec {
+  /** The program and its arguments; the program is looked up on the container's PATH. */
+  argv: readonly string[];
+  /** An absolute directory in the container. */
+  cwd: string;
+  /** Added to (and over) the container's own environment. */
+  env: Readonly<Record<string, string>>;
+  /** Written to the process's standard input, which is then closed; none: closed at once. */
+  stdin?: Buffer;
+}
+
+/** Bytes one of a command's output streams wrote. */
+export interface ExecChunk {
+  stream: 'stdout' | 'stderr';
+  data: Buffer;
+}
+
+/** How a command ended: its exit status, or the signal that killed it (status 128+n). */
+export interface ExecExitStatus {
+  code: number | null;
+  signal: string | null;
+}
+
+/**
+ * A command started by `ContainerRuntime.exec`. It runs in a session of its own: every process
+ * it starts (a background child included) is killed with it, and is killed when it exits, so
+ * nothing it started outlives it.
+ */
+export interface ExecProcess {
+  /**
+   * Its stdout and stderr chunks in the order they were written, ending once it and every
+   * process of its session are gone. Reading is what pulls output: a slow reader slows the
+   * command, nothing is buffered without bound. Read it once.
+   */
+  readonly output: AsyncIterable<ExecChunk>;
+  /** Its exit status; call after `output` has ended. */
+  wait(): Promise<ExecExitStatus>;
+  /** Kills it and every process of its session (SIGKILL); `output` then ends. */
+  kill(): Promise<void>;
+}
+
 /**
  * Creates and controls workspace containers. The Docker implementation uses dockerode; a
  * Kubernetes one would map the same calls onto pods. Nothing else in the host talks to the
@@ -88,4 +130,10 @@ export interface ContainerRuntime {
   imageId(image: string): Promise<string | null>;
   /** Answers whether the engine is reachable, throwing with a reason when it is not. */
   ping(): Promise<void>;
+  /**
+   * Starts a command in a running container with the container's own isolation (its user,
+   * namespaces, limits and mounts), its output on two pipes. A terminal would be a sibling of
+   * this (a TTY, one stream, resizes), not a mode of it.
+   */
+  exec(id: string, spec: ExecSpec): Promise<ExecProcess>;
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CONTAINER_STATES, type ContainerState } from '../state/state-store.js';
+import type { ExecObserver } from '../exec/exec-service.js';
 import type { RunObserver } from '../execute/execute-service.js';
 import type { SyncObserver } from '../execute/object-store-sync.js';
 
@@ -11,7 +12,7 @@ export type ContainerStateSource = () => Promise<readonly { state: ContainerStat
  * two hosts in one process do not share counters). Services report through the observer
  * methods; the pool gauge reads the StateStore when scraped.
  */
-export class WorkcellMetrics implements RunObserver {
+export class WorkcellMetrics implements RunObserver, ExecObserver {
   readonly registry = new Registry();
 
   private readonly runs = new Counter({
@@ -25,6 +26,19 @@ export class WorkcellMetrics implements RunObserver {
     help: 'Wall-clock time of a run, from acceptance to its terminal event.',
     labelNames: ['outcome'] as const,
     buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800],
+    registers: [this.registry],
+  });
+  private readonly execs = new Counter({
+    name: 'workcell_execs_total',
+    help: 'Commands run through the exec API that ended, by outcome: exited, signal (a signal ended it), timeout, failed (its output broke off or its files were not synced).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly execDuration = new Histogram({
+    name: 'workcell_exec_duration_seconds',
+    help: 'Wall-clock time of a command run through the exec API, from its start to its end.',
+    labelNames: ['outcome'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 600],
     registers: [this.registry],
   });
   private readonly acquire = new Histogram({
@@ -102,6 +116,11 @@ export class WorkcellMetrics implements RunObserver {
   runEnded(outcome: string, durationMs: number): void {
     this.runs.inc({ outcome });
     this.runDuration.observe({ outcome }, durationMs / 1000);
+  }
+
+  execEnded(outcome: string, durationMs: number): void {
+    this.execs.inc({ outcome });
+    this.execDuration.observe({ outcome }, durationMs / 1000);
   }
 
   /** The `observe` callback of ObjectStoreWorkspaceSync. */

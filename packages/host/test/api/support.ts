@@ -150,6 +150,10 @@ export async function apiHarness(
       hostId: 'test-host',
     }),
     execute,
+    // Commands need a real container: the exec route is tested on Docker (test/api/exec.test.ts).
+    exec: {
+      start: () => Promise.reject(new Error('exec is not wired in the API unit tests')),
+    },
     agentSettings,
     usage: new UsageService(catalog),
     events,
@@ -174,7 +178,7 @@ export async function apiHarness(
     state,
     runtime: runtime as unknown as ContainerRuntime,
     logger,
-    limits: { maxFileBytes: 1024 * 1024, maxJsonBytes: 64 * 1024 },
+    limits: { maxFileBytes: 1024 * 1024, maxJsonBytes: 64 * 1024, maxExecOutputBytes: 1024 },
     version: '0.0.0-test',
     ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
   };

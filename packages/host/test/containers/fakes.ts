@@ -16,6 +16,7 @@ import type {
   ContainerInfo,
   ContainerRuntime,
   ContainerSpec,
+  ExecProcess,
 } from '../../src/containers/runtime.js';
 import { dataDirScope } from '../../src/containers/scope.js';
 import { SlotStore, type Slot } from '../../src/containers/slots.js';
@@ -177,6 +178,12 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async ping(): Promise<void> {}
+
+  /** Commands are not run in memory: exec tests use Docker. */
+  async exec(): Promise<ExecProcess> {
+    await Promise.resolve();
+    throw new Error('the fake runtime runs no commands');
+  }
 
   /** Adds a container nobody created through the orchestrator (an orphan, or someone else's). */
   async addForeign(labels: Record<string, string>, running = true): Promise<string> {
