@@ -308,9 +308,15 @@ export const ops = {
     params: wsParams,
     query: archiveQuery,
     responses: {
-      200: { description: 'the archive (application/gzip or application/zip)', contentType: 'application/gzip' },
+      200: {
+        description: 'the archive (application/gzip or application/zip)',
+        contentType: 'application/gzip',
+      },
       400: { description: '`invalid_path`: a hostile `path`', schema: errorResponseSchema },
-      404: { description: 'no such workspace, or no file under `path`', schema: errorResponseSchema },
+      404: {
+        description: 'no such workspace, or no file under `path`',
+        schema: errorResponseSchema,
+      },
     },
   }),
   uploadArchive: op({
@@ -342,14 +348,18 @@ export const ops = {
         schema: errorResponseSchema,
       },
       409: {
-        description: '`workspace_busy` (a run is in progress) or `conflict` (a path clashes with a file or folder of the workspace)',
+        description:
+          '`workspace_busy` (a run is in progress) or `conflict` (a path clashes with a file or folder of the workspace)',
         schema: errorResponseSchema,
       },
       413: {
         description: '`payload_too_large` (the body) or `archive_too_large` (what it unpacks to)',
         schema: errorResponseSchema,
       },
-      415: { description: '`unsupported_media_type`: a content type that is no archive', schema: errorResponseSchema },
+      415: {
+        description: '`unsupported_media_type`: a content type that is no archive',
+        schema: errorResponseSchema,
+      },
     },
   }),
   getEgress: op({

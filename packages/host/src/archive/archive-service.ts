@@ -188,7 +188,9 @@ export class ArchiveService {
     for await (const entry of readArchive(file, kind)) {
       entries += 1;
       if (entries > maxEntries) {
-        throw tooLarge(`the archive holds more than ${maxEntries} entries (WORKCELL_ARCHIVE_MAX_ENTRIES)`);
+        throw tooLarge(
+          `the archive holds more than ${maxEntries} entries (WORKCELL_ARCHIVE_MAX_ENTRIES)`,
+        );
       }
       checkEntryKind(entry.name, entry.kind, entry.type);
       const target = entryTarget(entry.name, entry.kind, folder);
@@ -203,7 +205,9 @@ export class ArchiveService {
         size += chunk.length;
         unpacked += chunk.length;
         if (size > maxFileBytes) {
-          throw tooLarge(`${target} is larger than ${maxFileBytes} bytes (WORKCELL_MAX_FILE_BYTES)`);
+          throw tooLarge(
+            `${target} is larger than ${maxFileBytes} bytes (WORKCELL_MAX_FILE_BYTES)`,
+          );
         }
         if (unpacked > maxUnpackedBytes) {
           throw tooLarge(

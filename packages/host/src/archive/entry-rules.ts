@@ -21,11 +21,7 @@ function unsafe(name: string, reason: string): WorkcellError {
  * control character. A Windows drive (`C:`) is refused too. `name` is null when the archive's
  * bytes for it are not UTF-8. Throws `archive_unsafe_path` naming the entry.
  */
-export function entryTarget(
-  name: string | null,
-  kind: EntryKind,
-  folder: string,
-): string | null {
+export function entryTarget(name: string | null, kind: EntryKind, folder: string): string | null {
   if (name === null) throw unsafe('(not UTF-8)', 'the name is not UTF-8');
   let path = name;
   if (kind === 'directory' && path.endsWith('/')) path = path.slice(0, -1);

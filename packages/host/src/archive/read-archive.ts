@@ -42,6 +42,14 @@ const TAR_KINDS: Readonly<Record<string, EntryKind>> = {
   symlink: 'link',
 };
 
+/** tar-stream's type names as messages say them. */
+const TAR_TYPE_NAMES: Readonly<Record<string, string>> = {
+  link: 'hard link',
+  symlink: 'symbolic link',
+  'character-device': 'character device',
+  'block-device': 'block device',
+};
+
 /** Anything the archive library throws while reading becomes `archive_invalid`. */
 function invalid(err: unknown): WorkcellError {
   if (err instanceof WorkcellError) return err;
@@ -82,7 +90,7 @@ async function* tarEntries(file: string, gzipped: boolean): AsyncGenerator<Archi
         // tar-stream decodes names as UTF-8, putting U+FFFD where the bytes were not.
         name: header.name.includes('\uFFFD') ? null : header.name,
         kind: TAR_KINDS[type] ?? 'special',
-        type,
+        type: TAR_TYPE_NAMES[type] ?? type,
         executable: ((header.mode ?? 0) & 0o111) !== 0,
         mtimeMs: header.mtime ? header.mtime.getTime() : null,
         body,
@@ -103,6 +111,12 @@ const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 /** `versionMadeBy` high byte of an archive made on Unix: external attributes carry a mode. */
 const MADE_ON_UNIX = 3;
+const ZIP_SPECIAL_NAMES: Readonly<Record<number, string>> = {
+  0o010000: 'fifo',
+  0o020000: 'character device',
+  0o060000: 'block device',
+  0o140000: 'socket',
+};
 /** The MS-DOS directory attribute in the low byte of the external attributes. */
 const DOS_DIRECTORY = 0x10;
 
@@ -110,12 +124,17 @@ function zipKind(entry: yauzl.Entry, name: Buffer): { kind: EntryKind; type: str
   const mode =
     entry.versionMadeBy >> 8 === MADE_ON_UNIX ? (entry.externalFileAttributes >>> 16) & 0xffff : 0;
   const format = mode & S_IFMT;
-  if (format === S_IFLNK) return { kind: 'link', type: 'symlink' };
+  if (format === S_IFLNK) return { kind: 'link', type: 'symbolic link' };
   const isDir =
-    name.at(-1) === 0x2f || format === S_IFDIR || (entry.externalFileAttributes & DOS_DIRECTORY) !== 0;
+    name.at(-1) === 0x2f ||
+    format === S_IFDIR ||
+    (entry.externalFileAttributes & DOS_DIRECTORY) !== 0;
   if (isDir) return { kind: 'directory', type: 'directory' };
   if (format === 0 || format === S_IFREG) return { kind: 'file', type: 'file' };
-  return { kind: 'special', type: `special file (mode ${format.toString(8)})` };
+  return {
+    kind: 'special',
+    type: ZIP_SPECIAL_NAMES[format] ?? `special file (type ${format.toString(8)})`,
+  };
 }
 
 const empty = (): Readable => Readable.from([]);

@@ -88,7 +88,8 @@ function zip(files: Iterable<PackedFile>, onError: (err: Error) => void): Readab
       (cb) => {
         file.open().then(
           (opened) => {
-            if (opened === null) cb(new Error(`${file.name} is gone from the store`), Readable.from([]));
+            if (opened === null)
+              cb(new Error(`${file.name} is gone from the store`), Readable.from([]));
             else cb(null, opened.body);
           },
           (err: unknown) => cb(err, Readable.from([])),

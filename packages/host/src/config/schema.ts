@@ -351,10 +351,14 @@ export const configSchema = z.object({
     .describe('Largest workspace file accepted by the API or synced out, bytes.'),
   archiveMaxBytes: intFrom(1, 100 * 1024 * 1024 * 1024)
     .default(1024 * 1024 * 1024)
-    .describe('Largest archive body `POST /v1/workspaces/:wid/archive` accepts, bytes (as sent, compressed).'),
+    .describe(
+      'Largest archive body `POST /v1/workspaces/:wid/archive` accepts, bytes (as sent, compressed).',
+    ),
   archiveMaxUnpackedBytes: intFrom(1, 1024 * 1024 * 1024 * 1024)
     .default(4 * 1024 * 1024 * 1024)
-    .describe('Largest total an uploaded archive may unpack to, bytes; past it the upload is refused.'),
+    .describe(
+      'Largest total an uploaded archive may unpack to, bytes; past it the upload is refused.',
+    ),
   archiveMaxEntries: intFrom(1, 10_000_000)
     .default(100_000)
     .describe('Most entries (files and folders) an uploaded archive may hold.'),
