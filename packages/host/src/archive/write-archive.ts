@@ -29,11 +29,17 @@ const modeOf = (file: PackedFile): number => (file.executable ? 0o755 : 0o644);
 function tarGz(files: Iterable<PackedFile>, onError: (err: Error) => void): Readable {
   const pack = tar.pack();
   const gzip = createGzip();
+  // A client that goes away closes the output: the file being copied is closed and nothing more is read.
+  const stop = new AbortController();
+  gzip.on('close', () => {
+    stop.abort(new Error('the archive stream was closed'));
+    pack.destroy();
+  });
   pack.on('error', (err: Error) => gzip.destroy(err));
   pack.pipe(gzip);
   const fill = async (): Promise<void> => {
     for (const file of files) {
-      if (gzip.destroyed) return;
+      if (stop.signal.aborted) return;
       const opened = await file.open();
       if (opened === null) continue;
       const written = new Promise<void>((resolve, reject) => {
@@ -49,7 +55,7 @@ function tarGz(files: Iterable<PackedFile>, onError: (err: Error) => void): Read
         ) as unknown as EntrySink;
         const copy = async (): Promise<void> => {
           for await (const chunk of opened.body) {
-            if (!entry.write(chunk as Buffer)) await once(entry, 'drain');
+            if (!entry.write(chunk as Buffer)) await once(entry, 'drain', { signal: stop.signal });
           }
           entry.end();
         };
@@ -63,7 +69,7 @@ function tarGz(files: Iterable<PackedFile>, onError: (err: Error) => void): Read
     pack.finalize();
   };
   fill().catch((err: unknown) => {
-    onError(err as Error);
+    if (!stop.signal.aborted) onError(err as Error);
     pack.destroy(err as Error);
     gzip.destroy(err as Error);
   });
@@ -77,8 +83,15 @@ function tarGz(files: Iterable<PackedFile>, onError: (err: Error) => void): Read
 function zip(files: Iterable<PackedFile>, onError: (err: Error) => void): Readable {
   const archive = new yazl.ZipFile();
   const output = archive.outputStream as Readable;
+  // The file yazl is reading; closed with the output when a client goes away.
+  const reading: { body: Readable | null } = { body: null };
+  let closed = false;
+  output.on('close', () => {
+    closed = true;
+    reading.body?.destroy();
+  });
   archive.on('error', (err: Error) => {
-    onError(err);
+    if (!closed) onError(err);
     output.destroy(err);
   });
   for (const file of files) {

@@ -21,12 +21,22 @@ const TENANT = 'tenant-a';
 const WID = 'ws_archive';
 
 /** A store whose reads count the bytes the archive takes out of it, as they are pulled. */
-function countingStore(inner: ObjectStore): { store: ObjectStore; pulled: () => number } {
+function countingStore(inner: ObjectStore): {
+  store: ObjectStore;
+  pulled: () => number;
+  open: () => number;
+  opened: () => number;
+} {
   let pulled = 0;
+  let open = 0;
+  let opened = 0;
   const store = Object.create(inner) as ObjectStore;
   store.get = async (key, range) => {
     const got = await inner.get(key, range);
     if (got === null) return null;
+    open += 1;
+    opened += 1;
+    got.body.once('close', () => (open -= 1));
     const counter = new Transform({
       transform(chunk: Buffer, _e, cb) {
         pulled += chunk.length;
@@ -34,9 +44,11 @@ function countingStore(inner: ObjectStore): { store: ObjectStore; pulled: () => 
       },
     });
     got.body.pipe(counter);
+    // What the archive destroys is the counter; the store's own stream goes with it.
+    counter.once('close', () => got.body.destroy());
     return { info: got.info, body: counter };
   };
-  return { store, pulled: () => pulled };
+  return { store, pulled: () => pulled, open: () => open, opened: () => opened };
 }
 
 describe('ArchiveService', () => {
@@ -104,6 +116,26 @@ describe('ArchiveService', () => {
       }
       expect(pulled()).toBe(files * MiB);
       expect(received).toBeGreaterThan(files * MiB);
+    },
+  );
+
+  it.each(['tar.gz', 'zip'] as const)(
+    'closes what it reads from the store when the client goes away mid-download (%s)',
+    async (format) => {
+      for (let i = 0; i < 8; i += 1) await put(`big/${i}.bin`, randomBytes(MiB));
+      const { store, open, opened } = countingStore(objects);
+      const stream = await service(store).download(TENANT, WID, '', format);
+      const reader = stream[Symbol.asyncIterator]();
+      let received = 0;
+      while (received < MiB) {
+        const next = (await reader.next()) as IteratorResult<Buffer>;
+        if (next.done) break;
+        received += next.value.length;
+      }
+      stream.destroy();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(open()).toBe(0);
+      expect(opened()).toBeLessThan(8);
     },
   );
 
