@@ -348,6 +348,7 @@ export async function createWorkcell(
       maxEntries: config.archiveMaxEntries,
       maxRatio: config.archiveMaxRatio,
       maxFileBytes: config.maxFileBytes,
+      maxConcurrent: config.archiveMaxConcurrentUploads,
     },
     stagingDir: join(dataDir, 'staging', 'archives'),
     clock,

@@ -360,6 +360,11 @@ export const ops = {
         description: '`unsupported_media_type`: a content type that is no archive',
         schema: errorResponseSchema,
       },
+      503: {
+        description:
+          '`host_at_capacity`: the host is unpacking its maximum of archives (`WORKCELL_ARCHIVE_MAX_CONCURRENT_UPLOADS`); see `Retry-After`',
+        schema: errorResponseSchema,
+      },
     },
   }),
   getEgress: op({

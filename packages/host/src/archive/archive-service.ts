@@ -28,6 +28,8 @@ export interface ArchiveLimits {
   maxRatio: number;
   /** One file (the files API's limit). */
   maxFileBytes: number;
+  /** Uploads this host unpacks at once: each holds up to `maxBytes` of staging disk. */
+  maxConcurrent: number;
 }
 
 /** Below this many unpacked bytes the ratio is not checked: small text archives compress well. */
@@ -64,6 +66,8 @@ export function archiveFolder(path: string | undefined): string {
  * once. A refused archive therefore leaves the workspace exactly as it was.
  */
 export class ArchiveService {
+  private uploading = 0;
+
   constructor(
     private readonly store: ObjectStore,
     private readonly settings: ArchiveServiceSettings,
@@ -124,6 +128,29 @@ export class ArchiveService {
     contentType: string | undefined,
   ): Promise<ArchiveUpload> {
     const declared = declaredKind(contentType);
+    const { maxConcurrent } = this.settings.limits;
+    if (this.uploading >= maxConcurrent) {
+      throw new WorkcellError(
+        'host_at_capacity',
+        `this host is unpacking its maximum of ${maxConcurrent} archives; retry in 1 s (WORKCELL_ARCHIVE_MAX_CONCURRENT_UPLOADS)`,
+        { retryAfterSeconds: 1 },
+      );
+    }
+    this.uploading += 1;
+    try {
+      return await this.unpack(tenant, workspaceId, folder, body, declared);
+    } finally {
+      this.uploading -= 1;
+    }
+  }
+
+  private unpack(
+    tenant: string,
+    workspaceId: string,
+    folder: string,
+    body: Readable,
+    declared: UploadKind | null,
+  ): Promise<ArchiveUpload> {
     return this.settings.withLease(workspaceId, async () => {
       await mkdir(this.settings.stagingDir, { recursive: true, mode: 0o700 });
       const staged = join(this.settings.stagingDir, `upload-${randomUUID()}`);

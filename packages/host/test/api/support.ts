@@ -167,6 +167,7 @@ export async function apiHarness(
         maxEntries: 1000,
         maxRatio: 100,
         maxFileBytes: 1024 * 1024,
+        maxConcurrent: 2,
       },
       stagingDir: join(dir, 'staging'),
       clock: systemClock,

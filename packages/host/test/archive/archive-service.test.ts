@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { PassThrough, Readable, Transform } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { WorkcellError } from '@workcell/protocol';
 import { pino } from 'pino';
@@ -64,6 +64,7 @@ describe('ArchiveService', () => {
         maxEntries: 1000,
         maxRatio: 100,
         maxFileBytes: 16 * MiB,
+        maxConcurrent: 4,
         ...limits,
       },
       stagingDir: join(dir, 'staging'),
@@ -168,6 +169,28 @@ describe('ArchiveService', () => {
     expect((err as WorkcellError).code).toBe('payload_too_large');
     expect(await objects.list('')).toEqual(before);
     expect(readdirSync(join(dir, 'staging'))).toEqual([]);
+  });
+
+  it('unpacks at most WORKCELL_ARCHIVE_MAX_CONCURRENT_UPLOADS archives at once; the next answers host_at_capacity', async () => {
+    const archives = service(objects, { maxConcurrent: 1 });
+    const slow = new PassThrough();
+    const first = archives.upload(TENANT, WID, '', slow, 'application/x-tar');
+    const second = await archives
+      .upload(TENANT, 'ws_other', '', Readable.from([tarOf([{ name: 'a', body: 'a' }])]), undefined)
+      .catch((e: unknown) => e);
+    expect(second).toMatchObject({ code: 'host_at_capacity', details: { retryAfterSeconds: 1 } });
+    slow.end(tarOf([{ name: 'slow.txt', body: 'slow\n' }]));
+    expect(await first).toEqual({ path: '', files: 1, bytes: 5 });
+    // The slot is free again.
+    expect(
+      await archives.upload(
+        TENANT,
+        WID,
+        '',
+        Readable.from([tarOf([{ name: 'b', body: 'b' }])]),
+        undefined,
+      ),
+    ).toMatchObject({ files: 1 });
   });
 
   it('removes its staged copy after an upload', async () => {
