@@ -1,11 +1,18 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { WorkcellApiError } from '@workcell/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { S3ObjectStore } from '../../packages/host/src/storage/s3-store.js';
 import * as yauzl from 'yauzl';
 import { readTarGz, tarGzOf, tarOf, zipOf, type ReadFile } from '../support/archives.js';
 import { startTestHost, type TestHost } from '../support/host.js';
 
 const MiB = 1024 * 1024;
+const run = promisify(execFile);
 
 const bash = (command: string): string =>
   `MOCK:${JSON.stringify({ tool: 'Bash', input: { command } })}`;
@@ -111,20 +118,23 @@ describe('workspace archives', () => {
   it('unpacks into a folder (?path=) and downloads one folder with names relative to it', async () => {
     const ws = await host.wc.workspaces.create({ name: 'archive-folder' });
     await host.wc.files.upload(ws.id, 'top.txt', 'top\n');
+    const deep = `lib/${'deep/'.repeat(30)}x.txt`;
     const zip = zipOf([
       { name: 'lib/a.js', body: 'export const a = 1;\n' },
       { name: 'lib/', body: '' },
       { name: 'b.txt', body: 'bee\n', deflate: false },
+      { name: deep, body: 'deep\n' },
     ]);
     expect(await host.wc.archives.upload(ws.id, zip, { path: 'vendor/pkg' })).toEqual({
       path: 'vendor/pkg',
-      files: 2,
-      bytes: 20 + 4,
+      files: 3,
+      bytes: 20 + 4 + 5,
     });
     expect((await host.wc.files.list(ws.id)).map((f) => f.path).sort()).toEqual([
       'top.txt',
       'vendor/pkg/b.txt',
       'vendor/pkg/lib/a.js',
+      `vendor/pkg/${deep}`,
     ]);
     const folder = readTarGz(
       await bytesOf((await host.wc.archives.download(ws.id, { path: 'vendor' })).body),
@@ -132,6 +142,7 @@ describe('workspace archives', () => {
     expect(textOf(folder)).toEqual({
       'pkg/b.txt': 'bee\n',
       'pkg/lib/a.js': 'export const a = 1;\n',
+      [`pkg/${deep}`]: 'deep\n',
     });
 
     // A later upload replaces files of the same path and keeps the others.
@@ -141,6 +152,52 @@ describe('workspace archives', () => {
     });
     expect(await host.wc.files.text(ws.id, 'vendor/pkg/b.txt')).toBe('bee 2\n');
     expect(await host.wc.files.text(ws.id, 'top.txt')).toBe('top\n');
+  });
+
+  it('takes what GNU tar and Info-ZIP make, and gives archives they extract to the same tree', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wc-archive-tools-'));
+    try {
+      const src = join(dir, 'src');
+      const tree: Record<string, string> = {
+        'README.md': '# tools\n',
+        'src/main.c': 'int main(void) { return 0; }\n',
+        'bin/go.sh': '#!/bin/sh\necho go\n',
+        [`${'long-name-'.repeat(12)}/file.txt`]: 'long\n',
+      };
+      for (const [path, body] of Object.entries(tree)) {
+        mkdirSync(join(src, path, '..'), { recursive: true });
+        writeFileSync(join(src, path), body, { mode: path.endsWith('.sh') ? 0o755 : 0o644 });
+      }
+      await run('tar', ['-C', src, '-czf', join(dir, 'gnu.tgz'), '.']);
+      await run('zip', ['-qr', join(dir, 'info.zip'), '.'], { cwd: src });
+
+      const fromTar = await host.wc.workspaces.create({ name: 'archive-gnu-tar' });
+      await host.wc.archives.upload(fromTar.id, readFileSync(join(dir, 'gnu.tgz')));
+      const fromZip = await host.wc.workspaces.create({ name: 'archive-info-zip' });
+      await host.wc.archives.upload(fromZip.id, readFileSync(join(dir, 'info.zip')));
+      for (const ws of [fromTar, fromZip]) {
+        const listed = await host.wc.files.list(ws.id);
+        expect(listed.map((f) => f.path).sort()).toEqual(Object.keys(tree).sort());
+      }
+
+      // Downloads extracted by the reference tools give the tree back, executable bit included.
+      const tgz = await bytesOf((await host.wc.archives.download(fromTar.id)).body);
+      writeFileSync(join(dir, 'out.tgz'), tgz);
+      mkdirSync(join(dir, 'out-tar'));
+      await run('tar', ['-C', join(dir, 'out-tar'), '-xzf', join(dir, 'out.tgz')]);
+      const zipped = await bytesOf(
+        (await host.wc.archives.download(fromZip.id, { format: 'zip' })).body,
+      );
+      writeFileSync(join(dir, 'out.zip'), zipped);
+      await run('unzip', ['-q', join(dir, 'out.zip'), '-d', join(dir, 'out-zip')]);
+      for (const out of ['out-tar', 'out-zip']) {
+        for (const [path, body] of Object.entries(tree))
+          expect(readFileSync(join(dir, out, path), 'utf8')).toBe(body);
+        expect(statSync(join(dir, out, 'bin/go.sh')).mode & 0o111).not.toBe(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.each([
@@ -452,5 +509,39 @@ describe('workspace archives', () => {
     const read = await host.send(conversationId, bash('cat pkg/marker.txt'));
     expect(read.at(-1)?.event).toBe('run.completed');
     expect(JSON.stringify(read)).toContain(marker);
+  });
+});
+
+describe('workspace archives on S3 (s3rver)', () => {
+  let host: TestHost;
+
+  beforeAll(async () => {
+    const objects = new S3ObjectStore({
+      bucket: inject('s3Bucket'),
+      endpoint: inject('s3Endpoint'),
+      prefix: `archive-${randomBytes(4).toString('hex')}`,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
+    host = await startTestHost({ options: { objects } });
+  });
+  afterAll(async () => {
+    await host?.close();
+  });
+
+  it('unpacks into the S3 store and streams the same bytes back as tar.gz and zip', async () => {
+    const ws = await host.wc.workspaces.create({ name: 'archive-s3' });
+    const blob = randomBytes(3 * MiB);
+    const upload = tarGzOf([
+      { name: 'data/blob.bin', body: blob },
+      { name: 'notes.txt', body: 'on s3\n' },
+    ]);
+    expect(await host.wc.archives.upload(ws.id, upload)).toMatchObject({ files: 2 });
+    const fromTar = readTarGz(await bytesOf((await host.wc.archives.download(ws.id)).body));
+    expect(fromTar.get('data/blob.bin')?.body.equals(blob)).toBe(true);
+    expect(fromTar.get('notes.txt')?.body.toString()).toBe('on s3\n');
+    const fromZip = await readZip(
+      await bytesOf((await host.wc.archives.download(ws.id, { format: 'zip' })).body),
+    );
+    expect(fromZip.get('data/blob.bin')?.body.equals(blob)).toBe(true);
   });
 });
