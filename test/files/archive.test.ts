@@ -339,6 +339,13 @@ describe('workspace archives', () => {
       400,
     ],
     [
+      'tar entry of an unknown type (GNU sparse)',
+      () => tarOf([first, { name: 'sparse.bin', type: 'S', body: 'x' }]),
+      'application/x-tar',
+      'archive_special_file',
+      400,
+    ],
+    [
       'zip fifo',
       () => zipOf([firstZip, { name: 'pipe', body: '', unixMode: 0o010644 }]),
       'application/zip',

@@ -6,10 +6,10 @@ import { crc32, deflateRawSync, gunzipSync, gzipSync } from 'node:zlib';
  * or rewrite it. Also readers for the host's answers (tar.gz, zip), checked as plainly.
  */
 
-/** One entry to write. `type` is the tar type flag: `0` file, `1` hard link, `2` symlink, `3` char device, `4` block device, `5` directory, `6` fifo. */
+/** One entry to write. `type` is the tar type flag: `0` file, `1` hard link, `2` symlink, `3` char device, `4` block device, `5` directory, `6` fifo, `S` GNU sparse file, `V` volume label. */
 export interface TestEntry {
   name: string;
-  type?: '0' | '1' | '2' | '3' | '4' | '5' | '6';
+  type?: '0' | '1' | '2' | '3' | '4' | '5' | '6' | 'S' | 'V';
   body?: Buffer | string;
   mode?: number;
   linkname?: string;

@@ -48,6 +48,7 @@ const TAR_TYPE_NAMES: Readonly<Record<string, string>> = {
   symlink: 'symbolic link',
   'character-device': 'character device',
   'block-device': 'block device',
+  unknown: 'entry of a type workspaces do not hold',
 };
 
 /** Anything the archive library throws while reading becomes `archive_invalid`. */
@@ -83,7 +84,8 @@ async function* tarEntries(file: string, gzipped: boolean): AsyncGenerator<Archi
       if (next.done) return;
       const source = next.value;
       const { header } = source;
-      const type = header.type ?? 'file';
+      // tar-stream names the types it knows; any other type flag (GNU sparse, volume label) is null.
+      const type = header.type ?? 'unknown';
       // tar-stream reads an entry's bytes as a streamx stream; the rest of the host speaks Node's.
       const body = Readable.from(source);
       yield {
