@@ -350,7 +350,8 @@ export async function createWorkcell(
       maxFileBytes: config.maxFileBytes,
       maxConcurrent: config.archiveMaxConcurrentUploads,
     },
-    stagingDir: join(dataDir, 'staging', 'archives'),
+    // One directory per host id: hosts that share a data directory never clear each other's.
+    stagingDir: join(dataDir, 'staging', 'archives', config.hostId.replace(/^\.+$/, '_')),
     clock,
     logger: logger.child({ component: 'archives' }),
     withLease: (workspaceId, work) =>
@@ -367,6 +368,7 @@ export async function createWorkcell(
       else await control.filesChanged(tenant, workspaceId);
     },
   });
+  await archives.clearStaging();
   /** Brings a workspace's files into its container here, when it has one between runs. */
   const pushFiles = async (tenant: string, workspaceId: string): Promise<void> => {
     const record = await orchestrator.assigned(workspaceId);

@@ -37,7 +37,10 @@ export const RATIO_FLOOR_BYTES = 1024 * 1024;
 
 export interface ArchiveServiceSettings {
   limits: ArchiveLimits;
-  /** A local directory for uploads while they are checked (removed after each). */
+  /**
+   * A local directory of this host's alone for uploads while they are checked: each upload's
+   * file is removed after it, and `clearStaging` empties it at start (after a crash).
+   */
   stagingDir: string;
   clock: Clock;
   logger: Logger;
@@ -72,6 +75,11 @@ export class ArchiveService {
     private readonly store: ObjectStore,
     private readonly settings: ArchiveServiceSettings,
   ) {}
+
+  /** Removes what uploads cut short by a crash left in the staging directory. */
+  async clearStaging(): Promise<void> {
+    await rm(this.settings.stagingDir, { recursive: true, force: true });
+  }
 
   /**
    * The files under `folder` (all when '') as a `format` stream, named relative to the folder.

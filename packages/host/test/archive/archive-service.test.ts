@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Transform } from 'node:stream';
@@ -191,6 +191,14 @@ describe('ArchiveService', () => {
         undefined,
       ),
     ).toMatchObject({ files: 1 });
+  });
+
+  it('clears what a crashed upload left staged when the host starts', async () => {
+    const staging = join(dir, 'staging');
+    mkdirSync(staging, { recursive: true });
+    writeFileSync(join(staging, 'upload-left-by-a-crash'), randomBytes(1024));
+    await service(objects).clearStaging();
+    expect(existsSync(staging)).toBe(false);
   });
 
   it('removes its staged copy after an upload', async () => {
