@@ -29,11 +29,16 @@ export function registerArchiveRoutes(app: FastifyInstance, s: ApiServices): voi
     const format = downloadFormat(request.headers.accept);
     const body = await s.archives.download(ws.tenant, ws.id, folder, format);
     const name = `${ws.id}${folder === '' ? '' : `-${folder.replaceAll('/', '-')}`}.${format}`;
-    return reply
+    void reply
       .type(CONTENT_TYPE[format])
       .header('content-disposition', `attachment; filename="${asciiName(name)}"`)
-      .header('x-content-type-options', 'nosniff')
-      .send(body);
+      .header('x-content-type-options', 'nosniff');
+    // HEAD answers the headers without reading the workspace out of the store.
+    if (request.method === 'HEAD') {
+      body.destroy();
+      return reply.send();
+    }
+    return reply.send(body);
   });
 
   // The body is the archive as a stream, whatever its content type (the service decides).
