@@ -348,7 +348,7 @@ export async function createWorkcell(
       maxEntries: config.archiveMaxEntries,
       maxRatio: config.archiveMaxRatio,
       maxFileBytes: config.maxFileBytes,
-      maxConcurrent: config.archiveMaxConcurrentUploads,
+      maxConcurrent: config.archiveMaxUploads,
     },
     // One directory per host id: hosts that share a data directory never clear each other's.
     stagingDir: join(dataDir, 'staging', 'archives', config.hostId.replace(/^\.+$/, '_')),

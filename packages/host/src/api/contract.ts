@@ -362,7 +362,7 @@ export const ops = {
       },
       503: {
         description:
-          '`host_at_capacity`: the host is unpacking its maximum of archives (`WORKCELL_ARCHIVE_MAX_CONCURRENT_UPLOADS`); see `Retry-After`',
+          '`host_at_capacity`: the host is unpacking its maximum of archives (`WORKCELL_ARCHIVE_MAX_UPLOADS`); see `Retry-After`',
         schema: errorResponseSchema,
       },
     },

@@ -140,7 +140,7 @@ export class ArchiveService {
     if (this.uploading >= maxConcurrent) {
       throw new WorkcellError(
         'host_at_capacity',
-        `this host is unpacking its maximum of ${maxConcurrent} archives; retry in 1 s (WORKCELL_ARCHIVE_MAX_CONCURRENT_UPLOADS)`,
+        `this host is unpacking its maximum of ${maxConcurrent} archives; retry in 1 s (WORKCELL_ARCHIVE_MAX_UPLOADS)`,
         { retryAfterSeconds: 1 },
       );
     }

@@ -367,7 +367,7 @@ export const configSchema = z.object({
     .describe(
       'Largest ratio of unpacked bytes to archive bytes an upload may reach (checked once it unpacks past 1 MiB): stops compression bombs early.',
     ),
-  archiveMaxConcurrentUploads: intFrom(1, 1000)
+  archiveMaxUploads: intFrom(1, 1000)
     .default(4)
     .describe(
       'Archive uploads one host unpacks at once (each spools up to WORKCELL_ARCHIVE_MAX_BYTES to its data directory); past it, 503 host_at_capacity with Retry-After.',
@@ -468,7 +468,7 @@ export const ENV_NAMES = {
   archiveMaxUnpackedBytes: 'WORKCELL_ARCHIVE_MAX_UNPACKED_BYTES',
   archiveMaxEntries: 'WORKCELL_ARCHIVE_MAX_ENTRIES',
   archiveMaxRatio: 'WORKCELL_ARCHIVE_MAX_RATIO',
-  archiveMaxConcurrentUploads: 'WORKCELL_ARCHIVE_MAX_CONCURRENT_UPLOADS',
+  archiveMaxUploads: 'WORKCELL_ARCHIVE_MAX_UPLOADS',
   maxPromptBytes: 'WORKCELL_MAX_PROMPT_BYTES',
   corsOrigins: 'WORKCELL_CORS_ORIGINS',
   maxImageBytes: 'WORKCELL_MAX_IMAGE_BYTES',

@@ -171,7 +171,7 @@ describe('ArchiveService', () => {
     expect(readdirSync(join(dir, 'staging'))).toEqual([]);
   });
 
-  it('unpacks at most WORKCELL_ARCHIVE_MAX_CONCURRENT_UPLOADS archives at once; the next answers host_at_capacity', async () => {
+  it('unpacks at most WORKCELL_ARCHIVE_MAX_UPLOADS archives at once; the next answers host_at_capacity', async () => {
     const archives = service(objects, { maxConcurrent: 1 });
     const slow = new PassThrough();
     const first = archives.upload(TENANT, WID, '', slow, 'application/x-tar');
