@@ -29,6 +29,7 @@ import type { SecretStore } from '../packages/host/src/secrets/secret-store.js';
 import { ExecuteService } from '../packages/host/src/execute/execute-service.js';
 import { RunEventLog } from '../packages/host/src/execute/run-events.js';
 import type { FilesService } from '../packages/host/src/files/files-service.js';
+import type { ArchiveService } from '../packages/host/src/archive/archive-service.js';
 import { HealthChecks } from '../packages/host/src/metrics/health.js';
 import { WorkcellMetrics } from '../packages/host/src/metrics/metrics.js';
 import { MemoryStateStore } from '../packages/host/src/state/memory-store.js';
@@ -98,6 +99,7 @@ async function startApi(): Promise<Api> {
     usage: unused,
     events,
     files: unused as FilesService,
+    archives: unused as ArchiveService,
     egress: { policies: unused as PolicyStore, audit: new AuditTrail() },
     secrets: unused as SecretStore,
     health: new HealthChecks({
@@ -111,7 +113,12 @@ async function startApi(): Promise<Api> {
     state,
     runtime: unused as ContainerRuntime,
     logger,
-    limits: { maxFileBytes: 1024, maxJsonBytes: 64 * 1024, maxExecOutputBytes: 1024 },
+    limits: {
+      maxFileBytes: 1024,
+      maxJsonBytes: 64 * 1024,
+      maxExecOutputBytes: 1024,
+      maxArchiveBytes: 1024,
+    },
     version: 'bench',
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });

@@ -25,6 +25,8 @@ const TABLE: Row[] = [
   { method: 'GET', route: '/v1/workspaces/:wid/files/*' },
   { method: 'PUT', route: '/v1/workspaces/:wid/files/*', body: 'overwritten by another tenant' },
   { method: 'DELETE', route: '/v1/workspaces/:wid/files/*' },
+  { method: 'GET', route: '/v1/workspaces/:wid/archive' },
+  { method: 'POST', route: '/v1/workspaces/:wid/archive', body: 'not even an archive' },
   { method: 'GET', route: '/v1/workspaces/:wid/egress' },
   { method: 'PUT', route: '/v1/workspaces/:wid/egress', body: '{"hosts": []}' },
   { method: 'GET', route: '/v1/workspaces/:wid/agent' },

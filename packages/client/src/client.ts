@@ -1,5 +1,7 @@
 import type {
   AdminContainer,
+  ArchiveFormat,
+  ArchiveUpload,
   Conversation,
   ConversationDetail,
   ConversationHistory,
@@ -59,6 +61,21 @@ export interface FileDownload {
   /** The file's sha256, quoted, as the host sends it in `ETag`. */
   etag: string | null;
 }
+
+/** A workspace archive as a stream. */
+export interface ArchiveDownload {
+  body: ReadableStream<Uint8Array>;
+  format: ArchiveFormat;
+  contentType: string | null;
+}
+
+/** The content type an archive upload is sent with: named by format, or left to the host to read. */
+const ARCHIVE_UPLOAD_TYPES: Readonly<Record<'tar' | 'tar.gz' | 'zip' | 'auto', string>> = {
+  tar: 'application/x-tar',
+  'tar.gz': 'application/gzip',
+  zip: 'application/zip',
+  auto: 'application/octet-stream',
+};
 
 /** One message's agent overrides (`agent` in `POST .../messages`): the workspace's settings but MCP servers. */
 export type MessageAgentInput = NonNullable<PostMessageInput['agent']>;
@@ -323,6 +340,46 @@ export class WorkcellClient {
     delete: async (workspaceId: string, path: string, o: RequestOptions = {}): Promise<void> => {
       await this.call('DELETE', `/v1/workspaces/${id(workspaceId)}/files/${filePath(path)}`, o);
     },
+  };
+
+  readonly archives = {
+    /**
+     * `GET /v1/workspaces/:wid/archive`: the workspace's files as a stream, `tar.gz` (default) or
+     * `zip`; `path` limits it to a folder (entries named relative to it).
+     */
+    download: async (
+      workspaceId: string,
+      o: RequestOptions & { path?: string; format?: ArchiveFormat } = {},
+    ): Promise<ArchiveDownload> => {
+      const format = o.format ?? 'tar.gz';
+      const res = await this.raw('GET', `/v1/workspaces/${id(workspaceId)}/archive`, {
+        query: { path: o.path },
+        headers: { accept: format === 'zip' ? 'application/zip' : 'application/gzip' },
+        signal: o.signal,
+      });
+      if (!res.ok) throw await errorFromResponse(res);
+      return {
+        body: res.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() }),
+        format,
+        contentType: res.headers.get('content-type'),
+      };
+    },
+    /**
+     * `POST /v1/workspaces/:wid/archive`: unpacks a tar, tar.gz or zip into the workspace (or the
+     * folder `path`). `format` names it; by default the host reads it from the bytes. A refused
+     * archive (unsafe entry, link, too large, ...) throws and changes nothing.
+     */
+    upload: (
+      workspaceId: string,
+      body: UploadBody,
+      o: RequestOptions & { path?: string; format?: 'tar' | 'tar.gz' | 'zip' } = {},
+    ): Promise<ArchiveUpload> =>
+      this.call('POST', `/v1/workspaces/${id(workspaceId)}/archive`, {
+        query: { path: o.path },
+        headers: { 'content-type': ARCHIVE_UPLOAD_TYPES[o.format ?? 'auto'] },
+        body,
+        signal: o.signal,
+      }),
   };
 
   readonly conversations = {

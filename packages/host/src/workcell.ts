@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { startMockModel, type MockModel } from '@workcell/mock-model';
 import { AGENT_MAX_BODY_ENV, maxRequestBytes } from '@workcell/protocol';
@@ -46,7 +46,8 @@ import { ExecuteService } from './execute/execute-service.js';
 import { RunEventLog } from './execute/run-events.js';
 import { ObjectStoreWorkspaceSync } from './execute/object-store-sync.js';
 import { WorkspaceRemoval } from './execute/workspace-removal.js';
-import { StoreFilesService } from './files/store-files-service.js';
+import { StoreFilesService, withWriteLease } from './files/store-files-service.js';
+import { ArchiveService } from './archive/archive-service.js';
 import { HealthChecks } from './metrics/health.js';
 import { WorkcellMetrics } from './metrics/metrics.js';
 import { SecretCipher } from './secrets/cipher.js';
@@ -343,6 +344,34 @@ export async function createWorkcell(
       else await control.filesChanged(tenant, workspaceId);
     },
   });
+  const archives = new ArchiveService(objects, {
+    limits: {
+      maxBytes: config.archiveMaxBytes,
+      maxUnpackedBytes: config.archiveMaxUnpackedBytes,
+      maxEntries: config.archiveMaxEntries,
+      maxRatio: config.archiveMaxRatio,
+      maxFileBytes: config.maxFileBytes,
+      maxConcurrent: config.archiveMaxUploads,
+    },
+    // One directory per host id: hosts that share a data directory never clear each other's.
+    stagingDir: join(dataDir, 'staging', 'archives', config.hostId.replace(/^\.+$/, '_')),
+    clock,
+    logger: logger.child({ component: 'archives' }),
+    withLease: (workspaceId, work) =>
+      withWriteLease(
+        state,
+        { hostId: config.hostId, clock, logger: logger.child({ component: 'archives' }) },
+        workspaceId,
+        work,
+      ),
+    afterChange: async (tenant, workspaceId) => {
+      const record = await orchestrator.assigned(workspaceId);
+      if (!record) return;
+      if (orchestrator.isLocal(record)) await pushFiles(tenant, workspaceId);
+      else await control.filesChanged(tenant, workspaceId);
+    },
+  });
+  await archives.clearStaging();
   /** Brings a workspace's files into its container here, when it has one between runs. */
   const pushFiles = async (tenant: string, workspaceId: string): Promise<void> => {
     const record = await orchestrator.assigned(workspaceId);
@@ -508,6 +537,7 @@ export async function createWorkcell(
     usage: new UsageService(catalog),
     events,
     files,
+    archives,
     egress: { policies, audit },
     secrets,
     health,
@@ -524,6 +554,7 @@ export async function createWorkcell(
       maxFileBytes: config.maxFileBytes,
       maxJsonBytes: maxRequestBytes(messageBytes(config)),
       maxExecOutputBytes: config.execMaxOutputBytes,
+      maxArchiveBytes: config.archiveMaxBytes,
     },
     version: config.version,
     console: await loadConsoleAssets(consoleDistDir()),

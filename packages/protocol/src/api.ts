@@ -67,6 +67,14 @@ export const writtenFileSchema = z.object({
   sha256: z.string(),
 });
 
+export const ARCHIVE_FORMATS = ['tar.gz', 'zip'] as const;
+
+export const archiveUploadSchema = z.object({
+  path: z.string().describe('the folder the archive was unpacked into (`""` for the root)'),
+  files: z.number().int().describe('files written'),
+  bytes: z.number().int().describe('bytes written, unpacked'),
+});
+
 export const conversationSchema = z.object({
   id: z.string(),
   workspaceId: z.string(),
@@ -277,6 +285,14 @@ export const eventsQuery = z.object({
 export const filesQuery = z.object({
   prefix: z.string().optional().describe('only paths that start with this'),
 });
+export const archiveQuery = z.object({
+  path: z
+    .string()
+    .optional()
+    .describe(
+      'a folder of the workspace: download only what is under it (names relative to it), or unpack into it',
+    ),
+});
 export const usageQuery = z.object({
   from: z
     .string()
@@ -372,6 +388,8 @@ export type WorkspaceContainer = z.output<typeof containerSchema>;
 export type WorkspaceDetail = z.output<typeof workspaceDetailSchema>;
 export type FileEntry = z.output<typeof fileEntrySchema>;
 export type WrittenFile = z.output<typeof writtenFileSchema>;
+export type ArchiveFormat = (typeof ARCHIVE_FORMATS)[number];
+export type ArchiveUpload = z.output<typeof archiveUploadSchema>;
 export type Conversation = z.output<typeof conversationSchema>;
 export type Run = z.output<typeof runSchema>;
 export type RunStatus = (typeof RUN_STATUSES)[number];

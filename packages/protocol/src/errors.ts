@@ -40,6 +40,18 @@ export const ERROR_STATUS = {
   upstream_tls_failed: 502,
   /** Secrets need `WORKCELL_SECRETS_KEY`; without it the secrets routes answer this. */
   secrets_not_configured: 501,
+  /** An uploaded archive is not a tar, tar.gz or zip the host can read (or is cut short). */
+  archive_invalid: 400,
+  /** An archive entry's path leaves the target folder or is not a valid workspace path. */
+  archive_unsafe_path: 400,
+  /** An archive holds a symbolic or hard link (workspace archives carry regular files only). */
+  archive_link_refused: 400,
+  /** An archive holds a device file, a fifo or another special entry. */
+  archive_special_file: 400,
+  /** An archive names one path twice, or as both a file and a folder. */
+  archive_duplicate_path: 400,
+  /** An archive unpacks past a limit: total bytes, entry count, compression ratio or file size. */
+  archive_too_large: 413,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -11,6 +11,7 @@ import { registerAdminRoutes } from './routes/admin.js';
 import { registerAgentRoutes } from './routes/agent.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { registerEgressRoutes } from './routes/egress.js';
+import { registerArchiveRoutes } from './routes/archive.js';
 import { registerExecRoutes } from './routes/exec.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerSecretRoutes } from './routes/secrets.js';
@@ -93,6 +94,7 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   registerAgentRoutes(app, services);
   registerUsageRoutes(app, services);
   registerFileRoutes(app, services);
+  registerArchiveRoutes(app, services);
   registerConversationRoutes(app, services, hub);
   registerExecRoutes(app, services, hub);
   registerEgressRoutes(app, services, services.egress);

@@ -12,6 +12,7 @@ import type { RunService } from '../execute/execute-service.js';
 import type { RunEventLog } from '../execute/run-events.js';
 import type { WorkspaceRemover } from '../execute/workspace-removal.js';
 import type { FilesService } from '../files/files-service.js';
+import type { ArchiveService } from '../archive/archive-service.js';
 import type { AuditTrail } from '../egress/gateway.js';
 import type { PolicyStore } from '../egress/policy-store.js';
 import type { HealthChecks } from '../metrics/health.js';
@@ -38,6 +39,8 @@ export interface ApiServices {
   usage: UsageService;
   events: RunEventLog;
   files: FilesService;
+  /** Workspace archives, out (tar.gz, zip) and in (tar, tar.gz, zip). */
+  archives: Pick<ArchiveService, 'download' | 'upload'>;
   egress: { policies: PolicyStore; audit: AuditTrail };
   secrets: SecretStore;
   health: HealthChecks;
@@ -46,7 +49,12 @@ export interface ApiServices {
   state: StateStore;
   runtime: ContainerRuntime;
   logger: Logger;
-  limits: { maxFileBytes: number; maxJsonBytes: number; maxExecOutputBytes: number };
+  limits: {
+    maxFileBytes: number;
+    maxJsonBytes: number;
+    maxExecOutputBytes: number;
+    maxArchiveBytes: number;
+  };
   /** Browser origins allowed to call the API (CORS); none when unset. */
   corsOrigins?: readonly string[];
   /** The host's version, in the OpenAPI document. */

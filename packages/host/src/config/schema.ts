@@ -359,6 +359,29 @@ export const configSchema = z.object({
   maxFileBytes: intFrom(1, 100 * 1024 * 1024 * 1024)
     .default(100 * 1024 * 1024)
     .describe('Largest workspace file accepted by the API or synced out, bytes.'),
+  archiveMaxBytes: intFrom(1, 100 * 1024 * 1024 * 1024)
+    .default(1024 * 1024 * 1024)
+    .describe(
+      'Largest archive body `POST /v1/workspaces/:wid/archive` accepts, bytes (as sent, compressed).',
+    ),
+  archiveMaxUnpackedBytes: intFrom(1, 1024 * 1024 * 1024 * 1024)
+    .default(4 * 1024 * 1024 * 1024)
+    .describe(
+      'Largest total an uploaded archive may unpack to, bytes; past it the upload is refused.',
+    ),
+  archiveMaxEntries: intFrom(1, 10_000_000)
+    .default(100_000)
+    .describe('Most entries (files and folders) an uploaded archive may hold.'),
+  archiveMaxRatio: intFrom(1, 100_000)
+    .default(200)
+    .describe(
+      'Largest ratio of unpacked bytes to archive bytes an upload may reach (checked once it unpacks past 1 MiB): stops compression bombs early.',
+    ),
+  archiveMaxUploads: intFrom(1, 1000)
+    .default(4)
+    .describe(
+      'Archive uploads one host unpacks at once (each spools up to WORKCELL_ARCHIVE_MAX_BYTES to its data directory); past it, 503 host_at_capacity with Retry-After.',
+    ),
   maxPromptBytes: intFrom(1, 10 * 1024 * 1024)
     .default(256 * 1024)
     .describe('Largest message content accepted, bytes.'),
@@ -453,6 +476,11 @@ export const ENV_NAMES = {
   proxyRequestTimeoutMs: 'WORKCELL_PROXY_REQUEST_TIMEOUT_MS',
   proxyMaxBufferedBytes: 'WORKCELL_PROXY_MAX_BUFFERED_BYTES',
   maxFileBytes: 'WORKCELL_MAX_FILE_BYTES',
+  archiveMaxBytes: 'WORKCELL_ARCHIVE_MAX_BYTES',
+  archiveMaxUnpackedBytes: 'WORKCELL_ARCHIVE_MAX_UNPACKED_BYTES',
+  archiveMaxEntries: 'WORKCELL_ARCHIVE_MAX_ENTRIES',
+  archiveMaxRatio: 'WORKCELL_ARCHIVE_MAX_RATIO',
+  archiveMaxUploads: 'WORKCELL_ARCHIVE_MAX_UPLOADS',
   maxPromptBytes: 'WORKCELL_MAX_PROMPT_BYTES',
   corsOrigins: 'WORKCELL_CORS_ORIGINS',
   maxImageBytes: 'WORKCELL_MAX_IMAGE_BYTES',

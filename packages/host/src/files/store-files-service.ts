@@ -17,6 +17,35 @@ import type { FileEntry, FilesService } from './files-service.js';
 const FILE_LEASE_TTL_MS = 120_000;
 
 /**
+ * Runs `work` holding the workspace's run lease as the files API's writes do, so it never
+ * interleaves with a run's sync; a workspace whose lease is held answers `workspace_busy`.
+ */
+export async function withWriteLease<T>(
+  state: StateStore,
+  settings: { hostId: string; clock: Clock; logger: Logger },
+  workspaceId: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const { hostId, clock, logger } = settings;
+  const done = await withLease(
+    { state, clock, logger },
+    {
+      name: LEASES.run(workspaceId),
+      holder: leaseHolder('files', hostId),
+      ttlMs: FILE_LEASE_TTL_MS,
+    },
+    work,
+  );
+  if (!done.held) {
+    throw new WorkcellError(
+      'workspace_busy',
+      'a run is in progress in this workspace; retry when it ends',
+    );
+  }
+  return done.value;
+}
+
+/**
  * The files API over the object store and the workspace manifest (`sync/workspace-files.ts`).
  * Listing reads the manifest (never the store's listing, so internals never show); writes take
  * the workspace's run lease, so they never interleave with a run's sync, and then bring the
@@ -91,23 +120,7 @@ export class StoreFilesService implements FilesService {
     });
   }
 
-  private async withLease<T>(workspaceId: string, work: () => Promise<T>): Promise<T> {
-    const { hostId, clock, logger } = this.settings;
-    const done = await withLease(
-      { state: this.state, clock, logger },
-      {
-        name: LEASES.run(workspaceId),
-        holder: leaseHolder('files', hostId),
-        ttlMs: FILE_LEASE_TTL_MS,
-      },
-      work,
-    );
-    if (!done.held) {
-      throw new WorkcellError(
-        'workspace_busy',
-        'a run is in progress in this workspace; retry when it ends',
-      );
-    }
-    return done.value;
+  private withLease<T>(workspaceId: string, work: () => Promise<T>): Promise<T> {
+    return withWriteLease(this.state, this.settings, workspaceId, work);
   }
 }

@@ -21,6 +21,7 @@ import { ExecuteService } from '../../src/execute/execute-service.js';
 import { RunEventLog } from '../../src/execute/run-events.js';
 import { WorkspaceRemoval } from '../../src/execute/workspace-removal.js';
 import { StoreFilesService } from '../../src/files/store-files-service.js';
+import { ArchiveService } from '../../src/archive/archive-service.js';
 import { HealthChecks } from '../../src/metrics/health.js';
 import { WorkcellMetrics } from '../../src/metrics/metrics.js';
 import { SecretCipher } from '../../src/secrets/cipher.js';
@@ -163,6 +164,20 @@ export async function apiHarness(
       clock: systemClock,
       logger,
     }),
+    archives: new ArchiveService(objects, {
+      limits: {
+        maxBytes: 1024 * 1024,
+        maxUnpackedBytes: 4 * 1024 * 1024,
+        maxEntries: 1000,
+        maxRatio: 100,
+        maxFileBytes: 1024 * 1024,
+        maxConcurrent: 2,
+      },
+      stagingDir: join(dir, 'staging'),
+      clock: systemClock,
+      logger,
+      withLease: (_workspaceId, work) => work(),
+    }),
     egress: { policies: {} as PolicyStore, audit: new AuditTrail() },
     // Egress changes are heard by this host alone here.
     control: { egressChanged: async () => undefined },
@@ -178,7 +193,12 @@ export async function apiHarness(
     state,
     runtime: runtime as unknown as ContainerRuntime,
     logger,
-    limits: { maxFileBytes: 1024 * 1024, maxJsonBytes: 64 * 1024, maxExecOutputBytes: 1024 },
+    limits: {
+      maxFileBytes: 1024 * 1024,
+      maxJsonBytes: 64 * 1024,
+      maxExecOutputBytes: 1024,
+      maxArchiveBytes: 1024 * 1024,
+    },
     version: '0.0.0-test',
     ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
   };
