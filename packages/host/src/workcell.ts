@@ -48,6 +48,17 @@ import { WorkspaceRemoval } from './execute/workspace-removal.js';
 import { StoreFilesService } from './files/store-files-service.js';
 import { HealthChecks } from './metrics/health.js';
 import { WorkcellMetrics } from './metrics/metrics.js';
+import {
+  parseWebhookUrl,
+  systemLocalAddresses,
+  systemWebhookResolver,
+  WebhookDispatcher,
+  WebhookEndpointStore,
+  WebhookPublisher,
+  WebhookRegistry,
+  type AddressPolicy,
+  type WebhookResolver,
+} from './webhooks/index.js';
 import { SecretCipher } from './secrets/cipher.js';
 import { SecretStore } from './secrets/secret-store.js';
 import { containerTrustEnv, loadInterception } from './secrets/trust.js';
@@ -111,6 +122,8 @@ export interface WorkcellOptions {
   runtime?: ContainerRuntime;
   /** Replace the object store built from the configuration (a test's instrumented S3 store). */
   objects?: ObjectStore;
+  /** Replace DNS for webhook hosts (a test's rebinding resolver). */
+  webhookResolver?: WebhookResolver;
 }
 
 /** A wired Workcell host: every service built once, by constructor injection. */
@@ -319,6 +332,44 @@ export async function createWorkcell(
   });
 
   const catalog = new Catalog(objects);
+  if (config.webhookUrl) parseWebhookUrl(config.webhookUrl);
+  const webhookPolicy: AddressPolicy = {
+    allowPrivate: config.webhookAllowPrivate,
+    resolve: options.webhookResolver ?? systemWebhookResolver,
+    localAddresses: systemLocalAddresses,
+    resolveTimeoutMs: 5_000,
+  };
+  const webhookEndpoints = new WebhookEndpointStore(objects);
+  const operatorWebhook =
+    config.webhookUrl && config.webhookSecret
+      ? { url: config.webhookUrl, secret: config.webhookSecret }
+      : null;
+  const dispatcher = new WebhookDispatcher({
+    state,
+    endpoints: webhookEndpoints,
+    operator: operatorWebhook,
+    policy: webhookPolicy,
+    clock,
+    logger: logger.child({ component: 'webhooks' }),
+    hostId: config.hostId,
+    userAgent: `Workcell-Webhooks/${config.version}`,
+    observer: metrics,
+    settings: {
+      timeoutMs: config.webhookTimeoutMs,
+      maxAttempts: config.webhookMaxAttempts,
+      retryBaseMs: config.webhookRetryBaseMs,
+      retryMaxMs: 3_600_000,
+      pollIntervalMs: 1_000,
+      batch: 16,
+    },
+  });
+  const webhooks = new WebhookPublisher({
+    endpoints: webhookEndpoints,
+    state,
+    clock,
+    operator: operatorWebhook,
+    onEnqueued: () => dispatcher.kick(),
+  });
   const events = new RunEventLog(state, {
     logger: logger.child({ component: 'run-events' }),
     clock,
@@ -357,6 +408,7 @@ export async function createWorkcell(
     clock,
     observer: metrics,
     runEnv: (tenant, workspaceId) => secrets.placeholders(tenant, workspaceId),
+    webhooks,
     agentSettings,
     remote: { interrupt: (runId): Promise<void> => control.interrupt(runId) },
     admit: (workspaceId): Promise<void> => capacity.admit(workspaceId),
@@ -479,6 +531,12 @@ export async function createWorkcell(
       clock,
       logger: logger.child({ component: 'workspaces' }),
       hostId: config.hostId,
+      webhooks,
+    }),
+    webhooks: new WebhookRegistry({
+      endpoints: webhookEndpoints,
+      policy: webhookPolicy,
+      clock,
     }),
     execute,
     control,
@@ -539,6 +597,7 @@ export async function createWorkcell(
       });
       pool.start();
       gc.start();
+      dispatcher.start();
       return api.listen({ port: config.port, host: config.host });
     },
     async close(deadlineMs = config.shutdownTimeoutMs) {
@@ -546,6 +605,7 @@ export async function createWorkcell(
       await api.close();
       await pool.stop();
       await gc.stop();
+      await dispatcher.stop();
       control.close();
       await bus.close();
       await listeners.close();

@@ -15,6 +15,7 @@ import { registerFileRoutes } from './routes/files.js';
 import { registerSecretRoutes } from './routes/secrets.js';
 import { registerOperationsRoutes } from './routes/health.js';
 import { registerUsageRoutes } from './routes/usage.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerWorkspaceRoutes } from './routes/workspaces.js';
 import { SseHub } from './sse.js';
 
@@ -95,6 +96,7 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   registerConversationRoutes(app, services, hub);
   registerEgressRoutes(app, services, services.egress);
   registerSecretRoutes(app, services, services.secrets);
+  registerWebhookRoutes(app, services);
   registerAdminRoutes(app, services);
   registerConsole(app, services.console ?? null);
   return app;

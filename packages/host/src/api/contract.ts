@@ -5,6 +5,8 @@ import {
   conversationHistorySchema,
   conversationSchema,
   createConversationBody,
+  createdWebhookSchema,
+  createWebhookBody,
   createWorkspaceBody,
   egressViewSchema,
   errorResponseSchema,
@@ -23,6 +25,9 @@ import {
   secretViewSchema,
   usageQuery,
   usageSchema,
+  webhookListSchema,
+  webhookPayloadSchema,
+  webhookSchema,
   workspaceAgentSchema,
   workspaceDetailSchema,
   workspaceSchema,
@@ -64,6 +69,7 @@ export interface Operation {
     | 'usage'
     | 'egress'
     | 'secrets'
+    | 'webhooks'
     | 'admin'
     | 'operations';
   /** `bearer`: a tenant token; `bearer-or-query`: also `?access_token=` (EventSource); `admin`: an admin token. */
@@ -110,6 +116,10 @@ export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   SecretList: secretListSchema,
   WorkspaceAgent: workspaceAgentSchema,
   Usage: usageSchema,
+  Webhook: webhookSchema,
+  CreatedWebhook: createdWebhookSchema,
+  WebhookList: webhookListSchema,
+  WebhookPayload: webhookPayloadSchema,
 };
 
 // ---- request parameters ---------------------------------------------------------------------
@@ -515,6 +525,50 @@ export const ops = {
       },
       409: { description: 'the run is not in progress on this host', schema: errorResponseSchema },
     },
+  }),
+  createWebhook: op({
+    id: 'createWebhook',
+    method: 'POST',
+    path: '/v1/webhooks',
+    summary: 'Register a webhook endpoint for run ends and workspace deletions',
+    description:
+      'Deliveries follow Standard Webhooks: a JSON POST (`WebhookPayload`) with `webhook-id` (the same on every ' +
+      'attempt), `webhook-timestamp` and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` ' +
+      "keyed by the secret's base64 part), retried with exponential backoff until a 2xx. The URL must be http(s) " +
+      'and reach only public addresses (unless the operator set `WORKCELL_WEBHOOK_ALLOW_PRIVATE=true`); ' +
+      'metadata addresses are always refused. The secret is answered here only.',
+    tag: 'webhooks',
+    auth: 'bearer',
+    body: createWebhookBody,
+    responses: {
+      201: { description: 'registered; `secret` is shown this once', schema: createdWebhookSchema },
+      400: {
+        description:
+          '`webhook_url_invalid` (not an absolute http(s) URL, credentials or a fragment in it), ' +
+          '`webhook_url_forbidden` (a private, loopback, link-local, metadata or unresolvable host) or `validation_failed`',
+        schema: errorResponseSchema,
+      },
+      409: { description: '`conflict`: the tenant has 20 endpoints', schema: errorResponseSchema },
+    },
+  }),
+  listWebhooks: op({
+    id: 'listWebhooks',
+    method: 'GET',
+    path: '/v1/webhooks',
+    summary: "The tenant's webhook endpoints (never their secrets)",
+    tag: 'webhooks',
+    auth: 'bearer',
+    responses: { 200: { description: 'the endpoints', schema: webhookListSchema } },
+  }),
+  deleteWebhook: op({
+    id: 'deleteWebhook',
+    method: 'DELETE',
+    path: '/v1/webhooks/:id',
+    summary: 'Remove a webhook endpoint; deliveries still queued for it are dropped',
+    tag: 'webhooks',
+    auth: 'bearer',
+    params: z.object({ id: idParam('webhook') }),
+    responses: { 204: { description: 'removed' } },
   }),
   adminContainers: op({
     id: 'adminContainers',

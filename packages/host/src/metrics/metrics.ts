@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { CONTAINER_STATES, type ContainerState } from '../state/state-store.js';
 import type { RunObserver } from '../execute/execute-service.js';
 import type { SyncObserver } from '../execute/object-store-sync.js';
+import type { WebhookObserver } from '../webhooks/dispatcher.js';
 
 /** Reads the container records at scrape time (the pool gauge). */
 export type ContainerStateSource = () => Promise<readonly { state: ContainerState }[]>;
@@ -11,7 +12,7 @@ export type ContainerStateSource = () => Promise<readonly { state: ContainerStat
  * two hosts in one process do not share counters). Services report through the observer
  * methods; the pool gauge reads the StateStore when scraped.
  */
-export class WorkcellMetrics implements RunObserver {
+export class WorkcellMetrics implements RunObserver, WebhookObserver {
   readonly registry = new Registry();
 
   private readonly runs = new Counter({
@@ -62,6 +63,18 @@ export class WorkcellMetrics implements RunObserver {
     name: 'workcell_secret_refusals_total',
     help: 'Requests refused for carrying a secret placeholder where it may not go, by reason (secret-wrong-host, secret-wrong-header, secret-in-target, secret-not-over-tls).',
     labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  private readonly webhookAttempts = new Counter({
+    name: 'workcell_webhook_attempts_total',
+    help: 'Webhook HTTP attempts, by result: 2xx, 3xx, 4xx, 5xx, error (no answer) or refused (URL policy).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  private readonly webhookDeliveries = new Counter({
+    name: 'workcell_webhook_deliveries_total',
+    help: 'Webhook deliveries after an attempt, by outcome: delivered, retried, failed (out of attempts) or dropped (endpoint removed).',
+    labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
   private readonly sseClients = new Gauge({
@@ -120,6 +133,14 @@ export class WorkcellMetrics implements RunObserver {
     if (record.decision === 'allow') this.secretSubstitutions.inc(record.secrets.length);
     else if (record.reason.startsWith('secret-'))
       this.secretRefusals.inc({ reason: record.reason });
+  }
+
+  webhookAttempt(result: string): void {
+    this.webhookAttempts.inc({ result });
+  }
+
+  webhookDelivery(outcome: 'delivered' | 'retried' | 'failed' | 'dropped'): void {
+    this.webhookDeliveries.inc({ outcome });
   }
 
   sseOpened(): void {

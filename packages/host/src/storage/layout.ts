@@ -17,6 +17,7 @@ import { checkWorkspacePath } from './workspace-path.js';
  *   tenants/<tenant>/workspaces/<wid>/conversations/<cid>/runs/<rid>.ndjson   a run's events
  *   tenants/<tenant>/conversation-index/<cid>.json                    cid -> wid
  *   tenants/<tenant>/workspace-index/<wid>.json                       one small record per workspace
+ *   tenants/<tenant>/webhooks/<id>.json                               a webhook endpoint (with its signing secret)
  *
  * Everything of a workspace is under workspaceRoot(), so one deletePrefix removes it; the two
  * index entries live outside it (they are looked up by id alone) and are deleted by id.
@@ -135,6 +136,18 @@ export function workspaceIndexPrefix(tenant: string): string {
 
 export function workspaceIndexKey(tenant: string, wid: string): string {
   return `${workspaceIndexPrefix(tenant)}${id('workspace', wid)}.json`;
+}
+
+/** Prefix of the tenant's webhook endpoints. */
+export function webhooksPrefix(tenant: string): string {
+  return `${tenantRoot(tenant)}webhooks/`;
+}
+
+/** One webhook endpoint record; `webhookId` is checked by the caller (`wh_...`). */
+export function webhookKey(tenant: string, webhookId: string): string {
+  if (!/^wh_[A-Za-z0-9]{16}$/.test(webhookId))
+    throw new WorkcellError('bad_request', 'invalid webhook id');
+  return `${webhooksPrefix(tenant)}${webhookId}.json`;
 }
 
 /** The id in a key under conversationsPrefix (`<cid>/meta.json`), or null for other keys. */
