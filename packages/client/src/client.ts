@@ -4,6 +4,8 @@ import type {
   ConversationDetail,
   ConversationHistory,
   CreateConversationInput,
+  CreatedWebhook,
+  CreateWebhookInput,
   CreateWorkspaceInput,
   EgressView,
   FileEntry,
@@ -16,6 +18,7 @@ import type {
   SecretView,
   Usage,
   UsageQuery,
+  Webhook,
   Workspace,
   WorkspaceAgent,
   WorkspaceDetail,
@@ -507,6 +510,24 @@ export class WorkcellClient {
     if (!res.ok) throw await errorFromResponse(res);
     return { secret: (await res.json()) as SecretView, created: res.status === 201 };
   }
+
+  /**
+   * Webhook endpoints of the tenant: run ends and workspace deletions, delivered as Standard
+   * Webhooks. The signing secret is answered by `create` only; verify deliveries with it (the
+   * `standardwebhooks` package does).
+   */
+  readonly webhooks = {
+    /** `POST /v1/webhooks` */
+    create: (input: CreateWebhookInput, o: RequestOptions = {}): Promise<CreatedWebhook> =>
+      this.call('POST', '/v1/webhooks', { json: input, signal: o.signal }),
+    /** `GET /v1/webhooks` */
+    list: async (o: RequestOptions = {}): Promise<Webhook[]> =>
+      (await this.call<{ webhooks: Webhook[] }>('GET', '/v1/webhooks', o)).webhooks,
+    /** `DELETE /v1/webhooks/:id`: deliveries still queued for it are dropped. */
+    delete: async (webhookId: string, o: RequestOptions = {}): Promise<void> => {
+      await this.call('DELETE', `/v1/webhooks/${id(webhookId)}`, o);
+    },
+  };
 
   readonly admin = {
     /** `GET /v1/admin/containers` (admin tokens; anyone else gets 404 `not_found`). */

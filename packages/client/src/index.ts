@@ -48,4 +48,10 @@ export {
   type UsageDay,
   type UsageTotals,
   type UsageQuery,
+  type Webhook,
+  type WebhookEventType,
+  type CreatedWebhook,
+  type CreateWebhookInput,
+  type WebhookPayload,
+  type PageQuery,
 } from '@workcell/protocol';

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { WebhookEventType } from '@workcell/protocol';
 import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -115,7 +116,7 @@ async function setup(
     operator: null,
     onEnqueued: () => dispatcher.kick(),
   });
-  const addEndpoint = async (url: string, events = ['run.completed' as const]) => {
+  const addEndpoint = async (url: string, events: WebhookEventType[] = ['run.completed']) => {
     const endpoint = {
       id: newWebhookId(),
       tenant: 't1',
