@@ -15,6 +15,7 @@ import type {
   PutAgentInput,
   PutSecretInput,
   Readiness,
+  Run,
   SecretView,
   Usage,
   UsageQuery,
@@ -40,6 +41,18 @@ export interface WorkcellClientOptions {
 
 export interface RequestOptions {
   signal?: AbortSignal;
+}
+
+/** Which page of a list: `cursor` is the previous page's `nextCursor`; `limit` 1-1000 (host default 100). */
+export interface PageOptions extends RequestOptions {
+  limit?: number;
+  cursor?: string;
+}
+
+/** One page of a list; `nextCursor` is null on the last page. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
 }
 
 export interface StreamOptions extends RequestOptions {
@@ -183,6 +196,54 @@ export class WorkcellClient {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
+  /** One page of the list at `path`, its items under `field`. */
+  private async page<T>(
+    path: string,
+    field: string,
+    o: PageOptions,
+    query: Query = {},
+  ): Promise<Page<T>> {
+    const body = await this.call<Record<string, unknown>>('GET', path, {
+      query: {
+        ...query,
+        limit: o.limit === undefined ? undefined : String(o.limit),
+        cursor: o.cursor,
+      },
+      signal: o.signal,
+    });
+    return {
+      items: (body[field] ?? []) as T[],
+      nextCursor: (body.nextCursor as string | null | undefined) ?? null,
+    };
+  }
+
+  /** Every item of the list at `path`, page after page, as they are needed. */
+  private async *iterate<T>(
+    path: string,
+    field: string,
+    o: Omit<PageOptions, 'cursor'>,
+    query: Query = {},
+  ): AsyncGenerator<T> {
+    let cursor: string | undefined;
+    do {
+      const page: Page<T> = await this.page<T>(path, field, { ...o, cursor }, query);
+      yield* page.items;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+  }
+
+  private async all<T>(
+    path: string,
+    field: string,
+    o: RequestOptions,
+    query: Query = {},
+  ): Promise<T[]> {
+    const out: T[] = [];
+    for await (const item of this.iterate<T>(path, field, { signal: o.signal, limit: 1000 }, query))
+      out.push(item);
+    return out;
+  }
+
   private stream(
     open: (signal: AbortSignal) => Promise<Response>,
     options: { conversationId: string; runId: string | null; after: number; retryOpen: boolean },
@@ -214,9 +275,15 @@ export class WorkcellClient {
     /** `POST /v1/workspaces` */
     create: (input: CreateWorkspaceInput = {}, o: RequestOptions = {}): Promise<Workspace> =>
       this.call('POST', '/v1/workspaces', { json: input, signal: o.signal }),
-    /** `GET /v1/workspaces` */
-    list: async (o: RequestOptions = {}): Promise<Workspace[]> =>
-      (await this.call<{ workspaces: Workspace[] }>('GET', '/v1/workspaces', o)).workspaces,
+    /** Every workspace of the tenant, oldest first (`GET /v1/workspaces`, page after page). */
+    list: (o: RequestOptions = {}): Promise<Workspace[]> =>
+      this.all('/v1/workspaces', 'workspaces', o),
+    /** One page of `GET /v1/workspaces?limit=&cursor=`. */
+    page: (o: PageOptions = {}): Promise<Page<Workspace>> =>
+      this.page('/v1/workspaces', 'workspaces', o),
+    /** The workspaces one at a time, fetching pages of `limit` as the loop needs them. */
+    iterate: (o: Omit<PageOptions, 'cursor'> = {}): AsyncGenerator<Workspace> =>
+      this.iterate('/v1/workspaces', 'workspaces', o),
     /** `GET /v1/workspaces/:wid`: the workspace and its container (null when it has none). */
     get: (workspaceId: string, o: RequestOptions = {}): Promise<WorkspaceDetail> =>
       this.call('GET', `/v1/workspaces/${id(workspaceId)}`, o),
@@ -227,17 +294,24 @@ export class WorkcellClient {
   };
 
   readonly files = {
-    /** `GET /v1/workspaces/:wid/files` */
-    list: async (
+    /** Every file of the workspace (under `prefix`), by path (`GET .../files`, page after page). */
+    list: (
       workspaceId: string,
       o: RequestOptions & { prefix?: string } = {},
     ): Promise<FileEntry[]> =>
-      (
-        await this.call<{ files: FileEntry[] }>('GET', `/v1/workspaces/${id(workspaceId)}/files`, {
-          query: { prefix: o.prefix },
-          signal: o.signal,
-        })
-      ).files,
+      this.all(`/v1/workspaces/${id(workspaceId)}/files`, 'files', o, { prefix: o.prefix }),
+    /** One page of `GET /v1/workspaces/:wid/files?limit=&cursor=`. */
+    page: (
+      workspaceId: string,
+      o: PageOptions & { prefix?: string } = {},
+    ): Promise<Page<FileEntry>> =>
+      this.page(`/v1/workspaces/${id(workspaceId)}/files`, 'files', o, { prefix: o.prefix }),
+    /** The files one at a time, fetching pages as the loop needs them. */
+    iterate: (
+      workspaceId: string,
+      o: Omit<PageOptions, 'cursor'> & { prefix?: string } = {},
+    ): AsyncGenerator<FileEntry> =>
+      this.iterate(`/v1/workspaces/${id(workspaceId)}/files`, 'files', o, { prefix: o.prefix }),
     /**
      * `GET /v1/workspaces/:wid/files/<path>` as a stream, so a large file never sits in memory;
      * `range` asks for bytes `start..end` (inclusive).
@@ -299,15 +373,24 @@ export class WorkcellClient {
         json: input,
         signal: o.signal,
       }),
-    /** `GET /v1/workspaces/:wid/conversations` */
-    list: async (workspaceId: string, o: RequestOptions = {}): Promise<Conversation[]> =>
-      (
-        await this.call<{ conversations: Conversation[] }>(
-          'GET',
-          `/v1/workspaces/${id(workspaceId)}/conversations`,
-          o,
-        )
-      ).conversations,
+    /** Every conversation of the workspace, oldest first (page after page). */
+    list: (workspaceId: string, o: RequestOptions = {}): Promise<Conversation[]> =>
+      this.all(`/v1/workspaces/${id(workspaceId)}/conversations`, 'conversations', o),
+    /** One page of `GET /v1/workspaces/:wid/conversations?limit=&cursor=`. */
+    page: (workspaceId: string, o: PageOptions = {}): Promise<Page<Conversation>> =>
+      this.page(`/v1/workspaces/${id(workspaceId)}/conversations`, 'conversations', o),
+    /** The conversations one at a time, fetching pages as the loop needs them. */
+    iterate: (
+      workspaceId: string,
+      o: Omit<PageOptions, 'cursor'> = {},
+    ): AsyncGenerator<Conversation> =>
+      this.iterate(`/v1/workspaces/${id(workspaceId)}/conversations`, 'conversations', o),
+    /** Every run of the conversation, oldest first (`GET /v1/conversations/:cid/runs`). */
+    runs: (conversationId: string, o: RequestOptions = {}): Promise<Run[]> =>
+      this.all(`/v1/conversations/${id(conversationId)}/runs`, 'runs', o),
+    /** One page of `GET /v1/conversations/:cid/runs?limit=&cursor=`. */
+    runsPage: (conversationId: string, o: PageOptions = {}): Promise<Page<Run>> =>
+      this.page(`/v1/conversations/${id(conversationId)}/runs`, 'runs', o),
     /** `GET /v1/conversations/:cid`: the conversation and its runs. */
     get: (conversationId: string, o: RequestOptions = {}): Promise<ConversationDetail> =>
       this.call('GET', `/v1/conversations/${id(conversationId)}`, o),

@@ -9,6 +9,8 @@ export {
   type MessageOptions,
   type MessageAgentInput,
   type PutSecretResult,
+  type Page,
+  type PageOptions,
 } from './client.js';
 export { WorkcellApiError } from './errors.js';
 export { RunEventStream, type ReconnectOptions } from './run-stream.js';

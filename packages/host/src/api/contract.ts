@@ -15,6 +15,7 @@ import {
   filesQuery,
   healthSchema,
   interruptAcceptedSchema,
+  pageQuery,
   postMessageBody,
   putAgentBody,
   putEgressBody,
@@ -137,6 +138,15 @@ const fileParams = z.object({
   '*': z.string().describe('the file path inside the workspace'),
 });
 const convParams = z.object({ cid: idParam('conversation') });
+const nextCursor = z
+  .string()
+  .nullable()
+  .describe('pass as `cursor` for the next page; null on the last page');
+const PAGE_400 = {
+  description:
+    '`invalid_cursor` (a cursor this list did not hand out) or `validation_failed` (a limit outside 1-1000)',
+  schema: errorResponseSchema,
+};
 const runParams = z.object({ cid: idParam('conversation'), rid: idParam('run') });
 
 // ---- operations -----------------------------------------------------------------------------
@@ -163,14 +173,16 @@ export const ops = {
     id: 'listWorkspaces',
     method: 'GET',
     path: '/v1/workspaces',
-    summary: "List the tenant's workspaces",
+    summary: "List the tenant's workspaces, oldest first, a page at a time",
     tag: 'workspaces',
     auth: 'bearer',
+    query: pageQuery,
     responses: {
       200: {
         description: 'the workspaces',
-        schema: z.object({ workspaces: z.array(workspaceSchema) }),
+        schema: z.object({ workspaces: z.array(workspaceSchema), nextCursor }),
       },
+      400: PAGE_400,
     },
   }),
   getWorkspace: op({
@@ -246,13 +258,17 @@ export const ops = {
     id: 'listFiles',
     method: 'GET',
     path: '/v1/workspaces/:wid/files',
-    summary: "List a workspace's files",
+    summary: "List a workspace's files by path, a page at a time",
     tag: 'files',
     auth: 'bearer',
     params: wsParams,
     query: filesQuery,
     responses: {
-      200: { description: 'the files', schema: z.object({ files: z.array(fileEntrySchema) }) },
+      200: {
+        description: 'the files',
+        schema: z.object({ files: z.array(fileEntrySchema), nextCursor }),
+      },
+      400: PAGE_400,
     },
   }),
   getFile: op({
@@ -425,15 +441,34 @@ export const ops = {
     id: 'listConversations',
     method: 'GET',
     path: '/v1/workspaces/:wid/conversations',
-    summary: "List a workspace's conversations",
+    summary: "List a workspace's conversations, oldest first, a page at a time",
     tag: 'conversations',
     auth: 'bearer',
     params: wsParams,
+    query: pageQuery,
     responses: {
       200: {
         description: 'the conversations',
-        schema: z.object({ conversations: z.array(conversationSchema) }),
+        schema: z.object({ conversations: z.array(conversationSchema), nextCursor }),
       },
+      400: PAGE_400,
+    },
+  }),
+  listRuns: op({
+    id: 'listRuns',
+    method: 'GET',
+    path: '/v1/conversations/:cid/runs',
+    summary: "A conversation's runs, oldest first, a page at a time",
+    tag: 'runs',
+    auth: 'bearer',
+    params: convParams,
+    query: pageQuery,
+    responses: {
+      200: {
+        description: 'the runs',
+        schema: z.object({ runs: z.array(runSchema), nextCursor }),
+      },
+      400: PAGE_400,
     },
   }),
   getConversation: op({
