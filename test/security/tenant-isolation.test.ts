@@ -42,6 +42,7 @@ const TABLE: Row[] = [
   { method: 'POST', route: '/v1/workspaces/:wid/conversations', body: '{}' },
   { method: 'GET', route: '/v1/conversations/:cid' },
   { method: 'GET', route: '/v1/conversations/:cid/messages' },
+  { method: 'GET', route: '/v1/conversations/:cid/runs' },
   {
     method: 'POST',
     route: '/v1/conversations/:cid/messages',
