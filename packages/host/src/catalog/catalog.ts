@@ -107,7 +107,12 @@ export class Catalog {
    */
   async listWorkspacePage(tenant: string, req: PageRequest): Promise<Page<WorkspaceRecord>> {
     await this.ensureWorkspaceList(tenant);
-    const objects = await this.store.list(layout.workspaceListPrefix(tenant));
+    const prefix = layout.workspaceListPrefix(tenant);
+    // Keys are `<sort key>.json` with fixed-width sort keys: key order is sort-key order.
+    const objects = await this.store.list(prefix, {
+      ...(req.after === null ? {} : { startAfter: `${prefix}${req.after}.json` }),
+      limit: req.limit + 1,
+    });
     const after = req.after;
     const keyed = objects
       .map((o) => ({ key: o.key, sortKey: layout.sortKeyOfWorkspaceListKey(tenant, o.key) }))
