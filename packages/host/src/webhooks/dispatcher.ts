@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IpAddress } from '@workcell/proxy';
 import type { Logger } from 'pino';
 import type { OutboxEntry, StateStore } from '../state/state-store.js';
 import type { Clock, Timer } from '../time/clock.js';
@@ -6,7 +7,12 @@ import { attemptDelivery, type AttemptResult } from './deliver.js';
 import type { WebhookEndpointStore } from './endpoint-store.js';
 import { OPERATOR_ENDPOINT_ID, type OperatorEndpoint } from './publisher.js';
 import { signDelivery } from './signature.js';
-import { checkedAddresses, parseWebhookUrl, type AddressPolicy } from './url-policy.js';
+import {
+  checkedAddresses,
+  parseWebhookUrl,
+  type AddressPolicy,
+  type WebhookTarget,
+} from './url-policy.js';
 
 /** What the dispatcher reports for metrics. */
 export interface WebhookObserver {
@@ -98,7 +104,7 @@ export class WebhookDispatcher {
     await this.running;
   }
 
-  /** Rounds until the outbox has nothing due; exported for tests through `kick`. */
+  /** Rounds until the outbox has nothing due (or a round claimed less than a batch). */
   private async rounds(): Promise<void> {
     do {
       this.again = false;
@@ -169,8 +175,8 @@ export class WebhookDispatcher {
     endpoint: { url: string; secret: string },
   ): Promise<AttemptResult> {
     const { clock, settings, policy, observer, userAgent } = this.deps;
-    let target;
-    let addresses;
+    let target: WebhookTarget;
+    let addresses: IpAddress[];
     try {
       target = parseWebhookUrl(endpoint.url);
       addresses = await checkedAddresses(target, policy);
