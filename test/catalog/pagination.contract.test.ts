@@ -169,4 +169,45 @@ describe.each(harnesses)('workspace list pagination: %s', (_name, makeHarness) =
     const again = await new Catalog(h.store).listWorkspacePage('t-a', { after: null, limit: 10 });
     expect(again.items.map((w) => w.id)).toEqual([old.id, newer.id]);
   });
+
+  it('pages a workspace’s conversations once, oldest first, reading only the page', async () => {
+    const ws = await catalog.createWorkspace('t-a', 'w');
+    const other = await catalog.createWorkspace('t-a', 'other');
+    await catalog.createConversation('t-a', other.id, 'elsewhere');
+    const made: string[] = [];
+    for (let i = 0; i < 9; i += 1)
+      made.push((await catalog.createConversation('t-a', ws.id, `c${i}`)).id);
+    const ids: string[] = [];
+    let after: string | null = null;
+    do {
+      const before = h.reads();
+      const page = await catalog.listConversationPage('t-a', ws.id, { after, limit: 4 });
+      // The workspace record and the conversations on the page.
+      expect(h.reads() - before).toBeLessThanOrEqual(page.items.length + 1);
+      ids.push(...page.items.map((c) => c.id));
+      if (page.items.length === 0) break;
+      expect(page.items[0]).toMatchObject({ workspaceId: ws.id });
+      after = page.nextKey;
+      if (after === null) break;
+      await catalog.createConversation('t-a', ws.id, 'while paging').then((c) => made.push(c.id));
+    } while (after !== null);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toEqual(made);
+  });
+
+  it('lists conversations made before the conversation list existed', async () => {
+    const ws = await catalog.createWorkspace('t-a', 'w');
+    const old = await catalog.createConversation('t-a', ws.id, 'old');
+    await h.store.delete(
+      layout.conversationListKey('t-a', ws.id, Date.parse(old.createdAt), old.id),
+    );
+    await h.store.delete(layout.conversationListReadyKey('t-a', ws.id));
+    const page = await new Catalog(h.store).listConversationPage('t-a', ws.id, {
+      after: null,
+      limit: 10,
+    });
+    expect(page.items).toEqual([
+      { id: old.id, workspaceId: ws.id, title: 'old', createdAt: old.createdAt },
+    ]);
+  });
 });

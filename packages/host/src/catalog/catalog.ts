@@ -49,6 +49,22 @@ function listKey(record: WorkspaceRecord): string {
   return layout.workspaceListKey(record.tenant, Date.parse(record.createdAt), record.id);
 }
 
+/** What a conversation list shows of each conversation. */
+export interface ConversationListEntry {
+  id: string;
+  workspaceId: string;
+  title: string;
+  createdAt: string;
+}
+
+function listEntry(c: ConversationRecord): ConversationListEntry {
+  return { id: c.id, workspaceId: c.workspaceId, title: c.title, createdAt: c.createdAt };
+}
+
+function conversationListKey(c: ConversationRecord): string {
+  return layout.conversationListKey(c.tenant, c.workspaceId, Date.parse(c.createdAt), c.id);
+}
+
 function notFound(what: string): WorkcellError {
   return new WorkcellError('not_found', `${what} not found`);
 }
@@ -59,7 +75,7 @@ function notFound(what: string): WorkcellError {
  * another tenant's id is simply not found.
  */
 export class Catalog {
-  /** Tenants whose workspace list is known to cover every workspace. */
+  /** Tenants (and `tenant/workspace`s) whose lists are known to cover every record. */
   private readonly listReady = new Set<string>();
 
   constructor(private readonly store: ObjectStore) {}
@@ -86,6 +102,8 @@ export class Catalog {
     await this.writeJson(layout.workspaceMetaKey(tenant, id), record);
     await this.writeJson(layout.workspaceIndexKey(tenant, id), record);
     await this.writeJson(listKey(record), record);
+    // A new workspace's conversation list is complete from the start.
+    await this.writeJson(layout.conversationListReadyKey(tenant, id), { ready: true });
     return record;
   }
 
@@ -107,25 +125,72 @@ export class Catalog {
    */
   async listWorkspacePage(tenant: string, req: PageRequest): Promise<Page<WorkspaceRecord>> {
     await this.ensureWorkspaceList(tenant);
-    const prefix = layout.workspaceListPrefix(tenant);
-    // Keys are `<sort key>.json` with fixed-width sort keys: key order is sort-key order.
+    return this.keyedPage<WorkspaceRecord>(
+      layout.workspaceListPrefix(tenant),
+      (key) => layout.sortKeyOfWorkspaceListKey(tenant, key),
+      req,
+    );
+  }
+
+  /**
+   * A page of a creation-ordered list whose keys are `<prefix><sort key>.json` with fixed-width
+   * sort keys (key order is sort-key order): the store lists from the cursor, and only the
+   * records on the page are read.
+   */
+  private async keyedPage<T>(
+    prefix: string,
+    sortKeyOf: (key: string) => string | null,
+    req: PageRequest,
+  ): Promise<Page<T>> {
     const objects = await this.store.list(prefix, {
       ...(req.after === null ? {} : { startAfter: `${prefix}${req.after}.json` }),
       limit: req.limit + 1,
     });
     const after = req.after;
     const keyed = objects
-      .map((o) => ({ key: o.key, sortKey: layout.sortKeyOfWorkspaceListKey(tenant, o.key) }))
+      .map((o) => ({ key: o.key, sortKey: sortKeyOf(o.key) }))
       .filter((k): k is { key: string; sortKey: string } => k.sortKey !== null)
       .filter((k) => after === null || compareSortKeys(k.sortKey, after) > 0)
       .sort((a, b) => compareSortKeys(a.sortKey, b.sortKey));
     const page = keyed.slice(0, req.limit);
-    const records = await Promise.all(page.map((k) => this.readJson<WorkspaceRecord>(k.key)));
+    const records: (T | null)[] = await Promise.all(page.map((k) => this.readJson<T>(k.key)));
     const last = page.at(-1);
     return {
-      items: records.filter((r): r is WorkspaceRecord => r !== null),
+      items: records.filter((r): r is T => r !== null),
       nextKey: keyed.length > req.limit && last ? last.sortKey : null,
     };
+  }
+
+  /**
+   * One page of a workspace's conversations in creation order (their list entries hold the
+   * fields a list shows: id, workspace, title, creation time).
+   */
+  async listConversationPage(
+    tenant: string,
+    workspaceId: string,
+    req: PageRequest,
+  ): Promise<Page<ConversationListEntry>> {
+    await this.getWorkspace(tenant, workspaceId);
+    await this.ensureConversationList(tenant, workspaceId);
+    return this.keyedPage<ConversationListEntry>(
+      layout.conversationListPrefix(tenant, workspaceId),
+      (key) => layout.sortKeyOfConversationListKey(tenant, workspaceId, key),
+      req,
+    );
+  }
+
+  private async ensureConversationList(tenant: string, workspaceId: string): Promise<void> {
+    const marker = `${tenant}/${workspaceId}`;
+    if (this.listReady.has(marker)) return;
+    const readyKey = layout.conversationListReadyKey(tenant, workspaceId);
+    if (!(await this.store.head(readyKey))) {
+      for (const record of await this.listConversations(tenant, workspaceId)) {
+        const key = conversationListKey(record);
+        if (!(await this.store.head(key))) await this.writeJson(key, listEntry(record));
+      }
+      await this.writeJson(readyKey, { ready: true });
+    }
+    this.listReady.add(marker);
   }
 
   /**
@@ -194,6 +259,7 @@ export class Catalog {
     };
     await this.writeJson(layout.conversationMetaKey(tenant, workspaceId, id), record);
     await this.writeJson(layout.conversationIndexKey(tenant, id), { workspaceId });
+    await this.writeJson(conversationListKey(record), listEntry(record));
     return record;
   }
 

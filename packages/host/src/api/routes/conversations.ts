@@ -104,11 +104,18 @@ export function registerConversationRoutes(
   });
 
   route(app, ops.listConversations, async (request, _reply, { params, query }) => {
-    const req = pageRequest('conversations', query);
-    const list = await s.catalog.listConversations(request.principal.tenant, params.wid);
-    const page = pageOf(list, (c) => creationKey(c.createdAt, c.id), req);
+    const page = await s.catalog.listConversationPage(
+      request.principal.tenant,
+      params.wid,
+      pageRequest('conversations', query),
+    );
     return {
-      conversations: page.items.map(conversationView),
+      conversations: page.items.map((c) => ({
+        id: c.id,
+        workspaceId: c.workspaceId,
+        title: c.title,
+        createdAt: c.createdAt,
+      })),
       nextCursor: nextCursor('conversations', page),
     };
   });
