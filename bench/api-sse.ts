@@ -92,6 +92,7 @@ async function startApi(): Promise<Api> {
     catalog,
     containers: unused,
     workspaces: unused,
+    webhooks: unused,
     control: unused,
     execute,
     exec: unused,

@@ -11,7 +11,7 @@ import { dataOf, startTestHost, type TestHost } from '../support/host.js';
 
 interface Row {
   method: 'GET' | 'PUT' | 'POST' | 'DELETE';
-  /** The route as registered, `:wid`, `:cid`, `:rid` and `*` standing for A's ids and file. */
+  /** The route as registered, `:wid`, `:cid`, `:rid`, `:id` (a webhook) and `*` standing for A's ids and file. */
   route: string;
   body?: string;
   accept?: string;
@@ -55,6 +55,7 @@ const TABLE: Row[] = [
   { method: 'POST', route: '/v1/workspaces/:wid/conversations', body: '{}' },
   { method: 'GET', route: '/v1/conversations/:cid' },
   { method: 'GET', route: '/v1/conversations/:cid/messages' },
+  { method: 'GET', route: '/v1/conversations/:cid/runs' },
   {
     method: 'POST',
     route: '/v1/conversations/:cid/messages',
@@ -74,6 +75,7 @@ const TABLE: Row[] = [
     queryToken: true,
   },
   { method: 'POST', route: '/v1/conversations/:cid/runs/:rid/interrupt' },
+  { method: 'DELETE', route: '/v1/webhooks/:id' },
   // Last: A's workspace must survive B's attempt for every row above.
   { method: 'DELETE', route: '/v1/workspaces/:wid' },
 ];
@@ -85,8 +87,8 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
   let host: TestHost;
   const tokenB = `tok_b_${randomBytes(16).toString('hex')}`;
   const adminToken = `tok_admin_${randomBytes(16).toString('hex')}`;
-  let ids: { wid: string; cid: string; rid: string; file: string };
-  let fabricated: { wid: string; cid: string; rid: string; file: string };
+  let ids: { wid: string; cid: string; rid: string; hid: string; file: string };
+  let fabricated: { wid: string; cid: string; rid: string; hid: string; file: string };
 
   const path = (row: Row, values: typeof ids, token: string): string => {
     const p = row.route
@@ -94,6 +96,7 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
       .replace(':cid', values.cid)
       .replace(':rid', values.rid)
       .replace(':name', 'api')
+      .replace(':id', values.hid)
       .replace('*', values.file);
     return row.queryToken ? `${p}?access_token=${encodeURIComponent(token)}` : p;
   };
@@ -128,6 +131,8 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
       tokens: { [tokenB]: 'tenant-b' },
       adminTokens: adminToken,
       secretsKey: randomBytes(32).toString('base64'),
+      // Webhook hosts resolve to a public address; nothing here publishes an event to it.
+      options: { webhookResolver: async () => ['93.184.216.34'] },
     });
     const { workspaceId, conversationId } = await host.conversation();
     const put = await host.api(`/v1/workspaces/${workspaceId}/files/notes/a.txt`, {
@@ -145,13 +150,18 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
     const events = await host.send(conversationId, 'MOCK:{"text": "hello A"}');
     expect(events.at(-1)?.event).toBe('run.completed');
     const rid = dataOf<{ runId: string }>(events, 'run.started')[0]?.runId ?? '';
-    ids = { wid: workspaceId, cid: conversationId, rid, file: 'notes/a.txt' };
+    const hook = await host.wc.webhooks.create({
+      url: 'https://hooks.example.com/a',
+      events: ['workspace.deleted'],
+    });
+    ids = { wid: workspaceId, cid: conversationId, rid, hid: hook.id, file: 'notes/a.txt' };
     const swap = (id: string): string =>
       `${id.slice(0, id.indexOf('_') + 1)}${randomBytes(8).toString('hex')}`;
     fabricated = {
       wid: swap(workspaceId),
       cid: swap(conversationId),
       rid: swap(rid),
+      hid: `wh_${randomBytes(8).toString('hex')}`,
       file: 'notes/a.txt',
     };
   });
@@ -160,9 +170,9 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
     await host?.close();
   });
 
-  it('covers every route that takes a workspace, conversation or run id', () => {
+  it('covers every route that takes a workspace, conversation, run or webhook id', () => {
     const routes = host.workcell.api.routeTable
-      .filter((r) => /:wid|:cid|:rid/.test(r.url))
+      .filter((r) => /:wid|:cid|:rid|^\/v1\/webhooks\/:id/.test(r.url))
       .map((r) => `${r.method} ${r.url}`);
     const covered = new Set(TABLE.map((row) => `${row.method} ${row.route}`));
     expect(routes.length).toBeGreaterThan(0);
@@ -189,6 +199,7 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
     expect(secrets.map((x) => [x.name, x.hosts])).toEqual([['api', ['api.example.org']]]);
     const conversations = await host.wc.conversations.list(ids.wid);
     expect(conversations).toHaveLength(1);
+    expect((await host.wc.webhooks.list()).map((w) => w.id)).toEqual([ids.hid]);
 
     // The route exists and A may use it (not a 404 for its owner).
     if (row.method === 'GET' || row.route.endsWith('/interrupt')) {

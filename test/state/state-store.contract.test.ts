@@ -1,6 +1,10 @@
 import { WorkcellError } from '@workcell/protocol';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import type { ContainerRecord, StateStore } from '../../packages/host/src/state/index.js';
+import type {
+  ContainerRecord,
+  OutboxEntry,
+  StateStore,
+} from '../../packages/host/src/state/index.js';
 import { memoryHarness, redisHarness, type StoreHarness } from './harness.js';
 
 /**
@@ -357,6 +361,69 @@ describe.each(implementations)('StateStore contract: %s', (_name, makeHarness) =
 
       await h.elapse(TTL_MS + 100);
       expect((await store.hit('ip:1', TTL_MS)).count).toBe(1);
+    });
+  });
+
+  describe('webhook outbox', () => {
+    const entry = (id: string, overrides: Partial<OutboxEntry> = {}): OutboxEntry => ({
+      id,
+      tenant: 't-1',
+      endpointId: 'wh_1',
+      body: `{"type":"run.completed","id":"${id}"}`,
+      attempts: 0,
+      createdAt: 1_000,
+      ...overrides,
+    });
+
+    it('hands out only due deliveries, oldest due first, and keeps the first of one id', async () => {
+      await store.enqueueDelivery(entry('msg_b'), 2_000);
+      await store.enqueueDelivery(entry('msg_a'), 1_000);
+      await store.enqueueDelivery(entry('msg_late'), 9_000);
+      await store.enqueueDelivery(entry('msg_a', { body: 'replaced?' }), 500);
+      expect(await store.countDeliveries()).toBe(3);
+
+      const claimed = await store.claimDeliveries(5_000, 60_000, 10, 'claim-1');
+      expect(claimed).toEqual([entry('msg_a'), entry('msg_b')]);
+      expect(await store.claimDeliveries(5_000, 60_000, 10, 'claim-2')).toEqual([]);
+      expect((await store.claimDeliveries(9_000, 60_000, 1, 'claim-3')).map((e) => e.id)).toEqual([
+        'msg_late',
+      ]);
+    });
+
+    it('hides a claimed delivery until its lease ends, then another claimer gets it', async () => {
+      await store.enqueueDelivery(entry('msg_1'), 1_000);
+      expect(await store.claimDeliveries(1_000, 5_000, 10, 'host-a')).toHaveLength(1);
+      expect(await h.peer.claimDeliveries(5_999, 5_000, 10, 'host-b')).toEqual([]);
+      // host-a died without settling: the delivery comes due again for host-b.
+      expect(await h.peer.claimDeliveries(6_000, 5_000, 10, 'host-b')).toEqual([entry('msg_1')]);
+      // host-a's late settlement no longer counts; host-b's does.
+      expect(await store.completeDelivery('msg_1', 'host-a')).toBe(false);
+      expect(await h.peer.completeDelivery('msg_1', 'host-b')).toBe(true);
+      expect(await store.countDeliveries()).toBe(0);
+      expect(await store.claimDeliveries(99_000, 5_000, 10, 'host-a')).toEqual([]);
+    });
+
+    it('puts a failed attempt back with its count, due at the retry time', async () => {
+      await store.enqueueDelivery(entry('msg_r'), 1_000);
+      const [claimed] = await store.claimDeliveries(1_000, 60_000, 10, 'c1');
+      const retried = { ...(claimed as OutboxEntry), attempts: 1 };
+      expect(await store.retryDelivery(retried, 'wrong-claim', 3_000)).toBe(false);
+      expect(await store.retryDelivery(retried, 'c1', 3_000)).toBe(true);
+      expect(await store.retryDelivery(retried, 'c1', 3_000)).toBe(false);
+      expect(await store.claimDeliveries(2_999, 60_000, 10, 'c2')).toEqual([]);
+      expect(await store.claimDeliveries(3_000, 60_000, 10, 'c2')).toEqual([retried]);
+    });
+
+    it('never hands one delivery to two claimers at once', async () => {
+      for (let i = 0; i < 40; i += 1) await store.enqueueDelivery(entry(`msg_${i}`), 1_000);
+      const claims = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          (i % 2 === 0 ? store : h.peer).claimDeliveries(2_000, 60_000, 7, `claim-${i}`),
+        ),
+      );
+      const ids = claims.flat().map((e) => e.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids.length).toBe(40);
     });
   });
 });

@@ -192,6 +192,20 @@ describe.each(harnesses)('ObjectStore contract: %s', (_name, create) => {
     await expect(store.get(`${p}r`, { start: -1 })).rejects.toMatchObject({ code: 'bad_request' });
   });
 
+  it('lists a page: the keys after startAfter, at most limit of them', async () => {
+    const p = ns();
+    const keys = Array.from({ length: 7 }, (_, i) => `${p}page/${String(i).padStart(2, '0')}.json`);
+    for (const key of [...keys].reverse()) await store.put(key, key);
+    const page = (options: { startAfter?: string; limit?: number }): Promise<string[]> =>
+      store.list(`${p}page/`, options).then((l) => l.map((i) => i.key));
+    expect(await page({ limit: 3 })).toEqual(keys.slice(0, 3));
+    expect(await page({ startAfter: keys[2] as string, limit: 3 })).toEqual(keys.slice(3, 6));
+    expect(await page({ startAfter: keys[5] as string, limit: 3 })).toEqual(keys.slice(6));
+    // startAfter need not exist: `03.jsonx` sorts after `03.json`.
+    expect(await page({ startAfter: `${p}page/03.jsonx` })).toEqual(keys.slice(4));
+    expect(await page({ startAfter: keys[6] as string })).toEqual([]);
+  });
+
   it('lists in key order and keeps a/b apart from a/bc', async () => {
     const p = ns();
     const keys = [

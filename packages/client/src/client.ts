@@ -6,6 +6,8 @@ import type {
   ConversationDetail,
   ConversationHistory,
   CreateConversationInput,
+  CreatedWebhook,
+  CreateWebhookInput,
   CreateWorkspaceInput,
   EgressView,
   ExecEvent,
@@ -18,9 +20,11 @@ import type {
   PutAgentInput,
   PutSecretInput,
   Readiness,
+  Run,
   SecretView,
   Usage,
   UsageQuery,
+  Webhook,
   Workspace,
   WorkspaceAgent,
   WorkspaceDetail,
@@ -43,6 +47,18 @@ export interface WorkcellClientOptions {
 
 export interface RequestOptions {
   signal?: AbortSignal;
+}
+
+/** Which page of a list: `cursor` is the previous page's `nextCursor`; `limit` 1-1000 (host default 100). */
+export interface PageOptions extends RequestOptions {
+  limit?: number;
+  cursor?: string;
+}
+
+/** One page of a list; `nextCursor` is null on the last page. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
 }
 
 export interface StreamOptions extends RequestOptions {
@@ -201,6 +217,54 @@ export class WorkcellClient {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
+  /** One page of the list at `path`, its items under `field`. */
+  private async page<T>(
+    path: string,
+    field: string,
+    o: PageOptions,
+    query: Query = {},
+  ): Promise<Page<T>> {
+    const body = await this.call<Record<string, unknown>>('GET', path, {
+      query: {
+        ...query,
+        limit: o.limit === undefined ? undefined : String(o.limit),
+        cursor: o.cursor,
+      },
+      signal: o.signal,
+    });
+    return {
+      items: (body[field] ?? []) as T[],
+      nextCursor: (body.nextCursor as string | null | undefined) ?? null,
+    };
+  }
+
+  /** Every item of the list at `path`, page after page, as they are needed. */
+  private async *iterate<T>(
+    path: string,
+    field: string,
+    o: Omit<PageOptions, 'cursor'>,
+    query: Query = {},
+  ): AsyncGenerator<T> {
+    let cursor: string | undefined;
+    do {
+      const page: Page<T> = await this.page<T>(path, field, { ...o, cursor }, query);
+      yield* page.items;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+  }
+
+  private async all<T>(
+    path: string,
+    field: string,
+    o: RequestOptions,
+    query: Query = {},
+  ): Promise<T[]> {
+    const out: T[] = [];
+    for await (const item of this.iterate<T>(path, field, { signal: o.signal, limit: 1000 }, query))
+      out.push(item);
+    return out;
+  }
+
   private stream(
     open: (signal: AbortSignal) => Promise<Response>,
     options: { conversationId: string; runId: string | null; after: number; retryOpen: boolean },
@@ -246,9 +310,15 @@ export class WorkcellClient {
     /** `POST /v1/workspaces` */
     create: (input: CreateWorkspaceInput = {}, o: RequestOptions = {}): Promise<Workspace> =>
       this.call('POST', '/v1/workspaces', { json: input, signal: o.signal }),
-    /** `GET /v1/workspaces` */
-    list: async (o: RequestOptions = {}): Promise<Workspace[]> =>
-      (await this.call<{ workspaces: Workspace[] }>('GET', '/v1/workspaces', o)).workspaces,
+    /** Every workspace of the tenant, oldest first (`GET /v1/workspaces`, page after page). */
+    list: (o: RequestOptions = {}): Promise<Workspace[]> =>
+      this.all('/v1/workspaces', 'workspaces', o),
+    /** One page of `GET /v1/workspaces?limit=&cursor=`. */
+    page: (o: PageOptions = {}): Promise<Page<Workspace>> =>
+      this.page('/v1/workspaces', 'workspaces', o),
+    /** The workspaces one at a time, fetching pages of `limit` as the loop needs them. */
+    iterate: (o: Omit<PageOptions, 'cursor'> = {}): AsyncGenerator<Workspace> =>
+      this.iterate('/v1/workspaces', 'workspaces', o),
     /** `GET /v1/workspaces/:wid`: the workspace and its container (null when it has none). */
     get: (workspaceId: string, o: RequestOptions = {}): Promise<WorkspaceDetail> =>
       this.call('GET', `/v1/workspaces/${id(workspaceId)}`, o),
@@ -281,17 +351,24 @@ export class WorkcellClient {
   };
 
   readonly files = {
-    /** `GET /v1/workspaces/:wid/files` */
-    list: async (
+    /** Every file of the workspace (under `prefix`), by path (`GET .../files`, page after page). */
+    list: (
       workspaceId: string,
       o: RequestOptions & { prefix?: string } = {},
     ): Promise<FileEntry[]> =>
-      (
-        await this.call<{ files: FileEntry[] }>('GET', `/v1/workspaces/${id(workspaceId)}/files`, {
-          query: { prefix: o.prefix },
-          signal: o.signal,
-        })
-      ).files,
+      this.all(`/v1/workspaces/${id(workspaceId)}/files`, 'files', o, { prefix: o.prefix }),
+    /** One page of `GET /v1/workspaces/:wid/files?limit=&cursor=`. */
+    page: (
+      workspaceId: string,
+      o: PageOptions & { prefix?: string } = {},
+    ): Promise<Page<FileEntry>> =>
+      this.page(`/v1/workspaces/${id(workspaceId)}/files`, 'files', o, { prefix: o.prefix }),
+    /** The files one at a time, fetching pages as the loop needs them. */
+    iterate: (
+      workspaceId: string,
+      o: Omit<PageOptions, 'cursor'> & { prefix?: string } = {},
+    ): AsyncGenerator<FileEntry> =>
+      this.iterate(`/v1/workspaces/${id(workspaceId)}/files`, 'files', o, { prefix: o.prefix }),
     /**
      * `GET /v1/workspaces/:wid/files/<path>` as a stream, so a large file never sits in memory;
      * `range` asks for bytes `start..end` (inclusive).
@@ -393,15 +470,24 @@ export class WorkcellClient {
         json: input,
         signal: o.signal,
       }),
-    /** `GET /v1/workspaces/:wid/conversations` */
-    list: async (workspaceId: string, o: RequestOptions = {}): Promise<Conversation[]> =>
-      (
-        await this.call<{ conversations: Conversation[] }>(
-          'GET',
-          `/v1/workspaces/${id(workspaceId)}/conversations`,
-          o,
-        )
-      ).conversations,
+    /** Every conversation of the workspace, oldest first (page after page). */
+    list: (workspaceId: string, o: RequestOptions = {}): Promise<Conversation[]> =>
+      this.all(`/v1/workspaces/${id(workspaceId)}/conversations`, 'conversations', o),
+    /** One page of `GET /v1/workspaces/:wid/conversations?limit=&cursor=`. */
+    page: (workspaceId: string, o: PageOptions = {}): Promise<Page<Conversation>> =>
+      this.page(`/v1/workspaces/${id(workspaceId)}/conversations`, 'conversations', o),
+    /** The conversations one at a time, fetching pages as the loop needs them. */
+    iterate: (
+      workspaceId: string,
+      o: Omit<PageOptions, 'cursor'> = {},
+    ): AsyncGenerator<Conversation> =>
+      this.iterate(`/v1/workspaces/${id(workspaceId)}/conversations`, 'conversations', o),
+    /** Every run of the conversation, oldest first (`GET /v1/conversations/:cid/runs`). */
+    runs: (conversationId: string, o: RequestOptions = {}): Promise<Run[]> =>
+      this.all(`/v1/conversations/${id(conversationId)}/runs`, 'runs', o),
+    /** One page of `GET /v1/conversations/:cid/runs?limit=&cursor=`. */
+    runsPage: (conversationId: string, o: PageOptions = {}): Promise<Page<Run>> =>
+      this.page(`/v1/conversations/${id(conversationId)}/runs`, 'runs', o),
     /** `GET /v1/conversations/:cid`: the conversation and its runs. */
     get: (conversationId: string, o: RequestOptions = {}): Promise<ConversationDetail> =>
       this.call('GET', `/v1/conversations/${id(conversationId)}`, o),
@@ -604,6 +690,24 @@ export class WorkcellClient {
     if (!res.ok) throw await errorFromResponse(res);
     return { secret: (await res.json()) as SecretView, created: res.status === 201 };
   }
+
+  /**
+   * Webhook endpoints of the tenant: run ends and workspace deletions, delivered as Standard
+   * Webhooks. The signing secret is answered by `create` only; verify deliveries with it (the
+   * `standardwebhooks` package does).
+   */
+  readonly webhooks = {
+    /** `POST /v1/webhooks` */
+    create: (input: CreateWebhookInput, o: RequestOptions = {}): Promise<CreatedWebhook> =>
+      this.call('POST', '/v1/webhooks', { json: input, signal: o.signal }),
+    /** `GET /v1/webhooks` */
+    list: async (o: RequestOptions = {}): Promise<Webhook[]> =>
+      (await this.call<{ webhooks: Webhook[] }>('GET', '/v1/webhooks', o)).webhooks,
+    /** `DELETE /v1/webhooks/:id`: deliveries still queued for it are dropped. */
+    delete: async (webhookId: string, o: RequestOptions = {}): Promise<void> => {
+      await this.call('DELETE', `/v1/webhooks/${id(webhookId)}`, o);
+    },
+  };
 
   readonly admin = {
     /** `GET /v1/admin/containers` (admin tokens; anyone else gets 404 `not_found`). */

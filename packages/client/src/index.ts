@@ -10,6 +10,8 @@ export {
   type MessageOptions,
   type MessageAgentInput,
   type PutSecretResult,
+  type Page,
+  type PageOptions,
 } from './client.js';
 export { WorkcellApiError } from './errors.js';
 export { RunEventStream, type ReconnectOptions } from './run-stream.js';
@@ -55,4 +57,10 @@ export {
   type ExecExit,
   type ExecInput,
   type ExecResult,
+  type Webhook,
+  type WebhookEventType,
+  type CreatedWebhook,
+  type CreateWebhookInput,
+  type WebhookPayload,
+  type PageQuery,
 } from '@workcell/protocol';

@@ -389,3 +389,45 @@ describe('agent settings, usage and secrets', () => {
     ]);
   });
 });
+
+describe('lists that grow', () => {
+  const ws = (n: number) => ({ id: `ws_${n}`, name: `w${n}`, createdAt: '2026-01-01T00:00:00Z' });
+
+  it('list() follows nextCursor to the last page; page() and iterate() expose the pages', async () => {
+    const h = await host([
+      json(200, { workspaces: [ws(1), ws(2)], nextCursor: 'c1' }),
+      json(200, { workspaces: [ws(3)], nextCursor: null }),
+      json(200, { workspaces: [ws(1)], nextCursor: 'c9' }),
+      json(200, { workspaces: [ws(1), ws(2)], nextCursor: 'c1' }),
+      json(200, { workspaces: [ws(3)], nextCursor: null }),
+    ]);
+    expect((await h.wc.workspaces.list()).map((w) => w.id)).toEqual(['ws_1', 'ws_2', 'ws_3']);
+    expect(await h.wc.workspaces.page({ limit: 1, cursor: 'c0' })).toEqual({
+      items: [ws(1)],
+      nextCursor: 'c9',
+    });
+    const seen: string[] = [];
+    for await (const w of h.wc.workspaces.iterate({ limit: 2 })) seen.push(w.id);
+    expect(seen).toEqual(['ws_1', 'ws_2', 'ws_3']);
+    expect(h.seen.map((s) => s.url)).toEqual([
+      '/v1/workspaces?limit=1000',
+      '/v1/workspaces?limit=1000&cursor=c1',
+      '/v1/workspaces?limit=1&cursor=c0',
+      '/v1/workspaces?limit=2',
+      '/v1/workspaces?limit=2&cursor=c1',
+    ]);
+  });
+
+  it('pages files with their prefix, and a conversation’s runs', async () => {
+    const h = await host([
+      json(200, { files: [], nextCursor: null }),
+      json(200, { runs: [], nextCursor: null }),
+    ]);
+    await h.wc.files.page('ws_1', { prefix: 'src/', limit: 5 });
+    await h.wc.conversations.runs('conv_1');
+    expect(h.seen.map((s) => s.url)).toEqual([
+      '/v1/workspaces/ws_1/files?prefix=src%2F&limit=5',
+      '/v1/conversations/conv_1/runs?limit=1000',
+    ]);
+  });
+});

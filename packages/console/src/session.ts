@@ -23,7 +23,7 @@ export function clientFor(token: string): WorkcellClient {
 /** Checks the token against the API and keeps it for the session; throws a readable error. */
 export async function signIn(token: string): Promise<WorkcellClient> {
   const wc = clientFor(token);
-  await wc.workspaces.list();
+  await wc.workspaces.page({ limit: 1 });
   sessionStorage.setItem(KEY, token);
   return wc;
 }

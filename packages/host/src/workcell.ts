@@ -50,6 +50,17 @@ import { StoreFilesService, withWriteLease } from './files/store-files-service.j
 import { ArchiveService } from './archive/archive-service.js';
 import { HealthChecks } from './metrics/health.js';
 import { WorkcellMetrics } from './metrics/metrics.js';
+import {
+  parseWebhookUrl,
+  systemLocalAddresses,
+  systemWebhookResolver,
+  WebhookDispatcher,
+  WebhookEndpointStore,
+  WebhookPublisher,
+  WebhookRegistry,
+  type AddressPolicy,
+  type WebhookResolver,
+} from './webhooks/index.js';
 import { SecretCipher } from './secrets/cipher.js';
 import { SecretStore } from './secrets/secret-store.js';
 import { containerTrustEnv, loadInterception } from './secrets/trust.js';
@@ -113,6 +124,8 @@ export interface WorkcellOptions {
   runtime?: ContainerRuntime;
   /** Replace the object store built from the configuration (a test's instrumented S3 store). */
   objects?: ObjectStore;
+  /** Replace DNS for webhook hosts (a test's rebinding resolver). */
+  webhookResolver?: WebhookResolver;
 }
 
 /** A wired Workcell host: every service built once, by constructor injection. */
@@ -323,6 +336,44 @@ export async function createWorkcell(
   });
 
   const catalog = new Catalog(objects);
+  if (config.webhookUrl) parseWebhookUrl(config.webhookUrl);
+  const webhookPolicy: AddressPolicy = {
+    allowPrivate: config.webhookAllowPrivate,
+    resolve: options.webhookResolver ?? systemWebhookResolver,
+    localAddresses: systemLocalAddresses,
+    resolveTimeoutMs: 5_000,
+  };
+  const webhookEndpoints = new WebhookEndpointStore(objects);
+  const operatorWebhook =
+    config.webhookUrl && config.webhookSecret
+      ? { url: config.webhookUrl, secret: config.webhookSecret }
+      : null;
+  const dispatcher = new WebhookDispatcher({
+    state,
+    endpoints: webhookEndpoints,
+    operator: operatorWebhook,
+    policy: webhookPolicy,
+    clock,
+    logger: logger.child({ component: 'webhooks' }),
+    hostId: config.hostId,
+    userAgent: `Workcell-Webhooks/${config.version}`,
+    observer: metrics,
+    settings: {
+      timeoutMs: config.webhookTimeoutMs,
+      maxAttempts: config.webhookMaxAttempts,
+      retryBaseMs: config.webhookRetryBaseMs,
+      retryMaxMs: 3_600_000,
+      pollIntervalMs: 1_000,
+      batch: 16,
+    },
+  });
+  const webhooks = new WebhookPublisher({
+    endpoints: webhookEndpoints,
+    state,
+    clock,
+    operator: operatorWebhook,
+    onEnqueued: () => dispatcher.kick(),
+  });
   const events = new RunEventLog(state, {
     logger: logger.child({ component: 'run-events' }),
     clock,
@@ -389,6 +440,7 @@ export async function createWorkcell(
     clock,
     observer: metrics,
     runEnv: (tenant, workspaceId) => secrets.placeholders(tenant, workspaceId),
+    webhooks,
     agentSettings,
     remote: { interrupt: (runId): Promise<void> => control.interrupt(runId) },
     admit: (workspaceId): Promise<void> => capacity.admit(workspaceId),
@@ -529,6 +581,12 @@ export async function createWorkcell(
       clock,
       logger: logger.child({ component: 'workspaces' }),
       hostId: config.hostId,
+      webhooks,
+    }),
+    webhooks: new WebhookRegistry({
+      endpoints: webhookEndpoints,
+      policy: webhookPolicy,
+      clock,
     }),
     execute,
     exec,
@@ -594,6 +652,7 @@ export async function createWorkcell(
       });
       pool.start();
       gc.start();
+      dispatcher.start();
       return api.listen({ port: config.port, host: config.host });
     },
     async close(deadlineMs = config.shutdownTimeoutMs) {
@@ -601,6 +660,7 @@ export async function createWorkcell(
       await api.close();
       await pool.stop();
       await gc.stop();
+      await dispatcher.stop();
       control.close();
       await bus.close();
       await listeners.close();

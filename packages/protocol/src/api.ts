@@ -244,6 +244,38 @@ export const usageSchema = z.object({
   totals: usageTotalsSchema,
 });
 
+/** The events a webhook endpoint may subscribe to. */
+export const WEBHOOK_EVENTS = ['run.completed', 'run.failed', 'workspace.deleted'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
+
+export const webhookSchema = z.object({
+  id: z.string(),
+  url: z.string(),
+  events: z.array(z.enum(WEBHOOK_EVENTS)),
+  createdAt: isoTime,
+});
+
+export const createdWebhookSchema = webhookSchema.extend({
+  secret: z
+    .string()
+    .describe('the signing secret (`whsec_` + base64); answered once, at registration'),
+});
+
+export const webhookListSchema = z.object({
+  webhooks: z.array(webhookSchema),
+  nextCursor: z.string().nullable(),
+});
+
+/**
+ * The JSON body of every delivery (Standard Webhooks): `type`, the event time and `data`.
+ * The `webhook-id` header is the same on every attempt of one delivery, for deduplication.
+ */
+export const webhookPayloadSchema = z.object({
+  type: z.enum(WEBHOOK_EVENTS),
+  timestamp: isoTime,
+  data: z.looseObject({ tenant: z.string(), workspaceId: z.string() }),
+});
+
 // ---- requests -------------------------------------------------------------------------------
 
 export const createWorkspaceBody = z
@@ -282,7 +314,21 @@ export const eventsQuery = z.object({
     .optional()
     .describe('the API token, for EventSource clients that cannot send headers'),
 });
-export const filesQuery = z.object({
+/** `?limit=&cursor=` of every list that grows. */
+export const pageQuery = z.object({
+  limit: z
+    .string()
+    .regex(/^\d{1,4}$/, 'must be an integer from 1 to 1000')
+    .refine((v) => Number(v) >= 1 && Number(v) <= 1000, 'must be an integer from 1 to 1000')
+    .optional()
+    .describe('items per page, 1-1000 (default 100)'),
+  cursor: z
+    .string()
+    .max(1000)
+    .optional()
+    .describe("the previous page's `nextCursor`; absent for the first page"),
+});
+export const filesQuery = pageQuery.extend({
   prefix: z.string().optional().describe('only paths that start with this'),
 });
 export const archiveQuery = z.object({
@@ -293,6 +339,13 @@ export const archiveQuery = z.object({
       'a folder of the workspace: download only what is under it (names relative to it), or unpack into it',
     ),
 });
+
+export const createWebhookBody = z
+  .object({
+    url: z.string().min(1).max(2048).describe('an absolute http(s) URL'),
+    events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).max(WEBHOOK_EVENTS.length),
+  })
+  .strict();
 export const usageQuery = z.object({
   from: z
     .string()
@@ -416,6 +469,12 @@ export type UsageTotals = z.output<typeof usageTotalsSchema>;
 export type UsageDay = z.output<typeof usageDaySchema>;
 export type Usage = z.output<typeof usageSchema>;
 export type UsageQuery = z.input<typeof usageQuery>;
+export type PageQuery = z.input<typeof pageQuery>;
+export type Webhook = z.output<typeof webhookSchema>;
+export type CreatedWebhook = z.output<typeof createdWebhookSchema>;
+export type WebhookList = z.output<typeof webhookListSchema>;
+export type WebhookPayload = z.output<typeof webhookPayloadSchema>;
+export type CreateWebhookInput = z.input<typeof createWebhookBody>;
 
 /** One run event: its sequence number in the run, its name and its typed data. */
 export type RunEvent = {

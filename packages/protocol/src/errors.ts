@@ -11,6 +11,12 @@ export const ERROR_STATUS = {
   model_not_allowed: 400,
   system_prompt_not_allowed: 400,
   env_not_allowed: 400,
+  /** A list's `cursor` that this host did not hand out (or that belongs to another list). */
+  invalid_cursor: 400,
+  /** A webhook URL that is not an absolute http(s) URL without credentials or fragment. */
+  webhook_url_invalid: 400,
+  /** A webhook URL whose host is (or resolves to) a private, loopback, link-local or metadata address. */
+  webhook_url_forbidden: 400,
   unauthorized: 401,
   not_found: 404,
   method_not_allowed: 405,

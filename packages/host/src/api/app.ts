@@ -17,6 +17,7 @@ import { registerFileRoutes } from './routes/files.js';
 import { registerSecretRoutes } from './routes/secrets.js';
 import { registerOperationsRoutes } from './routes/health.js';
 import { registerUsageRoutes } from './routes/usage.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerWorkspaceRoutes } from './routes/workspaces.js';
 import { SseHub } from './sse.js';
 
@@ -99,6 +100,7 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   registerExecRoutes(app, services, hub);
   registerEgressRoutes(app, services, services.egress);
   registerSecretRoutes(app, services, services.secrets);
+  registerWebhookRoutes(app, services);
   registerAdminRoutes(app, services);
   registerConsole(app, services.console ?? null);
   return app;

@@ -20,6 +20,7 @@ import type { SecretStore } from '../secrets/secret-store.js';
 import type { WorkcellMetrics } from '../metrics/metrics.js';
 import type { StateStore } from '../state/state-store.js';
 import type { UsageService } from '../usage/usage-service.js';
+import type { WebhookRegistry } from '../webhooks/registry.js';
 
 /** The services the HTTP routes use; built by the composition root. */
 export interface ApiServices {
@@ -43,6 +44,7 @@ export interface ApiServices {
   archives: Pick<ArchiveService, 'download' | 'upload'>;
   egress: { policies: PolicyStore; audit: AuditTrail };
   secrets: SecretStore;
+  webhooks: WebhookRegistry;
   health: HealthChecks;
   metrics: WorkcellMetrics;
   /** Container records and the engine, for the admin view. */

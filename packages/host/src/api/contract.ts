@@ -7,6 +7,8 @@ import {
   conversationHistorySchema,
   conversationSchema,
   createConversationBody,
+  createdWebhookSchema,
+  createWebhookBody,
   createWorkspaceBody,
   egressViewSchema,
   errorResponseSchema,
@@ -17,6 +19,7 @@ import {
   filesQuery,
   healthSchema,
   interruptAcceptedSchema,
+  pageQuery,
   postMessageBody,
   putAgentBody,
   putEgressBody,
@@ -27,6 +30,9 @@ import {
   secretViewSchema,
   usageQuery,
   usageSchema,
+  webhookListSchema,
+  webhookPayloadSchema,
+  webhookSchema,
   workspaceAgentSchema,
   workspaceDetailSchema,
   workspaceSchema,
@@ -70,6 +76,7 @@ export interface Operation {
     | 'usage'
     | 'egress'
     | 'secrets'
+    | 'webhooks'
     | 'admin'
     | 'operations';
   /** `bearer`: a tenant token; `bearer-or-query`: also `?access_token=` (EventSource); `admin`: an admin token. */
@@ -117,6 +124,10 @@ export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   SecretList: secretListSchema,
   WorkspaceAgent: workspaceAgentSchema,
   Usage: usageSchema,
+  Webhook: webhookSchema,
+  CreatedWebhook: createdWebhookSchema,
+  WebhookList: webhookListSchema,
+  WebhookPayload: webhookPayloadSchema,
 };
 
 // ---- request parameters ---------------------------------------------------------------------
@@ -138,6 +149,16 @@ const convParams = z.object({ cid: idParam('conversation') });
 const EXEC_SSE_DESCRIPTION =
   'Server-Sent Events: `stdout` and `stderr` (`{data}`, UTF-8 text, as the command writes it), then one `exit` ' +
   '(`{code, signal, durationMs, timedOut, error?}`), and the stream ends. Not resumable: a client that goes away kills the command.';
+
+const nextCursor = z
+  .string()
+  .nullable()
+  .describe('pass as `cursor` for the next page; null on the last page');
+const PAGE_400 = {
+  description:
+    '`invalid_cursor` (a cursor this list did not hand out) or `validation_failed` (a limit outside 1-1000)',
+  schema: errorResponseSchema,
+};
 const runParams = z.object({ cid: idParam('conversation'), rid: idParam('run') });
 
 // ---- operations -----------------------------------------------------------------------------
@@ -164,14 +185,16 @@ export const ops = {
     id: 'listWorkspaces',
     method: 'GET',
     path: '/v1/workspaces',
-    summary: "List the tenant's workspaces",
+    summary: "List the tenant's workspaces, oldest first, a page at a time",
     tag: 'workspaces',
     auth: 'bearer',
+    query: pageQuery,
     responses: {
       200: {
         description: 'the workspaces',
-        schema: z.object({ workspaces: z.array(workspaceSchema) }),
+        schema: z.object({ workspaces: z.array(workspaceSchema), nextCursor }),
       },
+      400: PAGE_400,
     },
   }),
   getWorkspace: op({
@@ -247,13 +270,17 @@ export const ops = {
     id: 'listFiles',
     method: 'GET',
     path: '/v1/workspaces/:wid/files',
-    summary: "List a workspace's files",
+    summary: "List a workspace's files by path, a page at a time",
     tag: 'files',
     auth: 'bearer',
     params: wsParams,
     query: filesQuery,
     responses: {
-      200: { description: 'the files', schema: z.object({ files: z.array(fileEntrySchema) }) },
+      200: {
+        description: 'the files',
+        schema: z.object({ files: z.array(fileEntrySchema), nextCursor }),
+      },
+      400: PAGE_400,
     },
   }),
   getFile: op({
@@ -540,15 +567,34 @@ export const ops = {
     id: 'listConversations',
     method: 'GET',
     path: '/v1/workspaces/:wid/conversations',
-    summary: "List a workspace's conversations",
+    summary: "List a workspace's conversations, oldest first, a page at a time",
     tag: 'conversations',
     auth: 'bearer',
     params: wsParams,
+    query: pageQuery,
     responses: {
       200: {
         description: 'the conversations',
-        schema: z.object({ conversations: z.array(conversationSchema) }),
+        schema: z.object({ conversations: z.array(conversationSchema), nextCursor }),
       },
+      400: PAGE_400,
+    },
+  }),
+  listRuns: op({
+    id: 'listRuns',
+    method: 'GET',
+    path: '/v1/conversations/:cid/runs',
+    summary: "A conversation's runs, oldest first, a page at a time",
+    tag: 'runs',
+    auth: 'bearer',
+    params: convParams,
+    query: pageQuery,
+    responses: {
+      200: {
+        description: 'the runs',
+        schema: z.object({ runs: z.array(runSchema), nextCursor }),
+      },
+      400: PAGE_400,
     },
   }),
   getConversation: op({
@@ -640,6 +686,50 @@ export const ops = {
       },
       409: { description: 'the run is not in progress on this host', schema: errorResponseSchema },
     },
+  }),
+  createWebhook: op({
+    id: 'createWebhook',
+    method: 'POST',
+    path: '/v1/webhooks',
+    summary: 'Register a webhook endpoint for run ends and workspace deletions',
+    description:
+      'Deliveries follow Standard Webhooks: a JSON POST (`WebhookPayload`) with `webhook-id` (the same on every ' +
+      'attempt), `webhook-timestamp` and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` ' +
+      "keyed by the secret's base64 part), retried with exponential backoff until a 2xx. The URL must be http(s) " +
+      'and reach only public addresses (unless the operator set `WORKCELL_WEBHOOK_ALLOW_PRIVATE=true`); ' +
+      'metadata addresses are always refused. The secret is answered here only.',
+    tag: 'webhooks',
+    auth: 'bearer',
+    body: createWebhookBody,
+    responses: {
+      201: { description: 'registered; `secret` is shown this once', schema: createdWebhookSchema },
+      400: {
+        description:
+          '`webhook_url_invalid` (not an absolute http(s) URL, credentials or a fragment in it), ' +
+          '`webhook_url_forbidden` (a private, loopback, link-local, metadata or unresolvable host) or `validation_failed`',
+        schema: errorResponseSchema,
+      },
+      409: { description: '`conflict`: the tenant has 20 endpoints', schema: errorResponseSchema },
+    },
+  }),
+  listWebhooks: op({
+    id: 'listWebhooks',
+    method: 'GET',
+    path: '/v1/webhooks',
+    summary: "The tenant's webhook endpoints (never their secrets)",
+    tag: 'webhooks',
+    auth: 'bearer',
+    responses: { 200: { description: 'the endpoints', schema: webhookListSchema } },
+  }),
+  deleteWebhook: op({
+    id: 'deleteWebhook',
+    method: 'DELETE',
+    path: '/v1/webhooks/:id',
+    summary: 'Remove a webhook endpoint; deliveries still queued for it are dropped',
+    tag: 'webhooks',
+    auth: 'bearer',
+    params: z.object({ id: idParam('webhook') }),
+    responses: { 204: { description: 'removed' } },
   }),
   adminContainers: op({
     id: 'adminContainers',

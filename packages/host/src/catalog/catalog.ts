@@ -3,6 +3,7 @@ import { WorkcellError, type ErrorBody, type RunSummary } from '@workcell/protoc
 import type { BufferedEvent } from '../state/state-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import * as layout from '../storage/layout.js';
+import { compareSortKeys, type Page, type PageRequest } from './page.js';
 import { decodeRunLog, encodeRunLog, RUN_LOG_CONTENT_TYPE } from './run-log.js';
 
 export interface WorkspaceRecord {
@@ -44,6 +45,26 @@ export function newId(prefix: 'ws' | 'conv' | 'run'): string {
 
 const ID_PATTERN = /^(ws|conv|run)_[A-Za-z0-9]{16}$/;
 
+function listKey(record: WorkspaceRecord): string {
+  return layout.workspaceListKey(record.tenant, Date.parse(record.createdAt), record.id);
+}
+
+/** What a conversation list shows of each conversation. */
+export interface ConversationListEntry {
+  id: string;
+  workspaceId: string;
+  title: string;
+  createdAt: string;
+}
+
+function listEntry(c: ConversationRecord): ConversationListEntry {
+  return { id: c.id, workspaceId: c.workspaceId, title: c.title, createdAt: c.createdAt };
+}
+
+function conversationListKey(c: ConversationRecord): string {
+  return layout.conversationListKey(c.tenant, c.workspaceId, Date.parse(c.createdAt), c.id);
+}
+
 function notFound(what: string): WorkcellError {
   return new WorkcellError('not_found', `${what} not found`);
 }
@@ -54,6 +75,9 @@ function notFound(what: string): WorkcellError {
  * another tenant's id is simply not found.
  */
 export class Catalog {
+  /** Tenants (and `tenant/workspace`s) whose lists are known to cover every record. */
+  private readonly listReady = new Set<string>();
+
   constructor(private readonly store: ObjectStore) {}
 
   private async readJson<T>(key: string): Promise<T | null> {
@@ -77,6 +101,9 @@ export class Catalog {
     };
     await this.writeJson(layout.workspaceMetaKey(tenant, id), record);
     await this.writeJson(layout.workspaceIndexKey(tenant, id), record);
+    await this.writeJson(listKey(record), record);
+    // A new workspace's conversation list is complete from the start.
+    await this.writeJson(layout.conversationListReadyKey(tenant, id), { ready: true });
     return record;
   }
 
@@ -91,6 +118,102 @@ export class Catalog {
     return record;
   }
 
+  /**
+   * One page of the tenant's workspaces in creation order. The order lives in the keys of the
+   * workspace list, so a page costs one listing of keys and one small read per workspace on the
+   * page, whatever the tenant's number of workspaces.
+   */
+  async listWorkspacePage(tenant: string, req: PageRequest): Promise<Page<WorkspaceRecord>> {
+    await this.ensureWorkspaceList(tenant);
+    return this.keyedPage<WorkspaceRecord>(
+      layout.workspaceListPrefix(tenant),
+      (key) => layout.sortKeyOfWorkspaceListKey(tenant, key),
+      req,
+    );
+  }
+
+  /**
+   * A page of a creation-ordered list whose keys are `<prefix><sort key>.json` with fixed-width
+   * sort keys (key order is sort-key order): the store lists from the cursor, and only the
+   * records on the page are read.
+   */
+  private async keyedPage<T>(
+    prefix: string,
+    sortKeyOf: (key: string) => string | null,
+    req: PageRequest,
+  ): Promise<Page<T>> {
+    const objects = await this.store.list(prefix, {
+      ...(req.after === null ? {} : { startAfter: `${prefix}${req.after}.json` }),
+      limit: req.limit + 1,
+    });
+    const after = req.after;
+    const keyed = objects
+      .map((o) => ({ key: o.key, sortKey: sortKeyOf(o.key) }))
+      .filter((k): k is { key: string; sortKey: string } => k.sortKey !== null)
+      .filter((k) => after === null || compareSortKeys(k.sortKey, after) > 0)
+      .sort((a, b) => compareSortKeys(a.sortKey, b.sortKey));
+    const page = keyed.slice(0, req.limit);
+    const records: (T | null)[] = await Promise.all(page.map((k) => this.readJson<T>(k.key)));
+    const last = page.at(-1);
+    return {
+      items: records.filter((r): r is T => r !== null),
+      nextKey: keyed.length > req.limit && last ? last.sortKey : null,
+    };
+  }
+
+  /**
+   * One page of a workspace's conversations in creation order (their list entries hold the
+   * fields a list shows: id, workspace, title, creation time).
+   */
+  async listConversationPage(
+    tenant: string,
+    workspaceId: string,
+    req: PageRequest,
+  ): Promise<Page<ConversationListEntry>> {
+    await this.getWorkspace(tenant, workspaceId);
+    await this.ensureConversationList(tenant, workspaceId);
+    return this.keyedPage<ConversationListEntry>(
+      layout.conversationListPrefix(tenant, workspaceId),
+      (key) => layout.sortKeyOfConversationListKey(tenant, workspaceId, key),
+      req,
+    );
+  }
+
+  private async ensureConversationList(tenant: string, workspaceId: string): Promise<void> {
+    const marker = `${tenant}/${workspaceId}`;
+    if (this.listReady.has(marker)) return;
+    const readyKey = layout.conversationListReadyKey(tenant, workspaceId);
+    if (!(await this.store.head(readyKey))) {
+      for (const record of await this.listConversations(tenant, workspaceId)) {
+        const key = conversationListKey(record);
+        if (!(await this.store.head(key))) await this.writeJson(key, listEntry(record));
+      }
+      await this.writeJson(readyKey, { ready: true });
+    }
+    this.listReady.add(marker);
+  }
+
+  /**
+   * Workspaces made before the workspace list existed get their entry once per tenant; an
+   * entry whose workspace went meanwhile is taken out again.
+   */
+  private async ensureWorkspaceList(tenant: string): Promise<void> {
+    if (this.listReady.has(tenant)) return;
+    const readyKey = layout.workspaceListReadyKey(tenant);
+    if (!(await this.store.head(readyKey))) {
+      for (const record of await this.listWorkspaces(tenant)) {
+        const key = listKey(record);
+        if (await this.store.head(key)) continue;
+        await this.writeJson(key, record);
+        if (!(await this.store.head(layout.workspaceMetaKey(tenant, record.id))))
+          await this.store.delete(key);
+      }
+      await this.writeJson(readyKey, { ready: true });
+    }
+    this.listReady.add(tenant);
+  }
+
+  /** Every workspace of the tenant (one read each): the workspace list's backfill source. */
   async listWorkspaces(tenant: string): Promise<WorkspaceRecord[]> {
     const objects = await this.store.list(layout.workspaceIndexPrefix(tenant));
     const ids = objects
@@ -110,6 +233,10 @@ export class Catalog {
     await this.store.deleteMany(
       conversations.map((c) => layout.conversationIndexKey(tenant, c.id)),
     );
+    const record = await this.readJson<WorkspaceRecord>(
+      layout.workspaceMetaKey(tenant, workspaceId),
+    );
+    if (record) await this.store.delete(listKey(record));
     await this.store.deletePrefix(layout.workspaceRoot(tenant, workspaceId));
     await this.store.delete(layout.workspaceIndexKey(tenant, workspaceId));
   }
@@ -132,6 +259,7 @@ export class Catalog {
     };
     await this.writeJson(layout.conversationMetaKey(tenant, workspaceId, id), record);
     await this.writeJson(layout.conversationIndexKey(tenant, id), { workspaceId });
+    await this.writeJson(conversationListKey(record), listEntry(record));
     return record;
   }
 

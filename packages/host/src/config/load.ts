@@ -51,6 +51,12 @@ export function resolveConfig(input: Record<string, unknown>): ResolvedConfig {
       'invalid configuration: WORKCELL_S3_ACCESS_KEY and WORKCELL_S3_SECRET_KEY go together',
     );
   }
+  if ((c.webhookUrl === undefined) !== (c.webhookSecret === undefined)) {
+    throw new WorkcellError(
+      'validation_failed',
+      'invalid configuration: WORKCELL_WEBHOOK_URL and WORKCELL_WEBHOOK_SECRET go together',
+    );
+  }
   for (const [variable, model] of [
     ['WORKCELL_MODEL', c.model],
     ['WORKCELL_AGENT_DEFAULTS', c.agentDefaults?.model],

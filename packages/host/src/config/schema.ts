@@ -3,6 +3,7 @@ import { parseAnthropicOperations, parseCidrList, parseEgressPatterns } from '@w
 import { z } from 'zod';
 import { agentSettingsSchema } from '../agent-settings/schema.js';
 import { parseRedisUrl } from '../state/redis-url.js';
+import { isSigningSecret } from '../webhooks/signature.js';
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -272,6 +273,39 @@ export const configSchema = z.object({
     .describe(
       'Key that encrypts workspace and tenant secrets at rest (AES-256-GCM): base64 of 32 random bytes (`openssl rand -base64 32`). Read by the host only; unset: the secrets API answers 501.',
     ),
+  webhookUrl: urlString
+    .refine((u) => /^https?:\/\//i.test(u), 'must be an http or https URL')
+    .optional()
+    .describe(
+      "The operator's webhook endpoint: every tenant's `run.completed`, `run.failed` and `workspace.deleted` events are delivered there (Standard Webhooks, signed with `WORKCELL_WEBHOOK_SECRET`).",
+    ),
+  webhookSecret: z
+    .string()
+    .optional()
+    .superRefine((raw, ctx) => {
+      if (raw !== undefined && !isSigningSecret(raw))
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be whsec_ followed by the base64 of 24-64 random bytes',
+        });
+    })
+    .describe(
+      'Signing secret of `WORKCELL_WEBHOOK_URL`: `whsec_` + base64 of 24-64 random bytes (`echo whsec_$(openssl rand -base64 32)`). Required with it.',
+    ),
+  webhookAllowPrivate: booleanFlag.describe(
+    "Whether webhook URLs may reach private, loopback, link-local and this host's own addresses (tests, private networks). Cloud metadata addresses stay refused.",
+  ),
+  webhookTimeoutMs: intFrom(100, 120_000)
+    .default(10_000)
+    .describe('Time one webhook attempt may take, connection to response.'),
+  webhookMaxAttempts: intFrom(1, 100)
+    .default(12)
+    .describe('Attempts of one webhook delivery before it is given up.'),
+  webhookRetryBaseMs: intFrom(10, 24 * 3600 * 1000)
+    .default(5_000)
+    .describe(
+      'Wait before the second attempt of a webhook delivery; each later wait doubles, up to one hour.',
+    ),
   upstreamCaFile: z
     .string()
     .min(1)
@@ -454,6 +488,12 @@ export const ENV_NAMES = {
   egressAllowPrivate: 'WORKCELL_EGRESS_ALLOW_PRIVATE',
   secretsKey: 'WORKCELL_SECRETS_KEY',
   upstreamCaFile: 'WORKCELL_UPSTREAM_CA_FILE',
+  webhookUrl: 'WORKCELL_WEBHOOK_URL',
+  webhookSecret: 'WORKCELL_WEBHOOK_SECRET',
+  webhookAllowPrivate: 'WORKCELL_WEBHOOK_ALLOW_PRIVATE',
+  webhookTimeoutMs: 'WORKCELL_WEBHOOK_TIMEOUT_MS',
+  webhookMaxAttempts: 'WORKCELL_WEBHOOK_MAX_ATTEMPTS',
+  webhookRetryBaseMs: 'WORKCELL_WEBHOOK_RETRY_BASE_MS',
   image: 'WORKCELL_IMAGE',
   runtime: 'WORKCELL_RUNTIME',
   warmPoolSize: 'WORKCELL_WARM_POOL_SIZE',

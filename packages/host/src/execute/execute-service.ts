@@ -94,6 +94,8 @@ export class ExecuteService implements RunService {
       observer?: RunObserver;
       /** Extra environment for a run: the workspace's secret placeholders. */
       runEnv?: RunDeps['runEnv'];
+      /** Where run ends go out as webhooks. */
+      webhooks?: RunDeps['webhooks'];
       /** Resolves each run's agent settings; without it runs use the agent's defaults. */
       agentSettings?: AgentResolver;
       /**
@@ -116,6 +118,7 @@ export class ExecuteService implements RunService {
       logger: deps.logger,
       ...(deps.observer ? { observer: deps.observer } : {}),
       ...(deps.runEnv ? { runEnv: deps.runEnv } : {}),
+      ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
       settings: {
         runTimeoutMs: settings.runTimeoutMs,
         eventBufferTtlMs: settings.eventBufferTtlMs,

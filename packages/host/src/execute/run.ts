@@ -5,6 +5,7 @@ import type { WorkspaceSync } from '../containers/workspace-sync.js';
 import type { HeldLease } from '../state/leases.js';
 import type { BufferedEvent } from '../state/state-store.js';
 import type { Clock, Timer } from '../time/clock.js';
+import type { WebhookEvents } from '../webhooks/publisher.js';
 import {
   agentRunResult,
   applyAgentEvent,
@@ -27,6 +28,8 @@ export interface RunDeps {
   observer?: RunObserver;
   /** Extra environment for a run: the workspace's secret placeholders. */
   runEnv?: (tenant: string, workspaceId: string) => Promise<Record<string, string>>;
+  /** Where the run's end goes out as a webhook (`run.completed`, `run.failed`). */
+  webhooks?: WebhookEvents;
   settings: {
     runTimeoutMs: number;
     eventBufferTtlMs: number;
@@ -308,6 +311,36 @@ export class Run {
    * Ends the run's log: persists every event and the outcome to the catalog and releases the
    * lease, then publishes the terminal event.
    */
+  /**
+   * Puts the run's end into the webhook outbox, once it is recorded and before its terminal
+   * event goes out. A failure here is logged; it never changes the run's outcome.
+   */
+  private async publishEnd(outcome: Outcome, endedAt: string): Promise<void> {
+    const { webhooks } = this.deps;
+    if (!webhooks) return;
+    const { runId, conversation } = this;
+    const base = {
+      workspaceId: conversation.workspaceId,
+      conversationId: conversation.id,
+      runId,
+      endedAt,
+    };
+    try {
+      if ('summary' in outcome)
+        await webhooks.publish(conversation.tenant, 'run.completed', {
+          ...base,
+          summary: outcome.summary,
+        });
+      else
+        await webhooks.publish(conversation.tenant, 'run.failed', {
+          ...base,
+          error: outcome.error,
+        });
+    } catch (err) {
+      this.log.error({ err }, 'the run end could not be put into the webhook outbox');
+    }
+  }
+
   private async finish(outcome: Outcome, sessionId: string | null): Promise<void> {
     const { catalog, events, clock, settings } = this.deps;
     const { runId, conversation } = this;
@@ -333,6 +366,7 @@ export class Run {
             run.error = outcome.error;
           }
         });
+        await this.publishEnd(outcome, endedAt);
       } finally {
         await this.lease.release();
       }

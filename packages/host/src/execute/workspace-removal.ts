@@ -5,6 +5,7 @@ import type { ContainerRemover, WorkspaceContainers } from '../containers/run-co
 import { LEASES, leaseHolder, withLease } from '../state/leases.js';
 import type { StateStore } from '../state/state-store.js';
 import type { Clock } from '../time/clock.js';
+import type { WebhookEvents } from '../webhooks/publisher.js';
 
 /** How long the run lease taken to delete a workspace lives without renewal. */
 const DELETE_LEASE_TTL_MS = 120_000;
@@ -32,6 +33,8 @@ export class WorkspaceRemoval implements WorkspaceRemover {
       clock: Clock;
       logger: Logger;
       hostId: string;
+      /** Where the deletion goes out as a `workspace.deleted` webhook. */
+      webhooks?: WebhookEvents;
     },
   ) {}
 
@@ -53,5 +56,13 @@ export class WorkspaceRemoval implements WorkspaceRemover {
     );
     if (!done.held)
       throw new WorkcellError('workspace_busy', 'a run is in progress in this workspace');
+    await this.deps.webhooks
+      ?.publish(tenant, 'workspace.deleted', { workspaceId: ws.id, name: ws.name })
+      .catch((err: unknown) => {
+        this.deps.logger.error(
+          { err, workspaceId: ws.id },
+          'the deletion could not be put into the webhook outbox',
+        );
+      });
   }
 }

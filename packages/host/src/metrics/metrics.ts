@@ -3,6 +3,7 @@ import { CONTAINER_STATES, type ContainerState } from '../state/state-store.js';
 import type { ExecObserver } from '../exec/exec-service.js';
 import type { RunObserver } from '../execute/execute-service.js';
 import type { SyncObserver } from '../execute/object-store-sync.js';
+import type { WebhookObserver } from '../webhooks/dispatcher.js';
 
 /** Reads the container records at scrape time (the pool gauge). */
 export type ContainerStateSource = () => Promise<readonly { state: ContainerState }[]>;
@@ -12,7 +13,7 @@ export type ContainerStateSource = () => Promise<readonly { state: ContainerStat
  * two hosts in one process do not share counters). Services report through the observer
  * methods; the pool gauge reads the StateStore when scraped.
  */
-export class WorkcellMetrics implements RunObserver, ExecObserver {
+export class WorkcellMetrics implements RunObserver, ExecObserver, WebhookObserver {
   readonly registry = new Registry();
 
   private readonly runs = new Counter({
@@ -78,6 +79,18 @@ export class WorkcellMetrics implements RunObserver, ExecObserver {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  private readonly webhookAttempts = new Counter({
+    name: 'workcell_webhook_attempts_total',
+    help: 'Webhook HTTP attempts, by result: 2xx, 3xx, 4xx, 5xx, error (no answer) or refused (URL policy).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  private readonly webhookDeliveries = new Counter({
+    name: 'workcell_webhook_deliveries_total',
+    help: 'Webhook deliveries after an attempt, by outcome: delivered, retried, failed (out of attempts) or dropped (endpoint removed).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   private readonly sseClients = new Gauge({
     name: 'workcell_sse_clients',
     help: 'Server-Sent Event connections open now.',
@@ -139,6 +152,14 @@ export class WorkcellMetrics implements RunObserver, ExecObserver {
     if (record.decision === 'allow') this.secretSubstitutions.inc(record.secrets.length);
     else if (record.reason.startsWith('secret-'))
       this.secretRefusals.inc({ reason: record.reason });
+  }
+
+  webhookAttempt(result: string): void {
+    this.webhookAttempts.inc({ result });
+  }
+
+  webhookDelivery(outcome: 'delivered' | 'retried' | 'failed' | 'dropped'): void {
+    this.webhookDeliveries.inc({ outcome });
   }
 
   sseOpened(): void {

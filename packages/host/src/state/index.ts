@@ -5,7 +5,13 @@ import { parseRedisUrl } from './redis-url.js';
 import type { StateStore } from './state-store.js';
 
 export { CONTAINER_STATES } from './state-store.js';
-export type { BufferedEvent, ContainerRecord, ContainerState, StateStore } from './state-store.js';
+export type {
+  BufferedEvent,
+  ContainerRecord,
+  ContainerState,
+  OutboxEntry,
+  StateStore,
+} from './state-store.js';
 export { MemoryStateStore, type MemoryStateStoreOptions } from './memory-store.js';
 export { RedisStateStore, type RedisStateStoreOptions } from './redis-store.js';
 export { DEFAULT_KEY_PREFIX, stateKeys, type StateKeys } from './keys.js';

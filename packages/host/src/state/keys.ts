@@ -16,6 +16,9 @@
  * | `<p>:lease:{<name>}`                 | one lease           | any other lease               |
  * | `<p>:run:{<runId>}:events`           | one run             | the run's event buffer        |
  * | `<p>:hit:{<key>}`                    | one window          | a rate-limit window           |
+ * | `<p>:{outbox}:due`                   | the outbox          | delivery ids by due time (zset) |
+ * | `<p>:{outbox}:entries`               | the outbox          | delivery id -> entry JSON (hash) |
+ * | `<p>:{outbox}:claims`                | the outbox          | delivery id -> claim (hash)   |
  * | `<p>:control` (channel)              |                     | cross-host control messages   |
  */
 export interface StateKeys {
@@ -39,6 +42,8 @@ export interface StateKeys {
   hit(key: string): string;
   /** Pub/sub channel of cross-host control messages. */
   readonly controlChannel: string;
+  /** The webhook outbox; its three keys share one slot so each step is one script. */
+  readonly outbox: { readonly due: string; readonly entries: string; readonly claims: string };
 }
 
 export const DEFAULT_KEY_PREFIX = 'workcell';
@@ -70,5 +75,10 @@ export function stateKeys(prefix: string = DEFAULT_KEY_PREFIX): StateKeys {
     runEvents: (runId) => `${prefix}:run:${tag(runId)}:events`,
     hit: (key) => `${prefix}:hit:${tag(key)}`,
     controlChannel: `${prefix}:control`,
+    outbox: {
+      due: `${prefix}:${tag('outbox')}:due`,
+      entries: `${prefix}:${tag('outbox')}:entries`,
+      claims: `${prefix}:${tag('outbox')}:claims`,
+    },
   };
 }

@@ -1,6 +1,12 @@
 import { WorkcellError } from '@workcell/protocol';
 import { byCreation, type ContainerPatch } from './record-codec.js';
-import type { BufferedEvent, ContainerRecord, ContainerState, StateStore } from './state-store.js';
+import type {
+  BufferedEvent,
+  ContainerRecord,
+  ContainerState,
+  OutboxEntry,
+  StateStore,
+} from './state-store.js';
 
 export interface MemoryStateStoreOptions {
   /** The clock for lease, event-buffer and rate-limit expiry; epoch ms. */
@@ -24,6 +30,12 @@ interface Window {
   resetAt: number;
 }
 
+interface Pending {
+  entry: OutboxEntry;
+  dueAt: number;
+  claim: string | null;
+}
+
 /**
  * The embedded StateStore: one process, no Redis. It keeps the Redis store's semantics,
  * expiry included, against an injected clock. Each method finishes its work before its first
@@ -43,6 +55,7 @@ export class MemoryStateStore implements StateStore {
   private readonly leases = new Map<string, Lease>();
   private readonly runs = new Map<string, RunBuffer>();
   private readonly windows = new Map<string, Window>();
+  private readonly outbox = new Map<string, Pending>();
 
   constructor(options: MemoryStateStoreOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -208,6 +221,46 @@ export class MemoryStateStore implements StateStore {
     }
     window.count += 1;
     return { count: window.count, resetInMs: window.resetAt - now };
+  }
+
+  async enqueueDelivery(entry: OutboxEntry, dueAt: number): Promise<void> {
+    if (this.outbox.has(entry.id)) return;
+    this.outbox.set(entry.id, { entry: { ...entry }, dueAt, claim: null });
+  }
+
+  async claimDeliveries(
+    now: number,
+    leaseMs: number,
+    limit: number,
+    claim: string,
+  ): Promise<OutboxEntry[]> {
+    const due = [...this.outbox.values()]
+      .filter((p) => p.dueAt <= now)
+      .sort((a, b) => a.dueAt - b.dueAt)
+      .slice(0, Math.max(0, limit));
+    for (const p of due) {
+      p.dueAt = now + leaseMs;
+      p.claim = claim;
+    }
+    return due.map((p) => ({ ...p.entry }));
+  }
+
+  async completeDelivery(id: string, claim: string): Promise<boolean> {
+    const p = this.outbox.get(id);
+    if (!p || p.claim !== claim) return false;
+    this.outbox.delete(id);
+    return true;
+  }
+
+  async retryDelivery(entry: OutboxEntry, claim: string, dueAt: number): Promise<boolean> {
+    const p = this.outbox.get(entry.id);
+    if (!p || p.claim !== claim) return false;
+    this.outbox.set(entry.id, { entry: { ...entry }, dueAt, claim: null });
+    return true;
+  }
+
+  async countDeliveries(): Promise<number> {
+    return this.outbox.size;
   }
 
   private liveLease(name: string): Lease | undefined {

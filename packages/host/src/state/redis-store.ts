@@ -12,7 +12,13 @@ import {
   encodeRecord,
   type ContainerPatch,
 } from './record-codec.js';
-import type { BufferedEvent, ContainerRecord, ContainerState, StateStore } from './state-store.js';
+import type {
+  BufferedEvent,
+  ContainerRecord,
+  ContainerState,
+  OutboxEntry,
+  StateStore,
+} from './state-store.js';
 
 export interface RedisStateStoreOptions {
   /** `redis://[user:password@]host:port[/db]`, or `redis+cluster://host:port,host:port,...` */
@@ -286,6 +292,57 @@ export class RedisStateStore implements StateStore {
       number,
     ];
     return { count, resetInMs };
+  }
+
+  async enqueueDelivery(entry: OutboxEntry, dueAt: number): Promise<void> {
+    const { due, entries } = this.keys.outbox;
+    await this.script('enqueueDelivery', due, entries, entry.id, JSON.stringify(entry), dueAt);
+  }
+
+  async claimDeliveries(
+    now: number,
+    leaseMs: number,
+    limit: number,
+    claim: string,
+  ): Promise<OutboxEntry[]> {
+    if (limit <= 0) return [];
+    const { due, entries, claims } = this.keys.outbox;
+    const reply = (await this.script(
+      'claimDeliveries',
+      due,
+      entries,
+      claims,
+      now,
+      leaseMs,
+      limit,
+      claim,
+    )) as string[];
+    return reply.map((json) => JSON.parse(json) as OutboxEntry);
+  }
+
+  async completeDelivery(id: string, claim: string): Promise<boolean> {
+    const { due, entries, claims } = this.keys.outbox;
+    return (await this.script('settleDelivery', due, entries, claims, id, claim, 'remove')) === 1;
+  }
+
+  async retryDelivery(entry: OutboxEntry, claim: string, dueAt: number): Promise<boolean> {
+    const { due, entries, claims } = this.keys.outbox;
+    const reply = await this.script(
+      'settleDelivery',
+      due,
+      entries,
+      claims,
+      entry.id,
+      claim,
+      'retry',
+      JSON.stringify(entry),
+      dueAt,
+    );
+    return reply === 1;
+  }
+
+  async countDeliveries(): Promise<number> {
+    return this.run('countDeliveries', () => this.redis.hlen(this.keys.outbox.entries));
   }
 
   private script(name: ScriptName, ...keysThenArgs: (string | number)[]): Promise<unknown> {

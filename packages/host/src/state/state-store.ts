@@ -32,6 +32,26 @@ export interface BufferedEvent {
 }
 
 /**
+ * One webhook delivery in the outbox: a signed POST of `body` to one endpoint, tried until it
+ * succeeds or runs out of attempts. The endpoint's URL and secret are looked up at each attempt,
+ * so no secret is kept here.
+ */
+export interface OutboxEntry {
+  /** The delivery id (`msg_...`): `webhook-id` on every attempt, for receivers to dedupe. */
+  id: string;
+  /** The tenant whose event it is. */
+  tenant: string;
+  /** The endpoint: a tenant's registered id, or `operator` for the configured URL. */
+  endpointId: string;
+  /** The JSON payload, signed and sent as is. */
+  body: string;
+  /** Attempts made so far. */
+  attempts: number;
+  /** When it was enqueued, epoch ms. */
+  createdAt: number;
+}
+
+/**
  * Shared, non-durable state: containers, the warm pool, workspace assignments, leases and the
  * events of live runs. Implementations: Redis (several hosts share it) and in-process memory
  * (the embedded default). Losing it loses no file and no finished conversation: containers are
@@ -114,4 +134,30 @@ export interface StateStore {
 
   /** Fixed-window counter for rate limits: increments `key` and answers the count in window. */
   hit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }>;
+
+  /**
+   * The webhook outbox. `enqueueDelivery` adds an entry due at `dueAt` (once: an id already
+   * there is left as it is).
+   */
+  enqueueDelivery(entry: OutboxEntry, dueAt: number): Promise<void>;
+  /**
+   * Takes up to `limit` entries due at `now`, oldest due first, under the claim `claim`: each
+   * stays hidden from other claimers until `now + leaseMs`, after which it is due again (a
+   * claimer that died loses nothing). Two claimers never hold one entry at the same time.
+   */
+  claimDeliveries(
+    now: number,
+    leaseMs: number,
+    limit: number,
+    claim: string,
+  ): Promise<OutboxEntry[]>;
+  /** Removes the entry (delivered, or given up) only if `claim` still holds it. */
+  completeDelivery(id: string, claim: string): Promise<boolean>;
+  /**
+   * Puts the entry back as `entry` (its attempts counted), due at `dueAt`, only if `claim`
+   * still holds it.
+   */
+  retryDelivery(entry: OutboxEntry, claim: string, dueAt: number): Promise<boolean>;
+  /** Entries in the outbox, claimed or not. */
+  countDeliveries(): Promise<number>;
 }

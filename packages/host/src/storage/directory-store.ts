@@ -15,7 +15,7 @@ import {
 } from './object-key.js';
 import { resolveRange } from './range.js';
 import { storeError } from './store-error.js';
-import type { GetRange, ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
+import type { GetRange, ListOptions, ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
 
 /*
  * On-disk layout. Every key segment becomes a directory, and an object's bytes live in a file
@@ -278,10 +278,16 @@ export class DirectoryObjectStore implements ObjectStore {
     return keys.sort(compareKeys);
   }
 
-  async list(prefix: string): Promise<ObjectInfo[]> {
+  async list(prefix: string, options: ListOptions = {}): Promise<ObjectInfo[]> {
     try {
       const infos: ObjectInfo[] = [];
-      for (const key of await this.listKeys(prefix)) {
+      const after = options.startAfter;
+      const keys = (await this.listKeys(prefix)).filter(
+        (key) => after === undefined || compareKeys(key, after) > 0,
+      );
+      const limit = options.limit ?? keys.length;
+      for (const key of keys) {
+        if (infos.length >= limit) break;
         const info = await this.head(key);
         if (info !== null) infos.push(info);
       }

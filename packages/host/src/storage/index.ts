@@ -1,4 +1,4 @@
-export type { ObjectStore, ObjectInfo, GetRange, PutOptions } from './object-store.js';
+export type { ObjectStore, ObjectInfo, GetRange, ListOptions, PutOptions } from './object-store.js';
 export { DirectoryObjectStore, type DirectoryObjectStoreOptions } from './directory-store.js';
 export { S3ObjectStore, type S3ObjectStoreOptions } from './s3-store.js';
 export { createObjectStore, type ObjectStoreSettings } from './create-store.js';

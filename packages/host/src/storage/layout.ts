@@ -15,8 +15,13 @@ import { checkWorkspacePath } from './workspace-path.js';
  *   tenants/<tenant>/workspaces/<wid>/agent.json                      the workspace's agent settings
  *   tenants/<tenant>/workspaces/<wid>/conversations/<cid>/meta.json   a conversation
  *   tenants/<tenant>/workspaces/<wid>/conversations/<cid>/runs/<rid>.ndjson   a run's events
+ *   tenants/<tenant>/workspaces/<wid>/conversation-list/<created ms>.<cid>.json  a conversation, keyed in creation order
+ *   tenants/<tenant>/workspaces/<wid>/conversation-list.ready         the list above covers every conversation
  *   tenants/<tenant>/conversation-index/<cid>.json                    cid -> wid
  *   tenants/<tenant>/workspace-index/<wid>.json                       one small record per workspace
+ *   tenants/<tenant>/workspace-list/<created ms>.<wid>.json           the same, keyed in creation order (paged listing)
+ *   tenants/<tenant>/workspace-list.ready                             the list above covers every workspace
+ *   tenants/<tenant>/webhooks/<id>.json                               a webhook endpoint (with its signing secret)
  *
  * Everything of a workspace is under workspaceRoot(), so one deletePrefix removes it; the two
  * index entries live outside it (they are looked up by id alone) and are deleted by id.
@@ -135,6 +140,77 @@ export function workspaceIndexPrefix(tenant: string): string {
 
 export function workspaceIndexKey(tenant: string, wid: string): string {
   return `${workspaceIndexPrefix(tenant)}${id('workspace', wid)}.json`;
+}
+
+/** Prefix of the tenant's webhook endpoints. */
+export function webhooksPrefix(tenant: string): string {
+  return `${tenantRoot(tenant)}webhooks/`;
+}
+
+/** One webhook endpoint record; `webhookId` is checked by the caller (`wh_...`). */
+export function webhookKey(tenant: string, webhookId: string): string {
+  if (!/^wh_[A-Za-z0-9]{16}$/.test(webhookId))
+    throw new WorkcellError('bad_request', 'invalid webhook id');
+  return `${webhooksPrefix(tenant)}${webhookId}.json`;
+}
+
+/** Prefix of the tenant's workspaces in creation order: a key's name is its sort key. */
+export function workspaceListPrefix(tenant: string): string {
+  return `${tenantRoot(tenant)}workspace-list/`;
+}
+
+/** `<created ms, 13 digits>.<wid>`: sorts by creation time, then id. */
+export function workspaceListSortKey(createdAtMs: number, wid: string): string {
+  return `${String(Math.max(0, Math.floor(createdAtMs))).padStart(13, '0')}.${id('workspace', wid)}`;
+}
+
+export function workspaceListKey(tenant: string, createdAtMs: number, wid: string): string {
+  return `${workspaceListPrefix(tenant)}${workspaceListSortKey(createdAtMs, wid)}.json`;
+}
+
+/** The sort key in a key under workspaceListPrefix, or null for other keys. */
+export function sortKeyOfWorkspaceListKey(tenant: string, key: string): string | null {
+  const prefix = workspaceListPrefix(tenant);
+  if (!key.startsWith(prefix)) return null;
+  const match = /^(\d{13}\.[A-Za-z0-9_-]{1,128})\.json$/.exec(key.slice(prefix.length));
+  return match?.[1] ?? null;
+}
+
+/** Prefix of a workspace's conversations in creation order: a key's name is its sort key. */
+export function conversationListPrefix(tenant: string, wid: string): string {
+  return `${workspaceRoot(tenant, wid)}conversation-list/`;
+}
+
+export function conversationListKey(
+  tenant: string,
+  wid: string,
+  createdAtMs: number,
+  cid: string,
+): string {
+  const ms = String(Math.max(0, Math.floor(createdAtMs))).padStart(13, '0');
+  return `${conversationListPrefix(tenant, wid)}${ms}.${id('conversation', cid)}.json`;
+}
+
+/** The sort key in a key under conversationListPrefix, or null for other keys. */
+export function sortKeyOfConversationListKey(
+  tenant: string,
+  wid: string,
+  key: string,
+): string | null {
+  const prefix = conversationListPrefix(tenant, wid);
+  if (!key.startsWith(prefix)) return null;
+  const match = /^(\d{13}\.[A-Za-z0-9_-]{1,128})\.json$/.exec(key.slice(prefix.length));
+  return match?.[1] ?? null;
+}
+
+/** Present once the workspace's conversation list covers the conversations made before it. */
+export function conversationListReadyKey(tenant: string, wid: string): string {
+  return `${workspaceRoot(tenant, wid)}conversation-list.ready`;
+}
+
+/** Present once the tenant's workspace list covers the workspaces made before it existed. */
+export function workspaceListReadyKey(tenant: string): string {
+  return `${tenantRoot(tenant)}workspace-list.ready`;
 }
 
 /** The id in a key under conversationsPrefix (`<cid>/meta.json`), or null for other keys. */

@@ -22,6 +22,14 @@ export interface PutOptions {
   contentLength?: number;
 }
 
+/** A window of a listing, in key order. */
+export interface ListOptions {
+  /** Only keys after this one (UTF-8 byte order); it need not exist. */
+  startAfter?: string;
+  /** At most this many objects. */
+  limit?: number;
+}
+
 /**
  * Durable bytes by key: the only durable home of workspace files, conversations, run logs and
  * session transcripts. Keys are `/`-separated and never start with `/`. Implementations: S3
@@ -37,8 +45,11 @@ export interface ObjectStore {
   /** The whole object in memory, or null; for small internal records. */
   getBuffer(key: string): Promise<Buffer | null>;
   head(key: string): Promise<ObjectInfo | null>;
-  /** Every object whose key starts with `prefix`, in key order. */
-  list(prefix: string): Promise<ObjectInfo[]>;
+  /**
+   * The objects whose key starts with `prefix`, in key order (UTF-8 bytes); with `options`,
+   * only those after `startAfter`, at most `limit` of them (a page costs what the page holds).
+   */
+  list(prefix: string, options?: ListOptions): Promise<ObjectInfo[]>;
   /** Removes one object; removing a missing key is not an error. */
   delete(key: string): Promise<void>;
   /** Removes many objects (batched where the store supports it). */

@@ -13,7 +13,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { pipeline, Readable, Transform } from 'node:stream';
 import { WorkcellError } from '@workcell/protocol';
 import { checkObjectKey, checkObjectPrefix, compareKeys } from './object-key.js';
-import type { GetRange, ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
+import type { GetRange, ListOptions, ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
 import { checkRange } from './range.js';
 import { storeError } from './store-error.js';
 
@@ -265,9 +265,14 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async list(prefix: string): Promise<ObjectInfo[]> {
+  /**
+   * Pages of up to 1000 keys (S3's own), from `startAfter`, until `limit` keys are in. No
+   * `MaxKeys` is sent: a page of 1000 costs S3 what a smaller one does.
+   */
+  async list(prefix: string, options: ListOptions = {}): Promise<ObjectInfo[]> {
     checkObjectPrefix(prefix);
     const infos: ObjectInfo[] = [];
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
     let token: string | undefined;
     try {
       do {
@@ -276,6 +281,9 @@ export class S3ObjectStore implements ObjectStore {
             Bucket: this.bucket,
             Prefix: this.prefix + prefix,
             ContinuationToken: token,
+            ...(options.startAfter === undefined
+              ? {}
+              : { StartAfter: this.prefix + options.startAfter }),
           }),
         );
         for (const item of out.Contents ?? []) {
@@ -288,12 +296,16 @@ export class S3ObjectStore implements ObjectStore {
           });
         }
         token = out.IsTruncated === true ? out.NextContinuationToken : undefined;
-      } while (token !== undefined);
+      } while (token !== undefined && infos.length < limit);
     } catch (err) {
       throw storeError('list', prefix, err);
     }
     // S3 lists in UTF-8 byte order; some compatible stores do not, so the order is made sure here.
-    return infos.sort((a, b) => compareKeys(a.key, b.key));
+    const after = options.startAfter;
+    return infos
+      .filter((info) => after === undefined || compareKeys(info.key, after) > 0)
+      .sort((a, b) => compareKeys(a.key, b.key))
+      .slice(0, limit);
   }
 
   async delete(key: string): Promise<void> {

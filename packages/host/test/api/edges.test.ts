@@ -81,7 +81,7 @@ describe('API: request size limits', () => {
       url: `/v1/workspaces/${workspaceId}/files`,
       headers: bearer(TOKEN_A),
     });
-    expect(list.json()).toEqual({ files: [] });
+    expect(list.json()).toEqual({ files: [], nextCursor: null });
   });
 });
 

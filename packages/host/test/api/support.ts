@@ -30,6 +30,9 @@ import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
 import { systemClock } from '../../src/time/clock.js';
 import { UsageService } from '../../src/usage/usage-service.js';
+import { WebhookEndpointStore } from '../../src/webhooks/endpoint-store.js';
+import { WebhookRegistry } from '../../src/webhooks/registry.js';
+import type { WebhookResolver } from '../../src/webhooks/url-policy.js';
 import { FakeOrchestrator, FakeSync } from '../execute/harness.js';
 
 export const TOKEN_A = 'token-a-0123456789abcdef';
@@ -82,6 +85,8 @@ export async function apiHarness(
     corsOrigins?: string[];
     secretsKey?: string | null;
     agent?: Partial<AgentSettingsPolicyOptions>;
+    /** DNS for webhook hosts; default: no name resolves. */
+    webhookResolver?: WebhookResolver;
   } = {},
 ): Promise<ApiHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'wc-api-'));
@@ -182,6 +187,20 @@ export async function apiHarness(
     // Egress changes are heard by this host alone here.
     control: { egressChanged: async () => undefined },
     secrets,
+    webhooks: new WebhookRegistry({
+      endpoints: new WebhookEndpointStore(objects),
+      policy: {
+        allowPrivate: false,
+        resolve:
+          options.webhookResolver ??
+          (async (host) => {
+            throw new Error(`${host} does not resolve here`);
+          }),
+        localAddresses: () => new Set(),
+        resolveTimeoutMs: 1_000,
+      },
+      clock: systemClock,
+    }),
     health: new HealthChecks({
       runtime: runtime as unknown as ContainerRuntime,
       state,

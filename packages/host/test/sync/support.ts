@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type {
   GetRange,
+  ListOptions,
   ObjectInfo,
   ObjectStore,
   PutOptions,
@@ -49,9 +50,9 @@ export class RecordingStore implements ObjectStore {
     this.record('head', key);
     return this.inner.head(key);
   }
-  list(prefix: string): Promise<ObjectInfo[]> {
+  list(prefix: string, options?: ListOptions): Promise<ObjectInfo[]> {
     this.record('list', prefix);
-    return this.inner.list(prefix);
+    return this.inner.list(prefix, options);
   }
   delete(key: string): Promise<void> {
     this.record('delete', key);

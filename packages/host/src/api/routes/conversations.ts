@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ConversationRecord } from '../../catalog/catalog.js';
+import { creationKey, nextCursor, pageOf, pageRequest } from '../../catalog/page.js';
 import type { FinishedRunSource } from '../../execute/run-events.js';
 import type { BufferedEvent } from '../../state/state-store.js';
 import type { ApiServices } from '../context.js';
@@ -102,9 +103,28 @@ export function registerConversationRoutes(
     return reply.code(201).send(conversationView(c));
   });
 
-  route(app, ops.listConversations, async (request, _reply, { params }) => {
-    const list = await s.catalog.listConversations(request.principal.tenant, params.wid);
-    return { conversations: list.map(conversationView) };
+  route(app, ops.listConversations, async (request, _reply, { params, query }) => {
+    const page = await s.catalog.listConversationPage(
+      request.principal.tenant,
+      params.wid,
+      pageRequest('conversations', query),
+    );
+    return {
+      conversations: page.items.map((c) => ({
+        id: c.id,
+        workspaceId: c.workspaceId,
+        title: c.title,
+        createdAt: c.createdAt,
+      })),
+      nextCursor: nextCursor('conversations', page),
+    };
+  });
+
+  route(app, ops.listRuns, async (request, _reply, { params, query }) => {
+    const req = pageRequest('runs', query);
+    const c = await s.catalog.getConversation(request.principal.tenant, params.cid);
+    const page = pageOf(c.runs, (r) => creationKey(r.startedAt, r.id), req);
+    return { runs: page.items, nextCursor: nextCursor('runs', page) };
   });
 
   route(app, ops.getConversation, async (request, _reply, { params }) => {

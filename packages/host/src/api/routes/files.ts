@@ -1,6 +1,7 @@
 import { WorkcellError } from '@workcell/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
+import { nextCursor, pageOf, pageRequest } from '../../catalog/page.js';
 import type { ApiServices } from '../context.js';
 import { ops, route } from '../contract.js';
 import { contentTypeFor } from '../../files/content-type.js';
@@ -33,9 +34,11 @@ export function parseRange(
 
 export function registerFileRoutes(app: FastifyInstance, s: ApiServices): void {
   route(app, ops.listFiles, async (request, _reply, { params, query }) => {
+    const req = pageRequest('files', query);
     const ws = await s.catalog.getWorkspace(request.principal.tenant, params.wid);
     const files = await s.files.list(ws.tenant, ws.id, query.prefix);
-    return { files };
+    const page = pageOf(files, (f) => f.path, req);
+    return { files: page.items, nextCursor: nextCursor('files', page) };
   });
 
   route(app, ops.getFile, async (request, reply, { params }) => {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiServices } from '../context.js';
+import { nextCursor, pageRequest } from '../../catalog/page.js';
 import { ops, route } from '../contract.js';
 
 export function registerWorkspaceRoutes(app: FastifyInstance, s: ApiServices): void {
@@ -11,9 +12,15 @@ export function registerWorkspaceRoutes(app: FastifyInstance, s: ApiServices): v
     return reply.code(201).send({ id: ws.id, name: ws.name, createdAt: ws.createdAt });
   });
 
-  route(app, ops.listWorkspaces, async (request) => {
-    const list = await s.catalog.listWorkspaces(request.principal.tenant);
-    return { workspaces: list.map((w) => ({ id: w.id, name: w.name, createdAt: w.createdAt })) };
+  route(app, ops.listWorkspaces, async (request, _reply, { query }) => {
+    const page = await s.catalog.listWorkspacePage(
+      request.principal.tenant,
+      pageRequest('workspaces', query),
+    );
+    return {
+      workspaces: page.items.map((w) => ({ id: w.id, name: w.name, createdAt: w.createdAt })),
+      nextCursor: nextCursor('workspaces', page),
+    };
   });
 
   route(app, ops.getWorkspace, async (request, _reply, { params }) => {

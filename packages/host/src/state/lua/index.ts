@@ -1,10 +1,13 @@
 import { acquireLease } from './acquire-lease.js';
 import { appendRunEvent } from './append-run-event.js';
+import { claimDeliveries } from './claim-deliveries.js';
 import { clearAssignment } from './clear-assignment.js';
+import { enqueueDelivery } from './enqueue-delivery.js';
 import { hit } from './hit.js';
 import { putContainer } from './put-container.js';
 import { releaseLease } from './release-lease.js';
 import { renewLease } from './renew-lease.js';
+import { settleDelivery } from './settle-delivery.js';
 import { transitionContainer } from './transition-container.js';
 
 export type { LuaScript } from './script.js';
@@ -17,10 +20,13 @@ export type { LuaScript } from './script.js';
 export const SCRIPTS = {
   acquireLease,
   appendRunEvent,
+  claimDeliveries,
   clearAssignment,
+  enqueueDelivery,
   hit,
   putContainer,
   releaseLease,
   renewLease,
+  settleDelivery,
   transitionContainer,
 } as const;
