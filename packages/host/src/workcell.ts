@@ -3,7 +3,12 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { startMockModel, type MockModel } from '@workcell/mock-model';
-import { AGENT_MAX_BODY_ENV, maxRequestBytes } from '@workcell/protocol';
+import {
+  AGENT_MAX_BODY_ENV,
+  AGENT_READY_ENV,
+  maxRequestBytes,
+  type RunOptions,
+} from '@workcell/protocol';
 import {
   CredentialProxy,
   parseEgressPatterns,
@@ -17,6 +22,7 @@ import { pino, type Logger } from 'pino';
 import {
   AgentSettingsPolicy,
   AgentSettingsService,
+  toRunOptions,
   AgentSettingsStore,
 } from './agent-settings/index.js';
 import { buildApi } from './api/app.js';
@@ -93,12 +99,25 @@ export function messageBytes(
 }
 
 export function agentEnvironment(
-  config: Pick<ResolvedConfig, 'modelProvider' | 'awsRegion' | 'maxPromptBytes' | 'maxImageBytes'>,
+  config: Pick<
+    ResolvedConfig,
+    | 'modelProvider'
+    | 'awsRegion'
+    | 'maxPromptBytes'
+    | 'maxImageBytes'
+    | 'agentPrewarm'
+    | 'agentReadyIdleMs'
+  >,
+  /** The run options of the operator's defaults: what a warm container's ready process uses. */
+  defaultRunOptions?: RunOptions,
 ): Record<string, string> {
   return {
     WORKCELL_MODEL_PROVIDER: config.modelProvider,
     AWS_REGION: config.awsRegion,
     [AGENT_MAX_BODY_ENV]: String(maxRequestBytes(messageBytes(config))),
+    [AGENT_READY_ENV.enabled]: String(config.agentPrewarm),
+    [AGENT_READY_ENV.idleMs]: String(config.agentReadyIdleMs),
+    ...(defaultRunOptions ? { [AGENT_READY_ENV.options]: JSON.stringify(defaultRunOptions) } : {}),
   };
 }
 
@@ -183,7 +202,10 @@ export async function createWorkcell(
   /** This host's containers: those whose slot is in its data directory. */
   const ownContainers = async (): Promise<ContainerRecord[]> =>
     (await state.listContainers()).filter((r) => slots.exists(r.slotId));
-  const metrics = new WorkcellMetrics(ownContainers);
+  const metrics = new WorkcellMetrics(ownContainers, {
+    // The orchestrator is built below; the gauge is read only when scraped.
+    readyAgents: async () => orchestrator.readyAgents(await ownContainers()),
+  });
 
   const audit = new AuditTrail();
   const agentPolicy = new AgentSettingsPolicy({
@@ -310,7 +332,7 @@ export async function createWorkcell(
         nofile: config.containerNofile,
       },
       agentEnv: {
-        ...agentEnvironment(config),
+        ...agentEnvironment(config, toRunOptions(agentPolicy.defaults)),
         ...(trust ? containerTrustEnv(CONTAINER_PATHS.trust) : {}),
       },
       ...(trust ? { trustDir: trust.publicDir } : {}),
@@ -465,6 +487,7 @@ export async function createWorkcell(
     accepting: () => execute.isAccepting,
     capacity: () => capacity.report(),
     containers: ownContainers,
+    readyAgents: (records) => orchestrator.readyAgents(records),
   });
 
   const api = await buildApi({

@@ -44,6 +44,8 @@ const REMOVABLE_STATES: readonly ContainerState[] = CONTAINER_STATES.filter(
 );
 /** Warm claims tried (dropping containers that do not answer) before a cold start. */
 const MAX_WARM_CLAIMS = 3;
+/** States in which a container's agent may hold a ready process. */
+const READY_STATES = new Set(['warm', 'assigned', 'idle']);
 
 /**
  * Container lifecycle: creates hardened containers, hands one to a workspace (reusing its
@@ -213,6 +215,24 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * How many of `records` (this host's containers) have a Claude Code process started and
+   * waiting for their next run, by asking each live agent's `/health` at once (`timeoutMs`
+   * each); an agent that does not answer counts as not ready.
+   */
+  async readyAgents(records: readonly ContainerRecord[], timeoutMs = 500): Promise<number> {
+    const live = records.filter((r) => READY_STATES.has(r.state));
+    const answers = await Promise.all(
+      live.map((r) =>
+        this.agentOf(r)
+          .health(timeoutMs)
+          .then((h) => h.ready === true)
+          .catch(() => false),
+      ),
+    );
+    return answers.filter(Boolean).length;
   }
 
   /** Labels of a container created by this host; `pool` is `warm` or `direct` (cold start). */
