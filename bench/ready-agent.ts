@@ -12,7 +12,8 @@
  * (acquire, sync in, the CLI's answer, the model turn, recording); and `docker stats` memory of
  * a warm container with and without its ready process, with what it does to density.
  *
- * Run: npx tsx bench/ready-agent.ts [runs=30] [coldRuns=8]   (WORKCELL_IMAGE picks the image)
+ * Run: npx tsx bench/ready-agent.ts [runs=30] [coldRuns=8]   (WORKCELL_IMAGE picks the image;
+ * runs=0 measures only the cold path)
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -255,8 +256,8 @@ async function warmMemory(host: Host): Promise<number> {
 
 async function main(): Promise<void> {
   const mock = await startMockModel();
-  const on = await startHost('on', mock, true, 1);
-  const off = await startHost('off', mock, false, 1);
+  const on = await startHost('on', mock, true, RUNS > 0 ? 1 : 0);
+  const off = await startHost('off', mock, false, RUNS > 0 ? 1 : 0);
   const rows = {
     on: { first: [] as Timing[], followUp: [] as Timing[] },
     off: { first: [] as Timing[], followUp: [] as Timing[] },
@@ -282,10 +283,12 @@ async function main(): Promise<void> {
         await call(host, 'DELETE', `/v1/workspaces/${conv.workspaceId}`);
       }
     }
-    await quiet(on, true, 1);
-    await quiet(off, false, 1);
-    await sleep(2000);
-    memory = { withReady: await warmMemory(on), without: await warmMemory(off) };
+    if (RUNS > 0) {
+      await quiet(on, true, 1);
+      await quiet(off, false, 1);
+      await sleep(2000);
+      memory = { withReady: await warmMemory(on), without: await warmMemory(off) };
+    }
   } finally {
     await stopHost(on);
     await stopHost(off);

@@ -166,3 +166,29 @@ describe('a message reaches a Claude Code process that is already running', () =
     expect(await readyCount(host)).toBeGreaterThanOrEqual(0);
   });
 });
+
+describe('a run on a ready process that outlives WORKCELL_RUN_TIMEOUT_MS', () => {
+  let host: TestHost;
+
+  beforeAll(async () => {
+    host = await startTestHost({ warmPoolSize: 1, runTimeoutMs: 4000 });
+    await waitForReady(host, 1);
+  });
+
+  afterAll(async () => {
+    await host?.close();
+  });
+
+  it('fails with run_timeout as any run does, and the next message runs', async () => {
+    const { conversationId } = await host.conversation();
+    const before = await readyRuns(host);
+    const events = await host.send(conversationId, 'MOCK:{"sleep_ms": 30000}');
+    expect((await readyRuns(host)).used).toBe(before.used + 1);
+    expect(events.at(-1)?.event).toBe('run.failed');
+    expect(dataOf<{ code: string }>(events, 'run.failed')[0]?.code).toBe('run_timeout');
+
+    const next = await host.send(conversationId, 'MOCK:{"text": "after the timeout"}');
+    completed(next);
+    expect(resultText(next)).toBe('after the timeout');
+  });
+});

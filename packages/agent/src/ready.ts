@@ -43,6 +43,8 @@ interface Pending {
   purpose: 'pool' | 'next-turn';
   fingerprint: string | null;
   process: Promise<ReadyProcess | null>;
+  /** Kills the process, also while it is still starting. */
+  abort: AbortController;
   /** Settled and started (for `/health`). */
   started: boolean;
   idleTimer: NodeJS.Timeout | null;
@@ -134,6 +136,7 @@ export class ReadyAgents {
       purpose,
       fingerprint: null,
       process: Promise.resolve(null),
+      abort,
       started: false,
       idleTimer: null,
     };
@@ -177,6 +180,7 @@ export class ReadyAgents {
   private discard(pending: Pending, reason: ReadyFallbackReason | null): void {
     if (pending.idleTimer) clearTimeout(pending.idleTimer);
     if (reason) this.logger.info({ purpose: pending.purpose, reason }, 'ready process not used');
+    pending.abort.abort();
     void pending.process.then((p) => p?.warm.close());
   }
 }

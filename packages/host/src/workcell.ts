@@ -108,8 +108,6 @@ export function agentEnvironment(
     | 'agentPrewarm'
     | 'agentReadyIdleMs'
   >,
-  /** The run options of the operator's defaults: what a warm container's ready process uses. */
-  defaultRunOptions?: RunOptions,
 ): Record<string, string> {
   return {
     WORKCELL_MODEL_PROVIDER: config.modelProvider,
@@ -117,8 +115,12 @@ export function agentEnvironment(
     [AGENT_MAX_BODY_ENV]: String(maxRequestBytes(messageBytes(config))),
     [AGENT_READY_ENV.enabled]: String(config.agentPrewarm),
     [AGENT_READY_ENV.idleMs]: String(config.agentReadyIdleMs),
-    ...(defaultRunOptions ? { [AGENT_READY_ENV.options]: JSON.stringify(defaultRunOptions) } : {}),
   };
+}
+
+/** What a warm container's agent starts Claude Code for: the operator's default run options. */
+export function warmAgentEnvironment(defaults: RunOptions): Record<string, string> {
+  return { [AGENT_READY_ENV.options]: JSON.stringify(defaults) };
 }
 
 export interface WorkcellOptions {
@@ -332,9 +334,10 @@ export async function createWorkcell(
         nofile: config.containerNofile,
       },
       agentEnv: {
-        ...agentEnvironment(config, toRunOptions(agentPolicy.defaults)),
+        ...agentEnvironment(config),
         ...(trust ? containerTrustEnv(CONTAINER_PATHS.trust) : {}),
       },
+      warmAgentEnv: warmAgentEnvironment(toRunOptions(agentPolicy.defaults)),
       ...(trust ? { trustDir: trust.publicDir } : {}),
       startTimeoutMs,
     },

@@ -28,6 +28,12 @@ export interface OrchestratorSettings {
   limits: { memoryMb: number; cpus: number; pids: number; nofile: number };
   /** Non-secret environment for every agent (model provider, region). */
   agentEnv: Record<string, string>;
+  /**
+   * Added for warm pool containers only: what their agent starts Claude Code for before it
+   * knows its workspace (`AGENT_READY_ENV.options`). A cold container's first message is
+   * already on its way, so it starts nothing ahead.
+   */
+  warmAgentEnv?: Record<string, string>;
   /** Host dir of the Workcell CA's public files, mounted read-only when secrets are on. */
   trustDir?: string;
   /** How long a new container may take to answer on its agent socket. */
@@ -276,7 +282,7 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
           claudeConfig: slot.claudeDir,
           ...(settings.trustDir ? { trust: settings.trustDir } : {}),
         },
-        env: settings.agentEnv,
+        env: assign ? settings.agentEnv : { ...settings.agentEnv, ...settings.warmAgentEnv },
         limits: settings.limits,
         runtime: settings.runtime,
       });
