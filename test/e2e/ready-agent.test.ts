@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dataOf, startTestHost, type TestHost } from '../support/host.js';
-import { readyCount, readyRuns, waitForReady } from '../support/ready.js';
+import { dataOf, docker, startTestHost, type TestHost } from '../support/host.js';
+import {
+  readyCount,
+  readyRuns,
+  waitForContainerReady,
+  waitForReady,
+  waitForWarmReady,
+} from '../support/ready.js';
 
 /** What reaches the model: the memory file's marker lines and the tools offered. */
 const ECHO_CONTEXT = 'MOCK:{"echo": "context", "grep": "READY-MARKER"}\nMOCK:{"echo": "tools"}';
@@ -31,6 +37,10 @@ describe('a message reaches a Claude Code process that is already running', () =
     await host?.close();
   });
 
+  async function containerOf(workspaceId: string): Promise<string> {
+    return (await host.wc.workspaces.get(workspaceId)).container?.id ?? '';
+  }
+
   it('health and metrics count the warm container whose agent is ready', async () => {
     const health = await host.wc.health();
     expect(health.pool).toMatchObject({ warm: 1, ready: 1 });
@@ -39,6 +49,7 @@ describe('a message reaches a Claude Code process that is already running', () =
   });
 
   it('the first message of a new workspace and its follow-up both use a ready process', async () => {
+    await waitForWarmReady(host);
     const { workspaceId, conversationId } = await host.conversation();
     const before = await readyRuns(host);
     const first = await host.send(conversationId, 'MOCK:{"text": "first answer"}');
@@ -46,8 +57,8 @@ describe('a message reaches a Claude Code process that is already running', () =
     expect(resultText(first)).toBe('first answer');
     expect((await readyRuns(host)).used).toBe(before.used + 1);
 
-    // The pool's replacement and this workspace's next turn.
-    await waitForReady(host, 2);
+    // This workspace's next turn.
+    await waitForContainerReady(host, await containerOf(workspaceId));
     const second = await host.send(conversationId, 'MOCK:{"text": "second answer"}');
     completed(second);
     expect(resultText(second)).toBe('second answer');
@@ -60,7 +71,7 @@ describe('a message reaches a Claude Code process that is already running', () =
     ]);
 
     // Another conversation of the same workspace is not the process's session.
-    await waitForReady(host, 2);
+    await waitForContainerReady(host, await containerOf(workspaceId));
     const other = await host.wc.conversations.create(workspaceId);
     const third = await host.send(other.id, 'MOCK:{"text": "other conversation"}');
     completed(third);
@@ -78,6 +89,7 @@ describe('a message reaches a Claude Code process that is already running', () =
       '.claude/settings.json',
       JSON.stringify({ permissions: { deny: ['Bash'] } }),
     );
+    await waitForWarmReady(host);
     const before = await readyRuns(host);
     // The warm container's process started before these files existed: a fresh one runs.
     completed(await host.send(conversationId, 'MOCK:{"text": "hello"}'));
@@ -87,7 +99,7 @@ describe('a message reaches a Claude Code process that is already running', () =
     );
 
     // Nothing changed: the follow-up goes to the ready process.
-    await waitForReady(host, 2);
+    await waitForContainerReady(host, await containerOf(workspaceId));
     const ready = await host.send(conversationId, ECHO_CONTEXT);
     completed(ready);
     expect((await readyRuns(host)).used).toBe(after.used + 1);
@@ -107,7 +119,7 @@ describe('a message reaches a Claude Code process that is already running', () =
     expect(resultText(ready)).toBe(resultText(fresh));
 
     // The memory file changed since the process started: a fresh one reads the new text.
-    await waitForReady(host, 2);
+    await waitForContainerReady(host, await containerOf(workspaceId));
     await host.wc.files.upload(workspaceId, 'CLAUDE.md', 'READY-MARKER two\n');
     const changed = await host.send(other.id, ECHO_CONTEXT, { maxTurns: 7 });
     completed(changed);
@@ -118,6 +130,7 @@ describe('a message reaches a Claude Code process that is already running', () =
   });
 
   it('a conversation started on a ready process resumes in a fresh container', async () => {
+    await waitForWarmReady(host);
     const { workspaceId, conversationId } = await host.conversation();
     const before = await readyRuns(host);
     const first = await host.send(
@@ -145,9 +158,27 @@ describe('a message reaches a Claude Code process that is already running', () =
     expect((await host.wc.workspaces.get(workspaceId)).container?.id).not.toBe(container?.id);
   });
 
+  it('a ready process that died is replaced by a fresh one and the run completes', async () => {
+    const { workspaceId, conversationId } = await host.conversation();
+    completed(await host.send(conversationId, 'MOCK:{"text": "before"}'));
+    const containerId = (await host.wc.workspaces.get(workspaceId)).container?.id ?? '';
+    await waitForContainerReady(host, containerId);
+    // The only Claude Code process in the container now is the one waiting for the next turn.
+    await docker('exec', containerId, 'pkill', '-KILL', '-f', '/opt/workcell/claude/claude');
+    const before = await readyRuns(host);
+    const after = await host.send(conversationId, 'MOCK:{"text": "after"}');
+    completed(after);
+    expect(resultText(after)).toBe('after');
+    expect((await readyRuns(host)).fallback['process_failed']).toBe(
+      (before.fallback['process_failed'] ?? 0) + 1,
+    );
+    const conversation = await host.wc.conversations.get(conversationId);
+    expect(conversation.runs.at(-1)?.summary?.sessionId).toBe(conversation.sessionId);
+  });
+
   it('an interrupt stops a run on a ready process as it stops any run', async () => {
     const { conversationId } = await host.conversation();
-    await waitForReady(host, 1);
+    await waitForWarmReady(host);
     const before = await readyRuns(host);
     const stream = host.wc.conversations.send(conversationId, 'MOCK:{"sleep_ms": 20000}');
     const events: { event: string; data: unknown }[] = [];

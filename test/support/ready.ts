@@ -37,3 +37,32 @@ export async function waitForReady(
   }
   throw new Error(`${n} ready agent process(es) expected, ${last} after ${timeoutMs} ms`);
 }
+
+/** Waits until the agent of container `id` has its ready process started. */
+export async function waitForContainerReady(
+  host: Pick<TestHost, 'workcell'>,
+  id: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const record = await host.workcell.state.getContainer(id);
+    if (record && (await host.workcell.orchestrator.readyAgents([record])) === 1) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`container ${id}: no ready agent process after ${timeoutMs} ms`);
+}
+
+/** Waits until a warm (unassigned) container of the host has its ready process started. */
+export async function waitForWarmReady(
+  host: Pick<TestHost, 'workcell'>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const warm = (await host.workcell.state.listContainers()).filter((r) => r.state === 'warm');
+    if ((await host.workcell.orchestrator.readyAgents(warm)) > 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no warm container with a ready agent process after ${timeoutMs} ms`);
+}

@@ -206,11 +206,20 @@ export class AgentRunner {
       sink.write = (data) => stderr.push(data);
       if (run.abort.signal.aborted) abort.abort();
       else run.abort.signal.addEventListener('abort', () => abort.abort(), { once: true });
-      const q = warm.query(promptOf(request));
-      run.query = q;
+      let q: Query | null = null;
       let answered = false;
       try {
+        q = warm.query(promptOf(request));
+        run.query = q;
         for await (const message of q) {
+          // A process that died while it waited answers with an error result and nothing else.
+          if (!answered && message.type === 'result' && message.is_error) {
+            this.logger.warn(
+              { runId: run.runId, result: message },
+              'ready process answered an error',
+            );
+            break;
+          }
           if (!answered) {
             answered = true;
             yield { readyNote: { used: true } };
@@ -222,7 +231,7 @@ export class AgentRunner {
         this.logger.warn({ runId: run.runId, err }, 'ready process failed; starting a fresh one');
       }
       if (answered || run.interrupted) return;
-      q.close();
+      q?.close();
       reason = 'process_failed';
     }
     yield { readyNote: { used: false, ...(reason ? { reason } : {}) } };
