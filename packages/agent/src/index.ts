@@ -1,5 +1,7 @@
 export { startEgressBridge, type EgressBridge } from './bridge.js';
 export { AgentRunner } from './runner.js';
+export { ReadyAgents, optionsKey, readReadySettings, type ReadySettings } from './ready.js';
+export { contextFingerprint } from './context-fingerprint.js';
 export {
   readAgentSettings,
   sdkEnvironment,

@@ -1,6 +1,7 @@
-import { CONTAINER_PATHS, EGRESS_BRIDGE_PORT } from '@workcell/protocol';
+import { AGENT_READY_ENV, CONTAINER_PATHS, EGRESS_BRIDGE_PORT } from '@workcell/protocol';
 import { pino } from 'pino';
 import { startEgressBridge } from './bridge.js';
+import { ReadyAgents, readReadySettings } from './ready.js';
 import { AgentRunner } from './runner.js';
 import { readAgentSettings } from './sdk-env.js';
 import { startAgentServer } from './server.js';
@@ -14,10 +15,16 @@ async function main(): Promise<void> {
     socketPath: CONTAINER_PATHS.egressSocket,
     logger,
   });
-  const runner = new AgentRunner(settings, logger);
+  const ready = new ReadyAgents(
+    settings,
+    readReadySettings(process.env, AGENT_READY_ENV, logger),
+    logger.child({ component: 'ready' }),
+  );
+  const runner = new AgentRunner(settings, logger, ready);
   const server = await startAgentServer({
     socketPath: CONTAINER_PATHS.agentSocket,
     runner,
+    ready,
     version: settings.version,
     logger,
     maxBodyBytes: settings.maxBodyBytes,
@@ -26,9 +33,12 @@ async function main(): Promise<void> {
     { socket: CONTAINER_PATHS.agentSocket, bridgePort: bridge.port, provider: settings.provider },
     'agent ready',
   );
+  // After the socket answers: the host sees a healthy agent while the CLI starts.
+  ready.preparePool();
 
   const stop = (signal: string): void => {
     logger.info({ signal }, 'stopping');
+    ready.close();
     server.close();
     void bridge.close().then(() => process.exit(0));
     setTimeout(() => process.exit(0), 2000).unref();

@@ -4,11 +4,13 @@ import { query, type Query, type SDKMessage } from '@anthropic-ai/claude-agent-s
 import {
   WorkcellError,
   type AgentEvent,
+  type ReadyFallbackReason,
   type RunRequest,
   type RunSummary,
 } from '@workcell/protocol';
 import type { Logger } from 'pino';
 import { promptOf, sdkOptions } from './sdk-options.js';
+import type { ReadyAgents } from './ready.js';
 import type { AgentSettings } from './sdk-env.js';
 
 /** Keeps the last `limit` characters of the CLI's stderr for error messages. */
@@ -23,6 +25,11 @@ class TailBuffer {
   }
 }
 
+/** Which process a run's turn went to, and why not the ready one. */
+interface ReadyNote {
+  readyNote: { used: boolean; reason?: ReadyFallbackReason };
+}
+
 interface ActiveRun {
   runId: string;
   abort: AbortController;
@@ -32,7 +39,9 @@ interface ActiveRun {
 
 /**
  * Runs one Claude Agent SDK turn at a time and turns its messages into protocol events, with
- * the run's settings as the host resolved them (`sdk-options.ts`).
+ * the run's settings as the host resolved them (`sdk-options.ts`). A turn goes to the ready
+ * process when it fits (`ready.ts`); after a completed turn one is started for the next turn
+ * of the same session.
  */
 export class AgentRunner {
   private active: ActiveRun | null = null;
@@ -40,6 +49,7 @@ export class AgentRunner {
   constructor(
     private readonly settings: AgentSettings,
     private readonly logger: Logger,
+    private readonly ready: ReadyAgents,
   ) {}
 
   get currentRunId(): string | null {
@@ -87,6 +97,8 @@ export class AgentRunner {
     const stderr = new TailBuffer(4000);
     let sessionId: string | null = null;
     let finished = false;
+    /** The session whose next turn a ready process is started for once the run is over. */
+    let nextTurn: string | null = null;
     try {
       yield { type: 'run.started', runId: run.runId };
       if (
@@ -104,15 +116,12 @@ export class AgentRunner {
         };
         return;
       }
-      const q = query({
-        prompt: promptOf(request),
-        options: sdkOptions(this.settings, request, {
-          abortController: run.abort,
-          stderr: (data) => stderr.push(data),
-        }),
-      });
-      run.query = q;
-      for await (const message of q) {
+      for await (const item of this.sdkMessages(run, request, stderr)) {
+        if ('readyNote' in item) {
+          yield { type: 'ready', ...item.readyNote };
+          continue;
+        }
+        const message = item;
         if (isInit(message)) {
           sessionId = message.session_id;
           if (request.resumeSessionId && sessionId !== request.resumeSessionId) {
@@ -131,6 +140,7 @@ export class AgentRunner {
         yield { type: 'sdk', message: toRecord(message) };
         if (message.type === 'result') {
           finished = true;
+          nextTurn = message.session_id;
           yield { type: 'run.completed', summary: summarise(message, run.interrupted, started) };
           return;
         }
@@ -174,7 +184,66 @@ export class AgentRunner {
     } finally {
       run.query?.close();
       if (this.active === run) this.active = null;
+      if (nextTurn) this.ready.prepareNextTurn(request, nextTurn);
     }
+  }
+
+  /**
+   * The run's SDK messages, from the ready process when it fits the run (`ReadyAgents.take`),
+   * else from a fresh `query()`. A ready process that fails before its first message is
+   * replaced by a fresh one: nothing of the prompt ran. Before the first message comes a note
+   * of which it was, and why not the ready one.
+   */
+  private async *sdkMessages(
+    run: ActiveRun,
+    request: RunRequest,
+    stderr: TailBuffer,
+  ): AsyncGenerator<SDKMessage | ReadyNote> {
+    const taken = await this.ready.take(request);
+    let reason = taken.reason;
+    if (taken.process) {
+      const { warm, abort, stderr: sink } = taken.process;
+      sink.write = (data) => stderr.push(data);
+      if (run.abort.signal.aborted) abort.abort();
+      else run.abort.signal.addEventListener('abort', () => abort.abort(), { once: true });
+      let q: Query | null = null;
+      let answered = false;
+      try {
+        q = warm.query(promptOf(request));
+        run.query = q;
+        for await (const message of q) {
+          // A process that died while it waited answers with an error result and nothing else.
+          if (!answered && message.type === 'result' && message.is_error) {
+            this.logger.warn(
+              { runId: run.runId, result: message },
+              'ready process answered an error',
+            );
+            break;
+          }
+          if (!answered) {
+            answered = true;
+            yield { readyNote: { used: true } };
+          }
+          yield message;
+        }
+      } catch (err) {
+        if (answered || run.interrupted) throw err;
+        this.logger.warn({ runId: run.runId, err }, 'ready process failed; starting a fresh one');
+      }
+      if (answered || run.interrupted) return;
+      q?.close();
+      reason = 'process_failed';
+    }
+    yield { readyNote: { used: false, ...(reason ? { reason } : {}) } };
+    const q = query({
+      prompt: promptOf(request),
+      options: sdkOptions(this.settings, request, {
+        abortController: run.abort,
+        stderr: (data) => stderr.push(data),
+      }),
+    });
+    run.query = q;
+    yield* q;
   }
 }
 

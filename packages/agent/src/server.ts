@@ -10,6 +10,7 @@ import {
   ERROR_STATUS,
 } from '@workcell/protocol';
 import type { Logger } from 'pino';
+import type { ReadyAgents } from './ready.js';
 import type { AgentRunner } from './runner.js';
 
 /**
@@ -19,12 +20,14 @@ import type { AgentRunner } from './runner.js';
 export async function startAgentServer(options: {
   socketPath: string;
   runner: AgentRunner;
+  /** The ready process, reported by `/health`. */
+  ready?: Pick<ReadyAgents, 'ready'>;
   version: string;
   logger: Logger;
   /** The largest request body accepted (the host's limit for one message, `maxRequestBytes`). */
   maxBodyBytes: number;
 }): Promise<Server> {
-  const { socketPath, runner, version, logger, maxBodyBytes } = options;
+  const { socketPath, runner, ready, version, logger, maxBodyBytes } = options;
   const startedAt = Date.now();
 
   const server = createServer((req, res) => {
@@ -44,6 +47,7 @@ export async function startAgentServer(options: {
         runId: runner.currentRunId,
         version,
         uptimeMs: Date.now() - startedAt,
+        ready: ready?.ready ?? false,
       };
       sendJson(res, 200, health);
       return;

@@ -11,6 +11,7 @@ import { startEgressBridge } from '../src/bridge.js';
 import { AgentRunner } from '../src/runner.js';
 import { readAgentSettings, sdkEnvironment } from '../src/sdk-env.js';
 import { startAgentServer } from '../src/server.js';
+import { ReadyAgents } from '../src/ready.js';
 import { freePort } from '../../../test/support/free-port.js';
 
 const logger = pino({ level: 'silent' });
@@ -146,7 +147,12 @@ describe('agent API', () => {
     const dir = tmp();
     const socketPath = join(dir, 'agent.sock');
     const settings = readAgentSettings({ [AGENT_MAX_BODY_ENV]: '4096' });
-    const runner = new AgentRunner(settings, logger);
+    const ready = new ReadyAgents(
+      settings,
+      { enabled: false, idleMs: 1000, poolOptions: null },
+      logger,
+    );
+    const runner = new AgentRunner(settings, logger, ready);
     const server = await startAgentServer({
       socketPath,
       runner,

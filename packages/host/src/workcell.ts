@@ -3,7 +3,12 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { startMockModel, type MockModel } from '@workcell/mock-model';
-import { AGENT_MAX_BODY_ENV, maxRequestBytes } from '@workcell/protocol';
+import {
+  AGENT_MAX_BODY_ENV,
+  AGENT_READY_ENV,
+  maxRequestBytes,
+  type RunOptions,
+} from '@workcell/protocol';
 import {
   CredentialProxy,
   parseEgressPatterns,
@@ -17,6 +22,7 @@ import { pino, type Logger } from 'pino';
 import {
   AgentSettingsPolicy,
   AgentSettingsService,
+  toRunOptions,
   AgentSettingsStore,
 } from './agent-settings/index.js';
 import { buildApi } from './api/app.js';
@@ -106,13 +112,28 @@ export function messageBytes(
 }
 
 export function agentEnvironment(
-  config: Pick<ResolvedConfig, 'modelProvider' | 'awsRegion' | 'maxPromptBytes' | 'maxImageBytes'>,
+  config: Pick<
+    ResolvedConfig,
+    | 'modelProvider'
+    | 'awsRegion'
+    | 'maxPromptBytes'
+    | 'maxImageBytes'
+    | 'agentPrewarm'
+    | 'agentReadyIdleMs'
+  >,
 ): Record<string, string> {
   return {
     WORKCELL_MODEL_PROVIDER: config.modelProvider,
     AWS_REGION: config.awsRegion,
     [AGENT_MAX_BODY_ENV]: String(maxRequestBytes(messageBytes(config))),
+    [AGENT_READY_ENV.enabled]: String(config.agentPrewarm),
+    [AGENT_READY_ENV.idleMs]: String(config.agentReadyIdleMs),
   };
+}
+
+/** What a warm container's agent starts Claude Code for: the operator's default run options. */
+export function warmAgentEnvironment(defaults: RunOptions): Record<string, string> {
+  return { [AGENT_READY_ENV.options]: JSON.stringify(defaults) };
 }
 
 export interface WorkcellOptions {
@@ -200,7 +221,10 @@ export async function createWorkcell(
   /** This host's containers: those whose slot is in its data directory. */
   const ownContainers = async (): Promise<ContainerRecord[]> =>
     (await state.listContainers()).filter((r) => slots.exists(r.slotId));
-  const metrics = new WorkcellMetrics(ownContainers);
+  const metrics = new WorkcellMetrics(ownContainers, {
+    // The orchestrator is built below; the gauge is read only when scraped.
+    readyAgents: async () => orchestrator.readyAgents(await ownContainers()),
+  });
 
   const audit = new AuditTrail();
   const agentPolicy = new AgentSettingsPolicy({
@@ -330,6 +354,7 @@ export async function createWorkcell(
         ...agentEnvironment(config),
         ...(trust ? containerTrustEnv(CONTAINER_PATHS.trust) : {}),
       },
+      warmAgentEnv: warmAgentEnvironment(toRunOptions(agentPolicy.defaults)),
       ...(trust ? { trustDir: trust.publicDir } : {}),
       startTimeoutMs,
     },
@@ -567,6 +592,7 @@ export async function createWorkcell(
     accepting: () => execute.isAccepting,
     capacity: () => capacity.report(),
     containers: ownContainers,
+    readyAgents: (records) => orchestrator.readyAgents(records),
   });
 
   const api = await buildApi({

@@ -60,6 +60,18 @@ export function maxRequestBytes(maxPromptBytes: number): number {
 /** The environment variable that carries the agent's body limit into the container. */
 export const AGENT_MAX_BODY_ENV = 'WORKCELL_AGENT_MAX_BODY_BYTES';
 
+/**
+ * The environment variables that configure the agent's ready processes: whether it keeps one
+ * (`true`/`false`), how long one started for the next turn of a conversation waits for it
+ * before it is closed, and the run options (JSON, `RunOptions`) of the one a fresh container
+ * starts before it knows its workspace: the operator's defaults.
+ */
+export const AGENT_READY_ENV = {
+  enabled: 'WORKCELL_AGENT_PREWARM',
+  idleMs: 'WORKCELL_AGENT_READY_IDLE_MS',
+  options: 'WORKCELL_AGENT_READY_OPTIONS',
+} as const;
+
 /** The egress bridge inside the container: loopback TCP to the egress socket. */
 export const EGRESS_BRIDGE_PORT = 3128;
 
@@ -156,8 +168,31 @@ export const runSummarySchema = z.object({
 });
 export type RunSummary = z.infer<typeof runSummarySchema>;
 
+/**
+ * Why a run did not use the agent's ready Claude Code process (see the agent's `ready.ts`):
+ * ready processes are off, there was none, it was started for other options, another session,
+ * or workspace context files that have changed since, it failed to start, or it failed before
+ * answering.
+ */
+export const READY_FALLBACK_REASONS = [
+  'disabled',
+  'none',
+  'options_changed',
+  'session_changed',
+  'workspace_changed',
+  'start_failed',
+  'process_failed',
+] as const;
+export type ReadyFallbackReason = (typeof READY_FALLBACK_REASONS)[number];
+
 export const agentEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('run.started'), runId: z.string() }),
+  /** Whether the run's SDK turn went to a ready process, or why it started a fresh one. */
+  z.object({
+    type: z.literal('ready'),
+    used: z.boolean(),
+    reason: z.enum(READY_FALLBACK_REASONS).optional(),
+  }),
   /** One Claude Agent SDK message, as the SDK produced it. */
   z.object({ type: z.literal('sdk'), message: z.record(z.string(), z.unknown()) }),
   z.object({ type: z.literal('run.completed'), summary: runSummarySchema }),
@@ -171,6 +206,8 @@ export const agentHealthSchema = z.object({
   runId: z.string().nullable(),
   version: z.string(),
   uptimeMs: z.number(),
+  /** A Claude Code process is started and waiting for the next run (absent: an older agent). */
+  ready: z.boolean().optional(),
 });
 export type AgentHealth = z.infer<typeof agentHealthSchema>;
 

@@ -132,7 +132,13 @@ export const healthSchema = z.object({
   docker: dependencySchema,
   stateStore: dependencySchema.extend({ kind: z.string() }),
   objectStore: dependencySchema.extend({ kind: z.string() }),
-  pool: z.object({ warm: z.number().int(), assigned: z.number().int(), running: z.number().int() }),
+  pool: z.object({
+    warm: z.number().int(),
+    assigned: z.number().int(),
+    running: z.number().int(),
+    /** Containers whose agent has a Claude Code process waiting for the next run. */
+    ready: z.number().int(),
+  }),
 });
 
 export const readinessSchema = z.object({

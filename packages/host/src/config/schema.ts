@@ -233,6 +233,18 @@ export const configSchema = z.object({
     .describe(
       'Operator defaults for every agent, a JSON object of agent settings (the same fields as `PUT /v1/workspaces/:wid/agent`), e.g. `{"appendSystemPrompt": "...", "maxTurns": 50}`.',
     ),
+  agentPrewarm: z
+    .enum(['true', 'false', '1', '0'])
+    .default('true')
+    .transform((v) => v === 'true' || v === '1')
+    .describe(
+      "Whether agents keep Claude Code started ahead of the next run (a warm container's for the operator's defaults, an assigned one's for its conversation's next turn); off: every run starts it.",
+    ),
+  agentReadyIdleMs: intFrom(1000, 24 * 3600 * 1000)
+    .default(300_000)
+    .describe(
+      "How long an assigned container's agent keeps Claude Code started for its conversation's next turn before closing it.",
+    ),
   agentCustomSystemPrompt: booleanFlag.describe(
     'Whether a workspace or message may replace the system prompt (`systemPrompt`); otherwise only `appendSystemPrompt` is accepted.',
   ),
@@ -483,6 +495,8 @@ export const ENV_NAMES = {
   modelsAllowed: 'WORKCELL_MODELS_ALLOWED',
   agentDefaults: 'WORKCELL_AGENT_DEFAULTS',
   agentCustomSystemPrompt: 'WORKCELL_AGENT_CUSTOM_SYSTEM_PROMPT',
+  agentPrewarm: 'WORKCELL_AGENT_PREWARM',
+  agentReadyIdleMs: 'WORKCELL_AGENT_READY_IDLE_MS',
   egressAllow: 'WORKCELL_EGRESS_ALLOW',
   egressDeny: 'WORKCELL_EGRESS_DENY',
   egressAllowPrivate: 'WORKCELL_EGRESS_ALLOW_PRIVATE',

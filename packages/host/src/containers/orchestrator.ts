@@ -28,6 +28,12 @@ export interface OrchestratorSettings {
   limits: { memoryMb: number; cpus: number; pids: number; nofile: number };
   /** Non-secret environment for every agent (model provider, region). */
   agentEnv: Record<string, string>;
+  /**
+   * Added for warm pool containers only: what their agent starts Claude Code for before it
+   * knows its workspace (`AGENT_READY_ENV.options`). A cold container's first message is
+   * already on its way, so it starts nothing ahead.
+   */
+  warmAgentEnv?: Record<string, string>;
   /** Host dir of the Workcell CA's public files, mounted read-only when secrets are on. */
   trustDir?: string;
   /** How long a new container may take to answer on its agent socket. */
@@ -44,6 +50,8 @@ const REMOVABLE_STATES: readonly ContainerState[] = CONTAINER_STATES.filter(
 );
 /** Warm claims tried (dropping containers that do not answer) before a cold start. */
 const MAX_WARM_CLAIMS = 3;
+/** States in which a container's agent may hold a ready process. */
+const READY_STATES = new Set(['warm', 'assigned', 'idle']);
 
 /**
  * Container lifecycle: creates hardened containers, hands one to a workspace (reusing its
@@ -215,6 +223,24 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
     }
   }
 
+  /**
+   * How many of `records` (this host's containers) have a Claude Code process started and
+   * waiting for their next run, by asking each live agent's `/health` at once (`timeoutMs`
+   * each); an agent that does not answer counts as not ready.
+   */
+  async readyAgents(records: readonly ContainerRecord[], timeoutMs = 500): Promise<number> {
+    const live = records.filter((r) => READY_STATES.has(r.state));
+    const answers = await Promise.all(
+      live.map((r) =>
+        this.agentOf(r)
+          .health(timeoutMs)
+          .then((h) => h.ready === true)
+          .catch(() => false),
+      ),
+    );
+    return answers.filter(Boolean).length;
+  }
+
   /** Labels of a container created by this host; `pool` is `warm` or `direct` (cold start). */
   labelsFor(slotId: string, pool: 'warm' | 'direct'): Record<string, string> {
     const { settings, slots } = this.deps;
@@ -256,7 +282,7 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
           claudeConfig: slot.claudeDir,
           ...(settings.trustDir ? { trust: settings.trustDir } : {}),
         },
-        env: settings.agentEnv,
+        env: assign ? settings.agentEnv : { ...settings.agentEnv, ...settings.warmAgentEnv },
         limits: settings.limits,
         runtime: settings.runtime,
       });

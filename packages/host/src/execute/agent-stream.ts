@@ -3,6 +3,7 @@ import {
   isAgentErrorCode,
   type AgentEvent,
   type ErrorBody,
+  type ReadyFallbackReason,
 } from '@workcell/protocol';
 import { stoppedOutcome, type Outcome, type StopReason } from './run-outcome.js';
 
@@ -14,12 +15,15 @@ export interface AgentStreamState {
   sessionId: string | null;
   /** The agent's own ending (`run.completed` / `run.failed`), once it sent one. */
   ending: Outcome | null;
+  /** Whether the turn went to the agent's ready process, or why not, once the agent says. */
+  ready: { used: boolean; reason?: ReadyFallbackReason } | null;
 }
 
 export const initialAgentStream: AgentStreamState = {
   started: false,
   sessionId: null,
   ending: null,
+  ready: null,
 };
 
 /** One step of the stream: the new state, and the SDK message to record, if the event carries one. */
@@ -36,6 +40,14 @@ export function applyAgentEvent(state: AgentStreamState, event: AgentEvent): Age
   switch (event.type) {
     case 'run.started':
       return { state: { ...state, started: true }, message: null };
+    case 'ready':
+      return {
+        state: {
+          ...state,
+          ready: { used: event.used, ...(event.reason ? { reason: event.reason } : {}) },
+        },
+        message: null,
+      };
     case 'sdk': {
       const m = event.message;
       const sessionId =

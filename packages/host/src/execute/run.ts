@@ -43,6 +43,8 @@ export interface RunObserver {
   containerAcquired(source: AcquiredContainer['source'], durationMs: number): void;
   /** `outcome` is `completed`, `interrupted` or the `run.failed` code. */
   runEnded(outcome: string, durationMs: number): void;
+  /** The turn went to the agent's ready process (`used`), or why it did not. */
+  agentReady?(used: boolean, reason: string | null): void;
 }
 
 /** The metrics label of an outcome. */
@@ -240,6 +242,7 @@ export class Run {
           this.agentStarted = true;
           if (this.stopReason) this.interruptAgent();
         }
+        if (next.state.ready && !state.ready) this.readyReported(next.state.ready);
         if (next.message) events.append(this.runId, 'message', next.message);
         state = next.state;
       }
@@ -262,6 +265,13 @@ export class Run {
       );
     }
     return result;
+  }
+
+  /** Logs and counts whether the turn went to a ready Claude Code process, and why not. */
+  private readyReported(ready: { used: boolean; reason?: string }): void {
+    this.deps.observer?.agentReady?.(ready.used, ready.reason ?? null);
+    if (ready.used) this.log.info('the turn went to a ready agent process');
+    else this.log.info({ reason: ready.reason ?? null }, 'the turn started a fresh agent process');
   }
 
   /** Waits for an agent whose connection was cut to be idle again; false when it stays busy. */

@@ -14,7 +14,8 @@ export interface HealthReport {
   docker: DependencyCheck;
   stateStore: DependencyCheck & { kind: string };
   objectStore: DependencyCheck & { kind: string };
-  pool: { warm: number; assigned: number; running: number };
+  /** `ready`: containers whose agent has a Claude Code process waiting for the next run. */
+  pool: { warm: number; assigned: number; running: number; ready: number };
 }
 
 export interface ReadinessReport {
@@ -45,6 +46,8 @@ export interface HealthDeps {
    * own pool); default every record in the state store.
    */
   containers?: () => Promise<ContainerRecord[]>;
+  /** How many of these containers have a ready Claude Code process. */
+  readyAgents?: (records: readonly ContainerRecord[]) => Promise<number>;
 }
 
 const ASSIGNED_STATES = new Set(['assigned', 'idle', 'paused']);
@@ -64,7 +67,7 @@ export class HealthChecks {
       this.check(() => state.ping()),
       this.check(() => objects.ping()),
     ]);
-    let pool = { warm: 0, assigned: 0, running: 0 };
+    let pool = { warm: 0, assigned: 0, running: 0, ready: 0 };
     if (stateStore.ok) {
       // The state store answered its ping: a listing that fails now reports an empty pool rather than fail the health check.
       const list = this.deps.containers ?? (() => state.listContainers());
@@ -73,6 +76,9 @@ export class HealthChecks {
         warm: records.filter((r) => r.state === 'warm').length,
         assigned: records.filter((r) => ASSIGNED_STATES.has(r.state)).length,
         running: records.filter((r) => r.state === 'running').length,
+        ready: this.deps.readyAgents
+          ? await this.within(this.deps.readyAgents(records)).catch(() => 0)
+          : 0,
       };
     }
     const ok = docker.ok && stateStore.ok && objectStore.ok;

@@ -91,13 +91,36 @@ export class WorkcellMetrics implements RunObserver, ExecObserver, WebhookObserv
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  private readonly agentReadyRuns = new Counter({
+    name: 'workcell_agent_ready_runs_total',
+    help: "Runs by where their SDK turn went: result `used` (the agent's ready Claude Code process) or `fallback` (a fresh one), with the fallback's reason (disabled, none, options_changed, session_changed, workspace_changed, start_failed, process_failed).",
+    labelNames: ['result', 'reason'] as const,
+    registers: [this.registry],
+  });
   private readonly sseClients = new Gauge({
     name: 'workcell_sse_clients',
     help: 'Server-Sent Event connections open now.',
     registers: [this.registry],
   });
 
-  constructor(containers: ContainerStateSource, options: { defaultMetrics?: boolean } = {}) {
+  constructor(
+    containers: ContainerStateSource,
+    options: {
+      defaultMetrics?: boolean;
+      /** How many of this host's containers have a ready Claude Code process (asked at scrape time). */
+      readyAgents?: () => Promise<number>;
+    } = {},
+  ) {
+    const { readyAgents } = options;
+    if (readyAgents)
+      new Gauge({
+        name: 'workcell_agent_ready',
+        help: 'Containers whose agent has a Claude Code process started and waiting for the next run.',
+        registers: [this.registry],
+        async collect() {
+          this.set(await readyAgents().catch(() => 0));
+        },
+      });
     new Gauge({
       name: 'workcell_containers',
       help: 'Containers known to the state store, by lifecycle state.',
@@ -134,6 +157,12 @@ export class WorkcellMetrics implements RunObserver, ExecObserver, WebhookObserv
   execEnded(outcome: string, durationMs: number): void {
     this.execs.inc({ outcome });
     this.execDuration.observe({ outcome }, durationMs / 1000);
+  }
+
+  agentReady(used: boolean, reason: string | null): void {
+    this.agentReadyRuns.inc(
+      used ? { result: 'used', reason: '' } : { result: 'fallback', reason: reason ?? 'unknown' },
+    );
   }
 
   /** The `observe` callback of ObjectStoreWorkspaceSync. */

@@ -50,6 +50,25 @@ describe('Orchestrator', () => {
     });
   });
 
+  it('gives the ready options to warm pool containers only: a cold one starts nothing ahead', async () => {
+    r = rig({
+      settings: {
+        agentEnv: { WORKCELL_AGENT_PREWARM: 'true' },
+        warmAgentEnv: { WORKCELL_AGENT_READY_OPTIONS: '{}' },
+      },
+    });
+    const cold = await r.orchestrator.acquire('t1', 'ws1');
+    expect(cold.source).toBe('cold');
+    const warm = await r.orchestrator.createContainer();
+    expect(r.runtime.containers.get(warm.id)?.spec.env).toEqual({
+      WORKCELL_AGENT_PREWARM: 'true',
+      WORKCELL_AGENT_READY_OPTIONS: '{}',
+    });
+    expect(r.runtime.containers.get(cold.record.id)?.spec.env).toEqual({
+      WORKCELL_AGENT_PREWARM: 'true',
+    });
+  });
+
   it('reuses the assigned container while it answers and replaces it once it does not', async () => {
     r = rig();
     const first = await r.orchestrator.acquire('t1', 'ws1');

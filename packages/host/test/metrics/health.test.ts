@@ -42,7 +42,7 @@ describe('/health pool counts', () => {
       accepting: () => true,
       containers: async () => (await state.listContainers()).filter((r) => mine.has(r.slotId)),
     });
-    expect((await health.health()).pool).toEqual({ warm: 1, assigned: 0, running: 1 });
+    expect((await health.health()).pool).toEqual({ warm: 1, assigned: 0, running: 1, ready: 0 });
     const everyone = new HealthChecks({
       runtime: new FakeRuntime(),
       state,
@@ -50,6 +50,6 @@ describe('/health pool counts', () => {
       image: 'img',
       accepting: () => true,
     });
-    expect((await everyone.health()).pool).toEqual({ warm: 2, assigned: 0, running: 1 });
+    expect((await everyone.health()).pool).toEqual({ warm: 2, assigned: 0, running: 1, ready: 0 });
   });
 });

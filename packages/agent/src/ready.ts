@@ -1,0 +1,233 @@
+import { startup, type Options, type WarmQuery } from '@anthropic-ai/claude-agent-sdk';
+import {
+  runOptionsSchema,
+  type ReadyFallbackReason,
+  type RunOptions,
+  type RunRequest,
+} from '@workcell/protocol';
+import type { Logger } from 'pino';
+import { contextFingerprint } from './context-fingerprint.js';
+import type { AgentSettings } from './sdk-env.js';
+import { sdkOptions } from './sdk-options.js';
+
+/** How the agent keeps ready processes (from its environment, `AGENT_READY_ENV`). */
+export interface ReadySettings {
+  enabled: boolean;
+  /** How long a process started for a conversation's next turn waits before it is closed. */
+  idleMs: number;
+  /** The options of the process a fresh container starts: the operator's defaults. */
+  poolOptions: RunOptions | null;
+}
+
+/** Where a ready process's stderr goes: the run that uses it points it at its own buffer. */
+export interface StderrSink {
+  write: (data: string) => void;
+}
+
+/** A started Claude Code process a run may take. */
+export interface ReadyProcess {
+  warm: WarmQuery;
+  /** The process's abort controller, fixed at start: the run aborts through it. */
+  abort: AbortController;
+  stderr: StderrSink;
+}
+
+/** What `take` answers: the process, or why the run starts a fresh one. */
+export type ReadyTake =
+  { process: ReadyProcess; reason?: undefined } | { process: null; reason: ReadyFallbackReason };
+
+interface Pending {
+  /** The options that matter, as a stable string (`optionsKey`). */
+  key: string;
+  resume: string | null;
+  purpose: 'pool' | 'next-turn';
+  fingerprint: string | null;
+  process: Promise<ReadyProcess | null>;
+  /** Kills the process, also while it is still starting. */
+  abort: AbortController;
+  /** Settled and started (for `/health`). */
+  started: boolean;
+  idleTimer: NodeJS.Timeout | null;
+}
+
+/**
+ * At most one Claude Code process started ahead of the next run (the SDK's `startup()`): in a
+ * fresh container, for `/workspace` with the operator's default options; after a run, for the
+ * next turn of the same conversation (`resume`). A run takes it only when its options, its
+ * session and the workspace's context files (`context-fingerprint.ts`) are the ones it was
+ * started with; otherwise the process is closed and the run starts a fresh one, with the
+ * reason reported to the host.
+ */
+export class ReadyAgents {
+  private pending: Pending | null = null;
+
+  constructor(
+    private readonly agent: AgentSettings,
+    private readonly settings: ReadySettings,
+    private readonly logger: Logger,
+  ) {}
+
+  /** A started process is waiting for a run. */
+  get ready(): boolean {
+    return this.pending?.started ?? false;
+  }
+
+  /** Starts the process a fresh container keeps (nothing when off or without options). */
+  preparePool(): void {
+    const { poolOptions } = this.settings;
+    if (!this.settings.enabled || !poolOptions) return;
+    this.prepare({ runId: 'ready', prompt: '', options: poolOptions }, null, 'pool');
+  }
+
+  /** Starts a process for the next turn of `sessionId`, with the options of the run that ended. */
+  prepareNextTurn(request: RunRequest, sessionId: string): void {
+    if (!this.settings.enabled) return;
+    this.prepare(request, sessionId, 'next-turn');
+  }
+
+  /**
+   * The ready process for `request`, if it fits: same options, same session, unchanged
+   * context files. A process that does not fit is closed.
+   */
+  async take(request: RunRequest): Promise<ReadyTake> {
+    if (!this.settings.enabled) return { process: null, reason: 'disabled' };
+    const pending = this.pending;
+    this.pending = null;
+    if (!pending) return { process: null, reason: 'none' };
+    if (pending.idleTimer) clearTimeout(pending.idleTimer);
+    const reason = await this.mismatch(pending, request);
+    if (reason) {
+      this.discard(pending, reason);
+      return { process: null, reason };
+    }
+    const process = await pending.process;
+    if (!process) return { process: null, reason: 'start_failed' };
+    return { process };
+  }
+
+  /** Closes the ready process (the agent stops). */
+  close(): void {
+    const pending = this.pending;
+    this.pending = null;
+    if (pending) this.discard(pending, null);
+  }
+
+  private async mismatch(
+    pending: Pending,
+    request: RunRequest,
+  ): Promise<ReadyFallbackReason | null> {
+    if ((request.resumeSessionId ?? null) !== pending.resume) return 'session_changed';
+    if (optionsKey(this.agent, request) !== pending.key) return 'options_changed';
+    const now = await contextFingerprint(this.agent.workspaceDir);
+    if (now === null || now !== pending.fingerprint) return 'workspace_changed';
+    return null;
+  }
+
+  private prepare(request: RunRequest, resume: string | null, purpose: Pending['purpose']): void {
+    this.close();
+    const basis: RunRequest = { ...request, runId: 'ready', prompt: '' };
+    if (resume) basis.resumeSessionId = resume;
+    else delete basis.resumeSessionId;
+    const abort = new AbortController();
+    const sink: StderrSink = { write: () => undefined };
+    const pending: Pending = {
+      key: optionsKey(this.agent, basis),
+      resume,
+      purpose,
+      fingerprint: null,
+      process: Promise.resolve(null),
+      abort,
+      started: false,
+      idleTimer: null,
+    };
+    const started = Date.now();
+    pending.process = (async () => {
+      // Read before the CLI starts: a file that changes while it starts changes the fingerprint.
+      pending.fingerprint = await contextFingerprint(this.agent.workspaceDir);
+      const options: Options = sdkOptions(this.agent, basis, {
+        abortController: abort,
+        stderr: (data) => sink.write(data),
+      });
+      const warm = await startup({ options, initializeTimeoutMs: 30_000 });
+      return { warm, abort, stderr: sink };
+    })().then(
+      (process) => {
+        pending.started = true;
+        this.logger.info(
+          { purpose, resume, startMs: Date.now() - started },
+          'ready process started',
+        );
+        return process;
+      },
+      (err: unknown) => {
+        this.logger.warn({ purpose, resume, err }, 'ready process failed to start');
+        if (this.pending === pending) this.pending = null;
+        return null;
+      },
+    );
+    if (purpose === 'next-turn') {
+      pending.idleTimer = setTimeout(() => {
+        if (this.pending !== pending) return;
+        this.pending = null;
+        this.discard(pending, null);
+        this.logger.info({ resume, idleMs: this.settings.idleMs }, 'ready process idle; closed');
+      }, this.settings.idleMs);
+      pending.idleTimer.unref();
+    }
+    this.pending = pending;
+  }
+
+  private discard(pending: Pending, reason: ReadyFallbackReason | null): void {
+    if (pending.idleTimer) clearTimeout(pending.idleTimer);
+    if (reason) this.logger.info({ purpose: pending.purpose, reason }, 'ready process not used');
+    pending.abort.abort();
+    void pending.process.then((p) => p?.warm.close());
+  }
+}
+
+/**
+ * The options a process is started with, less the per-run parts (abort controller, stderr
+ * callback, session), as a string with sorted keys: two requests share a process only when
+ * these are equal.
+ */
+export function optionsKey(agent: AgentSettings, request: RunRequest): string {
+  const { abortController: _a, stderr: _s, resume: _r, ...rest } = sdkOptions(agent, request, {});
+  return stableJson(rest);
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The ready settings from the agent's environment. */
+export function readReadySettings(
+  env: NodeJS.ProcessEnv,
+  names: { enabled: string; idleMs: string; options: string },
+  logger: Logger,
+): ReadySettings {
+  const idle = Number(env[names.idleMs]);
+  let poolOptions: RunOptions | null = null;
+  const raw = env[names.options];
+  if (raw) {
+    try {
+      poolOptions = runOptionsSchema.parse(JSON.parse(raw));
+    } catch (err) {
+      logger.warn(
+        { err },
+        `${names.options} is not valid run options; no process is started ahead`,
+      );
+    }
+  }
+  return {
+    enabled: env[names.enabled] !== 'false' && env[names.enabled] !== '0',
+    idleMs: Number.isSafeInteger(idle) && idle > 0 ? idle : 300_000,
+    poolOptions,
+  };
+}
