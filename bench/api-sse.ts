@@ -92,6 +92,7 @@ async function startApi(): Promise<Api> {
     containers: unused,
     workspaces: unused,
     control: unused,
+    terminals: unused,
     execute,
     agentSettings: unused,
     usage: unused,

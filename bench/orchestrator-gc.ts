@@ -57,6 +57,9 @@ class ListingRuntime implements ContainerRuntime {
     return 'sha256:bench';
   }
   async ping(): Promise<void> {}
+  terminal(): Promise<never> {
+    return Promise.reject(new Error('no terminals in this benchmark'));
+  }
 }
 
 async function main(): Promise<void> {

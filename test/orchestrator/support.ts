@@ -17,6 +17,8 @@ import {
   type ContainerInfo,
   type ContainerRuntime,
   type ContainerSpec,
+  type TerminalOptions,
+  type TerminalSession,
   type Workcell,
 } from '@workcell/host';
 import type {
@@ -71,6 +73,10 @@ export class CountingRuntime implements ContainerRuntime {
   }
   ping(): Promise<void> {
     return this.inner.ping();
+  }
+
+  terminal(id: string, options: TerminalOptions): Promise<TerminalSession> {
+    return this.inner.terminal(id, options);
   }
 }
 

@@ -36,6 +36,7 @@ import type { ContainerRuntime } from './containers/runtime.js';
 import { dataDirScope } from './containers/scope.js';
 import { LoopbackVolumes, PlainVolumes } from './containers/slot-volume.js';
 import { SlotStore } from './containers/slots.js';
+import { TerminalActivity } from './containers/terminal-activity.js';
 import { WarmPool } from './containers/warm-pool.js';
 import { LocalControlBus, RedisControlBus, type ControlBus } from './control/control-bus.js';
 import { CrossHostControl } from './control/cross-host.js';
@@ -56,6 +57,7 @@ import type { ContainerRecord, StateStore } from './state/state-store.js';
 import { createObjectStore } from './storage/index.js';
 import { s3SettingsFrom } from './storage/create-store.js';
 import type { ObjectStore } from './storage/object-store.js';
+import { TerminalService } from './terminal/terminal-service.js';
 import { systemClock, type Clock } from './time/clock.js';
 import { UsageService } from './usage/usage-service.js';
 
@@ -131,6 +133,8 @@ export interface Workcell {
   /** Re-attaches this host's containers and removes the rest; `listen()` runs it before serving. */
   reconcile(): Promise<ReconcileReport>;
   execute: ExecuteService;
+  /** Interactive shells in workspace containers. */
+  terminals: TerminalService;
   catalog: Catalog;
   audit: AuditTrail;
   policies: PolicyStore;
@@ -287,7 +291,10 @@ export async function createWorkcell(
     logger: logger.child({ component: 'egress-listeners' }),
   });
   const orchestrator: Orchestrator = new Orchestrator({
-    onSlotRemoved: (slotId) => sync.forget(slotId),
+    onSlotRemoved: (slotId) => {
+      sync.forget(slotId);
+      terminalActivity.forget(slotId);
+    },
     onWarmClaim: () => pool.kick(),
     onForeignContainer: (record): Promise<void> =>
       control.removeContainer(record, 'workspace moved to another host'),
@@ -323,10 +330,12 @@ export async function createWorkcell(
     logger: logger.child({ component: 'run-events' }),
     clock,
   });
+  const terminalActivity = new TerminalActivity();
   const sync = new ObjectStoreWorkspaceSync(objects, {
     maxFileBytes: config.maxFileBytes,
     logger: logger.child({ component: 'sync' }),
     observe: metrics.synced,
+    terminals: terminalActivity,
   });
   const files = new StoreFilesService(objects, state, {
     maxFileBytes: config.maxFileBytes,
@@ -449,6 +458,24 @@ export async function createWorkcell(
       graceMs: 10_000,
     });
 
+  const terminals = new TerminalService({
+    containers: orchestrator,
+    runtime,
+    state,
+    slots,
+    sync,
+    activity: terminalActivity,
+    clock,
+    logger: logger.child({ component: 'terminal' }),
+    hostId: config.hostId,
+    settings: {
+      idleTimeoutMs: config.terminalIdleTimeoutMs,
+      maxPerWorkspace: config.terminalMaxPerWorkspace,
+      maxPerHost: config.terminalMaxPerHost,
+      runLeaseTtlMs,
+    },
+  });
+
   let generatedToken: string | null = null;
   let tokens = config.apiTokens;
   if (!tokens || tokens.size === 0) {
@@ -486,6 +513,7 @@ export async function createWorkcell(
     usage: new UsageService(catalog),
     events,
     files,
+    terminals,
     egress: { policies, audit },
     secrets,
     health,
@@ -522,6 +550,7 @@ export async function createWorkcell(
     gc,
     reconcile: reconcileContainers,
     execute,
+    terminals,
     catalog,
     audit,
     policies,
@@ -543,6 +572,7 @@ export async function createWorkcell(
     },
     async close(deadlineMs = config.shutdownTimeoutMs) {
       await execute.shutdown(deadlineMs);
+      await terminals.closeAll();
       await api.close();
       await pool.stop();
       await gc.stop();

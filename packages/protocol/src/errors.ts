@@ -40,6 +40,8 @@ export const ERROR_STATUS = {
   upstream_tls_failed: 502,
   /** Secrets need `WORKCELL_SECRETS_KEY`; without it the secrets routes answer this. */
   secrets_not_configured: 501,
+  /** A workspace or this host has as many open terminals as its setting allows. */
+  too_many_terminals: 429,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

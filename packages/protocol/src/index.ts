@@ -139,3 +139,11 @@ export {
   type ContentBlock,
   type MessageContent,
 } from './content.js';
+export {
+  terminalClientMessageSchema,
+  terminalQuery,
+  TERMINAL_END_REASONS,
+  type TerminalClientMessage,
+  type TerminalEndReason,
+  type TerminalServerMessage,
+} from './terminal.js';

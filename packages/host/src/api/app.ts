@@ -1,4 +1,5 @@
 import { WorkcellError } from '@workcell/protocol';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/tokens.js';
 import type { ApiServices, RouteEntry } from './context.js';
@@ -13,6 +14,7 @@ import { registerConversationRoutes } from './routes/conversations.js';
 import { registerEgressRoutes } from './routes/egress.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerSecretRoutes } from './routes/secrets.js';
+import { registerTerminalRoutes, TERMINAL_MAX_FRAME_BYTES } from './routes/terminal.js';
 import { registerOperationsRoutes } from './routes/health.js';
 import { registerUsageRoutes } from './routes/usage.js';
 import { registerWorkspaceRoutes } from './routes/workspaces.js';
@@ -20,7 +22,8 @@ import { SseHub } from './sse.js';
 
 /**
  * The HTTP API (DESIGN.md contract). Every `/v1` route needs a bearer token that maps to a
- * tenant (the events route also takes it as `?access_token=`, for EventSource); a tenant only
+ * tenant (the events and terminal routes also take it as `?access_token=`, for EventSource and
+ * browser WebSockets, which cannot send headers); a tenant only
  * ever sees its own workspaces (another tenant's ids answer 404); each tenant's requests are
  * rate limited. Request URLs are logged with secret query parameters redacted.
  */
@@ -35,6 +38,10 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 },
     requestIdHeader: false,
   });
+
+  // First, so its hooks run before authentication: a refused upgrade's socket is then closed
+  // with the HTTP answer instead of being left open.
+  await app.register(websocket, { options: { maxPayload: TERMINAL_MAX_FRAME_BYTES } });
 
   const routes: RouteEntry[] = [];
   app.addHook('onRoute', (options) => {
@@ -69,7 +76,12 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   app.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/v1/') && request.url !== '/v1') return;
     let principal = services.auth.authenticate(request.headers.authorization);
-    if (!principal && request.method === 'GET' && request.routeOptions.url === ops.runEvents.path) {
+    if (
+      !principal &&
+      request.method === 'GET' &&
+      (request.routeOptions.url === ops.runEvents.path ||
+        request.routeOptions.url === ops.openTerminal.path)
+    ) {
       const token = (request.query as Record<string, unknown>).access_token;
       if (typeof token === 'string') principal = services.auth.authenticateToken(token);
     }
@@ -96,6 +108,7 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   registerEgressRoutes(app, services, services.egress);
   registerSecretRoutes(app, services, services.secrets);
   registerAdminRoutes(app, services);
+  registerTerminalRoutes(app, services);
   registerConsole(app, services.console ?? null);
   return app;
 }

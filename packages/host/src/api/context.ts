@@ -18,6 +18,7 @@ import type { SecretStore } from '../secrets/secret-store.js';
 import type { WorkcellMetrics } from '../metrics/metrics.js';
 import type { StateStore } from '../state/state-store.js';
 import type { UsageService } from '../usage/usage-service.js';
+import type { TerminalService } from '../terminal/terminal-service.js';
 
 /** The services the HTTP routes use; built by the composition root. */
 export interface ApiServices {
@@ -35,6 +36,8 @@ export interface ApiServices {
   usage: UsageService;
   events: RunEventLog;
   files: FilesService;
+  /** Interactive shells in workspace containers (the terminal WebSocket). */
+  terminals: Pick<TerminalService, 'open'>;
   egress: { policies: PolicyStore; audit: AuditTrail };
   secrets: SecretStore;
   health: HealthChecks;

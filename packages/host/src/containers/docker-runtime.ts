@@ -1,7 +1,18 @@
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { CONTAINER_PATHS } from '@workcell/protocol';
-import type { ContainerInfo, ContainerRuntime, ContainerSpec } from './runtime.js';
+import type {
+  ContainerInfo,
+  ContainerRuntime,
+  ContainerSpec,
+  TerminalOptions,
+  TerminalSession,
+} from './runtime.js';
+
+/** How long a hung-up shell has to exit before its process group is killed. */
+const HANGUP_GRACE_MS = 2000;
 
 /** HTTP status of a dockerode error, when it has one. */
 function statusOf(err: unknown): number | undefined {
@@ -187,5 +198,93 @@ export class DockerRuntime implements ContainerRuntime {
 
   async ping(): Promise<void> {
     await this.docker.ping();
+  }
+
+  async terminal(id: string, options: TerminalOptions): Promise<TerminalSession> {
+    const container = this.docker.getContainer(id);
+    // The shell's pid goes to a file in the container's /tmp, so `close` can signal its process
+    // group from inside: the engine does not end an exec when its attached stream closes.
+    const pidFile = `/tmp/.workcell-terminal-${randomBytes(8).toString('hex')}.pid`;
+    const exec = await container.exec({
+      Cmd: ['/bin/sh', '-c', 'echo $$ > "$0"; exec "$@"', pidFile, ...options.command],
+      User: '1000:1000',
+      WorkingDir: CONTAINER_PATHS.workspace,
+      Env: Object.entries(options.env).map(([k, v]) => `${k}=${v}`),
+      Tty: true,
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+    });
+    const stream = (await exec.start({ hijack: true, stdin: true, Tty: true })) as Duplex;
+    const resize = (cols: number, rows: number): Promise<void> =>
+      exec.resize({ w: cols, h: rows }).then(() => undefined);
+    await resize(options.cols, options.rows).catch((err: unknown) => {
+      // The shell may not have its PTY yet; the client's first resize message sets it again.
+      this.logger.debug({ containerId: id, err }, 'first terminal resize failed');
+    });
+    const exited = new Promise<{ exitCode: number | null }>((resolve) => {
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        exec
+          .inspect()
+          .then((info) => resolve({ exitCode: info.Running ? null : info.ExitCode }))
+          .catch(() => resolve({ exitCode: null }));
+      };
+      stream.on('end', finish);
+      stream.on('close', finish);
+      stream.on('error', finish);
+    });
+    const signal = async (sig: 'HUP' | 'KILL'): Promise<void> => {
+      const kill = await container.exec({
+        Cmd: [
+          '/bin/sh',
+          '-c',
+          // The shell leads its own session and process group (pgid = pid): signal the group,
+          // then the shell in case it moved. dash's `kill` takes no `--`.
+          `p=$(cat "$0" 2>/dev/null) && { kill -${sig} -$p; kill -${sig} $p; } 2>/dev/null; [ ${sig} = KILL ] && rm -f "$0"; true`,
+          pidFile,
+        ],
+        User: '1000:1000',
+        AttachStdout: true,
+        AttachStderr: true,
+      });
+      const out = (await kill.start({})) as NodeJS.ReadableStream;
+      out.resume();
+      await new Promise<void>((resolve) => {
+        out.on('end', resolve);
+        out.on('close', resolve);
+        out.on('error', () => resolve());
+      });
+    };
+    let closing: Promise<void> | null = null;
+    return {
+      output: stream,
+      write: (data) => {
+        if (!stream.destroyed) stream.write(data);
+      },
+      resize,
+      exited,
+      close: () => {
+        closing ??= (async () => {
+          try {
+            await signal('HUP');
+            const ended = await Promise.race([
+              exited.then(() => true),
+              new Promise<boolean>((r) => setTimeout(() => r(false), HANGUP_GRACE_MS).unref()),
+            ]);
+            await signal('KILL');
+            if (!ended) this.logger.debug({ containerId: id }, 'terminal shell killed');
+          } catch (err) {
+            // The container may be gone already; the stream ends with it.
+            this.logger.debug({ containerId: id, err }, 'terminal hang-up failed');
+          } finally {
+            stream.destroy();
+          }
+        })();
+        return closing;
+      },
+    };
   }
 }

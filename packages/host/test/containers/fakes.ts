@@ -178,6 +178,10 @@ export class FakeRuntime implements ContainerRuntime {
 
   async ping(): Promise<void> {}
 
+  terminal(): Promise<never> {
+    return Promise.reject(new Error('the fake runtime has no terminals'));
+  }
+
   /** Adds a container nobody created through the orchestrator (an orphan, or someone else's). */
   async addForeign(labels: Record<string, string>, running = true): Promise<string> {
     const id = randomBytes(32).toString('hex');
