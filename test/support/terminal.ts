@@ -34,7 +34,9 @@ export function openTerminal(
   if (auth.queryToken !== undefined) params.set('access_token', auth.queryToken);
   const qs = params.toString();
   const url = `${baseUrl.replace(/^http/, 'ws')}/v1/workspaces/${workspaceId}/terminal${qs ? `?${qs}` : ''}`;
-  const headers: Record<string, string> = auth.token ? { authorization: `Bearer ${auth.token}` } : {};
+  const headers: Record<string, string> = auth.token
+    ? { authorization: `Bearer ${auth.token}` }
+    : {};
   const socket = new WebSocket(url, { headers });
   let text = '';
   const messages: TerminalServerMessage[] = [];
@@ -103,7 +105,11 @@ export function openTerminal(
     socket.once('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => reject(Object.assign(new Error(`refused ${res.statusCode}`), { status: res.statusCode, body })));
+      res.on('end', () =>
+        reject(
+          Object.assign(new Error(`refused ${res.statusCode}`), { status: res.statusCode, body }),
+        ),
+      );
     });
     socket.once('error', (err) => reject(err));
   });
