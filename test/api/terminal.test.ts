@@ -175,11 +175,18 @@ describe('terminal WebSocket', () => {
     a2.close();
     await a2.closed;
     // The server counts the terminal closed once its shell has ended.
-    let b2: TestTerminal | null = null;
+    const opened: TestTerminal[] = [];
     await expect
-      .poll(async () => (b2 = await term(b).catch(() => null)), { timeout: 15_000 })
-      .not.toBeNull();
-    if (!b2) throw new Error('unreachable');
+      .poll(
+        async () => {
+          const t = await term(b).catch(() => null);
+          if (t) opened.push(t);
+          return opened.length;
+        },
+        { timeout: 15_000 },
+      )
+      .toBe(1);
+    const b2 = opened[0] as TestTerminal;
     expect(await b2.run('echo ok')).toBe('ok');
     for (const t of [a1, b1, b2]) t.close();
     await Promise.all([a1.closed, b1.closed, b2.closed]);

@@ -37,9 +37,7 @@ describe("the console's Terminal tab", () => {
 
     await page.keyboard.type('echo "sum=$((6*7)) user=$(id -u) dir=$PWD" | tee from-browser.txt');
     await page.keyboard.press('Enter');
-    await expect
-      .poll(screenText, { timeout: 20_000 })
-      .toContain('sum=42 user=1000 dir=/workspace');
+    await expect.poll(screenText, { timeout: 20_000 }).toContain('sum=42 user=1000 dir=/workspace');
     // The styles xterm.js generates (blocked as inline styles by the CSP) reach the page.
     const display = await page.evaluate(() => {
       const span = document.querySelector('.xterm-rows span');

@@ -38,6 +38,9 @@ const TABLE: Row[] = [
     body: '{"value": "b-value", "hosts": ["api.example.org"]}',
   },
   { method: 'DELETE', route: '/v1/workspaces/:wid/secrets/:name' },
+  // Without an upgrade the terminal route answers 400 to its owner: the tenant check comes first.
+  { method: 'GET', route: '/v1/workspaces/:wid/terminal' },
+  { method: 'GET', route: '/v1/workspaces/:wid/terminal', queryToken: true },
   { method: 'GET', route: '/v1/workspaces/:wid/conversations' },
   { method: 'POST', route: '/v1/workspaces/:wid/conversations', body: '{}' },
   { method: 'GET', route: '/v1/conversations/:cid' },

@@ -509,7 +509,7 @@ export const ops = {
     summary: "A WebSocket carrying an interactive shell in the workspace's container",
     description:
       'Upgrades to a WebSocket (send `Connection: Upgrade`, `Upgrade: websocket`). The shell is bash as uid 1000 in ' +
-      '/workspace, with the agent\'s isolation, on a PTY. Binary frames carry raw bytes both ways; text frames carry ' +
+      "/workspace, with the agent's isolation, on a PTY. Binary frames carry raw bytes both ways; text frames carry " +
       'JSON control messages: from the client `{"type":"resize","cols":N,"rows":N}` and `{"type":"input","data":"..."}`; ' +
       'from the server `{"type":"ready","containerId":...}` first, `{"type":"exit","exitCode":N|null,"reason":"exited"|"idle"|"shutdown"|"closed"}` ' +
       'last (then the socket closes with 1000), and `{"type":"error",...}` for a refused control message. ' +
