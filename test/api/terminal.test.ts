@@ -54,6 +54,12 @@ describe('terminal WebSocket', () => {
     expect(t.messages[0]).toMatchObject({ type: 'ready' });
     expect(await t.run('id -u')).toBe('1000');
     expect(await t.run('pwd')).toBe('/workspace');
+    // The agent's isolation: no capability, no_new_privs, no network interface but loopback.
+    expect(
+      await t.run("grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status | tr -s '\\t ' ' '"),
+    ).toBe('CapEff: 0000000000000000\nCapBnd: 0000000000000000\nNoNewPrivs: 1');
+    expect(await t.run('ls /sys/class/net')).toBe('lo');
+    expect(await t.run('touch /usr/x 2>&1 || echo refused')).toContain('Read-only file system');
     expect(await t.run('stty size')).toBe('30 100');
     t.control({ type: 'resize', cols: 132, rows: 40 });
     await expect.poll(() => t.run('stty size'), { timeout: 10_000 }).toBe('40 132');
@@ -72,6 +78,9 @@ describe('terminal WebSocket', () => {
     expect(files.map((f) => f.path)).toContain('notes/t.txt');
     const body = await host.api(`/v1/workspaces/${wid}/files/notes/t.txt`);
     expect(await body.text()).toBe('from-terminal\n');
+    // The token sent as ?access_token= is in no log line.
+    expect(host.logs.some((l) => l.includes(host.token))).toBe(false);
+    expect(host.logs.some((l) => l.includes('/terminal?'))).toBe(true);
   });
 
   it('does not block a run; the run keeps what the terminal wrote and stores it at its end', async () => {
