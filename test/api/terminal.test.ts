@@ -122,8 +122,22 @@ describe('terminal WebSocket', () => {
     expect(pass.removed.map((r) => r.id)).not.toContain(containerId);
     expect(await t.run('echo alive')).toBe('alive');
 
+    // Closing the socket ends the shell: no bash is left in the container, nor its pid file.
     t.close();
     await t.closed;
+    await expect
+      .poll(
+        () =>
+          docker(
+            'exec',
+            containerId ?? '',
+            'sh',
+            '-c',
+            "grep -l '^bash$' /proc/[0-9]*/comm; ls /tmp/.workcell-terminal-* 2>/dev/null; true",
+          ),
+        { timeout: 10_000 },
+      )
+      .toBe('');
     await new Promise((r) => setTimeout(r, 1500));
     await expect
       .poll(

@@ -236,14 +236,21 @@ export class DockerRuntime implements ContainerRuntime {
       stream.on('close', finish);
       stream.on('error', finish);
     });
-    const signal = async (sig: 'HUP' | 'KILL'): Promise<void> => {
+    let shellEnded = false;
+    void exited.then(() => {
+      shellEnded = true;
+    });
+    /** Signals the shell's process group (`null`: only forgets its pid file). */
+    const signal = async (sig: 'HUP' | 'KILL' | null): Promise<void> => {
+      // The shell leads its own session and process group (pgid = pid): signal the group, then
+      // the shell in case it moved. dash's `kill` takes no `--`.
       const kill = await container.exec({
         Cmd: [
           '/bin/sh',
           '-c',
-          // The shell leads its own session and process group (pgid = pid): signal the group,
-          // then the shell in case it moved. dash's `kill` takes no `--`.
-          `p=$(cat "$0" 2>/dev/null) && { kill -${sig} -$p; kill -${sig} $p; } 2>/dev/null; [ ${sig} = KILL ] && rm -f "$0"; true`,
+          sig
+            ? `p=$(cat "$0" 2>/dev/null) && { kill -${sig} -$p; kill -${sig} $p; } 2>/dev/null; true`
+            : 'rm -f "$0"',
           pidFile,
         ],
         User: '1000:1000',
@@ -269,13 +276,17 @@ export class DockerRuntime implements ContainerRuntime {
       close: () => {
         closing ??= (async () => {
           try {
-            await signal('HUP');
+            // Once the shell has ended its pid may be reused: it is never signalled then.
+            if (!shellEnded) await signal('HUP');
             const ended = await Promise.race([
               exited.then(() => true),
               new Promise<boolean>((r) => setTimeout(() => r(false), HANGUP_GRACE_MS).unref()),
             ]);
-            await signal('KILL');
-            if (!ended) this.logger.debug({ containerId: id }, 'terminal shell killed');
+            if (!ended) {
+              await signal('KILL');
+              this.logger.debug({ containerId: id }, 'terminal shell killed');
+            }
+            await signal(null);
           } catch (err) {
             // The container may be gone already; the stream ends with it.
             this.logger.debug({ containerId: id, err }, 'terminal hang-up failed');
