@@ -197,6 +197,7 @@ describe('terminal WebSocket', () => {
     });
     a2.close();
     await a2.closed;
+    expect(await host.wc.metrics()).toMatch(/^workcell_terminals_open 3$/m);
     // The server counts the terminal closed once its shell has ended.
     const opened: TestTerminal[] = [];
     await expect

@@ -465,6 +465,7 @@ export async function createWorkcell(
     slots,
     sync,
     activity: terminalActivity,
+    observer: metrics,
     clock,
     logger: logger.child({ component: 'terminal' }),
     hostId: config.hostId,

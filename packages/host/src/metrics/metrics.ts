@@ -64,6 +64,11 @@ export class WorkcellMetrics implements RunObserver {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  private readonly terminalsOpen = new Gauge({
+    name: 'workcell_terminals_open',
+    help: 'Terminals (interactive shells in workspace containers) open on this host now.',
+    registers: [this.registry],
+  });
   private readonly sseClients = new Gauge({
     name: 'workcell_sse_clients',
     help: 'Server-Sent Event connections open now.',
@@ -120,6 +125,14 @@ export class WorkcellMetrics implements RunObserver {
     if (record.decision === 'allow') this.secretSubstitutions.inc(record.secrets.length);
     else if (record.reason.startsWith('secret-'))
       this.secretRefusals.inc({ reason: record.reason });
+  }
+
+  terminalOpened(): void {
+    this.terminalsOpen.inc();
+  }
+
+  terminalClosed(): void {
+    this.terminalsOpen.dec();
   }
 
   sseOpened(): void {

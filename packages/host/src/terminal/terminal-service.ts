@@ -31,6 +31,8 @@ export interface TerminalDeps {
   slots: Pick<SlotStore, 'slot'>;
   sync: WorkspaceSync;
   activity: TerminalActivity;
+  /** Counts open terminals (metrics). */
+  observer?: { terminalOpened(): void; terminalClosed(): void };
   clock: Clock;
   logger: Logger;
   hostId: string;
@@ -140,6 +142,7 @@ export class TerminalService {
       });
       const terminal = this.track(id, tenant, workspaceId, record, session);
       this.sessions.set(id, terminal);
+      this.deps.observer?.terminalOpened();
       return terminal;
     } catch (err) {
       if (record) this.deps.activity.closed(record.slotId);
@@ -246,6 +249,7 @@ export class TerminalService {
     const ended = session.exited.then(async ({ exitCode }) => {
       idleTimer?.cancel();
       this.sessions.delete(id);
+      this.deps.observer?.terminalClosed();
       this.deps.activity.closed(record.slotId);
       await this.syncOut(tenant, workspaceId, record, log);
       await this.leaveWorkspace(workspaceId, id);
