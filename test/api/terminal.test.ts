@@ -217,7 +217,7 @@ describe('terminal WebSocket', () => {
   });
 });
 
-describe('terminal idle timeout', () => {
+describe('terminal idle timeout and shutdown', () => {
   let host: TestHost;
   beforeAll(async () => {
     host = await startTestHost({ terminalIdleTimeoutMs: 2000 });
@@ -233,5 +233,24 @@ describe('terminal idle timeout', () => {
     const { exit, code } = await t.closed;
     expect(exit).toMatchObject({ type: 'exit', reason: 'idle' });
     expect(code).toBe(1000);
+  });
+
+  it('ends open terminals when the host shuts down, their changes synced out', async () => {
+    const { workspaceId: wid } = await host.conversation();
+    const t = await openTerminal(host.url, wid, { token: host.token });
+    await t.run('echo at-shutdown > last.txt');
+    await host.workcell.terminals.closeAll();
+    const { exit } = await t.closed;
+    expect(exit).toMatchObject({ type: 'exit', reason: 'shutdown' });
+    expect((await host.wc.files.list(wid)).map((f) => f.path)).toContain('last.txt');
+    // A closing host opens no new terminal.
+    const refused = await openTerminal(host.url, wid, { token: host.token }).then(
+      (x) => {
+        x.close();
+        return 0;
+      },
+      (err: { status?: number }) => err.status ?? -1,
+    );
+    expect(refused).toBe(503);
   });
 });
