@@ -220,7 +220,7 @@ describe('terminal WebSocket', () => {
 describe('terminal idle timeout and shutdown', () => {
   let host: TestHost;
   beforeAll(async () => {
-    host = await startTestHost({ terminalIdleTimeoutMs: 2000 });
+    host = await startTestHost({ terminalIdleTimeoutMs: 2000, maxContainers: 1 });
   });
   afterAll(async () => {
     await host?.close();
@@ -233,6 +233,42 @@ describe('terminal idle timeout and shutdown', () => {
     const { exit, code } = await t.closed;
     expect(exit).toMatchObject({ type: 'exit', reason: 'idle' });
     expect(code).toBe(1000);
+  });
+
+  it("counts against the host's containers: an open terminal's container is not retired for room", async () => {
+    const { workspaceId: a } = await host.conversation();
+    const { workspaceId: b } = await host.conversation();
+    const ta = await openTerminal(host.url, a, { token: host.token });
+    await ta.run('echo a > a.txt');
+    const refused = await openTerminal(host.url, b, { token: host.token }).then(
+      (x) => {
+        x.close();
+        return { status: 0, body: '' };
+      },
+      (err: { status?: number; body?: string }) => ({ status: err.status, body: err.body }),
+    );
+    expect(refused.status).toBe(503);
+    expect(refused.body).toContain('host_at_capacity');
+    expect(await ta.run('cat a.txt')).toBe('a');
+
+    ta.close();
+    await ta.closed;
+    // Now A's container is idle: it is retired (synced out) to make room for B's.
+    let tb: Awaited<ReturnType<typeof openTerminal>> | null = null;
+    await expect
+      .poll(
+        async () => (tb = await openTerminal(host.url, b, { token: host.token }).catch(() => null)),
+        {
+          timeout: 15_000,
+        },
+      )
+      .not.toBeNull();
+    const opened = tb as Awaited<ReturnType<typeof openTerminal>> | null;
+    expect(await opened?.run('echo b')).toBe('b');
+    // Exiting answers once the terminal has let go of the workspace (unlike closing the socket).
+    opened?.type('exit\r');
+    expect((await opened?.closed)?.exit).toMatchObject({ reason: 'exited' });
+    expect((await host.wc.files.list(a)).map((f) => f.path)).toContain('a.txt');
   });
 
   it('ends open terminals when the host shuts down, their changes synced out', async () => {

@@ -465,6 +465,7 @@ export async function createWorkcell(
     slots,
     sync,
     activity: terminalActivity,
+    admit: (workspaceId): Promise<void> => capacity.admit(workspaceId),
     observer: metrics,
     clock,
     logger: logger.child({ component: 'terminal' }),

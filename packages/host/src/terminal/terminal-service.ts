@@ -31,6 +31,11 @@ export interface TerminalDeps {
   slots: Pick<SlotStore, 'slot'>;
   sync: WorkspaceSync;
   activity: TerminalActivity;
+  /**
+   * Makes room for a new container on this host (`WORKCELL_MAX_CONTAINERS`, as for a run), or
+   * throws `host_at_capacity`.
+   */
+  admit?: (workspaceId: string) => Promise<void>;
   /** Counts open terminals (metrics). */
   observer?: { terminalOpened(): void; terminalClosed(): void };
   clock: Clock;
@@ -190,6 +195,7 @@ export class TerminalService {
     const { containers, state, clock, logger, hostId, settings, sync, slots } = this.deps;
     const current = await containers.assigned(workspaceId);
     if (current && containers.isLocal(current) && JOINABLE.includes(current.state)) return current;
+    await this.deps.admit?.(workspaceId);
     const got = await withLease(
       { state, clock, logger },
       {
