@@ -94,6 +94,7 @@ async function startApi(): Promise<Api> {
     workspaces: unused,
     webhooks: unused,
     control: unused,
+    terminals: unused,
     execute,
     exec: unused,
     agentSettings: unused,

@@ -61,6 +61,10 @@ class ListingRuntime implements ContainerRuntime {
   async exec(): Promise<ExecProcess> {
     throw new Error('not used');
   }
+
+  terminal(): Promise<never> {
+    return Promise.reject(new Error('no terminals in this benchmark'));
+  }
 }
 
 async function main(): Promise<void> {

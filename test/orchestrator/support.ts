@@ -19,6 +19,8 @@ import {
   type ContainerSpec,
   type ExecProcess,
   type ExecSpec,
+  type TerminalOptions,
+  type TerminalSession,
   type Workcell,
 } from '@workcell/host';
 import type {
@@ -76,6 +78,10 @@ export class CountingRuntime implements ContainerRuntime {
   }
   exec(id: string, spec: ExecSpec): Promise<ExecProcess> {
     return this.inner.exec(id, spec);
+  }
+
+  terminal(id: string, options: TerminalOptions): Promise<TerminalSession> {
+    return this.inner.terminal(id, options);
   }
 }
 

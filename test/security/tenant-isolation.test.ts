@@ -51,6 +51,9 @@ const TABLE: Row[] = [
     body: '{"command": ["sh", "-c", "echo overwritten > notes/a.txt"]}',
     accept: 'text/event-stream',
   },
+  // Without an upgrade the terminal route answers 400 to its owner: the tenant check comes first.
+  { method: 'GET', route: '/v1/workspaces/:wid/terminal' },
+  { method: 'GET', route: '/v1/workspaces/:wid/terminal', queryToken: true },
   { method: 'GET', route: '/v1/workspaces/:wid/conversations' },
   { method: 'POST', route: '/v1/workspaces/:wid/conversations', body: '{}' },
   { method: 'GET', route: '/v1/conversations/:cid' },

@@ -709,6 +709,26 @@ export class WorkcellClient {
     },
   };
 
+  readonly terminal = {
+    /**
+     * The WebSocket URL of `GET /v1/workspaces/:wid/terminal` (a shell in the workspace's
+     * container). The token goes in `access_token`, because a browser's `WebSocket` cannot send
+     * headers: `new WebSocket(wc.terminal.url(wid))`. Binary frames carry bytes both ways; text
+     * frames carry `TerminalClientMessage` / `TerminalServerMessage` JSON.
+     */
+    url: (workspaceId: string, o: { cols?: number; rows?: number } = {}): string => {
+      const http = this.url(`/v1/workspaces/${id(workspaceId)}/terminal`, {
+        cols: o.cols?.toString(),
+        rows: o.rows?.toString(),
+        access_token: this.token,
+      });
+      const here = (globalThis as { location?: { href: string } }).location?.href;
+      const absolute = new URL(http, here);
+      absolute.protocol = absolute.protocol === 'https:' ? 'wss:' : 'ws:';
+      return absolute.toString();
+    },
+  };
+
   readonly admin = {
     /** `GET /v1/admin/containers` (admin tokens; anyone else gets 404 `not_found`). */
     containers: async (o: RequestOptions = {}): Promise<AdminContainer[]> =>

@@ -18,6 +18,8 @@ export { RunEventStream, type ReconnectOptions } from './run-stream.js';
 export { SseParser, type SseFrame } from './sse.js';
 export {
   isErrorCode,
+  type TerminalClientMessage,
+  type TerminalServerMessage,
   type ErrorCode,
   type RunEvent,
   type RunEventName,

@@ -4,6 +4,7 @@ import { clientFor, signOut, storedToken } from './session.js';
 import { adminView } from './views/admin.js';
 import { conversationView } from './views/conversation.js';
 import { signInView } from './views/sign-in.js';
+import { terminalView } from './views/terminal.js';
 import { workspaceView } from './views/workspace.js';
 import { workspacesView } from './views/workspaces.js';
 
@@ -69,6 +70,8 @@ function route(): void {
   let view: Promise<void>;
   if (parts[0] === 'w' && parts[1] && parts[2] === 'c' && parts[3])
     view = conversationView(ctx, parts[1], parts[3]);
+  else if (parts[0] === 'w' && parts[1] && parts[2] === 'terminal')
+    view = terminalView(ctx, parts[1]);
   else if (parts[0] === 'w' && parts[1]) view = workspaceView(ctx, parts[1]);
   else if (parts[0] === 'admin') view = adminView(ctx);
   else view = workspacesView(ctx);

@@ -48,7 +48,10 @@ export {
   type ExecProcess,
   type ExecSpec,
   type ContainerInfo,
+  type TerminalOptions,
+  type TerminalSession,
 } from './containers/runtime.js';
+export { TerminalService, type OpenTerminal } from './terminal/terminal-service.js';
 export { SlotStore, type Slot, type AssignmentRecord } from './containers/slots.js';
 export { dataDirScope, poolName } from './containers/scope.js';
 export { HostCapacity, type CapacityReport } from './containers/capacity.js';

@@ -42,6 +42,7 @@ import type { ContainerRuntime } from './containers/runtime.js';
 import { dataDirScope } from './containers/scope.js';
 import { LoopbackVolumes, PlainVolumes } from './containers/slot-volume.js';
 import { SlotStore } from './containers/slots.js';
+import { TerminalActivity } from './containers/terminal-activity.js';
 import { WarmPool } from './containers/warm-pool.js';
 import { LocalControlBus, RedisControlBus, type ControlBus } from './control/control-bus.js';
 import { CrossHostControl } from './control/cross-host.js';
@@ -75,6 +76,7 @@ import type { ContainerRecord, StateStore } from './state/state-store.js';
 import { createObjectStore } from './storage/index.js';
 import { s3SettingsFrom } from './storage/create-store.js';
 import type { ObjectStore } from './storage/object-store.js';
+import { TerminalService } from './terminal/terminal-service.js';
 import { systemClock, type Clock } from './time/clock.js';
 import { UsageService } from './usage/usage-service.js';
 
@@ -169,6 +171,8 @@ export interface Workcell {
   execute: ExecuteService;
   /** Commands run in workspace containers (`POST /v1/workspaces/:wid/exec`). */
   exec: ExecService;
+  /** Interactive shells in workspace containers. */
+  terminals: TerminalService;
   catalog: Catalog;
   audit: AuditTrail;
   policies: PolicyStore;
@@ -328,7 +332,10 @@ export async function createWorkcell(
     logger: logger.child({ component: 'egress-listeners' }),
   });
   const orchestrator: Orchestrator = new Orchestrator({
-    onSlotRemoved: (slotId) => sync.forget(slotId),
+    onSlotRemoved: (slotId) => {
+      sync.forget(slotId);
+      terminalActivity.forget(slotId);
+    },
     onWarmClaim: () => pool.kick(),
     onForeignContainer: (record): Promise<void> =>
       control.removeContainer(record, 'workspace moved to another host'),
@@ -403,10 +410,12 @@ export async function createWorkcell(
     logger: logger.child({ component: 'run-events' }),
     clock,
   });
+  const terminalActivity = new TerminalActivity();
   const sync = new ObjectStoreWorkspaceSync(objects, {
     maxFileBytes: config.maxFileBytes,
     logger: logger.child({ component: 'sync' }),
     observe: metrics.synced,
+    terminals: terminalActivity,
   });
   const files = new StoreFilesService(objects, state, {
     maxFileBytes: config.maxFileBytes,
@@ -576,6 +585,26 @@ export async function createWorkcell(
       graceMs: 10_000,
     });
 
+  const terminals = new TerminalService({
+    containers: orchestrator,
+    runtime,
+    state,
+    slots,
+    sync,
+    activity: terminalActivity,
+    admit: (workspaceId): Promise<void> => capacity.admit(workspaceId),
+    observer: metrics,
+    clock,
+    logger: logger.child({ component: 'terminal' }),
+    hostId: config.hostId,
+    settings: {
+      idleTimeoutMs: config.terminalIdleTimeoutMs,
+      maxPerWorkspace: config.terminalMaxPerWorkspace,
+      maxPerHost: config.terminalMaxPerHost,
+      runLeaseTtlMs,
+    },
+  });
+
   let generatedToken: string | null = null;
   let tokens = config.apiTokens;
   if (!tokens || tokens.size === 0) {
@@ -622,6 +651,7 @@ export async function createWorkcell(
     events,
     files,
     archives,
+    terminals,
     egress: { policies, audit },
     secrets,
     health,
@@ -661,6 +691,7 @@ export async function createWorkcell(
     reconcile: reconcileContainers,
     execute,
     exec,
+    terminals,
     catalog,
     audit,
     policies,
@@ -683,6 +714,7 @@ export async function createWorkcell(
     },
     async close(deadlineMs = config.shutdownTimeoutMs) {
       await Promise.all([execute.shutdown(deadlineMs), exec.shutdown(deadlineMs)]);
+      await terminals.closeAll();
       await api.close();
       await pool.stop();
       await gc.stop();

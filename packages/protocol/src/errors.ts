@@ -58,6 +58,8 @@ export const ERROR_STATUS = {
   archive_duplicate_path: 400,
   /** An archive unpacks past a limit: total bytes, entry count, compression ratio or file size. */
   archive_too_large: 413,
+  /** A workspace or this host has as many open terminals as its setting allows. */
+  too_many_terminals: 429,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -174,3 +174,11 @@ export {
   type ExecRequest,
   type ExecResult,
 } from './exec.js';
+export {
+  terminalClientMessageSchema,
+  terminalQuery,
+  TERMINAL_END_REASONS,
+  type TerminalClientMessage,
+  type TerminalEndReason,
+  type TerminalServerMessage,
+} from './terminal.js';

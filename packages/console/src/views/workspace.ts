@@ -80,6 +80,11 @@ export async function workspaceView(ctx: ViewContext, workspaceId: string): Prom
     ctx.root,
     h('p', {}, h('a', { href: '#/' }, '← Workspaces')),
     header,
+    h(
+      'nav',
+      { class: 'tabs', 'aria-label': 'Workspace' },
+      h('a', { href: `#/w/${encodeURIComponent(workspaceId)}/terminal` }, 'Terminal'),
+    ),
     alert,
     h(
       'div',

@@ -1,4 +1,5 @@
 import { WorkcellError } from '@workcell/protocol';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/tokens.js';
 import type { ApiServices, RouteEntry } from './context.js';
@@ -15,6 +16,7 @@ import { registerArchiveRoutes } from './routes/archive.js';
 import { registerExecRoutes } from './routes/exec.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerSecretRoutes } from './routes/secrets.js';
+import { registerTerminalRoutes, TERMINAL_MAX_FRAME_BYTES } from './routes/terminal.js';
 import { registerOperationsRoutes } from './routes/health.js';
 import { registerUsageRoutes } from './routes/usage.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
@@ -23,7 +25,8 @@ import { SseHub } from './sse.js';
 
 /**
  * The HTTP API (DESIGN.md contract). Every `/v1` route needs a bearer token that maps to a
- * tenant (the events route also takes it as `?access_token=`, for EventSource); a tenant only
+ * tenant (the events and terminal routes also take it as `?access_token=`, for EventSource and
+ * browser WebSockets, which cannot send headers); a tenant only
  * ever sees its own workspaces (another tenant's ids answer 404); each tenant's requests are
  * rate limited. Request URLs are logged with secret query parameters redacted.
  */
@@ -38,6 +41,10 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16_384 },
     requestIdHeader: false,
   });
+
+  // First, so its hooks run before authentication: a refused upgrade's socket is then closed
+  // with the HTTP answer instead of being left open.
+  await app.register(websocket, { options: { maxPayload: TERMINAL_MAX_FRAME_BYTES } });
 
   const routes: RouteEntry[] = [];
   app.addHook('onRoute', (options) => {
@@ -72,7 +79,12 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   app.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/v1/') && request.url !== '/v1') return;
     let principal = services.auth.authenticate(request.headers.authorization);
-    if (!principal && request.method === 'GET' && request.routeOptions.url === ops.runEvents.path) {
+    if (
+      !principal &&
+      request.method === 'GET' &&
+      (request.routeOptions.url === ops.runEvents.path ||
+        request.routeOptions.url === ops.openTerminal.path)
+    ) {
       const token = (request.query as Record<string, unknown>).access_token;
       if (typeof token === 'string') principal = services.auth.authenticateToken(token);
     }
@@ -102,6 +114,7 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   registerSecretRoutes(app, services, services.secrets);
   registerWebhookRoutes(app, services);
   registerAdminRoutes(app, services);
+  registerTerminalRoutes(app, services);
   registerConsole(app, services.console ?? null);
   return app;
 }

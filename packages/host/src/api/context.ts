@@ -21,6 +21,7 @@ import type { WorkcellMetrics } from '../metrics/metrics.js';
 import type { StateStore } from '../state/state-store.js';
 import type { UsageService } from '../usage/usage-service.js';
 import type { WebhookRegistry } from '../webhooks/registry.js';
+import type { TerminalService } from '../terminal/terminal-service.js';
 
 /** The services the HTTP routes use; built by the composition root. */
 export interface ApiServices {
@@ -42,6 +43,8 @@ export interface ApiServices {
   files: FilesService;
   /** Workspace archives, out (tar.gz, zip) and in (tar, tar.gz, zip). */
   archives: Pick<ArchiveService, 'download' | 'upload'>;
+  /** Interactive shells in workspace containers (the terminal WebSocket). */
+  terminals: Pick<TerminalService, 'open'>;
   egress: { policies: PolicyStore; audit: AuditTrail };
   secrets: SecretStore;
   webhooks: WebhookRegistry;

@@ -338,6 +338,17 @@ export const configSchema = z.object({
   idleTimeoutMs: intFrom(1000, 7 * 24 * 3600 * 1000)
     .default(600_000)
     .describe('An assigned container idle this long is synced out and removed.'),
+  terminalIdleTimeoutMs: intFrom(1000, 7 * 24 * 3600 * 1000)
+    .default(900_000)
+    .describe(
+      'A terminal with neither input nor output this long is closed (its changes synced out).',
+    ),
+  terminalMaxPerWorkspace: intFrom(1, 1000)
+    .default(4)
+    .describe('Terminals open at once in one workspace; one more answers `too_many_terminals`.'),
+  terminalMaxPerHost: intFrom(1, 100_000)
+    .default(64)
+    .describe('Terminals open at once on this host; one more answers `too_many_terminals`.'),
   maxLifetimeMs: intFrom(1000, 30 * 24 * 3600 * 1000)
     .default(14_400_000)
     .describe('A container older than this is retired when next idle.'),
@@ -513,6 +524,9 @@ export const ENV_NAMES = {
   warmPoolSize: 'WORKCELL_WARM_POOL_SIZE',
   idleTimeoutMs: 'WORKCELL_IDLE_TIMEOUT_MS',
   maxLifetimeMs: 'WORKCELL_MAX_LIFETIME_MS',
+  terminalIdleTimeoutMs: 'WORKCELL_TERMINAL_IDLE_TIMEOUT_MS',
+  terminalMaxPerWorkspace: 'WORKCELL_TERMINAL_MAX_PER_WORKSPACE',
+  terminalMaxPerHost: 'WORKCELL_TERMINAL_MAX_PER_HOST',
   runTimeoutMs: 'WORKCELL_RUN_TIMEOUT_MS',
   execTimeoutMs: 'WORKCELL_EXEC_TIMEOUT_MS',
   execMaxOutputBytes: 'WORKCELL_EXEC_MAX_OUTPUT_BYTES',

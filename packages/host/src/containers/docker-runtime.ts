@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { CONTAINER_PATHS } from '@workcell/protocol';
@@ -8,7 +10,12 @@ import type {
   ContainerSpec,
   ExecProcess,
   ExecSpec,
+  TerminalOptions,
+  TerminalSession,
 } from './runtime.js';
+
+/** How long a hung-up shell has to exit before its process group is killed. */
+const HANGUP_GRACE_MS = 2000;
 
 /** HTTP status of a dockerode error, when it has one. */
 function statusOf(err: unknown): number | undefined {
@@ -198,5 +205,104 @@ export class DockerRuntime implements ContainerRuntime {
 
   async exec(id: string, spec: ExecSpec): Promise<ExecProcess> {
     return startDockerExec(this.docker.getContainer(id), spec);
+  }
+
+  async terminal(id: string, options: TerminalOptions): Promise<TerminalSession> {
+    const container = this.docker.getContainer(id);
+    // The shell's pid goes to a file in the container's /tmp, so `close` can signal its process
+    // group from inside: the engine does not end an exec when its attached stream closes.
+    const pidFile = `/tmp/.workcell-terminal-${randomBytes(8).toString('hex')}.pid`;
+    const exec = await container.exec({
+      Cmd: ['/bin/sh', '-c', 'echo $$ > "$0"; exec "$@"', pidFile, ...options.command],
+      User: '1000:1000',
+      WorkingDir: CONTAINER_PATHS.workspace,
+      Env: Object.entries(options.env).map(([k, v]) => `${k}=${v}`),
+      Tty: true,
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+    });
+    const stream = (await exec.start({ hijack: true, stdin: true, Tty: true })) as Duplex;
+    const resize = (cols: number, rows: number): Promise<void> =>
+      exec.resize({ w: cols, h: rows }).then(() => undefined);
+    await resize(options.cols, options.rows).catch((err: unknown) => {
+      // The shell may not have its PTY yet; the client's first resize message sets it again.
+      this.logger.debug({ containerId: id, err }, 'first terminal resize failed');
+    });
+    const exited = new Promise<{ exitCode: number | null }>((resolve) => {
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        exec
+          .inspect()
+          .then((info) => resolve({ exitCode: info.Running ? null : info.ExitCode }))
+          .catch(() => resolve({ exitCode: null }));
+      };
+      stream.on('end', finish);
+      stream.on('close', finish);
+      stream.on('error', finish);
+    });
+    let shellEnded = false;
+    void exited.then(() => {
+      shellEnded = true;
+    });
+    /** Signals the shell's process group (`null`: only forgets its pid file). */
+    const signal = async (sig: 'HUP' | 'KILL' | null): Promise<void> => {
+      // The shell leads its own session and process group (pgid = pid): signal the group, then
+      // the shell in case it moved. dash's `kill` takes no `--`.
+      const kill = await container.exec({
+        Cmd: [
+          '/bin/sh',
+          '-c',
+          sig
+            ? `p=$(cat "$0" 2>/dev/null) && { kill -${sig} -$p; kill -${sig} $p; } 2>/dev/null; true`
+            : 'rm -f "$0"',
+          pidFile,
+        ],
+        User: '1000:1000',
+        AttachStdout: true,
+        AttachStderr: true,
+      });
+      const out = (await kill.start({})) as NodeJS.ReadableStream;
+      out.resume();
+      await new Promise<void>((resolve) => {
+        out.on('end', resolve);
+        out.on('close', resolve);
+        out.on('error', () => resolve());
+      });
+    };
+    let closing: Promise<void> | null = null;
+    return {
+      output: stream,
+      write: (data) => {
+        if (!stream.destroyed) stream.write(data);
+      },
+      resize,
+      exited,
+      close: () => {
+        closing ??= (async () => {
+          try {
+            // Once the shell has ended its pid may be reused: it is never signalled then.
+            if (!shellEnded) await signal('HUP');
+            const ended = await Promise.race([
+              exited.then(() => true),
+              new Promise<boolean>((r) => setTimeout(() => r(false), HANGUP_GRACE_MS).unref()),
+            ]);
+            if (!ended) {
+              await signal('KILL');
+              this.logger.debug({ containerId: id }, 'terminal shell killed');
+            }
+            await signal(null);
+          } catch (err) {
+            // The container may be gone already; the stream ends with it.
+            this.logger.debug({ containerId: id, err }, 'terminal hang-up failed');
+          } finally {
+            stream.destroy();
+          }
+        })();
+        return closing;
+      },
+    };
   }
 }

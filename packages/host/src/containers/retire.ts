@@ -21,7 +21,8 @@ export interface RetireDeps {
 
 /**
  * - `removed`: synced out (when asked) and removed.
- * - `busy`: the workspace's run lease is held (a run is starting or in progress): left alone.
+ * - `busy`: the workspace's run lease is held (a run is starting or in progress), or a terminal
+ *   is open in the workspace (its terminal lease is held): left alone.
  * - `changed`: the record was no longer in a state it may be retired from: left alone.
  * - `sync_failed`: the final sync failed; the container stays, in its previous state.
  */
@@ -50,6 +51,8 @@ export async function retireContainer(
     if (!lease) return 'busy';
   }
   try {
+    if (workspaceId && (await deps.state.getLeaseHolder(LEASES.terminal(workspaceId))) !== null)
+      return 'busy';
     return await retireUnderLease(deps, record, reason, options);
   } finally {
     await lease?.release();

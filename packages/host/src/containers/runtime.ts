@@ -102,6 +102,33 @@ export interface ExecProcess {
   kill(): Promise<void>;
 }
 
+/** What a terminal's shell is started with. */
+export interface TerminalOptions {
+  /** The shell's argv; it runs as uid 1000 in /workspace. */
+  command: string[];
+  /** The PTY's first size. */
+  cols: number;
+  rows: number;
+  /** Added to the container's environment (TERM, ...). */
+  env: Record<string, string>;
+}
+
+/**
+ * An interactive shell on a PTY inside a container. `output` carries what the PTY writes; it
+ * ends when the shell exits or the session is closed.
+ */
+export interface TerminalSession {
+  readonly output: NodeJS.ReadableStream;
+  /** Keystrokes (bytes) to the PTY. */
+  write(data: Buffer): void;
+  /** Changes the PTY's size (the shell sees SIGWINCH). */
+  resize(cols: number, rows: number): Promise<void>;
+  /** Hangs the shell up (SIGHUP to its process group, then SIGKILL) and ends `output`. */
+  close(): Promise<void>;
+  /** Settles when the shell has ended, with its exit code when the engine knows it. */
+  readonly exited: Promise<{ exitCode: number | null }>;
+}
+
 /**
  * Creates and controls workspace containers. The Docker implementation uses dockerode; a
  * Kubernetes one would map the same calls onto pods. Nothing else in the host talks to the
@@ -136,4 +163,10 @@ export interface ContainerRuntime {
    * this (a TTY, one stream, resizes), not a mode of it.
    */
   exec(id: string, spec: ExecSpec): Promise<ExecProcess>;
+  /**
+   * Starts an interactive shell on a PTY in a running container, as uid 1000 in /workspace,
+   * with the container's own isolation (a process of the container, nothing added). Distinct
+   * from a non-TTY command: it is resizable and lives until hung up or exited.
+   */
+  terminal(id: string, options: TerminalOptions): Promise<TerminalSession>;
 }

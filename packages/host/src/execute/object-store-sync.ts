@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Slot } from '../containers/slots.js';
+import type { TerminalActivity } from '../containers/terminal-activity.js';
 import * as layout from '../storage/layout.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { syncIn, syncOut, type SkippedEntry } from '../sync/file-sync.js';
@@ -45,7 +46,13 @@ export class ObjectStoreWorkspaceSync implements WorkspaceSync {
 
   constructor(
     private readonly store: ObjectStore,
-    private readonly settings: { maxFileBytes: number; logger: Logger; observe?: SyncObserver },
+    private readonly settings: {
+      maxFileBytes: number;
+      logger: Logger;
+      observe?: SyncObserver;
+      /** Open terminals: a sync in keeps what a terminal changed until it is synced out. */
+      terminals?: Pick<TerminalActivity, 'unsynced' | 'syncOutStarted'>;
+    },
   ) {}
 
   /** The two trees of a slot: the workspace's files and the agent's session transcripts. */
@@ -72,8 +79,9 @@ export class ObjectStoreWorkspaceSync implements WorkspaceSync {
     const known = this.known.get(slot.id);
     const [filesTree, sessionsTree] = this.trees(tenant, workspaceId, slot);
     // Files and transcripts are independent trees: sync them at the same time.
+    const keepLocalChanges = this.settings.terminals?.unsynced(slot.id) ?? false;
     const [files, sessions] = await Promise.all([
-      syncIn({ ...filesTree, ...(known ? { known: known.files } : {}) }),
+      syncIn({ ...filesTree, ...(known ? { known: known.files } : {}), keepLocalChanges }),
       syncIn({ ...sessionsTree, ...(known ? { known: known.sessions } : {}) }),
     ]);
     this.finished(
@@ -91,10 +99,12 @@ export class ObjectStoreWorkspaceSync implements WorkspaceSync {
     const started = Date.now();
     const maxFileBytes = this.settings.maxFileBytes;
     const [filesTree, sessionsTree] = this.trees(tenant, workspaceId, slot);
+    const clean = this.settings.terminals?.syncOutStarted(slot.id);
     const [files, sessions] = await Promise.all([
       syncOut({ ...filesTree, maxFileBytes }),
       syncOut({ ...sessionsTree, maxFileBytes }),
     ]);
+    clean?.();
     this.finished(
       'out',
       slot,

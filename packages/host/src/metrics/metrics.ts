@@ -97,6 +97,11 @@ export class WorkcellMetrics implements RunObserver, ExecObserver, WebhookObserv
     labelNames: ['result', 'reason'] as const,
     registers: [this.registry],
   });
+  private readonly terminalsOpen = new Gauge({
+    name: 'workcell_terminals_open',
+    help: 'Terminals (interactive shells in workspace containers) open on this host now.',
+    registers: [this.registry],
+  });
   private readonly sseClients = new Gauge({
     name: 'workcell_sse_clients',
     help: 'Server-Sent Event connections open now.',
@@ -189,6 +194,14 @@ export class WorkcellMetrics implements RunObserver, ExecObserver, WebhookObserv
 
   webhookDelivery(outcome: 'delivered' | 'retried' | 'failed' | 'dropped'): void {
     this.webhookDeliveries.inc({ outcome });
+  }
+
+  terminalOpened(): void {
+    this.terminalsOpen.inc();
+  }
+
+  terminalClosed(): void {
+    this.terminalsOpen.dec();
   }
 
   sseOpened(): void {

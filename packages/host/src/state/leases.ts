@@ -12,6 +12,7 @@ import type { StateStore } from './state-store.js';
  * | `run:<wid>`            | a run; a files write; a retire; a delete       | the run id, or `leaseHolder(...)` |
  * | `pool:<image>@<scope>` | the host refilling that warm pool              | `leaseHolder('pool')` |
  * | `gc:<scope>`           | the host running a GC pass over that data dir  | `leaseHolder('gc')`   |
+ * | `terminal:<wid>`       | the host with the workspace's open terminals   | `leaseHolder('terminal')` |
  *
  * `<scope>` is a data directory's scope id (`containers/scope.ts`): hosts that share a data
  * directory share its warm pools and take turns at its GC; hosts with data directories of their
@@ -27,6 +28,11 @@ export const LEASES = {
   pool: (pool: string): string => `pool:${pool}`,
   /** One GC pass at a time over the containers of one data directory scope. */
   gc: (scope: string): string => `gc:${scope}`,
+  /**
+   * Held while a workspace has an open terminal (by the host that holds its container): its
+   * container is not retired (idle timeout, capacity) while it is held. Never blocks a run.
+   */
+  terminal: (workspaceId: string): string => `terminal:${workspaceId}`,
 } as const;
 
 export const runLeaseName = LEASES.run;
@@ -34,7 +40,7 @@ export const poolLeaseName = LEASES.pool;
 export const gcLeaseName = LEASES.gc;
 
 /** Who takes a lease besides a run (a run holds its workspace's lease under its run id). */
-export type LeasePurpose = 'retire' | 'gc' | 'pool' | 'files' | 'delete';
+export type LeasePurpose = 'retire' | 'gc' | 'pool' | 'files' | 'delete' | 'terminal';
 
 /** A holder id unique to one taking of a lease: `<purpose>:<hostId>:<random>`. */
 export function leaseHolder(purpose: LeasePurpose, hostId: string): string {

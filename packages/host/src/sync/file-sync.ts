@@ -119,6 +119,13 @@ export interface SyncInOptions extends SyncTarget {
    * user) when this process is root, otherwise left as created; null never changes owners.
    */
   owner?: Owner | null;
+  /**
+   * Keeps what changed in the directory since its last sync (`known`, else the manifest) instead
+   * of undoing it: files and links it did not hold then, and files changed since whose stored
+   * bytes did not change. Used while a terminal may have written there and has not been synced
+   * out; the next sync out stores the kept changes.
+   */
+  keepLocalChanges?: boolean;
 }
 
 export interface SyncInResult {
@@ -449,12 +456,14 @@ interface InWalk {
 /**
  * Walks the directory for syncIn, removing on the way everything the manifest does not have
  * (files, links, special files, invalid names, directories no manifest path needs), and
- * reporting the files and links that may already be right.
+ * reporting the files and links that may already be right. With `keep` (what the directory
+ * held at its last sync), entries created or changed since are left in place.
  */
 async function walkForIn(
   root: FileHandle,
   target: Manifest,
   neededDirs: ReadonlySet<string>,
+  keep?: Manifest,
 ): Promise<InWalk> {
   const found: InWalk = { files: new Map(), links: new Map(), deleted: [] };
   const visit = async (dir: FileHandle, base: string): Promise<void> => {
@@ -475,7 +484,7 @@ async function walkForIn(
         throw err;
       }
       const kind = kindOf(stat);
-      if (kind === 'dir' && neededDirs.has(path)) {
+      if (kind === 'dir' && (neededDirs.has(path) || keep)) {
         subdirs.push({ name, path });
         return;
       }
@@ -492,6 +501,7 @@ async function walkForIn(
         if (linkTarget !== null) found.links.set(path, linkTarget);
         return;
       }
+      if (keep && changedSince(keep, path, stat)) return;
       await removeAt(dir, name);
       found.deleted.push(path);
     });
@@ -513,6 +523,18 @@ async function walkForIn(
   };
   await visit(root, '');
   return found;
+}
+
+/** Whether a local entry is new or changed since the directory's last sync (`keep`). */
+function changedSince(
+  keep: Manifest,
+  path: string,
+  stat: { size: number; mtimeMs: number; isFile(): boolean },
+): boolean {
+  const known = keep.files[path];
+  if (known !== undefined)
+    return !stat.isFile() || known.size !== stat.size || known.mtimeMs !== wholeMs(stat.mtimeMs);
+  return keep.links?.[path] === undefined;
 }
 
 /**
@@ -580,8 +602,9 @@ export async function syncIn(options: SyncInOptions): Promise<SyncInResult> {
     const manifest = options.manifest ?? (await readManifest(store, manifestKey));
     const skipped: SkippedEntry[] = [];
     const { target, neededDirs } = placeable(manifest, skipped);
-    const found = await walkForIn(root, target, neededDirs);
     const cache = options.known ?? manifest;
+    const keep = options.keepLocalChanges ? cache : undefined;
+    const found = await walkForIn(root, target, neededDirs, keep);
     const written: string[] = [];
     let bytes = 0;
     let hashed = 0;
@@ -591,6 +614,13 @@ export async function syncIn(options: SyncInOptions): Promise<SyncInResult> {
       const mode = entry.mode === EXEC_MODE ? EXEC_MODE : FILE_MODE;
       if (local !== undefined) {
         const cached = cache.files[path];
+        // Changed here since the last sync while the stored bytes stayed the same: keep it.
+        if (
+          keep &&
+          cached?.sha256 === entry.sha256 &&
+          changedSince(keep, path, { ...local, isFile: () => true })
+        )
+          return;
         const trusted =
           cached !== undefined &&
           cached.sha256 === entry.sha256 &&

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WorkcellError } from '@workcell/protocol';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import {
@@ -146,6 +147,9 @@ export async function apiHarness(
     rateLimit: new TenantRateLimiter(state, options.rateLimitPerMinute ?? 0, logger),
     catalog,
     containers: { assigned: async () => null },
+    terminals: {
+      open: () => Promise.reject(new WorkcellError('shutting_down', 'no terminals here')),
+    },
     workspaces: new WorkspaceRemoval({
       catalog,
       containers: { assigned: async () => null },

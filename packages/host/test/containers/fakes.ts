@@ -185,6 +185,10 @@ export class FakeRuntime implements ContainerRuntime {
     throw new Error('the fake runtime runs no commands');
   }
 
+  terminal(): Promise<never> {
+    return Promise.reject(new Error('the fake runtime has no terminals'));
+  }
+
   /** Adds a container nobody created through the orchestrator (an orphan, or someone else's). */
   async addForeign(labels: Record<string, string>, running = true): Promise<string> {
     const id = randomBytes(32).toString('hex');

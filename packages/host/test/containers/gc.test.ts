@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GarbageCollector, type GcSettings } from '../../src/containers/gc.js';
 import { LABELS } from '../../src/containers/runtime.js';
-import { gcLeaseName, runLeaseName } from '../../src/state/leases.js';
+import { gcLeaseName, LEASES, runLeaseName } from '../../src/state/leases.js';
 import { RecordingSync, rig, silent, type Rig } from './fakes.js';
 
 const SETTINGS: GcSettings = {
@@ -69,6 +69,22 @@ describe('GarbageCollector', () => {
     expect(r.runtime.containers.has(got.record.id)).toBe(false);
     expect(await r.state.getAssignment('ws1')).toBeNull();
     expect(r.slots.exists(got.record.slotId)).toBe(false);
+  });
+
+  it('keeps an idle container while its workspace has an open terminal, and retires it after', async () => {
+    r = rig();
+    const got = await idleContainer(r, 'ws1');
+    const gc = collector(r);
+    const terminal = LEASES.terminal('ws1');
+    expect(await r.state.acquireLease(terminal, 'terminal:host-a:1', 3_600_000)).toBe(true);
+    r.clock.advance(SETTINGS.idleTimeoutMs * 10);
+    expect((await gc.runOnce()).removed).toEqual([]);
+    expect(r.runtime.containers.has(got.record.id)).toBe(true);
+    // Retiring for room (capacity) goes through the same check.
+    expect(await r.state.getContainer(got.record.id)).toMatchObject({ state: 'idle' });
+
+    await r.state.releaseLease(terminal, 'terminal:host-a:1');
+    expect((await gc.runOnce()).removed).toEqual([{ id: got.record.id, reason: 'idle timeout' }]);
   });
 
   it('never touches a container whose run is in progress, however long past the idle timeout and lifetime', async () => {

@@ -370,6 +370,47 @@ describe('file sync', () => {
     expect((await readdir(local)).sort()).toEqual(['sub', 'top.txt']);
   });
 
+  it('keeps what changed in the directory since its last sync when asked (an open terminal)', async () => {
+    await writeTree(dir, {
+      'same.txt': 's',
+      'edited.txt': 'old',
+      'gone.txt': 'g',
+      'sub/x.txt': 'x',
+    });
+    await age(dir);
+    await out();
+    const local = join(base, 'local');
+    const first = await syncIn({ dir: local, store, ...target });
+    // Changes in the store since: a new file, a deleted one, an edited one.
+    await writeFile(join(dir, 'from-store.txt'), 'new in store');
+    await unlink(join(dir, 'gone.txt'));
+    await writeFile(join(dir, 'sub/x.txt'), 'x from store');
+    await age(dir);
+    await out();
+    // Changes in the directory (a terminal) since its last sync.
+    await writeTree(local, { 'typed.txt': 'typed', 'newdir/deep.txt': 'deep' });
+    await writeFile(join(local, 'edited.txt'), 'edited here');
+
+    const kept = await syncIn({
+      dir: local,
+      store,
+      ...target,
+      known: first.manifest,
+      keepLocalChanges: true,
+    });
+    expect(kept.deleted).toEqual(['gone.txt']);
+    expect(kept.written.sort()).toEqual(['from-store.txt', 'sub/x.txt']);
+    expect(await readFile(join(local, 'typed.txt'), 'utf8')).toBe('typed');
+    expect(await readFile(join(local, 'newdir/deep.txt'), 'utf8')).toBe('deep');
+    expect(await readFile(join(local, 'edited.txt'), 'utf8')).toBe('edited here');
+    expect(await readFile(join(local, 'sub/x.txt'), 'utf8')).toBe('x from store');
+
+    // Without the option the directory is made to match the store exactly.
+    const plain = await syncIn({ dir: local, store, ...target, known: kept.manifest });
+    expect(plain.deleted.sort()).toEqual(['newdir', 'typed.txt']);
+    expect(await readFile(join(local, 'edited.txt'), 'utf8')).toBe('old');
+  });
+
   it('rewrites only the files whose bytes differ', async () => {
     await writeTree(dir, { 'a.txt': 'a', 'b.txt': 'b', 'c.txt': 'c' });
     await age(dir);
