@@ -264,8 +264,9 @@ export async function createWorkcell(
     // Other hosts that cache the workspace's policy read it again.
     await control.egressChanged(tenant, workspaceId);
   };
+  const secretCipher = config.secretsKey ? new SecretCipher(config.secretsKey) : null;
   const secrets = new SecretStore(
-    config.secretsKey ? new SecretCipher(config.secretsKey) : null,
+    secretCipher,
     objects,
     logger.child({ component: 'secrets' }),
     { maxPerScope: 100 },
@@ -375,7 +376,7 @@ export async function createWorkcell(
     localAddresses: systemLocalAddresses,
     resolveTimeoutMs: 5_000,
   };
-  const webhookEndpoints = new WebhookEndpointStore(objects);
+  const webhookEndpoints = new WebhookEndpointStore(objects, secretCipher);
   const operatorWebhook =
     config.webhookUrl && config.webhookSecret
       ? { url: config.webhookUrl, secret: config.webhookSecret }

@@ -283,7 +283,7 @@ export const configSchema = z.object({
         ctx.addIssue({ code: 'custom', message: 'must be the base64 of exactly 32 random bytes' });
     })
     .describe(
-      'Key that encrypts workspace and tenant secrets at rest (AES-256-GCM): base64 of 32 random bytes (`openssl rand -base64 32`). Read by the host only; unset: the secrets API answers 501.',
+      'Key that encrypts workspace and tenant secrets and webhook signing secrets at rest (AES-256-GCM): base64 of 32 random bytes (`openssl rand -base64 32`). Read by the host only; unset: the secrets API answers 501.',
     ),
   webhookUrl: urlString
     .refine((u) => /^https?:\/\//i.test(u), 'must be an http or https URL')

@@ -1,10 +1,15 @@
 import type { CreatedWebhook, Webhook, WebhookEventType } from '@workcell/protocol';
 import type { Clock } from '../time/clock.js';
-import { newWebhookId, type WebhookEndpoint, type WebhookEndpointStore } from './endpoint-store.js';
+import {
+  newWebhookId,
+  type WebhookEndpoint,
+  type WebhookEndpointInfo,
+  type WebhookEndpointStore,
+} from './endpoint-store.js';
 import { newSigningSecret } from './signature.js';
 import { checkedAddresses, parseWebhookUrl, type AddressPolicy } from './url-policy.js';
 
-function view(e: WebhookEndpoint): Webhook {
+function view(e: WebhookEndpointInfo): Webhook {
   return { id: e.id, url: e.url, events: e.events, createdAt: e.createdAt };
 }
 
