@@ -1,8 +1,8 @@
 import {
   AGENT_MAX_BODY_ENV,
   CONTAINER_PATHS,
-  ROUTE_PREFIX,
   maxRequestBytes,
+  processEnvironment,
 } from '@workcell/protocol';
 
 export type ModelProvider = 'anthropic' | 'bedrock';
@@ -58,43 +58,19 @@ export function readAgentSettings(env: NodeJS.ProcessEnv): AgentSettings {
 
 /**
  * The complete environment of the SDK's CLI process (the SDK's `env` option replaces the
- * process environment). Model traffic goes to the egress bridge by base URL; tools and remote
- * MCP servers reach allowlisted hosts through it, as a CONNECT proxy for HTTPS and an
- * absolute-form proxy for plain HTTP. No credential is set: the placeholder key is stripped by
- * the host's proxy, which adds the real one. `placeholders` are the workspace's secret
- * placeholders (`WORKCELL_SECRET_<NAME>`), which the proxy swaps for values only toward each
- * secret's hosts.
+ * process environment): `processEnvironment` (the egress bridge as proxy and model base URL, no
+ * credential), the mounted trust, and the workspace's secret placeholders
+ * (`WORKCELL_SECRET_<NAME>`), which the proxy swaps for values only toward each secret's hosts.
  */
 export function sdkEnvironment(
   settings: AgentSettings,
   path: string,
   placeholders: Record<string, string> = {},
 ): Record<string, string> {
-  const bridge = `http://127.0.0.1:${settings.bridgePort}`;
-  const env: Record<string, string> = {
+  return {
     ...placeholders,
     ...settings.trustEnv,
     PATH: path,
-    HOME: settings.home,
-    LANG: 'C.UTF-8',
-    CLAUDE_CONFIG_DIR: settings.claudeConfigDir,
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    DISABLE_AUTOUPDATER: '1',
-    HTTPS_PROXY: bridge,
-    https_proxy: bridge,
-    HTTP_PROXY: bridge,
-    http_proxy: bridge,
-    NO_PROXY: '127.0.0.1,localhost',
-    no_proxy: '127.0.0.1,localhost',
+    ...processEnvironment(settings),
   };
-  if (settings.provider === 'bedrock') {
-    env.CLAUDE_CODE_USE_BEDROCK = '1';
-    env.CLAUDE_CODE_SKIP_BEDROCK_AUTH = '1';
-    env.AWS_REGION = settings.awsRegion;
-    env.ANTHROPIC_BEDROCK_BASE_URL = `${bridge}${ROUTE_PREFIX.bedrock}`;
-  } else {
-    env.ANTHROPIC_BASE_URL = `${bridge}${ROUTE_PREFIX.anthropic}`;
-    env.ANTHROPIC_API_KEY = 'workcell-proxy-adds-the-key';
-  }
-  return env;
 }

@@ -161,6 +161,7 @@ export {
   type ContentBlock,
   type MessageContent,
 } from './content.js';
+export { processEnvironment, type ProcessEnvSettings } from './agent-env.js';
 export {
   EXEC_LIMITS,
   execBody,
