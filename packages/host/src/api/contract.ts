@@ -43,6 +43,7 @@ import {
 } from '@workcell/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { TICKETS_PER_TENANT_PER_TTL } from '../auth/tickets.js';
 import { putSecretBody } from '../secrets/input.js';
 import { parseInput } from './validate.js';
 
@@ -801,6 +802,12 @@ export const ops = {
         schema: ticketSchema,
       },
       404: { description: 'no such workspace for this tenant', schema: errorResponseSchema },
+      429: {
+        description:
+          `\`rate_limited\`: the tenant was issued its ${TICKETS_PER_TENANT_PER_TTL} tickets ` +
+          'of the current TTL window (`Retry-After`)',
+        schema: errorResponseSchema,
+      },
     },
   }),
   adminContainers: op({

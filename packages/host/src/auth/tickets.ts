@@ -18,11 +18,20 @@ export interface IssuedTicket {
   expiresAt: number;
 }
 
+/**
+ * Tickets one tenant may be issued per TTL window. Each lives in the shared store until used or
+ * expired, so this bounds what one tenant holds there (at most twice this many at once); a
+ * browser needs one per connection it opens.
+ */
+export const TICKETS_PER_TENANT_PER_TTL = 1000;
+
 export interface TicketServiceOptions {
-  state: Pick<StateStore, 'putTicket' | 'takeTicket'>;
+  state: Pick<StateStore, 'putTicket' | 'takeTicket' | 'hit'>;
   clock: Pick<Clock, 'now'>;
   /** How long a ticket stays valid, ms (`WORKCELL_TICKET_TTL_MS`). */
   ttlMs: number;
+  /** Default `TICKETS_PER_TENANT_PER_TTL`. */
+  maxPerTenant?: number;
 }
 
 /**
@@ -34,8 +43,24 @@ export interface TicketServiceOptions {
 export class TicketService {
   constructor(private readonly options: TicketServiceOptions) {}
 
-  /** Issues a ticket for `workspaceId` of `tenant` (the caller has checked the workspace is theirs). */
+  /**
+   * Issues a ticket for `workspaceId` of `tenant` (the caller has checked the workspace is
+   * theirs). Throws `rate_limited` past the tenant's tickets for the current window.
+   */
   async issue(tenant: string, workspaceId: string, purpose: TicketPurpose): Promise<IssuedTicket> {
+    const max = this.options.maxPerTenant ?? TICKETS_PER_TENANT_PER_TTL;
+    const { count, resetInMs } = await this.options.state.hit(
+      `tickets:${tenant}`,
+      this.options.ttlMs,
+    );
+    if (count > max) {
+      const retryAfterSeconds = Math.max(1, Math.ceil(resetInMs / 1000));
+      throw new WorkcellError(
+        'rate_limited',
+        `this tenant was issued ${max} tickets in ${this.options.ttlMs} ms; retry in ${retryAfterSeconds} s`,
+        { retryAfterSeconds },
+      );
+    }
     const ticket = TICKET_PREFIX + randomBytes(TICKET_BYTES).toString('base64url');
     const expiresAt = this.options.clock.now() + this.options.ttlMs;
     const grant: TicketGrant = { tenant, workspaceId, purpose, expiresAt };

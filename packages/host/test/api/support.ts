@@ -93,6 +93,8 @@ export async function apiHarness(
     clock?: Clock;
     /** How long a ticket lasts, ms; default 60 s. */
     ticketTtlMs?: number;
+    /** Tickets per tenant per TTL window; default the host's. */
+    maxTicketsPerTenant?: number;
   } = {},
 ): Promise<ApiHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'wc-api-'));
@@ -154,6 +156,9 @@ export async function apiHarness(
       state,
       clock: options.clock ?? systemClock,
       ttlMs: options.ticketTtlMs ?? 60_000,
+      ...(options.maxTicketsPerTenant === undefined
+        ? {}
+        : { maxPerTenant: options.maxTicketsPerTenant }),
     }),
     catalog,
     containers: { assigned: async () => null },

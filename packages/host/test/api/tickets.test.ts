@@ -204,6 +204,23 @@ describe('API: browser tickets', () => {
     expect(await h.state.takeTicket(digest)).toMatchObject({ workspaceId, purpose: 'events' });
   });
 
+  it('caps the tickets a tenant is issued per TTL window: one more answers 429, other tenants unaffected', async () => {
+    h = await apiHarness({ maxTicketsPerTenant: 3 });
+    const { workspaceId } = await h.conversation();
+    const bWorkspace = await h.catalog.createWorkspace('tenant-b', 'b');
+    for (let i = 0; i < 3; i += 1) await issue(workspaceId, 'events');
+    const over = await h.app.inject({
+      method: 'POST',
+      url: '/v1/tickets',
+      headers: bearer(TOKEN_A),
+      payload: { workspaceId, purpose: 'events' },
+    });
+    expect(over.statusCode).toBe(429);
+    expect(over.json()).toMatchObject({ error: { code: 'rate_limited' } });
+    expect(Number(over.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    await issue(bWorkspace.id, 'events', TOKEN_B);
+  });
+
   it('keeps ?access_token= and bearer headers working on both routes', async () => {
     h = await apiHarness();
     const { eventsUrl } = await finishedRun();
