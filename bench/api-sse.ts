@@ -89,6 +89,7 @@ async function startApi(): Promise<Api> {
   const app = await buildApi({
     auth: new TokenAuthenticator(new Map([[TOKEN, 'bench']])),
     rateLimit: new TenantRateLimiter(state, 0, logger),
+    tickets: unused,
     catalog,
     containers: unused,
     workspaces: unused,

@@ -13,6 +13,7 @@ interface Row {
   method: 'GET' | 'PUT' | 'POST' | 'DELETE';
   /** The route as registered, `:wid`, `:cid`, `:rid`, `:id` (a webhook) and `*` standing for A's ids and file. */
   route: string;
+  /** `:wid` in it stands for A's workspace id too. */
   body?: string;
   accept?: string;
   /** Sends the token as `?access_token=` instead of the Authorization header. */
@@ -79,12 +80,15 @@ const TABLE: Row[] = [
   },
   { method: 'POST', route: '/v1/conversations/:cid/runs/:rid/interrupt' },
   { method: 'DELETE', route: '/v1/webhooks/:id' },
+  // The workspace id is in the body: no ticket for another tenant's workspace.
+  { method: 'POST', route: '/v1/tickets', body: '{"workspaceId": ":wid", "purpose": "terminal"}' },
+  { method: 'POST', route: '/v1/tickets', body: '{"workspaceId": ":wid", "purpose": "events"}' },
   // Last: A's workspace must survive B's attempt for every row above.
   { method: 'DELETE', route: '/v1/workspaces/:wid' },
 ];
 
 const label = (row: Row): string =>
-  `${row.method} ${row.route}${row.accept ? ` (${row.accept})` : ''}${row.queryToken ? ' ?access_token' : ''}`;
+  `${row.method} ${row.route}${row.accept ? ` (${row.accept})` : ''}${row.queryToken ? ' ?access_token' : ''}${row.route === '/v1/tickets' ? ` ${row.body ?? ''}` : ''}`;
 
 describe('API tenant isolation: tenant B gets 404 for every route with tenant A ids', () => {
   let host: TestHost;
@@ -116,7 +120,7 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
     const res = await host.api(path(row, values, token), {
       method: row.method,
       headers,
-      body: row.body,
+      body: row.body?.replace(':wid', values.wid),
       token: row.queryToken ? null : token,
       signal: AbortSignal.timeout(15_000),
     });

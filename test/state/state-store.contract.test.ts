@@ -4,6 +4,7 @@ import type {
   ContainerRecord,
   OutboxEntry,
   StateStore,
+  TicketGrant,
 } from '../../packages/host/src/state/index.js';
 import { memoryHarness, redisHarness, type StoreHarness } from './harness.js';
 
@@ -424,6 +425,41 @@ describe.each(implementations)('StateStore contract: %s', (_name, makeHarness) =
       const ids = claims.flat().map((e) => e.id);
       expect(new Set(ids).size).toBe(ids.length);
       expect(ids.length).toBe(40);
+    });
+  });
+
+  describe('browser tickets', () => {
+    const grant: TicketGrant = {
+      tenant: 't-1',
+      workspaceId: 'w-1',
+      purpose: 'terminal',
+      expiresAt: 9_999_999_999_999,
+    };
+
+    it('hands a ticket out once: the second take, from any host, finds nothing', async () => {
+      await store.putTicket('digest-1', grant, 60_000);
+      expect(await store.takeTicket('digest-1')).toEqual(grant);
+      expect(await store.takeTicket('digest-1')).toBeNull();
+      expect(await h.peer.takeTicket('digest-1')).toBeNull();
+      expect(await store.takeTicket('digest-never')).toBeNull();
+    });
+
+    it('lets only one of many concurrent takers, on two hosts, have it', async () => {
+      await store.putTicket('digest-race', grant, 60_000);
+      const taken = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          (i % 2 === 0 ? store : h.peer).takeTicket('digest-race'),
+        ),
+      );
+      expect(taken.filter((g) => g !== null)).toEqual([grant]);
+    });
+
+    it('forgets a ticket after its TTL', async () => {
+      await store.putTicket('digest-old', grant, TTL_MS);
+      await store.putTicket('digest-new', { ...grant, purpose: 'events' }, 60_000);
+      await h.elapse(TTL_MS + 100);
+      expect(await store.takeTicket('digest-old')).toBeNull();
+      expect(await h.peer.takeTicket('digest-new')).toEqual({ ...grant, purpose: 'events' });
     });
   });
 });

@@ -7,6 +7,7 @@ import type {
   ConversationHistory,
   CreateConversationInput,
   CreatedWebhook,
+  CreateTicketInput,
   CreateWebhookInput,
   CreateWorkspaceInput,
   EgressView,
@@ -21,6 +22,7 @@ import type {
   PutSecretInput,
   Readiness,
   Run,
+  Ticket,
   SecretView,
   Usage,
   UsageQuery,
@@ -709,18 +711,33 @@ export class WorkcellClient {
     },
   };
 
+  readonly tickets = {
+    /**
+     * `POST /v1/tickets`: a short-lived, single-use ticket with which a browser opens the
+     * terminal (`purpose: 'terminal'`) or a run's event stream (`'events'`) of one workspace,
+     * passed as `?ticket=` so the API token never goes into a URL. Ask for one per connection.
+     */
+    create: (input: CreateTicketInput, o: RequestOptions = {}): Promise<Ticket> =>
+      this.call('POST', '/v1/tickets', { json: input, signal: o.signal }),
+  };
+
   readonly terminal = {
     /**
      * The WebSocket URL of `GET /v1/workspaces/:wid/terminal` (a shell in the workspace's
-     * container). The token goes in `access_token`, because a browser's `WebSocket` cannot send
-     * headers: `new WebSocket(wc.terminal.url(wid))`. Binary frames carry bytes both ways; text
-     * frames carry `TerminalClientMessage` / `TerminalServerMessage` JSON.
+     * container). A browser's `WebSocket` cannot send headers, so the URL carries the
+     * credential: give it a ticket (`wc.tickets.create({workspaceId, purpose: 'terminal'})`),
+     * which opens one connection and expires soon; without one the API token itself goes in
+     * `access_token`, which suits only code that keeps the URL to itself. Binary frames carry
+     * bytes both ways; text frames carry `TerminalClientMessage` / `TerminalServerMessage` JSON.
      */
-    url: (workspaceId: string, o: { cols?: number; rows?: number } = {}): string => {
+    url: (
+      workspaceId: string,
+      o: { cols?: number; rows?: number; ticket?: string } = {},
+    ): string => {
       const http = this.url(`/v1/workspaces/${id(workspaceId)}/terminal`, {
         cols: o.cols?.toString(),
         rows: o.rows?.toString(),
-        access_token: this.token,
+        ...(o.ticket === undefined ? { access_token: this.token } : { ticket: o.ticket }),
       });
       const here = (globalThis as { location?: { href: string } }).location?.href;
       const absolute = new URL(http, here);

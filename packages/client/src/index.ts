@@ -64,5 +64,8 @@ export {
   type CreatedWebhook,
   type CreateWebhookInput,
   type WebhookPayload,
+  type Ticket,
+  type TicketPurpose,
+  type CreateTicketInput,
   type PageQuery,
 } from '@workcell/protocol';

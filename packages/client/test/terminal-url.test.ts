@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WorkcellClient } from '../src/index.js';
+import { fakeHost } from './fake-host.js';
 
 describe('terminal.url', () => {
   it('answers the WebSocket URL with the size and the token as access_token', () => {
@@ -14,5 +15,39 @@ describe('terminal.url', () => {
     });
     const plain = new WorkcellClient({ baseUrl: 'http://127.0.0.1:8080' });
     expect(plain.terminal.url('w')).toBe('ws://127.0.0.1:8080/v1/workspaces/w/terminal');
+  });
+
+  it('puts a ticket, and never the token, in the URL when given one', () => {
+    const wc = new WorkcellClient({ baseUrl: 'https://wc.example.com', token: 'secret-token' });
+    const url = wc.terminal.url('w', { cols: 80, ticket: 'wct_abc-_1' });
+    expect(url).not.toContain('secret-token');
+    expect(Object.fromEntries(new URL(url).searchParams)).toEqual({
+      cols: '80',
+      ticket: 'wct_abc-_1',
+    });
+  });
+});
+
+describe('tickets.create', () => {
+  it('posts the workspace and purpose with the bearer token and answers the ticket', async () => {
+    const host = await fakeHost([
+      (_req, res) => {
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ticket: 'wct_x', expiresAt: '2026-01-01T00:01:00.000Z' }));
+      },
+    ]);
+    try {
+      const wc = new WorkcellClient({ baseUrl: host.url, token: 'tok' });
+      const ticket = await wc.tickets.create({ workspaceId: 'ws_1', purpose: 'terminal' });
+      expect(ticket).toEqual({ ticket: 'wct_x', expiresAt: '2026-01-01T00:01:00.000Z' });
+      expect(host.seen[0]).toMatchObject({ method: 'POST', url: '/v1/tickets' });
+      expect(host.seen[0]?.headers.authorization).toBe('Bearer tok');
+      expect(JSON.parse(host.seen[0]?.body ?? '')).toEqual({
+        workspaceId: 'ws_1',
+        purpose: 'terminal',
+      });
+    } finally {
+      await host.close();
+    }
   });
 });

@@ -28,6 +28,7 @@ import {
 import { buildApi } from './api/app.js';
 import { consoleDistDir, loadConsoleAssets } from './api/console.js';
 import { TenantRateLimiter } from './auth/rate-limit.js';
+import { TicketService } from './auth/tickets.js';
 import { TokenAuthenticator } from './auth/tokens.js';
 import { Catalog } from './catalog/catalog.js';
 import type { ResolvedConfig } from './config/load.js';
@@ -657,6 +658,7 @@ export async function createWorkcell(
     secrets,
     health,
     metrics,
+    tickets: new TicketService({ state, clock, ttlMs: config.ticketTtlMs }),
     rateLimit: new TenantRateLimiter(
       state,
       config.rateLimitPerMinute,

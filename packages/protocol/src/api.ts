@@ -315,10 +315,18 @@ export const eventsQuery = z.object({
     .describe(
       'resume after this sequence number (the `Last-Event-ID` header wins when both are sent)',
     ),
+  ticket: z
+    .string()
+    .optional()
+    .describe(
+      'a single-use ticket (`POST /v1/tickets`, purpose `events`): how browsers authenticate an EventSource',
+    ),
   access_token: z
     .string()
     .optional()
-    .describe('the API token, for EventSource clients that cannot send headers'),
+    .describe(
+      'the API token itself; kept for older clients, but it puts a long-lived credential in a URL: use `ticket`',
+    ),
 });
 /** `?limit=&cursor=` of every list that grows. */
 export const pageQuery = z.object({
@@ -344,6 +352,28 @@ export const archiveQuery = z.object({
     .describe(
       'a folder of the workspace: download only what is under it (names relative to it), or unpack into it',
     ),
+});
+
+/** What a browser ticket opens: the terminal WebSocket or a run's event stream. */
+export const TICKET_PURPOSES = ['terminal', 'events'] as const;
+export type TicketPurpose = (typeof TICKET_PURPOSES)[number];
+
+export const createTicketBody = z
+  .object({
+    workspaceId: z.string().min(1).max(200).describe('the workspace the ticket opens'),
+    purpose: z
+      .enum(TICKET_PURPOSES)
+      .describe(
+        '`terminal` for `GET /v1/workspaces/:wid/terminal`, `events` for the event streams of its runs',
+      ),
+  })
+  .strict();
+
+export const ticketSchema = z.object({
+  ticket: z
+    .string()
+    .describe('an opaque, single-use credential for `?ticket=`; it never lasts past `expiresAt`'),
+  expiresAt: isoTime,
 });
 
 export const createWebhookBody = z
@@ -481,6 +511,8 @@ export type CreatedWebhook = z.output<typeof createdWebhookSchema>;
 export type WebhookList = z.output<typeof webhookListSchema>;
 export type WebhookPayload = z.output<typeof webhookPayloadSchema>;
 export type CreateWebhookInput = z.input<typeof createWebhookBody>;
+export type CreateTicketInput = z.input<typeof createTicketBody>;
+export type Ticket = z.output<typeof ticketSchema>;
 
 /** One run event: its sequence number in the run, its name and its typed data. */
 export type RunEvent = {

@@ -18,6 +18,8 @@ export const ERROR_STATUS = {
   /** A webhook URL whose host is (or resolves to) a private, loopback, link-local or metadata address. */
   webhook_url_forbidden: 400,
   unauthorized: 401,
+  /** A browser ticket that is unknown, expired, already used, or for another workspace or purpose. */
+  ticket_invalid: 401,
   not_found: 404,
   method_not_allowed: 405,
   workspace_busy: 409,

@@ -77,6 +77,9 @@ export {
   webhookListSchema,
   webhookPayloadSchema,
   createWebhookBody,
+  TICKET_PURPOSES,
+  createTicketBody,
+  ticketSchema,
   eventsQuery,
   filesQuery,
   runEventDataSchemas,
@@ -122,6 +125,9 @@ export {
   type WebhookList,
   type WebhookPayload,
   type CreateWebhookInput,
+  type TicketPurpose,
+  type CreateTicketInput,
+  type Ticket,
 } from './api.js';
 export {
   agentSettingsSchema,

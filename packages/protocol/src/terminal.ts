@@ -33,7 +33,7 @@ export type TerminalServerMessage =
   /** A control message was refused (`validation_failed`); the terminal stays open. */
   | { type: 'error'; code: string; message: string };
 
-/** The query of the terminal route: the first size, and the token for browsers. */
+/** The query of the terminal route: the first size, and the credential for browsers. */
 export const terminalQuery = z.object({
   cols: z
     .string()
@@ -45,8 +45,16 @@ export const terminalQuery = z.object({
     .regex(/^\d{1,4}$/)
     .optional()
     .describe('the first height in rows (default 24)'),
+  ticket: z
+    .string()
+    .optional()
+    .describe(
+      'a single-use ticket (`POST /v1/tickets`, purpose `terminal`): how browsers authenticate the WebSocket',
+    ),
   access_token: z
     .string()
     .optional()
-    .describe('the API token, for browser WebSocket clients that cannot send headers'),
+    .describe(
+      'the API token itself; kept for older clients, but it puts a long-lived credential in a URL: use `ticket`',
+    ),
 });

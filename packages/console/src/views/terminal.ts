@@ -5,7 +5,7 @@ import type { ViewContext } from './context.js';
 
 /**
  * A workspace's Terminal tab: a shell in its container (bash as uid 1000 in /workspace) drawn
- * by xterm.js over the terminal WebSocket. Keystrokes go as binary frames, the size as a
+ * by xterm.js over the terminal WebSocket, opened with a single-use ticket. Keystrokes go as binary frames, the size as a
  * `resize` message whenever the view changes size; leaving the view closes the socket, which
  * ends the shell (its changes are synced out).
  */
@@ -32,8 +32,28 @@ export async function terminalView(ctx: ViewContext, workspaceId: string): Promi
   term.open(screen);
   fit.fit();
 
+  // A single-use ticket, not the API token, goes in the socket's URL (URLs end up in history
+  // and proxy logs).
+  let ticket: string;
+  try {
+    ({ ticket } = await ctx.wc.tickets.create(
+      { workspaceId, purpose: 'terminal' },
+      { signal: ctx.signal },
+    ));
+  } catch (err) {
+    if (ctx.signal.aborted) return;
+    status.textContent = `The terminal could not be opened: ${err instanceof Error ? err.message : String(err)}`;
+    term.dispose();
+    dropStyles();
+    return;
+  }
+  if (ctx.signal.aborted) {
+    term.dispose();
+    dropStyles();
+    return;
+  }
   const socket = new WebSocket(
-    ctx.wc.terminal.url(workspaceId, { cols: term.cols, rows: term.rows }),
+    ctx.wc.terminal.url(workspaceId, { cols: term.cols, rows: term.rows, ticket }),
   );
   socket.binaryType = 'arraybuffer';
   const encoder = new TextEncoder();

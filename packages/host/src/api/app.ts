@@ -3,9 +3,9 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/tokens.js';
 import type { ApiServices, RouteEntry } from './context.js';
+import { authenticateRequest } from './authenticate.js';
 import { registerConsole } from './console.js';
 import { registerCors } from './cors.js';
-import { ops } from './contract.js';
 import { sendError } from './errors.js';
 import { serializeRequest } from './log.js';
 import { registerAdminRoutes } from './routes/admin.js';
@@ -17,6 +17,7 @@ import { registerExecRoutes } from './routes/exec.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerSecretRoutes } from './routes/secrets.js';
 import { registerTerminalRoutes, TERMINAL_MAX_FRAME_BYTES } from './routes/terminal.js';
+import { registerTicketRoutes } from './routes/tickets.js';
 import { registerOperationsRoutes } from './routes/health.js';
 import { registerUsageRoutes } from './routes/usage.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
@@ -25,10 +26,10 @@ import { SseHub } from './sse.js';
 
 /**
  * The HTTP API (DESIGN.md contract). Every `/v1` route needs a bearer token that maps to a
- * tenant (the events and terminal routes also take it as `?access_token=`, for EventSource and
- * browser WebSockets, which cannot send headers); a tenant only
+ * tenant (the events and terminal routes also take a single-use `?ticket=`, for EventSource and
+ * browser WebSockets, which cannot send headers; see `authenticate.ts`); a tenant only
  * ever sees its own workspaces (another tenant's ids answer 404); each tenant's requests are
- * rate limited. Request URLs are logged with secret query parameters redacted.
+ * rate limited. Request URLs are logged with secret query parameters (tokens, tickets) redacted.
  */
 export async function buildApi(services: ApiServices): Promise<FastifyInstance> {
   const app = Fastify({
@@ -62,6 +63,7 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   app.addHook('preClose', async () => hub.endAll());
 
   app.decorateRequest('principal', null as unknown as Principal);
+  app.decorateRequest('ticket', null);
   // Before authentication: a preflight carries no token.
   registerCors(app, services.corsOrigins ?? []);
 
@@ -78,17 +80,7 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
 
   app.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/v1/') && request.url !== '/v1') return;
-    let principal = services.auth.authenticate(request.headers.authorization);
-    if (
-      !principal &&
-      request.method === 'GET' &&
-      (request.routeOptions.url === ops.runEvents.path ||
-        request.routeOptions.url === ops.openTerminal.path)
-    ) {
-      const token = (request.query as Record<string, unknown>).access_token;
-      if (typeof token === 'string') principal = services.auth.authenticateToken(token);
-    }
-    if (!principal) throw new WorkcellError('unauthorized', 'a valid bearer token is required');
+    const principal = await authenticateRequest(request, services.auth, services.tickets);
     request.principal = principal;
     const rate = await services.rateLimit.check(principal.tenant);
     if (!rate.allowed) {
@@ -115,6 +107,7 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   registerWebhookRoutes(app, services);
   registerAdminRoutes(app, services);
   registerTerminalRoutes(app, services);
+  registerTicketRoutes(app, services);
   registerConsole(app, services.console ?? null);
   return app;
 }

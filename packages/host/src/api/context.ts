@@ -3,6 +3,7 @@ import type { AgentSettingsService } from '../agent-settings/index.js';
 import type { ConsoleAssets } from './console.js';
 import type { TokenAuthenticator, Principal } from '../auth/tokens.js';
 import type { TenantRateLimiter } from '../auth/rate-limit.js';
+import type { TicketService } from '../auth/tickets.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { WorkspaceContainers } from '../containers/run-containers.js';
 import type { ContainerRuntime } from '../containers/runtime.js';
@@ -18,7 +19,7 @@ import type { PolicyStore } from '../egress/policy-store.js';
 import type { HealthChecks } from '../metrics/health.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { WorkcellMetrics } from '../metrics/metrics.js';
-import type { StateStore } from '../state/state-store.js';
+import type { StateStore, TicketGrant } from '../state/state-store.js';
 import type { UsageService } from '../usage/usage-service.js';
 import type { WebhookRegistry } from '../webhooks/registry.js';
 import type { TerminalService } from '../terminal/terminal-service.js';
@@ -27,6 +28,8 @@ import type { TerminalService } from '../terminal/terminal-service.js';
 export interface ApiServices {
   auth: TokenAuthenticator;
   rateLimit: TenantRateLimiter;
+  /** Single-use browser tickets for the terminal and event streams. */
+  tickets: Pick<TicketService, 'issue' | 'redeem'>;
   catalog: Catalog;
   /** The container assigned to a workspace (shown on the workspace). */
   containers: Pick<WorkspaceContainers, 'assigned'>;
@@ -77,6 +80,8 @@ export interface RouteEntry {
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
+    /** The grant of the ticket that authenticated the request; null for a token. */
+    ticket: TicketGrant | null;
   }
   interface FastifyInstance {
     /** Every route registered, as Fastify saw it (for the OpenAPI completeness check). */

@@ -9,6 +9,7 @@ import {
   createConversationBody,
   createdWebhookSchema,
   createWebhookBody,
+  createTicketBody,
   createWorkspaceBody,
   egressViewSchema,
   errorResponseSchema,
@@ -28,6 +29,7 @@ import {
   runSchema,
   secretListSchema,
   terminalQuery,
+  ticketSchema,
   secretViewSchema,
   usageQuery,
   usageSchema,
@@ -41,6 +43,7 @@ import {
 } from '@workcell/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { TICKETS_PER_TENANT_PER_TTL } from '../auth/tickets.js';
 import { putSecretBody } from '../secrets/input.js';
 import { parseInput } from './validate.js';
 
@@ -79,9 +82,13 @@ export interface Operation {
     | 'egress'
     | 'secrets'
     | 'webhooks'
+    | 'tickets'
     | 'admin'
     | 'operations';
-  /** `bearer`: a tenant token; `bearer-or-query`: also `?access_token=` (EventSource); `admin`: an admin token. */
+  /**
+   * `bearer`: a tenant token; `bearer-or-query`: also a single-use `?ticket=` (browsers'
+   * EventSource and WebSocket) or, kept for older clients, `?access_token=`; `admin`: an admin token.
+   */
   readonly auth: 'none' | 'bearer' | 'bearer-or-query' | 'admin';
   readonly params?: z.ZodObject;
   readonly query?: z.ZodObject;
@@ -107,6 +114,10 @@ const SSE_DESCRIPTION =
   '`run.completed` (the result summary) or `run.failed` (`{code, message}`). A comment line is sent every 15 s. ' +
   'Clients should ignore event names they do not know.';
 
+const TICKET_REFUSED =
+  '`unauthorized` (no valid token) or `ticket_invalid`: the ticket is unknown, expired, already used, ' +
+  'or was issued for another workspace or purpose';
+
 /** Response shapes that get a name of their own in the OpenAPI components. */
 export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   Error: errorResponseSchema,
@@ -128,6 +139,7 @@ export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   Usage: usageSchema,
   Webhook: webhookSchema,
   CreatedWebhook: createdWebhookSchema,
+  Ticket: ticketSchema,
   WebhookList: webhookListSchema,
   WebhookPayload: webhookPayloadSchema,
 };
@@ -671,6 +683,7 @@ export const ops = {
     responses: {
       200: { description: SSE_DESCRIPTION, contentType: 'text/event-stream' },
       204: { description: 'the run has ended and no event follows the resume point' },
+      401: { description: TICKET_REFUSED, schema: errorResponseSchema },
     },
   }),
   openTerminal: op({
@@ -693,6 +706,7 @@ export const ops = {
     responses: {
       101: { description: 'switching to the WebSocket protocol' },
       400: { description: '`bad_request`: not a WebSocket upgrade', schema: errorResponseSchema },
+      401: { description: TICKET_REFUSED, schema: errorResponseSchema },
       404: { description: 'no such workspace for this tenant', schema: errorResponseSchema },
       409: {
         description: "`workspace_busy`: the workspace's container is being prepared elsewhere",
@@ -767,6 +781,34 @@ export const ops = {
     auth: 'bearer',
     params: z.object({ id: idParam('webhook') }),
     responses: { 204: { description: 'removed' } },
+  }),
+  createTicket: op({
+    id: 'createTicket',
+    method: 'POST',
+    path: '/v1/tickets',
+    summary: 'A short-lived, single-use ticket for a browser to open a terminal or an event stream',
+    description:
+      'Browsers cannot send an `Authorization` header with an EventSource or a WebSocket; they pass a ticket ' +
+      'instead (`?ticket=`), so the API token never goes into a URL. A ticket opens one connection: ' +
+      "`terminal` the workspace's terminal, `events` the event stream of one of its runs. It is refused " +
+      '(`ticket_invalid`) once used, after `expiresAt` (`WORKCELL_TICKET_TTL_MS` after issue), and for another ' +
+      'workspace or purpose. Only a bearer token may ask for one.',
+    tag: 'tickets',
+    auth: 'bearer',
+    body: createTicketBody,
+    responses: {
+      201: {
+        description: 'the ticket; ask for a new one for each connection',
+        schema: ticketSchema,
+      },
+      404: { description: 'no such workspace for this tenant', schema: errorResponseSchema },
+      429: {
+        description:
+          `\`rate_limited\`: the tenant was issued its ${TICKETS_PER_TENANT_PER_TTL} tickets ` +
+          'of the current TTL window (`Retry-After`)',
+        schema: errorResponseSchema,
+      },
+    },
   }),
   adminContainers: op({
     id: 'adminContainers',

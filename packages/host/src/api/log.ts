@@ -1,5 +1,5 @@
 /** Query parameters whose values never reach a log line. */
-const SECRET_PARAMS = ['access_token'];
+const SECRET_PARAMS = ['access_token', 'ticket'];
 
 /** The URL with the value of every secret query parameter replaced. */
 export function redactUrl(url: string): string {

@@ -112,7 +112,7 @@ export function buildOpenApiDocument(info: {
       op.auth === 'none'
         ? []
         : op.auth === 'bearer-or-query'
-          ? [{ bearer: [] }, { accessToken: [] }]
+          ? [{ bearer: [] }, { ticket: [] }, { accessToken: [] }]
           : [{ bearer: [] }];
     const body = op.body
       ? { required: true, content: { 'application/json': { schema: inline(op.body, 'input') } } }
@@ -158,11 +158,19 @@ export function buildOpenApiDocument(info: {
           scheme: 'bearer',
           description: 'an API token (`WORKCELL_API_TOKENS`)',
         },
+        ticket: {
+          type: 'apiKey',
+          in: 'query',
+          name: 'ticket',
+          description:
+            'a single-use ticket from `POST /v1/tickets`: how browsers open an EventSource or a WebSocket',
+        },
         accessToken: {
           type: 'apiKey',
           in: 'query',
           name: 'access_token',
-          description: 'the same token, for EventSource clients',
+          description:
+            'the API token itself, kept for older clients; it puts a long-lived credential in a URL (use `ticket`)',
         },
       },
     },

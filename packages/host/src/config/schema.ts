@@ -343,6 +343,11 @@ export const configSchema = z.object({
     .describe(
       'A terminal with neither input nor output this long is closed (its changes synced out).',
     ),
+  ticketTtlMs: intFrom(1000, 3_600_000)
+    .default(60_000)
+    .describe(
+      'How long a browser ticket (`POST /v1/tickets`, for the terminal and event streams) stays valid; it opens one connection.',
+    ),
   terminalMaxPerWorkspace: intFrom(1, 1000)
     .default(4)
     .describe('Terminals open at once in one workspace; one more answers `too_many_terminals`.'),
@@ -525,6 +530,7 @@ export const ENV_NAMES = {
   idleTimeoutMs: 'WORKCELL_IDLE_TIMEOUT_MS',
   maxLifetimeMs: 'WORKCELL_MAX_LIFETIME_MS',
   terminalIdleTimeoutMs: 'WORKCELL_TERMINAL_IDLE_TIMEOUT_MS',
+  ticketTtlMs: 'WORKCELL_TICKET_TTL_MS',
   terminalMaxPerWorkspace: 'WORKCELL_TERMINAL_MAX_PER_WORKSPACE',
   terminalMaxPerHost: 'WORKCELL_TERMINAL_MAX_PER_HOST',
   runTimeoutMs: 'WORKCELL_RUN_TIMEOUT_MS',

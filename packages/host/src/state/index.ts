@@ -11,6 +11,7 @@ export type {
   ContainerState,
   OutboxEntry,
   StateStore,
+  TicketGrant,
 } from './state-store.js';
 export { MemoryStateStore, type MemoryStateStoreOptions } from './memory-store.js';
 export { RedisStateStore, type RedisStateStoreOptions } from './redis-store.js';

@@ -16,6 +16,7 @@
  * | `<p>:lease:{<name>}`                 | one lease           | any other lease               |
  * | `<p>:run:{<runId>}:events`           | one run             | the run's event buffer        |
  * | `<p>:hit:{<key>}`                    | one window          | a rate-limit window           |
+ * | `<p>:ticket:{<digest>}`              | one ticket          | a browser ticket's grant      |
  * | `<p>:{outbox}:due`                   | the outbox          | delivery ids by due time (zset) |
  * | `<p>:{outbox}:entries`               | the outbox          | delivery id -> entry JSON (hash) |
  * | `<p>:{outbox}:claims`                | the outbox          | delivery id -> claim (hash)   |
@@ -40,6 +41,8 @@ export interface StateKeys {
   runEvents(runId: string): string;
   /** Counter with a TTL: one rate-limit window. */
   hit(key: string): string;
+  /** String with a TTL: the grant of one browser ticket, named by the ticket's digest. */
+  ticket(digest: string): string;
   /** Pub/sub channel of cross-host control messages. */
   readonly controlChannel: string;
   /** The webhook outbox; its three keys share one slot so each step is one script. */
@@ -74,6 +77,7 @@ export function stateKeys(prefix: string = DEFAULT_KEY_PREFIX): StateKeys {
     },
     runEvents: (runId) => `${prefix}:run:${tag(runId)}:events`,
     hit: (key) => `${prefix}:hit:${tag(key)}`,
+    ticket: (digest) => `${prefix}:ticket:${tag(digest)}`,
     controlChannel: `${prefix}:control`,
     outbox: {
       due: `${prefix}:${tag('outbox')}:due`,

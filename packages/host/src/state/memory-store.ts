@@ -6,6 +6,7 @@ import type {
   ContainerState,
   OutboxEntry,
   StateStore,
+  TicketGrant,
 } from './state-store.js';
 
 export interface MemoryStateStoreOptions {
@@ -56,6 +57,8 @@ export class MemoryStateStore implements StateStore {
   private readonly runs = new Map<string, RunBuffer>();
   private readonly windows = new Map<string, Window>();
   private readonly outbox = new Map<string, Pending>();
+  /** Ticket digest -> grant and when the entry lapses (its TTL, as Redis keeps it). */
+  private readonly tickets = new Map<string, { grant: TicketGrant; lapsesAt: number }>();
 
   constructor(options: MemoryStateStoreOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -263,6 +266,18 @@ export class MemoryStateStore implements StateStore {
     return this.outbox.size;
   }
 
+  async putTicket(digest: string, grant: TicketGrant, ttlMs: number): Promise<void> {
+    this.sweepIfDue();
+    this.tickets.set(digest, { grant: { ...grant }, lapsesAt: this.now() + ttlMs });
+  }
+
+  async takeTicket(digest: string): Promise<TicketGrant | null> {
+    const entry = this.tickets.get(digest);
+    if (!entry) return null;
+    this.tickets.delete(digest);
+    return entry.lapsesAt > this.now() ? { ...entry.grant } : null;
+  }
+
   private liveLease(name: string): Lease | undefined {
     this.sweepIfDue();
     const lease = this.leases.get(name);
@@ -293,6 +308,7 @@ export class MemoryStateStore implements StateStore {
       if (buffer.expiresAt !== null && buffer.expiresAt <= now) this.runs.delete(runId);
     }
     for (const [key, window] of this.windows) if (window.resetAt <= now) this.windows.delete(key);
+    for (const [digest, t] of this.tickets) if (t.lapsesAt <= now) this.tickets.delete(digest);
   }
 }
 

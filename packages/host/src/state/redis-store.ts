@@ -18,6 +18,7 @@ import type {
   ContainerState,
   OutboxEntry,
   StateStore,
+  TicketGrant,
 } from './state-store.js';
 
 export interface RedisStateStoreOptions {
@@ -343,6 +344,17 @@ export class RedisStateStore implements StateStore {
 
   async countDeliveries(): Promise<number> {
     return this.run('countDeliveries', () => this.redis.hlen(this.keys.outbox.entries));
+  }
+
+  async putTicket(digest: string, grant: TicketGrant, ttlMs: number): Promise<void> {
+    await this.run('putTicket', () =>
+      this.redis.set(this.keys.ticket(digest), JSON.stringify(grant), 'PX', ttlMs),
+    );
+  }
+
+  async takeTicket(digest: string): Promise<TicketGrant | null> {
+    const reply = await this.script('takeTicket', this.keys.ticket(digest));
+    return typeof reply === 'string' ? (JSON.parse(reply) as TicketGrant) : null;
   }
 
   private script(name: ScriptName, ...keysThenArgs: (string | number)[]): Promise<unknown> {

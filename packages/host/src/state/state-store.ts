@@ -1,4 +1,4 @@
-import type { ContainerState, RunEventName } from '@workcell/protocol';
+import type { ContainerState, RunEventName, TicketPurpose } from '@workcell/protocol';
 
 /** The container lifecycle (creating -> warm -> assigned -> running -> idle ...) is part of the API. */
 export { CONTAINER_STATES, type ContainerState } from '@workcell/protocol';
@@ -49,6 +49,18 @@ export interface OutboxEntry {
   attempts: number;
   /** When it was enqueued, epoch ms. */
   createdAt: number;
+}
+
+/**
+ * What a browser ticket grants, stored under the ticket's digest (never the ticket itself):
+ * one tenant, one workspace, one purpose, until `expiresAt`.
+ */
+export interface TicketGrant {
+  tenant: string;
+  workspaceId: string;
+  purpose: TicketPurpose;
+  /** Epoch ms; the grant is refused from then on. */
+  expiresAt: number;
 }
 
 /**
@@ -160,4 +172,16 @@ export interface StateStore {
   retryDelivery(entry: OutboxEntry, claim: string, dueAt: number): Promise<boolean>;
   /** Entries in the outbox, claimed or not. */
   countDeliveries(): Promise<number>;
+
+  /**
+   * Browser tickets. `putTicket` stores a grant under `digest` (the ticket's SHA-256, never the
+   * ticket) for `ttlMs`, after which it is gone.
+   */
+  putTicket(digest: string, grant: TicketGrant, ttlMs: number): Promise<void>;
+  /**
+   * Takes the grant under `digest`: reads and removes it in one atomic step, so of two callers
+   * (on any hosts) at most one gets it. Null when there is none: never stored, past its TTL, or
+   * already taken.
+   */
+  takeTicket(digest: string): Promise<TicketGrant | null>;
 }

@@ -62,6 +62,7 @@ describe('redactUrl: request URLs in logs', () => {
     expect(redactUrl('/x?after=1&access_token=s')).toBe('/x?after=1&access_token=[redacted]');
     expect(redactUrl('/x?access%5Ftoken=s')).toBe('/x?access%5Ftoken=[redacted]');
     expect(redactUrl('/x?access_token')).toBe('/x?access_token=[redacted]');
+    expect(redactUrl('/x?ticket=wct_abc&cols=80')).toBe('/x?ticket=[redacted]&cols=80');
     expect(redactUrl('/x?after=1')).toBe('/x?after=1');
     expect(redactUrl('/x')).toBe('/x');
   });

@@ -13,6 +13,7 @@ import {
 import { buildApi } from '../../src/api/app.js';
 import type { ApiServices } from '../../src/api/context.js';
 import { TenantRateLimiter } from '../../src/auth/rate-limit.js';
+import { TicketService } from '../../src/auth/tickets.js';
 import { TokenAuthenticator } from '../../src/auth/tokens.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import type { ContainerInfo, ContainerRuntime } from '../../src/containers/runtime.js';
@@ -29,7 +30,7 @@ import { SecretCipher } from '../../src/secrets/cipher.js';
 import { SecretStore } from '../../src/secrets/secret-store.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
-import { systemClock } from '../../src/time/clock.js';
+import { systemClock, type Clock } from '../../src/time/clock.js';
 import { UsageService } from '../../src/usage/usage-service.js';
 import { WebhookEndpointStore } from '../../src/webhooks/endpoint-store.js';
 import { WebhookRegistry } from '../../src/webhooks/registry.js';
@@ -88,6 +89,12 @@ export async function apiHarness(
     agent?: Partial<AgentSettingsPolicyOptions>;
     /** DNS for webhook hosts; default: no name resolves. */
     webhookResolver?: WebhookResolver;
+    /** The clock of ticket expiry; default the system clock. */
+    clock?: Clock;
+    /** How long a ticket lasts, ms; default 60 s. */
+    ticketTtlMs?: number;
+    /** Tickets per tenant per TTL window; default the host's. */
+    maxTicketsPerTenant?: number;
   } = {},
 ): Promise<ApiHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'wc-api-'));
@@ -145,6 +152,14 @@ export async function apiHarness(
       new Set([ADMIN]),
     ),
     rateLimit: new TenantRateLimiter(state, options.rateLimitPerMinute ?? 0, logger),
+    tickets: new TicketService({
+      state,
+      clock: options.clock ?? systemClock,
+      ttlMs: options.ticketTtlMs ?? 60_000,
+      ...(options.maxTicketsPerTenant === undefined
+        ? {}
+        : { maxPerTenant: options.maxTicketsPerTenant }),
+    }),
     catalog,
     containers: { assigned: async () => null },
     terminals: {

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { assertTicketWorkspace } from '../../auth/tickets.js';
 import type { ConversationRecord } from '../../catalog/catalog.js';
 import { creationKey, nextCursor, pageOf, pageRequest } from '../../catalog/page.js';
 import type { FinishedRunSource } from '../../execute/run-events.js';
@@ -149,6 +150,7 @@ export function registerConversationRoutes(
   route(app, ops.runEvents, async (request, reply, { params, query }) => {
     const after = resumePoint(request.headers['last-event-id'], query.after);
     const c = await s.catalog.getConversation(request.principal.tenant, params.cid);
+    assertTicketWorkspace(request.ticket, c.workspaceId);
     return streamRun(s, hub, reply, c, params.rid, after);
   });
 

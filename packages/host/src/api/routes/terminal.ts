@@ -5,6 +5,7 @@ import {
 } from '@workcell/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
+import { assertTicketWorkspace } from '../../auth/tickets.js';
 import type { OpenTerminal } from '../../terminal/terminal-service.js';
 import type { ApiServices } from '../context.js';
 import { ops } from '../contract.js';
@@ -38,6 +39,7 @@ export function registerTerminalRoutes(app: FastifyInstance, s: ApiServices): vo
     preHandler: async (request) => {
       const params = parseInput(ops.openTerminal.params, request.params, 'path');
       const query = parseInput(ops.openTerminal.query, request.query, 'query');
+      assertTicketWorkspace(request.ticket, params.wid);
       const ws = await s.catalog.getWorkspace(request.principal.tenant, params.wid);
       if (!request.ws)
         throw new WorkcellError('bad_request', 'this route answers WebSocket upgrades only');

@@ -8,6 +8,7 @@ import { putContainer } from './put-container.js';
 import { releaseLease } from './release-lease.js';
 import { renewLease } from './renew-lease.js';
 import { settleDelivery } from './settle-delivery.js';
+import { takeTicket } from './take-ticket.js';
 import { transitionContainer } from './transition-container.js';
 
 export type { LuaScript } from './script.js';
@@ -28,5 +29,6 @@ export const SCRIPTS = {
   releaseLease,
   renewLease,
   settleDelivery,
+  takeTicket,
   transitionContainer,
 } as const;
