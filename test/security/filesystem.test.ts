@@ -31,8 +31,9 @@ for root, dirs, files in os.walk('/', onerror=lambda e: None):
     for name in files + dirs:
         p = os.path.join(root, name)
         try:
-            if stat.S_ISSOCK(os.lstat(p).st_mode):
-                print(p)
+            st = os.lstat(p)
+            if stat.S_ISSOCK(st.st_mode):
+                print(p, st.st_uid)
         except OSError:
             pass
 `;
@@ -115,10 +116,22 @@ describe.each(RUNTIMES)('filesystem isolation (%s)', (runtime) => {
 
   it('has no Docker socket: its only sockets are its own agent and egress sockets', async () => {
     const r = await execIn(b.containerId, 'python3 -', { stdin: SOCKET_PROBE, timeoutMs: 60_000 });
-    expect(r.stdout.trim().split('\n').sort()).toEqual([
-      '/run/workcell-egress/egress.sock',
-      '/run/workcell/agent.sock',
-    ]);
+    const sockets = r.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' '));
+    // The Claude Code CLI the agent keeps ready makes its own sockets in the container's /tmp: a
+    // tmpfs of the container (no host directory), owned by the container's user.
+    const mounts = await execIn(b.containerId, 'cat /proc/self/mounts');
+    expect(mounts.stdout).toMatch(/^\S+ \/tmp tmpfs /m);
+    const own = sockets.filter(([path]) => path!.startsWith('/tmp/'));
+    for (const [path, uid] of own) expect(uid, path).toBe('1000');
+    expect(
+      sockets
+        .filter(([path]) => !path!.startsWith('/tmp/'))
+        .map(([path]) => path)
+        .sort(),
+    ).toEqual(['/run/workcell-egress/egress.sock', '/run/workcell/agent.sock']);
     const env = await execIn(b.containerId, 'env');
     expect(env.stdout).not.toMatch(/DOCKER_HOST|CONTAINERD/);
   });

@@ -266,12 +266,9 @@ export async function createWorkcell(
     await control.egressChanged(tenant, workspaceId);
   };
   const secretCipher = config.secretsKey ? new SecretCipher(config.secretsKey) : null;
-  const secrets = new SecretStore(
-    secretCipher,
-    objects,
-    logger.child({ component: 'secrets' }),
-    { maxPerScope: 100 },
-  );
+  const secrets = new SecretStore(secretCipher, objects, logger.child({ component: 'secrets' }), {
+    maxPerScope: 100,
+  });
   // With secrets on, the proxy terminates TLS for secret hosts with the installation's CA,
   // whose public half every container trusts.
   const trust = secrets.enabled
