@@ -43,3 +43,51 @@ describe('the response scrubber', () => {
     for (const size of [7, 4096, 65_536]) expect(await scrubbed(clean, size)).toBe(clean);
   });
 });
+
+describe('the response scrubber against a whole-body replace', () => {
+  /** A small deterministic generator, so a failure names a seed that repeats it. */
+  function random(seed: number): () => number {
+    let x = seed;
+    return () => {
+      x = (x * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return x / 2_147_483_648;
+    };
+  }
+  const pieces = [
+    'real-secret-value',
+    'real-secret-valu',
+    'real-',
+    'r',
+    'rea',
+    'short',
+    'shor',
+    's',
+    'sh',
+    'x',
+    'value',
+    '-',
+  ];
+
+  it.each(Array.from({ length: 40 }, (_, i) => i + 1))(
+    'agrees with it on a body of values, near-values and parts of values, cut at random (seed %i)',
+    async (seed) => {
+      const next = random(seed);
+      let body = '';
+      while (body.length < 2_000) body += pieces[Math.floor(next() * pieces.length)];
+      const expected = body
+        .replaceAll('real-secret-value', 'wcs_placeholder00')
+        .replaceAll('short', 'SHORT');
+      const data = Buffer.from(body);
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < data.length;) {
+        const size = 1 + Math.floor(next() * 40);
+        chunks.push(data.subarray(i, i + size));
+        i += size;
+      }
+      const out: Buffer[] = [];
+      for await (const c of Readable.from(chunks).pipe(new ScrubStream(SCRUBS)))
+        out.push(c as Buffer);
+      expect(Buffer.concat(out).toString()).toBe(expected);
+    },
+  );
+});

@@ -33,49 +33,47 @@ function replaceAll(buf: Buffer, scrubs: readonly Scrub[]): Buffer {
 }
 
 /**
+ * How many bytes at the end of `buf` are the start of some needle: a value that may go on in
+ * the next chunk. Only those are held back; a chunk that ends in anything else goes out whole.
+ */
+function pendingPrefix(buf: Buffer, scrubs: readonly Scrub[]): number {
+  let longest = 0;
+  for (const { needle } of scrubs) {
+    for (let k = Math.min(needle.length - 1, buf.length); k > longest; k -= 1) {
+      const at = buf.length - k;
+      if (buf[at] === needle[0] && buf.compare(needle, 1, k, at + 1) === 0) {
+        longest = k;
+        break;
+      }
+    }
+  }
+  return longest;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
  * A response body stream with each secret value the request carried written back as its
  * placeholder, so an upstream that reflects a request header does not hand the value to the
- * container. It holds back the last `longest - 1` bytes of each chunk, so a value split across
- * chunks is still found. Compressed or otherwise encoded reflections are not recognised.
+ * container. A chunk's tail that could be the start of a value is held back until the next
+ * chunk shows whether it is, so a value split across chunks is still found; every other chunk
+ * goes out as it came, uncopied. Compressed or otherwise encoded reflections are not recognised.
  */
 export class ScrubStream extends Transform {
-  private carry: Buffer = Buffer.alloc(0);
-  private readonly keep: number;
+  private carry: Buffer = EMPTY;
 
   constructor(private readonly scrubs: readonly Scrub[]) {
     super();
-    this.keep = Math.max(0, ...scrubs.map((s) => s.needle.length)) - 1;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    // Most chunks hold no value at all: pass them on without copying. A value can only straddle
-    // the held-back bytes and the chunk within `carry + chunk[0, keep)`.
-    if (chunk.length > this.keep) {
-      const boundary = this.carry.length
-        ? Buffer.concat([this.carry, chunk.subarray(0, this.keep)])
-        : null;
-      const hit = this.scrubs.some(
-        ({ needle }) => chunk.indexOf(needle) >= 0 || (boundary?.indexOf(needle) ?? -1) >= 0,
-      );
-      if (!hit) {
-        // One write downstream per chunk: a separate push of the few held-back bytes would
-        // cost the response a frame (and a TLS record) of its own.
-        const cut = chunk.length - this.keep;
-        const out = this.carry.length
-          ? Buffer.concat([this.carry, chunk.subarray(0, cut)])
-          : chunk.subarray(0, cut);
-        this.carry = chunk.subarray(cut);
-        done(null, out);
-        return;
-      }
-    }
-    const joined = replaceAll(
+    const data = replaceAll(
       this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk,
       this.scrubs,
     );
-    const cut = Math.max(0, joined.length - this.keep);
-    this.carry = joined.subarray(cut);
-    done(null, joined.subarray(0, cut));
+    const hold = pendingPrefix(data, this.scrubs);
+    this.carry = hold ? data.subarray(data.length - hold) : EMPTY;
+    done(null, hold ? data.subarray(0, data.length - hold) : data);
   }
 
   override _flush(done: TransformCallback): void {
