@@ -43,6 +43,8 @@ interface TreeResult {
  */
 export class ObjectStoreWorkspaceSync implements WorkspaceSync {
   private readonly known = new Map<string, Known>();
+  /** The sync in progress per slot: syncs of one slot run one after another, never at once. */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -74,7 +76,31 @@ export class ObjectStoreWorkspaceSync implements WorkspaceSync {
     ];
   }
 
-  async syncIn(tenant: string, workspaceId: string, slot: Slot): Promise<void> {
+  /**
+   * Runs `work` once every earlier sync of the slot has settled. Two syncs of one directory at
+   * once (a run's sync in, and a push of files another host stored) would each remove the
+   * other's temporary files as strangers.
+   */
+  private async serial<T>(slot: Slot, work: () => Promise<T>): Promise<T> {
+    const previous = this.inFlight.get(slot.id) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    this.inFlight.set(slot.id, next);
+    try {
+      return await next;
+    } finally {
+      if (this.inFlight.get(slot.id) === next) this.inFlight.delete(slot.id);
+    }
+  }
+
+  syncIn(tenant: string, workspaceId: string, slot: Slot): Promise<void> {
+    return this.serial(slot, () => this.syncInNow(tenant, workspaceId, slot));
+  }
+
+  syncOut(tenant: string, workspaceId: string, slot: Slot): Promise<void> {
+    return this.serial(slot, () => this.syncOutNow(tenant, workspaceId, slot));
+  }
+
+  private async syncInNow(tenant: string, workspaceId: string, slot: Slot): Promise<void> {
     const started = Date.now();
     const known = this.known.get(slot.id);
     const [filesTree, sessionsTree] = this.trees(tenant, workspaceId, slot);
@@ -95,7 +121,7 @@ export class ObjectStoreWorkspaceSync implements WorkspaceSync {
     );
   }
 
-  async syncOut(tenant: string, workspaceId: string, slot: Slot): Promise<void> {
+  private async syncOutNow(tenant: string, workspaceId: string, slot: Slot): Promise<void> {
     const started = Date.now();
     const maxFileBytes = this.settings.maxFileBytes;
     const [filesTree, sessionsTree] = this.trees(tenant, workspaceId, slot);
