@@ -330,6 +330,20 @@ async function main(): Promise<void> {
         50,
       ),
     );
+  /** The p50 of each step between two marks of a message. */
+  const between = (xs: Timing[], from: keyof Timing, to: keyof Timing): number =>
+    r0(
+      pct(
+        xs.map((r) => Number(r[to]) - Number(r[from])),
+        50,
+      ),
+    );
+  const phases = (xs: Timing[]): Record<string, number> => ({
+    toRunStarted: p50(xs, 'runStarted'),
+    runStartedToInit: between(xs, 'runStarted', 'init'),
+    initToResult: between(xs, 'init', 'result'),
+    resultToCompleted: between(xs, 'result', 'completed'),
+  });
   const result = {
     runs: RUNS,
     newWorkspaceOnWarmPool: { on: firstOn, off: firstOff, ratioOnToOff: ratios(firstOn, firstOff) },
@@ -343,48 +357,10 @@ async function main(): Promise<void> {
         k,
         {
           firstMessage: {
-            toRunStarted: p50(rows[k].first, 'runStarted'),
+            ...phases(rows[k].first),
             containerAcquire: p50(rows[k].first, 'acquireMs'),
-            runStartedToInit: r0(
-              pct(
-                rows[k].first.map((r) => r.init - r.runStarted),
-                50,
-              ),
-            ),
-            initToResult: r0(
-              pct(
-                rows[k].first.map((r) => r.result - r.init),
-                50,
-              ),
-            ),
-            resultToCompleted: r0(
-              pct(
-                rows[k].first.map((r) => r.completed - r.result),
-                50,
-              ),
-            ),
           },
-          followUp: {
-            toRunStarted: p50(rows[k].followUp, 'runStarted'),
-            runStartedToInit: r0(
-              pct(
-                rows[k].followUp.map((r) => r.init - r.runStarted),
-                50,
-              ),
-            ),
-            initToResult: r0(
-              pct(
-                rows[k].followUp.map((r) => r.result - r.init),
-                50,
-              ),
-            ),
-            resultToCompleted: r0(
-              pct(
-                rows[k].followUp.map((r) => r.completed - r.result),
-                50,
-              ),
-            ),
-          },
+          followUp: phases(rows[k].followUp),
         },
       ]),
     ),

@@ -127,3 +127,26 @@ export function refusedEnvName(name: string): string | null {
     return `is reserved (${prefix}* names configure the model, credentials or the runtime)`;
   return null;
 }
+
+/**
+ * The zod check of an environment a workspace sets: at most `maxVariables` names, each one
+ * `refusedEnvName` lets through; a refused name is an issue the API answers `env_not_allowed`
+ * (`api/validate.ts` reads `params.errorCode`).
+ */
+export function checkEnvNames(maxVariables: number) {
+  return (env: Record<string, string>, ctx: z.RefinementCtx): void => {
+    const names = Object.keys(env);
+    if (names.length > maxVariables)
+      ctx.addIssue({ code: 'custom', message: `at most ${maxVariables} variables` });
+    for (const name of names) {
+      const why = refusedEnvName(name);
+      if (why)
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `${name} ${why}`,
+          params: { errorCode: 'env_not_allowed' },
+        });
+    }
+  };
+}

@@ -4,7 +4,7 @@ import {
   SETTING_SOURCES,
   mcpServerSchema,
   modelIdSchema,
-  refusedEnvName,
+  checkEnvNames,
   thinkingSchema,
   toolListSchema,
 } from './agent-options.js';
@@ -24,22 +24,7 @@ const MAX_PROMPT_CHARS = 100_000;
 
 const envSchema = z
   .record(z.string(), z.string().max(32_768))
-  .superRefine((env, ctx) => {
-    const names = Object.keys(env);
-    if (names.length > MAX_ENV_VARIABLES)
-      ctx.addIssue({ code: 'custom', message: `at most ${MAX_ENV_VARIABLES} variables` });
-    for (const name of names) {
-      const why = refusedEnvName(name);
-      if (why)
-        ctx.addIssue({
-          code: 'custom',
-          path: [name],
-          message: `${name} ${why}`,
-          // The API answers this issue with its own code (api/validate.ts).
-          params: { errorCode: 'env_not_allowed' },
-        });
-    }
-  })
+  .superRefine(checkEnvNames(MAX_ENV_VARIABLES))
   .describe(
     'non-secret environment variables for the agent and its tools; names that could route around the proxy or reach credentials (`*_PROXY`, `ANTHROPIC_*`, `AWS_*`, `CLAUDE_*`, `NODE_*`, `LD_*`, ...) are refused with `env_not_allowed`',
   );

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { refusedEnvName } from './agent-options.js';
+import { checkEnvNames } from './agent-options.js';
 import { CONTAINER_PATHS } from './agent-wire.js';
 
 /**
@@ -65,21 +65,7 @@ const execEnvSchema = z
       .max(EXEC_LIMITS.maxEnvValueChars)
       .refine((v) => !NUL.test(v), 'a value cannot contain a NUL character'),
   )
-  .superRefine((env, ctx) => {
-    const names = Object.keys(env);
-    if (names.length > EXEC_LIMITS.maxEnv)
-      ctx.addIssue({ code: 'custom', message: `at most ${EXEC_LIMITS.maxEnv} variables` });
-    for (const name of names) {
-      const why = refusedEnvName(name);
-      if (why)
-        ctx.addIssue({
-          code: 'custom',
-          path: [name],
-          message: `${name} ${why}`,
-          params: { errorCode: 'env_not_allowed' },
-        });
-    }
-  })
+  .superRefine(checkEnvNames(EXEC_LIMITS.maxEnv))
   .describe(
     "variables added to the command's environment (the agent's); names that could route around the proxy or reach credentials (`*_PROXY`, `ANTHROPIC_*`, `AWS_*`, `CLAUDE_*`, `WORKCELL_*`, `NODE_*`, `LD_*`, `SSL_CERT_FILE`, ...) are refused with `env_not_allowed`",
   );

@@ -33,7 +33,7 @@ export {
 export { classifyAddress, type AddressClass } from './net/classify.js';
 export { parseCidr, type Cidr } from './net/cidr.js';
 export { parseIpAddress, type IpAddress } from './net/ip.js';
-export { resolveChecked, type Resolver } from './net/resolve.js';
+export { resolveChecked, withTimeout, type Resolver } from './net/resolve.js';
 export { DENIED_HEADER, type RefusalReason } from './http/responses.js';
 export {
   createBedrockSigner,

@@ -5,6 +5,7 @@ import {
   canonicalHost,
   classifyAddress,
   parseIpAddress,
+  withTimeout,
   type CanonicalHost,
   type IpAddress,
 } from '@workcell/proxy';
@@ -74,18 +75,6 @@ export function parseWebhookUrl(raw: string): WebhookTarget {
   }
   const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
   return { url, host, port };
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('resolution timed out')), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

@@ -93,7 +93,8 @@ function article(cls: AddressClass): string {
   return /^[aeiou]/.test(cls) ? 'an' : 'a';
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+/** `promise`, or a rejection once `ms` have passed (a DNS answer that never comes). */
+export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error('resolution timed out')), ms);
