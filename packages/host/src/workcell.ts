@@ -416,17 +416,22 @@ export async function createWorkcell(
     observe: metrics.synced,
     terminals: terminalActivity,
   });
+  /**
+   * After the API stored files (a write, a delete, an unpacked archive), still under the
+   * workspace's lease: brings its container up to date, here or on the host that has it.
+   */
+  const filesStored = async (tenant: string, workspaceId: string): Promise<void> => {
+    const record = await orchestrator.assigned(workspaceId);
+    if (!record) return;
+    if (orchestrator.isLocal(record)) await pushFiles(tenant, workspaceId);
+    else await control.filesChanged(tenant, workspaceId);
+  };
   const files = new StoreFilesService(objects, state, {
     maxFileBytes: config.maxFileBytes,
     hostId: config.hostId,
     clock,
     logger: logger.child({ component: 'files' }),
-    afterChange: async (tenant, workspaceId) => {
-      const record = await orchestrator.assigned(workspaceId);
-      if (!record) return;
-      if (orchestrator.isLocal(record)) await pushFiles(tenant, workspaceId);
-      else await control.filesChanged(tenant, workspaceId);
-    },
+    afterChange: filesStored,
   });
   const archives = new ArchiveService(objects, {
     limits: {
@@ -448,12 +453,7 @@ export async function createWorkcell(
         workspaceId,
         work,
       ),
-    afterChange: async (tenant, workspaceId) => {
-      const record = await orchestrator.assigned(workspaceId);
-      if (!record) return;
-      if (orchestrator.isLocal(record)) await pushFiles(tenant, workspaceId);
-      else await control.filesChanged(tenant, workspaceId);
-    },
+    afterChange: filesStored,
   });
   await archives.clearStaging();
   /** Brings a workspace's files into its container here, when it has one between runs. */
