@@ -463,11 +463,19 @@ class SocketListener implements EgressListener {
       return;
     }
     const ctx = this.context('INVALID', 'other');
-    const answer = refusal(
-      'bad_request',
-      'malformed-request',
-      `malformed HTTP request (${err.code ?? 'parse error'})`,
-    );
+    // Past `maxHeadersCount` (or the header size limit) the parser itself stops the request.
+    const answer =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? refusal(
+            'headers_too_large',
+            'too-many-headers',
+            `more than ${this.core.limits.maxHeaderCount} header lines, or headers too large`,
+          )
+        : refusal(
+            'bad_request',
+            'malformed-request',
+            `malformed HTTP request (${err.code ?? 'parse error'})`,
+          );
     ctx.entry.record.reason = answer.reason;
     ctx.entry.record.status = answer.status;
     writeRawAnswer(socket, answer);
