@@ -67,7 +67,7 @@ export const writtenFileSchema = z.object({
   sha256: z.string(),
 });
 
-export const ARCHIVE_FORMATS = ['tar.gz', 'zip'] as const;
+export const ARCHIVE_FORMATS = ['tar.gz', 'tar', 'zip'] as const;
 
 export const archiveUploadSchema = z.object({
   path: z.string().describe('the folder the archive was unpacked into (`""` for the root)'),

@@ -41,7 +41,7 @@ export function decodePunycode(input: string): string | null {
   let n = INITIAL_N;
   let bias = INITIAL_BIAS;
   let i = 0;
-  for (let at = delimiter > 0 ? delimiter + 1 : 0; at < input.length; ) {
+  for (let at = delimiter > 0 ? delimiter + 1 : 0; at < input.length;) {
     const oldI = i;
     let w = 1;
     for (let k = BASE; ; k += BASE) {
