@@ -247,11 +247,17 @@ export function exchange(socket: Duplex, init: RequestInit, deadlineMs: number):
     };
     const timer = setTimeout(() => settle({ kind: 'timeout' }), deadlineMs);
     socket.on('error', () => undefined);
+    // A body goes with its Content-Length, as model clients send it (the scripted upstream
+    // frames requests by Content-Length only).
+    const headers =
+      init.body !== undefined && Array.isArray(init.headers)
+        ? [...init.headers, 'Content-Length', String(Buffer.byteLength(init.body))]
+        : init.headers;
     const req = request(
       {
         method: init.method ?? 'GET',
         path: init.path,
-        headers: init.headers,
+        headers,
         setHost: false,
         createConnection: () => socket,
       },
