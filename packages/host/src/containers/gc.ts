@@ -15,6 +15,12 @@ import type { WorkspaceSync } from './workspace-sync.js';
 /** States of a workspace's container that a newer container of the workspace supersedes. */
 const SUPERSEDABLE: readonly ContainerState[] = ['assigned', 'running', 'idle', 'paused'];
 
+/** How long the GC lease lives without renewal. */
+export const GC_LEASE_TTL_MS = 60_000;
+
+/** What may still be being created: anything younger than a start timeout and 10 s. */
+export const gcGraceMs = (startTimeoutMs: number): number => startTimeoutMs + 10_000;
+
 export interface GcSettings {
   /** An assigned container idle this long (since its last run ended) is synced out and removed. */
   idleTimeoutMs: number;
@@ -317,7 +323,10 @@ export class GarbageCollector {
   private async abandoned(record: ContainerRecord): Promise<boolean> {
     const { state, settings, slots } = this.deps;
     if (this.now() - record.stateChangedAt < settings.runLeaseTtlMs) return false;
-    if (record.workspaceId && (await state.getLeaseHolder(LEASES.run(record.workspaceId))) !== null)
+    if (
+      record.workspaceId &&
+      (await state.getLeaseHolder(LEASES.workspace(record.workspaceId))) !== null
+    )
       return false;
     return !(await socketListening(slots.slot(record.slotId).egressSocket));
   }

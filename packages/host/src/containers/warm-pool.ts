@@ -8,6 +8,12 @@ import { LABELS, type ContainerInfo, type ContainerRuntime } from './runtime.js'
 import { poolName } from './scope.js';
 import type { SlotStore } from './slots.js';
 
+/** The pool's tuning besides its size: a check every 5 s, two creates at once. */
+export const WARM_POOL_DEFAULTS = { intervalMs: 5_000, parallelCreates: 2 } as const;
+
+/** The refill lease outlives the slowest container start it covers, twice over. */
+export const refillLeaseTtlMs = (startTimeoutMs: number): number => 2 * startTimeoutMs;
+
 export interface WarmPoolSettings {
   /** Warm containers to keep (`WORKCELL_WARM_POOL_SIZE`), across the hosts of one data directory scope. */
   size: number;

@@ -30,7 +30,7 @@ export async function withWriteLease<T>(
   const done = await withLease(
     { state, clock, logger },
     {
-      name: LEASES.run(workspaceId),
+      name: LEASES.workspace(workspaceId),
       holder: leaseHolder('files', hostId),
       ttlMs: FILE_LEASE_TTL_MS,
     },

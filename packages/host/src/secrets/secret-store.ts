@@ -6,6 +6,9 @@ import * as layout from '../storage/layout.js';
 import type { SealedValue, SecretCipher } from './cipher.js';
 import { canonicalSecretName, newPlaceholder, secretEnvName } from './names.js';
 
+/** The most secrets one tenant, or one workspace, may hold. */
+export const MAX_SECRETS_PER_SCOPE = 100;
+
 /** A secret as stored: everything but the value in clear, the value sealed. */
 export interface SecretRecord {
   name: string;
@@ -90,7 +93,9 @@ export class SecretStore {
     private readonly cipher: SecretCipher | null,
     private readonly store: ObjectStore,
     private readonly logger: Logger,
-    private readonly options: { maxPerScope: number; now?: () => number } = { maxPerScope: 100 },
+    private readonly options: { maxPerScope: number; now?: () => number } = {
+      maxPerScope: MAX_SECRETS_PER_SCOPE,
+    },
   ) {}
 
   /** False when no `WORKCELL_SECRETS_KEY` is configured: the API answers 501, no secret applies. */

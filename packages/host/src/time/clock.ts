@@ -136,3 +136,20 @@ export class ManualClock implements Clock {
 function flush(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/** True when `promise` settles within `ms` of `clock`'s time. */
+export async function settlesWithin(
+  clock: Clock,
+  promise: Promise<unknown>,
+  ms: number,
+): Promise<boolean> {
+  let timer: Timer | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = clock.after(ms, () => resolve(false));
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timedOut]);
+  } finally {
+    timer?.cancel();
+  }
+}

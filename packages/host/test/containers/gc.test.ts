@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GarbageCollector, type GcSettings } from '../../src/containers/gc.js';
 import { LABELS } from '../../src/containers/runtime.js';
-import { gcLeaseName, LEASES, runLeaseName } from '../../src/state/leases.js';
+import { gcLeaseName, LEASES, workspaceLockName } from '../../src/state/leases.js';
 import { RecordingSync, rig, silent, type Rig } from './fakes.js';
 
 const SETTINGS: GcSettings = {
@@ -90,10 +90,10 @@ describe('GarbageCollector', () => {
   it('never touches a container whose run is in progress, however long past the idle timeout and lifetime', async () => {
     r = rig();
     const got = await r.orchestrator.acquire('t1', 'ws1');
-    expect(await r.state.acquireLease(runLeaseName('ws1'), 'run_1', 30_000)).toBe(true);
+    expect(await r.state.acquireLease(workspaceLockName('ws1'), 'run_1', 30_000)).toBe(true);
     await r.orchestrator.beginRun(got.record.id, 'run_1');
     r.clock.advance(SETTINGS.maxLifetimeMs * 2);
-    await r.state.renewLease(runLeaseName('ws1'), 'run_1', 30_000);
+    await r.state.renewLease(workspaceLockName('ws1'), 'run_1', 30_000);
 
     const report = await collector(r).runOnce();
     expect(report.removed).toEqual([]);
@@ -106,7 +106,7 @@ describe('GarbageCollector', () => {
     const sync = new RecordingSync();
     const got = await idleContainer(r, 'ws1');
     r.clock.advance(SETTINGS.idleTimeoutMs + 1);
-    await r.state.acquireLease(runLeaseName('ws1'), 'run_next', 30_000);
+    await r.state.acquireLease(workspaceLockName('ws1'), 'run_next', 30_000);
     const report = await collector(r, sync).runOnce();
     expect(report.removed).toEqual([]);
     expect(sync.outs).toEqual([]);
@@ -123,7 +123,7 @@ describe('GarbageCollector', () => {
     expect(report.removed).toEqual([]);
     expect((await r.state.getContainer(got.record.id))?.state).toBe('idle');
     expect(r.runtime.containers.has(got.record.id)).toBe(true);
-    expect(await r.state.getLeaseHolder(runLeaseName('ws1'))).toBeNull();
+    expect(await r.state.getLeaseHolder(workspaceLockName('ws1'))).toBeNull();
   });
 
   it('retires an over-age container when idle, before its idle timeout', async () => {
