@@ -1,5 +1,6 @@
 import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
+import noCycle from './eslint-rules/no-cycle.mjs';
 
 export default tseslint.config(
   {
@@ -11,12 +12,13 @@ export default tseslint.config(
       'scratch/**',
       'packages/agent/build.mjs',
       'packages/console/build.mjs',
+      'eslint-rules/**',
     ],
   },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
-    plugins: { 'import-x': importX },
+    plugins: { 'import-x': importX, workcell: { rules: { 'no-cycle': noCycle } } },
     settings: {
       'import-x/extensions': ['.ts', '.js', '.mjs'],
       'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
@@ -33,8 +35,11 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
-      // No module may reach itself through its imports (type-only imports count too).
+      // No module may reach itself through its imports. import-x/no-cycle follows value imports
+      // across packages; workcell/no-cycle follows every relative import within a package's
+      // src/, type-only imports included (eslint-rules/no-cycle.mjs).
       'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      'workcell/no-cycle': 'error',
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': [
         'error',

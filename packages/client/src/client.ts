@@ -127,6 +127,13 @@ function filePath(path: string): string {
     .join('/');
 }
 
+/** The `Accept` header that asks for each download format. */
+const ARCHIVE_ACCEPT: Readonly<Record<ArchiveFormat, string>> = {
+  'tar.gz': 'application/gzip',
+  tar: 'application/x-tar',
+  zip: 'application/zip',
+};
+
 const id = (value: string): string => encodeURIComponent(value);
 
 /** The body of `POST .../messages`: content, and the agent overrides when there are any. */
@@ -423,8 +430,9 @@ export class WorkcellClient {
 
   readonly archives = {
     /**
-     * `GET /v1/workspaces/:wid/archive`: the workspace's files as a stream, `tar.gz` (default) or
-     * `zip`; `path` limits it to a folder (entries named relative to it).
+     * `GET /v1/workspaces/:wid/archive`: the workspace's files as a stream, `tar.gz` (default),
+     * `zip`, or uncompressed `tar` (the fastest); `path` limits it to a folder (entries named
+     * relative to it).
      */
     download: async (
       workspaceId: string,
@@ -433,7 +441,7 @@ export class WorkcellClient {
       const format = o.format ?? 'tar.gz';
       const res = await this.raw('GET', `/v1/workspaces/${id(workspaceId)}/archive`, {
         query: { path: o.path },
-        headers: { accept: format === 'zip' ? 'application/zip' : 'application/gzip' },
+        headers: { accept: ARCHIVE_ACCEPT[format] },
         signal: o.signal,
       });
       if (!res.ok) throw await errorFromResponse(res);

@@ -67,7 +67,7 @@ export const writtenFileSchema = z.object({
   sha256: z.string(),
 });
 
-export const ARCHIVE_FORMATS = ['tar.gz', 'zip'] as const;
+export const ARCHIVE_FORMATS = ['tar.gz', 'tar', 'zip'] as const;
 
 export const archiveUploadSchema = z.object({
   path: z.string().describe('the folder the archive was unpacked into (`""` for the root)'),
@@ -395,8 +395,20 @@ export const usageQuery = z.object({
     .describe('last day (UTC), inclusive'),
 });
 
-/** Control characters (CR and LF above all) never go into a header. */
-const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+/**
+ * What a secret value or format may hold: printable ASCII, with spaces and tabs only between
+ * visible characters. Anything else (controls, CR and LF above all, and every character above
+ * U+007E) cannot travel in an HTTP header as the same bytes on every side, so it is refused when
+ * stored rather than failing when the proxy substitutes it.
+ */
+const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?$/;
+const HEADER_SAFE_MESSAGE =
+  'must be printable ASCII (spaces and tabs only between visible characters), so it can travel in an HTTP header';
+
+/** Whether `text` can be written into an HTTP header value as it is (secret values, formats). */
+export function isHeaderSafe(text: string): boolean {
+  return HEADER_SAFE.test(text);
+}
 const HEADER_TOKEN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
 /** Header names a secret may not be written into: framing, routing and per-connection headers. */
 const RESERVED_HEADERS = new Set([
@@ -422,7 +434,10 @@ export const putSecretBody = z
       .string()
       .min(1)
       .max(16_384)
-      .refine((v) => !CONTROL.test(v), 'must not contain control characters'),
+      .refine(isHeaderSafe, {
+        message: HEADER_SAFE_MESSAGE,
+        params: { errorCode: 'secret_value_invalid' },
+      }),
     /** Exact host names (or IP literals) the value may be sent to. */
     hosts: z.array(z.string().min(1).max(253)).min(1).max(20),
     /** The header the placeholder is accepted in (any header when absent). */
@@ -440,7 +455,10 @@ export const putSecretBody = z
       .string()
       .min(1)
       .max(1_000)
-      .refine((f) => !CONTROL.test(f), 'must not contain control characters')
+      .refine(isHeaderSafe, {
+        message: HEADER_SAFE_MESSAGE,
+        params: { errorCode: 'secret_value_invalid' },
+      })
       .refine((f) => /\{value\}|\{basic:[^{}]*\}/.test(f), 'must contain {value} or {basic:<user>}')
       .refine((f) => !/\{basic:[^{}]*:[^{}]*\}/.test(f), 'a {basic:<user>} user has no colon')
       .nullable()

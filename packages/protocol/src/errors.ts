@@ -46,6 +46,12 @@ export const ERROR_STATUS = {
   proxy_at_capacity: 503,
   /** The upstream of a secret host presented a certificate the proxy could not verify. */
   upstream_tls_failed: 502,
+  /** The upstream answered with a status line or header the proxy cannot relay. */
+  upstream_invalid_response: 502,
+  /** A stored secret value or format cannot travel in an HTTP header, so it is not sent. */
+  secret_unusable: 502,
+  /** A secret value or format with a character that cannot travel in an HTTP header. */
+  secret_value_invalid: 400,
   /** Secrets need `WORKCELL_SECRETS_KEY`; without it the secrets routes answer this. */
   secrets_not_configured: 501,
   /** An uploaded archive is not a tar, tar.gz or zip the host can read (or is cut short). */

@@ -69,6 +69,7 @@ export {
   putEgressBody,
   putAgentBody,
   putSecretBody,
+  isHeaderSafe,
   usageQuery,
   pageQuery,
   WEBHOOK_EVENTS,

@@ -6,7 +6,7 @@ export {
 } from './routes/anthropic-operations.js';
 export { DEFAULT_LIMITS, type ProxyLimits } from './limits/limits.js';
 export { checkSocketDirectory } from './net/socket-dir.js';
-export type { AuditReason, AuditRecord, Identity } from './audit.js';
+export type { AuditReason, AuditRecord, Identity } from './audit/audit.js';
 export {
   EMPTY_POLICY,
   decideHost,

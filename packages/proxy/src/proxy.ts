@@ -4,9 +4,9 @@ import type { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { AuditEntry, type AuditRecord, type Identity } from './audit.js';
+import { AuditEntry, type AuditRecord, type Identity } from './audit/audit.js';
 import { createBedrockSigner, type AwsCredentialsProvider } from './bedrock/signer.js';
-import { refuse, refuseRaw, type ProxyCore, type RequestContext } from './context.js';
+import { refuse, refuseRaw, type ProxyCore, type RequestContext } from './routes/context.js';
 import {
   checkFraming,
   checkHeaderCount,
@@ -27,6 +27,7 @@ import {
 } from './net/resolve.js';
 import type { Cidr } from './net/cidr.js';
 import type { EgressPolicy } from './policy/policy.js';
+import { ProducedForms } from './secrets/host-scrubs.js';
 import { NO_SECRETS, type SecretSource } from './secrets/secrets.js';
 import { interceptionFor, type InterceptionOptions } from './tls/options.js';
 import { forwardAnthropic } from './routes/anthropic.js';
@@ -196,6 +197,8 @@ class SocketListener implements EgressListener {
   /** This listener's own upstream connections: never shared with another workspace. */
   private readonly upstreams = new UpstreamAgents();
   private readonly tunnels: TunnelSet;
+  /** Encoded value forms this listener's requests carried, scrubbed from later responses. */
+  private readonly produced = new ProducedForms();
   /** The response in progress on each connection, so a late parse error does not answer twice. */
   private readonly inFlight = new WeakMap<Duplex, ServerResponse>();
   private closing: Promise<void> | null = null;
@@ -222,15 +225,18 @@ class SocketListener implements EgressListener {
     });
     // One more than the cap, so a request at the cap is seen whole and one past it is refused.
     this.server.maxHeadersCount = limits.maxHeaderCount + 1;
-    this.server.on('connection', (socket: Socket) => this.onConnection(socket));
+    // Nothing a handler throws may reach the event loop: it would end the host process.
+    this.server.on('connection', (socket: Socket) =>
+      this.contain(socket, () => this.onConnection(socket)),
+    );
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) =>
-      this.onRequest(req, res),
+      this.contain(req.socket, () => this.onRequest(req, res)),
     );
     this.server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-      this.onConnect(req, socket, head),
+      this.contain(socket, () => this.onConnect(req, socket, head)),
     );
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
-      this.onClientError(err, socket),
+      this.contain(socket, () => this.onClientError(err, socket)),
     );
   }
 
@@ -239,6 +245,7 @@ class SocketListener implements EgressListener {
       // A container serves one workspace; a new one starts with nothing of the last one's.
       this.upstreams.reset();
       this.tunnels.closeAll();
+      this.produced.clear();
     }
     this.identity = identity;
   }
@@ -292,6 +299,22 @@ class SocketListener implements EgressListener {
     return this.closing;
   }
 
+  /** Runs a server event handler; a throw is logged and ends that connection only. */
+  private contain(socket: Duplex, handler: () => void): void {
+    try {
+      handler();
+    } catch (err) {
+      this.core.logger.error(
+        {
+          workspaceId: this.identity.workspaceId,
+          error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+        },
+        'proxy handler failed',
+      );
+      socket.destroy();
+    }
+  }
+
   private context(method: string, route: AuditRecord['route']): RequestContext {
     const identity = this.identity;
     return {
@@ -302,6 +325,7 @@ class SocketListener implements EgressListener {
       entry: new AuditEntry(identity, method, route, this.core.clock, this.core.audit),
       upstreams: this.upstreams,
       tunnels: this.tunnels,
+      produced: this.produced,
     };
   }
 
@@ -439,11 +463,19 @@ class SocketListener implements EgressListener {
       return;
     }
     const ctx = this.context('INVALID', 'other');
-    const answer = refusal(
-      'bad_request',
-      'malformed-request',
-      `malformed HTTP request (${err.code ?? 'parse error'})`,
-    );
+    // Past `maxHeadersCount` (or the header size limit) the parser itself stops the request.
+    const answer =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? refusal(
+            'headers_too_large',
+            'too-many-headers',
+            `more than ${this.core.limits.maxHeaderCount} header lines, or headers too large`,
+          )
+        : refusal(
+            'bad_request',
+            'malformed-request',
+            `malformed HTTP request (${err.code ?? 'parse error'})`,
+          );
     ctx.entry.record.reason = answer.reason;
     ctx.entry.record.status = answer.status;
     writeRawAnswer(socket, answer);

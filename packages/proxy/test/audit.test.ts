@@ -29,6 +29,7 @@ const FIELDS: Array<keyof AuditRecord> = [
   'durationMs',
   'credential',
   'secrets',
+  'suspected',
   'route',
 ];
 

@@ -387,7 +387,8 @@ export const ops = {
     id: 'downloadArchive',
     method: 'GET',
     path: '/v1/workspaces/:wid/archive',
-    summary: "The workspace's files as one archive: tar.gz, or zip with `Accept: application/zip`",
+    summary:
+      "The workspace's files as one archive: tar.gz, zip with `Accept: application/zip`, or uncompressed tar with `Accept: application/x-tar`",
     description:
       'Streamed from the object store file by file (the files API view: regular files, executable bits and ' +
       'modification times kept). `?path=` limits it to a folder, entries named relative to it; a hostile ' +
@@ -398,7 +399,7 @@ export const ops = {
     query: archiveQuery,
     responses: {
       200: {
-        description: 'the archive (application/gzip or application/zip)',
+        description: 'the archive (application/gzip, application/zip or application/x-tar)',
         contentType: 'application/gzip',
       },
       400: { description: '`invalid_path`: a hostile `path`', schema: errorResponseSchema },

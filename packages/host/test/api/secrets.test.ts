@@ -176,7 +176,6 @@ describe('secrets API', () => {
     const bad: [string, Record<string, unknown>][] = [
       [`${base}/1bad`, { value: 'v', hosts: ['a.example'] }],
       [`${base}/with-dash`, { value: 'v', hosts: ['a.example'] }],
-      [`${base}/ok`, { value: 'line\r\nX-Injected: 1', hosts: ['a.example'] }],
       [`${base}/ok`, { value: 'v', hosts: [] }],
       [`${base}/ok`, { value: 'v', hosts: ['*.example.com'] }],
       [`${base}/ok`, { value: 'v', hosts: ['a.example:443'] }],
@@ -194,6 +193,35 @@ describe('secrets API', () => {
       expect((res.body.error as { code: string }).code).toBe('validation_failed');
     }
     expect(storedFiles(h.dataDir).filter((f) => f.path.includes('/secrets/'))).toEqual([]);
+  });
+
+  it('refuses a value or format that cannot travel in an HTTP header, with secret_value_invalid, and stores nothing', async () => {
+    h = await apiHarness();
+    const { workspaceId } = await h.conversation();
+    const url = `/v1/workspaces/${workspaceId}/secrets/token`;
+    const header = { hosts: ['a.example'], header: 'authorization' };
+    const bad: Record<string, unknown>[] = [
+      { value: 'line\r\nX-Injected: 1', hosts: ['a.example'] },
+      { value: 'tok\u20acn', hosts: ['a.example'] },
+      { value: 'caf\u00e9', hosts: ['a.example'] },
+      { value: 'nul\u0000byte', hosts: ['a.example'] },
+      { value: 'del\u007f', hosts: ['a.example'] },
+      { value: ' leading', hosts: ['a.example'] },
+      { value: 'trailing ', hosts: ['a.example'] },
+      { value: '\ud83d\udd11', hosts: ['a.example'] },
+      { ...header, value: 'ok-value', format: 'Bearer\u2003{value}' },
+      { ...header, value: 'ok-value', format: 'Bearer {value}\n' },
+    ];
+    for (const payload of bad) {
+      const res = await put(url, payload);
+      expect(res.status, JSON.stringify(payload)).toBe(400);
+      expect((res.body.error as { code: string }).code, JSON.stringify(payload)).toBe(
+        'secret_value_invalid',
+      );
+    }
+    expect(storedFiles(h.dataDir).filter((f) => f.path.includes('/secrets/'))).toEqual([]);
+    const good = await put(url, { ...header, value: 'a b\tc~!', format: 'Token {value}' });
+    expect(good.status).toBe(201);
   });
 
   it('caps the secrets of one scope', async () => {

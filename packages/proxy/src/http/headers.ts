@@ -16,14 +16,6 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
-/**
- * Header lines a request may carry. Node's parser keeps at most `maxHeadersCount` of them in
- * `rawHeaders` yet still frames the body by a later `Transfer-Encoding`, so every listener sets
- * `maxHeadersCount` to this plus one and refuses any request that reaches it: the framing
- * check then always reads the whole list the parser framed by.
- */
-export const DEFAULT_MAX_HEADER_COUNT = 100;
-
 /** Methods whose requests carry no body here: one that announces a body is refused. */
 const BODYLESS_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE']);
 

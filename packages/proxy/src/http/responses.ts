@@ -27,6 +27,7 @@ export type RefusalReason =
   | 'connect-failed'
   | 'upstream-failed'
   | 'upstream-tls-failed'
+  | 'upstream-invalid-response'
   | 'internal-error';
 
 /** A refusal the proxy answers itself: status, error code, message, and the reason for audit. */
@@ -49,6 +50,22 @@ export function denial(reason: DenyReason | SecretRefusalReason, message: string
     message,
     denied: true,
   };
+}
+
+/**
+ * The answer to a request refused for a placeholder: a denial (403), or 502 `secret_unusable`
+ * when the stored value itself cannot be sent.
+ */
+export function secretAnswer(reason: SecretRefusalReason, message: string): ProxyAnswer {
+  if (reason === 'secret-unusable')
+    return {
+      status: ERROR_STATUS.secret_unusable,
+      code: 'secret_unusable',
+      reason,
+      message,
+      denied: false,
+    };
+  return denial(reason, message);
 }
 
 export function refusal(

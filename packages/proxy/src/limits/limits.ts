@@ -1,4 +1,10 @@
-import { DEFAULT_MAX_HEADER_COUNT } from '../http/headers.js';
+/**
+ * Header lines a request may carry. Node's parser keeps at most `maxHeadersCount` of them in
+ * `rawHeaders` yet still frames the body by a later `Transfer-Encoding`, so every listener sets
+ * `maxHeadersCount` to this plus one and refuses any request that reaches it: the framing
+ * check then always reads the whole list the parser framed by.
+ */
+export const DEFAULT_MAX_HEADER_COUNT = 100;
 
 /**
  * What one workspace may hold of the proxy at once, and how long a quiet peer keeps what it

@@ -4,7 +4,6 @@ import { cidrContains, parseCidr, type Cidr } from './cidr.js';
 import { classifyAddress, embeddedIpv4, type AddressClass } from './classify.js';
 import type { CanonicalHost } from './host.js';
 import { parseIpAddress, type IpAddress } from './ip.js';
-import type { EgressPolicy } from '../policy/policy.js';
 
 /** Resolves a name to address texts. Injectable; the default is `dns.lookup` with `all: true`. */
 export type Resolver = (host: string) => Promise<string[]>;
@@ -51,20 +50,21 @@ export interface ResolveOptions {
   readonly timeoutMs: number;
 }
 
-function insideAllowPrivate(policy: EgressPolicy, address: IpAddress): boolean {
-  const covered = (a: IpAddress): boolean =>
-    policy.allowPrivate.some((range) => cidrContains(range, a));
+function isUnspecified(address: IpAddress): boolean {
+  return classifyAddress(address) === 'unspecified';
+}
+
+function insideAllowPrivate(allowPrivate: readonly Cidr[], address: IpAddress): boolean {
+  const covered = (a: IpAddress): boolean => allowPrivate.some((range) => cidrContains(range, a));
   if (covered(address)) return true;
   const inner = embeddedIpv4(address);
   return inner.length > 0 && inner.every(covered);
 }
 
 /** Whether the policy names exactly this address (a /32 or /128 entry), or every IPv4 it embeds. */
-function namedExactly(policy: EgressPolicy, address: IpAddress): boolean {
+function namedExactly(allowPrivate: readonly Cidr[], address: IpAddress): boolean {
   const named = (a: IpAddress): boolean =>
-    policy.allowPrivate.some(
-      (range) => range.prefix === range.bytes.length * 8 && cidrContains(range, a),
-    );
+    allowPrivate.some((range) => range.prefix === range.bytes.length * 8 && cidrContains(range, a));
   if (named(address)) return true;
   const inner = embeddedIpv4(address);
   return inner.length > 0 && inner.every(named);
@@ -109,13 +109,14 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T
 /**
  * Resolves an allowed host once and checks every address it resolves to: refused when any is
  * loopback, unspecified, link-local, private, carrier-grade NAT, multicast, broadcast, reserved,
- * a metadata address or one of this host's interface addresses, unless inside the policy's
- * private ranges. An IP literal is checked as is. No answer fails closed. The caller dials
+ * a metadata address or one of this host's interface addresses, unless inside `allowPrivate`
+ * (the policy's private ranges). The unspecified address (`0.0.0.0/8`, `::`) is refused whatever
+ * the ranges say: a connection to it reaches this host's own loopback services. An IP literal is checked as is. No answer fails closed. The caller dials
  * exactly the returned addresses.
  */
 export async function resolveChecked(
   host: CanonicalHost,
-  policy: EgressPolicy,
+  ranges: { readonly allowPrivate: readonly Cidr[] },
   options: ResolveOptions,
 ): Promise<AddressCheck> {
   let addresses: IpAddress[];
@@ -151,11 +152,21 @@ export async function resolveChecked(
       .filter((text): text is string => text !== undefined),
   );
   const bridges = options.bridgeNetworks();
+  const { allowPrivate } = ranges;
   for (const address of addresses) {
     const cls = classifyAddress(address, local);
+    if (cls === 'unspecified' || embeddedIpv4(address).some(isUnspecified)) {
+      const subject = host.kind === 'ip' ? `${host.value} is` : `${host.value} resolves to`;
+      return {
+        ok: false,
+        reason: 'private-address',
+        message: `${subject} the unspecified address, which is never a destination`,
+        address: address.text,
+      };
+    }
     if (needsExactName(address, cls, local, bridges)) {
-      if (namedExactly(policy, address)) continue;
-    } else if (cls === 'public' || insideAllowPrivate(policy, address)) continue;
+      if (namedExactly(allowPrivate, address)) continue;
+    } else if (cls === 'public' || insideAllowPrivate(allowPrivate, address)) continue;
     const subject = host.kind === 'ip' ? `${host.value} is` : `${host.value} resolves to`;
     return {
       ok: false,

@@ -1,6 +1,7 @@
 import { WorkcellError } from '@workcell/protocol';
-import { parseCidr, type Cidr } from '../net/cidr.js';
+import { cidrContains, parseCidr, type Cidr } from '../net/cidr.js';
 import { formatAuthority, type CanonicalHost } from '../net/host.js';
+import type { IpAddress } from '../net/ip.js';
 import {
   allowMatches,
   denyMatches,
@@ -37,9 +38,20 @@ export type PatternDecision =
       readonly message: string;
     };
 
+/** Whether a range holds the unspecified address of its family (`0.0.0.0` or `::`). */
+function containsUnspecified(range: Cidr): boolean {
+  const zero: IpAddress = {
+    family: range.family,
+    bytes: new Uint8Array(range.bytes.length),
+    text: range.family === 4 ? '0.0.0.0' : '::',
+  };
+  return cidrContains(range, zero);
+}
+
 /**
  * Parses `WORKCELL_EGRESS_ALLOW_PRIVATE`: comma-separated CIDRs or addresses. Refuses ranges
- * wider than /16, which would all but switch the private-address check off. Metadata addresses,
+ * wider than /16, which would all but switch the private-address check off, and any range holding
+ * the unspecified address (a connection to it reaches this host's own loopback services). Metadata addresses,
  * this host's own addresses and its container bridges are never unlocked by a range, only by
  * naming the exact address (see `net/resolve.ts`).
  */
@@ -64,6 +76,12 @@ export function parseCidrList(list: string, variable: string): Cidr[] {
           { variable, pattern: entry },
         );
       }
+      if (containsUnspecified(parsed))
+        throw new WorkcellError(
+          'validation_failed',
+          `${variable}: "${entry}" contains the unspecified address (${parsed.family === 4 ? '0.0.0.0' : '::'}), which is never a destination`,
+          { variable, pattern: entry },
+        );
       return parsed;
     });
 }

@@ -1,8 +1,8 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { refuse, type RequestContext } from '../context.js';
+import { refuse, type RequestContext } from './context.js';
 import { forwardableRequestHeaders, framingHeaders, type RequestFraming } from '../http/headers.js';
-import { relayRequest } from '../http/relay.js';
+import { relayRequest } from './relay.js';
 import { refusal } from '../http/responses.js';
 import {
   basePath,
@@ -104,7 +104,7 @@ export function forwardAnthropic(
     if (socket.remoteAddress) note();
     else socket.once('connect', note);
   });
-  relayRequest(req, res, upstreamReq, entry, (err) => {
+  relayRequest(ctx, req, res, upstreamReq, (err) => {
     ctx.core.logger.warn(
       { route: 'anthropic', code: (err as NodeJS.ErrnoException).code ?? null },
       'anthropic upstream failed',

@@ -1,10 +1,10 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { refuse, type RequestContext } from '../context.js';
+import { refuse, type RequestContext } from './context.js';
 import { forwardableHeaders, headerObject } from '../http/headers.js';
 import type { BodyBudget } from '../limits/body-budget.js';
 import { RETRY_AFTER_SECONDS } from '../limits/limits.js';
-import { wireUpstream } from '../http/relay.js';
+import { wireUpstream } from './relay.js';
 import { refusal } from '../http/responses.js';
 import { basePath, splitPathQuery, upstreamHostname, upstreamPort } from '../http/targets.js';
 import { TargetRefusal } from '../net/host.js';
@@ -325,7 +325,7 @@ export async function forwardBedrock(
     if (socket.remoteAddress) note();
     else socket.once('connect', note);
   });
-  wireUpstream(res, upstreamReq, entry, (err) => {
+  wireUpstream(ctx, res, upstreamReq, (err) => {
     ctx.core.logger.warn(
       { route: 'bedrock', code: (err as NodeJS.ErrnoException).code ?? null },
       'bedrock upstream failed',

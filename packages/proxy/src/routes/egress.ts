@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { refuse, refuseRaw, type RequestContext } from '../context.js';
+import { refuse, refuseRaw, type RequestContext } from './context.js';
 import {
   checkFraming,
   checkHeaderCount,
@@ -10,7 +10,7 @@ import {
   HeaderRefusal,
   type RequestFraming,
 } from '../http/headers.js';
-import { relayRequest } from '../http/relay.js';
+import { relayRequest } from './relay.js';
 import { denial, headerRefusal, refusal, type ProxyAnswer } from '../http/responses.js';
 import { parseAbsoluteTarget } from '../http/targets.js';
 import { dialChecked, type Dialed } from '../net/dial.js';
@@ -20,9 +20,9 @@ import { DEFAULT_PORT, type Transport } from '../policy/patterns.js';
 import { decideHost } from '../policy/policy.js';
 import { RETRY_AFTER_SECONDS } from '../limits/limits.js';
 import type { OpenTunnel } from './tunnels.js';
-import { refuseSecretsOutsideTls } from '../secrets/plain.js';
+import { refuseSecretsOutsideTls } from './plain-secrets.js';
 import { isBoundHost } from '../secrets/secrets.js';
-import { interceptTunnel } from '../tls/intercept.js';
+import { interceptTunnel } from './secret-tunnel.js';
 
 function badRequest(err: unknown): ProxyAnswer {
   if (err instanceof TargetRefusal) return refusal('bad_request', 'invalid-target', err.message);
@@ -157,7 +157,7 @@ export async function forwardAbsolute(
   });
   // The connection serves this one exchange: it closes when the container's response does.
   res.once('close', () => admitted.socket.destroy());
-  relayRequest(req, res, upstreamReq, ctx.entry, (err) => {
+  relayRequest(ctx, req, res, upstreamReq, (err) => {
     ctx.core.logger.warn(
       {
         host: target.host.value,

@@ -35,10 +35,36 @@ export function isBoundHost(secrets: readonly SecretBinding[], host: string): bo
 }
 
 export type SecretRefusalReason =
-  'secret-wrong-host' | 'secret-wrong-header' | 'secret-in-target' | 'secret-not-over-tls';
+  | 'secret-wrong-host'
+  | 'secret-wrong-header'
+  | 'secret-in-target'
+  | 'secret-not-over-tls'
+  | 'secret-in-header-name'
+  | 'secret-placeholder-altered'
+  | 'secret-unusable';
+
+/** A placeholder form that is forwarded but recorded: base64 outside `Basic`, or in a body. */
+export interface SuspectedPlaceholder {
+  readonly secret: string;
+  readonly form: 'base64' | 'body';
+}
+
+/** A value form the proxy wrote into a request, and the placeholder form it stands for. */
+export interface ProducedForm {
+  readonly secret: string;
+  readonly produced: string;
+  readonly placeholder: string;
+}
 
 export type SecretOutcome =
-  | { readonly ok: true; readonly headers: string[]; readonly used: string[] }
+  | {
+      readonly ok: true;
+      readonly headers: string[];
+      readonly used: string[];
+      /** Encoded forms of values the proxy wrote (Basic credentials), for the scrubber. */
+      readonly produced: ProducedForm[];
+      readonly suspected: SuspectedPlaceholder[];
+    }
   | {
       readonly ok: false;
       readonly secret: string;
@@ -53,6 +79,7 @@ export type SecretDestination =
 
 interface Basic {
   readonly scheme: string;
+  readonly token: string;
   readonly decoded: string;
 }
 
@@ -61,7 +88,12 @@ const BASIC = /^(basic)\s+([A-Za-z0-9+/=_-]+)\s*$/i;
 function decodeBasic(value: string): Basic | null {
   const m = BASIC.exec(value);
   if (!m) return null;
-  return { scheme: m[1] ?? 'Basic', decoded: Buffer.from(m[2] ?? '', 'base64').toString('latin1') };
+  const token = m[2] ?? '';
+  return {
+    scheme: m[1] ?? 'Basic',
+    token,
+    decoded: Buffer.from(token, 'base64').toString('latin1'),
+  };
 }
 
 function encodeBasic(scheme: string, decoded: string): string {
@@ -75,12 +107,85 @@ export function renderFormat(format: string, value: string): string {
   );
 }
 
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
+/** The `{basic:<user>}` encodings a format writes, as value form and placeholder form. */
+export function formatEncodings(
+  format: string,
+  value: string,
+  placeholder: string,
+): Array<{ produced: string; placeholder: string }> {
+  const out: Array<{ produced: string; placeholder: string }> = [];
+  for (const m of format.matchAll(/\{basic:([^{}]*)\}/g)) {
+    const user = m[1] ?? '';
+    out.push({
+      produced: Buffer.from(`${user}:${value}`, 'latin1').toString('base64'),
+      placeholder: Buffer.from(`${user}:${placeholder}`, 'latin1').toString('base64'),
+    });
   }
+  return out;
+}
+
+/** `text` percent-decoded until it no longer changes (at most four rounds). */
+function decodeRepeatedly(text: string): string {
+  let current = text;
+  for (let round = 0; round < 4; round += 1) {
+    let next: string;
+    try {
+      next = decodeURIComponent(current);
+    } catch {
+      next = current.replace(/%([0-9a-f]{2})/gi, (_m, hex: string) =>
+        String.fromCharCode(parseInt(hex, 16)),
+      );
+    }
+    if (next === current) break;
+    current = next;
+  }
+  return current;
+}
+
+/**
+ * Stretches of base64 (standard and URL-safe) that appear whenever the placeholder is encoded,
+ * at any of the three byte alignments; the groups touching the edges depend on the bytes around
+ * it and are left out.
+ */
+export function base64Fragments(placeholder: string): string[] {
+  const fragments = new Set<string>();
+  for (let shift = 0; shift < 3; shift += 1) {
+    const encoded = Buffer.concat([Buffer.alloc(shift), Buffer.from(placeholder, 'latin1')])
+      .toString('base64')
+      .replace(/=+$/, '');
+    const core = encoded.slice(shift === 0 ? 0 : 4, encoded.length - 4);
+    if (core.length < 8) continue;
+    fragments.add(core);
+    fragments.add(core.replace(/\+/g, '-').replace(/\//g, '_'));
+  }
+  return [...fragments];
+}
+
+/** Memo of `base64Fragments` by placeholder (placeholders are few and long-lived). */
+const fragmentMemo = new Map<string, string[]>();
+
+function fragmentsOf(placeholder: string): string[] {
+  let fragments = fragmentMemo.get(placeholder);
+  if (!fragments) {
+    if (fragmentMemo.size >= 4096) fragmentMemo.clear();
+    fragments = base64Fragments(placeholder);
+    fragmentMemo.set(placeholder, fragments);
+  }
+  return fragments;
+}
+
+/** Header values Node writes as they are: tab, printable ASCII and obs-text. */
+const SENDABLE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** The secret's value when it can travel in a header, else null (never throws). */
+function readValue(secret: SecretBinding): string | null {
+  let value: string;
+  try {
+    value = secret.value();
+  } catch {
+    return null;
+  }
+  return typeof value === 'string' && SENDABLE.test(value) ? value : null;
 }
 
 function refused(
@@ -93,6 +198,9 @@ function refused(
     'secret-wrong-header': `the placeholder of secret "${secret.name}" is accepted only in the ${secret.header ?? ''} header; the request was refused`,
     'secret-in-target': `the placeholder of secret "${secret.name}" is in the request target; placeholders are replaced only in headers, and the request was refused`,
     'secret-not-over-tls': `the placeholder of secret "${secret.name}" was sent to ${host} without TLS; secrets go only over HTTPS to their hosts, and the request was refused`,
+    'secret-in-header-name': `the placeholder of secret "${secret.name}" is in a header name; placeholders are replaced only in header values, and the request was refused`,
+    'secret-placeholder-altered': `the placeholder of secret "${secret.name}" was sent altered (another letter case or percent-encoded); only the placeholder exactly as given is replaced, and the request was refused`,
+    'secret-unusable': `the stored value or format of secret "${secret.name}" cannot be sent in an HTTP header (store it again with printable ASCII); the request was not sent`,
   };
   return { ok: false, secret: secret.name, reason, message: messages[reason] };
 }
@@ -100,7 +208,11 @@ function refused(
 /**
  * Checks one request's target and raw header list (`[name, value, ...]`) for the workspace's
  * placeholders and answers the headers to send (placeholders replaced) or the refusal. Headers
- * without a placeholder pass unchanged, in order and case.
+ * without a placeholder pass unchanged, in order and case. A placeholder exactly as given, in a
+ * header value (or inside Basic credentials), is replaced when the destination is one of its
+ * hosts inside terminated TLS; in the target, in a header name, or altered (other case,
+ * percent-encoded) it refuses the request wherever it goes. Base64 of a placeholder outside
+ * `Basic` is forwarded and reported in `suspected`.
  */
 export function applySecrets(
   secrets: readonly SecretBinding[],
@@ -109,35 +221,62 @@ export function applySecrets(
   rawHeaders: readonly string[],
 ): SecretOutcome {
   const { host } = destination;
-  if (secrets.length === 0) return { ok: true, headers: [...rawHeaders], used: [] };
-  const decodedTarget = safeDecode(target);
+  if (secrets.length === 0)
+    return { ok: true, headers: [...rawHeaders], used: [], produced: [], suspected: [] };
+  const lowerTarget = `${target}\n${decodeRepeatedly(target)}`.toLowerCase();
   for (const secret of secrets) {
-    if (target.includes(secret.placeholder) || decodedTarget.includes(secret.placeholder))
+    if (lowerTarget.includes(secret.placeholder.toLowerCase()))
       return refused(secret, 'secret-in-target', host);
   }
   const headers: string[] = [];
   const used = new Set<string>();
+  const produced: ProducedForm[] = [];
+  const suspected: SuspectedPlaceholder[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] ?? '';
     const lower = name.toLowerCase();
     let value = rawHeaders[i + 1] ?? '';
     for (const secret of secrets) {
+      const needle = secret.placeholder.toLowerCase();
+      if (lower.includes(needle) || decodeRepeatedly(lower).toLowerCase().includes(needle))
+        return refused(secret, 'secret-in-header-name', host);
       const inRaw = value.includes(secret.placeholder);
       const basic = inRaw ? null : decodeBasic(value);
       const inBasic = basic?.decoded.includes(secret.placeholder) ?? false;
-      if (!inRaw && !inBasic) continue;
+      if (!inRaw && !inBasic) {
+        const altered =
+          value.toLowerCase().includes(needle) ||
+          decodeRepeatedly(value).toLowerCase().includes(needle) ||
+          (basic?.decoded.toLowerCase().includes(needle) ?? false);
+        if (altered) return refused(secret, 'secret-placeholder-altered', host);
+        if (fragmentsOf(secret.placeholder).some((f) => value.includes(f)))
+          suspected.push({ secret: secret.name, form: 'base64' });
+        continue;
+      }
       if (!secret.hosts.includes(host)) return refused(secret, 'secret-wrong-host', host);
       if (destination.kind !== 'tls') return refused(secret, 'secret-not-over-tls', host);
       if (secret.header !== null && secret.header !== lower)
         return refused(secret, 'secret-wrong-header', host);
-      const real = secret.value();
-      if (secret.format !== null) value = renderFormat(secret.format, real);
-      else if (inRaw) value = value.split(secret.placeholder).join(real);
-      else if (basic)
+      const real = readValue(secret);
+      if (real === null || (secret.format !== null && !SENDABLE.test(secret.format)))
+        return refused(secret, 'secret-unusable', host);
+      if (secret.format !== null) {
+        value = renderFormat(secret.format, real);
+        for (const e of formatEncodings(secret.format, real, secret.placeholder))
+          produced.push({ secret: secret.name, ...e });
+      } else if (inRaw) value = value.split(secret.placeholder).join(real);
+      else if (basic) {
         value = encodeBasic(basic.scheme, basic.decoded.split(secret.placeholder).join(real));
+        produced.push({
+          secret: secret.name,
+          produced: value.slice(basic.scheme.length + 1),
+          placeholder: basic.token,
+        });
+      }
+      if (!SENDABLE.test(value)) return refused(secret, 'secret-unusable', host);
       used.add(secret.name);
     }
     headers.push(name, value);
   }
-  return { ok: true, headers, used: [...used] };
+  return { ok: true, headers, used: [...used], produced, suspected };
 }

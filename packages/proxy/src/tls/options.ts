@@ -1,7 +1,14 @@
 import type { SecureContext } from 'node:tls';
 import type { WorkcellCa } from './ca.js';
-import type { Interception } from './intercept.js';
 import { CertificateMinter } from './minter.js';
+
+/** What the proxy needs to terminate TLS for secret hosts; absent, every tunnel stays opaque. */
+export interface Interception {
+  readonly minter: CertificateMinter;
+  /** The roots upstream certificates must chain to (`loadUpstreamTrust`). */
+  readonly upstreamTrust: SecureContext;
+  readonly handshakeTimeoutMs: number;
+}
 
 /** How the proxy terminates TLS for secret hosts. */
 export interface InterceptionOptions {

@@ -71,6 +71,9 @@ export function connectUpstreamTls(
     tls.once('secureConnect', () => {
       clearTimeout(timer);
       tls.removeListener('error', onError);
+      // A verified connection may sit unused (a tunnel that sends no request): an error on it
+      // (a reset from the upstream) closes it and is never thrown.
+      tls.on('error', () => tls.destroy());
       resolve(tls);
     });
     const onError = (err: NodeJS.ErrnoException): void => {

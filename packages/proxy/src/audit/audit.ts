@@ -1,6 +1,6 @@
-import type { RefusalReason } from './http/responses.js';
-import type { DenyReason } from './policy/policy.js';
-import type { SecretRefusalReason } from './secrets/secrets.js';
+import type { RefusalReason } from '../http/responses.js';
+import type { DenyReason } from '../policy/policy.js';
+import type { SecretRefusalReason, SuspectedPlaceholder } from '../secrets/secrets.js';
 
 /** Why a request ended as it did: allowed, a policy denial, or a refusal by the proxy. */
 export type AuditReason =
@@ -42,6 +42,11 @@ export interface AuditRecord {
   credential: 'anthropic-api-key' | 'aws-sigv4' | null;
   /** Names of the workspace secrets substituted into this request, or whose placeholder it was refused for. */
   secrets: string[];
+  /**
+   * Placeholder forms the proxy forwarded without replacing (base64 outside Basic, or in the
+   * body): a container trying to move a placeholder where the proxy does not look.
+   */
+  suspected: SuspectedPlaceholder[];
   /** `tls`: one request inside a tunnel the proxy terminates because a secret is bound to its host. */
   route: 'anthropic' | 'bedrock' | 'connect' | 'http' | 'tls' | 'other';
 }
@@ -82,6 +87,7 @@ export class AuditEntry {
       durationMs: 0,
       credential: null,
       secrets: [],
+      suspected: [],
       route,
     };
   }

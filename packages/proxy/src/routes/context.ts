@@ -2,17 +2,18 @@ import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { SignatureV4 } from '@smithy/signature-v4';
 import type { Logger } from 'pino';
-import type { AuditEntry, AuditRecord, Identity } from './audit.js';
-import type { UpstreamAgents } from './http/upstream-agents.js';
-import { sendAnswer, writeRawAnswer, type ProxyAnswer } from './http/responses.js';
-import type { BodyBudget } from './limits/body-budget.js';
-import type { ProxyLimits } from './limits/limits.js';
-import type { ResolveOptions } from './net/resolve.js';
-import type { EgressPolicy } from './policy/policy.js';
-import type { AnthropicOperation } from './routes/anthropic-operations.js';
-import type { TunnelSet } from './routes/tunnels.js';
-import type { SecretSource } from './secrets/secrets.js';
-import type { Interception } from './tls/intercept.js';
+import type { AuditEntry, AuditRecord, Identity } from '../audit/audit.js';
+import type { UpstreamAgents } from '../http/upstream-agents.js';
+import { sendAnswer, writeRawAnswer, type ProxyAnswer } from '../http/responses.js';
+import type { BodyBudget } from '../limits/body-budget.js';
+import type { ProxyLimits } from '../limits/limits.js';
+import type { ResolveOptions } from '../net/resolve.js';
+import type { EgressPolicy } from '../policy/policy.js';
+import type { AnthropicOperation } from './anthropic-operations.js';
+import type { TunnelSet } from './tunnels.js';
+import type { ProducedForms } from '../secrets/host-scrubs.js';
+import type { SecretSource } from '../secrets/secrets.js';
+import type { Interception } from '../tls/options.js';
 
 export interface AnthropicRuntime {
   readonly upstream: URL;
@@ -55,6 +56,8 @@ export interface RequestContext {
   readonly upstreams: UpstreamAgents;
   /** The calling listener's open tunnels. */
   readonly tunnels: TunnelSet;
+  /** Encoded value forms the calling listener's requests carried, scrubbed from responses. */
+  readonly produced: ProducedForms;
 }
 
 function record(ctx: RequestContext, answer: ProxyAnswer): void {
