@@ -213,11 +213,13 @@ function resetCases(): Script[] {
 }
 
 function trickleCases(n: number): { script: Script; slowMs: number }[] {
+  // Each says `Connection: close`: the upstream ends the connection after a pause, and a pooled
+  // connection must not be reused for the sane request while that end is on its way.
   const answers = [
-    'HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world',
-    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n',
-    'HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\n\r\nok',
-    'HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\ntoo short',
+    'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 11\r\n\r\nhello world',
+    'HTTP/1.1 200 OK\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n',
+    'HTTP/1.1 200 O\x01K\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok',
+    'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 50\r\n\r\ntoo short',
   ];
   const out: { script: Script; slowMs: number }[] = [];
   while (out.length < n) {

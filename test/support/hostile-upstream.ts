@@ -41,7 +41,7 @@ export interface ScriptedUpstream {
   /** Connections accepted so far. */
   readonly accepted: number;
   readonly requests: ReceivedRequest[];
-  /** The answer to each request; the default answers 200 `ok` and keeps the connection. */
+  /** The answer to each request (a Content-Length or chunked body is read first); the default answers 200 `ok` and keeps the connection. */
   script: (req: ReceivedRequest) => Script;
   /** Resets (TCP RST) every open connection that has not sent a whole request. */
   resetIdle(): number;
@@ -78,6 +78,36 @@ function parseHead(head: string): (name: string) => string | undefined {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A body of `length` bytes at `from`, or null until it has all arrived. */
+function readLength(
+  buffer: Buffer,
+  from: number,
+  length: number,
+): { body: Buffer; next: number } | null {
+  if (buffer.length < from + length) return null;
+  return { body: buffer.subarray(from, from + length), next: from + length };
+}
+
+/** A chunked body at `from` (trailers skipped), or null until its last chunk has arrived. */
+function readChunked(buffer: Buffer, from: number): { body: Buffer; next: number } | null {
+  const parts: Buffer[] = [];
+  let at = from;
+  for (;;) {
+    const lineEnd = buffer.indexOf('\r\n', at);
+    if (lineEnd < 0) return null;
+    const size = parseInt(buffer.subarray(at, lineEnd).toString('latin1').split(';')[0] ?? '', 16);
+    if (Number.isNaN(size)) return { body: Buffer.concat(parts), next: buffer.length };
+    if (size === 0) {
+      const trailerEnd = buffer.indexOf('\r\n\r\n', lineEnd);
+      if (trailerEnd < 0) return null;
+      return { body: Buffer.concat(parts), next: trailerEnd + 4 };
+    }
+    if (buffer.length < lineEnd + 2 + size + 2) return null;
+    parts.push(buffer.subarray(lineEnd + 2, lineEnd + 2 + size));
+    at = lineEnd + 2 + size + 2;
+  }
+}
 
 /**
  * An upstream on `host` that reads each request (head, then a Content-Length body) and plays
@@ -124,10 +154,12 @@ export async function startScriptedUpstream(
       if (end < 0) return;
       const head = buffer.subarray(0, end).toString('latin1');
       const header = parseHead(head);
-      const length = Number(header('content-length') ?? '0');
-      if (buffer.length < end + 4 + length) return;
-      const body = buffer.subarray(end + 4, end + 4 + length);
-      buffer = buffer.subarray(end + 4 + length);
+      const framed = /chunked/i.test(header('transfer-encoding') ?? '')
+        ? readChunked(buffer, end + 4)
+        : readLength(buffer, end + 4, Number(header('content-length') ?? '0'));
+      if (framed === null) return;
+      const { body, next: rest } = framed;
+      buffer = buffer.subarray(rest);
       idle.delete(raw);
       const req: ReceivedRequest = { head, body, header };
       state.requests.push(req);
