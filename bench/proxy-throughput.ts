@@ -4,7 +4,8 @@
  * paths: the Anthropic route (a streamed HTTP response, as model replies are) and a CONNECT
  * tunnel. The proxy and the relay run in a child process of their own (bench/proxy-bench-server.ts),
  * the upstream and the client here. Goal: ratio >= 0.8.
- * Run: npx tsx bench/proxy-throughput.ts (BENCH_MB, default 256; BENCH_ROUNDS, default 7).
+ * Run: npx tsx bench/proxy-throughput.ts (BENCH_MB, default 256; BENCH_ROUNDS, default 7;
+ * BENCH_PROF=<dir> writes a CPU profile of the proxy process there).
  */
 import { spawn } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
@@ -92,9 +93,19 @@ function tunnel(socketPath: string, target: string): Promise<Socket> {
 async function main(): Promise<void> {
   const upstream = await startStreamingUpstream();
   const serverScript = fileURLToPath(new URL('./proxy-bench-server.ts', import.meta.url));
-  const server = spawn(process.execPath, ['--import', 'tsx', serverScript, String(upstream.port)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const server = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : []),
+      '--import',
+      'tsx',
+      serverScript,
+      String(upstream.port),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const { proxy, relay } = await new Promise<{
     proxy: { socketPath: string };
     relay: { socketPath: string };
