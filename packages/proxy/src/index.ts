@@ -1,4 +1,8 @@
-export { CredentialProxy, type CredentialProxyOptions, type EgressListener } from './proxy.js';
+export {
+  CredentialProxy,
+  type CredentialProxyOptions,
+  type EgressListener,
+} from './listener/proxy.js';
 export {
   DEFAULT_ANTHROPIC_OPERATIONS,
   parseAnthropicOperations,

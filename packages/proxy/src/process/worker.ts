@@ -1,6 +1,6 @@
 import { pino, type Logger } from 'pino';
 import type { AwsCredentials } from '../bedrock/signer.js';
-import { CredentialProxy, type EgressListener } from '../proxy.js';
+import { CredentialProxy, type EgressListener } from '../listener/proxy.js';
 import type { SecretBinding } from '../secrets/secrets.js';
 import { loadOrCreateCa } from '../tls/ca.js';
 import { loadUpstreamTrust } from '../tls/trust.js';
