@@ -687,6 +687,22 @@ export const ops = {
       401: { description: TICKET_REFUSED, schema: errorResponseSchema },
     },
   }),
+  interruptRun: op({
+    id: 'interruptRun',
+    method: 'POST',
+    path: '/v1/conversations/:cid/runs/:rid/interrupt',
+    summary: 'Interrupt a run: it ends with run.completed marked interrupted',
+    tag: 'runs',
+    auth: 'bearer',
+    params: runParams,
+    responses: {
+      202: {
+        description: 'interrupting',
+        schema: interruptAcceptedSchema,
+      },
+      409: { description: 'the run is not in progress on this host', schema: errorResponseSchema },
+    },
+  }),
   openTerminal: op({
     id: 'openTerminal',
     method: 'GET',
@@ -721,22 +737,6 @@ export const ops = {
         description: '`container_start_failed`, `host_at_capacity` or `shutting_down`',
         schema: errorResponseSchema,
       },
-    },
-  }),
-  interruptRun: op({
-    id: 'interruptRun',
-    method: 'POST',
-    path: '/v1/conversations/:cid/runs/:rid/interrupt',
-    summary: 'Interrupt a run: it ends with run.completed marked interrupted',
-    tag: 'runs',
-    auth: 'bearer',
-    params: runParams,
-    responses: {
-      202: {
-        description: 'interrupting',
-        schema: interruptAcceptedSchema,
-      },
-      409: { description: 'the run is not in progress on this host', schema: errorResponseSchema },
     },
   }),
   createWebhook: op({
