@@ -9,19 +9,8 @@ interface Call {
   path: string;
 }
 
-/** The client's own transport, which every call goes through: not a route of its own. */
-const TRANSPORT = new Set([
-  'constructor',
-  'raw',
-  'url',
-  'call',
-  'page',
-  'iterate',
-  'all',
-  'stream',
-  'execStream',
-  'putSecret',
-]);
+/** The client's helpers behind its calls (its transport is a base class): not calls of their own. */
+const HELPERS = new Set(['constructor', 'stream', 'execStream', 'putSecret']);
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -82,10 +71,10 @@ async function driveClient(): Promise<{ calls: Call[]; silent: string[] }> {
   };
 
   for (const [key, value] of Object.entries(client)) {
-    if (value !== null && typeof value === 'object' && !TRANSPORT.has(key)) await walk(key, value);
+    if (value !== null && typeof value === 'object' && !HELPERS.has(key)) await walk(key, value);
   }
   for (const key of Object.getOwnPropertyNames(WorkcellClient.prototype)) {
-    if (TRANSPORT.has(key)) continue;
+    if (HELPERS.has(key)) continue;
     const value = (client as unknown as Record<string, unknown>)[key];
     if (typeof value === 'function') await invoke(key, (value as Fn).bind(client));
   }
