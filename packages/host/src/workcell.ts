@@ -129,7 +129,7 @@ export async function createWorkcell(
     warmAgentEnv: warmAgentEnvironment(toRunOptions(agentPolicy.defaults)),
     trust,
   });
-  const catalog = new Catalog(objects);
+  const catalog = new Catalog(objects, clock);
   const { webhookPolicy, webhookEndpoints, dispatcher, webhooks } = wireWebhooks(config, {
     state,
     objects,
