@@ -26,10 +26,20 @@ export const initialAgentStream: AgentStreamState = {
   ready: null,
 };
 
-/** One step of the stream: the new state, and the SDK message to record, if the event carries one. */
+/** An agent event about an approval or a client tool call (`approvals/`). */
+export type AgentItemEvent = Extract<
+  AgentEvent,
+  { type: 'approval.requested' | 'approval.resolved' | 'tool.requested' | 'tool.resolved' }
+>;
+
+/**
+ * One step of the stream: the new state, the SDK message to record, if the event carries one,
+ * and the approval or client-tool event, if it is one.
+ */
 export interface AgentStreamStep {
   state: AgentStreamState;
   message: Record<string, unknown> | null;
+  item?: AgentItemEvent;
 }
 
 /**
@@ -67,6 +77,11 @@ export function applyAgentEvent(state: AgentStreamState, event: AgentEvent): Age
       };
     case 'run.failed':
       return { state: { ...state, ending: { error: agentError(event.error) } }, message: null };
+    case 'approval.requested':
+    case 'approval.resolved':
+    case 'tool.requested':
+    case 'tool.resolved':
+      return { state, message: null, item: event };
   }
 }
 
