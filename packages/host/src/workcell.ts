@@ -80,6 +80,7 @@ import type { ObjectStore } from './storage/object-store.js';
 import { TerminalService } from './terminal/terminal-service.js';
 import { systemClock, type Clock } from './time/clock.js';
 import { UsageService } from './usage/usage-service.js';
+import { ApprovalService, approvalSettings } from './approvals/index.js';
 
 /** Log paths that may carry secrets; pino replaces them before anything is written. */
 export const REDACT_PATHS = [
@@ -464,7 +465,18 @@ export async function createWorkcell(
       await sync.syncIn(tenant, workspaceId, slots.slot(record.slotId));
     }
   };
+  const approvals = new ApprovalService({
+    state,
+    catalog,
+    bus,
+    clock,
+    hostId: config.hostId,
+    webhooks,
+    logger: logger.child({ component: 'approvals' }),
+    settings: approvalSettings(config),
+  });
   const execute: ExecuteService = new ExecuteService({
+    approvals,
     catalog,
     containers: orchestrator,
     state,
@@ -643,6 +655,7 @@ export async function createWorkcell(
       clock,
     }),
     execute,
+    approvals,
     exec,
     control,
     agentSettings,
@@ -720,6 +733,7 @@ export async function createWorkcell(
       await gc.stop();
       await dispatcher.stop();
       control.close();
+      approvals.close();
       await bus.close();
       await listeners.close();
       await gateway.close();
