@@ -171,6 +171,8 @@ export interface Workcell {
   /** Re-attaches this host's containers and removes the rest; `listen()` runs it before serving. */
   reconcile(): Promise<ReconcileReport>;
   execute: ExecuteService;
+  /** Approvals and client tool calls of the runs on this host. */
+  approvals: ApprovalService;
   /** Commands run in workspace containers (`POST /v1/workspaces/:wid/exec`). */
   exec: ExecService;
   /** Interactive shells in workspace containers. */
@@ -703,6 +705,7 @@ export async function createWorkcell(
     gc,
     reconcile: reconcileContainers,
     execute,
+    approvals,
     exec,
     terminals,
     catalog,
