@@ -3,14 +3,20 @@ import {
   ITEM_ID,
   clientToolQualifiedName,
   type AgentAnswer,
+  type AgentEvent,
   type ClientTool,
 } from '@workcell/protocol';
 import type { Logger } from 'pino';
-import type { AgentItemEvent } from '../execute/agent-stream.js';
 import type { ApprovalRecord, ApprovalSettlement, StateStore } from '../state/state-store.js';
 import type { Clock, Timer } from '../time/clock.js';
 import type { WebhookEvents } from '../webhooks/publisher.js';
 import type { ApprovalSettings } from './service.js';
+
+/** An agent event about an approval or a client tool call. */
+export type AgentItemEvent = Extract<
+  AgentEvent,
+  { type: 'approval.requested' | 'approval.resolved' | 'tool.requested' | 'tool.resolved' }
+>;
 
 /** What a run lends its approvals: who it is, how to reach its agent, its log and its clock. */
 export interface RunItemsLink {

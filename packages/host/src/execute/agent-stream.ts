@@ -5,6 +5,7 @@ import {
   type ErrorBody,
   type ReadyFallbackReason,
 } from '@workcell/protocol';
+import type { AgentItemEvent } from '../approvals/index.js';
 import { stoppedOutcome, type Outcome, type StopReason } from './run-outcome.js';
 
 /** What the host has learnt from an agent's event stream so far. */
@@ -25,12 +26,6 @@ export const initialAgentStream: AgentStreamState = {
   ending: null,
   ready: null,
 };
-
-/** An agent event about an approval or a client tool call (`approvals/`). */
-export type AgentItemEvent = Extract<
-  AgentEvent,
-  { type: 'approval.requested' | 'approval.resolved' | 'tool.requested' | 'tool.resolved' }
->;
 
 /**
  * One step of the stream: the new state, the SDK message to record, if the event carries one,
