@@ -273,6 +273,21 @@ describe('approvals and client tools (real agent, real container)', () => {
           .replaceAll('API_PORT', apiUrl.port);
         const out = await docker('exec', '-u', '1000', container.id, 'python3', '-c', script);
         Object.assign(attempts, JSON.parse(out.trim().split('\n').at(-1) ?? '{}'));
+        // The probe sees the token where it is: planted in a process's environment, it is found.
+        const planted = await docker(
+          'exec',
+          '-u',
+          '1000',
+          '-e',
+          `PLANTED=${tokens[0] ?? ''}`,
+          container.id,
+          'python3',
+          '-c',
+          script,
+        );
+        attempts.plantedProbe = (
+          JSON.parse(planted.trim().split('\n').at(-1) ?? '{}') as { tokenInProc: string }
+        ).tokenInProc;
         // Every attempt failed: the approval still waits for a client.
         const [approval] = await host.wc.approvals.list(conversationId);
         expect(approval).toMatchObject({ id: approvalId, status: 'pending' });
@@ -290,6 +305,7 @@ describe('approvals and client tools (real agent, real container)', () => {
     expect(attempts.direct).toMatch(/^error/);
     // No process in the container carries the token in its environment or command line.
     expect(attempts.tokenInProc).toBe('absent');
+    expect(attempts.plantedProbe).toMatch(/^present in \/proc\/\d+\/environ$/);
     expect(dataOf(events, 'approval.resolved')).toEqual([
       expect.objectContaining({ decision: 'deny', reason: 'client' }),
     ]);
