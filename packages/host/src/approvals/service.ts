@@ -6,7 +6,7 @@ import {
   type ToolResultBody,
 } from '@workcell/protocol';
 import type { Logger } from 'pino';
-import type { Catalog } from '../catalog/catalog.js';
+import type { Catalog, ConversationRecord } from '../catalog/catalog.js';
 import { creationKey, nextCursor, pageOf, type PageRequest } from '../catalog/page.js';
 import type { ControlBus } from '../control/control-bus.js';
 import type { ControlMessage } from '../control/messages.js';
@@ -78,10 +78,12 @@ export class ApprovalService {
     conversationId: string,
     page: PageRequest,
   ): Promise<{ approvals: Approval[]; nextCursor: string | null }> {
-    await this.deps.catalog.getConversation(tenant, conversationId);
-    const items = (await this.deps.state.listApprovals(conversationId))
-      .filter((i) => i.record.tenant === tenant)
-      .map(approvalView);
+    const conversation = await this.deps.catalog.getConversation(tenant, conversationId);
+    const stored = (await this.deps.state.listApprovals(conversationId)).filter(
+      (i) => i.record.tenant === tenant,
+    );
+    const items: Approval[] = [];
+    for (const item of stored) items.push(approvalView(await this.orphaned(conversation, item)));
     const result = pageOf(items, (a) => creationKey(a.createdAt, a.id), page);
     return { approvals: result.items, nextCursor: nextCursor('approvals', result) };
   }
@@ -148,14 +150,36 @@ export class ApprovalService {
     kind: 'approval' | 'tool',
   ): Promise<StoredApproval> {
     // Another tenant's conversation is not found, as every other route answers it.
-    await this.deps.catalog.getConversation(tenant, conversationId);
+    const conversation = await this.deps.catalog.getConversation(tenant, conversationId);
     const stored = await this.deps.state.getApproval(conversationId, id);
     if (!stored || stored.record.tenant !== tenant || stored.record.kind !== kind)
       throw new WorkcellError(
         'not_found',
         `no ${kind === 'approval' ? 'approval' : 'tool call'} ${id} in this conversation`,
       );
-    return stored;
+    return this.orphaned(conversation, stored);
+  }
+
+  /**
+   * An item still pending whose run has ended without settling it (its host died) is denied
+   * with reason `interrupt` when it is next read: nobody can answer it any more.
+   */
+  private async orphaned(
+    conversation: ConversationRecord,
+    item: StoredApproval,
+  ): Promise<StoredApproval> {
+    if (item.settlement) return item;
+    const run = conversation.runs.find((r) => r.id === item.record.runId);
+    if (run?.status === 'running') return item;
+    const settlement: ApprovalSettlement = {
+      status: 'denied',
+      reason: 'interrupt',
+      message: null,
+      decidedAt: this.deps.clock.now(),
+    };
+    await this.deps.state.settleApproval(item.record.conversationId, item.record.id, settlement);
+    const now = await this.deps.state.getApproval(item.record.conversationId, item.record.id);
+    return now ?? { ...item, settlement };
   }
 
   private async settle(
