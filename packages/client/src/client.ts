@@ -1,4 +1,7 @@
 import type {
+  Approval,
+  ApprovalDecisionBody,
+  ToolResultBody,
   AdminContainer,
   ArchiveFormat,
   ArchiveUpload,
@@ -461,6 +464,46 @@ export class WorkcellClient extends Transport {
       interrupt: (runId: string, o?: RequestOptions) => c.interrupt(conversationId, runId, o),
     };
   }
+
+  readonly approvals = {
+    /** Every approval and client tool call of the conversation, oldest first (page after page). */
+    list: (conversationId: string, o: RequestOptions = {}): Promise<Approval[]> =>
+      this.all(`/v1/conversations/${id(conversationId)}/approvals`, 'approvals', o),
+    /** One page of `GET /v1/conversations/:cid/approvals?limit=&cursor=`. */
+    page: (conversationId: string, o: PageOptions = {}): Promise<Page<Approval>> =>
+      this.page(`/v1/conversations/${id(conversationId)}/approvals`, 'approvals', o),
+    /**
+     * `POST /v1/conversations/:cid/approvals/:approvalId`: allow (with `updatedInput`, optionally)
+     * or deny (with a `message` for the model). A second decision throws `approval_decided`.
+     */
+    decide: (
+      conversationId: string,
+      approvalId: string,
+      decision: ApprovalDecisionBody,
+      o: RequestOptions = {},
+    ): Promise<Approval> =>
+      this.call('POST', `/v1/conversations/${id(conversationId)}/approvals/${id(approvalId)}`, {
+        json: decision,
+        signal: o.signal,
+      }),
+  };
+
+  readonly toolResults = {
+    /**
+     * `POST /v1/conversations/:cid/tool-results/:callId`: the result of a client tool call
+     * (`tool.requested`). A second result throws `tool_call_answered`.
+     */
+    send: (
+      conversationId: string,
+      callId: string,
+      result: ToolResultBody,
+      o: RequestOptions = {},
+    ): Promise<Approval> =>
+      this.call('POST', `/v1/conversations/${id(conversationId)}/tool-results/${id(callId)}`, {
+        json: result,
+        signal: o.signal,
+      }),
+  };
 
   readonly egress = {
     /** `GET /v1/workspaces/:wid/egress`: the policy and the most recent proxy decisions. */

@@ -153,7 +153,7 @@ export async function createWorkcell(
     messages,
   });
 
-  const { execute, exec, terminals } = wireWork(config, {
+  const { execute, approvals, exec, terminals } = wireWork(config, {
     catalog,
     workspaces,
     state,
@@ -169,6 +169,7 @@ export async function createWorkcell(
     orchestrator,
     slots,
     terminalActivity,
+    bus,
   });
   const control = new CrossHostControl({
     bus,
@@ -208,6 +209,7 @@ export async function createWorkcell(
     }),
     webhooks: new WebhookRegistry({ endpoints: webhookEndpoints, policy: webhookPolicy, clock }),
     execute,
+    approvals,
     exec,
     control,
     agentSettings,
@@ -251,6 +253,7 @@ export async function createWorkcell(
     gc,
     reconcile: reconcileContainers,
     execute,
+    approvals,
     exec,
     terminals,
     catalog,
@@ -281,6 +284,7 @@ export async function createWorkcell(
       await gc.stop();
       await dispatcher.stop();
       control.close();
+      approvals.close();
       await bus.close();
       await listeners.close();
       await gateway.close();

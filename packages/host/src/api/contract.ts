@@ -1,4 +1,5 @@
 import {
+  approvalSchema,
   adminContainerSchema,
   archiveUploadSchema,
   containerSchema,
@@ -26,6 +27,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { adminOps } from './contract/admin.js';
 import { agentOps } from './contract/agent.js';
+import { approvalOps } from './contract/approvals.js';
 import { archiveOps } from './contract/archive.js';
 import { conversationOps } from './contract/conversations.js';
 import { egressOps } from './contract/egress.js';
@@ -62,6 +64,7 @@ export const ops = {
   ...secretOps,
   ...conversationOps,
   ...runOps,
+  ...approvalOps,
   ...terminalOps,
   ...webhookOps,
   ...ticketOps,
@@ -93,6 +96,7 @@ export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   Webhook: webhookSchema,
   CreatedWebhook: createdWebhookSchema,
   Ticket: ticketSchema,
+  Approval: approvalSchema,
   WebhookList: webhookListSchema,
   WebhookPayload: webhookPayloadSchema,
 };

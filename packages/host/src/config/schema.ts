@@ -360,6 +360,11 @@ export const configSchema = z.object({
   runTimeoutMs: intFrom(1000, 24 * 3600 * 1000)
     .default(1_800_000)
     .describe("A run's wall-clock limit."),
+  approvalTimeoutMs: intFrom(1000, 30 * 24 * 3600 * 1000)
+    .default(86_400_000)
+    .describe(
+      'How long an approval or client tool call waits for a client before it is denied (reason `timeout`); the wait does not count against the run timeout.',
+    ),
   execTimeoutMs: intFrom(1000, 24 * 3600 * 1000)
     .default(600_000)
     .describe(
@@ -540,6 +545,7 @@ export const ENV_NAMES = {
   terminalMaxPerWorkspace: 'WORKCELL_TERMINAL_MAX_PER_WORKSPACE',
   terminalMaxPerHost: 'WORKCELL_TERMINAL_MAX_PER_HOST',
   runTimeoutMs: 'WORKCELL_RUN_TIMEOUT_MS',
+  approvalTimeoutMs: 'WORKCELL_APPROVAL_TIMEOUT_MS',
   execTimeoutMs: 'WORKCELL_EXEC_TIMEOUT_MS',
   execMaxOutputBytes: 'WORKCELL_EXEC_MAX_OUTPUT_BYTES',
   gcIntervalMs: 'WORKCELL_GC_INTERVAL_MS',

@@ -14,6 +14,9 @@ const SSE_DESCRIPTION =
   '(`{runId, conversationId, workspaceId, agent}`: `agent` is the effective agent settings, MCP header values redacted), ' +
   '`user.message` (`{content}` as sent, right after `run.started`), ' +
   '`message` (one Claude Agent SDK message, `stream_event` partials included), ' +
+  '`approval.requested` (`{approvalId, toolUseId, toolName, input}`: a tool call waits for a decision), ' +
+  '`approval.resolved` (`{approvalId, decision, reason}`, reason `client`, `timeout` or `interrupt`), ' +
+  '`tool.requested` (`{callId, name, input}`: a client tool call waits for its result), `tool.resolved` (`{callId, isError, reason}`), ' +
   '`run.completed` (the result summary) or `run.failed` (`{code, message}`). A comment line is sent every 15 s. ' +
   'Clients should ignore event names they do not know.';
 
