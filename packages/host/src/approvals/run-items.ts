@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { ApprovalRecord, ApprovalSettlement, StateStore } from '../state/state-store.js';
 import type { Clock, Timer } from '../time/clock.js';
 import type { WebhookEvents } from '../webhooks/publisher.js';
-import type { ApprovalSettings } from './service.js';
+import type { ApprovalSettings } from './settings.js';
 
 /** An agent event about an approval or a client tool call. */
 export type AgentItemEvent = Extract<
