@@ -190,3 +190,12 @@ export {
   type TerminalEndReason,
   type TerminalServerMessage,
 } from './terminal.js';
+export {
+  CLAUDE_CODE_EXTRA_TOOLS,
+  TOOLSET_TOOLS,
+  TOOLSET_TOOL_NAMES,
+  toClaudeCodeInput,
+  toToolsetInput,
+  toolsetNameOf,
+  type ToolsetToolName,
+} from './toolset.js';

@@ -45,6 +45,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { TICKETS_PER_TENANT_PER_TTL } from '../auth/tickets.js';
 import { putSecretBody } from '../secrets/input.js';
+import { MANAGED_AGENTS_OPERATIONS } from '../managed-agents/operations.js';
 import { parseInput } from './validate.js';
 
 /**
@@ -84,7 +85,8 @@ export interface Operation {
     | 'webhooks'
     | 'tickets'
     | 'admin'
-    | 'operations';
+    | 'operations'
+    | 'managed-agents';
   /**
    * `bearer`: a tenant token; `bearer-or-query`: also a single-use `?ticket=` (browsers'
    * EventSource and WebSocket) or, kept for older clients, `?access_token=`; `admin`: an admin token.
@@ -905,7 +907,10 @@ export const ops = {
   }),
 } as const;
 
-export const OPERATIONS: readonly Operation[] = Object.values(ops);
+export const OPERATIONS: readonly Operation[] = [
+  ...Object.values(ops),
+  ...MANAGED_AGENTS_OPERATIONS,
+];
 
 // ---- registering a route from its operation ---------------------------------------------------
 

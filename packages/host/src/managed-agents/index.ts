@@ -1,0 +1,8 @@
+export { createManagedAgents, type ManagedAgents, type ManagedAgentsSettings } from './service.js';
+export { registerManagedAgents } from './register.js';
+export {
+  MANAGED_AGENTS_OPERATIONS,
+  isManagedAgentsUrl,
+  maOps,
+  type ManagedAgentsOperation,
+} from './operations.js';
