@@ -36,7 +36,11 @@ describe('Managed Agents quickstart through the official SDK', () => {
       environment_id: environment.id,
       title: 'Quickstart session',
     });
-    expect(session).toMatchObject({ type: 'session', status: 'idle', environment_id: environment.id });
+    expect(session).toMatchObject({
+      type: 'session',
+      status: 'idle',
+      environment_id: environment.id,
+    });
     expect(session.id).toMatch(/^sesn_/);
 
     const prompt = [
@@ -61,7 +65,8 @@ describe('Managed Agents quickstart through the official SDK', () => {
     const ends = events.filter((e) => e.type === 'span.model_request_end');
     expect(ends.length).toBeGreaterThanOrEqual(2);
     for (const end of ends)
-      if (end.type === 'span.model_request_end') expect(end.model_usage.output_tokens).toBeGreaterThan(0);
+      if (end.type === 'span.model_request_end')
+        expect(end.model_usage.output_tokens).toBeGreaterThan(0);
     const idle = events.at(-1);
     if (idle?.type === 'session.status_idle') expect(idle.stop_reason.type).toBe('end_turn');
 

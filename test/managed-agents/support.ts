@@ -37,6 +37,9 @@ export async function streamUntil(
 }
 
 /** One text `user.message`. */
-export function userText(text: string): { type: 'user.message'; content: { type: 'text'; text: string }[] } {
+export function userText(text: string): {
+  type: 'user.message';
+  content: { type: 'text'; text: string }[];
+} {
   return { type: 'user.message', content: [{ type: 'text', text }] };
 }
