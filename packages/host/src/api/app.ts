@@ -4,7 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/tokens.js';
 import type { ApiServices, RouteEntry } from './context.js';
 import { authenticateRequest } from './authenticate.js';
-import { registerManagedAgents } from '../managed-agents/index.js';
+import { registerManagedAgents } from './managed-agents/register.js';
 import { registerConsole } from './console.js';
 import { registerCors } from './cors.js';
 import { sendError } from './errors.js';

@@ -1,5 +1,4 @@
 export { createManagedAgents, type ManagedAgents, type ManagedAgentsSettings } from './service.js';
-export { registerManagedAgents } from './register.js';
 export {
   MANAGED_AGENTS_OPERATIONS,
   isManagedAgentsUrl,

@@ -8,7 +8,7 @@ import type { WorkspaceRemover } from '../execute/workspace-removal.js';
 import type { BufferedEvent } from '../state/state-store.js';
 import type { AgentService, AgentVersion } from './agents.js';
 import type { EnvironmentService } from './environments.js';
-import { AnthropicApiError, anthropicError, conflict, notFound } from './errors.js';
+import { AnthropicApiError, conflict, notFound, statusOf } from './errors.js';
 import { newResourceId } from './ids.js';
 import type { RecordStore } from './record-store.js';
 import type { SendableEvent } from './schemas.js';
@@ -140,7 +140,7 @@ export class SessionService {
     const agent = await this.deps.agents
       .retrieve(tenant, ref.id, ref.version)
       .catch((err: unknown) => {
-        throw anthropicError(err).status === 404
+        throw statusOf(err) === 404
           ? new AnthropicApiError('invalid_request_error', `agent: ${ref.id} not found`)
           : err;
       });
@@ -149,7 +149,7 @@ export class SessionService {
     const environment = await this.deps.environments
       .usable(tenant, body.environment_id)
       .catch((err: unknown) => {
-        throw anthropicError(err).status === 404
+        throw statusOf(err) === 404
           ? new AnthropicApiError(
               'invalid_request_error',
               `environment_id: ${body.environment_id} not found`,
@@ -507,7 +507,8 @@ export class SessionService {
     waiting: InboxEntry[],
     err: unknown,
   ): Promise<void> {
-    const { message } = anthropicError(err);
+    const message =
+      err instanceof Error && statusOf(err) < 500 ? err.message : 'the turn could not start';
     await this.locked(id, async () => {
       const record = await this.record(tenant, id);
       const conversation = await this.deps.catalog.getConversation(tenant, record.conversationId);

@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import type { SseHub } from '../api/sse.js';
-import { unsupported, sendAnthropicError } from './errors.js';
+import type { SseHub } from '../sse.js';
+import { AnthropicApiError, unsupported } from '../../managed-agents/errors.js';
 import {
   maOps,
   UNSUPPORTED_OPERATIONS,
   UNSUPPORTED_RESOURCES,
   type ManagedAgentsOperation,
-} from './operations.js';
-import { paginate } from './page.js';
+} from '../../managed-agents/operations.js';
+import { paginate } from '../../managed-agents/page.js';
 import {
   agentCreateBody,
   agentUpdateBody,
@@ -25,10 +25,10 @@ import {
   vaultCreateBody,
   vaultUpdateBody,
   type SendableEvent,
-} from './schemas.js';
-import type { ManagedAgents } from './service.js';
+} from '../../managed-agents/schemas.js';
+import type { ManagedAgents } from '../../managed-agents/service.js';
 import { streamSession } from './stream.js';
-import { AnthropicApiError } from './errors.js';
+import { sendAnthropicError } from './errors.js';
 
 type Parsed<S> = S extends z.ZodType ? z.output<S> : undefined;
 interface Input<O extends ManagedAgentsOperation> {

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import type { ApiServices } from '../api/context.js';
-import type { SseHub } from '../api/sse.js';
+import type { ApiServices } from '../context.js';
+import type { SseHub } from '../sse.js';
 import { registerManagedAgentsRoutes } from './routes.js';
-import { createManagedAgents } from './service.js';
+import { createManagedAgents } from '../../managed-agents/service.js';
 
 /** Builds the Managed Agents services on the API's and registers their routes. */
 export function registerManagedAgents(app: FastifyInstance, s: ApiServices, hub: SseHub): void {

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { SseHub, SseWriter } from '../api/sse.js';
-import type { SessionService } from './sessions.js';
-import type { SessionEvent } from './translate-events.js';
+import type { SseHub, SseWriter } from '../sse.js';
+import type { SessionService } from '../../managed-agents/sessions.js';
+import type { SessionEvent } from '../../managed-agents/translate-events.js';
 
 /** One event in the SSE framing the SDK's `Stream` reads: `event:` its type, `data:` its JSON. */
 export function formatEvent(event: SessionEvent): string {
