@@ -249,7 +249,7 @@ export const configSchema = z.object({
     'Whether a workspace or message may replace the system prompt (`systemPrompt`); otherwise only `appendSystemPrompt` is accepted.',
   ),
   managedAgentsUnrestricted: booleanFlag.describe(
-    'Whether a Managed Agents environment may use `networking: unrestricted`, served as the operator\'s whole egress list (public hosts only; private, metadata and host addresses stay refused). Refused with 400 otherwise.',
+    "Whether a Managed Agents environment may use `networking: unrestricted`, served as the operator's whole egress list (public hosts only; private, metadata and host addresses stay refused). Refused with 400 otherwise.",
   ),
   egressAllow: z
     .string()
