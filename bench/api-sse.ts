@@ -74,15 +74,13 @@ async function startApi(): Promise<Api> {
   const unused = {} as never;
   const execute = new ExecuteService({
     catalog,
-    containers: unused,
+    workspaces: unused,
     state,
     events,
-    sync: unused,
     logger,
     settings: {
       runTimeoutMs: 60_000,
       maxPromptBytes: 1024,
-      leaseTtlMs: 30_000,
       eventBufferTtlMs: 60_000,
     },
   });

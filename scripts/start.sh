@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" -eq 0 ]; then ./scripts/setup-machine.sh; else sudo ./scripts/setup-machine.sh; fi
+# The host runs on the supported LTS of image/node-version (staged from the npm registry when
+# the machine's Node is older).
+node_dir=$(./scripts/host-node.sh)
+if [ -n "$node_dir" ]; then export PATH="$node_dir:$PATH"; fi
+
 # Installs exactly the lock file's versions when node_modules is missing or older than it.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund

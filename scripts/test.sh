@@ -15,6 +15,12 @@ if ! docker info --format '{{json .Runtimes}}' | grep -q '"runsc"'; then
   echo "[test] Docker has no runsc runtime (scripts/setup-machine.sh registers it)"; exit 1
 fi
 
+# The host and every test run on the supported LTS of image/node-version (staged from the npm
+# registry when the machine's Node is older).
+node_dir=$(./scripts/host-node.sh)
+if [ -n "$node_dir" ]; then export PATH="$node_dir:$PATH"; fi
+echo "[test] node $(node --version)"
+
 # Installs exactly the lock file's versions, and only when node_modules is missing or older
 # than the lock file.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -32,43 +32,28 @@ import type {
   WorkspaceDetail,
   WrittenFile,
 } from '@workcell/protocol';
-import { errorFromResponse, unreachable } from './errors.js';
+import { errorFromResponse } from './errors.js';
 import { readExecEvents } from './exec-stream.js';
 import { RunEventStream, type ReconnectOptions } from './run-stream.js';
+import {
+  Transport,
+  type Page,
+  type PageOptions,
+  type RequestOptions,
+  type TransportOptions,
+  type UploadBody,
+} from './transport.js';
 
-export interface WorkcellClientOptions {
-  /** Where the host listens, e.g. `http://127.0.0.1:8080`; empty for the page's own origin (browsers). */
-  baseUrl?: string;
-  /** An API token (`WORKCELL_API_TOKENS`); sent as `Authorization: Bearer`. */
-  token?: string;
-  /** The fetch to use; the global one by default. */
-  fetch?: typeof fetch;
+export type { Page, PageOptions, RequestOptions, UploadBody } from './transport.js';
+
+export interface WorkcellClientOptions extends TransportOptions {
   /** How run event streams reconnect after a dropped connection. */
   reconnect?: ReconnectOptions;
-}
-
-export interface RequestOptions {
-  signal?: AbortSignal;
-}
-
-/** Which page of a list: `cursor` is the previous page's `nextCursor`; `limit` 1-1000 (host default 100). */
-export interface PageOptions extends RequestOptions {
-  limit?: number;
-  cursor?: string;
-}
-
-/** One page of a list; `nextCursor` is null on the last page. */
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
 }
 
 export interface StreamOptions extends RequestOptions {
   reconnect?: ReconnectOptions;
 }
-
-/** Bytes for an upload: whatever fetch takes as a body (a stream is sent as it is read). */
-export type UploadBody = string | Uint8Array | ArrayBuffer | Blob | ReadableStream<Uint8Array>;
 
 /** A file's bytes as a stream, with what the host said about them. */
 export interface FileDownload {
@@ -116,8 +101,6 @@ export interface StartedRun {
   conversationId: string;
 }
 
-type Query = Record<string, string | undefined>;
-
 /** Encodes each segment of a workspace path, keeping its slashes. */
 function filePath(path: string): string {
   return path
@@ -126,6 +109,13 @@ function filePath(path: string): string {
     .map((segment) => encodeURIComponent(segment))
     .join('/');
 }
+
+/** The `Accept` header that asks for each download format. */
+const ARCHIVE_ACCEPT: Readonly<Record<ArchiveFormat, string>> = {
+  'tar.gz': 'application/gzip',
+  tar: 'application/x-tar',
+  zip: 'application/zip',
+};
 
 const id = (value: string): string => encodeURIComponent(value);
 
@@ -145,127 +135,15 @@ const messageBody = (content: MessageContent, agent?: MessageAgentInput): PostMe
  * for await (const ev of wc.conversations.send(conv.id, 'hello')) console.log(ev.event, ev.data);
  * ```
  */
-export class WorkcellClient {
-  readonly baseUrl: string;
-  private readonly token: string | undefined;
-  private readonly fetchImpl: typeof fetch;
+export class WorkcellClient extends Transport {
   private readonly reconnect: ReconnectOptions;
 
   constructor(options: WorkcellClientOptions = {}) {
-    this.baseUrl = (options.baseUrl ?? '').replace(/\/+$/, '');
-    this.token = options.token;
-    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    super(options);
     this.reconnect = options.reconnect ?? {};
   }
 
-  // ---- transport ------------------------------------------------------------------------------
-
-  private url(path: string, query?: Query): string {
-    let url = `${this.baseUrl}${path}`;
-    const entries = Object.entries(query ?? {}).filter(
-      (e): e is [string, string] => e[1] !== undefined,
-    );
-    if (entries.length > 0) url += `?${new URLSearchParams(entries).toString()}`;
-    return url;
-  }
-
-  /** Sends a request and answers the response, whatever its status (network failures throw). */
-  async raw(
-    method: string,
-    path: string,
-    init: {
-      query?: Query;
-      json?: unknown;
-      body?: UploadBody;
-      headers?: Record<string, string>;
-      signal?: AbortSignal;
-    } = {},
-  ): Promise<Response> {
-    const headers = new Headers(init.headers);
-    if (this.token) headers.set('authorization', `Bearer ${this.token}`);
-    let body: RequestInit['body'];
-    if (init.json !== undefined) {
-      headers.set('content-type', 'application/json');
-      body = JSON.stringify(init.json);
-    } else if (init.body !== undefined) {
-      if (!headers.has('content-type')) headers.set('content-type', 'application/octet-stream');
-      body = init.body as RequestInit['body'];
-    }
-    const url = this.url(path, init.query);
-    const request: RequestInit & { duplex?: 'half' } = { method, headers };
-    if (body !== undefined) request.body = body;
-    if (init.signal) request.signal = init.signal;
-    // A stream body needs half-duplex mode in fetch (Node requires it to be said).
-    if (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream)
-      request.duplex = 'half';
-    try {
-      return await this.fetchImpl(url, request);
-    } catch (err) {
-      if (init.signal?.aborted) throw err;
-      throw unreachable(url, err);
-    }
-  }
-
-  /** Sends a request; a non-2xx answer throws; answers the JSON body (undefined when empty). */
-  private async call<T>(
-    method: string,
-    path: string,
-    init: Parameters<WorkcellClient['raw']>[2] = {},
-    okStatuses: readonly number[] = [],
-  ): Promise<T> {
-    const res = await this.raw(method, path, init);
-    if (!res.ok && !okStatuses.includes(res.status)) throw await errorFromResponse(res);
-    const text = await res.text();
-    return (text ? JSON.parse(text) : undefined) as T;
-  }
-
-  /** One page of the list at `path`, its items under `field`. */
-  private async page<T>(
-    path: string,
-    field: string,
-    o: PageOptions,
-    query: Query = {},
-  ): Promise<Page<T>> {
-    const body = await this.call<Record<string, unknown>>('GET', path, {
-      query: {
-        ...query,
-        limit: o.limit === undefined ? undefined : String(o.limit),
-        cursor: o.cursor,
-      },
-      signal: o.signal,
-    });
-    return {
-      items: (body[field] ?? []) as T[],
-      nextCursor: (body.nextCursor as string | null | undefined) ?? null,
-    };
-  }
-
-  /** Every item of the list at `path`, page after page, as they are needed. */
-  private async *iterate<T>(
-    path: string,
-    field: string,
-    o: Omit<PageOptions, 'cursor'>,
-    query: Query = {},
-  ): AsyncGenerator<T> {
-    let cursor: string | undefined;
-    do {
-      const page: Page<T> = await this.page<T>(path, field, { ...o, cursor }, query);
-      yield* page.items;
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor !== undefined);
-  }
-
-  private async all<T>(
-    path: string,
-    field: string,
-    o: RequestOptions,
-    query: Query = {},
-  ): Promise<T[]> {
-    const out: T[] = [];
-    for await (const item of this.iterate<T>(path, field, { signal: o.signal, limit: 1000 }, query))
-      out.push(item);
-    return out;
-  }
+  // ---- streams ----------------------------------------------------------------------------------
 
   private stream(
     open: (signal: AbortSignal) => Promise<Response>,
@@ -423,8 +301,9 @@ export class WorkcellClient {
 
   readonly archives = {
     /**
-     * `GET /v1/workspaces/:wid/archive`: the workspace's files as a stream, `tar.gz` (default) or
-     * `zip`; `path` limits it to a folder (entries named relative to it).
+     * `GET /v1/workspaces/:wid/archive`: the workspace's files as a stream, `tar.gz` (default),
+     * `zip`, or uncompressed `tar` (the fastest); `path` limits it to a folder (entries named
+     * relative to it).
      */
     download: async (
       workspaceId: string,
@@ -433,7 +312,7 @@ export class WorkcellClient {
       const format = o.format ?? 'tar.gz';
       const res = await this.raw('GET', `/v1/workspaces/${id(workspaceId)}/archive`, {
         query: { path: o.path },
-        headers: { accept: format === 'zip' ? 'application/zip' : 'application/gzip' },
+        headers: { accept: ARCHIVE_ACCEPT[format] },
         signal: o.signal,
       });
       if (!res.ok) throw await errorFromResponse(res);

@@ -30,7 +30,7 @@ export type { WorkspaceSync } from './containers/workspace-sync.js';
 export { systemClock, ManualClock, SetTimeClock, type Clock, type Timer } from './time/clock.js';
 export {
   LEASES,
-  runLeaseName,
+  workspaceLockName,
   poolLeaseName,
   gcLeaseName,
   leaseHolder,

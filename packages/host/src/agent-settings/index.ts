@@ -8,4 +8,9 @@ export { mergeSettings, redactSettings, toRunOptions } from './merge.js';
 export { mcpEgressPatterns } from './mcp-hosts.js';
 export { AgentSettingsPolicy, type AgentSettingsPolicyOptions } from './policy.js';
 export { AgentSettingsStore } from './store.js';
-export { AgentSettingsService, type ResolvedAgent, type WorkspaceAgentView } from './service.js';
+export {
+  AgentSettingsService,
+  workspaceMcpEgress,
+  type ResolvedAgent,
+  type WorkspaceAgentView,
+} from './service.js';

@@ -102,7 +102,20 @@ export class AgentSettingsService {
 
   /** The egress patterns of the workspace's MCP servers (the operator's and its own). */
   async mcpEgress(tenant: string, workspaceId: string): Promise<EgressPattern[]> {
-    const workspace = await this.deps.store.get(tenant, workspaceId);
-    return mcpEgressPatterns(mergeSettings(this.deps.policy.defaults, workspace));
+    return workspaceMcpEgress(this.deps)(tenant, workspaceId);
   }
+}
+
+/**
+ * The egress patterns a workspace's MCP servers need (its stored settings over the operator's
+ * defaults), read from the store alone, so the egress policy can ask before the service exists.
+ */
+export function workspaceMcpEgress(deps: {
+  store: Pick<AgentSettingsStore, 'get'>;
+  policy: Pick<AgentSettingsPolicy, 'defaults'>;
+}): (tenant: string, workspaceId: string) => Promise<EgressPattern[]> {
+  return async (tenant, workspaceId) =>
+    mcpEgressPatterns(
+      mergeSettings(deps.policy.defaults, await deps.store.get(tenant, workspaceId)),
+    );
 }

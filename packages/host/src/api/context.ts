@@ -12,7 +12,7 @@ import type { CrossHostControl } from '../control/cross-host.js';
 import type { ExecService } from '../exec/exec-service.js';
 import type { RunService } from '../execute/execute-service.js';
 import type { RunEventLog } from '../execute/run-events.js';
-import type { WorkspaceRemover } from '../execute/workspace-removal.js';
+import type { WorkspaceRemover } from '../workspace/workspace-removal.js';
 import type { FilesService } from '../files/files-service.js';
 import type { ArchiveService } from '../archive/archive-service.js';
 import type { AuditTrail } from '../egress/gateway.js';

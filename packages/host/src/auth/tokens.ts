@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Who a request acts for. */
 export interface Principal {
@@ -47,4 +47,18 @@ export class TokenAuthenticator {
     }
     return found;
   }
+}
+
+/**
+ * The configured API tokens, or, when none are, one generated for the tenant `local` (shown
+ * once, in the banner).
+ */
+export function tokensOrGenerated(configured: ReadonlyMap<string, string> | null | undefined): {
+  tokens: Map<string, string>;
+  generatedToken: string | null;
+} {
+  if (configured && configured.size > 0)
+    return { tokens: new Map(configured), generatedToken: null };
+  const generatedToken = `wc_${randomBytes(24).toString('base64url')}`;
+  return { tokens: new Map([[generatedToken, 'local']]), generatedToken };
 }

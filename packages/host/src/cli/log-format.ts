@@ -1,6 +1,6 @@
 import type { DestinationStream, Logger } from 'pino';
 import type { ResolvedConfig } from '../config/load.js';
-import { createLogger } from '../workcell.js';
+import { createLogger } from '../logger.js';
 
 /** How the command line writes logs: coloured lines for a person, JSON lines for a machine. */
 export type LogFormat = 'pretty' | 'json';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { LEASES, leaseHolder, withLease } from '../state/leases.js';
 import type { ContainerRecord, ContainerState, StateStore } from '../state/state-store.js';
-import type { Clock } from '../time/clock.js';
+import type { Clock, Timer } from '../time/clock.js';
 import { forEachLimited } from './limit.js';
 import type { Orchestrator, OrchestratorSettings } from './orchestrator.js';
 import { socketListening } from './probe.js';
@@ -14,6 +14,12 @@ import type { WorkspaceSync } from './workspace-sync.js';
 
 /** States of a workspace's container that a newer container of the workspace supersedes. */
 const SUPERSEDABLE: readonly ContainerState[] = ['assigned', 'running', 'idle', 'paused'];
+
+/** How long the GC lease lives without renewal. */
+export const GC_LEASE_TTL_MS = 60_000;
+
+/** What may still be being created: anything younger than a start timeout and 10 s. */
+export const gcGraceMs = (startTimeoutMs: number): number => startTimeoutMs + 10_000;
 
 export interface GcSettings {
   /** An assigned container idle this long (since its last run ended) is synced out and removed. */
@@ -61,7 +67,7 @@ const ASSIGNED_STATES: readonly ContainerState[] = ['assigned', 'idle', 'paused'
  * own run theirs at once).
  */
 export class GarbageCollector {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   private current: Promise<GcReport> | null = null;
   private stopped = true;
 
@@ -92,7 +98,7 @@ export class GarbageCollector {
   /** Stops the periodic passes and waits for a pass in progress. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = null;
     // A failed pass was logged by `schedule`; stopping only waits for it.
     await this.current?.catch(() => undefined);
@@ -100,13 +106,16 @@ export class GarbageCollector {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.runOnce()
-        .catch((err: unknown) => this.deps.logger.warn({ err }, 'GC pass failed'))
-        .finally(() => this.schedule());
-    }, this.deps.settings.intervalMs);
-    this.timer.unref();
+    this.timer = this.deps.clock.after(
+      this.deps.settings.intervalMs,
+      () => {
+        this.timer = null;
+        this.runOnce()
+          .catch((err: unknown) => this.deps.logger.warn({ err }, 'GC pass failed'))
+          .finally(() => this.schedule());
+      },
+      { background: true },
+    );
   }
 
   /** Runs one pass now (or joins the one in progress on this host) and reports what it did. */
@@ -317,7 +326,10 @@ export class GarbageCollector {
   private async abandoned(record: ContainerRecord): Promise<boolean> {
     const { state, settings, slots } = this.deps;
     if (this.now() - record.stateChangedAt < settings.runLeaseTtlMs) return false;
-    if (record.workspaceId && (await state.getLeaseHolder(LEASES.run(record.workspaceId))) !== null)
+    if (
+      record.workspaceId &&
+      (await state.getLeaseHolder(LEASES.workspace(record.workspaceId))) !== null
+    )
       return false;
     return !(await socketListening(slots.slot(record.slotId).egressSocket));
   }

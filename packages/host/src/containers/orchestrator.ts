@@ -15,6 +15,9 @@ import { LABELS, type ContainerRuntime, type ContainerRuntimeName } from './runt
 import { poolName } from './scope.js';
 import type { Slot, SlotStore } from './slots.js';
 
+/** How long a new container may take to answer its agent's health check. */
+export const CONTAINER_START_TIMEOUT_MS = 30_000;
+
 export interface OrchestratorSettings {
   image: string;
   imageVersion: string;

@@ -12,6 +12,9 @@ import { poolName } from './scope.js';
 import type { SlotStore } from './slots.js';
 import type { WorkspaceSync } from './workspace-sync.js';
 
+/** Records younger than this may still be being created by another host: left alone. */
+export const RECONCILE_GRACE_MS = 10_000;
+
 export interface ReconcileReport {
   /** This host's healthy containers, egress listeners re-attached. */
   adopted: string[];
@@ -229,6 +232,6 @@ async function releaseDeadRunLease(
   report: ReconcileReport,
 ): Promise<void> {
   if (!run.workspaceId || !run.runId) return;
-  if (await state.releaseLease(LEASES.run(run.workspaceId), run.runId))
+  if (await state.releaseLease(LEASES.workspace(run.workspaceId), run.runId))
     report.releasedLeases.push(run.workspaceId);
 }

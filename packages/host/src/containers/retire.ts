@@ -44,7 +44,7 @@ export async function retireContainer(
   let lease: HeldLease | null = null;
   if (workspaceId) {
     lease = await takeLease(deps, {
-      name: LEASES.run(workspaceId),
+      name: LEASES.workspace(workspaceId),
       holder: leaseHolder('retire', deps.hostId),
       ttlMs: deps.runLeaseTtlMs,
     });

@@ -1,12 +1,18 @@
 import type { Logger } from 'pino';
 import { LEASES, leaseHolder, takeLease } from '../state/leases.js';
 import type { ContainerRecord, StateStore } from '../state/state-store.js';
-import type { Clock } from '../time/clock.js';
+import type { Clock, Timer } from '../time/clock.js';
 import type { EgressListeners } from './egress-listeners.js';
 import type { Orchestrator, OrchestratorSettings } from './orchestrator.js';
 import { LABELS, type ContainerInfo, type ContainerRuntime } from './runtime.js';
 import { poolName } from './scope.js';
 import type { SlotStore } from './slots.js';
+
+/** The pool's tuning besides its size: a check every 5 s, two creates at once. */
+export const WARM_POOL_DEFAULTS = { intervalMs: 5_000, parallelCreates: 2 } as const;
+
+/** The refill lease outlives the slowest container start it covers, twice over. */
+export const refillLeaseTtlMs = (startTimeoutMs: number): number => 2 * startTimeoutMs;
 
 export interface WarmPoolSettings {
   /** Warm containers to keep (`WORKCELL_WARM_POOL_SIZE`), across the hosts of one data directory scope. */
@@ -45,7 +51,7 @@ const MAX_BACKOFF_MS = 30_000;
  * than the configured one, are drained and replaced.
  */
 export class WarmPool {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   private running: Promise<PoolTick> | null = null;
   private again = false;
   /** Refilling in the background (between `start` and `stop`). */
@@ -88,8 +94,9 @@ export class WarmPool {
     if (this.active) return;
     this.active = true;
     this.closing = false;
-    this.timer = setInterval(() => this.kick(), this.deps.settings.intervalMs);
-    this.timer.unref();
+    this.timer = this.deps.clock.every(this.deps.settings.intervalMs, () => this.kick(), {
+      background: true,
+    });
     this.kick();
   }
 
@@ -97,7 +104,7 @@ export class WarmPool {
   async stop(): Promise<void> {
     this.active = false;
     this.closing = true;
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = null;
     // A failed tick was logged by `kick`; stopping only waits for it.
     await this.running?.catch(() => undefined);

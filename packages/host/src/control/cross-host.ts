@@ -4,6 +4,7 @@ import type { ContainerRemover } from '../containers/run-containers.js';
 import type { PolicyStore } from '../egress/policy-store.js';
 import type { ContainerRecord, StateStore } from '../state/state-store.js';
 import type { ControlBus, ControlHandler } from './control-bus.js';
+import { ControlMessages } from './control-messages.js';
 
 /**
  * Requests that must reach the host holding a run or a container, wherever they arrive: an
@@ -12,6 +13,7 @@ import type { ControlBus, ControlHandler } from './control-bus.js';
  */
 export class CrossHostControl implements ContainerRemover {
   private readonly unsubscribe: () => void;
+  private readonly messages: ControlMessages;
 
   constructor(
     private readonly deps: {
@@ -26,12 +28,13 @@ export class CrossHostControl implements ContainerRemover {
       logger: Logger;
     },
   ) {
+    this.messages = new ControlMessages(deps);
     this.unsubscribe = deps.bus.subscribe(this.handle);
   }
 
   /** Asks the host running `runId` to interrupt it. */
   async interrupt(runId: string): Promise<void> {
-    await this.deps.bus.publish({ type: 'interrupt', runId });
+    await this.messages.interrupt(runId);
   }
 
   /**
@@ -39,23 +42,19 @@ export class CrossHostControl implements ContainerRemover {
    * stops naming it first, so no request is sent to it meanwhile.
    */
   async removeContainer(record: ContainerRecord, reason: string): Promise<void> {
-    const { containers, state } = this.deps;
-    if (containers.isLocal(record)) {
-      await containers.remove(record.id, reason);
-      return;
-    }
-    if (record.workspaceId) await state.clearAssignment(record.workspaceId, record.id);
-    await this.deps.bus.publish({ type: 'remove-container', containerId: record.id, reason });
+    const { containers } = this.deps;
+    if (containers.isLocal(record)) await containers.remove(record.id, reason);
+    else await this.messages.removeElsewhere(record, reason);
   }
 
   /** Tells the host holding the workspace's container that its files changed. */
   async filesChanged(tenant: string, workspaceId: string): Promise<void> {
-    await this.deps.bus.publish({ type: 'files-changed', tenant, workspaceId });
+    await this.messages.filesChanged(tenant, workspaceId);
   }
 
   /** Tells every other host that a workspace's egress policy changed. */
   async egressChanged(tenant: string, workspaceId: string): Promise<void> {
-    await this.deps.bus.publish({ type: 'egress-changed', tenant, workspaceId });
+    await this.messages.egressChanged(tenant, workspaceId);
   }
 
   close(): void {

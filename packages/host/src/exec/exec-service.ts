@@ -9,26 +9,22 @@ import {
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/tokens.js';
 import type { Catalog } from '../catalog/catalog.js';
-import type { AcquiredContainer, RunContainers } from '../containers/run-containers.js';
+import type { AcquiredContainer } from '../containers/run-containers.js';
 import type {
   ContainerRuntime,
   ExecChunk,
   ExecExitStatus,
   ExecProcess,
 } from '../containers/runtime.js';
-import type { WorkspaceSync } from '../containers/workspace-sync.js';
-import { step, StepFailure, settlesWithin } from '../execute/run-outcome.js';
-import { LEASES, takeLease, type HeldLease } from '../state/leases.js';
-import type { StateStore } from '../state/state-store.js';
-import type { Clock, Timer } from '../time/clock.js';
+import { settlesWithin, type Clock, type Timer } from '../time/clock.js';
+import type { Workspaces, WorkspaceHold, WorkspaceObserver } from '../workspace/hold.js';
+import { step } from '../workspace/step.js';
 import { checkWorkspaceCwd } from './exec-cwd.js';
 import { execEnvironment, type ExecEnvSettings } from './exec-env.js';
 
 export interface ExecSettings {
   /** The default and the largest timeout a request may ask for (`WORKCELL_EXEC_TIMEOUT_MS`). */
   timeoutMs: number;
-  /** How long a run lease lives without renewal. */
-  leaseTtlMs: number;
   /** How long a killed command may take to end before the kill is sent again. */
   killRetryMs?: number;
   /** The agent's model provider: the environment names its routes. */
@@ -49,9 +45,7 @@ export interface ExecEnd {
 }
 
 /** What the exec service reports for metrics. */
-export interface ExecObserver {
-  /** The container a command got, as for a run. */
-  containerAcquired(source: AcquiredContainer['source'], durationMs: number): void;
+export interface ExecObserver extends WorkspaceObserver {
   /** `outcome`: `exited`, `signal`, `timeout` or `failed`. */
   execEnded(outcome: string, durationMs: number): void;
 }
@@ -67,25 +61,25 @@ export function execOutcome(end: ExecEnd): string {
 type KillReason = 'timeout' | 'client' | 'shutdown';
 
 const DEFAULT_KILL_RETRY_MS = 2_000;
+/** How long killed commands get to end at shutdown. */
+const SHUTDOWN_KILL_WAIT_MS = 10_000;
 
-/** An exec's id, its holder name on the workspace's run lease. */
+/** An exec's id, its holder name on the workspace lock. */
 function newExecId(): string {
   return `exec_${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
 }
 
-/** A step's failure as the error the API answers. */
+/** A step's failure as the error the API answers (a `StepFailure` is one already). */
 function asWorkcellError(err: unknown): WorkcellError {
   if (err instanceof WorkcellError) return err;
-  if (err instanceof StepFailure) return new WorkcellError(err.body.code, err.body.message);
   return new WorkcellError('internal', err instanceof Error ? err.message : String(err));
 }
 
 interface ExecDeps {
   catalog: Pick<Catalog, 'getWorkspace'>;
-  containers: RunContainers;
+  /** Holds the command's workspace: admission, the lock, the container, sync in and out. */
+  workspaces: Workspaces;
   runtime: Pick<ContainerRuntime, 'exec'>;
-  sync: WorkspaceSync;
-  state: StateStore;
   clock: Clock;
   logger: Logger;
   settings: ExecSettings;
@@ -93,14 +87,12 @@ interface ExecDeps {
   placeholders?: (tenant: string, workspaceId: string) => Promise<Record<string, string>>;
   /** The workspace's agent `env` (its settings over the operator's), as its tools get it. */
   agentEnv?: (tenant: string, workspaceId: string) => Promise<Record<string, string>>;
-  /** The host's container capacity; throws `host_at_capacity` when it cannot take the workspace. */
-  admit?: (workspaceId: string) => Promise<void>;
   observer?: ExecObserver;
 }
 
 /**
  * Runs commands in workspace containers (`POST /v1/workspaces/:wid/exec`) the way a message runs
- * the agent: under the workspace's run lease (a message or another exec meanwhile answers
+ * the agent: under the workspace lock (a message or another exec meanwhile answers
  * `workspace_busy`, and an exec waits for nothing), in the container a run would get, files
  * synced in before and out after, with the agent's user, limits and environment.
  */
@@ -136,47 +128,25 @@ export class ExecService {
       );
     const { tenant } = principal;
     await catalog.getWorkspace(tenant, workspaceId);
-    await this.deps.admit?.(workspaceId);
     const id = newExecId();
-    const lease = await takeLease(
-      { state: this.deps.state, clock, logger },
-      { name: LEASES.run(workspaceId), holder: id, ttlMs: settings.leaseTtlMs, retake: true },
-    );
-    if (!lease)
+    const hold = await this.deps.workspaces.take(workspaceId, id, { retake: true });
+    if (!hold)
       throw new WorkcellError('workspace_busy', 'a run is already in progress in this workspace');
     const log = logger.child({ execId: id, workspaceId });
-    let container: AcquiredContainer | null = null;
-    let began = false;
     try {
-      // Read again under the lease: a workspace deleted meanwhile is not found.
+      // Read again under the lock: a workspace deleted meanwhile is not found.
       await catalog.getWorkspace(tenant, workspaceId);
       const env = execEnvironment(
         settings.env,
         (await this.deps.placeholders?.(tenant, workspaceId)) ?? {},
         { ...(await this.deps.agentEnv?.(tenant, workspaceId)), ...request.env },
       );
-      container = await step('container_start_failed', 'acquiring a container', () =>
-        this.deps.containers.acquire(tenant, workspaceId),
-      );
-      const acquired = container;
-      this.deps.observer?.containerAcquired(acquired.source, acquired.acquireMs);
-      try {
-        await step('sync_failed', 'syncing files in', () =>
-          this.deps.sync.syncIn(tenant, workspaceId, acquired.slot),
-        );
-      } catch (err) {
-        // A half-written slot cannot be trusted for the next run.
-        await this.deps.containers.remove(acquired.record.id, 'sync in failed before an exec');
-        container = null;
-        throw err;
-      }
+      const acquired = await hold.enter(tenant);
       const cwd = workspaceCwd(request.cwd ?? CONTAINER_PATHS.workspace);
       if (!cwd)
         throw new WorkcellError('invalid_path', 'cwd must name a directory inside /workspace');
       await checkWorkspaceCwd(acquired.slot.workspaceDir, cwd);
-      began = await this.deps.containers.beginRun(acquired.record.id, id);
-      if (!began)
-        throw new WorkcellError('container_failed', 'the container is not available for a command');
+      await hold.begin();
       const startedAt = clock.now();
       const proc = await step('container_failed', 'starting the command', () =>
         this.deps.runtime.exec(acquired.record.id, {
@@ -192,16 +162,14 @@ export class ExecService {
       );
       const started = new StartedExec(
         { ...this.deps, log, onEnd: () => this.active.delete(id) },
-        { id, tenant, workspaceId, container: acquired, lease, proc, startedAt, timeoutMs },
+        { id, container: acquired, hold, proc, startedAt, timeoutMs },
       );
       this.active.set(id, started);
       return started;
     } catch (err) {
-      if (container && began)
-        await this.deps.containers
-          .endRun(container.record.id)
-          .catch((endErr: unknown) => log.warn({ err: endErr }, 'returning the container failed'));
-      await lease.release();
+      // Nothing ran: the container goes back as it was, without a sync out.
+      await hold.leave({ keep: true, reason: 'an exec', syncOut: false });
+      await hold.release();
       const error = asWorkcellError(err);
       log.warn({ code: error.code, err }, 'exec refused');
       throw error;
@@ -215,15 +183,15 @@ export class ExecService {
   async shutdown(deadlineMs: number): Promise<void> {
     this.accepting = false;
     const all = (): Promise<unknown> => Promise.all([...this.active.values()].map((e) => e.ended));
-    if (await settlesWithin(all(), deadlineMs)) return;
+    if (await settlesWithin(this.deps.clock, all(), deadlineMs)) return;
     for (const exec of this.active.values()) exec.kill('shutdown');
-    await settlesWithin(all(), 10_000);
+    await settlesWithin(this.deps.clock, all(), SHUTDOWN_KILL_WAIT_MS);
   }
 }
 
 /**
  * A command that runs: `run` streams its output to a callback and ends it (timeout, kill,
- * sync out, the container handed back, the lease released).
+ * sync out, the container handed back, the workspace lock released).
  */
 export class StartedExec {
   private killedFor: KillReason | null = null;
@@ -236,10 +204,8 @@ export class StartedExec {
     private readonly deps: ExecDeps & { log: Logger; onEnd: () => void },
     private readonly exec: {
       id: string;
-      tenant: string;
-      workspaceId: string;
       container: AcquiredContainer;
-      lease: HeldLease;
+      hold: WorkspaceHold;
       proc: ExecProcess;
       startedAt: number;
       timeoutMs: number;
@@ -319,31 +285,13 @@ export class StartedExec {
     return end;
   }
 
-  /** Syncs out, hands the container back, releases the lease; answers a sync failure. */
+  /** Syncs out, hands the container back, releases the lock; answers a sync failure. */
   private async finish(): Promise<ErrorBody | undefined> {
-    const { sync, containers, log } = this.deps;
-    const { tenant, workspaceId, container, lease } = this.exec;
-    let error: ErrorBody | undefined;
-    try {
-      await sync.syncOut(tenant, workspaceId, container.slot);
-    } catch (err) {
-      log.error({ err }, 'sync out after an exec failed; the container keeps the files');
-      error = {
-        code: 'sync_failed',
-        message: `syncing files out: ${err instanceof Error ? err.message : String(err)}`,
-      };
-    }
-    try {
-      await containers.endRun(container.record.id);
-    } catch (err) {
-      log.error({ err }, 'returning the container failed');
-      await containers
-        .markFailed(container.record.id, 'could not be returned after an exec')
-        .catch((markErr: unknown) => log.error({ err: markErr }, 'marking it failed failed'));
-    }
-    await lease.release();
+    const { hold } = this.exec;
+    const error = await hold.leave({ keep: true, reason: 'an exec' });
+    await hold.release();
     this.deps.onEnd();
     this.settle?.();
-    return error;
+    return error ?? undefined;
   }
 }

@@ -4,27 +4,23 @@ import type { Logger } from 'pino';
 import type { Principal } from '../auth/tokens.js';
 import type { Catalog, ConversationRecord, RunRecord } from '../catalog/catalog.js';
 import { newId } from '../catalog/catalog.js';
-import type { RunContainers } from '../containers/run-containers.js';
-import type { WorkspaceSync } from '../containers/workspace-sync.js';
-import { LEASES, takeLease } from '../state/leases.js';
+import { LEASES } from '../state/leases.js';
 import type { StateStore } from '../state/state-store.js';
-import { systemClock, type Clock } from '../time/clock.js';
+import { settlesWithin, systemClock, type Clock } from '../time/clock.js';
+import type { Workspaces } from '../workspace/hold.js';
 import { closeOrphanedRuns } from './orphans.js';
 import { Run, type RunDeps, type RunObserver } from './run.js';
 import type { RunEventLog } from './run-events.js';
-import { settlesWithin } from './run-outcome.js';
 import { checkContentSize, type AgentResolver, type RunInput } from './run-input.js';
 
 export type { RunObserver } from './run.js';
-export { runLeaseName } from '../state/leases.js';
+export { workspaceLockName } from '../state/leases.js';
 
 export interface ExecuteSettings {
   runTimeoutMs: number;
   maxPromptBytes: number;
   /** The decoded bytes of a message's images, in all (default 5 MiB). */
   maxImageBytes?: number;
-  /** How long a run lease lives without renewal (a crashed host's lease expires after this). */
-  leaseTtlMs: number;
   /** How long a finished run's events stay in the StateStore buffer. */
   eventBufferTtlMs: number;
   /** How long a stopped run (interrupt, timeout, shutdown) may take to end before its agent connection is cut. */
@@ -55,12 +51,15 @@ export interface RunService {
 
 const DEFAULT_INTERRUPT_GRACE_MS = 5_000;
 const DEFAULT_SETTLE_MS = 5_000;
+/** How long stopped runs get, beyond their grace and settle times, to end at shutdown. */
+const STOP_MARGIN_MS = 10_000;
 
 /**
  * Admits messages and keeps track of the runs in progress on this host. One message of a
- * conversation is one `Run` (`run.ts`): authorise, take the workspace's run lease, acquire a
- * container, sync in, run on the agent socket while relaying and recording events, sync out,
- * release. Each step's failure is one error code in the run's `run.failed` event:
+ * conversation is one `Run` (`run.ts`): authorise, hold the workspace (`workspace/hold.ts`:
+ * admission, the workspace lock, acquire a container, sync in), run on the agent socket while
+ * relaying and recording events, sync out, release. Each step's failure is one error code in
+ * the run's `run.failed` event (the workspace steps as in `workspace/README.md`):
  *
  * | step                      | code                                                        |
  * |---------------------------|-------------------------------------------------------------|
@@ -71,9 +70,9 @@ const DEFAULT_SETTLE_MS = 5_000;
  * | sync out                  | `sync_failed` (the container is kept: its files are not yet saved) |
  * | interrupt / timeout / shutdown | `run.completed` interrupted / `run_timeout` / `shutting_down` |
  *
- * Every path releases the lease, returns the container (idle) or removes it, and ends the
+ * Every path releases the workspace lock, returns the container (idle) or removes it, and ends the
  * run's event log with exactly one terminal event, published only after the run is recorded
- * and the lease released, so a client that sees it can send the next message at once.
+ * and the lock released, so a client that sees it can send the next message at once.
  */
 export class ExecuteService implements RunService {
   private readonly active = new Map<string, { run: Run; done: Promise<void> }>();
@@ -84,10 +83,10 @@ export class ExecuteService implements RunService {
   constructor(
     private readonly deps: {
       catalog: Catalog;
-      containers: RunContainers;
+      /** Holds a run's workspace: admission, the lock, the container, sync in and out. */
+      workspaces: Workspaces;
       state: StateStore;
       events: RunEventLog;
-      sync: WorkspaceSync;
       settings: ExecuteSettings;
       logger: Logger;
       clock?: Clock;
@@ -98,11 +97,6 @@ export class ExecuteService implements RunService {
       webhooks?: RunDeps['webhooks'];
       /** Resolves each run's agent settings; without it runs use the agent's defaults. */
       agentSettings?: AgentResolver;
-      /**
-       * Decides whether this host can take a run of the workspace (its container capacity);
-       * throws `host_at_capacity` when it cannot.
-       */
-      admit?: (workspaceId: string) => Promise<void>;
       /** Reaches the host that runs a run this host does not (see `control/`). */
       remote?: { interrupt(runId: string): Promise<void> };
     },
@@ -111,9 +105,7 @@ export class ExecuteService implements RunService {
     const { settings } = deps;
     this.runDeps = {
       catalog: deps.catalog,
-      containers: deps.containers,
       events: deps.events,
-      sync: deps.sync,
       clock: this.clock,
       logger: deps.logger,
       ...(deps.observer ? { observer: deps.observer } : {}),
@@ -156,7 +148,7 @@ export class ExecuteService implements RunService {
    */
   async shutdown(deadlineMs: number): Promise<number> {
     this.stopAccepting();
-    if (await settlesWithin(this.drain(), deadlineMs)) return 0;
+    if (await settlesWithin(this.clock, this.drain(), deadlineMs)) return 0;
     const stopped = [...this.active.values()].map((r) => r.run);
     this.deps.logger.warn(
       { runs: stopped.map((r) => r.runId) },
@@ -164,17 +156,21 @@ export class ExecuteService implements RunService {
     );
     for (const run of stopped) run.stop('shutdown');
     const { interruptGraceMs, agentSettleMs } = this.runDeps.settings;
-    await settlesWithin(this.drain(), interruptGraceMs + agentSettleMs + 10_000);
+    await settlesWithin(
+      this.clock,
+      this.drain(),
+      interruptGraceMs + agentSettleMs + STOP_MARGIN_MS,
+    );
     return stopped.length;
   }
 
   async isBusy(workspaceId: string): Promise<boolean> {
-    return (await this.deps.state.getLeaseHolder(LEASES.run(workspaceId))) !== null;
+    return (await this.deps.state.getLeaseHolder(LEASES.workspace(workspaceId))) !== null;
   }
 
   /**
    * Starts a run for `content` on the conversation, with `agent` over the workspace's agent
-   * settings. Answers once the run is accepted (lease held, run recorded, `run.started` and
+   * settings. Answers once the run is accepted (workspace lock held, run recorded, `run.started` and
    * `user.message` logged); the run goes on in the background whether or not anyone listens.
    * Settings the operator does not allow are refused before anything changes.
    */
@@ -197,24 +193,17 @@ export class ExecuteService implements RunService {
       conversation.workspaceId,
       agent,
     );
-    await this.deps.admit?.(conversation.workspaceId);
     const runId = newId('run');
-    const lease = await takeLease(
-      { state: this.deps.state, clock: this.clock, logger: this.deps.logger },
-      {
-        name: LEASES.run(conversation.workspaceId),
-        holder: runId,
-        ttlMs: settings.leaseTtlMs,
-        retake: true,
-      },
-    );
-    if (!lease)
+    const hold = await this.deps.workspaces.take(conversation.workspaceId, runId, {
+      retake: true,
+    });
+    if (!hold)
       throw new WorkcellError('workspace_busy', 'a run is already in progress in this workspace');
     let recorded: ConversationRecord;
     try {
       recorded = await this.record(principal, conversation, runId);
     } catch (err) {
-      await lease.release();
+      await hold.release();
       throw err;
     }
     events.open(runId);
@@ -226,7 +215,7 @@ export class ExecuteService implements RunService {
     });
     events.append(runId, 'user.message', { content });
     const input: RunInput = { prompt: content, options: resolved?.options };
-    const run = new Run(this.runDeps, runId, recorded, input, lease);
+    const run = new Run(this.runDeps, runId, recorded, input, hold);
     const done = run
       .execute()
       .catch((err: unknown) => this.deps.logger.error({ runId, err }, 'run pipeline failed'))
@@ -242,7 +231,7 @@ export class ExecuteService implements RunService {
     runId: string,
   ): Promise<ConversationRecord> {
     const { catalog } = this.deps;
-    // Read again under the lease: a workspace deleted since the first read is not found, and
+    // Read again under the lock: a workspace deleted since the first read is not found, and
     // its conversation is not written back.
     const current = await catalog.getConversation(principal.tenant, conversation.id);
     const run: RunRecord = {
@@ -256,7 +245,7 @@ export class ExecuteService implements RunService {
       summary: null,
       eventCount: 0,
     };
-    // A run shown running before the lease was taken may have ended since: decide on the fresh read.
+    // A run shown running before the lock was taken may have ended since: decide on the fresh read.
     const orphans = current.runs.some((r) => r.status === 'running')
       ? await closeOrphanedRuns(
           { catalog, events: this.deps.events, clock: this.clock, logger: this.deps.logger },
@@ -275,13 +264,13 @@ export class ExecuteService implements RunService {
   /**
    * Interrupts a run of the caller's conversation, wherever it runs: a run of another host is
    * reached through `remote`. `not_found` for another tenant's ids; `conflict` when the run is
-   * not in progress (ended, or its host stopped and its lease expired).
+   * not in progress (ended, or its host stopped and its lock expired).
    */
   async interrupt(principal: Principal, conversationId: string, runId: string): Promise<void> {
     const conversation = await this.deps.catalog.getConversation(principal.tenant, conversationId);
     const record = this.deps.catalog.getRun(conversation, runId);
     if (this.interruptLocal(runId)) return;
-    const holder = await this.deps.state.getLeaseHolder(LEASES.run(conversation.workspaceId));
+    const holder = await this.deps.state.getLeaseHolder(LEASES.workspace(conversation.workspaceId));
     if (record.status !== 'running' || holder !== runId || !this.deps.remote) {
       throw new WorkcellError('conflict', 'the run is not in progress');
     }

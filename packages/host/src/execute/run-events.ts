@@ -8,6 +8,9 @@ import { runEvent } from '../catalog/run-log.js';
 import type { BufferedEvent, StateStore } from '../state/state-store.js';
 import { systemClock, type Clock, type Timer } from '../time/clock.js';
 
+/** How long a finished run's events stay in the StateStore buffer. */
+export const EVENT_BUFFER_TTL_MS = 3_600_000;
+
 export type { RunEventName } from '@workcell/protocol';
 
 export const TERMINAL_EVENTS: ReadonlySet<RunEventName> = new Set<TerminalRunEventName>([

@@ -1,27 +1,10 @@
-import type { ErrorBody, ErrorCode, RunSummary } from '@workcell/protocol';
+import type { ErrorBody, RunSummary } from '@workcell/protocol';
 
 /** How a run ended: a summary (`run.completed`) or an error (`run.failed`). */
 export type Outcome = { summary: RunSummary } | { error: ErrorBody };
 
 /** Why a run was asked to stop before it ended by itself. */
 export type StopReason = 'interrupt' | 'timeout' | 'shutdown';
-
-/** A step of the run pipeline failed; `body` carries the one error code that step maps to. */
-export class StepFailure extends Error {
-  constructor(readonly body: ErrorBody) {
-    super(body.message);
-  }
-}
-
-/** Runs `fn`, turning any failure into the step's error code (keeping the cause's message). */
-export async function step<T>(code: ErrorCode, what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    throw new StepFailure({ code, message: `${what}: ${message}` });
-  }
-}
 
 /**
  * The outcome of a run that was stopped: an interrupt completes it marked interrupted (with the
@@ -63,17 +46,4 @@ export function interruptedSummary(sessionId: string | null): RunSummary {
     usage: null,
     result: null,
   };
-}
-
-/** True when `promise` settles within `ms`. */
-export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -1,8 +1,6 @@
 import type { Logger } from 'pino';
 import type { Catalog, ConversationRecord } from '../catalog/catalog.js';
-import type { AcquiredContainer, RunContainers } from '../containers/run-containers.js';
-import type { WorkspaceSync } from '../containers/workspace-sync.js';
-import type { HeldLease } from '../state/leases.js';
+import type { AcquiredContainer } from '../containers/run-containers.js';
 import type { BufferedEvent } from '../state/state-store.js';
 import type { Clock, Timer } from '../time/clock.js';
 import type { WebhookEvents } from '../webhooks/publisher.js';
@@ -15,14 +13,14 @@ import {
 } from './agent-stream.js';
 import type { RunEventLog } from './run-events.js';
 import type { RunInput } from './run-input.js';
-import { step, StepFailure, stoppedOutcome, type Outcome, type StopReason } from './run-outcome.js';
+import { stoppedOutcome, type Outcome, type StopReason } from './run-outcome.js';
+import type { WorkspaceHold, WorkspaceObserver } from '../workspace/hold.js';
+import { StepFailure } from '../workspace/step.js';
 
 /** What one run needs; the execute service builds it once and shares it. */
 export interface RunDeps {
   catalog: Catalog;
-  containers: RunContainers;
   events: RunEventLog;
-  sync: WorkspaceSync;
   clock: Clock;
   logger: Logger;
   observer?: RunObserver;
@@ -39,8 +37,7 @@ export interface RunDeps {
 }
 
 /** What the execute service reports for metrics. */
-export interface RunObserver {
-  containerAcquired(source: AcquiredContainer['source'], durationMs: number): void;
+export interface RunObserver extends WorkspaceObserver {
   /** `outcome` is `completed`, `interrupted` or the `run.failed` code. */
   runEnded(outcome: string, durationMs: number): void;
   /** The turn went to the agent's ready process (`used`), or why it did not. */
@@ -54,9 +51,10 @@ export function outcomeLabel(outcome: Outcome): string {
 }
 
 /**
- * One run in progress on this host, from an accepted message to its terminal event: acquire a
- * container, sync in, run on the agent while recording its events, sync out, hand the
- * container back, record the outcome, release the lease, publish the terminal event. It can be
+ * One run in progress on this host, from an accepted message to its terminal event: through its
+ * hold on the workspace (`workspace/hold.ts`) acquire a container, sync in, run on the agent
+ * while recording its events, sync out, hand the container back; then record the outcome,
+ * release the workspace lock, publish the terminal event. It can be
  * asked to stop (interrupt, timeout, shutdown): the agent is told, and after a grace period the
  * connection is cut. Each step's failure is one error code (table in `execute-service.ts`).
  */
@@ -75,7 +73,7 @@ export class Run {
     readonly runId: string,
     private readonly conversation: ConversationRecord,
     private readonly input: RunInput,
-    private readonly lease: HeldLease,
+    private readonly hold: WorkspaceHold,
   ) {
     this.log = deps.logger.child({
       runId,
@@ -134,46 +132,16 @@ export class Run {
     });
   }
 
-  /** Acquire, sync in, run, sync out, return the container; answers the outcome. Never throws. */
+  /** Enter the workspace, run, leave it; answers the outcome. Never throws. */
   private async pipeline(): Promise<{ outcome: Outcome; sessionId: string | null }> {
-    const { containers, sync, observer } = this.deps;
-    const { runId, workspaceId } = this;
-    const tenant = this.conversation.tenant;
-    let container: AcquiredContainer | null = null;
-    let began = false;
+    const { hold } = this;
     let sessionId: string | null = null;
     let outcome: Outcome;
-    let keepContainer = true;
+    let keep = true;
     try {
-      const acquired = await step('container_start_failed', 'acquiring a container', () =>
-        containers.acquire(tenant, workspaceId),
-      );
-      container = acquired;
+      const acquired = await hold.enter(this.conversation.tenant);
       this.container = acquired;
-      observer?.containerAcquired(acquired.source, acquired.acquireMs);
-      this.log.info(
-        { containerId: acquired.record.id, source: acquired.source, acquireMs: acquired.acquireMs },
-        'container acquired',
-      );
-
-      try {
-        await step('sync_failed', 'syncing files in', () =>
-          sync.syncIn(tenant, workspaceId, acquired.slot),
-        );
-      } catch (err) {
-        // A half-written slot cannot be trusted for the next run.
-        keepContainer = false;
-        throw err;
-      }
-      began = await step('container_failed', 'marking the container running', () =>
-        containers.beginRun(acquired.record.id, runId),
-      );
-      if (!began)
-        throw new StepFailure({
-          code: 'container_failed',
-          message: 'the container is not available for a run',
-        });
-
+      await hold.begin();
       if (this.stopReason) {
         outcome = stoppedOutcome(
           this.stopReason,
@@ -185,7 +153,7 @@ export class Run {
         const ran = await this.runOnAgent(acquired);
         outcome = ran.outcome;
         sessionId = ran.sessionId;
-        keepContainer =
+        keep =
           ran.container === 'keep' ||
           (ran.container === 'keep-if-idle' && (await this.settles(acquired)));
       }
@@ -194,28 +162,12 @@ export class Run {
         error: err instanceof StepFailure ? err.body : { code: 'internal', message: String(err) },
       };
       this.log.error(
-        { code: outcome.error.code, err, containerId: container?.record.id ?? null },
+        { code: outcome.error.code, err, containerId: this.container?.record.id ?? null },
         'run step failed',
       );
     }
-
-    if (container && began) {
-      try {
-        await step('sync_failed', 'syncing files out', () =>
-          sync.syncOut(tenant, workspaceId, container.slot),
-        );
-      } catch (err) {
-        const body = (err as StepFailure).body;
-        this.log.error(
-          { err, containerId: container.record.id },
-          'sync out failed; the container keeps the files',
-        );
-        if (!('error' in outcome)) outcome = { error: body };
-        // The slot holds the only copy of what the run changed: keep it for the next sync.
-        keepContainer = true;
-      }
-    }
-    if (container) await this.returnContainer(container, began, keepContainer);
+    const syncError = await hold.leave({ keep, reason: 'a run' });
+    if (syncError && !('error' in outcome)) outcome = { error: syncError };
     return { outcome, sessionId };
   }
 
@@ -292,35 +244,6 @@ export class Run {
     return false;
   }
 
-  /** The container goes back to the workspace (idle) or, when it cannot be trusted, is removed. */
-  private async returnContainer(
-    container: AcquiredContainer,
-    began: boolean,
-    keep: boolean,
-  ): Promise<void> {
-    const { containers } = this.deps;
-    const id = container.record.id;
-    try {
-      if (keep) {
-        if (began) await containers.endRun(id);
-      } else {
-        await containers.remove(id, 'failed during a run');
-      }
-    } catch (err) {
-      this.log.error({ containerId: id, err }, 'returning the container failed');
-      try {
-        await containers.markFailed(id, 'could not be returned after a run');
-      } catch (markErr) {
-        // GC finds the container by its state and removes it; nothing else can be done here.
-        this.log.error({ containerId: id, err: markErr }, 'marking the container failed failed');
-      }
-    }
-  }
-
-  /**
-   * Ends the run's log: persists every event and the outcome to the catalog and releases the
-   * lease, then publishes the terminal event.
-   */
   /**
    * Puts the run's end into the webhook outbox, once it is recorded and before its terminal
    * event goes out. A failure here is logged; it never changes the run's outcome.
@@ -351,6 +274,10 @@ export class Run {
     }
   }
 
+  /**
+   * Ends the run's log: persists every event and the outcome to the catalog and releases the
+   * workspace lock, then publishes the terminal event.
+   */
   private async finish(outcome: Outcome, sessionId: string | null): Promise<void> {
     const { catalog, events, clock, settings } = this.deps;
     const { runId, conversation } = this;
@@ -378,7 +305,7 @@ export class Run {
         });
         await this.publishEnd(outcome, endedAt);
       } finally {
-        await this.lease.release();
+        await this.hold.release();
       }
     };
     try {

@@ -30,7 +30,7 @@ export async function withWriteLease<T>(
   const done = await withLease(
     { state, clock, logger },
     {
-      name: LEASES.run(workspaceId),
+      name: LEASES.workspace(workspaceId),
       holder: leaseHolder('files', hostId),
       ttlMs: FILE_LEASE_TTL_MS,
     },
@@ -108,7 +108,7 @@ export class StoreFilesService implements FilesService {
         maxFileBytes: this.settings.maxFileBytes,
       });
       await this.settings.afterChange?.(tenant, workspaceId);
-      return { ...stored, modifiedAt: new Date().toISOString() };
+      return { ...stored, modifiedAt: new Date(this.settings.clock.now()).toISOString() };
     });
   }
 

@@ -4,7 +4,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { PolicyStore } from '../egress/policy-store.js';
 import type { RunService } from '../execute/execute-service.js';
 import type { RunEventLog } from '../execute/run-events.js';
-import type { WorkspaceRemover } from '../execute/workspace-removal.js';
+import type { WorkspaceRemover } from '../workspace/workspace-removal.js';
 import type { SecretCipher } from '../secrets/cipher.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { ObjectStore } from '../storage/object-store.js';

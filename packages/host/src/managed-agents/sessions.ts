@@ -4,7 +4,7 @@ import type { Principal } from '../auth/tokens.js';
 import type { Catalog, ConversationRecord, RunRecord } from '../catalog/catalog.js';
 import type { RunService } from '../execute/execute-service.js';
 import type { FinishedRunSource, RunEventLog } from '../execute/run-events.js';
-import type { WorkspaceRemover } from '../execute/workspace-removal.js';
+import type { WorkspaceRemover } from '../workspace/workspace-removal.js';
 import type { BufferedEvent } from '../state/state-store.js';
 import type { AgentService, AgentVersion } from './agents.js';
 import type { EnvironmentService } from './environments.js';

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { CONTAINER_STATES, type ContainerState } from '../state/state-store.js';
 import type { ExecObserver } from '../exec/exec-service.js';
 import type { RunObserver } from '../execute/execute-service.js';
-import type { SyncObserver } from '../execute/object-store-sync.js';
+import type { SyncObserver } from '../workspace/object-store-sync.js';
 import type { WebhookObserver } from '../webhooks/dispatcher.js';
 
 /** Reads the container records at scrape time (the pool gauge). */
@@ -68,6 +68,11 @@ export class WorkcellMetrics implements RunObserver, ExecObserver, WebhookObserv
     labelNames: ['decision'] as const,
     registers: [this.registry],
   });
+  private readonly proxyRestarts = new Counter({
+    name: 'workcell_proxy_restarts_total',
+    help: 'Times the egress proxy process died and the host started it again.',
+    registers: [this.registry],
+  });
   private readonly secretSubstitutions = new Counter({
     name: 'workcell_secret_substitutions_total',
     help: 'Secret values the proxy wrote into requests toward their hosts (one per secret per request).',
@@ -116,16 +121,7 @@ export class WorkcellMetrics implements RunObserver, ExecObserver, WebhookObserv
       readyAgents?: () => Promise<number>;
     } = {},
   ) {
-    const { readyAgents } = options;
-    if (readyAgents)
-      new Gauge({
-        name: 'workcell_agent_ready',
-        help: 'Containers whose agent has a Claude Code process started and waiting for the next run.',
-        registers: [this.registry],
-        async collect() {
-          this.set(await readyAgents().catch(() => 0));
-        },
-      });
+    if (options.readyAgents) this.countReadyAgents(options.readyAgents);
     new Gauge({
       name: 'workcell_containers',
       help: 'Containers known to the state store, by lifecycle state.',
@@ -139,6 +135,20 @@ export class WorkcellMetrics implements RunObserver, ExecObserver, WebhookObserv
     });
     if (options.defaultMetrics !== false)
       collectDefaultMetrics({ register: this.registry, prefix: 'workcell_' });
+  }
+  /**
+   * Reports how many of this host's containers have a ready Claude Code process, asked at
+   * scrape time (`workcell_agent_ready`); registered once the containers can be asked.
+   */
+  countReadyAgents(readyAgents: () => Promise<number>): void {
+    new Gauge({
+      name: 'workcell_agent_ready',
+      help: 'Containers whose agent has a Claude Code process started and waiting for the next run.',
+      registers: [this.registry],
+      async collect() {
+        this.set(await readyAgents().catch(() => 0));
+      },
+    });
   }
 
   /** The Prometheus text exposition of every metric. */
@@ -178,6 +188,10 @@ export class WorkcellMetrics implements RunObserver, ExecObserver, WebhookObserv
 
   proxyRequest(decision: string): void {
     this.proxyRequests.inc({ decision });
+  }
+
+  proxyRestarted(): void {
+    this.proxyRestarts.inc();
   }
 
   /** Counts what one proxy audit record says about secrets (substituted or refused). */

@@ -9,18 +9,25 @@ import type { StateStore } from './state-store.js';
  *
  * | lease                  | held by                                        | holder id             |
  * |------------------------|------------------------------------------------|-----------------------|
- * | `run:<wid>`            | a run; a files write; a retire; a delete       | the run id, or `leaseHolder(...)` |
+ * | `run:<wid>`            | the workspace lock: a run, an exec, a terminal acquiring or syncing out, a files write, an archive upload, a retire, a delete | the run or exec id, or `leaseHolder(...)` |
  * | `pool:<image>@<scope>` | the host refilling that warm pool              | `leaseHolder('pool')` |
  * | `gc:<scope>`           | the host running a GC pass over that data dir  | `leaseHolder('gc')`   |
  * | `terminal:<wid>`       | the host with the workspace's open terminals   | `leaseHolder('terminal')` |
+ *
+ * The workspace lock is `LEASES.workspace` in code; its stored name stays `run:<wid>` (the Redis
+ * key `<p>:{ws:<wid>}:lease:run`), so hosts of earlier versions sharing the StateStore during a
+ * rolling upgrade still exclude each other.
  *
  * `<scope>` is a data directory's scope id (`containers/scope.ts`): hosts that share a data
  * directory share its warm pools and take turns at its GC; hosts with data directories of their
  * own refill and collect at once.
  */
 export const LEASES = {
-  /** One workspace's run lease: whatever must not overlap a run (a run, a files write, a retire). */
-  run: (workspaceId: string): string => `run:${workspaceId}`,
+  /**
+   * One workspace's lock: whatever must not overlap a run (a run, an exec, a files write, a
+   * retire, a delete). Stored as `run:<wid>`, the name every deployed host uses.
+   */
+  workspace: (workspaceId: string): string => `run:${workspaceId}`,
   /**
    * One warm pool's refill lease (`pool` is the pool's name, `<image>@<scope>`): one host refills
    * it at a time, so hosts do not overfill.
@@ -35,11 +42,14 @@ export const LEASES = {
   terminal: (workspaceId: string): string => `terminal:${workspaceId}`,
 } as const;
 
-export const runLeaseName = LEASES.run;
+export const workspaceLockName = LEASES.workspace;
+
+/** The workspace lock's TTL: its holder renews it every third of this; a crashed host's lock frees after it. */
+export const WORKSPACE_LOCK_TTL_MS = 30_000;
 export const poolLeaseName = LEASES.pool;
 export const gcLeaseName = LEASES.gc;
 
-/** Who takes a lease besides a run (a run holds its workspace's lease under its run id). */
+/** Who takes a lease besides a run or an exec (they hold the workspace lock under their own id). */
 export type LeasePurpose = 'retire' | 'gc' | 'pool' | 'files' | 'delete' | 'terminal';
 
 /** A holder id unique to one taking of a lease: `<purpose>:<hostId>:<random>`. */

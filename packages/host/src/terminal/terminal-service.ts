@@ -5,14 +5,14 @@ import type { Orchestrator } from '../containers/orchestrator.js';
 import type { ContainerRuntime, TerminalSession } from '../containers/runtime.js';
 import type { SlotStore } from '../containers/slots.js';
 import type { TerminalActivity } from '../containers/terminal-activity.js';
-import type { WorkspaceSync } from '../containers/workspace-sync.js';
-import { LEASES, leaseHolder, takeLease, withLease, type HeldLease } from '../state/leases.js';
+import { LEASES, leaseHolder, takeLease, type HeldLease } from '../state/leases.js';
 import type { ContainerRecord, ContainerState, StateStore } from '../state/state-store.js';
 import type { Clock, Timer } from '../time/clock.js';
+import type { Workspaces } from '../workspace/hold.js';
 
 /** The shell a terminal runs: bash as a login shell, so the image's profile applies. */
 const SHELL = ['/bin/bash', '-l'];
-/** States of an assigned container a terminal joins as it is, without the run lease. */
+/** States of an assigned container a terminal joins as it is, without the workspace lock. */
 const JOINABLE: readonly ContainerState[] = ['assigned', 'idle', 'running'];
 
 export interface TerminalSettings {
@@ -20,22 +20,19 @@ export interface TerminalSettings {
   idleTimeoutMs: number;
   maxPerWorkspace: number;
   maxPerHost: number;
-  /** The run lease's TTL (taken briefly to acquire a container and to sync out at close). */
-  runLeaseTtlMs: number;
 }
 
 export interface TerminalDeps {
-  containers: Pick<Orchestrator, 'assigned' | 'isLocal' | 'acquire'>;
+  containers: Pick<Orchestrator, 'assigned' | 'isLocal'>;
+  /**
+   * Holds the workspace while a terminal acquires its container (admission, the workspace lock,
+   * sync in) and while it syncs out at close, as for a run.
+   */
+  workspaces: Workspaces;
   runtime: Pick<ContainerRuntime, 'terminal'>;
   state: StateStore;
   slots: Pick<SlotStore, 'slot'>;
-  sync: WorkspaceSync;
   activity: TerminalActivity;
-  /**
-   * Makes room for a new container on this host (`WORKCELL_MAX_CONTAINERS`, as for a run), or
-   * throws `host_at_capacity`.
-   */
-  admit?: (workspaceId: string) => Promise<void>;
   /** Counts open terminals (metrics). */
   observer?: { terminalOpened(): void; terminalClosed(): void };
   clock: Clock;
@@ -64,7 +61,7 @@ interface WorkspaceTerminals {
 
 /**
  * Interactive shells in workspace containers. Opening one acquires the workspace's container as
- * a message would (under the run lease, held only while acquiring), or joins the container it
+ * a message would (under the workspace lock, held only while acquiring), or joins the container it
  * already has, even mid-run: a terminal never blocks a run. While a workspace has an open
  * terminal here, this host holds its `terminal:<wid>` lease, and retiring a container (idle
  * timeout, capacity) leaves it alone. What a terminal changes in /workspace is kept by any sync
@@ -158,13 +155,13 @@ export class TerminalService {
 
   /** Takes the workspace's terminal lease for this host's first terminal in it. */
   private async takeWorkspace(workspaceId: string): Promise<WorkspaceTerminals> {
-    const { state, clock, logger, hostId, settings } = this.deps;
+    const { state, clock, logger, hostId } = this.deps;
     const lease = await takeLease(
       { state, clock, logger },
       {
         name: LEASES.terminal(workspaceId),
         holder: leaseHolder('terminal', hostId),
-        ttlMs: settings.runLeaseTtlMs,
+        ttlMs: this.deps.workspaces.lockTtlMs,
         retake: true,
       },
     );
@@ -189,27 +186,21 @@ export class TerminalService {
 
   /**
    * The workspace's container: the one it has on this host when it is up (even mid-run),
-   * otherwise acquired as a message would acquire it, under the run lease, and synced in.
+   * otherwise acquired as a message would acquire it (`workspace/hold.ts`), under the workspace
+   * lock held only until it is synced in.
    */
   private async container(tenant: string, workspaceId: string): Promise<ContainerRecord> {
-    const { containers, state, clock, logger, hostId, settings, sync, slots } = this.deps;
+    const { containers, hostId, workspaces } = this.deps;
     const current = await containers.assigned(workspaceId);
     if (current && containers.isLocal(current) && JOINABLE.includes(current.state)) return current;
-    await this.deps.admit?.(workspaceId);
-    const got = await withLease(
-      { state, clock, logger },
-      {
-        name: LEASES.run(workspaceId),
-        holder: leaseHolder('terminal', hostId),
-        ttlMs: settings.runLeaseTtlMs,
-      },
-      async () => {
-        const acquired = await containers.acquire(tenant, workspaceId);
-        await sync.syncIn(tenant, workspaceId, slots.slot(acquired.record.slotId));
-        return acquired.record;
-      },
-    );
-    if (got.held) return got.value;
+    const hold = await workspaces.take(workspaceId, leaseHolder('terminal', hostId));
+    if (hold) {
+      try {
+        return (await hold.enter(tenant)).record;
+      } finally {
+        await hold.release();
+      }
+    }
     // A run is starting: its container is this host's once it is acquired.
     const again = await containers.assigned(workspaceId);
     if (again && containers.isLocal(again) && JOINABLE.includes(again.state)) return again;
@@ -283,8 +274,8 @@ export class TerminalService {
   }
 
   /**
-   * Syncs the container's files out after a terminal ends, under the run lease. When a run holds
-   * the lease, its own sync out at its end stores the terminal's changes.
+   * Syncs the container's files out after a terminal ends, under the workspace lock. When a run
+   * holds the lock, its own sync out at its end stores the terminal's changes.
    */
   private async syncOut(
     tenant: string,
@@ -292,23 +283,20 @@ export class TerminalService {
     record: ContainerRecord,
     log: Logger,
   ): Promise<void> {
-    const { state, clock, logger, hostId, settings, sync, slots, containers } = this.deps;
+    const { hostId, slots, containers, workspaces } = this.deps;
     try {
-      const done = await withLease(
-        { state, clock, logger },
-        {
-          name: LEASES.run(workspaceId),
-          holder: leaseHolder('terminal', hostId),
-          ttlMs: settings.runLeaseTtlMs,
-        },
+      const done = await workspaces.syncOutUnheld(
+        tenant,
+        workspaceId,
+        leaseHolder('terminal', hostId),
+        slots.slot(record.slotId),
         async () => {
           const current = await containers.assigned(workspaceId);
           // Retired or replaced meanwhile: the retiring sync out already stored its files.
-          if (current?.id !== record.id || current.state === 'removing') return;
-          await sync.syncOut(tenant, workspaceId, slots.slot(record.slotId));
+          return current?.id === record.id && current.state !== 'removing';
         },
       );
-      if (!done.held) log.info('a run holds the workspace; its sync out stores the changes');
+      if (!done) log.info('a run holds the workspace; its sync out stores the changes');
     } catch (err) {
       // The changes stay in the container: the next run's or the retiring sync out stores them.
       log.error({ err }, 'sync out after the terminal failed');

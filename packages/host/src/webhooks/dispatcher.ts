@@ -14,6 +14,13 @@ import {
   type WebhookTarget,
 } from './url-policy.js';
 
+/** The dispatcher's tuning besides the configured timeout, attempts and base back-off. */
+export const DISPATCH_DEFAULTS = {
+  retryMaxMs: 3_600_000,
+  pollIntervalMs: 1_000,
+  batch: 16,
+} as const;
+
 /** What the dispatcher reports for metrics. */
 export interface WebhookObserver {
   /** One HTTP attempt: `2xx`, `3xx`, `4xx`, `5xx`, `error` (no status) or `refused` (URL policy). */

@@ -1,4 +1,5 @@
 export {
+  DISPATCH_DEFAULTS,
   WebhookDispatcher,
   retryDelayMs,
   type DispatcherSettings,
@@ -22,6 +23,7 @@ export {
   parseWebhookUrl,
   systemLocalAddresses,
   systemWebhookResolver,
+  WEBHOOK_RESOLVE_TIMEOUT_MS,
   type AddressPolicy,
   type WebhookResolver,
 } from './url-policy.js';

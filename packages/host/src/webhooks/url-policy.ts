@@ -18,6 +18,9 @@ import {
  * classification is the credential proxy's (`@workcell/proxy`), so both egress paths agree.
  */
 
+/** How long resolving a webhook host may take. */
+export const WEBHOOK_RESOLVE_TIMEOUT_MS = 5_000;
+
 export interface WebhookTarget {
   url: URL;
   host: CanonicalHost;

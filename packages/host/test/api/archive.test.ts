@@ -18,6 +18,9 @@ describe('API: workspace archives', () => {
     ['application/zip', 'zip'],
     ['application/zip;q=0.9, text/html', 'zip'],
     ['application/zip, application/gzip', 'tar.gz'],
+    ['application/x-tar', 'tar'],
+    ['application/x-tar, application/gzip', 'tar.gz'],
+    ['application/x-tar;q=0.5, application/zip', 'zip'],
   ] as const)('answers Accept %j with %s', (accept, format) => {
     expect(downloadFormat(accept)).toBe(format);
   });

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runLeaseName } from '../../src/state/leases.js';
+import { workspaceLockName } from '../../src/state/leases.js';
 import { TOKEN_A, TOKEN_B, apiHarness, bearer, type ApiHarness } from './support.js';
 
 let h: ApiHarness;
@@ -139,7 +139,7 @@ describe('API: deleting a workspace', () => {
   it('answers workspace_busy while a run holds the workspace, and deletes it once free', async () => {
     h = await apiHarness();
     const { workspaceId, conversationId } = await h.conversation();
-    await h.state.acquireLease(runLeaseName(workspaceId), 'run_other', 30_000);
+    await h.state.acquireLease(workspaceLockName(workspaceId), 'run_other', 30_000);
     const busy = await h.app.inject({
       method: 'DELETE',
       url: `/v1/workspaces/${workspaceId}`,
@@ -147,7 +147,7 @@ describe('API: deleting a workspace', () => {
     });
     expect(busy.statusCode).toBe(409);
     expect(busy.json()).toMatchObject({ error: { code: 'workspace_busy' } });
-    await h.state.releaseLease(runLeaseName(workspaceId), 'run_other');
+    await h.state.releaseLease(workspaceLockName(workspaceId), 'run_other');
 
     const gone = await h.app.inject({
       method: 'DELETE',
@@ -155,7 +155,7 @@ describe('API: deleting a workspace', () => {
       headers: bearer(TOKEN_A),
     });
     expect(gone.statusCode).toBe(204);
-    expect(await h.state.getLeaseHolder(runLeaseName(workspaceId))).toBeNull();
+    expect(await h.state.getLeaseHolder(workspaceLockName(workspaceId))).toBeNull();
     const message = await h.app.inject({
       method: 'POST',
       url: `/v1/conversations/${conversationId}/messages`,

@@ -21,7 +21,8 @@ import { AuditTrail } from '../../src/egress/gateway.js';
 import type { PolicyStore } from '../../src/egress/policy-store.js';
 import { ExecuteService } from '../../src/execute/execute-service.js';
 import { RunEventLog } from '../../src/execute/run-events.js';
-import { WorkspaceRemoval } from '../../src/execute/workspace-removal.js';
+import { Workspaces } from '../../src/workspace/hold.js';
+import { WorkspaceRemoval } from '../../src/workspace/workspace-removal.js';
 import { StoreFilesService } from '../../src/files/store-files-service.js';
 import { ArchiveService } from '../../src/archive/archive-service.js';
 import { HealthChecks } from '../../src/metrics/health.js';
@@ -128,17 +129,23 @@ export async function apiHarness(
   const execute = new ExecuteService({
     agentSettings,
     catalog,
-    containers: orchestrator,
+    workspaces: new Workspaces({
+      containers: orchestrator,
+      sync: new FakeSync(),
+      state,
+      clock: systemClock,
+      logger,
+      observer: metrics,
+      settings: { lockTtlMs: 30_000 },
+    }),
     state,
     events,
-    sync: new FakeSync(),
     observer: metrics,
     logger,
     settings: {
       runTimeoutMs: 60_000,
       maxPromptBytes: 1024,
       maxImageBytes: 2048,
-      leaseTtlMs: 30_000,
       eventBufferTtlMs: 60_000,
       interruptGraceMs: 200,
     },

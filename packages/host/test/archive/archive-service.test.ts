@@ -140,6 +140,29 @@ describe('ArchiveService', () => {
     },
   );
 
+  it('downloads uncompressed tar, and tar.gz that stores data that does not compress and deflates what does, both read back exactly', async () => {
+    const noise = randomBytes(2 * MiB);
+    const text = Buffer.from('const x = 1;\n'.repeat(100_000));
+    await put('noise.bin', noise);
+    await put('src/app.js', text);
+    const read = async (format: 'tar' | 'tar.gz'): Promise<Buffer> => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of await service(objects).download(TENANT, WID, '', format))
+        chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    };
+    const plain = await read('tar');
+    const gz = await read('tar.gz');
+    for (const tar of [readTar(plain), readTar(gunzipSync(gz))]) {
+      expect(tar.get('noise.bin')?.body.equals(noise)).toBe(true);
+      expect(tar.get('src/app.js')?.body.equals(text)).toBe(true);
+    }
+    // The noise is stored (a little framing on top), the text deflated to a small part of itself.
+    expect(gz.length).toBeGreaterThan(noise.length);
+    expect(gz.length).toBeLessThan(noise.length + text.length / 10);
+    expect(plain.length).toBeGreaterThan(noise.length + text.length);
+  });
+
   it('downloads one folder, names relative to it, and keeps the executable bit', async () => {
     await put('src/app.py', 'print(1)\n');
     await put('src/lib/util.py', 'x = 1\n');

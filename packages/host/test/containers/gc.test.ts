@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GarbageCollector, type GcSettings } from '../../src/containers/gc.js';
 import { LABELS } from '../../src/containers/runtime.js';
-import { gcLeaseName, LEASES, runLeaseName } from '../../src/state/leases.js';
+import { gcLeaseName, LEASES, workspaceLockName } from '../../src/state/leases.js';
+import { ManualClock } from '../../src/time/clock.js';
 import { RecordingSync, rig, silent, type Rig } from './fakes.js';
 
 const SETTINGS: GcSettings = {
@@ -90,10 +91,10 @@ describe('GarbageCollector', () => {
   it('never touches a container whose run is in progress, however long past the idle timeout and lifetime', async () => {
     r = rig();
     const got = await r.orchestrator.acquire('t1', 'ws1');
-    expect(await r.state.acquireLease(runLeaseName('ws1'), 'run_1', 30_000)).toBe(true);
+    expect(await r.state.acquireLease(workspaceLockName('ws1'), 'run_1', 30_000)).toBe(true);
     await r.orchestrator.beginRun(got.record.id, 'run_1');
     r.clock.advance(SETTINGS.maxLifetimeMs * 2);
-    await r.state.renewLease(runLeaseName('ws1'), 'run_1', 30_000);
+    await r.state.renewLease(workspaceLockName('ws1'), 'run_1', 30_000);
 
     const report = await collector(r).runOnce();
     expect(report.removed).toEqual([]);
@@ -106,7 +107,7 @@ describe('GarbageCollector', () => {
     const sync = new RecordingSync();
     const got = await idleContainer(r, 'ws1');
     r.clock.advance(SETTINGS.idleTimeoutMs + 1);
-    await r.state.acquireLease(runLeaseName('ws1'), 'run_next', 30_000);
+    await r.state.acquireLease(workspaceLockName('ws1'), 'run_next', 30_000);
     const report = await collector(r, sync).runOnce();
     expect(report.removed).toEqual([]);
     expect(sync.outs).toEqual([]);
@@ -123,7 +124,7 @@ describe('GarbageCollector', () => {
     expect(report.removed).toEqual([]);
     expect((await r.state.getContainer(got.record.id))?.state).toBe('idle');
     expect(r.runtime.containers.has(got.record.id)).toBe(true);
-    expect(await r.state.getLeaseHolder(runLeaseName('ws1'))).toBeNull();
+    expect(await r.state.getLeaseHolder(workspaceLockName('ws1'))).toBeNull();
   });
 
   it('retires an over-age container when idle, before its idle timeout', async () => {
@@ -288,5 +289,41 @@ describe('GarbageCollector', () => {
     r.clock.advance(SETTINGS.idleTimeoutMs);
     await collector(r, sync).runOnce();
     expect(seen).toEqual(['late.txt']);
+  });
+
+  it('runs its periodic passes on the injected clock, and none once stopped', async () => {
+    r = rig();
+    const clock = new ManualClock();
+    const gc = new GarbageCollector({
+      containers: r.orchestrator,
+      state: r.state,
+      runtime: r.runtime,
+      slots: r.slots,
+      clock,
+      hostId: 'host-a',
+      scope: r.settings,
+      sync: new RecordingSync(),
+      logger: silent,
+      settings: SETTINGS,
+    });
+    let passes = 0;
+    const runOnce = gc.runOnce.bind(gc);
+    gc.runOnce = () => {
+      passes += 1;
+      return runOnce();
+    };
+
+    gc.start();
+    await clock.advanceAsync(SETTINGS.intervalMs - 1);
+    expect(passes).toBe(0);
+    await clock.advanceAsync(1);
+    expect(passes).toBe(1);
+    await clock.advanceAsync(SETTINGS.intervalMs);
+    expect(passes).toBe(2);
+
+    await gc.stop();
+    expect(clock.timers).toBe(0);
+    await clock.advanceAsync(SETTINGS.intervalMs * 3);
+    expect(passes).toBe(2);
   });
 });

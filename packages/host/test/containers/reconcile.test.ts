@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EgressListeners } from '../../src/containers/egress-listeners.js';
 import { Orchestrator } from '../../src/containers/orchestrator.js';
 import { reconcile, type ReconcileReport } from '../../src/containers/reconcile.js';
-import { runLeaseName } from '../../src/state/leases.js';
+import { workspaceLockName } from '../../src/state/leases.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import type { StateStore } from '../../src/state/state-store.js';
 import { FakeGateway, RecordingSync, rig, settingsFor, silent, type Rig } from './fakes.js';
@@ -94,7 +94,7 @@ describe('reconcile at start-up', () => {
   it('removes the container of a run that died with the host and frees its workspace at once', async () => {
     r = rig();
     const got = await r.orchestrator.acquire('t1', 'ws1');
-    await r.state.acquireLease(runLeaseName('ws1'), 'run_1', 30_000);
+    await r.state.acquireLease(workspaceLockName('ws1'), 'run_1', 30_000);
     await r.orchestrator.beginRun(got.record.id, 'run_1');
 
     const { listeners, gateway, report } = await restart(r, r.state);
@@ -104,7 +104,7 @@ describe('reconcile at start-up', () => {
     );
     expect(report.removed).toEqual([{ id: got.record.id, reason: 'run died with its host' }]);
     expect(report.releasedLeases).toEqual(['ws1']);
-    expect(await r.state.getLeaseHolder(runLeaseName('ws1'))).toBeNull();
+    expect(await r.state.getLeaseHolder(workspaceLockName('ws1'))).toBeNull();
     expect(r.runtime.containers.size).toBe(0);
     expect(await r.state.getAssignment('ws1')).toBeNull();
   });

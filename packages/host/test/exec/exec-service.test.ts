@@ -12,10 +12,11 @@ import type {
   ExecSpec,
 } from '../../src/containers/runtime.js';
 import { ExecService, type StartedExec } from '../../src/exec/exec-service.js';
-import { runLeaseName } from '../../src/state/leases.js';
+import { workspaceLockName } from '../../src/state/leases.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
 import { ManualClock } from '../../src/time/clock.js';
+import { Workspaces } from '../../src/workspace/hold.js';
 import { FakeOrchestrator, FakeSync } from '../execute/harness.js';
 
 /** A command whose output is `chunks`, then ends by itself (`status`) or only when killed. */
@@ -65,7 +66,14 @@ async function setup(options: { clock?: ManualClock } = {}) {
   const ended: string[] = [];
   const service = new ExecService({
     catalog,
-    containers,
+    workspaces: new Workspaces({
+      containers,
+      sync,
+      state,
+      clock,
+      logger: pino({ level: 'silent' }),
+      settings: { lockTtlMs: 30_000 },
+    }),
     runtime: {
       exec: async (_id, spec) => {
         specs.push(spec);
@@ -73,8 +81,6 @@ async function setup(options: { clock?: ManualClock } = {}) {
         return next;
       },
     },
-    sync,
-    state,
     clock,
     logger: pino({ level: 'silent' }),
     placeholders: async () => ({ WORKCELL_SECRET_API: 'wcs_x' }),
@@ -85,7 +91,6 @@ async function setup(options: { clock?: ManualClock } = {}) {
     },
     settings: {
       timeoutMs: 10_000,
-      leaseTtlMs: 30_000,
       env: { provider: 'anthropic', awsRegion: 'us-east-1' },
     },
   });
@@ -107,7 +112,7 @@ async function setup(options: { clock?: ManualClock } = {}) {
     failExec(err: Error) {
       execError = err;
     },
-    lease: () => state.getLeaseHolder(runLeaseName(ws.id)),
+    lease: () => state.getLeaseHolder(workspaceLockName(ws.id)),
     start: (request: ExecRequest): Promise<StartedExec> => service.start(principal, ws.id, request),
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
@@ -153,7 +158,7 @@ describe('ExecService', () => {
 
   it('answers workspace_busy while the workspace run lease is held, acquiring nothing', async () => {
     s = await setup();
-    await s.state.acquireLease(runLeaseName(s.workspaceId), 'run_other', 30_000);
+    await s.state.acquireLease(workspaceLockName(s.workspaceId), 'run_other', 30_000);
     expect(await refusal(s.start({ command: ['true'] }))).toBe('workspace_busy');
     expect(s.containers.calls).toEqual([]);
     expect(await s.lease()).toBe('run_other');
@@ -246,12 +251,16 @@ describe('ExecService', () => {
   });
 
   it('kills commands still running when the shutdown deadline passes', async () => {
-    s = await setup({ clock: new ManualClock() });
+    const clock = new ManualClock();
+    s = await setup({ clock });
     const proc = new FakeProcess([], false);
     s.setNext(proc);
     const exec = await s.start({ command: ['sleep', '100'] });
     const ending = exec.run(() => undefined);
-    await s.service.shutdown(50);
+    // The deadline is the host clock's.
+    const shutdown = s.service.shutdown(50);
+    await clock.advanceAsync(50);
+    await shutdown;
     expect(proc.kills).toBe(1);
     expect((await ending).timedOut).toBe(false);
     expect(s.service.activeExecs).toBe(0);

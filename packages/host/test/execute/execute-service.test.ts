@@ -1,6 +1,6 @@
 import { WorkcellError } from '@workcell/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runLeaseName } from '../../src/state/leases.js';
+import { workspaceLockName } from '../../src/state/leases.js';
 import { ManualClock } from '../../src/time/clock.js';
 import { harness, parse, summary, type Harness } from './harness.js';
 
@@ -9,7 +9,7 @@ afterEach(() => h?.dispose());
 
 /** The run's terminal event and the state the rest of the host is in at that moment. */
 async function expectCleanEnd(runId: string): Promise<void> {
-  expect(await h.state.getLeaseHolder(runLeaseName(h.workspaceId))).toBeNull();
+  expect(await h.state.getLeaseHolder(workspaceLockName(h.workspaceId))).toBeNull();
   const c = await h.catalog.getConversation(h.principal.tenant, h.conversationId);
   expect(c.runs.find((r) => r.id === runId)?.status).not.toBe('running');
   expect(h.service.activeRuns).toBe(0);
@@ -63,7 +63,7 @@ describe('ExecuteService: a run from message to terminal event', () => {
       if (batch.some((e) => e.event === 'run.completed')) {
         const c = await h.catalog.getConversation(h.principal.tenant, h.conversationId);
         seenAtTerminal = {
-          lease: await h.state.getLeaseHolder(runLeaseName(h.workspaceId)),
+          lease: await h.state.getLeaseHolder(workspaceLockName(h.workspaceId)),
           status: c.runs[0]?.status,
         };
       }
@@ -92,7 +92,7 @@ describe('ExecuteService: a run from message to terminal event', () => {
     await expect(
       h.service.start(h.principal, h.conversationId, 'x'.repeat(11)),
     ).rejects.toMatchObject({ code: 'payload_too_large' });
-    expect(await h.state.getLeaseHolder(runLeaseName(h.workspaceId))).toBeNull();
+    expect(await h.state.getLeaseHolder(workspaceLockName(h.workspaceId))).toBeNull();
   });
 
   it("answers not_found for another tenant's conversation", async () => {

@@ -20,7 +20,8 @@ import type { WorkspaceSync } from '../../src/containers/workspace-sync.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import type { BufferedEvent } from '../../src/state/state-store.js';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
-import type { Clock } from '../../src/time/clock.js';
+import { systemClock, type Clock } from '../../src/time/clock.js';
+import { Workspaces } from '../../src/workspace/hold.js';
 
 /** What a scripted agent does for one run. */
 export type AgentScript = (ctx: {
@@ -211,17 +212,23 @@ export async function harness(
   const observer = new RecordingObserver();
   const service = new ExecuteService({
     catalog,
-    containers: orchestrator,
+    workspaces: new Workspaces({
+      containers: orchestrator,
+      sync,
+      state,
+      clock: options.clock ?? systemClock,
+      logger,
+      observer,
+      settings: { lockTtlMs: 30_000 },
+    }),
     state,
     events,
-    sync,
     observer,
     logger,
     ...(options.clock ? { clock: options.clock } : {}),
     settings: {
       runTimeoutMs: 60_000,
       maxPromptBytes: 1024,
-      leaseTtlMs: 30_000,
       eventBufferTtlMs: 60_000,
       interruptGraceMs: 200,
       ...settings,

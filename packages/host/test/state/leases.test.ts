@@ -14,7 +14,7 @@ function setup() {
 
 describe('leases', () => {
   it('names every lease in one place', () => {
-    expect(LEASES.run('ws_1')).toBe('run:ws_1');
+    expect(LEASES.workspace('ws_1')).toBe('run:ws_1');
     expect(LEASES.pool('img:1@0123456789abcdef')).toBe('pool:img:1@0123456789abcdef');
     expect(LEASES.gc('0123456789abcdef')).toBe('gc:0123456789abcdef');
     expect(leaseHolder('gc', 'host-a')).toMatch(/^gc:host-a:[0-9a-f]{12}$/);

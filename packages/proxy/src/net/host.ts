@@ -1,4 +1,5 @@
 import { domainToASCII } from 'node:url';
+import { decodePunycode } from './punycode.js';
 import { WorkcellError } from '@workcell/protocol';
 import {
   endsInNumber,
@@ -25,6 +26,24 @@ export class TargetRefusal extends WorkcellError {
 }
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+/**
+ * Whether every `xn--` label of `host` is Punycode for a non-ASCII label that IDNA writes back
+ * as exactly that label (so no two spellings name one host).
+ */
+function validPunycode(host: string): boolean {
+  const unicode: string[] = [];
+  for (const label of host.split('.')) {
+    if (!label.startsWith('xn--')) {
+      unicode.push(label);
+      continue;
+    }
+    const decoded = decodePunycode(label.slice(4));
+    if (decoded === null || decoded === '' || /^[\x00-\x7f]*$/.test(decoded)) return false;
+    unicode.push(decoded);
+  }
+  return domainToASCII(unicode.join('.')) === host;
+}
 
 /**
  * Canonicalises a host as written in a request target, Host header or policy pattern.
@@ -59,7 +78,7 @@ export function canonicalHost(raw: string): CanonicalHost {
   for (const label of host.split('.')) {
     if (!LABEL.test(label)) throw new TargetRefusal('host name has an empty or invalid label');
   }
-  if (host.split('.').some((label) => label.startsWith('xn--')) && domainToASCII(host) !== host) {
+  if (host.split('.').some((label) => label.startsWith('xn--')) && !validPunycode(host)) {
     throw new TargetRefusal('host name has invalid punycode');
   }
   return { kind: 'name', value: host, address: null };

@@ -1,4 +1,9 @@
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { refuse, type RequestContext } from './context.js';
 import { forwardableRequestHeaders, framingHeaders, type RequestFraming } from '../http/headers.js';
@@ -87,24 +92,27 @@ export function forwardAnthropic(
   entry.record.reason = 'model-route';
   entry.record.credential = 'anthropic-api-key';
   const send = config.upstream.protocol === 'https:' ? httpsRequest : httpRequest;
-  const upstreamReq = send({
-    protocol: config.upstream.protocol,
-    hostname: upstreamHostname(config.upstream),
-    port: upstreamPort(config.upstream),
-    method,
-    path,
-    headers,
-    agent: ctx.upstreams.for(config.upstream),
-    setHost: false,
-  });
-  upstreamReq.on('socket', (socket) => {
-    const note = (): void => {
-      entry.record.address = socket.remoteAddress ?? null;
-    };
-    if (socket.remoteAddress) note();
-    else socket.once('connect', note);
-  });
-  relayRequest(ctx, req, res, upstreamReq, (err) => {
+  const open = (): ClientRequest => {
+    const upstreamReq = send({
+      protocol: config.upstream.protocol,
+      hostname: upstreamHostname(config.upstream),
+      port: upstreamPort(config.upstream),
+      method,
+      path,
+      headers,
+      agent: ctx.upstreams.for(config.upstream),
+      setHost: false,
+    });
+    upstreamReq.on('socket', (socket) => {
+      const note = (): void => {
+        entry.record.address = socket.remoteAddress ?? null;
+      };
+      if (socket.remoteAddress) note();
+      else socket.once('connect', note);
+    });
+    return upstreamReq;
+  };
+  relayRequest(ctx, req, res, open, (err) => {
     ctx.core.logger.warn(
       { route: 'anthropic', code: (err as NodeJS.ErrnoException).code ?? null },
       'anthropic upstream failed',

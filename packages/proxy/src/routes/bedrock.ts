@@ -1,4 +1,9 @@
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { refuse, type RequestContext } from './context.js';
 import { forwardableHeaders, headerObject } from '../http/headers.js';
@@ -308,29 +313,45 @@ export async function forwardBedrock(
   entry.record.reason = 'model-route';
   entry.record.credential = 'aws-sigv4';
   const send = config.upstream.protocol === 'https:' ? httpsRequest : httpRequest;
-  const upstreamReq = send({
-    protocol: config.upstream.protocol,
-    hostname: upstreamHostname(config.upstream),
-    port: upstreamPort(config.upstream),
-    method: target.method,
-    path: `${target.path}${formatQuery(target.query)}`,
-    headers: signed.headers,
-    agent: ctx.upstreams.for(config.upstream),
-    setHost: false,
-  });
-  upstreamReq.on('socket', (socket) => {
-    const note = (): void => {
-      entry.record.address = socket.remoteAddress ?? null;
-    };
-    if (socket.remoteAddress) note();
-    else socket.once('connect', note);
-  });
-  wireUpstream(ctx, res, upstreamReq, (err) => {
+  const open = (): ClientRequest => {
+    const upstreamReq = send({
+      protocol: config.upstream.protocol,
+      hostname: upstreamHostname(config.upstream),
+      port: upstreamPort(config.upstream),
+      method: target.method,
+      path: `${target.path}${formatQuery(target.query)}`,
+      headers: signed.headers,
+      agent: ctx.upstreams.for(config.upstream),
+      setHost: false,
+    });
+    upstreamReq.on('socket', (socket) => {
+      const note = (): void => {
+        entry.record.address = socket.remoteAddress ?? null;
+      };
+      if (socket.remoteAddress) note();
+      else socket.once('connect', note);
+    });
+    return upstreamReq;
+  };
+  const onUpstreamError = (err: Error): void => {
     ctx.core.logger.warn(
       { route: 'bedrock', code: (err as NodeJS.ErrnoException).code ?? null },
       'bedrock upstream failed',
     );
+  };
+  // The budget is released once the first try has sent the body (or failed); a second try,
+  // which is rare, sends the same buffer without counting it again.
+  const sendBody = (upstreamReq: ClientRequest): void => {
+    upstreamReq.once('close', release);
+    upstreamReq.end(read.body, release);
+  };
+  const first = open();
+  // The body is in memory: a request that met a stale kept-alive connection is sent again.
+  wireUpstream(ctx, res, first, onUpstreamError, undefined, () => {
+    const again = open();
+    wireUpstream(ctx, res, again, onUpstreamError);
+    sendBody(again);
+    return true;
   });
-  upstreamReq.once('close', release);
-  upstreamReq.end(read.body, release);
+  sendBody(first);
 }

@@ -20,7 +20,7 @@ import { DEFAULT_PORT, type Transport } from '../policy/patterns.js';
 import { decideHost } from '../policy/policy.js';
 import { RETRY_AFTER_SECONDS } from '../limits/limits.js';
 import type { OpenTunnel } from './tunnels.js';
-import { refuseSecretsOutsideTls } from './plain-secrets.js';
+import { refuseSecretsOutsideTls, watchBody } from './plain-secrets.js';
 import { isBoundHost } from '../secrets/secrets.js';
 import { interceptTunnel } from './secret-tunnel.js';
 
@@ -157,16 +157,23 @@ export async function forwardAbsolute(
   });
   // The connection serves this one exchange: it closes when the container's response does.
   res.once('close', () => admitted.socket.destroy());
-  relayRequest(ctx, req, res, upstreamReq, (err) => {
-    ctx.core.logger.warn(
-      {
-        host: target.host.value,
-        port: target.port,
-        code: (err as NodeJS.ErrnoException).code ?? null,
-      },
-      'egress upstream failed',
-    );
-  });
+  watchBody(ctx, req);
+  relayRequest(
+    ctx,
+    req,
+    res,
+    () => upstreamReq,
+    (err) => {
+      ctx.core.logger.warn(
+        {
+          host: target.host.value,
+          port: target.port,
+          code: (err as NodeJS.ErrnoException).code ?? null,
+        },
+        'egress upstream failed',
+      );
+    },
+  );
 }
 
 /**

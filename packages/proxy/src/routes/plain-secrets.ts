@@ -25,11 +25,6 @@ export function refuseSecretsOutsideTls(
   );
   if (outcome.ok) {
     ctx.entry.record.suspected = [...outcome.suspected];
-    if (secrets.length > 0) {
-      const watch = new PlaceholderWatch(secrets);
-      req.on('data', (chunk: Buffer) => watch.feed(chunk));
-      req.once('end', () => ctx.entry.record.suspected.push(...watch.suspects()));
-    }
     return null;
   }
   ctx.entry.record.secrets = [outcome.secret];
@@ -38,4 +33,17 @@ export function refuseSecretsOutsideTls(
     'secret placeholder refused',
   );
   return secretAnswer(outcome.reason, outcome.message);
+}
+
+/**
+ * Records a placeholder of the workspace seen in the request body (forwarded, never replaced).
+ * Call it in the tick the body is piped on: a `data` listener added earlier would start the
+ * body flowing before anything reads it.
+ */
+export function watchBody(ctx: RequestContext, req: IncomingMessage): void {
+  const secrets = ctx.secrets();
+  if (secrets.length === 0) return;
+  const watch = new PlaceholderWatch(secrets);
+  req.on('data', (chunk: Buffer) => watch.feed(chunk));
+  req.once('end', () => ctx.entry.record.suspected.push(...watch.suspects()));
 }

@@ -1,5 +1,5 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { forwardableHeaders } from '../http/headers.js';
 import { refusal, sendAnswer, type ProxyAnswer } from '../http/responses.js';
 import { unrelayableHead } from '../http/upstream-head.js';
@@ -61,7 +61,7 @@ export function writeUpstreamHead(
   headers: readonly string[],
 ): boolean {
   const status = upstream.statusCode;
-  const invalid = unrelayableHead(status, headers);
+  const invalid = unrelayableHead(status, upstream.statusMessage, headers);
   if (invalid !== null || status === undefined) {
     ctx.core.logger.warn(
       { workspaceId: ctx.identity.workspaceId, host: ctx.entry.record.host, problem: invalid },
@@ -111,41 +111,123 @@ export function relayResponse(
   pipeBody(ctx, upstream, upstream, res);
 }
 
+/** Request bytes kept while a request is in flight, so it can be sent again (see `isStaleReuse`). */
+const REPLAY_MAX_BYTES = 1024 * 1024;
+
+/**
+ * Whether an upstream request failed because it went out on a kept-alive connection the
+ * upstream had closed meanwhile (the keep-alive race): no answer came, the connection was a
+ * reused one, and it was reset or closed. Such a request never reached the upstream's
+ * application, so it is sent once more on a fresh connection.
+ */
+export function isStaleReuse(upstreamReq: ClientRequest, err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return (
+    upstreamReq.reusedSocket &&
+    (code === 'ECONNRESET' || code === 'EPIPE' || err.message === 'socket hang up')
+  );
+}
+
 /**
  * Sends the container's request body to the upstream as it arrives, counting bytes, and ties
  * the two exchanges together: the upstream request stops when the container goes away, and an
- * upstream failure before any response answers 503.
+ * upstream failure before any response answers 503. `open` makes the upstream request; it is
+ * called once more when the first try meets a connection the upstream had closed
+ * (`isStaleReuse`), with the body bytes sent so far written again (bodies up to 1 MiB).
  */
 export function relayRequest(
   ctx: RequestContext,
   req: IncomingMessage,
   res: ServerResponse,
-  upstreamReq: ClientRequest,
+  open: () => ClientRequest,
   onUpstreamError: (err: Error) => void,
 ): void {
-  wireUpstream(ctx, res, upstreamReq, onUpstreamError);
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  let replayable = true;
+  let ended = false;
   req.on('data', (chunk: Buffer) => {
     ctx.entry.record.bytesOut += chunk.length;
+    if (!replayable) return;
+    keptBytes += chunk.length;
+    if (keptBytes > REPLAY_MAX_BYTES) {
+      replayable = false;
+      kept.length = 0;
+    } else kept.push(chunk);
   });
-  req.pipe(upstreamReq);
+  req.once('end', () => {
+    ended = true;
+  });
+  const first = open();
+  wireUpstream(ctx, res, first, onUpstreamError, undefined, () => {
+    if (!replayable) return false;
+    req.unpipe(first);
+    const again = open();
+    wireUpstream(ctx, res, again, onUpstreamError);
+    for (const chunk of kept) again.write(chunk);
+    if (ended) again.end();
+    else req.pipe(again);
+    return true;
+  });
+  req.pipe(first);
 }
 
-/** The shared half of `relayRequest`, for a body already in memory. */
+/**
+ * The shared half of `relayRequest`, for a body already in memory. `retry`, when given, is asked
+ * once to send the request again after a stale kept-alive connection failed it (`isStaleReuse`);
+ * it answers whether it did.
+ */
 export function wireUpstream(
   ctx: RequestContext,
   res: ServerResponse,
   upstreamReq: ClientRequest,
   onUpstreamError: (err: Error) => void,
   onResponse: (upstream: IncomingMessage) => void = (upstream) => relayResponse(ctx, upstream, res),
+  retry?: () => boolean,
 ): void {
   const fail = (): void => {
     upstreamReq.destroy();
     failResponse(ctx, res, INTERNAL);
   };
-  upstreamReq.on('response', guarded(ctx, fail, onResponse));
+  let answered = false;
+  upstreamReq.on(
+    'response',
+    guarded(ctx, fail, (upstream: IncomingMessage) => {
+      answered = true;
+      onResponse(upstream);
+    }),
+  );
+  // An upstream that switches protocols is not relayed: the proxy speaks HTTP/1.1 requests only.
+  upstreamReq.on(
+    'upgrade',
+    guarded(ctx, fail, (_upstream: IncomingMessage, socket: Duplex) => {
+      answered = true;
+      socket.destroy();
+      failResponse(
+        ctx,
+        res,
+        refusal(
+          'upstream_invalid_response',
+          'upstream-invalid-response',
+          'the upstream switched protocols; only HTTP/1.1 answers are relayed',
+        ),
+      );
+    }),
+  );
   upstreamReq.on(
     'error',
     guarded(ctx, fail, (err: Error) => {
+      if (
+        !answered &&
+        !res.headersSent &&
+        !res.destroyed &&
+        retry &&
+        isStaleReuse(upstreamReq, err)
+      ) {
+        const again = retry;
+        retry = undefined;
+        if (again()) return;
+      }
       onUpstreamError(err);
       failResponse(
         ctx,

@@ -41,6 +41,9 @@ import { connectUpstreamTls, UpstreamTlsError } from '../tls/trust.js';
 import { refuse, refuseRaw, type RequestContext } from './context.js';
 import { failResponse, guarded, pipeBody, writeUpstreamHead } from './relay.js';
 
+/** How long a terminated tunnel's connection may sit idle between two requests. */
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
 /** Re-runs the destination checks for a new upstream connection; records into `entry`. */
 export type Redial = (entry: AuditEntry) => Promise<Dialed | ProxyAnswer>;
 
@@ -99,10 +102,16 @@ class UpstreamAgent extends HttpAgent {
 /**
  * Node's header and request timeouts run only for servers that listen; the per-tunnel server
  * is handed one connection instead, so they are enforced here: a request's headers must arrive
- * within `headersTimeoutMs` of the connection (or the previous response) and the whole request
- * within `requestTimeoutMs` of its headers, or the connection is closed.
+ * within `headersTimeoutMs` of the connection (or within the keep-alive time plus that of the
+ * previous response) and the whole request within `requestTimeoutMs` of its headers, or the
+ * connection is closed.
  */
-function enforceTimeouts(server: Server, socket: TLSSocket, limits: ProxyLimits): void {
+function enforceTimeouts(
+  server: Server,
+  socket: TLSSocket,
+  limits: ProxyLimits,
+  keepAliveTimeoutMs: number,
+): void {
   let timer: NodeJS.Timeout | null = null;
   const arm = (ms: number): void => {
     if (timer) clearTimeout(timer);
@@ -118,8 +127,9 @@ function enforceTimeouts(server: Server, socket: TLSSocket, limits: ProxyLimits)
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     arm(limits.requestTimeoutMs);
     req.once('end', disarm);
+    // The next request may wait for the keep-alive time, then has the header time.
     res.once('finish', () => {
-      if (!socket.destroyed) arm(limits.headersTimeoutMs);
+      if (!socket.destroyed) arm(keepAliveTimeoutMs + limits.headersTimeoutMs);
     });
   });
 }
@@ -191,7 +201,7 @@ export async function interceptTunnel(
   const server = createServer({
     insecureHTTPParser: false,
     requireHostHeader: false,
-    keepAliveTimeout: 5_000,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
   });
   // As on the listener: one more than the cap, so a request past it is seen and refused.
   server.maxHeadersCount = core.limits.maxHeaderCount + 1;
@@ -219,7 +229,7 @@ export async function interceptTunnel(
     agent.destroy();
     tls.destroy();
   });
-  enforceTimeouts(server, tls, core.limits);
+  enforceTimeouts(server, tls, core.limits, KEEP_ALIVE_TIMEOUT_MS);
   server.emit('connection', tls);
 }
 
@@ -432,6 +442,21 @@ function forward(
         if (scrubs.length > 0) body = body.pipe(new ScrubStream(scrubs));
       }
       pipeBody(ctx, upstream, body, res);
+    }),
+  );
+  upstreamReq.on(
+    'upgrade',
+    guarded(ctx, fail, (_upstream: IncomingMessage, socket: Duplex) => {
+      socket.destroy();
+      failResponse(
+        ctx,
+        res,
+        refusal(
+          'upstream_invalid_response',
+          'upstream-invalid-response',
+          'the upstream switched protocols; only HTTP/1.1 answers are relayed',
+        ),
+      );
     }),
   );
   upstreamReq.on(

@@ -6,18 +6,25 @@ import { archiveFolder } from '../../archive/archive-service.js';
 import type { ApiServices } from '../context.js';
 import { ops, route } from '../contract.js';
 
-/** `zip` when the client accepts `application/zip` (and not gzip); `tar.gz` otherwise. */
+/**
+ * The download format the `Accept` header asks for: `zip` for `application/zip`, uncompressed
+ * `tar` for `application/x-tar` (fastest: no compression), `tar.gz` otherwise. gzip named
+ * alongside either keeps `tar.gz`, the default.
+ */
 export function downloadFormat(accept: string | undefined): ArchiveFormat {
   const types = (accept ?? '')
     .split(',')
     .map((part) => part.split(';')[0]?.trim().toLowerCase() ?? '');
-  const zip = types.includes('application/zip');
   const gzip = types.some((t) => t === 'application/gzip' || t === 'application/x-gzip');
-  return zip && !gzip ? 'zip' : 'tar.gz';
+  if (gzip) return 'tar.gz';
+  if (types.includes('application/zip')) return 'zip';
+  if (types.includes('application/x-tar')) return 'tar';
+  return 'tar.gz';
 }
 
 const CONTENT_TYPE: Readonly<Record<ArchiveFormat, string>> = {
   'tar.gz': 'application/gzip',
+  tar: 'application/x-tar',
   zip: 'application/zip',
 };
 

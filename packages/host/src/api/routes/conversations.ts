@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { assertTicketWorkspace } from '../../auth/tickets.js';
 import type { ConversationRecord } from '../../catalog/catalog.js';
 import { creationKey, nextCursor, pageOf, pageRequest } from '../../catalog/page.js';
-import type { FinishedRunSource } from '../../execute/run-events.js';
+import { RunHistory } from '../../execute/run-history.js';
 import type { BufferedEvent } from '../../state/state-store.js';
 import type { ApiServices } from '../context.js';
 import { ops, route } from '../contract.js';
@@ -25,20 +25,6 @@ function wantsEventStream(request: FastifyRequest): boolean {
   return (request.headers.accept ?? '').includes('text/event-stream');
 }
 
-/** Reads an ended run from the durable log (the live buffer when the log could not be written). */
-async function endedRunEvents(
-  s: ApiServices,
-  conversation: ConversationRecord,
-  runId: string,
-  after: number,
-): Promise<BufferedEvent[]> {
-  const stored = await s.catalog.readRunEvents(conversation, runId);
-  // A run with no durable log is still running (or lost): the buffer is the only other source,
-  // and when it cannot be read the client gets what there is (nothing) and may follow live.
-  const events = stored.length > 0 ? stored : await s.events.read(runId, 0).catch(() => []);
-  return events.filter((e) => e.seq > after);
-}
-
 /**
  * Streams a run's events after `after` as SSE: replay, then live until the terminal event. An
  * ended run with nothing after `after` answers 204, which tells an EventSource to stop
@@ -52,10 +38,10 @@ async function streamRun(
   runId: string,
   after: number,
 ): Promise<FastifyReply> {
-  const run = s.catalog.getRun(conversation, runId);
+  const history = new RunHistory(s);
   let replay: BufferedEvent[] | null = null;
-  if (run.status !== 'running' && !s.events.isLive(runId)) {
-    replay = await endedRunEvents(s, conversation, runId, after);
+  if (history.hasEnded(conversation, runId)) {
+    replay = await history.ended(conversation, runId, after);
     if (replay.length === 0) return reply.code(204).send();
   }
 
@@ -71,15 +57,8 @@ async function streamRun(
   const abort = new AbortController();
   reply.raw.on('close', () => abort.abort());
   if (reply.raw.destroyed) abort.abort();
-  const finished: FinishedRunSource = {
-    isFinished: async () => {
-      const c = await s.catalog.getConversation(conversation.tenant, conversation.id);
-      return c.runs.find((r) => r.id === runId)?.status !== 'running';
-    },
-    readPersisted: () => s.catalog.readRunEvents(conversation, runId),
-  };
   try {
-    const batches = replay ? [replay] : s.events.follow(runId, after, abort.signal, finished);
+    const batches = replay ? [replay] : history.follow(conversation, runId, after, abort.signal);
     for await (const batch of batches) {
       if (!sse.sendMany(batch)) {
         if (sse.isClosed) break;
@@ -161,12 +140,10 @@ export function registerConversationRoutes(
 
   route(app, ops.listMessages, async (request, _reply, { params }) => {
     const c = await s.catalog.getConversation(request.principal.tenant, params.cid);
+    const history = new RunHistory(s);
     const runs = await Promise.all(
       c.runs.map(async (run) => {
-        const stored =
-          run.status === 'running' || s.events.isLive(run.id)
-            ? await s.events.read(run.id, 0)
-            : await endedRunEvents(s, c, run.id, 0);
+        const stored = await history.all(c, run.id);
         return {
           runId: run.id,
           status: run.status,

@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Slot } from '../../src/containers/slots.js';
-import { ObjectStoreWorkspaceSync } from '../../src/execute/object-store-sync.js';
+import { ObjectStoreWorkspaceSync } from '../../src/workspace/object-store-sync.js';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
 import * as layout from '../../src/storage/layout.js';
 import { putWorkspaceFile } from '../../src/sync/workspace-files.js';

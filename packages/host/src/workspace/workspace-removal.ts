@@ -44,7 +44,7 @@ export class WorkspaceRemoval implements WorkspaceRemover {
     const done = await withLease(
       this.deps,
       {
-        name: LEASES.run(ws.id),
+        name: LEASES.workspace(ws.id),
         holder: leaseHolder('delete', this.deps.hostId),
         ttlMs: DELETE_LEASE_TTL_MS,
       },

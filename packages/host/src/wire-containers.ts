@@ -1,0 +1,165 @@
+import { CONTAINER_PATHS } from '@workcell/protocol';
+import type { Logger } from 'pino';
+import { agentEnvironment } from './agent-environment.js';
+import type { ResolvedConfig } from './config/load.js';
+import { HostCapacity } from './containers/capacity.js';
+import type { EgressListeners } from './containers/egress-listeners.js';
+import { GarbageCollector, GC_LEASE_TTL_MS, gcGraceMs } from './containers/gc.js';
+import { CONTAINER_START_TIMEOUT_MS, Orchestrator } from './containers/orchestrator.js';
+import { reconcile, RECONCILE_GRACE_MS, type ReconcileReport } from './containers/reconcile.js';
+import { dataDirScope } from './containers/scope.js';
+import type { SlotStore } from './containers/slots.js';
+import { TerminalActivity } from './containers/terminal-activity.js';
+import { refillLeaseTtlMs, WARM_POOL_DEFAULTS, WarmPool } from './containers/warm-pool.js';
+import type { ControlMessages } from './control/control-messages.js';
+import type { WorkcellMetrics } from './metrics/metrics.js';
+import { containerTrustEnv } from './secrets/trust.js';
+import { WORKSPACE_LOCK_TTL_MS } from './state/leases.js';
+import { type Clock } from './time/clock.js';
+import { Workspaces } from './workspace/hold.js';
+import { ObjectStoreWorkspaceSync } from './workspace/object-store-sync.js';
+import type { TrustSetup } from './secrets/trust.js';
+import type { ContainerRecord, StateStore } from './state/state-store.js';
+import type { ObjectStore } from './storage/object-store.js';
+import type { ContainerRuntime } from './containers/runtime.js';
+
+/**
+ * Builds what manages this host's workspace containers (the orchestrator, capacity, warm pool,
+ * GC, reconcile) and the workspace module that holds them for a piece of work. One binding is
+ * late, and only one: the orchestrator tells the warm pool of every warm claim (`kickPool`),
+ * while the pool makes its containers through the orchestrator.
+ */
+export function wireContainers(
+  config: ResolvedConfig,
+  deps: {
+    dataDir: string;
+    runtime: ContainerRuntime;
+    state: StateStore;
+    objects: ObjectStore;
+    slots: SlotStore;
+    listeners: EgressListeners;
+    clock: Clock;
+    log: (component: string) => Logger;
+    metrics: WorkcellMetrics;
+    messages: ControlMessages;
+    ownContainers: () => Promise<ContainerRecord[]>;
+    warmAgentEnv: Record<string, string>;
+    trust: TrustSetup | null;
+  },
+) {
+  const { dataDir, runtime, state, objects, slots, listeners, clock, log, metrics, messages } =
+    deps;
+  const { ownContainers, trust } = deps;
+  const { hostId } = config;
+  const terminalActivity = new TerminalActivity();
+  const sync = new ObjectStoreWorkspaceSync(objects, {
+    maxFileBytes: config.maxFileBytes,
+    logger: log('sync'),
+    observe: metrics.synced,
+    terminals: terminalActivity,
+  });
+  const scope = {
+    image: config.image,
+    imageVersion: config.version,
+    hostId,
+    scopeId: dataDirScope(dataDir),
+    startTimeoutMs: CONTAINER_START_TIMEOUT_MS,
+  };
+  let kickPool = (): void => undefined;
+  const orchestrator = new Orchestrator({
+    onSlotRemoved: (slotId) => {
+      sync.forget(slotId);
+      terminalActivity.forget(slotId);
+    },
+    onWarmClaim: () => kickPool(),
+    onForeignContainer: (record) =>
+      messages.removeElsewhere(record, 'workspace moved to another host'),
+    runtime,
+    state,
+    slots,
+    listeners,
+    clock,
+    logger: log('orchestrator'),
+    settings: {
+      ...scope,
+      runtime: config.runtime,
+      limits: {
+        memoryMb: config.containerMemoryMb,
+        cpus: config.containerCpus,
+        pids: config.containerPids,
+        nofile: config.containerNofile,
+      },
+      agentEnv: {
+        ...agentEnvironment(config),
+        ...(trust ? containerTrustEnv(CONTAINER_PATHS.trust) : {}),
+      },
+      warmAgentEnv: deps.warmAgentEnv,
+      ...(trust ? { trustDir: trust.publicDir } : {}),
+    },
+  });
+  metrics.countReadyAgents(async () => orchestrator.readyAgents(await ownContainers()));
+  const containerDeps = { containers: orchestrator, state, slots, sync, clock, scope };
+  const capacity = new HostCapacity({
+    ...containerDeps,
+    hostId,
+    runLeaseTtlMs: WORKSPACE_LOCK_TTL_MS,
+    max: config.maxContainers,
+    logger: log('capacity'),
+  });
+  const pool = new WarmPool({
+    ...containerDeps,
+    listeners,
+    runtime,
+    logger: log('warm-pool'),
+    room: () => capacity.roomForWarm(),
+    settings: {
+      ...WARM_POOL_DEFAULTS,
+      size: config.warmPoolSize,
+      leaseTtlMs: refillLeaseTtlMs(CONTAINER_START_TIMEOUT_MS),
+    },
+  });
+  kickPool = () => pool.kick();
+  const gc = new GarbageCollector({
+    ...containerDeps,
+    runtime,
+    hostId,
+    logger: log('gc'),
+    settings: {
+      idleTimeoutMs: config.idleTimeoutMs,
+      maxLifetimeMs: config.maxLifetimeMs,
+      intervalMs: config.gcIntervalMs,
+      leaseTtlMs: GC_LEASE_TTL_MS,
+      runLeaseTtlMs: WORKSPACE_LOCK_TTL_MS,
+      graceMs: gcGraceMs(CONTAINER_START_TIMEOUT_MS),
+    },
+  });
+  const reconcileContainers = (): Promise<ReconcileReport> =>
+    reconcile({
+      ...containerDeps,
+      runtime,
+      logger: log('reconcile'),
+      runLeaseTtlMs: WORKSPACE_LOCK_TTL_MS,
+      graceMs: RECONCILE_GRACE_MS,
+    });
+  const workspaces = new Workspaces({
+    containers: orchestrator,
+    sync,
+    state,
+    clock,
+    logger: log('workspace'),
+    admit: (workspaceId) => capacity.admit(workspaceId),
+    observer: metrics,
+    settings: { lockTtlMs: WORKSPACE_LOCK_TTL_MS },
+  });
+
+  return {
+    terminalActivity,
+    sync,
+    orchestrator,
+    capacity,
+    pool,
+    gc,
+    reconcileContainers,
+    workspaces,
+  };
+}
