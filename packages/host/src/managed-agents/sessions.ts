@@ -264,6 +264,11 @@ export class SessionService {
     };
   }
 
+  /** Throws `not_found_error` unless the tenant has the session. */
+  async exists(tenant: string, id: string): Promise<void> {
+    await this.record(tenant, id);
+  }
+
   async retrieve(tenant: string, id: string): Promise<Record<string, unknown>> {
     const record = await this.record(tenant, id);
     const conversation = await this.deps.catalog.getConversation(tenant, record.conversationId);
@@ -373,8 +378,11 @@ export class SessionService {
     await this.locked(id, async () => {
       const record = await this.record(tenant, id);
       if (record.archived_at) throw conflict(`session ${id} is archived and read-only`);
-      const conversation = await this.deps.catalog.getConversation(tenant, record.conversationId);
-      const lastRun = conversation.runs.at(-1)?.id ?? null;
+      // Only events other than messages need the conversation (a message is all most sends hold).
+      const conversation = events.some((e) => e.type !== 'user.message')
+        ? await this.deps.catalog.getConversation(tenant, record.conversationId)
+        : null;
+      const lastRun = conversation?.runs.at(-1)?.id ?? null;
       for (const e of events) {
         const event: SessionEvent = {
           id: newResourceId('event', this.clock()),
@@ -463,7 +471,8 @@ export class SessionService {
     const pump = this.pumps.get(record.id);
     if (pump) pump.runId = runId;
     const startedAt = this.now();
-    await this.locked(record.id, async () => {
+    // Recorded while the run's events are followed: the stream need not wait for the write.
+    const marked = this.locked(record.id, async () => {
       const current = await this.record(tenant, record.id);
       for (const entry of current.inbox)
         if (waiting.some((w) => w.event.id === entry.event.id)) {
@@ -471,9 +480,15 @@ export class SessionService {
           entry.event.processed_at = startedAt;
         }
       await this.save(tenant, current);
-    });
+    }).catch((err: unknown) =>
+      this.deps.logger.error(
+        { err, session: record.id },
+        'cannot record the turn of waiting messages',
+      ),
+    );
     for (const w of waiting) this.publish(record.id, { ...w.event, processed_at: startedAt });
     await this.follow(tenant, record, runId, startedAt);
+    await marked;
     if (pump) pump.runId = null;
   }
 
@@ -485,14 +500,14 @@ export class SessionService {
     startedAt: string,
   ): Promise<void> {
     const { catalog, events } = this.deps;
-    const conversation = await catalog.getConversation(tenant, record.conversationId);
     const translator = new RunTranslator({ runId, startedAt, endedAt: () => this.now() });
     const finished: FinishedRunSource = {
       isFinished: async () => {
         const c = await catalog.getConversation(tenant, record.conversationId);
         return c.runs.find((r) => r.id === runId)?.status !== 'running';
       },
-      readPersisted: () => catalog.readRunEvents(conversation, runId),
+      readPersisted: async () =>
+        catalog.readRunEvents(await catalog.getConversation(tenant, record.conversationId), runId),
     };
     const abort = new AbortController();
     for await (const batch of events.follow(runId, 0, abort.signal, finished)) {

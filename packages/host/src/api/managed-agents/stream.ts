@@ -21,7 +21,7 @@ export async function streamSession(
   sessionId: string,
 ): Promise<FastifyReply> {
   const tenant = request.principal.tenant;
-  await sessions.retrieve(tenant, sessionId);
+  await sessions.exists(tenant, sessionId);
   const resumeAfter = request.headers['last-event-id'];
   const buffered: SessionEvent[] = [];
   let live: ((e: SessionEvent) => void) | null = null;
