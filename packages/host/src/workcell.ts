@@ -236,6 +236,11 @@ export async function createWorkcell(
     version: config.version,
     console: await loadConsoleAssets(consoleDistDir()),
     corsOrigins: splitList(config.corsOrigins),
+    managedAgents: {
+      objects,
+      cipher: secretCipher,
+      allowUnrestrictedNetworking: config.managedAgentsUnrestricted,
+    },
   });
 
   return {

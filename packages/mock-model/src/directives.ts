@@ -4,6 +4,7 @@
  */
 import { posix } from 'node:path';
 import type { EchoSource } from './echo.js';
+import { fromToolsetName } from './toolset-names.js';
 
 export const DIRECTIVE_PREFIX = 'MOCK:';
 
@@ -104,7 +105,7 @@ function toDirective(value: unknown, line: string): Directive | string {
       const input = value.input ?? {};
       if (typeof value.tool !== 'string' || value.tool.length === 0) return '"tool" is a tool name';
       if (!isRecord(input)) return '"input" is a JSON object';
-      return { kind: 'tool', name: value.tool, input: withAbsolutePaths(input) };
+      return { kind: 'tool', ...fromToolsetName(value.tool, withAbsolutePaths(input)) };
     }
     case 'sleep_ms': {
       const ms = value.sleep_ms;

@@ -226,3 +226,12 @@ export {
   type ResolutionReason,
   type ToolResultBody,
 } from './approvals.js';
+export {
+  CLAUDE_CODE_EXTRA_TOOLS,
+  TOOLSET_TOOLS,
+  TOOLSET_TOOL_NAMES,
+  toClaudeCodeInput,
+  toToolsetInput,
+  toolsetNameOf,
+  type ToolsetToolName,
+} from './toolset.js';

@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/tokens.js';
 import type { ApiServices, RouteEntry } from './context.js';
 import { authenticateRequest } from './authenticate.js';
+import { registerManagedAgents } from './managed-agents/register.js';
 import { registerConsole } from './console.js';
 import { registerCors } from './cors.js';
 import { sendError } from './errors.js';
@@ -110,6 +111,7 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   registerAdminRoutes(app, services);
   registerTerminalRoutes(app, services);
   registerTicketRoutes(app, services);
+  registerManagedAgents(app, services, hub);
   registerConsole(app, services.console ?? null);
   return app;
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AgentSettingsService } from '../agent-settings/index.js';
 import type { ApprovalService } from '../approvals/index.js';
 import type { ConsoleAssets } from './console.js';
+import type { ManagedAgentsSettings } from '../managed-agents/service.js';
 import type { TokenAuthenticator, Principal } from '../auth/tokens.js';
 import type { TenantRateLimiter } from '../auth/rate-limit.js';
 import type { TicketService } from '../auth/tickets.js';
@@ -72,6 +73,8 @@ export interface ApiServices {
   version: string;
   /** The web console's built files, served at `/`; null when it was not built. */
   console?: ConsoleAssets | null;
+  /** What the Managed Agents API needs beyond these; without it its routes answer 501. */
+  managedAgents?: ManagedAgentsSettings;
 }
 
 /** One route the server has (HEAD routes Fastify adds for GET are left out). */

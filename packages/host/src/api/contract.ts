@@ -42,6 +42,7 @@ import { usageOps } from './contract/usage.js';
 import { webhookOps } from './contract/webhooks.js';
 import { workspaceOps } from './contract/workspaces.js';
 import type { Operation } from './contract/operation.js';
+import { MANAGED_AGENTS_OPERATIONS } from '../managed-agents/operations.js';
 import { parseInput } from './validate.js';
 
 export type { Operation, ResponseSpec } from './contract/operation.js';
@@ -72,7 +73,11 @@ export const ops = {
   ...operationsOps,
 } as const;
 
-export const OPERATIONS: readonly Operation[] = Object.values(ops);
+export const OPERATIONS: readonly Operation[] = [
+  ...Object.values(ops),
+  // Anthropic's Managed Agents API, served beside Workcell's own (managed-agents/).
+  ...MANAGED_AGENTS_OPERATIONS,
+];
 
 /** Response shapes that get a name of their own in the OpenAPI components. */
 export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {

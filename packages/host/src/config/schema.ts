@@ -248,6 +248,9 @@ export const configSchema = z.object({
   agentCustomSystemPrompt: booleanFlag.describe(
     'Whether a workspace or message may replace the system prompt (`systemPrompt`); otherwise only `appendSystemPrompt` is accepted.',
   ),
+  managedAgentsUnrestricted: booleanFlag.describe(
+    "Whether a Managed Agents environment may use `networking: unrestricted`, served as the operator's whole egress list (public hosts only; private, metadata and host addresses stay refused). Refused with 400 otherwise.",
+  ),
   egressAllow: z
     .string()
     .default('')
@@ -522,6 +525,7 @@ export const ENV_NAMES = {
   modelsAllowed: 'WORKCELL_MODELS_ALLOWED',
   agentDefaults: 'WORKCELL_AGENT_DEFAULTS',
   agentCustomSystemPrompt: 'WORKCELL_AGENT_CUSTOM_SYSTEM_PROMPT',
+  managedAgentsUnrestricted: 'WORKCELL_MANAGED_AGENTS_UNRESTRICTED',
   agentPrewarm: 'WORKCELL_AGENT_PREWARM',
   agentReadyIdleMs: 'WORKCELL_AGENT_READY_IDLE_MS',
   egressAllow: 'WORKCELL_EGRESS_ALLOW',

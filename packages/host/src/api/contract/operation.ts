@@ -38,7 +38,8 @@ export interface Operation {
     | 'webhooks'
     | 'tickets'
     | 'admin'
-    | 'operations';
+    | 'operations'
+    | 'managed-agents';
   /**
    * `bearer`: a tenant token; `bearer-or-query`: also a single-use `?ticket=` (browsers'
    * EventSource and WebSocket) or, kept for older clients, `?access_token=`; `admin`: an admin token.
