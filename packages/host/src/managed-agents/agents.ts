@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { TOOLSET_TOOL_NAMES } from '@workcell/protocol';
+import { TOOLSET_TOOL_NAMES, toolsetNameOf, type ToolsetToolName } from '@workcell/protocol';
 import type { z } from 'zod';
 import { AnthropicApiError, conflict, notFound, unsupported } from './errors.js';
 import { newResourceId } from './ids.js';
@@ -102,7 +102,7 @@ function mcpToolset(params: z.infer<typeof mcpToolsetParams>): McpToolset {
  * tools need the engine's approvals and client tools; until the engine offers them they answer
  * 400 naming the feature (`ENGINE_FEATURES` is the one switch).
  */
-export const ENGINE_FEATURES = { toolConfirmations: false, customTools: false };
+export const ENGINE_FEATURES = { toolConfirmations: true, customTools: true };
 
 function normaliseTools(
   tools: AgentCreateBody['tools'],
@@ -142,7 +142,7 @@ function normaliseTools(
 }
 
 /** The names the toolset offers the model, in the toolset's terms. */
-export function enabledToolsetTools(tools: readonly AgentTool[]): string[] {
+export function enabledToolsetTools(tools: readonly AgentTool[]): ToolsetToolName[] {
   const set = tools.find((t): t is AgentToolset => t.type === 'agent_toolset_20260401');
   if (!set) return [];
   return TOOLSET_TOOL_NAMES.filter(
@@ -277,4 +277,32 @@ export class AgentService {
     await this.records.put(tenant, 'agents', id, record);
     return record.versions.at(-1) as AgentVersion;
   }
+}
+
+/**
+ * How the agent's policy treats a tool, by the name the model calls it: a toolset tool by its
+ * Claude Code name, an MCP tool as `mcp__<server>__<tool>`; anything else is allowed.
+ */
+export function policyOf(
+  agent: Pick<AgentVersion, 'tools'>,
+): (toolName: string) => 'allow' | 'ask' {
+  return (toolName) => {
+    const toolset = toolsetNameOf(toolName);
+    if (toolset) {
+      const set = agent.tools.find((t): t is AgentToolset => t.type === 'agent_toolset_20260401');
+      const policy =
+        set?.configs.find((c) => c.name === toolset)?.permission_policy ??
+        set?.default_config.permission_policy;
+      return policy?.type === 'always_ask' ? 'ask' : 'allow';
+    }
+    const mcp = /^mcp__(.+?)__(.+)$/.exec(toolName);
+    if (!mcp) return 'allow';
+    const set = agent.tools.find(
+      (t): t is McpToolset => t.type === 'mcp_toolset' && t.mcp_server_name === mcp[1],
+    );
+    const policy =
+      set?.configs.find((c) => c.name === mcp[2])?.permission_policy ??
+      set?.default_config.permission_policy;
+    return policy?.type === 'always_ask' ? 'ask' : 'allow';
+  };
 }

@@ -1,4 +1,4 @@
-import { TOOLSET_TOOL_NAMES } from '@workcell/protocol';
+import { TOOLSET_TOOL_NAMES, imageBlockSchema } from '@workcell/protocol';
 import { z } from 'zod';
 import { AnthropicApiError, unsupported } from './errors.js';
 
@@ -269,14 +269,7 @@ export const sessionUpdateBody = z
   .strict();
 
 const textBlock = z.object({ type: z.literal('text'), text: z.string().min(1) }).strict();
-const imageBlock = z
-  .object({
-    type: z.literal('image'),
-    source: z
-      .object({ type: z.literal('base64'), media_type: z.string(), data: z.string().min(4) })
-      .strict(),
-  })
-  .strict();
+const imageBlock = imageBlockSchema;
 const userMessage = z
   .object({
     type: z.literal('user.message'),
@@ -289,7 +282,29 @@ const userMessage = z
 const userInterrupt = z
   .object({ type: z.literal('user.interrupt'), session_thread_id: z.null().optional() })
   .strict();
-export const sendableEvent = z.discriminatedUnion('type', [userMessage, userInterrupt]);
+const resultBlocks = z.array(z.discriminatedUnion('type', [textBlock, imageBlock])).max(100);
+const toolConfirmation = z
+  .object({
+    type: z.literal('user.tool_confirmation'),
+    tool_use_id: z.string().min(1).max(64),
+    result: z.enum(['allow', 'deny']),
+    deny_message: z.string().min(1).max(10_000).nullish(),
+  })
+  .strict();
+const customToolResult = z
+  .object({
+    type: z.literal('user.custom_tool_result'),
+    custom_tool_use_id: z.string().min(1).max(64),
+    content: resultBlocks.optional(),
+    is_error: z.boolean().nullish(),
+  })
+  .strict();
+export const sendableEvent = z.discriminatedUnion('type', [
+  userMessage,
+  userInterrupt,
+  toolConfirmation,
+  customToolResult,
+]);
 export type SendableEvent = z.infer<typeof sendableEvent>;
 export const eventsSendBody = z.object({ events: z.array(z.unknown()).min(1).max(50) }).strict();
 

@@ -12,7 +12,7 @@ import { AgentService } from './agents.js';
 import { EnvironmentService } from './environments.js';
 import { RecordStore } from './record-store.js';
 import { SessionSetup } from './session-setup.js';
-import { SessionService } from './sessions.js';
+import { SessionService, type SessionDeps } from './sessions.js';
 import { VaultService } from './vaults.js';
 
 /** The Managed Agents services, built on Workcell's engine. */
@@ -40,6 +40,7 @@ export function createManagedAgents(
     execute: RunService;
     events: RunEventLog;
     workspaces: WorkspaceRemover;
+    approvals: SessionDeps['approvals'];
     agentSettings: AgentSettingsService;
     secrets: SecretStore;
     policies: PolicyStore;
@@ -71,6 +72,7 @@ export function createManagedAgents(
     execute: engine.execute,
     events: engine.events,
     workspaces: engine.workspaces,
+    approvals: engine.approvals,
     logger: engine.logger,
   });
   return { agents, environments, vaults, sessions };

@@ -9,7 +9,13 @@ import { canonicalHost } from '@workcell/proxy';
 import type { AgentSettingsService } from '../agent-settings/index.js';
 import type { PolicyStore } from '../egress/policy-store.js';
 import type { SecretStore } from '../secrets/secret-store.js';
-import { enabledToolsetTools, type AgentVersion, type McpToolset } from './agents.js';
+import {
+  enabledToolsetTools,
+  policyOf,
+  type AgentVersion,
+  type CustomTool,
+  type McpToolset,
+} from './agents.js';
 import { egressHostsOf, type Environment } from './environments.js';
 import { AnthropicApiError } from './errors.js';
 import type { OpenCredential, VaultService } from './vaults.js';
@@ -72,8 +78,31 @@ export function agentSettingsOf(
     for (const c of toolset.configs)
       if (!c.enabled) disallowed.push(`mcp__${server.name}__${c.name}`);
   }
+  const ask: string[] = [];
+  const policy = policyOf(agent);
+  for (const name of enabled)
+    if (policy(TOOLSET_TOOLS[name]) === 'ask') ask.push(TOOLSET_TOOLS[name]);
+  for (const t of agent.tools) {
+    if (t.type !== 'mcp_toolset') continue;
+    if (t.default_config.permission_policy.type === 'always_ask') {
+      if (t.configs.some((c) => c.permission_policy.type === 'always_allow'))
+        throw new AnthropicApiError(
+          'invalid_request_error',
+          `tools: always_allow for single tools of mcp_toolset ${t.mcp_server_name} whose default is always_ask is not supported by this Workcell installation`,
+        );
+      ask.push(`mcp__${t.mcp_server_name}`);
+    } else
+      for (const c of t.configs)
+        if (c.permission_policy.type === 'always_ask')
+          ask.push(`mcp__${t.mcp_server_name}__${c.name}`);
+  }
+  const clientTools = agent.tools
+    .filter((t): t is CustomTool => t.type === 'custom')
+    .map((t) => ({ name: t.name, description: t.description, inputSchema: t.input_schema }));
   return {
     model: agent.model.id,
+    ...(ask.length > 0 ? { permissions: { ask } } : {}),
+    ...(clientTools.length > 0 ? { clientTools } : {}),
     ...(agent.system ? { appendSystemPrompt: agent.system } : {}),
     disallowedTools: disallowed,
     ...(Object.keys(mcpServers).length > 0 ? { mcpServers } : {}),

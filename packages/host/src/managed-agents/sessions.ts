@@ -6,14 +6,20 @@ import type { RunService } from '../execute/execute-service.js';
 import type { FinishedRunSource, RunEventLog } from '../execute/run-events.js';
 import type { WorkspaceRemover } from '../workspace/workspace-removal.js';
 import type { BufferedEvent } from '../state/state-store.js';
-import type { AgentService, AgentVersion } from './agents.js';
+import type { ApprovalService } from '../approvals/index.js';
+import { policyOf, type AgentService, type AgentVersion } from './agents.js';
 import type { EnvironmentService } from './environments.js';
 import { AnthropicApiError, conflict, notFound, statusOf } from './errors.js';
 import { newResourceId } from './ids.js';
 import type { RecordStore } from './record-store.js';
 import type { SendableEvent } from './schemas.js';
 import type { SessionSetup } from './session-setup.js';
-import { RunTranslator, summaryUsage, type SessionEvent } from './translate-events.js';
+import {
+  RunTranslator,
+  summaryUsage,
+  type PendingAction,
+  type SessionEvent,
+} from './translate-events.js';
 import type { VaultService } from './vaults.js';
 
 /** A session event recorded by the session itself (sent by the user, or a refused turn). */
@@ -23,6 +29,8 @@ interface InboxEntry {
   runId: string | null;
   /** For events of no run: the run they follow (null: before the first). */
   after?: string | null;
+  /** For events sent during a run other than messages: the run's event they follow. */
+  anchor?: string | null;
 }
 
 interface SessionRecord {
@@ -54,6 +62,8 @@ export interface SessionDeps {
   execute: RunService;
   events: RunEventLog;
   workspaces: WorkspaceRemover;
+  /** Decisions on approvals and results of client tool calls. */
+  approvals: Pick<ApprovalService, 'decide' | 'sendResult'>;
   logger: Logger;
   clock?: () => number;
 }
@@ -74,7 +84,8 @@ function parsed(e: BufferedEvent): { seq: number; event: string; data: unknown }
  */
 export class SessionService {
   private readonly listeners = new Map<string, Set<Listener>>();
-  private readonly pumps = new Map<string, { runId: string | null }>();
+  /** Sessions whose turns this host takes: the running run, and whether it waits for the user. */
+  private readonly pumps = new Map<string, { runId: string | null; waiting: boolean }>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly clock: () => number;
 
@@ -198,7 +209,8 @@ export class SessionService {
   }
 
   private status(record: SessionRecord, conversation: ConversationRecord): SessionStatus {
-    if (this.pumps.has(record.id)) return 'running';
+    const pump = this.pumps.get(record.id);
+    if (pump) return pump.waiting ? 'idle' : 'running';
     if (conversation.runs.some((r) => r.status === 'running')) return 'running';
     if (record.inbox.some((e) => e.runId === null && e.event.type === 'user.message'))
       return 'running';
@@ -392,6 +404,36 @@ export class SessionService {
         };
         if (e.type === 'user.message') {
           record.inbox.push({ event, runId: null });
+        } else if (e.type === 'user.tool_confirmation' || e.type === 'user.custom_tool_result') {
+          Object.assign(event, this.userAnswerFields(e));
+          event.processed_at = this.now();
+          const running = this.pumps.get(id)?.runId ?? null;
+          const { pending, lastEventId } =
+            running && conversation
+              ? await this.runState(record, conversation, running)
+              : { pending: new Map<string, PendingAction>(), lastEventId: null };
+          const target = e.type === 'user.tool_confirmation' ? e.tool_use_id : e.custom_tool_use_id;
+          const action = pending.get(target);
+          if (
+            !running ||
+            !action ||
+            (action.kind === 'approval') !== (e.type === 'user.tool_confirmation')
+          )
+            throw new AnthropicApiError(
+              'invalid_request_error',
+              `${target} is not waiting for ${e.type}`,
+            );
+          if (e.type === 'user.tool_confirmation' && action.kind === 'approval')
+            await this.deps.approvals.decide(tenant, record.conversationId, action.approvalId, {
+              decision: e.result,
+              ...(e.deny_message ? { message: e.deny_message } : {}),
+            });
+          else if (e.type === 'user.custom_tool_result' && action.kind === 'tool')
+            await this.deps.approvals.sendResult(tenant, record.conversationId, action.callId, {
+              content: e.content && e.content.length > 0 ? e.content : '',
+              isError: e.is_error ?? false,
+            });
+          record.inbox.push({ event, runId: running, anchor: lastEventId });
         } else {
           const running = this.pumps.get(id)?.runId ?? null;
           event.processed_at = this.now();
@@ -416,13 +458,49 @@ export class SessionService {
           (e) => e.runId === null && e.event.type === 'user.message' && e.after === undefined,
         )
       ) {
-        this.pumps.set(id, { runId: null });
+        this.pumps.set(id, { runId: null, waiting: false });
         void this.pump(principal, id).catch((err: unknown) =>
           this.deps.logger.error({ err, session: id }, 'session pump failed'),
         );
       }
     });
     return sent;
+  }
+
+  /** The fields of a confirmation or tool result as its session event carries them. */
+  private userAnswerFields(e: SendableEvent): Record<string, unknown> {
+    if (e.type === 'user.tool_confirmation')
+      return {
+        tool_use_id: e.tool_use_id,
+        result: e.result,
+        ...(e.deny_message ? { deny_message: e.deny_message } : {}),
+      };
+    if (e.type === 'user.custom_tool_result')
+      return {
+        custom_tool_use_id: e.custom_tool_use_id,
+        content: e.content ?? [],
+        is_error: e.is_error ?? false,
+      };
+    return {};
+  }
+
+  /** What a running run waits on, and its latest session event so far. */
+  private async runState(
+    record: SessionRecord,
+    conversation: ConversationRecord,
+    runId: string,
+  ): Promise<{ pending: ReadonlyMap<string, PendingAction>; lastEventId: string | null }> {
+    const run = conversation.runs.find((r) => r.id === runId);
+    const translator = new RunTranslator({
+      runId,
+      startedAt: run?.startedAt ?? this.now(),
+      endedAt: () => this.now(),
+      permissionOf: policyOf(record.agent),
+    });
+    const events = (await this.deps.events.read(runId, 0)).flatMap((e) =>
+      translator.push(parsed(e)),
+    );
+    return { pending: translator.pending, lastEventId: events.at(-1)?.id ?? null };
   }
 
   /** Takes waiting messages, one turn at a time, until none wait. */
@@ -500,7 +578,13 @@ export class SessionService {
     startedAt: string,
   ): Promise<void> {
     const { catalog, events } = this.deps;
-    const translator = new RunTranslator({ runId, startedAt, endedAt: () => this.now() });
+    const translator = new RunTranslator({
+      runId,
+      startedAt,
+      endedAt: () => this.now(),
+      permissionOf: policyOf(record.agent),
+    });
+    const pump = this.pumps.get(record.id);
     const finished: FinishedRunSource = {
       isFinished: async () => {
         const c = await catalog.getConversation(tenant, record.conversationId);
@@ -512,7 +596,13 @@ export class SessionService {
     const abort = new AbortController();
     for await (const batch of events.follow(runId, 0, abort.signal, finished)) {
       for (const e of batch)
-        for (const out of translator.push(parsed(e))) this.publish(record.id, out);
+        for (const out of translator.push(parsed(e))) {
+          if (pump && out.type === 'session.status_idle')
+            pump.waiting =
+              (out.stop_reason as { type?: string } | undefined)?.type === 'requires_action';
+          if (pump && out.type === 'session.status_running') pump.waiting = false;
+          this.publish(record.id, out);
+        }
     }
   }
 
@@ -557,6 +647,7 @@ export class SessionService {
 
   /** The run's events translated (from the live buffer while it runs, else its durable log). */
   private async runEvents(
+    record: SessionRecord,
     conversation: ConversationRecord,
     run: RunRecord,
   ): Promise<SessionEvent[]> {
@@ -570,6 +661,7 @@ export class SessionService {
       runId: run.id,
       startedAt: run.startedAt,
       endedAt: () => run.endedAt ?? run.startedAt,
+      permissionOf: policyOf(record.agent),
     });
     return stored.flatMap((e) => translator.push(parsed(e)));
   }
@@ -583,13 +675,17 @@ export class SessionService {
     const out: SessionEvent[] = [...standalone(null)];
     for (const run of conversation.runs) {
       const own = record.inbox.filter((e) => e.runId === run.id);
-      const translated = await this.runEvents(conversation, run);
+      const translated = await this.runEvents(record, conversation, run);
       let cut = translated.length;
       while (cut > 0 && TERMINAL_TYPES.has(translated[cut - 1]?.type ?? '')) cut -= 1;
+      const body = translated.slice(0, cut);
+      const inBody = new Set(body.map((e) => e.id));
+      const answers = own.filter((e) => e.event.type !== 'user.message');
+      out.push(...own.filter((e) => e.event.type === 'user.message').map((e) => e.event));
+      for (const e of body)
+        out.push(e, ...answers.filter((a) => a.anchor === e.id).map((a) => a.event));
       out.push(
-        ...own.filter((e) => e.event.type === 'user.message').map((e) => e.event),
-        ...translated.slice(0, cut),
-        ...own.filter((e) => e.event.type !== 'user.message').map((e) => e.event),
+        ...answers.filter((a) => !a.anchor || !inBody.has(a.anchor)).map((a) => a.event),
         ...translated.slice(cut),
         ...standalone(run.id),
       );

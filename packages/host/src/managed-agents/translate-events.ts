@@ -19,7 +19,13 @@ export interface RunMeta {
   startedAt: string;
   /** When the run ended (for the terminal events); the time of translation when unknown. */
   endedAt: () => string;
+  /** How the agent's policy treats a tool (by the name the model calls it); allow when absent. */
+  permissionOf?: (toolName: string) => 'allow' | 'ask';
 }
+
+/** What a session event waiting for the user stands for in the engine. */
+export type PendingAction =
+  { kind: 'approval'; approvalId: string } | { kind: 'tool'; callId: string };
 
 type Block = { type: string } & Record<string, unknown>;
 type Usage = {
@@ -78,6 +84,10 @@ function spanUsage(usage: Usage | undefined): Record<string, number> {
  */
 export class RunTranslator {
   private readonly tools = new Map<string, { eventId: string; kind: 'tool' | 'mcp' | 'custom' }>();
+  /** Custom tool uses not yet matched with the engine's call, in order. */
+  private readonly customUses: { eventId: string; name: string }[] = [];
+  /** Session events waiting for the user (tool use event id -> the engine's item), while they wait. */
+  readonly pending = new Map<string, PendingAction>();
   private openSpan: { id: string; messageId: string; usage: Usage | undefined } | null = null;
   /** Usage of the run's model replies, summed. */
   readonly usage = {
@@ -146,6 +156,8 @@ export class RunTranslator {
       });
       return out;
     }
+    if (event.event.startsWith('approval.') || event.event.startsWith('tool.'))
+      return this.action(event, this.id(seq, k()));
     if (event.event !== 'message' || !isRecord(event.data)) return out;
     const m = event.data;
     if (m.parent_tool_use_id) return out;
@@ -202,6 +214,42 @@ export class RunTranslator {
     return out;
   }
 
+  /**
+   * Approvals and client tool calls: a request idles the session with `requires_action` naming
+   * the tool use it waits on; its resolution sets the session running again.
+   */
+  private action(event: RunEventInput, id: string): SessionEvent[] {
+    const data = isRecord(event.data) ? event.data : {};
+    const at = this.meta.startedAt;
+    let eventId: string | undefined;
+    if (event.event === 'approval.requested' && typeof data.approvalId === 'string') {
+      eventId =
+        typeof data.toolUseId === 'string' ? this.tools.get(data.toolUseId)?.eventId : undefined;
+      if (eventId) this.pending.set(eventId, { kind: 'approval', approvalId: data.approvalId });
+    } else if (event.event === 'tool.requested' && typeof data.callId === 'string') {
+      const index = this.customUses.findIndex((u) => u.name === data.name);
+      const use = index >= 0 ? this.customUses.splice(index, 1)[0] : undefined;
+      eventId = use?.eventId;
+      if (eventId) this.pending.set(eventId, { kind: 'tool', callId: data.callId });
+    } else {
+      const itemId = data.approvalId ?? data.callId;
+      for (const [key, action] of this.pending)
+        if ((action.kind === 'approval' ? action.approvalId : action.callId) === itemId)
+          this.pending.delete(key);
+      return [{ id, type: 'session.status_running', processed_at: at }];
+    }
+    if (!eventId) return [];
+    return [
+      {
+        id,
+        type: 'session.status_idle',
+        processed_at: at,
+        stop_reason: { type: 'requires_action', event_ids: [eventId] },
+        stop_details: null,
+      },
+    ];
+  }
+
   private toolUse(block: Record<string, unknown>, id: string): SessionEvent {
     const name = block.name as string;
     const input = isRecord(block.input) ? block.input : {};
@@ -211,6 +259,7 @@ export class RunTranslator {
     if (mcp?.[1] && mcp[2]) {
       if (mcp[1] === CLIENT_TOOLS_SERVER) {
         this.tools.set(toolUseId, { eventId: id, kind: 'custom' });
+        this.customUses.push({ eventId: id, name: mcp[2] });
         return { id, type: 'agent.custom_tool_use', processed_at: at, name: mcp[2], input };
       }
       this.tools.set(toolUseId, { eventId: id, kind: 'mcp' });
@@ -221,7 +270,7 @@ export class RunTranslator {
         mcp_server_name: mcp[1],
         name: mcp[2],
         input,
-        evaluated_permission: 'allow',
+        evaluated_permission: this.meta.permissionOf?.(name) ?? 'allow',
       };
     }
     this.tools.set(toolUseId, { eventId: id, kind: 'tool' });
@@ -232,7 +281,7 @@ export class RunTranslator {
       processed_at: at,
       name: toolset ?? name,
       input: toolset ? toToolsetInput(toolset, input) : input,
-      evaluated_permission: 'allow',
+      evaluated_permission: this.meta.permissionOf?.(name) ?? 'allow',
     };
   }
 }

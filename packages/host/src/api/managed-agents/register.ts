@@ -12,6 +12,7 @@ export function registerManagedAgents(app: FastifyInstance, s: ApiServices, hub:
         execute: s.execute,
         events: s.events,
         workspaces: s.workspaces,
+        approvals: s.approvals,
         agentSettings: s.agentSettings,
         secrets: s.secrets,
         policies: s.egress.policies,

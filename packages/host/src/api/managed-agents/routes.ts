@@ -61,8 +61,6 @@ const archived = (q: { include_archived?: 'true' | 'false' | undefined }): boole
 /** Known event types the SDK can send that Workcell does not serve, and why. */
 const UNSUPPORTED_EVENTS: Readonly<Record<string, string>> = {
   'user.define_outcome': 'outcomes (user.define_outcome)',
-  'user.tool_confirmation': 'tool confirmations (user.tool_confirmation)',
-  'user.custom_tool_result': 'custom tools (user.custom_tool_result)',
   'user.tool_result': 'user.tool_result events',
   'system.message': 'system.message events',
 };
