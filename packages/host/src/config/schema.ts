@@ -245,6 +245,11 @@ export const configSchema = z.object({
     .describe(
       "How long an assigned container's agent keeps Claude Code started for its conversation's next turn before closing it.",
     ),
+  agentReadyMax: intFrom(1, 100_000)
+    .optional()
+    .describe(
+      'Containers of this host that keep a ready Claude Code process at most (about 90 MiB each); when one more would start one, the least recently used is released first. Default: no bound.',
+    ),
   agentCustomSystemPrompt: booleanFlag.describe(
     'Whether a workspace or message may replace the system prompt (`systemPrompt`); otherwise only `appendSystemPrompt` is accepted.',
   ),
@@ -513,6 +518,7 @@ export const ENV_NAMES = {
   agentCustomSystemPrompt: 'WORKCELL_AGENT_CUSTOM_SYSTEM_PROMPT',
   agentPrewarm: 'WORKCELL_AGENT_PREWARM',
   agentReadyIdleMs: 'WORKCELL_AGENT_READY_IDLE_MS',
+  agentReadyMax: 'WORKCELL_AGENT_READY_MAX',
   egressAllow: 'WORKCELL_EGRESS_ALLOW',
   egressDeny: 'WORKCELL_EGRESS_DENY',
   egressAllowPrivate: 'WORKCELL_EGRESS_ALLOW_PRIVATE',
