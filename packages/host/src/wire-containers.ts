@@ -128,10 +128,11 @@ export function wireContainers(
     settings: {
       ...WARM_POOL_DEFAULTS,
       size: config.warmPoolSize,
+      claimRefillDelayMs: config.warmPoolRefillDelayMs,
       leaseTtlMs: refillLeaseTtlMs(CONTAINER_START_TIMEOUT_MS),
     },
   });
-  kickPool = () => pool.kick();
+  kickPool = () => pool.claimed();
   const gc = new GarbageCollector({
     ...containerDeps,
     runtime,
