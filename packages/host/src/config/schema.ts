@@ -248,7 +248,7 @@ export const configSchema = z.object({
   agentReadyMax: intFrom(1, 100_000)
     .optional()
     .describe(
-      'Containers of this host that keep a ready Claude Code process at most (about 83 MiB each, measured); when one more would start one, the least recently used is released first. Default: no bound.',
+      'Containers of this host that keep a ready Claude Code process at most (80-83 MiB each, measured); when one more would start one, the least recently used is released first. Default: no bound.',
     ),
   agentCustomSystemPrompt: booleanFlag.describe(
     'Whether a workspace or message may replace the system prompt (`systemPrompt`); otherwise only `appendSystemPrompt` is accepted.',
