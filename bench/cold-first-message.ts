@@ -11,12 +11,13 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startMockModel } from '../packages/mock-model/src/index.js';
 import { createLogger, createWorkcell, resolveConfig } from '../packages/host/src/index.js';
+import { removeDataDir } from '../test/support/host.js';
 import { SseParser } from '../test/support/sse.js';
 
 const exec = promisify(execFile);
@@ -180,7 +181,8 @@ async function main(): Promise<void> {
       .filter(Boolean);
     if (ids.length) await exec('docker', ['rm', '-f', ...ids]);
     await mock.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    // Slot volumes are mounted under the data directory: unmounted before it goes.
+    await removeDataDir(dataDir);
   }
 
   const m = (k: string): number => Math.round(median(rows.map((r) => r[k] ?? NaN)));
