@@ -1,7 +1,9 @@
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import {
+  CONTROL_TOKEN_HEADER,
   WorkcellError,
+  agentAnswerSchema,
   runRequestSchema,
   toErrorBody,
   type AgentEvent,
@@ -17,7 +19,8 @@ import type { AgentRunner } from './runner.js';
 /**
  * The agent's HTTP/1.1 API on its Unix socket (see `@workcell/protocol` agent-wire):
  * `GET /health`, `POST /runs` (NDJSON event stream), `POST /runs/:id/interrupt`,
- * `POST /ready/release`.
+ * `POST /runs/:id/answers/:itemId` (the host's answer to an approval or a client tool call,
+ * with the run's control token), `POST /ready/release`.
  */
 export async function startAgentServer(options: {
   socketPath: string;
@@ -72,17 +75,58 @@ export async function startAgentServer(options: {
       else sendError(res, 'not_found', 'no such run in progress');
       return;
     }
+    const answer = /^\/runs\/([^/]+)\/answers\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'POST' && answer?.[1] && answer[2]) {
+      await deliverAnswer(req, res, decodeURIComponent(answer[1]), decodeURIComponent(answer[2]));
+      return;
+    }
     sendError(res, 'not_found', `no route ${req.method ?? ''} ${url.pathname}`);
   }
 
-  async function startRun(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let body: unknown;
+  async function deliverAnswer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    runId: string,
+    itemId: string,
+  ): Promise<void> {
+    const parsed = agentAnswerSchema.safeParse(await readJson(req, 1024 * 1024 + 64 * 1024));
+    if (!parsed.success) throw new WorkcellError('validation_failed', 'not an answer');
+    const header = req.headers[CONTROL_TOKEN_HEADER];
+    const token = typeof header === 'string' ? header : undefined;
+    const outcome = runner.answer(runId, itemId, token, parsed.data);
+    switch (outcome) {
+      case 'accepted':
+        sendJson(res, 200, { accepted: true });
+        return;
+      case 'answered':
+        sendError(
+          res,
+          parsed.data.kind === 'decision' ? 'approval_decided' : 'tool_call_answered',
+          'already answered',
+        );
+        return;
+      case 'mismatch':
+        sendError(res, 'conflict', 'the answer is not of the kind the item waits for');
+        return;
+      case 'unknown':
+        // An unknown run, an unknown item and a wrong token look the same.
+        logger.warn({ runId, itemId }, 'answer refused: no such run, item or token');
+        sendError(res, 'not_found', 'no such item waiting');
+        return;
+    }
+  }
+
+  async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
     try {
-      body = JSON.parse((await readBody(req, maxBodyBytes)).toString('utf8'));
+      return JSON.parse((await readBody(req, limit)).toString('utf8'));
     } catch (err) {
       if (err instanceof WorkcellError) throw err;
       throw new WorkcellError('invalid_json', 'the body is not valid JSON');
     }
+  }
+
+  async function startRun(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJson(req, maxBodyBytes);
     const parsed = runRequestSchema.safeParse(body);
     if (!parsed.success) {
       throw new WorkcellError(

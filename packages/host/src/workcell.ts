@@ -82,19 +82,29 @@ export async function createWorkcell(
     : new LocalControlBus(hostId, logger);
   const messages = new ControlMessages({ bus, state });
 
-  const { agentPolicy, agentSettings, policies, secretCipher, secrets, trust, gateway, listeners } =
-    await wireEgress(config, {
-      objects,
-      slots,
-      clock,
-      testClock: options.clock ?? null,
-      log,
-      dataDir,
-      mockModel,
-      messages,
-      metrics,
-      audit,
-    });
+  const {
+    agentPolicy,
+    agentSettings,
+    policies,
+    secretCipher,
+    secrets,
+    trust,
+    gateway,
+    listeners,
+    proxyHealth,
+  } = await wireEgress(config, {
+    objects,
+    slots,
+    clock,
+    testClock: options.clock ?? null,
+    log,
+    logger,
+    dataDir,
+    mockModel,
+    messages,
+    metrics,
+    audit,
+  });
   const {
     terminalActivity,
     sync,
@@ -119,7 +129,7 @@ export async function createWorkcell(
     warmAgentEnv: warmAgentEnvironment(toRunOptions(agentPolicy.defaults)),
     trust,
   });
-  const catalog = new Catalog(objects);
+  const catalog = new Catalog(objects, clock);
   const { webhookPolicy, webhookEndpoints, dispatcher, webhooks } = wireWebhooks(config, {
     state,
     objects,
@@ -143,7 +153,7 @@ export async function createWorkcell(
     messages,
   });
 
-  const { execute, exec, terminals } = wireWork(config, {
+  const { execute, approvals, exec, terminals } = wireWork(config, {
     catalog,
     workspaces,
     state,
@@ -159,6 +169,7 @@ export async function createWorkcell(
     orchestrator,
     slots,
     terminalActivity,
+    bus,
   });
   const control = new CrossHostControl({
     bus,
@@ -180,6 +191,7 @@ export async function createWorkcell(
     capacity: () => capacity.report(),
     containers: ownContainers,
     readyAgents: (records) => orchestrator.readyAgents(records),
+    proxy: proxyHealth,
   });
   const api = await buildApi({
     auth: new TokenAuthenticator(tokens, config.adminTokens),
@@ -197,6 +209,7 @@ export async function createWorkcell(
     }),
     webhooks: new WebhookRegistry({ endpoints: webhookEndpoints, policy: webhookPolicy, clock }),
     execute,
+    approvals,
     exec,
     control,
     agentSettings,
@@ -240,6 +253,7 @@ export async function createWorkcell(
     gc,
     reconcile: reconcileContainers,
     execute,
+    approvals,
     exec,
     terminals,
     catalog,
@@ -270,6 +284,7 @@ export async function createWorkcell(
       await gc.stop();
       await dispatcher.stop();
       control.close();
+      approvals.close();
       await bus.close();
       await listeners.close();
       await gateway.close();

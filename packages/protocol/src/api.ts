@@ -2,6 +2,12 @@ import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 import { errorBodySchema, runSummarySchema } from './agent-wire.js';
 import { agentSettingsSchema, messageAgentSchema } from './agent-settings.js';
+import {
+  approvalRequestedData,
+  approvalResolvedData,
+  toolRequestedData,
+  toolResolvedData,
+} from './approvals.js';
 import { messageContentSchema } from './content.js';
 import type { RunEventName } from './run-events.js';
 
@@ -139,6 +145,24 @@ export const healthSchema = z.object({
     /** Containers whose agent has a Claude Code process waiting for the next run. */
     ready: z.number().int(),
   }),
+  proxy: z
+    .object({
+      isolation: z.enum(['process', 'inline']),
+      ok: z.boolean(),
+      state: z.enum(['starting', 'running', 'restarting', 'backoff', 'stopped']),
+      pid: z.number().int().nullable(),
+      standby: z.boolean(),
+      restarts: z.number().int(),
+      lastExit: z
+        .object({
+          code: z.number().int().nullable(),
+          signal: z.string().nullable(),
+          at: z.string(),
+        })
+        .nullable(),
+    })
+    .optional()
+    .describe('the egress proxy: inline in the host, or a process of its own the host restarts'),
 });
 
 export const readinessSchema = z.object({
@@ -251,7 +275,12 @@ export const usageSchema = z.object({
 });
 
 /** The events a webhook endpoint may subscribe to. */
-export const WEBHOOK_EVENTS = ['run.completed', 'run.failed', 'workspace.deleted'] as const;
+export const WEBHOOK_EVENTS = [
+  'run.completed',
+  'run.failed',
+  'workspace.deleted',
+  'approval.requested',
+] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
 export const webhookSchema = z.object({
@@ -484,6 +513,10 @@ export const runEventDataSchemas = {
   }),
   'user.message': z.object({ content: messageContentSchema.describe('the prompt as sent') }),
   message: z.looseObject({ type: z.string() }),
+  'approval.requested': approvalRequestedData,
+  'approval.resolved': approvalResolvedData,
+  'tool.requested': toolRequestedData,
+  'tool.resolved': toolResolvedData,
   'run.completed': runSummarySchema,
   'run.failed': errorBodySchema,
 } as const satisfies Record<RunEventName, z.ZodType>;

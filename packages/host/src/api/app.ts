@@ -10,6 +10,7 @@ import { sendError } from './errors.js';
 import { serializeRequest } from './log.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerAgentRoutes } from './routes/agent.js';
+import { registerApprovalRoutes } from './routes/approvals.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { registerEgressRoutes } from './routes/egress.js';
 import { registerArchiveRoutes } from './routes/archive.js';
@@ -101,6 +102,7 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   registerFileRoutes(app, services);
   registerArchiveRoutes(app, services);
   registerConversationRoutes(app, services, hub);
+  registerApprovalRoutes(app, services);
   registerExecRoutes(app, services, hub);
   registerEgressRoutes(app, services, services.egress);
   registerSecretRoutes(app, services, services.secrets);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AgentSettingsService } from '../agent-settings/index.js';
+import type { ApprovalService } from '../approvals/index.js';
 import type { ConsoleAssets } from './console.js';
 import type { TokenAuthenticator, Principal } from '../auth/tokens.js';
 import type { TenantRateLimiter } from '../auth/rate-limit.js';
@@ -36,6 +37,8 @@ export interface ApiServices {
   /** Deletes a workspace under its run lease. */
   workspaces: WorkspaceRemover;
   execute: RunService;
+  /** Approvals and client tool calls: listed, decided, answered. */
+  approvals: Pick<ApprovalService, 'list' | 'decide' | 'sendResult'>;
   /** Runs commands in workspace containers. */
   exec: Pick<ExecService, 'start'>;
   /** Reaches the hosts that hold a workspace's container or cache its egress policy. */

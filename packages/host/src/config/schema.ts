@@ -370,6 +370,11 @@ export const configSchema = z.object({
   runTimeoutMs: intFrom(1000, 24 * 3600 * 1000)
     .default(1_800_000)
     .describe("A run's wall-clock limit."),
+  approvalTimeoutMs: intFrom(1000, 30 * 24 * 3600 * 1000)
+    .default(86_400_000)
+    .describe(
+      'How long an approval or client tool call waits for a client before it is denied (reason `timeout`); the wait does not count against the run timeout.',
+    ),
   execTimeoutMs: intFrom(1000, 24 * 3600 * 1000)
     .default(600_000)
     .describe(
@@ -407,6 +412,12 @@ export const configSchema = z.object({
     .default(4096)
     .describe(
       "Hard size of each container's `/workspace` and session directory together, MiB: a loop-mounted ext4 volume per container (needs root). 0 = no limit.",
+    ),
+  proxyIsolation: z
+    .enum(['process', 'inline'])
+    .default('process')
+    .describe(
+      'Where the egress proxy runs: `process`, its own process, restarted within a second if it dies, listeners re-created; `inline`, in the host (development, benchmarks).',
     ),
   proxyMaxConnections: intFrom(1, 100_000)
     .default(64)
@@ -546,6 +557,7 @@ export const ENV_NAMES = {
   terminalMaxPerWorkspace: 'WORKCELL_TERMINAL_MAX_PER_WORKSPACE',
   terminalMaxPerHost: 'WORKCELL_TERMINAL_MAX_PER_HOST',
   runTimeoutMs: 'WORKCELL_RUN_TIMEOUT_MS',
+  approvalTimeoutMs: 'WORKCELL_APPROVAL_TIMEOUT_MS',
   execTimeoutMs: 'WORKCELL_EXEC_TIMEOUT_MS',
   execMaxOutputBytes: 'WORKCELL_EXEC_MAX_OUTPUT_BYTES',
   gcIntervalMs: 'WORKCELL_GC_INTERVAL_MS',
@@ -555,6 +567,7 @@ export const ENV_NAMES = {
   maxContainers: 'WORKCELL_MAX_CONTAINERS',
   containerNofile: 'WORKCELL_CONTAINER_NOFILE',
   workspaceDiskMb: 'WORKCELL_WORKSPACE_DISK_MB',
+  proxyIsolation: 'WORKCELL_PROXY_ISOLATION',
   proxyMaxConnections: 'WORKCELL_PROXY_MAX_CONNECTIONS',
   proxyMaxTunnels: 'WORKCELL_PROXY_MAX_TUNNELS',
   proxyTunnelIdleMs: 'WORKCELL_PROXY_TUNNEL_IDLE_MS',

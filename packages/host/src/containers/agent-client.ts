@@ -1,8 +1,10 @@
 import { request, type IncomingMessage } from 'node:http';
 import { createInterface } from 'node:readline';
 import {
+  CONTROL_TOKEN_HEADER,
   WorkcellError,
   agentHealthSchema,
+  type AgentAnswer,
   parseAgentEvent,
   type AgentEvent,
   type AgentHealth,
@@ -109,12 +111,37 @@ export class AgentClient implements AgentConnection {
     return res.statusCode === 202;
   }
 
+  /**
+   * Delivers an answer to an approval or client tool call of `runId`, with the run's control
+   * token: `accepted`, `answered` (it already had one) or `unknown` (no such run or item).
+   */
+  async answer(
+    runId: string,
+    itemId: string,
+    controlToken: string,
+    answer: AgentAnswer,
+  ): Promise<'accepted' | 'answered' | 'unknown'> {
+    const res = await this.call(
+      'POST',
+      `/runs/${encodeURIComponent(runId)}/answers/${encodeURIComponent(itemId)}`,
+      answer,
+      5000,
+      undefined,
+      { [CONTROL_TOKEN_HEADER]: controlToken },
+    );
+    await readAll(res);
+    if (res.statusCode === 200) return 'accepted';
+    if (res.statusCode === 409) return 'answered';
+    return 'unknown';
+  }
+
   private call(
     method: string,
     path: string,
     body: unknown,
     timeoutMs: number,
     signal?: AbortSignal,
+    extraHeaders: Record<string, string> = {},
   ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -123,9 +150,12 @@ export class AgentClient implements AgentConnection {
           socketPath: this.socketPath,
           method,
           path,
-          headers: payload
-            ? { 'content-type': 'application/json', 'content-length': payload.length }
-            : {},
+          headers: {
+            ...extraHeaders,
+            ...(payload
+              ? { 'content-type': 'application/json', 'content-length': payload.length }
+              : {}),
+          },
           signal,
         },
         (res) => {

@@ -1,4 +1,4 @@
-import type { AgentEvent, AgentHealth, RunRequest } from '@workcell/protocol';
+import type { AgentAnswer, AgentEvent, AgentHealth, RunRequest } from '@workcell/protocol';
 import type { ContainerRecord } from '../state/state-store.js';
 import type { Slot } from './slots.js';
 
@@ -10,6 +10,13 @@ export interface AgentConnection {
   run(request: RunRequest, signal?: AbortSignal): AsyncIterable<AgentEvent>;
   /** Asks the agent to interrupt `runId`; false when it has no such run. */
   interrupt(runId: string): Promise<boolean>;
+  /** Delivers an answer to a waiting approval or client tool call (`approvals/`). */
+  answer?(
+    runId: string,
+    itemId: string,
+    controlToken: string,
+    answer: AgentAnswer,
+  ): Promise<'accepted' | 'answered' | 'unknown'>;
 }
 
 /** A container ready to run for one workspace. */

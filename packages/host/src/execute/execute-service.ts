@@ -95,6 +95,8 @@ export class ExecuteService implements RunService {
       runEnv?: RunDeps['runEnv'];
       /** Where run ends go out as webhooks. */
       webhooks?: RunDeps['webhooks'];
+      /** The runs' approvals and client tool calls. */
+      approvals?: RunDeps['approvals'];
       /** Resolves each run's agent settings; without it runs use the agent's defaults. */
       agentSettings?: AgentResolver;
       /** Reaches the host that runs a run this host does not (see `control/`). */
@@ -111,6 +113,7 @@ export class ExecuteService implements RunService {
       ...(deps.observer ? { observer: deps.observer } : {}),
       ...(deps.runEnv ? { runEnv: deps.runEnv } : {}),
       ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
+      ...(deps.approvals ? { approvals: deps.approvals } : {}),
       settings: {
         runTimeoutMs: settings.runTimeoutMs,
         eventBufferTtlMs: settings.eventBufferTtlMs,

@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
+import type { ApprovalService, RunItems } from '../approvals/index.js';
 import type { Catalog, ConversationRecord } from '../catalog/catalog.js';
 import type { AcquiredContainer } from '../containers/run-containers.js';
 import type { BufferedEvent } from '../state/state-store.js';
 import type { Clock, Timer } from '../time/clock.js';
+import { PausableTimer } from '../time/pausable-timer.js';
 import type { WebhookEvents } from '../webhooks/publisher.js';
 import {
   agentRunResult,
@@ -28,6 +30,8 @@ export interface RunDeps {
   runEnv?: (tenant: string, workspaceId: string) => Promise<Record<string, string>>;
   /** Where the run's end goes out as a webhook (`run.completed`, `run.failed`). */
   webhooks?: WebhookEvents;
+  /** The run's approvals and client tool calls (`approvals/`). */
+  approvals?: Pick<ApprovalService, 'attach'>;
   settings: {
     runTimeoutMs: number;
     eventBufferTtlMs: number;
@@ -66,6 +70,8 @@ export class Run {
   /** Cuts the agent connection (a stop the agent did not honour in time). */
   private readonly abort = new AbortController();
   private escalation: Timer | null = null;
+  /** The run's timeout; paused while an approval or client tool call waits. */
+  private deadline: PausableTimer | null = null;
   private readonly log: Logger;
 
   constructor(
@@ -107,10 +113,11 @@ export class Run {
   async execute(): Promise<void> {
     const { clock, settings, observer } = this.deps;
     const startedAt = clock.now();
-    const timeout = clock.after(settings.runTimeoutMs, () => {
+    const timeout = new PausableTimer(clock, settings.runTimeoutMs, () => {
       this.log.warn({ timeoutMs: settings.runTimeoutMs }, 'run timed out');
       this.stop('timeout');
     });
+    this.deadline = timeout;
     let result: { outcome: Outcome; sessionId: string | null };
     try {
       result = await this.pipeline();
@@ -176,6 +183,7 @@ export class Run {
     const { events } = this.deps;
     let state = initialAgentStream;
     let end: StreamEnd = { kind: 'closed' };
+    const items = this.attachItems(container);
     try {
       const env = await this.deps.runEnv?.(this.conversation.tenant, this.conversation.workspaceId);
       const stream = container.agent.run(
@@ -185,6 +193,7 @@ export class Run {
           ...(this.conversation.sessionId ? { resumeSessionId: this.conversation.sessionId } : {}),
           ...(env && Object.keys(env).length > 0 ? { env } : {}),
           ...(this.input.options ? { options: this.input.options } : {}),
+          ...(items ? { controlToken: items.controlToken } : {}),
         },
         this.abort.signal,
       );
@@ -196,11 +205,13 @@ export class Run {
         }
         if (next.state.ready && !state.ready) this.readyReported(next.state.ready);
         if (next.message) events.append(this.runId, 'message', next.message);
+        if (next.item) await items?.onEvent(next.item);
         state = next.state;
       }
     } catch (error) {
       end = { kind: 'failed', error };
     }
+    await items?.close();
     // However the stream ended, a connection the host cut is a stop, not a failure.
     if (this.abort.signal.aborted) end = { kind: 'cut' };
     const result = agentRunResult({
@@ -217,6 +228,24 @@ export class Run {
       );
     }
     return result;
+  }
+
+  /** The run's approvals, reaching its agent through `container`. */
+  private attachItems(container: AcquiredContainer): RunItems | null {
+    const { approvals, events } = this.deps;
+    const answer = container.agent.answer?.bind(container.agent);
+    if (!approvals || !answer) return null;
+    return approvals.attach({
+      runId: this.runId,
+      tenant: this.conversation.tenant,
+      workspaceId: this.conversation.workspaceId,
+      conversationId: this.conversation.id,
+      clientTools: this.input.options?.clientTools ?? [],
+      deliver: (itemId, token, a) => answer(this.runId, itemId, token, a),
+      append: (event, data) => events.append(this.runId, event, data),
+      pause: () => this.deadline?.pause(),
+      resume: () => this.deadline?.resume(),
+    });
   }
 
   /** Logs and counts whether the turn went to a ready Claude Code process, and why not. */
