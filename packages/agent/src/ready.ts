@@ -60,6 +60,8 @@ interface Pending {
  */
 export class ReadyAgents {
   private pending: Pending | null = null;
+  /** The host released this agent's ready process during a run: the run's end starts none. */
+  private skipNextTurn = false;
 
   constructor(
     private readonly agent: AgentSettings,
@@ -84,7 +86,25 @@ export class ReadyAgents {
   /** Starts a process for the next turn of `sessionId`, with the options of the run that ended. */
   prepareNextTurn(request: RunRequest, sessionId: string): void {
     if (!this.settings.enabled) return;
+    if (this.skipNextTurn) {
+      this.skipNextTurn = false;
+      this.logger.info({ resume: sessionId }, 'ready process released by the host; none started');
+      return;
+    }
     this.prepare(request, sessionId, 'next-turn');
+  }
+
+  /**
+   * The host releases this agent's ready process (it bounds how many its containers keep):
+   * the one waiting is closed, and during a run (`runInProgress`) the one its end would start
+   * is not started. Answers whether a process was waiting or starting.
+   */
+  release(runInProgress: boolean): boolean {
+    const held = this.pending !== null;
+    this.close();
+    this.skipNextTurn = this.settings.enabled && runInProgress;
+    if (held) this.logger.info('ready process released by the host');
+    return held;
   }
 
   /**

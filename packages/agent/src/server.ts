@@ -9,6 +9,7 @@ import {
   type AgentEvent,
   type AgentHealth,
   type ErrorCode,
+  type ReadyRelease,
   ERROR_STATUS,
 } from '@workcell/protocol';
 import type { Logger } from 'pino';
@@ -19,13 +20,13 @@ import type { AgentRunner } from './runner.js';
  * The agent's HTTP/1.1 API on its Unix socket (see `@workcell/protocol` agent-wire):
  * `GET /health`, `POST /runs` (NDJSON event stream), `POST /runs/:id/interrupt`,
  * `POST /runs/:id/answers/:itemId` (the host's answer to an approval or a client tool call,
- * with the run's control token).
+ * with the run's control token), `POST /ready/release`.
  */
 export async function startAgentServer(options: {
   socketPath: string;
   runner: AgentRunner;
-  /** The ready process, reported by `/health`. */
-  ready?: Pick<ReadyAgents, 'ready'>;
+  /** The ready process, reported by `/health` and released by `POST /ready/release`. */
+  ready?: Pick<ReadyAgents, 'ready' | 'release'>;
   version: string;
   logger: Logger;
   /** The largest request body accepted (the host's limit for one message, `maxRequestBytes`). */
@@ -58,6 +59,13 @@ export async function startAgentServer(options: {
     }
     if (req.method === 'POST' && url.pathname === '/runs') {
       await startRun(req, res);
+      return;
+    }
+    if (req.method === 'POST' && url.pathname === '/ready/release') {
+      const release: ReadyRelease = {
+        released: ready?.release(runner.currentRunId !== null) ?? false,
+      };
+      sendJson(res, 200, release);
       return;
     }
     const interrupt = /^\/runs\/([^/]+)\/interrupt$/.exec(url.pathname);

@@ -30,6 +30,7 @@ import { ERROR_CODES, type ErrorCode } from './errors.js';
  *   POST /runs/:id/interrupt     -> 202 | 404
  *   POST /runs/:id/answers/:item AgentAnswer -> 200 | 404 | 409 (header
  *                                `x-workcell-control-token`: the run's control token, or 404)
+ *   POST /ready/release          -> ReadyRelease (the host bounds ready processes per host)
  */
 
 /** Paths inside every workspace container. */
@@ -235,6 +236,13 @@ export const agentHealthSchema = z.object({
   ready: z.boolean().optional(),
 });
 export type AgentHealth = z.infer<typeof agentHealthSchema>;
+
+/**
+ * `POST /ready/release`: the agent closed its ready Claude Code process (`released`: one was
+ * waiting or starting) and starts none at the end of a run in progress.
+ */
+export const readyReleaseSchema = z.object({ released: z.boolean() });
+export type ReadyRelease = z.infer<typeof readyReleaseSchema>;
 
 /** Parses one NDJSON line from the agent; throws on anything not in the schema. */
 export function parseAgentEvent(line: string): AgentEvent {

@@ -31,6 +31,8 @@ export {
   type RunSummary,
   type AgentEvent,
   type AgentHealth,
+  readyReleaseSchema,
+  type ReadyRelease,
 } from './agent-wire.js';
 export {
   CONTAINER_STATES,

@@ -245,6 +245,11 @@ export const configSchema = z.object({
     .describe(
       "How long an assigned container's agent keeps Claude Code started for its conversation's next turn before closing it.",
     ),
+  agentReadyMax: intFrom(1, 100_000)
+    .optional()
+    .describe(
+      'Containers of this host that keep a ready Claude Code process at most (80-83 MiB each, measured); when one more would start one, the least recently used is released first. Default: no bound.',
+    ),
   agentCustomSystemPrompt: booleanFlag.describe(
     'Whether a workspace or message may replace the system prompt (`systemPrompt`); otherwise only `appendSystemPrompt` is accepted.',
   ),
@@ -338,6 +343,11 @@ export const configSchema = z.object({
     .default('runc')
     .describe('OCI runtime for workspace containers (`runsc` is gVisor).'),
   warmPoolSize: intFrom(0, 1000).default(2).describe('Ready containers kept unassigned.'),
+  warmPoolRefillDelayMs: intFrom(0, 60_000)
+    .default(0)
+    .describe(
+      "How long the pool waits after a warm claim before it starts the claimed container's replacement, so the replacement's start does not compete for the cores with the run that claimed; 0: at once.",
+    ),
   idleTimeoutMs: intFrom(1000, 7 * 24 * 3600 * 1000)
     .default(600_000)
     .describe('An assigned container idle this long is synced out and removed.'),
@@ -528,6 +538,7 @@ export const ENV_NAMES = {
   managedAgentsUnrestricted: 'WORKCELL_MANAGED_AGENTS_UNRESTRICTED',
   agentPrewarm: 'WORKCELL_AGENT_PREWARM',
   agentReadyIdleMs: 'WORKCELL_AGENT_READY_IDLE_MS',
+  agentReadyMax: 'WORKCELL_AGENT_READY_MAX',
   egressAllow: 'WORKCELL_EGRESS_ALLOW',
   egressDeny: 'WORKCELL_EGRESS_DENY',
   egressAllowPrivate: 'WORKCELL_EGRESS_ALLOW_PRIVATE',
@@ -542,6 +553,7 @@ export const ENV_NAMES = {
   image: 'WORKCELL_IMAGE',
   runtime: 'WORKCELL_RUNTIME',
   warmPoolSize: 'WORKCELL_WARM_POOL_SIZE',
+  warmPoolRefillDelayMs: 'WORKCELL_WARM_POOL_REFILL_DELAY_MS',
   idleTimeoutMs: 'WORKCELL_IDLE_TIMEOUT_MS',
   maxLifetimeMs: 'WORKCELL_MAX_LIFETIME_MS',
   terminalIdleTimeoutMs: 'WORKCELL_TERMINAL_IDLE_TIMEOUT_MS',

@@ -9,6 +9,7 @@ import {
   type AgentEvent,
   type AgentHealth,
   type RunRequest,
+  readyReleaseSchema,
 } from '@workcell/protocol';
 import { systemClock, type Clock } from '../time/clock.js';
 import type { AgentConnection } from './run-containers.js';
@@ -80,6 +81,22 @@ export class AgentClient implements AgentConnection {
       lines.close();
       res.destroy();
     }
+  }
+
+  /**
+   * Asks the agent to close its ready Claude Code process and to start none when its run in
+   * progress ends; answers whether one was waiting or starting.
+   */
+  async releaseReady(timeoutMs = 2000): Promise<boolean> {
+    const res = await this.call('POST', '/ready/release', undefined, timeoutMs);
+    const body = await readAll(res);
+    if (res.statusCode !== 200) {
+      throw new WorkcellError(
+        'agent_unavailable',
+        `agent ready release answered ${res.statusCode ?? 0}`,
+      );
+    }
+    return readyReleaseSchema.parse(JSON.parse(body)).released;
   }
 
   /** Asks the agent to interrupt `runId`; false when the agent has no such run. */

@@ -23,6 +23,12 @@ export interface WarmPoolSettings {
   parallelCreates: number;
   /** How long the refill lease lives without renewal. */
   leaseTtlMs: number;
+  /**
+   * How long a refill asked for by a claim waits (`WORKCELL_WARM_POOL_REFILL_DELAY_MS`): the
+   * replacement's start (engine, agent, its ready Claude Code process) then does not compete
+   * for the cores with the run that claimed. 0: at once.
+   */
+  claimRefillDelayMs?: number;
 }
 
 /** What the pool needs to know of the containers it makes (the orchestrator's settings). */
@@ -108,6 +114,13 @@ export class WarmPool {
     this.timer = null;
     // A failed tick was logged by `kick`; stopping only waits for it.
     await this.running?.catch(() => undefined);
+  }
+
+  /** A warm claim was attempted: refills after `claimRefillDelayMs`. Never blocks the caller. */
+  claimed(): void {
+    const delay = this.deps.settings.claimRefillDelayMs ?? 0;
+    if (delay <= 0) this.kick();
+    else this.deps.clock.after(delay, () => this.kick());
   }
 
   /** Asks for a refill soon; coalesces with one in progress. Never blocks the caller. */

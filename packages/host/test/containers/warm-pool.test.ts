@@ -58,6 +58,35 @@ describe('WarmPool', () => {
     expect(await p.warmCount()).toBe(2);
   });
 
+  it('with a refill delay, the replacement of a claimed container starts only after it', async () => {
+    r = rig();
+    const p = new WarmPool({
+      containers: r.orchestrator,
+      listeners: r.listeners,
+      state: r.state,
+      runtime: r.runtime,
+      slots: r.slots,
+      clock: r.clock,
+      logger: silent,
+      settings: { ...SETTINGS, claimRefillDelayMs: 300 },
+      scope: r.settings,
+    });
+    r.onWarmClaim.add(() => p.claimed());
+    pools.push(p);
+    p.start();
+    await p.settled();
+    const createsBefore = creates(r);
+
+    expect((await r.orchestrator.acquire('t1', 'ws1')).source).toBe('warm');
+    await p.settled();
+    expect(creates(r)).toBe(createsBefore);
+    expect(await p.warmCount()).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await p.settled();
+    expect(creates(r)).toBe(createsBefore + 1);
+    expect(await p.warmCount()).toBe(2);
+  });
+
   it('keeps one pool of its size for several hosts on one state store', async () => {
     r = rig();
     const b = r.peer('host-b');
