@@ -242,7 +242,7 @@ export class AgentRunner implements GateSource {
       let answered = false;
       try {
         q = warm.query(promptOf(request));
-        run.query = q;
+        this.attachQuery(run, q);
         for await (const message of q) {
           // A process that died while it waited answers with an error result and nothing else.
           if (!answered && message.type === 'result' && message.is_error) {
@@ -267,6 +267,8 @@ export class AgentRunner implements GateSource {
       reason = 'process_failed';
     }
     yield { readyNote: { used: false, ...(reason ? { reason } : {}) } };
+    // Interrupted before the SDK turn began: it does not begin (the run ends interrupted).
+    if (run.interrupted) return;
     const q = query({
       prompt: promptOf(request),
       options: sdkOptions(
@@ -276,8 +278,21 @@ export class AgentRunner implements GateSource {
         this,
       ),
     });
-    run.query = q;
+    this.attachQuery(run, q);
     yield* q;
+  }
+
+  /**
+   * Records the run's SDK query. An interrupt that arrived while the query did not exist yet
+   * (between `run.started` and the SDK turn) is delivered to it now, so it is never lost.
+   */
+  private attachQuery(run: ActiveRun, q: Query): void {
+    run.query = q;
+    if (!run.interrupted) return;
+    q.interrupt().catch((err: unknown) => {
+      this.logger.warn({ runId: run.runId, err }, 'interrupt failed; aborting the CLI process');
+      run.abort.abort();
+    });
   }
 }
 
