@@ -97,6 +97,7 @@ export async function createWorkcell(
     });
   const {
     terminalActivity,
+    snapshots,
     sync,
     orchestrator,
     capacity,
@@ -199,6 +200,7 @@ export async function createWorkcell(
     execute,
     exec,
     control,
+    snapshots,
     agentSettings,
     usage: new UsageService(catalog),
     events,

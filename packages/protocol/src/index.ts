@@ -190,3 +190,9 @@ export {
   type TerminalEndReason,
   type TerminalServerMessage,
 } from './terminal.js';
+export {
+  snapshotSchema,
+  snapshotListSchema,
+  type Snapshot,
+  type SnapshotList,
+} from './snapshots.js';

@@ -9,6 +9,7 @@ import type { WorkspaceContainers } from '../containers/run-containers.js';
 import type { ContainerRuntime } from '../containers/runtime.js';
 import type { CrossHostControl } from '../control/cross-host.js';
 import type { ExecService } from '../exec/exec-service.js';
+import type { Snapshots } from '../snapshots/snapshots.js';
 import type { RunService } from '../execute/execute-service.js';
 import type { RunEventLog } from '../execute/run-events.js';
 import type { WorkspaceRemover } from '../workspace/workspace-removal.js';
@@ -36,6 +37,8 @@ export interface ApiServices {
   /** Deletes a workspace under its run lease. */
   workspaces: WorkspaceRemover;
   execute: RunService;
+  /** Workspace snapshots: listed and taken through the API. */
+  snapshots: Pick<Snapshots, 'page' | 'take'>;
   /** Runs commands in workspace containers. */
   exec: Pick<ExecService, 'start'>;
   /** Reaches the hosts that hold a workspace's container or cache its egress policy. */

@@ -28,6 +28,8 @@ import {
   runAcceptedSchema,
   runSchema,
   secretListSchema,
+  snapshotListSchema,
+  snapshotSchema,
   terminalQuery,
   ticketSchema,
   secretViewSchema,
@@ -78,6 +80,7 @@ export interface Operation {
     | 'conversations'
     | 'runs'
     | 'usage'
+    | 'snapshots'
     | 'terminal'
     | 'egress'
     | 'secrets'
@@ -142,6 +145,7 @@ export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   Ticket: ticketSchema,
   WebhookList: webhookListSchema,
   WebhookPayload: webhookPayloadSchema,
+  Snapshot: snapshotSchema,
 };
 
 // ---- request parameters ---------------------------------------------------------------------
@@ -857,6 +861,41 @@ export const ops = {
     responses: {
       200: { description: 'ready', schema: readinessSchema },
       503: { description: 'not ready', schema: readinessSchema },
+    },
+  }),
+  // ---- snapshots ----
+  listSnapshots: op({
+    id: 'listSnapshots',
+    method: 'GET',
+    path: '/v1/workspaces/:wid/snapshots',
+    summary: "A workspace's snapshots, newest first, a page at a time",
+    description:
+      'A snapshot is recorded after every run and exec whose sync out changed a file, and on request. ' +
+      'The newest `WORKCELL_SNAPSHOT_KEEP` (default 100) are kept.',
+    tag: 'snapshots',
+    auth: 'bearer',
+    params: wsParams,
+    query: pageQuery,
+    responses: {
+      200: { description: 'the snapshots', schema: snapshotListSchema },
+      400: PAGE_400,
+    },
+  }),
+  createSnapshot: op({
+    id: 'createSnapshot',
+    method: 'POST',
+    path: '/v1/workspaces/:wid/snapshots',
+    summary: "Take a snapshot of the workspace's files as last stored",
+    tag: 'snapshots',
+    auth: 'bearer',
+    params: wsParams,
+    responses: {
+      201: { description: 'the snapshot', schema: snapshotSchema },
+      409: {
+        description:
+          '`workspace_busy`: a workspace stored before snapshots existed is moved to content-addressed storage first, under the workspace lock',
+        schema: errorResponseSchema,
+      },
     },
   }),
   metrics: op({

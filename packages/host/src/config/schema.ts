@@ -335,6 +335,9 @@ export const configSchema = z.object({
     .default('runc')
     .describe('OCI runtime for workspace containers (`runsc` is gVisor).'),
   warmPoolSize: intFrom(0, 1000).default(2).describe('Ready containers kept unassigned.'),
+  snapshotKeep: intFrom(1, 100_000)
+    .default(100)
+    .describe('Snapshots kept per workspace; older ones are deleted, their blobs collected.'),
   idleTimeoutMs: intFrom(1000, 7 * 24 * 3600 * 1000)
     .default(600_000)
     .describe('An assigned container idle this long is synced out and removed.'),
@@ -527,6 +530,7 @@ export const ENV_NAMES = {
   image: 'WORKCELL_IMAGE',
   runtime: 'WORKCELL_RUNTIME',
   warmPoolSize: 'WORKCELL_WARM_POOL_SIZE',
+  snapshotKeep: 'WORKCELL_SNAPSHOT_KEEP',
   idleTimeoutMs: 'WORKCELL_IDLE_TIMEOUT_MS',
   maxLifetimeMs: 'WORKCELL_MAX_LIFETIME_MS',
   terminalIdleTimeoutMs: 'WORKCELL_TERMINAL_IDLE_TIMEOUT_MS',

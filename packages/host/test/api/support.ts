@@ -30,6 +30,7 @@ import { WorkcellMetrics } from '../../src/metrics/metrics.js';
 import { SecretCipher } from '../../src/secrets/cipher.js';
 import { SecretStore } from '../../src/secrets/secret-store.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
+import { Snapshots } from '../../src/snapshots/snapshots.js';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
 import { systemClock, type Clock } from '../../src/time/clock.js';
 import { UsageService } from '../../src/usage/usage-service.js';
@@ -183,6 +184,12 @@ export async function apiHarness(
     }),
     execute,
     // Commands need a real container: the exec route is tested on Docker (test/api/exec.test.ts).
+    snapshots: new Snapshots(objects, {
+      keep: 100,
+      clock: systemClock,
+      logger,
+      withWorkspaceLock: (_wid, work) => work(),
+    }),
     exec: {
       start: () => Promise.reject(new Error('exec is not wired in the API unit tests')),
     },
