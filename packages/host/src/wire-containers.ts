@@ -140,6 +140,7 @@ export function wireContainers(
     ...containerDeps,
     runtime,
     hostId,
+    blobs: blobGc,
     logger: log('gc'),
     settings: {
       idleTimeoutMs: config.idleTimeoutMs,

@@ -108,6 +108,7 @@ export async function createWorkcell(
   const {
     terminalActivity,
     snapshots,
+    blobGc,
     sync,
     orchestrator,
     capacity,
@@ -205,6 +206,7 @@ export async function createWorkcell(
       clock,
       logger: log('workspaces'),
       hostId,
+      blobs: blobGc,
       webhooks,
     }),
     webhooks: new WebhookRegistry({ endpoints: webhookEndpoints, policy: webhookPolicy, clock }),

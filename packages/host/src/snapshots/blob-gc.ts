@@ -27,9 +27,14 @@ export interface BlobGcSettings {
   logger: Logger;
 }
 
+/** Streamed uploads older than this were left by a writer that died: they are deleted. */
+export const STAGING_MAX_AGE_MS = 3_600_000;
+
 export interface BlobGcResult {
   /** Blobs deleted by this pass. */
   deleted: number;
+  /** Staging leftovers (uploads older than STAGING_MAX_AGE_MS) deleted by this pass. */
+  staging: number;
   /** Blobs this pass found unnamed; the next pass, `graceMs` later, may delete them. */
   candidates: number;
   /** Whether deletion waited for a writer's hold. */
@@ -83,6 +88,8 @@ export class BlobGc {
       else candidates.push(sha);
     }
     if (doomed.length > 0) await this.store.deleteMany(doomed);
+    const staging = await this.staleStaging(tenant, startedAt);
+    if (staging.length > 0) await this.store.deleteMany(staging);
     // A pass that could not delete keeps the older mark: its candidates become due first.
     const keepOld = previous !== null && (holds > 0 || startedAt - previous.markedAtMs < graceMs);
     if (!keepOld) {
@@ -93,11 +100,57 @@ export class BlobGc {
     }
     const result = {
       deleted: doomed.length,
+      staging: staging.length,
       candidates: candidates.length,
       postponed: holds > 0 && previous !== null,
     };
     logger.debug({ tenant, ...result }, 'blob collection');
     return result;
+  }
+
+  /**
+   * One pass over every tenant that has blobs, staging leftovers or a mark (`workcell gc --once`
+   * and the serving host's periodic GC run it). A tenant whose pass fails is logged and skipped.
+   */
+  async collectAll(): Promise<BlobGcResult> {
+    const total: BlobGcResult = { deleted: 0, staging: 0, candidates: 0, postponed: false };
+    for (const tenant of await this.tenants()) {
+      try {
+        const result = await this.collect(tenant);
+        total.deleted += result.deleted;
+        total.staging += result.staging;
+        total.candidates += result.candidates;
+        total.postponed ||= result.postponed;
+      } catch (err) {
+        this.settings.logger.warn({ err, tenant }, 'blob collection failed');
+      }
+    }
+    return total;
+  }
+
+  /** Every tenant with an object, one listing of a single key per tenant. */
+  private async tenants(): Promise<string[]> {
+    const found: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const [first] = await this.store.list('tenants/', {
+        ...(after !== undefined ? { startAfter: after } : {}),
+        limit: 1,
+      });
+      if (first === undefined) return found;
+      const tenant = layout.tenantOfKey(first.key);
+      if (tenant === null) return found;
+      found.push(tenant);
+      after = layout.afterTenantKey(tenant);
+    }
+  }
+
+  /** Staging objects older than STAGING_MAX_AGE_MS: uploads whose writer died before copying. */
+  private async staleStaging(tenant: string, now: number): Promise<string[]> {
+    const staged = await this.store.list(layout.blobStagingPrefix(tenant));
+    return staged
+      .filter((o) => now - o.modifiedAt.getTime() >= STAGING_MAX_AGE_MS)
+      .map((o) => o.key);
   }
 
   private async readState(tenant: string): Promise<GcState | null> {

@@ -103,10 +103,29 @@ export function sha256OfBlobKey(tenant: string, key: string): string | null {
   return match?.[1] ?? null;
 }
 
+/** Prefix of streamed uploads not yet copied to their blob (a writer that died leaves one). */
+export function blobStagingPrefix(tenant: string): string {
+  return `${tenantRoot(tenant)}blob-staging/`;
+}
+
 /** Where a streamed upload lands before its hash names its blob; `token` is a random uuid. */
 export function blobStagingKey(tenant: string, token: string): string {
   if (!/^[0-9a-f-]{36}$/.test(token)) throw new WorkcellError('bad_request', 'invalid token');
-  return `${tenantRoot(tenant)}blob-staging/${token}`;
+  return `${blobStagingPrefix(tenant)}${token}`;
+}
+
+/** The tenant whose root holds `key`, or null for a key outside every tenant. */
+export function tenantOfKey(key: string): string | null {
+  const match = /^tenants\/([A-Za-z0-9_-]{1,128})\//.exec(key);
+  return match?.[1] ?? null;
+}
+
+/**
+ * A key after every key of `tenant` and before every key of the tenants that sort after it:
+ * `0` follows `/` and precedes every other id character that can follow a tenant id's end.
+ */
+export function afterTenantKey(tenant: string): string {
+  return `${tenantRoot(tenant).slice(0, -1)}0`;
 }
 
 /** The blob collector's state: its last mark. */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Catalog } from '../../src/catalog/catalog.js';
 import { BlobGc } from '../../src/snapshots/blob-gc.js';
 import { withBlobHold } from '../../src/snapshots/blob-holds.js';
 import { Snapshots } from '../../src/snapshots/snapshots.js';
@@ -156,7 +157,11 @@ describe('content-addressed workspace files and snapshots', () => {
       // The snapshot still names gone.txt's blob.
       expect((await gc().collect(TENANT)).candidates).toBe(0);
       // Retention drops the only snapshot naming it.
-      for (let i = 0; i < 3; i += 1) await snapshots.record(TENANT, WID, second.manifest, null);
+      for (let i = 0; i < 3; i += 1) {
+        // Ids order by creation time: each record is a millisecond newer than the last.
+        clock.advance(1);
+        await snapshots.record(TENANT, WID, second.manifest, null);
+      }
       clock.advance(HOUR + 1);
       const mark = await gc().collect(TENANT);
       expect(mark).toMatchObject({ deleted: 0, candidates: 1 });
@@ -209,6 +214,60 @@ describe('content-addressed workspace files and snapshots', () => {
       expect(during).toMatchObject({ deleted: 0, postponed: true });
       expect(await blobCount()).toBe(2);
       expect((await gc().collect(TENANT)).deleted).toBe(1);
+    });
+
+    it("leaves none of a deleted workspace's objects after its collection, and keeps bytes another workspace names", async () => {
+      const catalog = new Catalog(store);
+      const doomed = await catalog.createWorkspace(TENANT, 'doomed');
+      const other = await catalog.createWorkspace(TENANT, 'other');
+      const treeOf = (wid: string, dir: string) => ({
+        ...tree(dir),
+        filesPrefix: layout.workspaceFilesPrefix(TENANT, wid),
+        manifestKey: layout.workspaceManifestKey(TENANT, wid),
+      });
+      const doomedDir = join(base, 'doomed');
+      await writeTree(doomedDir, { 'own.txt': 'only the doomed one', 'shared.txt': 'both' });
+      const out = await syncOut(treeOf(doomed.id, doomedDir));
+      await snapshots.record(TENANT, doomed.id, out.manifest, 'run_1');
+      const otherDir = join(base, 'other');
+      await writeTree(otherDir, { 'copy.txt': 'both' });
+      await syncOut(treeOf(other.id, otherDir));
+      // A streamed upload whose writer died, and one still in progress.
+      await store.put(layout.blobStagingKey(TENANT, '00000000-0000-4000-8000-000000000000'), 'x');
+      await ageObjects();
+      await store.put(layout.blobStagingKey(TENANT, '00000000-0000-4000-8000-000000000001'), 'y');
+      const sha = (text: string) => out.manifest.files[text]?.sha256 ?? '';
+      const own = layout.blobKey(TENANT, sha('own.txt'));
+      const shared = layout.blobKey(TENANT, sha('shared.txt'));
+
+      await catalog.deleteWorkspace(TENANT, doomed.id);
+      expect(await store.list(layout.workspaceRoot(TENANT, doomed.id))).toEqual([]);
+      const mark = await gc().collectAll();
+      expect(mark).toMatchObject({ deleted: 0, staging: 1, candidates: 1 });
+      // The upload younger than an hour stays until it is an hour old.
+      expect(await store.list(layout.blobStagingPrefix(TENANT))).toHaveLength(1);
+      clock.advance(2 * HOUR);
+      expect(await gc().collectAll()).toMatchObject({ deleted: 1, staging: 1 });
+
+      const left = (await store.list(layout.tenantRoot(TENANT))).map((o) => o.key);
+      expect(left).not.toContain(own);
+      expect(left).toContain(shared);
+      expect(left.filter((k) => k.includes(doomed.id))).toEqual([]);
+      expect(left.filter((k) => k.startsWith(layout.blobStagingPrefix(TENANT)))).toEqual([]);
+      const restored = join(base, 'restored');
+      await syncIn({ ...treeOf(other.id, restored), owner: null });
+      expect(await readFile(join(restored, 'copy.txt'), 'utf8')).toBe('both');
+    });
+
+    it('collects every tenant in one pass over all of them', async () => {
+      const dir = join(base, 'slot');
+      await writeTree(dir, { 'a.txt': 'one' });
+      await syncOut(tree(dir));
+      for (const tenant of ['t0', 't1-x', 't10', 't2']) {
+        await store.put(layout.blobStagingKey(tenant, '00000000-0000-4000-8000-000000000000'), 's');
+      }
+      await ageObjects();
+      expect((await gc().collectAll()).staging).toBe(4);
     });
   });
 });
