@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LEASES } from '../../packages/host/src/state/leases.js';
 import { SetTimeClock } from '../../packages/host/src/time/clock.js';
 import { dataOf, startTestHost, type TestHost } from '../support/host.js';
 
@@ -98,6 +99,78 @@ describe('snapshots of a real workspace', () => {
     }
     // Tenant B's attempts took no snapshot of A's workspace.
     expect(await list(workspaceId)).toEqual([]);
+  });
+
+  it('restores the files of a snapshot, in the store and in the idle container, and refuses bad input', async () => {
+    const { workspaceId, conversationId } = await host.conversation();
+    const put = await host.api(`/v1/workspaces/${workspaceId}/files/a.txt`, {
+      method: 'PUT',
+      body: 'one\n',
+    });
+    expect(put.status).toBe(201);
+    const restore = (wid: string, body: unknown, token?: string) =>
+      host.api(`/v1/workspaces/${wid}/restore`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        ...(token !== undefined ? { token } : {}),
+      });
+    const taken = await host.api(`/v1/workspaces/${workspaceId}/snapshots`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    const first = (await taken.json()) as SnapshotItem;
+    const run = await host.send(conversationId, bash('echo two > a.txt && echo new > b.txt'));
+    expect(run.at(-1)?.event).toBe('run.completed');
+
+    const res = await restore(workspaceId, { snapshotId: first.id });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ id: first.id, files: 1 });
+    const files = await host.wc.files.list(workspaceId);
+    expect(files.map((f) => f.path)).toEqual(['a.txt']);
+    expect(await (await host.api(`/v1/workspaces/${workspaceId}/files/a.txt`)).text()).toBe(
+      'one\n',
+    );
+    // The container the run used has the restored tree too.
+    const check = await host.send(
+      conversationId,
+      bash('{ cat a.txt; test -e b.txt && echo b-present; } > seen.txt'),
+    );
+    expect(check.at(-1)?.event).toBe('run.completed');
+    expect(await (await host.api(`/v1/workspaces/${workspaceId}/files/seen.txt`)).text()).toBe(
+      'one\n',
+    );
+
+    const other = await host.conversation();
+    const unknownSnapshot = `snap_${'1'.repeat(13)}${'a'.repeat(12)}`;
+    for (const [wid, body, token, status] of [
+      [workspaceId, { snapshotId: unknownSnapshot }, undefined, 404],
+      [workspaceId, { snapshotId: 'not-a-snapshot' }, undefined, 404],
+      [other.workspaceId, { snapshotId: first.id }, undefined, 404],
+      [workspaceId, { snapshotId: first.id }, tokenB, 404],
+      [`ws_${randomBytes(8).toString('hex')}`, { snapshotId: first.id }, undefined, 404],
+      [workspaceId, {}, undefined, 400],
+      [workspaceId, { snapshotId: first.id, extra: true }, undefined, 400],
+    ] as const) {
+      const bad = await restore(wid, body, token);
+      expect(bad.status, JSON.stringify(body)).toBe(status);
+    }
+
+    // While a run holds the workspace: 409 workspace_busy, and the files stay as they are.
+    const lease = LEASES.workspace(workspaceId);
+    expect(await host.workcell.state.acquireLease(lease, 'a-run', 60_000)).toBe(true);
+    try {
+      const busy = await restore(workspaceId, { snapshotId: first.id });
+      expect(busy.status).toBe(409);
+      expect(await busy.json()).toMatchObject({ error: { code: 'workspace_busy' } });
+    } finally {
+      await host.workcell.state.releaseLease(lease, 'a-run');
+    }
+    expect((await host.wc.files.list(workspaceId)).map((f) => f.path).sort()).toEqual([
+      'a.txt',
+      'seen.txt',
+    ]);
   });
 
   // Last: it moves the host's clock two hours ahead.

@@ -143,7 +143,7 @@ export async function createWorkcell(
   });
   const events = new RunEventLog(state, { logger: log('run-events'), clock });
 
-  const { files, archives, pushFiles } = await wireFiles(config, {
+  const { files, archives, pushFiles, filesChanged } = await wireFiles(config, {
     objects,
     state,
     clock,
@@ -213,7 +213,12 @@ export async function createWorkcell(
     execute,
     exec,
     control,
-    snapshots,
+    snapshots: {
+      page: (tenant, workspaceId, req) => snapshots.page(tenant, workspaceId, req),
+      take: (tenant, workspaceId) => snapshots.take(tenant, workspaceId),
+      restore: (tenant, workspaceId, snapshotId) =>
+        snapshots.restore(tenant, workspaceId, snapshotId, filesChanged),
+    },
     agentSettings,
     usage: new UsageService(catalog),
     events,

@@ -193,6 +193,8 @@ export {
 export {
   snapshotSchema,
   snapshotListSchema,
+  restoreWorkspaceBody,
+  type RestoreWorkspaceInput,
   type Snapshot,
   type SnapshotList,
 } from './snapshots.js';

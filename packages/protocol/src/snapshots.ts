@@ -20,5 +20,12 @@ export const snapshotListSchema = z.object({
     .describe('pass as `cursor` for the next page; null on the last page'),
 });
 
+export const restoreWorkspaceBody = z
+  .object({
+    snapshotId: z.string().min(1).max(64).describe('the snapshot whose files the workspace gets'),
+  })
+  .strict();
+
 export type Snapshot = z.infer<typeof snapshotSchema>;
+export type RestoreWorkspaceInput = z.input<typeof restoreWorkspaceBody>;
 export type SnapshotList = z.infer<typeof snapshotListSchema>;

@@ -9,6 +9,7 @@ import type { WorkspaceContainers } from '../containers/run-containers.js';
 import type { ContainerRuntime } from '../containers/runtime.js';
 import type { CrossHostControl } from '../control/cross-host.js';
 import type { ExecService } from '../exec/exec-service.js';
+import type { SnapshotView } from '../snapshots/snapshot-record.js';
 import type { Snapshots } from '../snapshots/snapshots.js';
 import type { RunService } from '../execute/execute-service.js';
 import type { RunEventLog } from '../execute/run-events.js';
@@ -38,7 +39,10 @@ export interface ApiServices {
   workspaces: WorkspaceRemover;
   execute: RunService;
   /** Workspace snapshots: listed and taken through the API. */
-  snapshots: Pick<Snapshots, 'page' | 'take'>;
+  snapshots: Pick<Snapshots, 'page' | 'take'> & {
+    /** Returns the workspace's files to the snapshot (`Snapshots.restore` with its push). */
+    restore(tenant: string, workspaceId: string, snapshotId: string): Promise<SnapshotView>;
+  };
   /** Runs commands in workspace containers. */
   exec: Pick<ExecService, 'start'>;
   /** Reaches the hosts that hold a workspace's container or cache its egress policy. */

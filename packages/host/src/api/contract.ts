@@ -28,6 +28,7 @@ import {
   runAcceptedSchema,
   runSchema,
   secretListSchema,
+  restoreWorkspaceBody,
   snapshotListSchema,
   snapshotSchema,
   terminalQuery,
@@ -894,6 +895,30 @@ export const ops = {
       409: {
         description:
           '`workspace_busy`: a workspace stored before snapshots existed is moved to content-addressed storage first, under the workspace lock',
+        schema: errorResponseSchema,
+      },
+    },
+  }),
+  restoreWorkspace: op({
+    id: 'restoreWorkspace',
+    method: 'POST',
+    path: '/v1/workspaces/:wid/restore',
+    summary: "Return the workspace's files to a snapshot",
+    description:
+      'The workspace gets exactly the files of the snapshot (the bytes are shared, not copied); ' +
+      'its container, when it has one between runs, is brought up to date. Conversations are untouched.',
+    tag: 'snapshots',
+    auth: 'bearer',
+    params: wsParams,
+    body: restoreWorkspaceBody,
+    responses: {
+      200: { description: 'the snapshot the files now match', schema: snapshotSchema },
+      404: {
+        description: "`not_found`: the workspace or the snapshot (also another workspace's)",
+        schema: errorResponseSchema,
+      },
+      409: {
+        description: '`workspace_busy`: a run or another write holds the workspace',
         schema: errorResponseSchema,
       },
     },

@@ -83,6 +83,31 @@ export class Snapshots {
     });
   }
 
+  /**
+   * Makes the snapshot's manifest the workspace's live one, under the workspace lock
+   * (`workspace_busy` while a run holds it) and a blob hold (it names blobs it did not upload),
+   * then calls `pushed` still under the lock to bring the workspace's container up to date.
+   */
+  async restore(
+    tenant: string,
+    workspaceId: string,
+    snapshotId: string,
+    pushed: (tenant: string, workspaceId: string) => Promise<void>,
+  ): Promise<SnapshotView> {
+    const record = await this.get(tenant, workspaceId, snapshotId);
+    return this.settings.withWorkspaceLock(workspaceId, () =>
+      withBlobHold(this.store, this.settings.clock, tenant, async () => {
+        const manifestKey = layout.workspaceManifestKey(tenant, workspaceId);
+        const live = await readManifest(this.store, manifestKey);
+        await writeManifest(this.store, manifestKey, record.manifest);
+        if (!isContentAddressed(live))
+          await this.store.deletePrefix(layout.workspaceFilesPrefix(tenant, workspaceId));
+        await pushed(tenant, workspaceId);
+        return snapshotView(record);
+      }),
+    );
+  }
+
   /** One page, newest first; `after` is the last id of the previous page. */
   async page(tenant: string, workspaceId: string, req: PageRequest): Promise<Page<SnapshotView>> {
     const prefix = layout.snapshotsPrefix(tenant, workspaceId);

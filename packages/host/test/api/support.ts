@@ -184,12 +184,14 @@ export async function apiHarness(
     }),
     execute,
     // Commands need a real container: the exec route is tested on Docker (test/api/exec.test.ts).
-    snapshots: new Snapshots(objects, {
-      keep: 100,
-      clock: systemClock,
-      logger,
-      withWorkspaceLock: (_wid, work) => work(),
-    }),
+    snapshots: snapshotsApi(
+      new Snapshots(objects, {
+        keep: 100,
+        clock: systemClock,
+        logger,
+        withWorkspaceLock: (_wid, work) => work(),
+      }),
+    ),
     exec: {
       start: () => Promise.reject(new Error('exec is not wired in the API unit tests')),
     },
@@ -283,3 +285,13 @@ export async function apiHarness(
 export const bearer = (token: string): Record<string, string> => ({
   authorization: `Bearer ${token}`,
 });
+
+/** The API's view of `snapshots`: no container to bring up to date after a restore. */
+function snapshotsApi(snapshots: Snapshots) {
+  return {
+    page: snapshots.page.bind(snapshots),
+    take: snapshots.take.bind(snapshots),
+    restore: (tenant: string, workspaceId: string, snapshotId: string) =>
+      snapshots.restore(tenant, workspaceId, snapshotId, () => Promise.resolve()),
+  };
+}
