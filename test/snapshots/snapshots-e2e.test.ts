@@ -76,6 +76,18 @@ describe('snapshots of a real workspace', () => {
     expect(now.map((s) => s.id)).toEqual([snapshot.id, ...afterRun.map((s) => s.id)]);
     const paged = await list(workspaceId, '?limit=1');
     expect(paged.map((s) => s.id)).toEqual([snapshot.id]);
+    // The typed client reads the same list.
+    expect((await host.wc.snapshots.list(workspaceId)).map((s) => s.id)).toEqual(
+      now.map((s) => s.id),
+    );
+    const page = await host.wc.snapshots.page(workspaceId, { limit: 1 });
+    expect(page.items.map((s) => s.id)).toEqual([snapshot.id]);
+    const viaClient = await host.wc.snapshots.take(workspaceId);
+    expect(viaClient.files).toBe(2);
+    expect((await list(workspaceId)).map((s) => s.id)).toEqual([
+      viaClient.id,
+      ...now.map((s) => s.id),
+    ]);
   });
 
   it("answers 404 for an unknown workspace and for another tenant's", async () => {
@@ -124,9 +136,10 @@ describe('snapshots of a real workspace', () => {
     const run = await host.send(conversationId, bash('echo two > a.txt && echo new > b.txt'));
     expect(run.at(-1)?.event).toBe('run.completed');
 
-    const res = await restore(workspaceId, { snapshotId: first.id });
-    expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ id: first.id, files: 1 });
+    expect(await host.wc.snapshots.restore(workspaceId, first.id)).toMatchObject({
+      id: first.id,
+      files: 1,
+    });
     const files = await host.wc.files.list(workspaceId);
     expect(files.map((f) => f.path)).toEqual(['a.txt']);
     expect(await (await host.api(`/v1/workspaces/${workspaceId}/files/a.txt`)).text()).toBe(

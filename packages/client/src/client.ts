@@ -24,6 +24,7 @@ import type {
   Run,
   Ticket,
   SecretView,
+  Snapshot,
   Usage,
   UsageQuery,
   Webhook,
@@ -590,6 +591,27 @@ export class WorkcellClient {
       interrupt: (runId: string, o?: RequestOptions) => c.interrupt(conversationId, runId, o),
     };
   }
+
+  readonly snapshots = {
+    /** Every snapshot of the workspace, newest first (`GET /v1/workspaces/:wid/snapshots`). */
+    list: (workspaceId: string, o: RequestOptions = {}): Promise<Snapshot[]> =>
+      this.all(`/v1/workspaces/${id(workspaceId)}/snapshots`, 'snapshots', o),
+    /** One page of `GET /v1/workspaces/:wid/snapshots?limit=&cursor=`. */
+    page: (workspaceId: string, o: PageOptions = {}): Promise<Page<Snapshot>> =>
+      this.page(`/v1/workspaces/${id(workspaceId)}/snapshots`, 'snapshots', o),
+    /** `POST /v1/workspaces/:wid/snapshots`: a snapshot of the files as last stored. */
+    take: (workspaceId: string, o: RequestOptions = {}): Promise<Snapshot> =>
+      this.call('POST', `/v1/workspaces/${id(workspaceId)}/snapshots`, {
+        json: {},
+        signal: o.signal,
+      }),
+    /** `POST /v1/workspaces/:wid/restore`: the workspace's files become the snapshot's. */
+    restore: (workspaceId: string, snapshotId: string, o: RequestOptions = {}): Promise<Snapshot> =>
+      this.call('POST', `/v1/workspaces/${id(workspaceId)}/restore`, {
+        json: { snapshotId },
+        signal: o.signal,
+      }),
+  };
 
   readonly egress = {
     /** `GET /v1/workspaces/:wid/egress`: the policy and the most recent proxy decisions. */
