@@ -188,7 +188,7 @@ export class WorkspaceHold {
     if (this.begun && (options.syncOut ?? true)) {
       try {
         await step('sync_failed', 'syncing files out', () =>
-          sync.syncOut(this.tenant, this.workspaceId, acquired.slot),
+          sync.syncOut(this.tenant, this.workspaceId, acquired.slot, this.lease.holder),
         );
       } catch (err) {
         error = (err as StepFailure).body;
