@@ -373,5 +373,23 @@ describe('fork and rewind through the real host, agent and model', () => {
         expect((await host.api(`/v1/conversations/${c.id}`)).status).toBe(404);
       }
     }
+
+    // A rewind racing the deletion: the workspace lock orders them; a 404 leaves nothing.
+    const third = await host.conversation();
+    const r = runIdOf(await host.send(third.conversationId, bash('echo r > r.txt')));
+    const [rewound, removed] = await Promise.all([
+      post(`/v1/conversations/${third.conversationId}/rewind`, { toRunId: r, files: true }),
+      host.api(`/v1/workspaces/${third.workspaceId}`, { method: 'DELETE' }),
+    ]);
+    expect([200, 404, 409]).toContain(rewound.status);
+    expect([204, 409]).toContain(removed.status);
+    if (removed.status === 204) {
+      const left = await host.workcell.objects.list(
+        `tenants/${host.tenant}/workspaces/${third.workspaceId}/`,
+      );
+      expect(left).toEqual([]);
+    } else {
+      expect(rewound.status).toBe(200);
+    }
   });
 });
