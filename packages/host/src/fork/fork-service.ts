@@ -12,7 +12,7 @@ import type { SnapshotRecord } from '../snapshots/snapshot-record.js';
 import type { Snapshots } from '../snapshots/snapshots.js';
 import * as layout from '../storage/layout.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { writeManifest } from '../sync/manifest.js';
+import { readManifest, writeManifest } from '../sync/manifest.js';
 import type { Clock } from '../time/clock.js';
 import { anchorsIn, keptRuns } from './run-anchors.js';
 import {
@@ -83,11 +83,12 @@ export class ForkService {
     input: { name?: string | undefined; snapshotId?: string | undefined },
   ): Promise<ForkedWorkspace> {
     const source = await this.s.catalog.getWorkspace(tenant, sourceId);
-    const snapshot = await this.sourceSnapshot(tenant, sourceId, input.snapshotId);
     const target = this.s.catalog.newWorkspaceRecord(tenant, input.name ?? `${source.name} (fork)`);
     const made: string[] = [];
     try {
-      const conversations = await withBlobHold(this.s.store, this.s.clock, tenant, async () => {
+      const done = await withBlobHold(this.s.store, this.s.clock, tenant, async () => {
+        // Read under the hold: the blobs it names stay while the fork comes to name them.
+        const snapshot = await this.sourceSnapshot(tenant, sourceId, input.snapshotId);
         await this.copyFiles(tenant, sourceId, target.id, snapshot);
         for (const key of COPIED_OBJECTS) {
           const from = key(tenant, sourceId);
@@ -98,19 +99,19 @@ export class ForkService {
         // A source deleted while it was copied answers 404 and leaves no fork behind.
         await this.s.catalog.getWorkspace(tenant, sourceId);
         await this.s.catalog.publishWorkspace(target);
-        return mapped;
+        return { conversations: mapped, snapshotId: snapshot?.id ?? null };
       });
       this.s.logger.info(
         {
           tenant,
           from: sourceId,
           to: target.id,
-          snapshotId: snapshot.id,
+          snapshotId: done.snapshotId,
           conversations: made.length,
         },
         'workspace forked',
       );
-      return { workspace: target, conversations };
+      return { workspace: target, conversations: done.conversations };
     } catch (err) {
       await this.s.catalog.discardWorkspace(target, made).catch((cleanup: unknown) => {
         this.s.logger.error(
@@ -238,15 +239,21 @@ export class ForkService {
     return run;
   }
 
-  /** The snapshot a workspace fork copies: the one asked for, else the newest (taken if none). */
+  /**
+   * The snapshot a workspace fork copies: the one asked for, else the newest; a workspace
+   * without one that never stored a file forks empty, one with files gets a snapshot taken.
+   */
   private async sourceSnapshot(
     tenant: string,
     workspaceId: string,
     snapshotId: string | undefined,
-  ): Promise<SnapshotRecord> {
+  ): Promise<SnapshotRecord | null> {
     if (snapshotId !== undefined) return this.s.snapshots.get(tenant, workspaceId, snapshotId);
     const latest = await this.s.snapshots.latest(tenant, workspaceId);
     if (latest !== null) return latest;
+    const live = await readManifest(this.s.store, layout.workspaceManifestKey(tenant, workspaceId));
+    if (Object.keys(live.files).length === 0 && Object.keys(live.links ?? {}).length === 0)
+      return null;
     const taken = await this.s.snapshots.take(tenant, workspaceId);
     return this.s.snapshots.get(tenant, workspaceId, taken.id);
   }
@@ -256,8 +263,9 @@ export class ForkService {
     tenant: string,
     sourceId: string,
     targetId: string,
-    snapshot: SnapshotRecord,
+    snapshot: SnapshotRecord | null,
   ): Promise<void> {
+    if (snapshot === null) return;
     await writeManifest(
       this.s.store,
       layout.workspaceManifestKey(tenant, targetId),
@@ -278,7 +286,12 @@ export class ForkService {
     const transcripts = new Map<string, TranscriptEntry[]>();
     for (const from of await this.s.catalog.listConversations(tenant, source.id)) {
       const runs = from.runs.filter((r) => r.status !== 'running');
-      const cut = await this.cut(from, keptRuns(from));
+      const cut = await this.cut(from, keptRuns(from)).catch((err: unknown) => {
+        if (!(err instanceof WorkcellError) || err.code !== 'session_lost') throw err;
+        // The copy fails at its next message exactly as the source does (`session_lost`).
+        this.s.logger.warn({ conversationId: from.id }, err.message);
+        return { sessionId: from.sessionId, entries: null, anchors: {} };
+      });
       const fresh = this.s.catalog.newConversationRecord(tenant, target.id, from.title);
       const to: ConversationRecord = {
         ...fresh,
@@ -315,11 +328,10 @@ export class ForkService {
       conversation.sessionId,
     );
     if (entries === null) {
-      this.s.logger.warn(
-        { conversationId: conversation.id, sessionId: conversation.sessionId },
-        'the conversation has no stored transcript; its fork starts a new session',
+      throw new WorkcellError(
+        'session_lost',
+        `conversation ${conversation.id} has no stored transcript of session ${conversation.sessionId}`,
       );
-      return none;
     }
     const anchors = await anchorsIn(conversation, runs, entries, (c, id) =>
       this.s.catalog.readRunEvents(c, id),

@@ -55,6 +55,9 @@ export async function anchorsIn(
       anchors.set(run.id, recorded);
       continue;
     }
+    // A run of an earlier session is in this one only through a fork, which recorded it.
+    const ranIn = run.summary?.sessionId ?? null;
+    if (ranIn !== null && ranIn !== conversation.sessionId) continue;
     const found = anchorCandidates(await readEvents(conversation, run.id)).find((u) =>
       present.has(u),
     );

@@ -46,13 +46,18 @@ describe('a workspace fork that fails part-way', () => {
     await rm(base, { recursive: true, force: true });
   });
 
-  const service = (objects: ObjectStore) => {
+  const busy = <T>(): Promise<T> =>
+    Promise.reject(new WorkcellError('workspace_busy', 'a run holds the workspace'));
+  const service = (
+    objects: ObjectStore,
+    lock: <T>(wid: string, work: () => Promise<T>) => Promise<T> = (_wid, work) => work(),
+  ) => {
     const catalog = new Catalog(objects, clock);
     const snapshots = new Snapshots(objects, {
       keep: 10,
       clock,
       logger,
-      withWorkspaceLock: (_wid, work) => work(),
+      withWorkspaceLock: lock,
     });
     return {
       catalog,
@@ -62,7 +67,7 @@ describe('a workspace fork that fails part-way', () => {
         catalog,
         snapshots,
         secrets: new SecretStore(null, objects, logger),
-        withWorkspaceLock: (_wid, work) => work(),
+        withWorkspaceLock: lock,
         filesChanged: () => Promise.resolve(),
         clock,
         logger,
@@ -127,13 +132,55 @@ describe('a workspace fork that fails part-way', () => {
     expect(seen.length).toBeGreaterThan(0);
     // While its conversation was stored, only the source was listed.
     for (const listed of seen) expect(listed).toEqual([source.id]);
-    expect((await plain.catalog.listWorkspaces(TENANT)).map((w) => w.id)).toEqual([
-      source.id,
-      fork.workspace.id,
-    ]);
+    expect((await plain.catalog.listWorkspaces(TENANT)).map((w) => w.id).sort()).toEqual(
+      [source.id, fork.workspace.id].sort(),
+    );
     expect(fork.conversations).toHaveLength(1);
     expect(fork.conversations[0]?.from).toBe(conversation.id);
     const copied = await plain.catalog.getConversation(TENANT, fork.conversations[0]?.to ?? '');
     expect(copied.workspaceId).toBe(fork.workspace.id);
+  });
+
+  it('forks a workspace that never stored a file while a run holds it, taking no snapshot', async () => {
+    const plain = service(store, busy);
+    const source = await plain.catalog.createWorkspace(TENANT, 'new');
+    const fork = await plain.forks.forkWorkspace(TENANT, source.id, {});
+    expect(fork.workspace.name).toBe('new (fork)');
+    expect(
+      (await plain.snapshots.page(TENANT, source.id, { after: null, limit: 10 })).items,
+    ).toEqual([]);
+    expect(await plain.catalog.getWorkspace(TENANT, fork.workspace.id)).toEqual(fork.workspace);
+  });
+
+  it('refuses to fork or rewind a conversation whose transcript is gone (session_lost)', async () => {
+    const plain = service(store);
+    const ws = await plain.catalog.createWorkspace(TENANT, 'lost');
+    const c = await plain.catalog.createConversation(TENANT, ws.id, 'c');
+    const run = {
+      id: 'run_aaaaaaaaaaaaaaaa',
+      conversationId: c.id,
+      status: 'completed' as const,
+      startedAt: new Date(clock.now()).toISOString(),
+      endedAt: new Date(clock.now()).toISOString(),
+      interrupted: false,
+      error: null,
+      summary: null,
+      eventCount: 0,
+    };
+    await plain.catalog.updateConversation(c, (r) => {
+      r.sessionId = '0b7f2a5e-8a1c-4d55-9d1e-2f3c4b5a6d7e';
+      r.runs.push(run);
+    });
+    for (const attempt of [
+      () => plain.forks.forkConversation(TENANT, c.id, run.id),
+      () => plain.forks.rewind(TENANT, c.id, { toRunId: run.id }),
+    ]) {
+      const err = await attempt().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect((err as WorkcellError).code).toBe('session_lost');
+    }
+    expect((await plain.catalog.listConversations(TENANT, ws.id)).map((x) => x.id)).toEqual([c.id]);
   });
 });
