@@ -66,7 +66,7 @@ export const forkOps = {
       404: { description: '`not_found`: the conversation or the run', schema: errorResponseSchema },
       409: {
         description:
-          '`workspace_busy`: a run holds the workspace; `conflict`: the run has not ended or was rewound',
+          "`workspace_busy`: a run holds the workspace; `conflict`: the run has not ended or was rewound; `session_lost`: the conversation's transcript is not stored",
         schema: errorResponseSchema,
       },
     },
@@ -94,7 +94,7 @@ export const forkOps = {
       404: { description: '`not_found`: the conversation or the run', schema: errorResponseSchema },
       409: {
         description:
-          '`workspace_busy`: a run holds the workspace; `conflict`: the run has not ended, was rewound, or (with `files`) no snapshot as of it is kept',
+          "`workspace_busy`: a run holds the workspace; `conflict`: the run has not ended, was rewound, or (with `files`) no snapshot as of it is kept; `session_lost`: the conversation's transcript is not stored",
         schema: errorResponseSchema,
       },
     },
