@@ -67,7 +67,11 @@ describe('fork and rewind through the real host, agent and model', () => {
     runIdOf(await host.send(conversationId, said(`${tag}-one`, bash('echo forked > kept.txt'))));
     runIdOf(await host.send(second.id, said(`${tag}-other`)));
 
+    const usageBefore = (await host.wc.usage.tenant()).totals;
     const fork = await host.wc.workspaces.fork(workspaceId, { name: 'the fork' });
+    // The copied runs are the source's: the tenant's usage does not count them twice.
+    expect((await host.wc.usage.tenant()).totals).toEqual(usageBefore);
+    expect((await host.wc.usage.workspace(fork.workspace.id)).totals.runs).toBe(0);
     expect(fork.workspace.name).toBe('the fork');
     expect(fork.workspace.id).not.toBe(workspaceId);
     expect(fork.conversations.map((c) => c.from).sort()).toEqual(
@@ -146,8 +150,10 @@ describe('fork and rewind through the real host, agent and model', () => {
     const r2 = runIdOf(await host.send(conversationId, said(`${tag}-two`)));
     runIdOf(await host.send(conversationId, said(`${tag}-three`)));
 
+    const usageBefore = (await host.wc.usage.workspace(workspaceId)).totals;
     const res = await post(`/v1/conversations/${conversationId}/fork`, { atRunId: r2 });
     expect(res.status).toBe(201);
+    expect((await host.wc.usage.workspace(workspaceId)).totals).toEqual(usageBefore);
     const fork = (await res.json()) as { id: string; workspaceId: string };
     expect(fork.workspaceId).toBe(workspaceId);
     const runs = (await (await host.api(`/v1/conversations/${fork.id}/runs`)).json()) as {

@@ -28,13 +28,19 @@ export interface RunRecord {
   eventCount: number;
   /** Set once the conversation was rewound to an earlier run; absent means false. */
   rewound?: boolean;
+  /**
+   * The conversation whose run this record copies (a fork): the run happened there, and its
+   * usage is counted there only.
+   */
+  forkedFrom?: string;
 }
 
 /** What the API shows of a run. */
-export type RunView = Omit<RunRecord, 'rewound'> & { rewound: boolean };
+export type RunView = Omit<RunRecord, 'rewound' | 'forkedFrom'> & { rewound: boolean };
 
 export function runView(run: RunRecord): RunView {
-  return { ...run, rewound: run.rewound === true };
+  const { forkedFrom: _copied, ...rest } = run;
+  return { ...rest, rewound: run.rewound === true };
 }
 
 export interface ConversationRecord {

@@ -58,6 +58,11 @@ interface CutSession {
   anchors: Record<string, string>;
 }
 
+/** A run's record in a fork: the same run, shown in `to`, counted (usage) where it ran. */
+function copyOfRun(run: RunRecord, from: string, to: string): RunRecord {
+  return { ...run, conversationId: to, forkedFrom: run.forkedFrom ?? from };
+}
+
 /** Workspace objects a fork copies as they are (absent ones are skipped). */
 const COPIED_OBJECTS = [layout.workspaceAgentKey, layout.workspaceEgressKey] as const;
 
@@ -148,7 +153,7 @@ export class ForkService {
         `${source.title} (fork)`,
       );
       target.sessionId = cut.sessionId;
-      target.runs = runs.map((r) => ({ ...r, conversationId: target.id }));
+      target.runs = runs.map((r) => copyOfRun(r, source.id, target.id));
       target.anchors = cut.anchors;
       try {
         await this.storeCut(tenant, source.workspaceId, cut);
@@ -297,7 +302,7 @@ export class ForkService {
         ...fresh,
         createdAt: from.createdAt,
         sessionId: cut.sessionId,
-        runs: runs.map((r) => ({ ...r, conversationId: fresh.id })),
+        runs: runs.map((r) => copyOfRun(r, from.id, fresh.id)),
         anchors: cut.anchors,
       };
       if (cut.sessionId !== null && cut.entries !== null)
