@@ -36,6 +36,8 @@ export const ERROR_STATUS = {
   container_failed: 502,
   container_start_failed: 503,
   sync_failed: 502,
+  /** An environment's packages could not be installed into a session's workspace. */
+  package_install_failed: 502,
   session_lost: 409,
   run_timeout: 504,
   run_interrupted: 499,
