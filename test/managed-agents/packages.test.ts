@@ -69,6 +69,7 @@ describe('Managed Agents environment packages through the official SDK', () => {
         packages: { type: 'packages', npm: ['wcfixture@1.0.0'], pip: ['wcfixture==1.0.0'] },
       },
     });
+    if (environment.config.type !== 'cloud') throw new Error('expected a cloud environment');
     expect(environment.config.packages).toEqual({
       type: 'packages',
       apt: [],

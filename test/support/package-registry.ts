@@ -43,7 +43,10 @@ async function npmTarball(dir: string, pkg: FixturePackage): Promise<Buffer> {
     join(src, 'package.json'),
     JSON.stringify({ name: pkg.name, version: pkg.version, main: 'index.js', license: 'MIT' }),
   );
-  writeFileSync(join(src, 'index.js'), `module.exports = { value: ${JSON.stringify(pkg.value)} };\n`);
+  writeFileSync(
+    join(src, 'index.js'),
+    `module.exports = { value: ${JSON.stringify(pkg.value)} };\n`,
+  );
   const { stdout } = await run('npm', ['pack', '--silent', '--pack-destination', dir], {
     cwd: src,
   });
