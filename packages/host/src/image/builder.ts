@@ -22,13 +22,10 @@ import { imageNodeVersion, imageNpmVersion, stageNodeBinary, stageNpm } from './
  */
 export const PUBLIC_BASE = 'debian:bookworm-slim';
 /**
- * The offline base built from Debian packages by image/build-base.sh, tagged with the script's
- * hash: a change to its package list builds a new base instead of reusing an older one.
+ * The offline base built from Debian packages by image/build-base.sh. A base made before a
+ * package joined the script's list lacks it; the Dockerfile's apt step installs what is missing.
  */
-export function offlineBase(root: string): string {
-  const script = readFileSync(join(root, 'image', 'build-base.sh'));
-  return `workcell/base:bookworm-${createHash('sha256').update(script).digest('hex').slice(0, 12)}`;
-}
+export const OFFLINE_BASE = 'workcell/base:bookworm';
 const HASH_LABEL = 'workcell.context-hash';
 
 export interface ImageBuildResult {
@@ -106,13 +103,15 @@ async function chooseBase(root: string, logger: Logger, preferOffline: boolean):
       'public base image cannot be pulled; using the offline Debian base',
     );
   }
-  const base = offlineBase(root);
-  if (!(await imageExists(base))) {
-    logger.info({ base }, 'building the offline base with debootstrap (about a minute)');
-    const r = await run(join(root, 'image', 'build-base.sh'), [base], { logger });
+  if (!(await imageExists(OFFLINE_BASE))) {
+    logger.info(
+      { base: OFFLINE_BASE },
+      'building the offline base with debootstrap (about a minute)',
+    );
+    const r = await run(join(root, 'image', 'build-base.sh'), [OFFLINE_BASE], { logger });
     if (r.code !== 0) throw new Error(`offline base build failed: ${r.stderr || r.stdout}`);
   }
-  return base;
+  return OFFLINE_BASE;
 }
 
 /** The native Claude Code CLI shipped by the SDK's platform package. */
