@@ -249,6 +249,11 @@ export async function createWorkcell(
       objects,
       cipher: secretCipher,
       allowUnrestrictedNetworking: config.managedAgentsUnrestricted,
+      packages: {
+        registries: { npm: config.npmRegistry, pip: config.pipIndexUrl },
+        timeoutMs: config.packageInstallTimeoutMs,
+        image: config.image,
+      },
     },
   });
 

@@ -38,6 +38,8 @@ export const ERROR_STATUS = {
   sync_failed: 502,
   /** A stored snapshot record is damaged or not a snapshot; nothing is changed. */
   snapshot_unreadable: 502,
+  /** An environment's packages could not be installed into a session's workspace. */
+  package_install_failed: 502,
   session_lost: 409,
   run_timeout: 504,
   run_interrupted: 499,
