@@ -55,6 +55,7 @@ export function wireWork(
     webhooks,
     agentSettings,
     remote: messages,
+    hostId: config.hostId,
     logger: log('execute'),
     settings: {
       runTimeoutMs: config.runTimeoutMs,

@@ -259,6 +259,7 @@ export async function createWorkcell(
       });
       pool.start();
       gc.start();
+      execute.startAdopting();
       dispatcher.start();
       return api.listen({ port: config.port, host: config.host });
     },

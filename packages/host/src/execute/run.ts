@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Catalog, ConversationRecord } from '../catalog/catalog.js';
 import type { AcquiredContainer } from '../containers/run-containers.js';
-import type { BufferedEvent } from '../state/state-store.js';
+import type { BufferedEvent, RunAttachment } from '../state/state-store.js';
 import type { Clock, Timer } from '../time/clock.js';
 import type { WebhookEvents } from '../webhooks/publisher.js';
 import {
@@ -28,6 +28,11 @@ export interface RunDeps {
   runEnv?: (tenant: string, workspaceId: string) => Promise<Record<string, string>>;
   /** Where the run's end goes out as a webhook (`run.completed`, `run.failed`). */
   webhooks?: WebhookEvents;
+  /** Where a run in progress is recorded for a host that carries it on (`StateStore`). */
+  attachments?: {
+    putRunAttachment(a: RunAttachment): Promise<void>;
+    deleteRunAttachment(runId: string): Promise<void>;
+  };
   settings: {
     runTimeoutMs: number;
     eventBufferTtlMs: number;
@@ -42,6 +47,15 @@ export interface RunObserver extends WorkspaceObserver {
   runEnded(outcome: string, durationMs: number): void;
   /** The turn went to the agent's ready process (`used`), or why it did not. */
   agentReady?(used: boolean, reason: string | null): void;
+}
+
+/** A run this host carries on after the host running it went away. */
+export interface ResumedRun {
+  containerId: string;
+  /** When the run started (its timeout counts from here). */
+  startedAt: number;
+  /** The SDK messages the run's log already holds: the agent's first this many are not recorded again. */
+  recordedMessages: number;
 }
 
 /** The metrics label of an outcome. */
@@ -66,6 +80,8 @@ export class Run {
   /** Cuts the agent connection (a stop the agent did not honour in time). */
   private readonly abort = new AbortController();
   private escalation: Timer | null = null;
+  /** This host stops and hands the run over: the connection is cut, the run goes on in its container. */
+  private handingOver = false;
   private readonly log: Logger;
 
   constructor(
@@ -74,6 +90,7 @@ export class Run {
     private readonly conversation: ConversationRecord,
     private readonly input: RunInput,
     private readonly hold: WorkspaceHold,
+    private readonly resumed: ResumedRun | null = null,
   ) {
     this.log = deps.logger.child({
       runId,
@@ -97,17 +114,37 @@ export class Run {
     this.log.info({ reason }, 'stopping run');
     if (this.agentStarted) this.interruptAgent();
     this.escalation = this.deps.clock.after(this.deps.settings.interruptGraceMs, () => {
-      if (!this.container) return;
-      this.log.warn({ reason }, 'the agent did not stop in time; cutting its connection');
-      this.abort.abort();
+      const container = this.container;
+      if (!container) return;
+      this.log.warn({ reason }, 'the agent did not stop in time; aborting its turn');
+      // The agent keeps a run going when its connection drops: it is told to end it, then cut.
+      container.agent
+        .abort(this.runId)
+        .catch((err: unknown) => this.log.warn({ err }, 'agent abort failed'))
+        .finally(() => this.abort.abort());
     });
+  }
+
+  /**
+   * Hands the run over (this host stops): the agent connection is cut without ending the run,
+   * which goes on in its container; its events so far are in the StateStore buffer and the
+   * workspace lock is left under the run's id, for the host that carries it on. Only a run
+   * the agent has accepted can be handed over; answers whether this one was.
+   */
+  handOver(): boolean {
+    if (!this.agentStarted || this.stopReason || this.handingOver) return false;
+    this.handingOver = true;
+    this.log.info('handing the run over; it goes on in its container');
+    this.abort.abort();
+    return true;
   }
 
   /** Runs to the end; never throws (a failure is the run's outcome). */
   async execute(): Promise<void> {
     const { clock, settings, observer } = this.deps;
-    const startedAt = clock.now();
-    const timeout = clock.after(settings.runTimeoutMs, () => {
+    const startedAt = this.resumed?.startedAt ?? clock.now();
+    const left = Math.max(0, settings.runTimeoutMs - (clock.now() - startedAt));
+    const timeout = clock.after(left, () => {
       this.log.warn({ timeoutMs: settings.runTimeoutMs }, 'run timed out');
       this.stop('timeout');
     });
@@ -117,6 +154,13 @@ export class Run {
     } finally {
       timeout.cancel();
       this.escalation?.cancel();
+    }
+    if (this.handingOver) {
+      await this.hold.detach();
+      if (!(await this.deps.events.detach(this.runId)))
+        this.log.error('some events of the handed-over run are not in the StateStore buffer');
+      this.log.info('run handed over');
+      return;
     }
     const label = outcomeLabel(result.outcome);
     // Counted before the terminal event goes out, so a client that saw it also sees the metric.
@@ -139,9 +183,14 @@ export class Run {
     let outcome: Outcome;
     let keep = true;
     try {
-      const acquired = await hold.enter(this.conversation.tenant);
-      this.container = acquired;
-      await hold.begin();
+      if (this.resumed) {
+        this.container = await hold.reenter(this.conversation.tenant, this.resumed.containerId);
+      } else {
+        this.container = await hold.enter(this.conversation.tenant);
+        await hold.begin();
+        await this.attach(this.container.record.id);
+      }
+      const acquired = this.container;
       if (this.stopReason) {
         outcome = stoppedOutcome(
           this.stopReason,
@@ -166,9 +215,43 @@ export class Run {
         'run step failed',
       );
     }
+    if (this.handingOver) return { outcome, sessionId };
     const syncError = await hold.leave({ keep, reason: 'a run' });
     if (syncError && !('error' in outcome)) outcome = { error: syncError };
     return { outcome, sessionId };
+  }
+
+  /** Records the run as in progress in its container, for a host that carries it on. */
+  private async attach(containerId: string): Promise<void> {
+    const { conversation } = this;
+    try {
+      await this.deps.attachments?.putRunAttachment({
+        runId: this.runId,
+        tenant: conversation.tenant,
+        workspaceId: conversation.workspaceId,
+        conversationId: conversation.id,
+        containerId,
+        startedAt: this.deps.clock.now(),
+      });
+    } catch (err) {
+      // The run goes on; only a host taking it over would miss the record.
+      this.log.warn({ err }, 'the run could not be recorded as in progress');
+    }
+  }
+
+  /** The agent's events: a new run, or the whole of a run carried on from another host. */
+  private agentEvents(container: AcquiredContainer, env: Record<string, string> | undefined) {
+    if (this.resumed) return container.agent.follow(this.runId, 0, this.abort.signal);
+    return container.agent.run(
+      {
+        runId: this.runId,
+        prompt: this.input.prompt,
+        ...(this.conversation.sessionId ? { resumeSessionId: this.conversation.sessionId } : {}),
+        ...(env && Object.keys(env).length > 0 ? { env } : {}),
+        ...(this.input.options ? { options: this.input.options } : {}),
+      },
+      this.abort.signal,
+    );
   }
 
   /** Streams the run from the agent into the event log; answers what its stream amounts to. */
@@ -177,17 +260,12 @@ export class Run {
     let state = initialAgentStream;
     let end: StreamEnd = { kind: 'closed' };
     try {
-      const env = await this.deps.runEnv?.(this.conversation.tenant, this.conversation.workspaceId);
-      const stream = container.agent.run(
-        {
-          runId: this.runId,
-          prompt: this.input.prompt,
-          ...(this.conversation.sessionId ? { resumeSessionId: this.conversation.sessionId } : {}),
-          ...(env && Object.keys(env).length > 0 ? { env } : {}),
-          ...(this.input.options ? { options: this.input.options } : {}),
-        },
-        this.abort.signal,
-      );
+      const env = this.resumed
+        ? undefined
+        : await this.deps.runEnv?.(this.conversation.tenant, this.conversation.workspaceId);
+      const stream = this.agentEvents(container, env);
+      /** SDK messages of a carried-on run the log already holds, still to skip. */
+      let skip = this.resumed?.recordedMessages ?? 0;
       for await (const event of stream) {
         const next = applyAgentEvent(state, event);
         if (next.state.started && !state.started) {
@@ -195,7 +273,10 @@ export class Run {
           if (this.stopReason) this.interruptAgent();
         }
         if (next.state.ready && !state.ready) this.readyReported(next.state.ready);
-        if (next.message) events.append(this.runId, 'message', next.message);
+        if (next.message) {
+          if (skip > 0) skip -= 1;
+          else events.append(this.runId, 'message', next.message);
+        }
         state = next.state;
       }
     } catch (error) {
@@ -284,6 +365,9 @@ export class Run {
     const endedAt = new Date(clock.now()).toISOString();
     const record = async (all: readonly BufferedEvent[]): Promise<void> => {
       try {
+        await this.deps.attachments?.deleteRunAttachment(runId).catch((err: unknown) => {
+          this.log.warn({ err }, 'the run could not be recorded as ended');
+        });
         await catalog.writeRunEvents(conversation, runId, all);
         await catalog.updateConversation(conversation, (c) => {
           if (sessionId) c.sessionId = sessionId;

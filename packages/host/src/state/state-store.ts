@@ -64,6 +64,21 @@ export interface TicketGrant {
 }
 
 /**
+ * A run in progress, recorded while it runs so that a host can carry it on when the host
+ * running it is gone (a deploy or a crash): the run's container keeps running it, and the host
+ * that takes the run over re-attaches to the container's agent.
+ */
+export interface RunAttachment {
+  runId: string;
+  tenant: string;
+  workspaceId: string;
+  conversationId: string;
+  containerId: string;
+  /** When the run started, epoch ms: its timeout counts from here on every host. */
+  startedAt: number;
+}
+
+/**
  * Shared, non-durable state: containers, the warm pool, workspace assignments, leases and the
  * events of live runs. Implementations: Redis (several hosts share it) and in-process memory
  * (the embedded default). Losing it loses no file and no finished conversation: containers are
@@ -184,4 +199,11 @@ export interface StateStore {
    * already taken.
    */
   takeTicket(digest: string): Promise<TicketGrant | null>;
+
+  /** Records a run in progress (written whole; again for the same run replaces it). */
+  putRunAttachment(attachment: RunAttachment): Promise<void>;
+  /** Every run recorded in progress. */
+  listRunAttachments(): Promise<RunAttachment[]>;
+  /** Forgets a run once it has ended. */
+  deleteRunAttachment(runId: string): Promise<void>;
 }
