@@ -10,7 +10,9 @@
  *   without a placeholder, which shows what the response scan costs.
  *
  * The proxy runs in a process of its own (bench/proxy-secrets-server.ts), as it does beside the
- * host; the upstream and the client share this one (the same for both paths).
+ * host; the upstream and the client share this one (the same for both paths). The same
+ * measurements are repeated against the proxy as WORKCELL_PROXY_ISOLATION=process runs it (a
+ * supervisor process forking the proxy process), reported under `process`.
  * Run: npx tsx bench/proxy-secrets.ts (BENCH_REQUESTS, default 2000; BENCH_MB, default 128;
  * BENCH_ROUNDS, default 5).
  */
@@ -32,7 +34,7 @@ const CHUNK = Buffer.alloc(64 * 1024, 'x');
 const PLACEHOLDER = 'wcs_benchPlaceholder0123456789abcdef';
 
 async function main(): Promise<void> {
-  const testCa = makeTestCa(['secret.example', 'plain.example']);
+  const testCa = makeTestCa(['secret.example', 'plain.example', 'localhost', '127.0.0.1']);
   const upstream = createServer({ key: testCa.key, cert: testCa.cert }, (req, res) => {
     req.resume();
     if (req.url === '/large') {
@@ -45,81 +47,83 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const port = (upstream.address() as AddressInfo).port;
 
-  const dir = mkdtempSync(join(tmpdir(), 'workcell-bench-secrets-'));
-  const serverScript = fileURLToPath(new URL('./proxy-secrets-server.ts', import.meta.url));
-  const server = spawn(
-    process.execPath,
-    ['--import', 'tsx', serverScript, String(port), dir, testCa.caFile, PLACEHOLDER],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const { socketPath, caPem } = await new Promise<{ socketPath: string; caPem: string }>(
-    (resolve, reject) => {
-      let out = '';
-      server.stdout.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.includes('\n')) resolve(JSON.parse(out.slice(0, out.indexOf('\n'))));
-      });
-      server.once('exit', (code) =>
-        reject(new Error(`the proxy process exited (${code ?? 'signal'})`)),
-      );
-    },
-  );
-  const trust = `${testCa.caPem}\n${caPem}`;
+  const measure = async (
+    isolation: 'inline' | 'process',
+    secretHost: string,
+    plainHost: string,
+  ): Promise<Record<string, unknown>> => {
+    const dir = mkdtempSync(join(tmpdir(), 'workcell-bench-secrets-'));
+    const serverScript = fileURLToPath(new URL('./proxy-secrets-server.ts', import.meta.url));
+    const server = spawn(
+      process.execPath,
+      ['--import', 'tsx', serverScript, String(port), dir, testCa.caFile, PLACEHOLDER, isolation],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const { socketPath, caPem } = await new Promise<{ socketPath: string; caPem: string }>(
+      (resolve, reject) => {
+        let out = '';
+        server.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('\n')) resolve(JSON.parse(out.slice(0, out.indexOf('\n'))));
+        });
+        server.once('exit', (code) =>
+          reject(new Error(`the proxy process exited (${code ?? 'signal'})`)),
+        );
+      },
+    );
+    const trust = `${testCa.caPem}\n${caPem}`;
 
-  const session = async (host: string): Promise<TunnelSession> => {
-    const opened = await openTunnel(socketPath, `${host}:${port}`);
-    if (!('socket' in opened)) throw new Error(opened.refused);
-    return new TunnelSession(await startTls(opened.socket, host, trust), host);
-  };
-  const headers = { authorization: `Bearer ${PLACEHOLDER}` };
+    const session = async (host: string): Promise<TunnelSession> => {
+      const opened = await openTunnel(socketPath, `${host}:${port}`);
+      if (!('socket' in opened)) throw new Error(opened.refused);
+      return new TunnelSession(await startTls(opened.socket, host, trust), host);
+    };
+    const headers = { authorization: `Bearer ${PLACEHOLDER}` };
 
-  const latency = async (host: string): Promise<number[]> => {
-    const s = await session(host);
-    const times: number[] = [];
-    try {
-      for (let i = 0; i < 200; i += 1) await s.fetch('/small', headers);
-      for (let i = 0; i < REQUESTS; i += 1) {
-        const t = performance.now();
-        const reply = await s.fetch('/small', host === 'plain.example' ? {} : headers);
-        if (reply.status !== 200) throw new Error(`status ${reply.status}`);
-        times.push(performance.now() - t);
+    const latency = async (host: string): Promise<number[]> => {
+      const s = await session(host);
+      const times: number[] = [];
+      try {
+        for (let i = 0; i < 200; i += 1) await s.fetch('/small', headers);
+        for (let i = 0; i < REQUESTS; i += 1) {
+          const t = performance.now();
+          const reply = await s.fetch('/small', host === plainHost ? {} : headers);
+          if (reply.status !== 200) throw new Error(`status ${reply.status}`);
+          times.push(performance.now() - t);
+        }
+      } finally {
+        s.close();
       }
-    } finally {
-      s.close();
-    }
-    return times;
-  };
+      return times;
+    };
 
-  const download = async (host: string, withPlaceholder: boolean): Promise<number> => {
-    const s = await session(host);
+    const download = async (host: string, withPlaceholder: boolean): Promise<number> => {
+      const s = await session(host);
+      try {
+        const t = performance.now();
+        const reply = await s.fetchBytes('/large', withPlaceholder ? headers : {});
+        const seconds = (performance.now() - t) / 1000;
+        if (reply !== TOTAL_BYTES) throw new Error(`got ${reply} bytes`);
+        return TOTAL_BYTES / 1024 / 1024 / seconds;
+      } finally {
+        s.close();
+      }
+    };
+
     try {
-      const t = performance.now();
-      const reply = await s.fetchBytes('/large', withPlaceholder ? headers : {});
-      const seconds = (performance.now() - t) / 1000;
-      if (reply !== TOTAL_BYTES) throw new Error(`got ${reply} bytes`);
-      return TOTAL_BYTES / 1024 / 1024 / seconds;
-    } finally {
-      s.close();
-    }
-  };
-
-  const opaque = await latency('plain.example');
-  const terminated = await latency('secret.example');
-  const opaqueMbps: number[] = [];
-  const terminatedMbps: number[] = [];
-  const unscrubbedMbps: number[] = [];
-  for (let r = 0; r < ROUNDS; r += 1) {
-    opaqueMbps.push(await download('plain.example', false));
-    terminatedMbps.push(await download('secret.example', true));
-    unscrubbedMbps.push(await download('secret.example', false));
-  }
-  const p50o = percentile(opaque, 50);
-  const p50t = percentile(terminated, 50);
-  const ratio = median(terminatedMbps) / median(opaqueMbps);
-  console.log(
-    JSON.stringify(
-      {
-        requests: REQUESTS,
+      const opaque = await latency(plainHost);
+      const terminated = await latency(secretHost);
+      const opaqueMbps: number[] = [];
+      const terminatedMbps: number[] = [];
+      const unscrubbedMbps: number[] = [];
+      for (let r = 0; r < ROUNDS; r += 1) {
+        opaqueMbps.push(await download(plainHost, false));
+        terminatedMbps.push(await download(secretHost, true));
+        unscrubbedMbps.push(await download(secretHost, false));
+      }
+      const p50o = percentile(opaque, 50);
+      const p50t = percentile(terminated, 50);
+      return {
         latencyMs: {
           opaque: { p50: round(p50o), p99: round(percentile(opaque, 99)) },
           terminated: { p50: round(p50t), p99: round(percentile(terminated, 99)) },
@@ -130,22 +134,27 @@ async function main(): Promise<void> {
           downloadMB: TOTAL_BYTES / 1024 / 1024,
           opaque: round(median(opaqueMbps)),
           terminated: round(median(terminatedMbps)),
-          ratio: round(ratio),
+          ratio: round(median(terminatedMbps) / median(opaqueMbps)),
           // The same tunnel without a placeholder: no value to scrub from the response.
           terminatedWithoutSubstitution: round(median(unscrubbedMbps)),
           ratioWithoutSubstitution: round(median(unscrubbedMbps) / median(opaqueMbps)),
           goalRatio: 0.5,
         },
-      },
-      null,
-      2,
-    ),
-  );
-  server.kill('SIGTERM');
+      };
+    } finally {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  const inline = await measure('inline', 'secret.example', 'plain.example');
+  const isolated = await measure('process', 'localhost', '127.0.0.1');
+  console.log(JSON.stringify({ requests: REQUESTS, ...inline, process: isolated }, null, 2));
   upstream.closeAllConnections();
   upstream.close();
   testCa.remove();
-  rmSync(dir, { recursive: true, force: true });
 }
 
 main().catch((err: unknown) => {

@@ -15,6 +15,9 @@ import {
   parseEgressPatterns,
   type CredentialProxyOptions,
 } from '../packages/proxy/src/index.js';
+import { PolicyStore } from '../packages/host/src/egress/policy-store.js';
+import { ProcessEgressGateway } from '../packages/host/src/egress/process-gateway.js';
+import { DirectoryObjectStore } from '../packages/host/src/storage/directory-store.js';
 
 export const BENCH_API_KEY = 'sk-ant-bench-not-a-real-key';
 
@@ -50,6 +53,63 @@ export async function startBenchProxy(
     socketPath,
     async close() {
       await proxy.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The proxy as WORKCELL_PROXY_ISOLATION=process runs it: this process is the host's side
+ * (`ProcessEgressGateway`, audit records arriving over IPC) and the proxy runs in the process it
+ * forks. The proxy process resolves names itself, so the policy allows `localhost:<port>`.
+ */
+export async function startProcessBenchProxy(upstreamPort: number): Promise<BenchProxy> {
+  const dir = mkdtempSync(join(tmpdir(), 'workcell-bench-proxy-process-'));
+  const logger = pino({ level: 'silent' });
+  const policies = new PolicyStore(
+    {
+      allow: parseEgressPatterns(`localhost:${upstreamPort}`, 'WORKCELL_EGRESS_ALLOW'),
+      deny: [],
+      allowPrivate: parseCidrList('127.0.0.1/32,::1/128', 'WORKCELL_EGRESS_ALLOW_PRIVATE'),
+    },
+    DirectoryObjectStore.forDataDir(join(dir, 'data'), logger),
+    logger,
+  );
+  const gateway = new ProcessEgressGateway({
+    process: {
+      init: {
+        logLevel: 'silent',
+        anthropic: {
+          upstream: `http://127.0.0.1:${upstreamPort}`,
+          apiKey: BENCH_API_KEY,
+          operations: [],
+        },
+        bedrock: null,
+        limits: {},
+        interception: null,
+      },
+      logger,
+      childLogger: logger,
+      audit: () => undefined,
+    },
+    policies,
+    secrets: null,
+    logger,
+  });
+  await gateway.start();
+  const socketPath = join(dir, 'egress.sock');
+  const attachment = await gateway.attach(socketPath, {
+    workspaceId: 'bench',
+    tenant: 'bench',
+    containerId: null,
+  });
+  await policies.load('bench', 'bench');
+  await gateway.flush();
+  return {
+    socketPath,
+    async close() {
+      await attachment.close();
+      await gateway.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

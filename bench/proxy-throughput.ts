@@ -3,10 +3,13 @@
  * Unix socket to the same upstream (the baseline, measured in this run), for the two streaming
  * paths: the Anthropic route (a streamed HTTP response, as model replies are) and a CONNECT
  * tunnel. The proxy and the relay run in a child process of their own (bench/proxy-bench-server.ts),
- * the upstream and the client here. Goal: ratio >= 0.8.
- * Run: npx tsx bench/proxy-throughput.ts (BENCH_MB, default 256; BENCH_ROUNDS, default 7).
+ * the upstream and the client here. Goal: ratio >= 0.8. Each round also measures the proxy as
+ * WORKCELL_PROXY_ISOLATION=process runs it (a host-side process forking the proxy process, audit
+ * records over IPC), reported as `process*` beside the inline figures.
+ * Run: npx tsx bench/proxy-throughput.ts (BENCH_MB, default 256; BENCH_ROUNDS, default 7;
+ * BENCH_PROF=<dir> writes a CPU profile of the inline proxy's process there).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -92,29 +95,52 @@ function tunnel(socketPath: string, target: string): Promise<Socket> {
 async function main(): Promise<void> {
   const upstream = await startStreamingUpstream();
   const serverScript = fileURLToPath(new URL('./proxy-bench-server.ts', import.meta.url));
-  const server = spawn(process.execPath, ['--import', 'tsx', serverScript, String(upstream.port)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const { proxy, relay } = await new Promise<{
-    proxy: { socketPath: string };
-    relay: { socketPath: string };
-  }>((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (!out.includes('\n')) return;
-      const paths = JSON.parse(out.slice(0, out.indexOf('\n'))) as { proxy: string; relay: string };
-      resolve({ proxy: { socketPath: paths.proxy }, relay: { socketPath: paths.relay } });
-    });
-    server.once('exit', (code) =>
-      reject(new Error(`the proxy process exited (${code ?? 'signal'})`)),
+  const startServer = (
+    isolation: 'inline' | 'process',
+  ): Promise<{ server: ChildProcess; proxy: string; relay: string }> => {
+    const server = spawn(
+      process.execPath,
+      [
+        ...(process.env.BENCH_PROF && isolation === 'inline'
+          ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF]
+          : []),
+        '--import',
+        'tsx',
+        serverScript,
+        String(upstream.port),
+        isolation,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
     );
-  });
+    return new Promise((resolve, reject) => {
+      let out = '';
+      server.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (!out.includes('\n')) return;
+        const paths = JSON.parse(out.slice(0, out.indexOf('\n'))) as {
+          proxy: string;
+          relay: string;
+        };
+        resolve({ server, ...paths });
+      });
+      server.once('exit', (code) =>
+        reject(new Error(`the proxy process exited (${code ?? 'signal'})`)),
+      );
+    });
+  };
+  const inline = await startServer('inline');
+  const isolated = await startServer('process');
+  const { server } = inline;
+  const proxy = { socketPath: inline.proxy };
+  const relay = { socketPath: inline.relay };
   const target = `good.example:${upstream.port}`;
   try {
     await download({ socketPath: relay.socketPath, path: '/' });
     await download({ socketPath: proxy.socketPath, path: '/_workcell/anthropic/v1/messages' });
+    await download({ socketPath: isolated.proxy, path: '/_workcell/anthropic/v1/messages' });
     const rawMBs: number[] = [];
+    const processRouteMBs: number[] = [];
+    const processTunnelMBs: number[] = [];
     const routeMBs: number[] = [];
     const tunnelMBs: number[] = [];
     for (let i = 0; i < ROUNDS; i += 1) {
@@ -124,6 +150,11 @@ async function main(): Promise<void> {
       );
       const socket = await tunnel(proxy.socketPath, target);
       tunnelMBs.push(await download({ createConnection: () => socket, path: '/' }));
+      processRouteMBs.push(
+        await download({ socketPath: isolated.proxy, path: '/_workcell/anthropic/v1/messages' }),
+      );
+      const isolatedSocket = await tunnel(isolated.proxy, `localhost:${upstream.port}`);
+      processTunnelMBs.push(await download({ createConnection: () => isolatedSocket, path: '/' }));
     }
     const raw = median(rawMBs);
     const route = median(routeMBs);
@@ -140,17 +171,29 @@ async function main(): Promise<void> {
       // so load from elsewhere on the machine falls on them alike.
       anthropicRouteOverRaw: round(median(routeMBs.map((v, i) => v / (rawMBs[i] ?? v)))),
       connectTunnelOverRaw: round(median(tunnelMBs.map((v, i) => v / (rawMBs[i] ?? v)))),
+      processAnthropicRouteMBs: round(median(processRouteMBs), 1),
+      processConnectTunnelMBs: round(median(processTunnelMBs), 1),
+      processAnthropicRouteOverRaw: round(
+        median(processRouteMBs.map((v, i) => v / (rawMBs[i] ?? v))),
+      ),
+      processConnectTunnelOverRaw: round(
+        median(processTunnelMBs.map((v, i) => v / (rawMBs[i] ?? v))),
+      ),
     };
     console.log(JSON.stringify(result));
     console.log(
       `streaming throughput: Anthropic route ${result.anthropicRouteMBs} MB/s = ${result.anthropicRouteOverRaw}x, ` +
         `CONNECT tunnel ${result.connectTunnelMBs} MB/s = ${result.connectTunnelOverRaw}x ` +
-        `a raw relay over the same Unix socket (${result.rawRelayMBs} MB/s; goal >= 0.8)`,
+        `a raw relay over the same Unix socket (${result.rawRelayMBs} MB/s; goal >= 0.8); ` +
+        `proxy process: Anthropic route ${result.processAnthropicRouteOverRaw}x, ` +
+        `CONNECT tunnel ${result.processConnectTunnelOverRaw}x`,
     );
   } finally {
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    server.kill('SIGTERM');
-    await exited;
+    for (const s of [server, isolated.server]) {
+      const exited = new Promise((resolve) => s.once('exit', resolve));
+      s.kill('SIGTERM');
+      await exited;
+    }
     upstream.server.closeAllConnections();
     await new Promise<void>((resolve) => upstream.server.close(() => resolve()));
   }

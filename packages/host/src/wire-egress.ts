@@ -11,9 +11,8 @@ import type { ResolvedConfig } from './config/load.js';
 import { EgressListeners } from './containers/egress-listeners.js';
 import type { SlotStore } from './containers/slots.js';
 import type { ControlMessages } from './control/control-messages.js';
-import { createCredentialProxy } from './egress-proxy.js';
+import { createEgressGateway } from './egress-proxy.js';
 import type { AuditTrail } from './egress/gateway.js';
-import { ProxyEgressGateway } from './egress/gateway.js';
 import { PolicyStore } from './egress/policy-store.js';
 import type { WorkcellMetrics } from './metrics/metrics.js';
 import { SecretCipher } from './secrets/cipher.js';
@@ -24,8 +23,8 @@ import type { ObjectStore } from './storage/object-store.js';
 
 /**
  * Builds what decides and carries a workspace's egress: the agent settings (whose MCP hosts
- * join the egress policy), the egress policies, the secrets, the credential proxy and the
- * egress listeners.
+ * join the egress policy), the egress policies, the secrets, the credential proxy (in a process
+ * of its own or inline, `WORKCELL_PROXY_ISOLATION`) and the egress listeners.
  */
 export async function wireEgress(
   config: ResolvedConfig,
@@ -36,6 +35,8 @@ export async function wireEgress(
     /** A test's clock, which then times the proxy's audit records too. */
     testClock: Clock | null;
     log: (component: string) => Logger;
+    /** The root logger: the proxy process's own lines are logged through it. */
+    logger: Logger;
     dataDir: string;
     mockModel: MockModel | null;
     messages: ControlMessages;
@@ -80,23 +81,26 @@ export async function wireEgress(
     ? await loadInterception(dataDir, config.upstreamCaFile ?? null)
     : null;
   const auditLogger = log('egress-audit');
-  const proxy = createCredentialProxy(config, {
+  const egress = await createEgressGateway(config, {
     upstreams: {
       anthropic: mockModel?.url ?? config.anthropicUpstream,
       bedrock: mockModel?.url ?? config.bedrockUpstream,
     },
     mockModel: mockModel !== null,
-    interception: trust?.interception ?? null,
+    trust,
+    policies,
+    secrets,
     audit: (record) => {
       audit.record(record);
       metrics.proxyRequest(record.decision);
       metrics.proxySecrets(record);
       auditLogger.info({ audit: record }, 'egress');
     },
-    logger: log('proxy'),
+    metrics,
+    logger: deps.logger,
     clock: deps.testClock,
   });
-  const gateway = new ProxyEgressGateway(proxy, policies, secrets);
+  const { gateway } = egress;
   const listeners = new EgressListeners({
     gateway,
     slots,
@@ -104,5 +108,15 @@ export async function wireEgress(
     logger: log('egress-listeners'),
   });
 
-  return { agentPolicy, agentSettings, policies, secretCipher, secrets, trust, gateway, listeners };
+  return {
+    agentPolicy,
+    agentSettings,
+    policies,
+    secretCipher,
+    secrets,
+    trust,
+    gateway,
+    listeners,
+    proxyHealth: egress.health,
+  };
 }

@@ -82,19 +82,29 @@ export async function createWorkcell(
     : new LocalControlBus(hostId, logger);
   const messages = new ControlMessages({ bus, state });
 
-  const { agentPolicy, agentSettings, policies, secretCipher, secrets, trust, gateway, listeners } =
-    await wireEgress(config, {
-      objects,
-      slots,
-      clock,
-      testClock: options.clock ?? null,
-      log,
-      dataDir,
-      mockModel,
-      messages,
-      metrics,
-      audit,
-    });
+  const {
+    agentPolicy,
+    agentSettings,
+    policies,
+    secretCipher,
+    secrets,
+    trust,
+    gateway,
+    listeners,
+    proxyHealth,
+  } = await wireEgress(config, {
+    objects,
+    slots,
+    clock,
+    testClock: options.clock ?? null,
+    log,
+    logger,
+    dataDir,
+    mockModel,
+    messages,
+    metrics,
+    audit,
+  });
   const {
     terminalActivity,
     sync,
@@ -180,6 +190,7 @@ export async function createWorkcell(
     capacity: () => capacity.report(),
     containers: ownContainers,
     readyAgents: (records) => orchestrator.readyAgents(records),
+    proxy: proxyHealth,
   });
   const api = await buildApi({
     auth: new TokenAuthenticator(tokens, config.adminTokens),

@@ -139,6 +139,24 @@ export const healthSchema = z.object({
     /** Containers whose agent has a Claude Code process waiting for the next run. */
     ready: z.number().int(),
   }),
+  proxy: z
+    .object({
+      isolation: z.enum(['process', 'inline']),
+      ok: z.boolean(),
+      state: z.enum(['starting', 'running', 'restarting', 'backoff', 'stopped']),
+      pid: z.number().int().nullable(),
+      standby: z.boolean(),
+      restarts: z.number().int(),
+      lastExit: z
+        .object({
+          code: z.number().int().nullable(),
+          signal: z.string().nullable(),
+          at: z.string(),
+        })
+        .nullable(),
+    })
+    .optional()
+    .describe('the egress proxy: inline in the host, or a process of its own the host restarts'),
 });
 
 export const readinessSchema = z.object({

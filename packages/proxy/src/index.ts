@@ -1,4 +1,8 @@
-export { CredentialProxy, type CredentialProxyOptions, type EgressListener } from './proxy.js';
+export {
+  CredentialProxy,
+  type CredentialProxyOptions,
+  type EgressListener,
+} from './listener/proxy.js';
 export {
   DEFAULT_ANTHROPIC_OPERATIONS,
   parseAnthropicOperations,
@@ -53,3 +57,13 @@ export {
 export { loadOrCreateCa, CA_FILES, type CaPaths, type WorkcellCa } from './tls/ca.js';
 export { loadUpstreamTrust } from './tls/trust.js';
 export type { InterceptionOptions } from './tls/options.js';
+export { proxyProcessCommand, type ProxyProcessCommand } from './process/command.js';
+export { ProxyWorker } from './process/worker.js';
+export type {
+  ChildMessage,
+  ListenerState,
+  ParentMessage,
+  ProxyInit,
+  ProxyRequest,
+  WireSecret,
+} from './process/messages.js';

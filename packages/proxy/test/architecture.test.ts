@@ -7,8 +7,9 @@ const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 /**
  * The proxy's floors, lowest first: a folder imports only folders on its own floor or below.
  * Addresses and limits at the bottom; policy, secrets, TLS and signing over them; HTTP message
- * handling; the audit record; the request handlers (`routes/`, with their shared context); and
- * the proxy itself (`.`: the listener, the public surface; `process/`: its own process).
+ * handling; the audit record; the request handlers (`routes/`, with their shared context); the
+ * proxy's listeners (`listener/`); the proxy as a process of its own (`process/`); and the public
+ * surface (`.`: `index.ts`).
  */
 const FLOORS: Record<string, number> = {
   net: 0,
@@ -20,8 +21,9 @@ const FLOORS: Record<string, number> = {
   http: 2,
   audit: 3,
   routes: 4,
-  '.': 5,
+  listener: 5,
   process: 6,
+  '.': 7,
 };
 
 describe('the proxy source tree', () => {

@@ -398,6 +398,12 @@ export const configSchema = z.object({
     .describe(
       "Hard size of each container's `/workspace` and session directory together, MiB: a loop-mounted ext4 volume per container (needs root). 0 = no limit.",
     ),
+  proxyIsolation: z
+    .enum(['process', 'inline'])
+    .default('process')
+    .describe(
+      'Where the egress proxy runs: `process`, its own process, restarted within a second if it dies, listeners re-created; `inline`, in the host (development, benchmarks).',
+    ),
   proxyMaxConnections: intFrom(1, 100_000)
     .default(64)
     .describe('Concurrent connections one container may hold open to the egress proxy.'),
@@ -543,6 +549,7 @@ export const ENV_NAMES = {
   maxContainers: 'WORKCELL_MAX_CONTAINERS',
   containerNofile: 'WORKCELL_CONTAINER_NOFILE',
   workspaceDiskMb: 'WORKCELL_WORKSPACE_DISK_MB',
+  proxyIsolation: 'WORKCELL_PROXY_ISOLATION',
   proxyMaxConnections: 'WORKCELL_PROXY_MAX_CONNECTIONS',
   proxyMaxTunnels: 'WORKCELL_PROXY_MAX_TUNNELS',
   proxyTunnelIdleMs: 'WORKCELL_PROXY_TUNNEL_IDLE_MS',

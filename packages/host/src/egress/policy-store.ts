@@ -3,6 +3,9 @@ import type { Logger } from 'pino';
 import type { ObjectStore } from '../storage/object-store.js';
 import * as layout from '../storage/layout.js';
 
+/** Told a workspace's policy changed; may answer a promise the change waits for. */
+export type PolicyWatcher = (workspaceId: string) => void | Promise<void>;
+
 /** Allow patterns a workspace gets besides its hosts (its MCP servers' hosts). */
 export type ExtraAllow = (tenant: string, workspaceId: string) => Promise<readonly EgressPattern[]>;
 
@@ -33,7 +36,7 @@ export const POLICY_REFRESH_MS = 5_000;
 export class PolicyStore {
   private readonly entries = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<Entry>>();
-  private readonly watchers = new Set<(workspaceId: string) => void>();
+  private readonly watchers = new Set<PolicyWatcher>();
 
   constructor(
     readonly operator: EgressPolicy,
@@ -45,15 +48,22 @@ export class PolicyStore {
 
   /**
    * Calls `watcher` with a workspace id whenever that workspace's policy is set or reloaded, so
-   * open tunnels are re-decided at once; answers the function that stops it.
+   * open tunnels are re-decided at once; answers the function that stops it. A change is
+   * complete (`set` and `reload` answer) once every watcher's promise has settled.
    */
-  watch(watcher: (workspaceId: string) => void): () => void {
+  watch(watcher: PolicyWatcher): () => void {
     this.watchers.add(watcher);
     return () => this.watchers.delete(watcher);
   }
 
-  private changed(workspaceId: string): void {
-    for (const watcher of this.watchers) watcher(workspaceId);
+  private async changed(workspaceId: string): Promise<void> {
+    await Promise.allSettled([...this.watchers].map(async (watcher) => watcher(workspaceId)));
+  }
+
+  /** The workspace's policy as cached now, without reading it again when stale. */
+  cached(workspaceId: string | null): EgressPolicy {
+    if (!workspaceId) return EMPTY_POLICY;
+    return this.entries.get(workspaceId)?.policy ?? EMPTY_POLICY;
   }
 
   effective(workspaceId: string | null): EgressPolicy {
@@ -177,7 +187,7 @@ export class PolicyStore {
       (JSON.stringify(before.hosts) !== JSON.stringify(entry.hosts) ||
         JSON.stringify(before.extra) !== JSON.stringify(entry.extra))
     )
-      this.changed(workspaceId);
+      await this.changed(workspaceId);
     return entry;
   }
 }

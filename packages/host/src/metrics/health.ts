@@ -9,6 +9,20 @@ export interface DependencyCheck {
   error?: string;
 }
 
+/** The egress proxy: in the host process, or in its own process under the host's supervision. */
+export interface ProxyHealth {
+  isolation: 'process' | 'inline';
+  /** False while the proxy process is stopped or backing off after dying again and again. */
+  ok: boolean;
+  state: 'starting' | 'running' | 'restarting' | 'backoff' | 'stopped';
+  pid: number | null;
+  /** A second proxy process is built and waiting to take over. */
+  standby: boolean;
+  /** Times the proxy process died and was started again. */
+  restarts: number;
+  lastExit: { code: number | null; signal: string | null; at: string } | null;
+}
+
 export interface HealthReport {
   status: 'ok' | 'degraded';
   docker: DependencyCheck;
@@ -16,6 +30,7 @@ export interface HealthReport {
   objectStore: DependencyCheck & { kind: string };
   /** `ready`: containers whose agent has a Claude Code process waiting for the next run. */
   pool: { warm: number; assigned: number; running: number; ready: number };
+  proxy?: ProxyHealth;
 }
 
 export interface ReadinessReport {
@@ -48,6 +63,8 @@ export interface HealthDeps {
   containers?: () => Promise<ContainerRecord[]>;
   /** How many of these containers have a ready Claude Code process. */
   readyAgents?: (records: readonly ContainerRecord[]) => Promise<number>;
+  /** The egress proxy's state. */
+  proxy?: () => ProxyHealth;
 }
 
 const ASSIGNED_STATES = new Set(['assigned', 'idle', 'paused']);
@@ -81,13 +98,15 @@ export class HealthChecks {
           : 0,
       };
     }
-    const ok = docker.ok && stateStore.ok && objectStore.ok;
+    const proxy = this.deps.proxy?.();
+    const ok = docker.ok && stateStore.ok && objectStore.ok && (proxy?.ok ?? true);
     return {
       status: ok ? 'ok' : 'degraded',
       docker,
       stateStore: { kind: state.kind, ...stateStore },
       objectStore: { kind: objects.description, ...objectStore },
       pool,
+      ...(proxy ? { proxy } : {}),
     };
   }
 

@@ -68,6 +68,11 @@ export class WorkcellMetrics implements RunObserver, ExecObserver, WebhookObserv
     labelNames: ['decision'] as const,
     registers: [this.registry],
   });
+  private readonly proxyRestarts = new Counter({
+    name: 'workcell_proxy_restarts_total',
+    help: 'Times the egress proxy process died and the host started it again.',
+    registers: [this.registry],
+  });
   private readonly secretSubstitutions = new Counter({
     name: 'workcell_secret_substitutions_total',
     help: 'Secret values the proxy wrote into requests toward their hosts (one per secret per request).',
@@ -183,6 +188,10 @@ export class WorkcellMetrics implements RunObserver, ExecObserver, WebhookObserv
 
   proxyRequest(decision: string): void {
     this.proxyRequests.inc({ decision });
+  }
+
+  proxyRestarted(): void {
+    this.proxyRestarts.inc();
   }
 
   /** Counts what one proxy audit record says about secrets (substituted or refused). */

@@ -48,6 +48,21 @@ interface ScopeEntry {
   readonly loadedAt: number;
 }
 
+/** Told a scope's secrets changed (`wid` null: the tenant's); may answer a promise to wait for. */
+export type SecretsWatcher = (tenant: string, wid: string | null) => void | Promise<void>;
+
+function sameRecords(
+  a: ReadonlyMap<string, SecretRecord>,
+  b: ReadonlyMap<string, SecretRecord>,
+): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, record] of a) {
+    const other = b.get(name);
+    if (!other || JSON.stringify(other) !== JSON.stringify(record)) return false;
+  }
+  return true;
+}
+
 /** How long cached secrets are served before they are read again in the background. */
 export const SECRETS_REFRESH_MS = 5_000;
 
@@ -84,6 +99,7 @@ function viewOf(record: SecretRecord, scope: SecretView['scope']): SecretView {
 export class SecretStore {
   private readonly scopes = new Map<string, ScopeEntry>();
   private readonly loading = new Map<string, Promise<ScopeEntry>>();
+  private readonly watchers = new Set<SecretsWatcher>();
   private readonly merged = new Map<
     string,
     { tenant: ScopeEntry; workspace: ScopeEntry; bindings: readonly SecretBinding[] }
@@ -97,6 +113,20 @@ export class SecretStore {
       maxPerScope: MAX_SECRETS_PER_SCOPE,
     },
   ) {}
+
+  /**
+   * Calls `watcher` whenever a scope's secrets change (set, deleted, or read again with another
+   * content; `wid` null: the tenant's, seen by all its workspaces); answers the function that
+   * stops it. A `put` or `delete` answers once every watcher's promise has settled.
+   */
+  watch(watcher: SecretsWatcher): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  private async changed(tenant: string, wid: string | null): Promise<void> {
+    await Promise.allSettled([...this.watchers].map(async (watcher) => watcher(tenant, wid)));
+  }
 
   /** False when no `WORKCELL_SECRETS_KEY` is configured: the API answers 501, no secret applies. */
   get enabled(): boolean {
@@ -145,7 +175,9 @@ export class SecretStore {
       records.set(record.name, record);
     }
     const entry: ScopeEntry = { records, loadedAt: this.now() };
+    const before = this.scopes.get(scopeKey(tenant, wid));
     this.scopes.set(scopeKey(tenant, wid), entry);
+    if (!before || !sameRecords(before.records, records)) await this.changed(tenant, wid);
     return entry;
   }
 
@@ -220,6 +252,7 @@ export class SecretStore {
     const records = new Map(current.records);
     records.set(name, record);
     this.scopes.set(scopeKey(tenant, wid), { records, loadedAt: this.now() });
+    await this.changed(tenant, wid);
     return { view: viewOf(record, wid === null ? 'tenant' : 'workspace'), created: !existing };
   }
 
@@ -237,6 +270,7 @@ export class SecretStore {
     const records = new Map(current.records);
     records.delete(name);
     this.scopes.set(scopeKey(tenant, wid), { records, loadedAt: this.now() });
+    await this.changed(tenant, wid);
   }
 
   /** `WORKCELL_SECRET_<NAME>` -> placeholder for every secret a workspace sees (loaded fresh). */
@@ -254,8 +288,7 @@ export class SecretStore {
    * workspace's secrets are loaded it has none: no tunnel is terminated and no value sent.
    */
   bindings(tenant: string | null, wid: string | null): readonly SecretBinding[] {
-    const cipher = this.cipher;
-    if (!cipher || !tenant || !wid) return [];
+    if (!this.cipher || !tenant || !wid) return [];
     const tenantScope = this.scopes.get(scopeKey(tenant, null));
     const own = this.scopes.get(scopeKey(tenant, wid));
     if (!tenantScope || !own) {
@@ -265,6 +298,19 @@ export class SecretStore {
     const now = this.now();
     if (now - tenantScope.loadedAt > SECRETS_REFRESH_MS) this.refresh(tenant, null);
     if (now - own.loadedAt > SECRETS_REFRESH_MS) this.refresh(tenant, wid);
+    return this.cachedBindings(tenant, wid);
+  }
+
+  /**
+   * What `bindings` answers, from the cache as it is: nothing is loaded or read again. The same
+   * array comes back until one of the workspace's scopes changes.
+   */
+  cachedBindings(tenant: string | null, wid: string | null): readonly SecretBinding[] {
+    const cipher = this.cipher;
+    if (!cipher || !tenant || !wid) return [];
+    const tenantScope = this.scopes.get(scopeKey(tenant, null));
+    const own = this.scopes.get(scopeKey(tenant, wid));
+    if (!tenantScope || !own) return [];
     const memo = this.merged.get(wid);
     if (memo && memo.tenant === tenantScope && memo.workspace === own) return memo.bindings;
     const byName = new Map<string, SecretBinding>();

@@ -3,12 +3,17 @@ import {
   CA_FILES,
   loadOrCreateCa,
   loadUpstreamTrust,
+  type CaPaths,
   type InterceptionOptions,
 } from '@workcell/proxy';
 
 /** The Workcell CA of this installation, as the proxy and the containers need it. */
 export interface TrustSetup {
   interception: InterceptionOptions;
+  /** Where the CA lives, for the proxy process, which loads it itself. */
+  caPaths: CaPaths;
+  /** The operator's CA file for upstream certificates, if any. */
+  upstreamCaFile: string | null;
   /** Host directory with `ca.crt` and `bundle.crt`, mounted read-only into containers. */
   publicDir: string;
 }
@@ -24,7 +29,8 @@ export async function loadInterception(
   upstreamCaFile: string | null,
 ): Promise<TrustSetup> {
   const publicDir = join(dataDir, 'trust');
-  const ca = await loadOrCreateCa({ privateDir: join(dataDir, 'ca'), publicDir });
+  const caPaths: CaPaths = { privateDir: join(dataDir, 'ca'), publicDir };
+  const ca = await loadOrCreateCa(caPaths);
   let upstreamTrust;
   try {
     upstreamTrust = await loadUpstreamTrust(upstreamCaFile);
@@ -33,7 +39,7 @@ export async function loadInterception(
       `WORKCELL_UPSTREAM_CA_FILE: cannot use ${upstreamCaFile ?? ''}: ${(err as Error).message}`,
     );
   }
-  return { interception: { ca, upstreamTrust }, publicDir };
+  return { interception: { ca, upstreamTrust }, caPaths, upstreamCaFile, publicDir };
 }
 
 /**

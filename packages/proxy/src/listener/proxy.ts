@@ -4,41 +4,41 @@ import type { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { AuditEntry, type AuditRecord, type Identity } from './audit/audit.js';
-import { createBedrockSigner, type AwsCredentialsProvider } from './bedrock/signer.js';
-import { refuse, refuseRaw, type ProxyCore, type RequestContext } from './routes/context.js';
+import { AuditEntry, type AuditRecord, type Identity } from '../audit/audit.js';
+import { createBedrockSigner, type AwsCredentialsProvider } from '../bedrock/signer.js';
+import { refuse, refuseRaw, type ProxyCore, type RequestContext } from '../routes/context.js';
 import {
   checkFraming,
   checkHeaderCount,
   HeaderRefusal,
   type RequestFraming,
-} from './http/headers.js';
-import { headerRefusal, refusal, writeRawAnswer } from './http/responses.js';
-import { matchModelRoute } from './http/targets.js';
-import { UpstreamAgents } from './http/upstream-agents.js';
-import { BodyBudget } from './limits/body-budget.js';
-import { DEFAULT_LIMITS, RETRY_AFTER_SECONDS, type ProxyLimits } from './limits/limits.js';
-import { checkSocketDirectory } from './net/socket-dir.js';
+} from '../http/headers.js';
+import { headerRefusal, refusal, writeRawAnswer } from '../http/responses.js';
+import { matchModelRoute } from '../http/targets.js';
+import { UpstreamAgents } from '../http/upstream-agents.js';
+import { BodyBudget } from '../limits/body-budget.js';
+import { DEFAULT_LIMITS, RETRY_AFTER_SECONDS, type ProxyLimits } from '../limits/limits.js';
+import { checkSocketDirectory } from '../net/socket-dir.js';
 import {
   systemBridgeNetworks,
   systemLocalAddresses,
   systemResolver,
   type Resolver,
-} from './net/resolve.js';
-import type { Cidr } from './net/cidr.js';
-import type { EgressPolicy } from './policy/policy.js';
-import { ProducedForms } from './secrets/host-scrubs.js';
-import { NO_SECRETS, type SecretSource } from './secrets/secrets.js';
-import { interceptionFor, type InterceptionOptions } from './tls/options.js';
-import { forwardAnthropic } from './routes/anthropic.js';
+} from '../net/resolve.js';
+import type { Cidr } from '../net/cidr.js';
+import type { EgressPolicy } from '../policy/policy.js';
+import { ProducedForms } from '../secrets/host-scrubs.js';
+import { NO_SECRETS, type SecretSource } from '../secrets/secrets.js';
+import { interceptionFor, type InterceptionOptions } from '../tls/options.js';
+import { forwardAnthropic } from '../routes/anthropic.js';
 import {
   DEFAULT_ANTHROPIC_OPERATIONS,
   parseAnthropicOperations,
   type AnthropicOperation,
-} from './routes/anthropic-operations.js';
-import { TunnelSet } from './routes/tunnels.js';
-import { forwardBedrock } from './routes/bedrock.js';
-import { forwardAbsolute, openTunnel } from './routes/egress.js';
+} from '../routes/anthropic-operations.js';
+import { TunnelSet } from '../routes/tunnels.js';
+import { forwardBedrock } from '../routes/bedrock.js';
+import { forwardAbsolute, openTunnel } from '../routes/egress.js';
 
 export interface CredentialProxyOptions {
   /**
