@@ -62,6 +62,7 @@ export function wireWork(
       maxPromptBytes: config.maxPromptBytes,
       maxImageBytes: config.maxImageBytes,
       eventBufferTtlMs: EVENT_BUFFER_TTL_MS,
+      handOverRuns: state.kind === 'redis',
     },
   });
   const exec = new ExecService({

@@ -28,6 +28,12 @@ export interface ExecuteSettings {
   interruptGraceMs?: number;
   /** How long an agent whose connection was cut may stay busy before its container is retired. */
   agentSettleMs?: number;
+  /**
+   * Whether a stopping host hands the runs the agent has accepted over to the next host (they
+   * go on in their containers) instead of waiting for them: only with a state store other
+   * hosts, or this host restarted, share (Redis).
+   */
+  handOverRuns?: boolean;
 }
 
 /** What the API asks of the execute service. */
@@ -148,16 +154,20 @@ export class ExecuteService implements RunService {
   }
 
   /**
-   * Graceful shutdown: no new runs; runs in progress get until `deadlineMs` to finish; any
-   * still going are then stopped (they end `shutting_down`, their files synced out) and
-   * waited for a little longer. Answers how many runs had to be stopped.
+   * Graceful shutdown: no new runs; with `handOverRuns`, the runs the agent has accepted are
+   * handed over at once (they go on in their containers, for the next host to carry on); the
+   * others get until `deadlineMs` to finish; any still going are then stopped (they end
+   * `shutting_down`, their files synced out) and waited for a little longer. Answers how many
+   * runs had to be stopped.
    */
   async shutdown(deadlineMs: number): Promise<number> {
     this.stopAccepting();
     this.adopter?.cancel();
     await this.adopting;
     // Runs the agent has accepted are handed over at once: they go on in their containers.
-    const handed = [...this.active.values()].filter((r) => r.run.handOver());
+    const handed = this.deps.settings.handOverRuns
+      ? [...this.active.values()].filter((r) => r.run.handOver())
+      : [];
     if (handed.length > 0) {
       this.deps.logger.info(
         { runs: handed.map((r) => r.run.runId) },

@@ -228,6 +228,7 @@ export class WorkspaceHold {
         await step('sync_failed', 'syncing files out', () =>
           sync.syncOut(this.tenant, this.workspaceId, acquired.slot),
         );
+        this.log.info({ containerId: acquired.record.id }, 'files synced out');
       } catch (err) {
         error = (err as StepFailure).body;
         this.log.error(

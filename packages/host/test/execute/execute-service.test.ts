@@ -375,8 +375,22 @@ describe('ExecuteService: interrupt, timeout and shutdown', () => {
     expect(c.runs.find((r) => r.id === runId)?.status).toBe('completed');
   });
 
-  it('shutdown stops a run the agent has not accepted yet at the deadline: shutting_down, files synced out', async () => {
+  it('shutdown stops a run still going at the deadline: shutting_down, files synced out', async () => {
     h = await harness();
+    h.orchestrator.agent.script = waitsForInterrupt;
+    const { runId } = await h.service.start(h.principal, h.conversationId, 'long');
+    await waitUntil(async () => h.orchestrator.calls.includes('beginRun'));
+    expect(await h.service.shutdown(50)).toBe(1);
+    const c = await h.catalog.getConversation(h.principal.tenant, h.conversationId);
+    expect(c.runs.find((r) => r.id === runId)).toMatchObject({
+      status: 'failed',
+      error: { code: 'shutting_down' },
+    });
+    expect(h.sync.calls).toEqual(['in', 'out']);
+  });
+
+  it('shutdown with hand-over stops a run the agent has not accepted yet at the deadline: shutting_down, files synced out', async () => {
+    h = await harness({ handOverRuns: true });
     // The agent never accepts the run (no `run.started`), so there is nothing to hand over.
     h.orchestrator.agent.script = async function* () {
       await new Promise(() => undefined);
@@ -394,7 +408,7 @@ describe('ExecuteService: interrupt, timeout and shutdown', () => {
   });
 
   it('shutdown hands over a run the agent runs: no end, no sync out, recorded in progress, the lock kept for the run', async () => {
-    h = await harness();
+    h = await harness({ handOverRuns: true });
     h.orchestrator.agent.script = waitsForInterrupt;
     const { runId } = await h.service.start(h.principal, h.conversationId, 'long');
     await waitUntil(async () => (await h.events.read(runId, 0)).length >= 3);
