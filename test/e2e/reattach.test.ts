@@ -203,8 +203,9 @@ describe('a run outlives its host', () => {
     const runId = await ca.post(
       conversationId,
       [
-        // Outlasts the lease: the model is asked again only once B holds the container.
-        `MOCK:{"tool": "Bash", "input": {"command": "sleep ${(LEASE_TTL_MS + 8_000) / 1000} && echo adopted > adopted.txt"}}`,
+        // Outlasts the lease (unless Claude Code moves it to the background): the model is
+        // asked again only once B holds the container.
+        `MOCK:{"tool": "Bash", "input": {"command": "echo adopted > adopted.txt && sleep ${(LEASE_TTL_MS + 8_000) / 1000}"}}`,
         'MOCK:{"text": "adopted"}',
       ].join('\n'),
     );
