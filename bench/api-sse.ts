@@ -91,6 +91,7 @@ async function startApi(): Promise<Api> {
     catalog,
     containers: unused,
     workspaces: unused,
+    approvals: unused,
     webhooks: unused,
     control: unused,
     terminals: unused,

@@ -12,8 +12,9 @@
  * (acquire, sync in, the CLI's answer, the model turn, recording); and `docker stats` memory of
  * a warm container with and without its ready process, with what it does to density.
  *
- * Run: npx tsx bench/ready-agent.ts [runs=30] [coldRuns=8]   (WORKCELL_IMAGE picks the image;
- * runs=0 measures only the cold path)
+ * Run: npx tsx bench/ready-agent.ts [runs=30] [coldRuns=8]   (WORKCELL_IMAGE picks the image,
+ * WORKCELL_WARM_POOL_REFILL_DELAY_MS the replacement's delay after a claim; runs=0 measures only
+ * the cold path)
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -78,6 +79,9 @@ async function startHost(
     hostId,
     agentPrewarm: prewarm ? 'true' : 'false',
     ...(process.env.WORKCELL_IMAGE ? { image: process.env.WORKCELL_IMAGE } : {}),
+    ...(process.env.WORKCELL_WARM_POOL_REFILL_DELAY_MS
+      ? { warmPoolRefillDelayMs: process.env.WORKCELL_WARM_POOL_REFILL_DELAY_MS }
+      : {}),
   });
   const workcell = await createWorkcell(config, {
     logger: createLogger('info', { write: (l: string) => void lines.push(l) }),

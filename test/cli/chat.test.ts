@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toolResults } from '../agent/support.js';
 import { startTestHost, type TestHost } from '../support/host.js';
 
 const LONG_RUN =
@@ -180,5 +181,75 @@ describe('workcell chat', () => {
     } finally {
       chat.child.kill('SIGKILL');
     }
+  });
+
+  it('asks "Allow Bash: <command>? [y/N]" before a call an ask rule matches, and runs it on y', async () => {
+    const ws = await host.wc.workspaces.create({
+      name: 'ask',
+      agent: { permissions: { ask: ['Bash'] } },
+    });
+    const chat = startChat([
+      '--url',
+      host.url,
+      '--token',
+      host.token,
+      '--workspace',
+      ws.id,
+      '-p',
+      'MOCK:{"tool": "Bash", "input": {"command": "echo yes > /workspace/asked.txt"}}',
+    ]);
+    await chat.waitOut('Allow Bash: echo yes > /workspace/asked.txt? [y/N] ');
+    chat.child.stdin.write('y\n');
+    expect(await chat.exit, chat.err()).toBe(0);
+    expect(chat.out()).toContain('[allowed]');
+    expect(await host.wc.files.text(ws.id, 'asked.txt')).toBe('yes\n');
+  });
+
+  it('denies on anything but y, and answers client tool calls from --tool-command', async () => {
+    const ws = await host.wc.workspaces.create({
+      name: 'tools',
+      agent: {
+        permissions: { ask: ['Bash'] },
+        clientTools: [
+          {
+            name: 'lookup_order',
+            description: 'Looks up an order.',
+            inputSchema: { type: 'object', properties: { orderId: { type: 'string' } } },
+          },
+        ],
+      },
+    });
+    const chat = startChat([
+      '--url',
+      host.url,
+      '--token',
+      host.token,
+      '--workspace',
+      ws.id,
+      '--tool-command',
+      'cat; echo " answered"',
+      '-p',
+      'MOCK:{"tool": "Bash", "input": {"command": "echo no > /workspace/no.txt"}}\nMOCK:{"tool": "lookup_order", "input": {"orderId": "Z9"}}',
+    ]);
+    await chat.waitOut('Allow Bash: echo no > /workspace/no.txt? [y/N] ');
+    chat.child.stdin.write('n\n');
+    expect(await chat.exit, chat.err()).toBe(0);
+    expect(chat.out()).toContain('[denied]');
+    expect(chat.out()).toMatch(/• client tool lookup_order .*Z9.* \(call call_/);
+    const [, call] = await host.wc.approvals.list(
+      (await host.wc.conversations.list(ws.id))[0]?.id ?? '',
+    );
+    expect(call).toMatchObject({ kind: 'tool', status: 'allowed' });
+    const history = await host.wc.conversations.history(
+      (await host.wc.conversations.list(ws.id))[0]?.id ?? '',
+    );
+    const [denied, answered] = toolResults(history.runs[0]?.events ?? []);
+    expect(denied?.isError).toBe(true);
+    // The command got the call as JSON on stdin; its stdout went to the model.
+    expect(answered?.isError).toBe(false);
+    expect(answered?.text).toContain('lookup_order');
+    expect(answered?.text).toContain('Z9');
+    expect(answered?.text).toContain('answered');
+    expect((await host.wc.files.list(ws.id)).map((f) => f.path)).not.toContain('no.txt');
   });
 });

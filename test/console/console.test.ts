@@ -224,6 +224,43 @@ describe('the web console', () => {
     expect((await host.wc.files.list(workspaceId)).map((f) => f.path)).not.toContain('notes.md');
   });
 
+  it('shows a pending approval with its input, and Allow / Deny decide it', async () => {
+    await host.wc.agent.set(workspaceId, { permissions: { ask: ['Bash'] } });
+    try {
+      await page.goto(`${host.url}/#/w/${workspaceId}/c/${conversationId}`);
+      await send(
+        'MOCK:{"tool": "Bash", "input": {"command": "echo console > /workspace/console.txt"}}',
+      );
+      const card = conversation().getByRole('group', { name: 'Approval for Bash' }).last();
+      await card.getByText('echo console > /workspace/console.txt').first().waitFor();
+      expect(await card.locator('pre').textContent()).toContain('"command"');
+      await card.getByRole('button', { name: 'Allow' }).click();
+      await card.getByText('Allowed').waitFor();
+      expect(await card.getByRole('button', { name: 'Allow' }).count()).toBe(0);
+      await page
+        .getByRole('button', { name: 'Stop' })
+        .waitFor({ state: 'hidden', timeout: 60_000 });
+      expect(await host.wc.files.text(workspaceId, 'console.txt')).toBe('console\n');
+
+      await send('MOCK:{"tool": "Bash", "input": {"command": "echo no > /workspace/refused.txt"}}');
+      const second = conversation()
+        .getByRole('group', { name: 'Approval for Bash' })
+        .filter({ hasText: 'refused.txt' });
+      await second.getByRole('button', { name: 'Deny' }).click();
+      await second.getByText('Denied').waitFor();
+      await page
+        .getByRole('button', { name: 'Stop' })
+        .waitFor({ state: 'hidden', timeout: 60_000 });
+      const approvals = await host.wc.approvals.list(conversationId);
+      expect(approvals.map((a) => a.status)).toEqual(['allowed', 'denied']);
+      expect((await host.wc.files.list(workspaceId)).map((f) => f.path)).not.toContain(
+        'refused.txt',
+      );
+    } finally {
+      await host.wc.agent.set(workspaceId, {});
+    }
+  });
+
   it("shows the workspace's conversations and egress policy with its recent decisions", async () => {
     await page.goto(`${host.url}/#/w/${workspaceId}`);
     const conversations = page.getByRole('region', { name: 'Conversations' });

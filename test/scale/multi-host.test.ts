@@ -187,10 +187,14 @@ describe('several hosts behind a load balancer', () => {
     const container = (await on(a).workspace(workspaceId)).container?.id ?? '';
     const res = await on(b).api(`/v1/workspaces/${workspaceId}`, { method: 'DELETE' });
     expect(res.status).toBe(204);
+    // A removes the engine's container, then its slot volume, then the record: all three end.
     await waitFor(
       'A to remove the container',
       async () => (await docker('inspect', container).catch(() => 'gone')) === 'gone',
     );
+    await waitFor('A to delete the container record', async () => {
+      return (await state.getContainer(container)) === null;
+    });
     expect(await state.getContainer(container)).toBeNull();
   });
 

@@ -79,6 +79,17 @@ const TABLE: Row[] = [
     queryToken: true,
   },
   { method: 'POST', route: '/v1/conversations/:cid/runs/:rid/interrupt' },
+  { method: 'GET', route: '/v1/conversations/:cid/approvals' },
+  {
+    method: 'POST',
+    route: '/v1/conversations/:cid/approvals/:approvalId',
+    body: '{"decision": "allow"}',
+  },
+  {
+    method: 'POST',
+    route: '/v1/conversations/:cid/tool-results/:callId',
+    body: '{"content": "b"}',
+  },
   { method: 'DELETE', route: '/v1/webhooks/:id' },
   // The workspace id is in the body: no ticket for another tenant's workspace.
   { method: 'POST', route: '/v1/tickets', body: '{"workspaceId": ":wid", "purpose": "terminal"}' },

@@ -1,6 +1,8 @@
 import { WorkcellError } from '@workcell/protocol';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type {
+  ApprovalRecord,
+  ApprovalSettlement,
   ContainerRecord,
   OutboxEntry,
   StateStore,
@@ -460,6 +462,72 @@ describe.each(implementations)('StateStore contract: %s', (_name, makeHarness) =
       await h.elapse(TTL_MS + 100);
       expect(await store.takeTicket('digest-old')).toBeNull();
       expect(await h.peer.takeTicket('digest-new')).toEqual({ ...grant, purpose: 'events' });
+    });
+  });
+
+  describe('approvals', () => {
+    const approval = (id: string, conversationId = 'conv-1'): ApprovalRecord => ({
+      id,
+      kind: 'approval',
+      tenant: 'tenant-a',
+      workspaceId: 'ws-1',
+      conversationId,
+      runId: 'run-1',
+      hostId: 'host-a',
+      toolUseId: 'toolu_1',
+      toolName: 'Bash',
+      input: { command: 'ls', items: [], nested: {} },
+      inputSchema: null,
+      createdAt: 1_000,
+    });
+    const allowed: ApprovalSettlement = {
+      status: 'allowed',
+      reason: 'client',
+      message: null,
+      decidedAt: 2_000,
+    };
+
+    it('keeps a record as written (empty arrays and objects included) and lists it on every host', async () => {
+      await store.putApproval(approval('apr_1'), 60_000);
+      await store.putApproval(approval('apr_2'), 60_000);
+      await store.putApproval(approval('apr_3', 'conv-2'), 60_000);
+      expect(await h.peer.getApproval('conv-1', 'apr_1')).toEqual({
+        record: approval('apr_1'),
+        settlement: null,
+      });
+      expect((await h.peer.listApprovals('conv-1')).map((a) => a.record.id).sort()).toEqual([
+        'apr_1',
+        'apr_2',
+      ]);
+      expect(await store.getApproval('conv-2', 'apr_1')).toBeNull();
+    });
+
+    it('settles an item once: of two deciders on two hosts exactly one wins', async () => {
+      await store.putApproval(approval('apr_race'), 60_000);
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          (i % 2 === 0 ? store : h.peer).settleApproval('conv-1', 'apr_race', {
+            ...allowed,
+            decidedAt: 2_000 + i,
+          }),
+        ),
+      );
+      expect(results.filter((r) => r === 'settled')).toHaveLength(1);
+      expect(results.filter((r) => r === 'already')).toHaveLength(7);
+      const winner = results.indexOf('settled');
+      expect((await store.getApproval('conv-1', 'apr_race'))?.settlement).toEqual({
+        ...allowed,
+        decidedAt: 2_000 + winner,
+      });
+      expect(await store.settleApproval('conv-1', 'apr_missing', allowed)).toBe('missing');
+      expect(await store.getApproval('conv-1', 'apr_missing')).toBeNull();
+    });
+
+    it("forgets a conversation's items after their TTL", async () => {
+      await store.putApproval(approval('apr_old'), TTL_MS);
+      await h.elapse(TTL_MS + 100);
+      expect(await h.peer.listApprovals('conv-1')).toEqual([]);
+      expect(await store.settleApproval('conv-1', 'apr_old', allowed)).toBe('missing');
     });
   });
 });

@@ -15,12 +15,15 @@ async function main(): Promise<void> {
     socketPath: CONTAINER_PATHS.egressSocket,
     logger,
   });
+  const gates: { runner: AgentRunner | null } = { runner: null };
   const ready = new ReadyAgents(
     settings,
     readReadySettings(process.env, AGENT_READY_ENV, logger),
     logger.child({ component: 'ready' }),
+    { current: () => gates.runner?.current() ?? null },
   );
   const runner = new AgentRunner(settings, logger, ready);
+  gates.runner = runner;
   const server = await startAgentServer({
     socketPath: CONTAINER_PATHS.agentSocket,
     runner,

@@ -8,7 +8,7 @@ import {
 import type { Logger } from 'pino';
 import { contextFingerprint } from './context-fingerprint.js';
 import type { AgentSettings } from './sdk-env.js';
-import { sdkOptions } from './sdk-options.js';
+import { sdkOptions, type GateSource } from './sdk-options.js';
 
 /** How the agent keeps ready processes (from its environment, `AGENT_READY_ENV`). */
 export interface ReadySettings {
@@ -60,11 +60,15 @@ interface Pending {
  */
 export class ReadyAgents {
   private pending: Pending | null = null;
+  /** The host released this agent's ready process during a run: the run's end starts none. */
+  private skipNextTurn = false;
 
   constructor(
     private readonly agent: AgentSettings,
     private readonly settings: ReadySettings,
     private readonly logger: Logger,
+    /** Where a process's permission and client-tool callbacks find the run that took it. */
+    private readonly gates?: GateSource,
   ) {}
 
   /** A started process is waiting for a run. */
@@ -82,7 +86,25 @@ export class ReadyAgents {
   /** Starts a process for the next turn of `sessionId`, with the options of the run that ended. */
   prepareNextTurn(request: RunRequest, sessionId: string): void {
     if (!this.settings.enabled) return;
+    if (this.skipNextTurn) {
+      this.skipNextTurn = false;
+      this.logger.info({ resume: sessionId }, 'ready process released by the host; none started');
+      return;
+    }
     this.prepare(request, sessionId, 'next-turn');
+  }
+
+  /**
+   * The host releases this agent's ready process (it bounds how many its containers keep):
+   * the one waiting is closed, and during a run (`runInProgress`) the one its end would start
+   * is not started. Answers whether a process was waiting or starting.
+   */
+  release(runInProgress: boolean): boolean {
+    const held = this.pending !== null;
+    this.close();
+    this.skipNextTurn = this.settings.enabled && runInProgress;
+    if (held) this.logger.info('ready process released by the host');
+    return held;
   }
 
   /**
@@ -144,10 +166,12 @@ export class ReadyAgents {
     pending.process = (async () => {
       // Read before the CLI starts: a file that changes while it starts changes the fingerprint.
       pending.fingerprint = await contextFingerprint(this.agent.workspaceDir);
-      const options: Options = sdkOptions(this.agent, basis, {
-        abortController: abort,
-        stderr: (data) => sink.write(data),
-      });
+      const options: Options = sdkOptions(
+        this.agent,
+        basis,
+        { abortController: abort, stderr: (data) => sink.write(data) },
+        this.gates,
+      );
       const warm = await startup({ options, initializeTimeoutMs: 30_000 });
       return { warm, abort, stderr: sink };
     })().then(
@@ -188,11 +212,11 @@ export class ReadyAgents {
 /**
  * The options a process is started with, less the per-run parts (abort controller, stderr
  * callback, session), as a string with sorted keys: two requests share a process only when
- * these are equal.
+ * these are equal. Callbacks are left out and the client tools they offer are named instead.
  */
 export function optionsKey(agent: AgentSettings, request: RunRequest): string {
   const { abortController: _a, stderr: _s, resume: _r, ...rest } = sdkOptions(agent, request, {});
-  return stableJson(rest);
+  return stableJson({ ...rest, clientTools: request.options?.clientTools ?? [] });
 }
 
 function stableJson(value: unknown): string {

@@ -3,13 +3,15 @@ import { join } from 'node:path';
 import { query, type Query, type SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import {
   WorkcellError,
+  type AgentAnswer,
   type AgentEvent,
   type ReadyFallbackReason,
   type RunRequest,
   type RunSummary,
 } from '@workcell/protocol';
 import type { Logger } from 'pino';
-import { promptOf, sdkOptions } from './sdk-options.js';
+import { RunGate, type AnswerOutcome } from './gate.js';
+import { promptOf, sdkOptions, type GateSource } from './sdk-options.js';
 import type { ReadyAgents } from './ready.js';
 import type { AgentSettings } from './sdk-env.js';
 
@@ -35,6 +37,8 @@ interface ActiveRun {
   abort: AbortController;
   query: Query | null;
   interrupted: boolean;
+  /** The run's pending approvals and client tool calls. */
+  gate: RunGate;
 }
 
 /**
@@ -43,7 +47,7 @@ interface ActiveRun {
  * process when it fits (`ready.ts`); after a completed turn one is started for the next turn
  * of the same session.
  */
-export class AgentRunner {
+export class AgentRunner implements GateSource {
   private active: ActiveRun | null = null;
 
   constructor(
@@ -56,6 +60,26 @@ export class AgentRunner {
     return this.active?.runId ?? null;
   }
 
+  /** The gate of the run in progress (the SDK's callbacks ask it). */
+  current(): RunGate | null {
+    return this.active?.gate ?? null;
+  }
+
+  /**
+   * Delivers the host's answer to an approval or client tool call of `runId`. Without the
+   * run's control token the run is not found: nothing in the container can answer for the host.
+   */
+  answer(
+    runId: string,
+    itemId: string,
+    token: string | undefined,
+    answer: AgentAnswer,
+  ): AnswerOutcome {
+    const run = this.active;
+    if (!run || run.runId !== runId || !run.gate.authorises(token)) return 'unknown';
+    return run.gate.answer(itemId, answer);
+  }
+
   /** Claims the runner for `request`; a second concurrent run is refused with `agent_busy`. */
   begin(request: RunRequest): ActiveRun {
     if (this.active) {
@@ -66,6 +90,7 @@ export class AgentRunner {
       abort: new AbortController(),
       query: null,
       interrupted: false,
+      gate: new RunGate(request.controlToken ?? null),
     };
     this.active = run;
     return run;
@@ -76,6 +101,7 @@ export class AgentRunner {
     const run = this.active;
     if (!run || run.runId !== runId) return false;
     run.interrupted = true;
+    run.gate.interruptAll();
     try {
       await run.query?.interrupt();
     } catch (err) {
@@ -90,6 +116,7 @@ export class AgentRunner {
     const run = this.active;
     if (!run || run.runId !== runId) return false;
     run.interrupted = true;
+    run.gate.interruptAll();
     run.abort.abort();
     return true;
   }
@@ -119,7 +146,11 @@ export class AgentRunner {
         };
         return;
       }
-      for await (const item of this.sdkMessages(run, request, stderr)) {
+      for await (const item of withGateEvents(run.gate, this.sdkMessages(run, request, stderr))) {
+        if ('gateEvent' in item) {
+          yield item.gateEvent;
+          continue;
+        }
         if ('readyNote' in item) {
           yield { type: 'ready', ...item.readyNote };
           continue;
@@ -185,6 +216,7 @@ export class AgentRunner {
           : { code: 'sdk_error', message: withStderr(message, stderr) },
       };
     } finally {
+      run.gate.close();
       run.query?.close();
       if (this.active === run) this.active = null;
       if (nextTurn) this.ready.prepareNextTurn(request, nextTurn);
@@ -213,7 +245,7 @@ export class AgentRunner {
       let answered = false;
       try {
         q = warm.query(promptOf(request));
-        run.query = q;
+        this.attachQuery(run, q);
         for await (const message of q) {
           // A process that died while it waited answers with an error result and nothing else.
           if (!answered && message.type === 'result' && message.is_error) {
@@ -238,17 +270,65 @@ export class AgentRunner {
       reason = 'process_failed';
     }
     yield { readyNote: { used: false, ...(reason ? { reason } : {}) } };
+    // Interrupted before the SDK turn began: it does not begin (the run ends interrupted).
+    if (run.interrupted) return;
     const q = query({
       prompt: promptOf(request),
-      options: sdkOptions(this.settings, request, {
-        abortController: run.abort,
-        stderr: (data) => stderr.push(data),
-      }),
+      options: sdkOptions(
+        this.settings,
+        request,
+        { abortController: run.abort, stderr: (data) => stderr.push(data) },
+        this,
+      ),
     });
-    run.query = q;
+    this.attachQuery(run, q);
     yield* q;
   }
+
+  /**
+   * Records the run's SDK query. An interrupt that arrived while the query did not exist yet
+   * (between `run.started` and the SDK turn) is delivered to it now, so it is never lost.
+   */
+  private attachQuery(run: ActiveRun, q: Query): void {
+    run.query = q;
+    if (!run.interrupted) return;
+    q.interrupt().catch((err: unknown) => {
+      this.logger.warn({ runId: run.runId, err }, 'interrupt failed; aborting the CLI process');
+      run.abort.abort();
+    });
+  }
 }
+
+/**
+ * The SDK's messages with the gate's events put between them as they happen: a call waiting
+ * for the client is announced while the SDK's stream is quiet.
+ */
+async function* withGateEvents<T>(
+  gate: RunGate,
+  source: AsyncGenerator<T>,
+): AsyncGenerator<T | { gateEvent: GateEventOf<RunGate> }> {
+  let next = source.next();
+  // A rejection is read by the race below; this keeps it from counting as unhandled meanwhile.
+  next.catch(() => undefined);
+  try {
+    for (;;) {
+      const first = await Promise.race([
+        next.then((result) => ({ result })),
+        gate.whenEvent().then(() => null),
+      ]);
+      for (const gateEvent of gate.drain()) yield { gateEvent };
+      if (first === null) continue;
+      if (first.result.done) return;
+      yield first.result.value;
+      next = source.next();
+      next.catch(() => undefined);
+    }
+  } finally {
+    await source.return(undefined);
+  }
+}
+
+type GateEventOf<G extends RunGate> = ReturnType<G['drain']>[number];
 
 /**
  * Where the CLI keeps a session's transcript: `projects/<cwd with every character outside

@@ -1,12 +1,15 @@
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import {
+  CONTROL_TOKEN_HEADER,
   WorkcellError,
+  agentAnswerSchema,
   runRequestSchema,
   toErrorBody,
   type AgentEvent,
   type AgentHealth,
   type ErrorCode,
+  type ReadyRelease,
   ERROR_STATUS,
 } from '@workcell/protocol';
 import type { Logger } from 'pino';
@@ -17,7 +20,9 @@ import type { AgentRunner } from './runner.js';
 /**
  * The agent's HTTP/1.1 API on its Unix socket (see `@workcell/protocol` agent-wire):
  * `GET /health`, `POST /runs` (NDJSON event stream), `GET /runs/:id/events?after=N` (the same
- * stream from event N on), `POST /runs/:id/interrupt`, `POST /runs/:id/abort`.
+ * stream from event N on), `POST /runs/:id/interrupt`, `POST /runs/:id/abort`,
+ * `POST /runs/:id/answers/:itemId` (the host's answer to an approval or a client tool call,
+ * with the run's control token), `POST /ready/release`.
  *
  * A run outlives its connection: when the host goes away the run goes on, its events kept in
  * the run's journal (`run-journal.ts`), and a host that connects again reads on from the last
@@ -26,8 +31,8 @@ import type { AgentRunner } from './runner.js';
 export async function startAgentServer(options: {
   socketPath: string;
   runner: AgentRunner;
-  /** The ready process, reported by `/health`. */
-  ready?: Pick<ReadyAgents, 'ready'>;
+  /** The ready process, reported by `/health` and released by `POST /ready/release`. */
+  ready?: Pick<ReadyAgents, 'ready' | 'release'>;
   version: string;
   logger: Logger;
   /** The largest request body accepted (the host's limit for one message, `maxRequestBytes`). */
@@ -66,6 +71,13 @@ export async function startAgentServer(options: {
       await startRun(req, res);
       return;
     }
+    if (req.method === 'POST' && url.pathname === '/ready/release') {
+      const release: ReadyRelease = {
+        released: ready?.release(runner.currentRunId !== null) ?? false,
+      };
+      sendJson(res, 200, release);
+      return;
+    }
     const events = /^\/runs\/([^/]+)\/events$/.exec(url.pathname);
     if (req.method === 'GET' && events?.[1]) {
       const journal = latest;
@@ -95,17 +107,58 @@ export async function startAgentServer(options: {
       else sendError(res, 'not_found', 'no such run in progress');
       return;
     }
+    const answer = /^\/runs\/([^/]+)\/answers\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'POST' && answer?.[1] && answer[2]) {
+      await deliverAnswer(req, res, decodeURIComponent(answer[1]), decodeURIComponent(answer[2]));
+      return;
+    }
     sendError(res, 'not_found', `no route ${req.method ?? ''} ${url.pathname}`);
   }
 
-  async function startRun(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let body: unknown;
+  async function deliverAnswer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    runId: string,
+    itemId: string,
+  ): Promise<void> {
+    const parsed = agentAnswerSchema.safeParse(await readJson(req, 1024 * 1024 + 64 * 1024));
+    if (!parsed.success) throw new WorkcellError('validation_failed', 'not an answer');
+    const header = req.headers[CONTROL_TOKEN_HEADER];
+    const token = typeof header === 'string' ? header : undefined;
+    const outcome = runner.answer(runId, itemId, token, parsed.data);
+    switch (outcome) {
+      case 'accepted':
+        sendJson(res, 200, { accepted: true });
+        return;
+      case 'answered':
+        sendError(
+          res,
+          parsed.data.kind === 'decision' ? 'approval_decided' : 'tool_call_answered',
+          'already answered',
+        );
+        return;
+      case 'mismatch':
+        sendError(res, 'conflict', 'the answer is not of the kind the item waits for');
+        return;
+      case 'unknown':
+        // An unknown run, an unknown item and a wrong token look the same.
+        logger.warn({ runId, itemId }, 'answer refused: no such run, item or token');
+        sendError(res, 'not_found', 'no such item waiting');
+        return;
+    }
+  }
+
+  async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
     try {
-      body = JSON.parse((await readBody(req, maxBodyBytes)).toString('utf8'));
+      return JSON.parse((await readBody(req, limit)).toString('utf8'));
     } catch (err) {
       if (err instanceof WorkcellError) throw err;
       throw new WorkcellError('invalid_json', 'the body is not valid JSON');
     }
+  }
+
+  async function startRun(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJson(req, maxBodyBytes);
     const parsed = runRequestSchema.safeParse(body);
     if (!parsed.success) {
       throw new WorkcellError(

@@ -91,4 +91,19 @@ describe('which runs a ready process fits', () => {
     expect(none.ready).toBe(false);
     expect(await none.take({ runId: 'r', prompt: 'p' })).toEqual({ process: null, reason: 'none' });
   });
+
+  it('a release during a run keeps the run from starting one for the next turn, once', async () => {
+    const ready = new ReadyAgents(
+      agent,
+      { enabled: true, idleMs: 60_000, poolOptions: null },
+      logger,
+    );
+    expect(ready.release(true)).toBe(false);
+    ready.prepareNextTurn({ runId: 'r', prompt: 'p' }, 'session-1');
+    expect(ready.ready).toBe(false);
+    expect(await ready.take({ runId: 'r2', prompt: 'p', resumeSessionId: 'session-1' })).toEqual({
+      process: null,
+      reason: 'none',
+    });
+  });
 });

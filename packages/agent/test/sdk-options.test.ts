@@ -99,4 +99,50 @@ describe('SDK options of a run', () => {
     ]);
     expect(promptOf({ runId: 'r', prompt: 'plain' })).toBe('plain');
   });
+
+  it('hands permission rules to the CLI, asks through the run gate, and offers client tools', () => {
+    const gates = { current: () => null };
+    const request = {
+      runId: 'r',
+      prompt: 'hi',
+      options: {
+        permissions: { allow: ['Bash(npm test:*)'], ask: ['Bash'], deny: ['WebFetch'] },
+        clientTools: [
+          {
+            name: 'lookup_order',
+            description: 'Looks up an order.',
+            inputSchema: { type: 'object', properties: { orderId: { type: 'string' } } },
+          },
+        ],
+      },
+    };
+    const o = sdkOptions(settings, request, run, gates);
+    expect(o.settings).toEqual({
+      permissions: {
+        allow: ['Bash(npm test:*)', 'mcp__workcell_client'],
+        ask: ['Bash'],
+        deny: ['WebFetch'],
+      },
+    });
+    expect(typeof o.canUseTool).toBe('function');
+    expect(Object.keys(o.mcpServers ?? {})).toEqual(['workcell_client']);
+    // Without ask rules nothing is asked: today's behaviour.
+    const plain = sdkOptions(settings, { runId: 'r', prompt: 'hi' }, run, gates);
+    expect(plain.canUseTool).toBeUndefined();
+    expect(plain.settings).toBeUndefined();
+  });
+
+  it('denies a call when no run is in progress to ask about it', async () => {
+    const o = sdkOptions(
+      settings,
+      { runId: 'r', prompt: 'hi', options: { permissions: { ask: ['Bash'] } } },
+      run,
+      { current: () => null },
+    );
+    const result = await o.canUseTool?.('Bash', { command: 'ls' }, {
+      signal: new AbortController().signal,
+      toolUseID: 'toolu_1',
+    } as Parameters<NonNullable<typeof o.canUseTool>>[2]);
+    expect(result).toMatchObject({ behavior: 'deny' });
+  });
 });

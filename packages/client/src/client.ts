@@ -1,4 +1,7 @@
 import type {
+  Approval,
+  ApprovalDecisionBody,
+  ToolResultBody,
   AdminContainer,
   ArchiveFormat,
   ArchiveUpload,
@@ -32,43 +35,28 @@ import type {
   WorkspaceDetail,
   WrittenFile,
 } from '@workcell/protocol';
-import { errorFromResponse, unreachable } from './errors.js';
+import { errorFromResponse } from './errors.js';
 import { readExecEvents } from './exec-stream.js';
 import { RunEventStream, type ReconnectOptions } from './run-stream.js';
+import {
+  Transport,
+  type Page,
+  type PageOptions,
+  type RequestOptions,
+  type TransportOptions,
+  type UploadBody,
+} from './transport.js';
 
-export interface WorkcellClientOptions {
-  /** Where the host listens, e.g. `http://127.0.0.1:8080`; empty for the page's own origin (browsers). */
-  baseUrl?: string;
-  /** An API token (`WORKCELL_API_TOKENS`); sent as `Authorization: Bearer`. */
-  token?: string;
-  /** The fetch to use; the global one by default. */
-  fetch?: typeof fetch;
+export type { Page, PageOptions, RequestOptions, UploadBody } from './transport.js';
+
+export interface WorkcellClientOptions extends TransportOptions {
   /** How run event streams reconnect after a dropped connection. */
   reconnect?: ReconnectOptions;
-}
-
-export interface RequestOptions {
-  signal?: AbortSignal;
-}
-
-/** Which page of a list: `cursor` is the previous page's `nextCursor`; `limit` 1-1000 (host default 100). */
-export interface PageOptions extends RequestOptions {
-  limit?: number;
-  cursor?: string;
-}
-
-/** One page of a list; `nextCursor` is null on the last page. */
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
 }
 
 export interface StreamOptions extends RequestOptions {
   reconnect?: ReconnectOptions;
 }
-
-/** Bytes for an upload: whatever fetch takes as a body (a stream is sent as it is read). */
-export type UploadBody = string | Uint8Array | ArrayBuffer | Blob | ReadableStream<Uint8Array>;
 
 /** A file's bytes as a stream, with what the host said about them. */
 export interface FileDownload {
@@ -116,8 +104,6 @@ export interface StartedRun {
   conversationId: string;
 }
 
-type Query = Record<string, string | undefined>;
-
 /** Encodes each segment of a workspace path, keeping its slashes. */
 function filePath(path: string): string {
   return path
@@ -152,127 +138,15 @@ const messageBody = (content: MessageContent, agent?: MessageAgentInput): PostMe
  * for await (const ev of wc.conversations.send(conv.id, 'hello')) console.log(ev.event, ev.data);
  * ```
  */
-export class WorkcellClient {
-  readonly baseUrl: string;
-  private readonly token: string | undefined;
-  private readonly fetchImpl: typeof fetch;
+export class WorkcellClient extends Transport {
   private readonly reconnect: ReconnectOptions;
 
   constructor(options: WorkcellClientOptions = {}) {
-    this.baseUrl = (options.baseUrl ?? '').replace(/\/+$/, '');
-    this.token = options.token;
-    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    super(options);
     this.reconnect = options.reconnect ?? {};
   }
 
-  // ---- transport ------------------------------------------------------------------------------
-
-  private url(path: string, query?: Query): string {
-    let url = `${this.baseUrl}${path}`;
-    const entries = Object.entries(query ?? {}).filter(
-      (e): e is [string, string] => e[1] !== undefined,
-    );
-    if (entries.length > 0) url += `?${new URLSearchParams(entries).toString()}`;
-    return url;
-  }
-
-  /** Sends a request and answers the response, whatever its status (network failures throw). */
-  async raw(
-    method: string,
-    path: string,
-    init: {
-      query?: Query;
-      json?: unknown;
-      body?: UploadBody;
-      headers?: Record<string, string>;
-      signal?: AbortSignal;
-    } = {},
-  ): Promise<Response> {
-    const headers = new Headers(init.headers);
-    if (this.token) headers.set('authorization', `Bearer ${this.token}`);
-    let body: RequestInit['body'];
-    if (init.json !== undefined) {
-      headers.set('content-type', 'application/json');
-      body = JSON.stringify(init.json);
-    } else if (init.body !== undefined) {
-      if (!headers.has('content-type')) headers.set('content-type', 'application/octet-stream');
-      body = init.body as RequestInit['body'];
-    }
-    const url = this.url(path, init.query);
-    const request: RequestInit & { duplex?: 'half' } = { method, headers };
-    if (body !== undefined) request.body = body;
-    if (init.signal) request.signal = init.signal;
-    // A stream body needs half-duplex mode in fetch (Node requires it to be said).
-    if (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream)
-      request.duplex = 'half';
-    try {
-      return await this.fetchImpl(url, request);
-    } catch (err) {
-      if (init.signal?.aborted) throw err;
-      throw unreachable(url, err);
-    }
-  }
-
-  /** Sends a request; a non-2xx answer throws; answers the JSON body (undefined when empty). */
-  private async call<T>(
-    method: string,
-    path: string,
-    init: Parameters<WorkcellClient['raw']>[2] = {},
-    okStatuses: readonly number[] = [],
-  ): Promise<T> {
-    const res = await this.raw(method, path, init);
-    if (!res.ok && !okStatuses.includes(res.status)) throw await errorFromResponse(res);
-    const text = await res.text();
-    return (text ? JSON.parse(text) : undefined) as T;
-  }
-
-  /** One page of the list at `path`, its items under `field`. */
-  private async page<T>(
-    path: string,
-    field: string,
-    o: PageOptions,
-    query: Query = {},
-  ): Promise<Page<T>> {
-    const body = await this.call<Record<string, unknown>>('GET', path, {
-      query: {
-        ...query,
-        limit: o.limit === undefined ? undefined : String(o.limit),
-        cursor: o.cursor,
-      },
-      signal: o.signal,
-    });
-    return {
-      items: (body[field] ?? []) as T[],
-      nextCursor: (body.nextCursor as string | null | undefined) ?? null,
-    };
-  }
-
-  /** Every item of the list at `path`, page after page, as they are needed. */
-  private async *iterate<T>(
-    path: string,
-    field: string,
-    o: Omit<PageOptions, 'cursor'>,
-    query: Query = {},
-  ): AsyncGenerator<T> {
-    let cursor: string | undefined;
-    do {
-      const page: Page<T> = await this.page<T>(path, field, { ...o, cursor }, query);
-      yield* page.items;
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor !== undefined);
-  }
-
-  private async all<T>(
-    path: string,
-    field: string,
-    o: RequestOptions,
-    query: Query = {},
-  ): Promise<T[]> {
-    const out: T[] = [];
-    for await (const item of this.iterate<T>(path, field, { signal: o.signal, limit: 1000 }, query))
-      out.push(item);
-    return out;
-  }
+  // ---- streams ----------------------------------------------------------------------------------
 
   private stream(
     open: (signal: AbortSignal) => Promise<Response>,
@@ -590,6 +464,46 @@ export class WorkcellClient {
       interrupt: (runId: string, o?: RequestOptions) => c.interrupt(conversationId, runId, o),
     };
   }
+
+  readonly approvals = {
+    /** Every approval and client tool call of the conversation, oldest first (page after page). */
+    list: (conversationId: string, o: RequestOptions = {}): Promise<Approval[]> =>
+      this.all(`/v1/conversations/${id(conversationId)}/approvals`, 'approvals', o),
+    /** One page of `GET /v1/conversations/:cid/approvals?limit=&cursor=`. */
+    page: (conversationId: string, o: PageOptions = {}): Promise<Page<Approval>> =>
+      this.page(`/v1/conversations/${id(conversationId)}/approvals`, 'approvals', o),
+    /**
+     * `POST /v1/conversations/:cid/approvals/:approvalId`: allow (with `updatedInput`, optionally)
+     * or deny (with a `message` for the model). A second decision throws `approval_decided`.
+     */
+    decide: (
+      conversationId: string,
+      approvalId: string,
+      decision: ApprovalDecisionBody,
+      o: RequestOptions = {},
+    ): Promise<Approval> =>
+      this.call('POST', `/v1/conversations/${id(conversationId)}/approvals/${id(approvalId)}`, {
+        json: decision,
+        signal: o.signal,
+      }),
+  };
+
+  readonly toolResults = {
+    /**
+     * `POST /v1/conversations/:cid/tool-results/:callId`: the result of a client tool call
+     * (`tool.requested`). A second result throws `tool_call_answered`.
+     */
+    send: (
+      conversationId: string,
+      callId: string,
+      result: ToolResultBody,
+      o: RequestOptions = {},
+    ): Promise<Approval> =>
+      this.call('POST', `/v1/conversations/${id(conversationId)}/tool-results/${id(callId)}`, {
+        json: result,
+        signal: o.signal,
+      }),
+  };
 
   readonly egress = {
     /** `GET /v1/workspaces/:wid/egress`: the policy and the most recent proxy decisions. */

@@ -68,4 +68,12 @@ export {
   type TicketPurpose,
   type CreateTicketInput,
   type PageQuery,
+  type Approval,
+  type ApprovalDecision,
+  type ApprovalDecisionBody,
+  type ApprovalStatus,
+  type ClientTool,
+  type Permissions,
+  type ResolutionReason,
+  type ToolResultBody,
 } from '@workcell/protocol';

@@ -53,9 +53,18 @@ export class ChatLog {
   private bubble: HTMLElement | null = null;
   private streamed = false;
   private readonly tools = new Map<string, HTMLDetailsElement>();
+  /** Approvals and client tool calls shown, by id, until they are resolved. */
+  private readonly waiting = new Map<string, HTMLElement>();
   private pendingPrompt: HTMLElement | null = null;
 
-  constructor(private readonly log: HTMLElement) {}
+  /**
+   * `decide` sends a decision on an approval (the **Allow** / **Deny** buttons); without it a
+   * pending approval is shown without buttons.
+   */
+  constructor(
+    private readonly log: HTMLElement,
+    private readonly decide?: (approvalId: string, decision: 'allow' | 'deny') => Promise<void>,
+  ) {}
 
   private add(el: HTMLElement): HTMLElement {
     this.log.append(el);
@@ -101,9 +110,89 @@ export class ChatLog {
         this.pendingPrompt = null;
         this.error(`Run failed: ${ev.data.message} (${ev.data.code})`);
         return;
+      case 'approval.requested':
+        this.approvalRequested(ev.data);
+        return;
+      case 'approval.resolved': {
+        const { approvalId, decision, reason } = ev.data;
+        const how = decision === 'allow' ? 'Allowed' : 'Denied';
+        this.resolve(approvalId, reason === 'client' ? how : `${how} (${reason})`);
+        return;
+      }
+      case 'tool.requested': {
+        const { callId, name, input } = ev.data;
+        const card = h(
+          'div',
+          { class: 'approval tool-call', role: 'group', 'aria-label': `Client tool ${name}` },
+          h('p', {}, `Client tool ${name} waits for the client's result (call ${callId})`),
+          h('pre', { class: 'tool-input' }, JSON.stringify(input, null, 2)),
+        );
+        this.waiting.set(callId, card);
+        this.add(card);
+        this.bubble = null;
+        return;
+      }
+      case 'tool.resolved':
+        this.resolve(
+          ev.data.callId,
+          ev.data.isError
+            ? `Failed${ev.data.reason === 'client' ? '' : ` (${ev.data.reason})`}`
+            : 'Answered',
+        );
+        return;
       default:
         return;
     }
+  }
+
+  /**
+   * A tool call that waits for a decision: the tool, its input, and **Allow** / **Deny**. The
+   * buttons go once the run says it was decided (here or anywhere else).
+   */
+  private approvalRequested(data: {
+    approvalId: string;
+    toolName: string;
+    input: Record<string, unknown>;
+  }): void {
+    const status = h('p', { class: 'approval-status', role: 'status' });
+    const card = h(
+      'div',
+      { class: 'approval', role: 'group', 'aria-label': `Approval for ${data.toolName}` },
+      h('p', {}, `Allow ${toolSummary(data.toolName, data.input)}?`),
+      h('pre', { class: 'tool-input' }, JSON.stringify(data.input, null, 2)),
+      status,
+    );
+    const decide = this.decide;
+    if (decide) {
+      const buttons: HTMLButtonElement[] = [];
+      const choose = (decision: 'allow' | 'deny') => (): void => {
+        for (const b of buttons) b.disabled = true;
+        decide(data.approvalId, decision).catch((err: unknown) => {
+          status.textContent = err instanceof Error ? err.message : String(err);
+          for (const b of buttons) b.disabled = false;
+        });
+      };
+      buttons.push(
+        h('button', { type: 'button', onclick: choose('allow') }, 'Allow'),
+        h('button', { type: 'button', class: 'danger', onclick: choose('deny') }, 'Deny'),
+      );
+      card.append(h('div', { class: 'row' }, ...buttons));
+    }
+    this.waiting.set(data.approvalId, card);
+    this.add(card);
+    this.bubble = null;
+  }
+
+  /** Marks a shown approval or client tool call as resolved, taking its buttons away. */
+  private resolve(id: string, text: string): void {
+    const card = this.waiting.get(id);
+    if (!card) return;
+    this.waiting.delete(id);
+    card.querySelector('.row')?.remove();
+    const status =
+      card.querySelector('.approval-status') ?? card.appendChild(h('p', { role: 'status' }));
+    status.textContent = text;
+    card.classList.add('resolved');
   }
 
   private message(data: { type: string; [key: string]: unknown }): void {

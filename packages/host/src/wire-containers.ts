@@ -5,7 +5,9 @@ import type { ResolvedConfig } from './config/load.js';
 import { HostCapacity } from './containers/capacity.js';
 import type { EgressListeners } from './containers/egress-listeners.js';
 import { GarbageCollector, GC_LEASE_TTL_MS, gcGraceMs } from './containers/gc.js';
+import { AgentClient } from './containers/agent-client.js';
 import { CONTAINER_START_TIMEOUT_MS, Orchestrator } from './containers/orchestrator.js';
+import { ReadyLimit, usingReadyLimit, warmUnderReadyLimit } from './containers/ready-limit.js';
 import { reconcile, RECONCILE_GRACE_MS, type ReconcileReport } from './containers/reconcile.js';
 import { dataDirScope } from './containers/scope.js';
 import type { SlotStore } from './containers/slots.js';
@@ -66,10 +68,20 @@ export function wireContainers(
     startTimeoutMs: CONTAINER_START_TIMEOUT_MS,
   };
   let kickPool = (): void => undefined;
+  const readyLimit =
+    config.agentPrewarm && config.agentReadyMax !== undefined
+      ? new ReadyLimit({
+          max: config.agentReadyMax,
+          clock,
+          logger: log('ready-limit'),
+          release: (slotId) => new AgentClient(slots.slot(slotId).agentSocket).releaseReady(),
+        })
+      : null;
   const orchestrator = new Orchestrator({
     onSlotRemoved: (slotId) => {
       sync.forget(slotId);
       terminalActivity.forget(slotId);
+      readyLimit?.forget(slotId);
     },
     onWarmClaim: () => kickPool(),
     onForeignContainer: (record) =>
@@ -108,6 +120,7 @@ export function wireContainers(
   });
   const pool = new WarmPool({
     ...containerDeps,
+    containers: readyLimit ? warmUnderReadyLimit(orchestrator, readyLimit) : orchestrator,
     listeners,
     runtime,
     logger: log('warm-pool'),
@@ -115,10 +128,11 @@ export function wireContainers(
     settings: {
       ...WARM_POOL_DEFAULTS,
       size: config.warmPoolSize,
+      claimRefillDelayMs: config.warmPoolRefillDelayMs,
       leaseTtlMs: refillLeaseTtlMs(CONTAINER_START_TIMEOUT_MS),
     },
   });
-  kickPool = () => pool.kick();
+  kickPool = () => pool.claimed();
   const gc = new GarbageCollector({
     ...containerDeps,
     runtime,
@@ -142,7 +156,7 @@ export function wireContainers(
       graceMs: RECONCILE_GRACE_MS,
     });
   const workspaces = new Workspaces({
-    containers: orchestrator,
+    containers: readyLimit ? usingReadyLimit(orchestrator, readyLimit) : orchestrator,
     sync,
     state,
     clock,
@@ -161,5 +175,6 @@ export function wireContainers(
     gc,
     reconcileContainers,
     workspaces,
+    readyLimit,
   };
 }

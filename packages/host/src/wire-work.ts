@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
 import type { AgentSettingsService } from './agent-settings/index.js';
+import { ApprovalService, approvalSettings } from './approvals/index.js';
 import type { Catalog } from './catalog/catalog.js';
 import type { ResolvedConfig } from './config/load.js';
 import type { Orchestrator } from './containers/orchestrator.js';
 import type { ContainerRuntime } from './containers/runtime.js';
 import type { SlotStore } from './containers/slots.js';
 import type { TerminalActivity } from './containers/terminal-activity.js';
+import type { ControlBus } from './control/control-bus.js';
 import type { ControlMessages } from './control/control-messages.js';
 import { ExecService } from './exec/exec-service.js';
 import { ExecuteService } from './execute/execute-service.js';
@@ -18,7 +20,10 @@ import type { Clock } from './time/clock.js';
 import type { WebhookPublisher } from './webhooks/index.js';
 import type { Workspaces } from './workspace/hold.js';
 
-/** Builds what holds a workspace for work: runs (messages), execs and terminals. */
+/**
+ * Builds what holds a workspace for work: runs (messages, with their approvals and client tool
+ * calls), execs and terminals.
+ */
 export function wireWork(
   config: ResolvedConfig,
   deps: {
@@ -37,6 +42,7 @@ export function wireWork(
     orchestrator: Orchestrator;
     slots: SlotStore;
     terminalActivity: TerminalActivity;
+    bus: ControlBus;
   },
 ) {
   const { catalog, workspaces, state, events, clock, log, metrics, secrets, webhooks } = deps;
@@ -44,7 +50,18 @@ export function wireWork(
   const { hostId } = config;
   const placeholders = (tenant: string, workspaceId: string): Promise<Record<string, string>> =>
     secrets.placeholders(tenant, workspaceId);
+  const approvals = new ApprovalService({
+    state,
+    catalog,
+    bus: deps.bus,
+    clock,
+    hostId,
+    webhooks,
+    logger: log('approvals'),
+    settings: approvalSettings(config),
+  });
   const execute = new ExecuteService({
+    approvals,
     catalog,
     workspaces,
     state,
@@ -96,5 +113,5 @@ export function wireWork(
       maxPerHost: config.terminalMaxPerHost,
     },
   });
-  return { execute, exec, terminals };
+  return { execute, approvals, exec, terminals };
 }

@@ -12,6 +12,7 @@ import type { WarmPool } from './containers/warm-pool.js';
 import type { AuditTrail } from './egress/gateway.js';
 import type { PolicyStore } from './egress/policy-store.js';
 import type { ExecService } from './exec/exec-service.js';
+import type { ApprovalService } from './approvals/index.js';
 import type { ExecuteService } from './execute/execute-service.js';
 import type { Catalog } from './catalog/catalog.js';
 import type { HealthChecks } from './metrics/health.js';
@@ -54,6 +55,8 @@ export interface Workcell {
   /** Re-attaches this host's containers and removes the rest; `listen()` runs it before serving. */
   reconcile(): Promise<ReconcileReport>;
   execute: ExecuteService;
+  /** Approvals and client tool calls of the runs on this host. */
+  approvals: ApprovalService;
   /** Commands run in workspace containers (`POST /v1/workspaces/:wid/exec`). */
   exec: ExecService;
   /** Interactive shells in workspace containers. */

@@ -129,7 +129,7 @@ export async function createWorkcell(
     warmAgentEnv: warmAgentEnvironment(toRunOptions(agentPolicy.defaults)),
     trust,
   });
-  const catalog = new Catalog(objects);
+  const catalog = new Catalog(objects, clock);
   const { webhookPolicy, webhookEndpoints, dispatcher, webhooks } = wireWebhooks(config, {
     state,
     objects,
@@ -153,7 +153,7 @@ export async function createWorkcell(
     messages,
   });
 
-  const { execute, exec, terminals } = wireWork(config, {
+  const { execute, approvals, exec, terminals } = wireWork(config, {
     catalog,
     workspaces,
     state,
@@ -169,6 +169,7 @@ export async function createWorkcell(
     orchestrator,
     slots,
     terminalActivity,
+    bus,
   });
   const control = new CrossHostControl({
     bus,
@@ -208,6 +209,7 @@ export async function createWorkcell(
     }),
     webhooks: new WebhookRegistry({ endpoints: webhookEndpoints, policy: webhookPolicy, clock }),
     execute,
+    approvals,
     exec,
     control,
     agentSettings,
@@ -234,6 +236,11 @@ export async function createWorkcell(
     version: config.version,
     console: await loadConsoleAssets(consoleDistDir()),
     corsOrigins: splitList(config.corsOrigins),
+    managedAgents: {
+      objects,
+      cipher: secretCipher,
+      allowUnrestrictedNetworking: config.managedAgentsUnrestricted,
+    },
   });
 
   return {
@@ -251,6 +258,7 @@ export async function createWorkcell(
     gc,
     reconcile: reconcileContainers,
     execute,
+    approvals,
     exec,
     terminals,
     catalog,
@@ -282,6 +290,7 @@ export async function createWorkcell(
       await gc.stop();
       await dispatcher.stop();
       control.close();
+      approvals.close();
       await bus.close();
       await listeners.close();
       await gateway.close();

@@ -4,6 +4,7 @@
  */
 import { posix } from 'node:path';
 import type { EchoSource } from './echo.js';
+import { fromToolsetName } from './toolset-names.js';
 
 export const DIRECTIVE_PREFIX = 'MOCK:';
 
@@ -54,6 +55,23 @@ export interface TurnContext {
   toolsOffered: boolean;
   /** What the echo directives read; without it they reply with an empty text. */
   echo?: EchoSource;
+  /** The names of the tools the request offers; a tool directive names one of them. */
+  offeredTools?: readonly string[];
+}
+
+/**
+ * The offered tool a `tool` directive means: the one named exactly so, else the one whose name
+ * equals it ignoring case, else one ending with `__<name>` (an MCP tool, such as a client tool
+ * `mcp__workcell_client__lookup_order` for `lookup_order`). Unmatched names are called as given.
+ */
+export function resolveToolName(name: string, offered: readonly string[]): string {
+  if (offered.includes(name)) return name;
+  const lower = name.toLowerCase();
+  return (
+    offered.find((t) => t.toLowerCase() === lower) ??
+    offered.find((t) => t.toLowerCase().endsWith(`__${lower}`)) ??
+    name
+  );
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -87,7 +105,7 @@ function toDirective(value: unknown, line: string): Directive | string {
       const input = value.input ?? {};
       if (typeof value.tool !== 'string' || value.tool.length === 0) return '"tool" is a tool name';
       if (!isRecord(input)) return '"input" is a JSON object';
-      return { kind: 'tool', name: value.tool, input: withAbsolutePaths(input) };
+      return { kind: 'tool', ...fromToolsetName(value.tool, withAbsolutePaths(input)) };
     }
     case 'sleep_ms': {
       const ms = value.sleep_ms;
@@ -235,6 +253,10 @@ export function planTurn(context: TurnContext): TurnPlan {
     };
   }
   const blocks: PlannedBlock[] = deltas.length > 0 ? [{ type: 'text', deltas }] : [];
-  blocks.push({ type: 'tool_use', name: step.tool.name, input: step.tool.input });
+  blocks.push({
+    type: 'tool_use',
+    name: resolveToolName(step.tool.name, context.offeredTools ?? []),
+    input: step.tool.input,
+  });
   return { sleepMs, blocks, stopReason: 'tool_use' };
 }

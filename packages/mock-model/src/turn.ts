@@ -27,6 +27,7 @@ export function takeTurn(body: Record<string, unknown>, model: string): Turn {
   const plan = planTurn({
     ...view,
     toolsOffered: Array.isArray(body.tools) && body.tools.length > 0,
+    offeredTools: toolNames(body.tools),
     echo: echoSource(body, model),
   });
   const inputTokens = estimateTokens({
@@ -35,6 +36,15 @@ export function takeTurn(body: Record<string, unknown>, model: string): Turn {
     tools: body.tools,
   });
   return { view, plan, message: buildMessage(plan, model, inputTokens) };
+}
+
+function toolNames(tools: unknown): string[] {
+  if (!Array.isArray(tools)) return [];
+  return tools.flatMap((t: unknown) =>
+    typeof t === 'object' && t !== null && typeof (t as { name?: unknown }).name === 'string'
+      ? [(t as { name: string }).name]
+      : [],
+  );
 }
 
 /** The number of input tokens a count-tokens request is answered with. */

@@ -8,6 +8,7 @@ import {
   thinkingSchema,
   toolListSchema,
 } from './agent-options.js';
+import { clientToolsSchema, permissionsSchema } from './approvals.js';
 import { z } from 'zod';
 
 /**
@@ -79,6 +80,8 @@ export const agentSettingsSchema = z
         '`bypassPermissions` (default: no prompts; the container is the sandbox), `acceptEdits`, `default`, `dontAsk` (only allowed tools run) or `plan`',
       ),
     thinking: thinkingSchema.optional(),
+    permissions: permissionsSchema.optional(),
+    clientTools: clientToolsSchema.optional(),
     mcpServers: mcpServersSchema.optional(),
     env: envSchema.optional(),
   })

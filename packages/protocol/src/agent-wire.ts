@@ -9,6 +9,15 @@ import {
   thinkingSchema,
   toolListSchema,
 } from './agent-options.js';
+import {
+  approvalRequestedData,
+  approvalResolvedData,
+  clientToolsSchema,
+  controlTokenSchema,
+  permissionsSchema,
+  toolRequestedData,
+  toolResolvedData,
+} from './approvals.js';
 import { messageContentSchema } from './content.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 
@@ -22,6 +31,9 @@ import { ERROR_CODES, type ErrorCode } from './errors.js';
  *                                       | 404 (not the agent's latest run) | 410 `events_lost`
  *   POST /runs/:id/interrupt         -> 202 | 404
  *   POST /runs/:id/abort             -> 202 | 404 (ends the SDK turn outright)
+ *   POST /runs/:id/answers/:item AgentAnswer -> 200 | 404 | 409 (header
+ *                                    `x-workcell-control-token`: the run's control token, or 404)
+ *   POST /ready/release              -> ReadyRelease (the host bounds ready processes per host)
  *
  * Each line carries its `seq` (from 1, no gaps) besides the event. A run goes on when its
  * connection drops; the agent keeps its events (bounded) until the next run starts, so a host
@@ -133,6 +145,8 @@ export const runOptionsSchema = z
     disallowedTools: toolListSchema.optional(),
     permissionMode: z.enum(PERMISSION_MODES).optional(),
     thinking: thinkingSchema.optional(),
+    permissions: permissionsSchema.optional(),
+    clientTools: clientToolsSchema.optional(),
     mcpServers: z
       .record(z.string().regex(MCP_SERVER_NAME), mcpServerSchema)
       .refine((servers) => Object.keys(servers).length <= 20, 'at most 20 MCP servers')
@@ -156,6 +170,12 @@ export const runRequestSchema = z
     options: runOptionsSchema.optional(),
     /** Placeholders of the workspace's secrets, added to the SDK's environment (never values). */
     env: secretPlaceholderEnvSchema.optional(),
+    /**
+     * The run's control token: the agent accepts answers to the run's approvals and client
+     * tool calls only with it. It travels in this body only (never the environment, a file
+     * or a command line), so nothing else in the container learns it.
+     */
+    controlToken: controlTokenSchema.optional(),
   })
   .strict();
 export type RunRequest = z.infer<typeof runRequestSchema>;
@@ -202,6 +222,12 @@ export const agentEventSchema = z.discriminatedUnion('type', [
   }),
   /** One Claude Agent SDK message, as the SDK produced it. */
   z.object({ type: z.literal('sdk'), message: z.record(z.string(), z.unknown()) }),
+  /** A tool call waits for a decision (an `ask` rule matched). */
+  approvalRequestedData.extend({ type: z.literal('approval.requested') }),
+  approvalResolvedData.extend({ type: z.literal('approval.resolved') }),
+  /** A client tool call waits for its result. */
+  toolRequestedData.extend({ type: z.literal('tool.requested') }),
+  toolResolvedData.extend({ type: z.literal('tool.resolved') }),
   z.object({ type: z.literal('run.completed'), summary: runSummarySchema }),
   z.object({ type: z.literal('run.failed'), error: errorBodySchema }),
 ]);
@@ -228,6 +254,13 @@ export function parseAgentLine(line: string): { seq: number; event: AgentEvent }
     .parse((raw as { seq?: unknown } | null)?.seq);
   return { seq, event: agentEventSchema.parse(raw) };
 }
+
+/**
+ * `POST /ready/release`: the agent closed its ready Claude Code process (`released`: one was
+ * waiting or starting) and starts none at the end of a run in progress.
+ */
+export const readyReleaseSchema = z.object({ released: z.boolean() });
+export type ReadyRelease = z.infer<typeof readyReleaseSchema>;
 
 /** Parses one NDJSON line from the agent; throws on anything not in the schema. */
 export function parseAgentEvent(line: string): AgentEvent {

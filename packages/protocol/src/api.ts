@@ -2,6 +2,12 @@ import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 import { errorBodySchema, runSummarySchema } from './agent-wire.js';
 import { agentSettingsSchema, messageAgentSchema } from './agent-settings.js';
+import {
+  approvalRequestedData,
+  approvalResolvedData,
+  toolRequestedData,
+  toolResolvedData,
+} from './approvals.js';
 import { messageContentSchema } from './content.js';
 import type { RunEventName } from './run-events.js';
 
@@ -269,7 +275,12 @@ export const usageSchema = z.object({
 });
 
 /** The events a webhook endpoint may subscribe to. */
-export const WEBHOOK_EVENTS = ['run.completed', 'run.failed', 'workspace.deleted'] as const;
+export const WEBHOOK_EVENTS = [
+  'run.completed',
+  'run.failed',
+  'workspace.deleted',
+  'approval.requested',
+] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
 export const webhookSchema = z.object({
@@ -502,6 +513,10 @@ export const runEventDataSchemas = {
   }),
   'user.message': z.object({ content: messageContentSchema.describe('the prompt as sent') }),
   message: z.looseObject({ type: z.string() }),
+  'approval.requested': approvalRequestedData,
+  'approval.resolved': approvalResolvedData,
+  'tool.requested': toolRequestedData,
+  'tool.resolved': toolResolvedData,
   'run.completed': runSummarySchema,
   'run.failed': errorBodySchema,
 } as const satisfies Record<RunEventName, z.ZodType>;

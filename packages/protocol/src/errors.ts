@@ -72,6 +72,14 @@ export const ERROR_STATUS = {
   archive_duplicate_path: 400,
   /** An archive unpacks past a limit: total bytes, entry count, compression ratio or file size. */
   archive_too_large: 413,
+  /** A permission rule that is not Claude Code rule syntax. */
+  permission_rule_invalid: 400,
+  /** A client tool whose name, schema or description is refused. */
+  client_tool_invalid: 400,
+  /** A decision on an approval that is already decided. */
+  approval_decided: 409,
+  /** A result for a client tool call that already has one. */
+  tool_call_answered: 409,
   /** A workspace or this host has as many open terminals as its setting allows. */
   too_many_terminals: 429,
 } as const satisfies Record<string, number>;

@@ -3,6 +3,10 @@ export const RUN_EVENT_NAMES = [
   'run.started',
   'user.message',
   'message',
+  'approval.requested',
+  'approval.resolved',
+  'tool.requested',
+  'tool.resolved',
   'run.completed',
   'run.failed',
 ] as const;

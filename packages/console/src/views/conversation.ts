@@ -23,8 +23,10 @@ export async function conversationView(
     'aria-label': 'Conversation',
     'aria-live': 'polite',
   });
-  const log = new ChatLog(logEl);
   const alert = h('p', { class: 'error', role: 'alert' });
+  const log = new ChatLog(logEl, async (approvalId, decision) => {
+    await ctx.wc.approvals.decide(conversationId, approvalId, { decision }, { signal: ctx.signal });
+  });
   const message = h('textarea', { id: 'message', rows: 3, placeholder: 'Ask the agent…' });
   const send = h('button', { type: 'submit' }, 'Send');
   const stop = h('button', { type: 'button', class: 'danger', hidden: true }, 'Stop');

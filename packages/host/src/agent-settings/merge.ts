@@ -1,17 +1,18 @@
-import type { McpServer, RunOptions } from '@workcell/protocol';
+import type { ClientTool, McpServer, Permissions, RunOptions } from '@workcell/protocol';
 import type { AgentSettings } from './schema.js';
 
 /**
  * Merges layers of settings, earliest first (operator defaults, the workspace's, one
  * message's). A later layer's value replaces an earlier one's, except that
- * `appendSystemPrompt` texts are appended in turn and `env` and `mcpServers` are merged by
- * name (a later entry of the same name wins).
+ * `appendSystemPrompt` texts are appended in turn, `env`, `mcpServers` and `clientTools` are
+ * merged by name (a later entry of the same name wins), and `permissions` rules are added to
+ * the earlier layers' (so a later layer cannot drop an earlier `ask` or `deny`).
  */
 export function mergeSettings(...layers: readonly (AgentSettings | undefined)[]): AgentSettings {
   const merged: AgentSettings = {};
   for (const layer of layers) {
     if (!layer) continue;
-    const { appendSystemPrompt, env, mcpServers, ...rest } = layer;
+    const { appendSystemPrompt, env, mcpServers, permissions, clientTools, ...rest } = layer;
     for (const [key, value] of Object.entries(rest))
       if (value !== undefined) (merged as Record<string, unknown>)[key] = value;
     if (appendSystemPrompt)
@@ -20,8 +21,28 @@ export function mergeSettings(...layers: readonly (AgentSettings | undefined)[])
         : appendSystemPrompt;
     if (env) merged.env = { ...merged.env, ...env };
     if (mcpServers) merged.mcpServers = { ...merged.mcpServers, ...mcpServers };
+    if (permissions) merged.permissions = mergePermissions(merged.permissions, permissions);
+    if (clientTools) merged.clientTools = mergeClientTools(merged.clientTools, clientTools);
   }
   return merged;
+}
+
+function mergePermissions(earlier: Permissions | undefined, later: Permissions): Permissions {
+  const out: Permissions = {};
+  for (const list of ['allow', 'ask', 'deny'] as const) {
+    const rules = [...new Set([...(earlier?.[list] ?? []), ...(later[list] ?? [])])];
+    if (rules.length > 0) out[list] = rules;
+  }
+  return out;
+}
+
+function mergeClientTools(
+  earlier: readonly ClientTool[] | undefined,
+  later: readonly ClientTool[],
+): ClientTool[] {
+  const byName = new Map<string, ClientTool>();
+  for (const tool of [...(earlier ?? []), ...later]) byName.set(tool.name.toLowerCase(), tool);
+  return [...byName.values()];
 }
 
 /** The run options the agent receives for effective settings. */

@@ -4,12 +4,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/tokens.js';
 import type { ApiServices, RouteEntry } from './context.js';
 import { authenticateRequest } from './authenticate.js';
+import { registerManagedAgents } from './managed-agents/register.js';
 import { registerConsole } from './console.js';
 import { registerCors } from './cors.js';
 import { sendError } from './errors.js';
 import { serializeRequest } from './log.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerAgentRoutes } from './routes/agent.js';
+import { registerApprovalRoutes } from './routes/approvals.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { registerEgressRoutes } from './routes/egress.js';
 import { registerArchiveRoutes } from './routes/archive.js';
@@ -101,6 +103,7 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   registerFileRoutes(app, services);
   registerArchiveRoutes(app, services);
   registerConversationRoutes(app, services, hub);
+  registerApprovalRoutes(app, services);
   registerExecRoutes(app, services, hub);
   registerEgressRoutes(app, services, services.egress);
   registerSecretRoutes(app, services, services.secrets);
@@ -108,6 +111,7 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   registerAdminRoutes(app, services);
   registerTerminalRoutes(app, services);
   registerTicketRoutes(app, services);
+  registerManagedAgents(app, services, hub);
   registerConsole(app, services.console ?? null);
   return app;
 }

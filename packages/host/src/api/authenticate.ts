@@ -2,6 +2,7 @@ import { WorkcellError, type TicketPurpose } from '@workcell/protocol';
 import type { FastifyRequest } from 'fastify';
 import type { TicketService } from '../auth/tickets.js';
 import type { Principal, TokenAuthenticator } from '../auth/tokens.js';
+import { isManagedAgentsUrl } from '../managed-agents/operations.js';
 import { ops } from './contract.js';
 
 /**
@@ -26,6 +27,12 @@ export async function authenticateRequest(
 ): Promise<Principal> {
   const principal = auth.authenticate(request.headers.authorization);
   if (principal) return principal;
+  // The Managed Agents API takes the token as Anthropic's SDKs send an API key.
+  const apiKey = request.headers['x-api-key'];
+  if (typeof apiKey === 'string' && isManagedAgentsUrl(request.url)) {
+    const byKey = auth.authenticateToken(apiKey);
+    if (byKey) return byKey;
+  }
   const purpose =
     request.method === 'GET' ? BROWSER_ROUTES.get(request.routeOptions.url ?? '') : undefined;
   if (purpose) {

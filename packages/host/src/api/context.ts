@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { AgentSettingsService } from '../agent-settings/index.js';
+import type { ApprovalService } from '../approvals/index.js';
 import type { ConsoleAssets } from './console.js';
+import type { ManagedAgentsSettings } from '../managed-agents/service.js';
 import type { TokenAuthenticator, Principal } from '../auth/tokens.js';
 import type { TenantRateLimiter } from '../auth/rate-limit.js';
 import type { TicketService } from '../auth/tickets.js';
@@ -36,6 +38,8 @@ export interface ApiServices {
   /** Deletes a workspace under its run lease. */
   workspaces: WorkspaceRemover;
   execute: RunService;
+  /** Approvals and client tool calls: listed, decided, answered. */
+  approvals: Pick<ApprovalService, 'list' | 'decide' | 'sendResult'>;
   /** Runs commands in workspace containers. */
   exec: Pick<ExecService, 'start'>;
   /** Reaches the hosts that hold a workspace's container or cache its egress policy. */
@@ -69,6 +73,8 @@ export interface ApiServices {
   version: string;
   /** The web console's built files, served at `/`; null when it was not built. */
   console?: ConsoleAssets | null;
+  /** What the Managed Agents API needs beyond these; without it its routes answer 501. */
+  managedAgents?: ManagedAgentsSettings;
 }
 
 /** One route the server has (HEAD routes Fastify adds for GET are left out). */

@@ -3,6 +3,7 @@ import { WorkcellError, type ErrorBody, type RunSummary } from '@workcell/protoc
 import type { BufferedEvent } from '../state/state-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import * as layout from '../storage/layout.js';
+import { systemClock, type Clock } from '../time/clock.js';
 import { compareSortKeys, type Page, type PageRequest } from './page.js';
 import { decodeRunLog, encodeRunLog, RUN_LOG_CONTENT_TYPE } from './run-log.js';
 
@@ -78,7 +79,11 @@ export class Catalog {
   /** Tenants (and `tenant/workspace`s) whose lists are known to cover every record. */
   private readonly listReady = new Set<string>();
 
-  constructor(private readonly store: ObjectStore) {}
+  constructor(
+    private readonly store: ObjectStore,
+    /** The time records are stamped with (`createdAt`). */
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   private async readJson<T>(key: string): Promise<T | null> {
     const buf = await this.store.getBuffer(key);
@@ -97,7 +102,7 @@ export class Catalog {
       id,
       tenant,
       name: name ?? id,
-      createdAt: new Date().toISOString(),
+      createdAt: new Date(this.clock.now()).toISOString(),
     };
     await this.writeJson(layout.workspaceMetaKey(tenant, id), record);
     await this.writeJson(layout.workspaceIndexKey(tenant, id), record);
@@ -253,7 +258,7 @@ export class Catalog {
       workspaceId,
       tenant,
       title: title ?? 'Untitled',
-      createdAt: new Date().toISOString(),
+      createdAt: new Date(this.clock.now()).toISOString(),
       sessionId: null,
       runs: [],
     };

@@ -76,6 +76,28 @@ export class ChatRenderer {
         if (!this.atLineStart) this.write('\n');
         this.output.err(`error: ${ev.data.code}: ${ev.data.message}\n`);
         return;
+      case 'approval.requested':
+        // The chat asks the question itself (`chat-approvals.ts`).
+        this.finish();
+        return;
+      case 'approval.resolved':
+        this.line(
+          ev.data.decision === 'allow'
+            ? '  [allowed]'
+            : `  [denied${ev.data.reason === 'client' ? '' : `: ${ev.data.reason}`}]`,
+        );
+        return;
+      case 'tool.requested':
+        this.line(
+          `• client tool ${describeToolCall(ev.data.name, ev.data.input)} (call ${ev.data.callId})`,
+        );
+        return;
+      case 'tool.resolved':
+        if (ev.data.isError)
+          this.line(
+            `  ! client tool failed${ev.data.reason === 'client' ? '' : `: ${ev.data.reason}`}`,
+          );
+        return;
       default:
         return;
     }

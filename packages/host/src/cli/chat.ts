@@ -2,9 +2,10 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { WorkcellApiError, WorkcellClient, type RunEventStream } from '@workcell/client';
 import { chatDefaults, type ChatDefaults } from '../config/chat.js';
+import { approvalQuestion, isYes, runToolCommand } from './chat-approvals.js';
 import { ChatRenderer, type ChatOutput } from './chat-render.js';
 
-export const CHAT_USAGE = `usage: workcell chat [--url U] [--token T] [--workspace W] [--conversation C] [-p PROMPT]
+export const CHAT_USAGE = `usage: workcell chat [--url U] [--token T] [--workspace W] [--conversation C] [--tool-command CMD] [-p PROMPT]
 
   --url U            the host (default WORKCELL_URL, else http://127.0.0.1:WORKCELL_PORT)
   --token T          an API token (default WORKCELL_TOKEN)
@@ -12,6 +13,11 @@ export const CHAT_USAGE = `usage: workcell chat [--url U] [--token T] [--workspa
   --conversation C   a conversation to continue (default: a new one)
   -p, --print PROMPT send one message, print the reply and exit:
                      0 when the run completes, 1 when it fails or the API refuses, 2 on a usage error
+  --tool-command CMD answer client tool calls by running CMD (a shell command) with the call as
+                     JSON {"name", "input"} on stdin: its stdout is the result, a non-zero exit an
+                     error; without it a call is printed and waits for its result from elsewhere
+
+A tool call an "ask" rule matches asks first: Allow Bash: <command>? [y/N]
 
 Type a message and press Enter. Ctrl-C interrupts a run; a second Ctrl-C exits.`;
 
@@ -59,6 +65,33 @@ interface Target {
   conversationId: string;
 }
 
+/** Lines typed at the terminal, shared by the chat's prompt and its approval questions. */
+class LineReader {
+  private lines: AsyncIterator<string> | null = null;
+  private rl: ReturnType<typeof createInterface> | null = null;
+
+  constructor(private readonly input: NodeJS.ReadableStream) {}
+
+  /** The next line; null at the end of the input. */
+  async next(): Promise<string | null> {
+    if (!this.lines) {
+      this.rl = createInterface({ input: this.input, terminal: false });
+      this.lines = this.rl[Symbol.asyncIterator]();
+    }
+    const next = await this.lines.next();
+    return next.done ? null : next.value;
+  }
+
+  close(): void {
+    this.rl?.close();
+  }
+}
+
+interface RunOptions {
+  lines: LineReader;
+  toolCommand?: string;
+}
+
 /** Finds or creates the workspace and conversation the chat talks in, saying what it made. */
 async function target(
   values: { url: string; token: string; workspace?: string; conversation?: string },
@@ -94,6 +127,7 @@ async function runOnce(
   t: Target,
   content: string,
   io: ChatIo,
+  options: RunOptions,
 ): Promise<'completed' | 'failed' | 'exit'> {
   const abort = new AbortController();
   const stream: RunEventStream = t.wc.conversations.send(t.conversationId, content, {
@@ -117,6 +151,28 @@ async function runOnce(
     for await (const event of stream) {
       renderer.event(event);
       if (event.event === 'run.completed') outcome = 'completed';
+      if (event.event === 'approval.requested') {
+        io.out(approvalQuestion(event.data.toolName, event.data.input));
+        const answer = await options.lines.next();
+        if (answer === null) io.out('\n');
+        await t.wc.approvals
+          .decide(t.conversationId, event.data.approvalId, {
+            decision: answer !== null && isYes(answer) ? 'allow' : 'deny',
+          })
+          .catch((err: unknown) => {
+            io.err(`cannot decide: ${err instanceof Error ? err.message : String(err)}\n`);
+          });
+      }
+      if (event.event === 'tool.requested' && options.toolCommand) {
+        const result = await runToolCommand(options.toolCommand, event.data);
+        await t.wc.toolResults
+          .send(t.conversationId, event.data.callId, result)
+          .catch((err: unknown) => {
+            io.err(
+              `cannot send the tool result: ${err instanceof Error ? err.message : String(err)}\n`,
+            );
+          });
+      }
     }
     return outcome;
   } catch (err) {
@@ -140,6 +196,7 @@ export async function chat(
     workspace?: string;
     conversation?: string;
     print?: string;
+    'tool-command'?: string;
     help?: boolean;
   };
   try {
@@ -151,6 +208,7 @@ export async function chat(
         workspace: { type: 'string' },
         conversation: { type: 'string' },
         print: { type: 'string', short: 'p' },
+        'tool-command': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -174,13 +232,16 @@ export async function chat(
     return 2;
   }
 
+  const lines = new LineReader(io.input);
+  const toolCommand = values['tool-command'];
+  const options: RunOptions = { lines, ...(toolCommand ? { toolCommand } : {}) };
   try {
     const t = await target({ ...values, url, token }, io);
     if (values.print !== undefined) {
-      const outcome = await runOnce(t, values.print, io);
+      const outcome = await runOnce(t, values.print, io, options);
       return outcome === 'completed' ? 0 : outcome === 'exit' ? 130 : 1;
     }
-    return await interactive(t, io);
+    return await interactive(t, io, options);
   } catch (err) {
     if (err instanceof UsageError) {
       io.err(`workcell chat: ${err.message}\n`);
@@ -191,12 +252,12 @@ export async function chat(
       return 1;
     }
     throw err;
+  } finally {
+    lines.close();
   }
 }
 
-async function interactive(t: Target, io: ChatIo): Promise<number> {
-  const rl = createInterface({ input: io.input, terminal: false });
-  const lines = rl[Symbol.asyncIterator]();
+async function interactive(t: Target, io: ChatIo, options: RunOptions): Promise<number> {
   // Ctrl-C at the prompt exits; during a run runOnce takes it over.
   let exitAtPrompt: (() => void) | null = null;
   const atPrompt = new Promise<'exit'>((resolve) => {
@@ -206,16 +267,16 @@ async function interactive(t: Target, io: ChatIo): Promise<number> {
     for (;;) {
       io.out('> ');
       const stop = io.onInterrupt(() => exitAtPrompt?.());
-      const next = await Promise.race([lines.next(), atPrompt]);
+      const next = await Promise.race([options.lines.next(), atPrompt]);
       stop();
-      if (next === 'exit' || next.done) {
+      if (next === 'exit' || next === null) {
         io.out('\n');
         return 0;
       }
-      const content = next.value.trim();
+      const content = next.trim();
       if (content === '') continue;
       try {
-        const outcome = await runOnce(t, content, io);
+        const outcome = await runOnce(t, content, io, options);
         if (outcome === 'exit') return 130;
       } catch (err) {
         if (!(err instanceof WorkcellApiError)) throw err;
@@ -223,6 +284,6 @@ async function interactive(t: Target, io: ChatIo): Promise<number> {
       }
     }
   } finally {
-    rl.close();
+    options.lines.close();
   }
 }

@@ -245,8 +245,16 @@ export const configSchema = z.object({
     .describe(
       "How long an assigned container's agent keeps Claude Code started for its conversation's next turn before closing it.",
     ),
+  agentReadyMax: intFrom(1, 100_000)
+    .optional()
+    .describe(
+      'Containers of this host that keep a ready Claude Code process at most (80-83 MiB each, measured); when one more would start one, the least recently used is released first. Default: no bound.',
+    ),
   agentCustomSystemPrompt: booleanFlag.describe(
     'Whether a workspace or message may replace the system prompt (`systemPrompt`); otherwise only `appendSystemPrompt` is accepted.',
+  ),
+  managedAgentsUnrestricted: booleanFlag.describe(
+    "Whether a Managed Agents environment may use `networking: unrestricted`, served as the operator's whole egress list (public hosts only; private, metadata and host addresses stay refused). Refused with 400 otherwise.",
   ),
   egressAllow: z
     .string()
@@ -335,6 +343,11 @@ export const configSchema = z.object({
     .default('runc')
     .describe('OCI runtime for workspace containers (`runsc` is gVisor).'),
   warmPoolSize: intFrom(0, 1000).default(2).describe('Ready containers kept unassigned.'),
+  warmPoolRefillDelayMs: intFrom(0, 60_000)
+    .default(0)
+    .describe(
+      "How long the pool waits after a warm claim before it starts the claimed container's replacement, so the replacement's start does not compete for the cores with the run that claimed; 0: at once.",
+    ),
   idleTimeoutMs: intFrom(1000, 7 * 24 * 3600 * 1000)
     .default(600_000)
     .describe('An assigned container idle this long is synced out and removed.'),
@@ -360,6 +373,11 @@ export const configSchema = z.object({
   runTimeoutMs: intFrom(1000, 24 * 3600 * 1000)
     .default(1_800_000)
     .describe("A run's wall-clock limit."),
+  approvalTimeoutMs: intFrom(1000, 30 * 24 * 3600 * 1000)
+    .default(86_400_000)
+    .describe(
+      'How long an approval or client tool call waits for a client before it is denied (reason `timeout`); the wait does not count against the run timeout.',
+    ),
   execTimeoutMs: intFrom(1000, 24 * 3600 * 1000)
     .default(600_000)
     .describe(
@@ -517,8 +535,10 @@ export const ENV_NAMES = {
   modelsAllowed: 'WORKCELL_MODELS_ALLOWED',
   agentDefaults: 'WORKCELL_AGENT_DEFAULTS',
   agentCustomSystemPrompt: 'WORKCELL_AGENT_CUSTOM_SYSTEM_PROMPT',
+  managedAgentsUnrestricted: 'WORKCELL_MANAGED_AGENTS_UNRESTRICTED',
   agentPrewarm: 'WORKCELL_AGENT_PREWARM',
   agentReadyIdleMs: 'WORKCELL_AGENT_READY_IDLE_MS',
+  agentReadyMax: 'WORKCELL_AGENT_READY_MAX',
   egressAllow: 'WORKCELL_EGRESS_ALLOW',
   egressDeny: 'WORKCELL_EGRESS_DENY',
   egressAllowPrivate: 'WORKCELL_EGRESS_ALLOW_PRIVATE',
@@ -533,6 +553,7 @@ export const ENV_NAMES = {
   image: 'WORKCELL_IMAGE',
   runtime: 'WORKCELL_RUNTIME',
   warmPoolSize: 'WORKCELL_WARM_POOL_SIZE',
+  warmPoolRefillDelayMs: 'WORKCELL_WARM_POOL_REFILL_DELAY_MS',
   idleTimeoutMs: 'WORKCELL_IDLE_TIMEOUT_MS',
   maxLifetimeMs: 'WORKCELL_MAX_LIFETIME_MS',
   terminalIdleTimeoutMs: 'WORKCELL_TERMINAL_IDLE_TIMEOUT_MS',
@@ -540,6 +561,7 @@ export const ENV_NAMES = {
   terminalMaxPerWorkspace: 'WORKCELL_TERMINAL_MAX_PER_WORKSPACE',
   terminalMaxPerHost: 'WORKCELL_TERMINAL_MAX_PER_HOST',
   runTimeoutMs: 'WORKCELL_RUN_TIMEOUT_MS',
+  approvalTimeoutMs: 'WORKCELL_APPROVAL_TIMEOUT_MS',
   execTimeoutMs: 'WORKCELL_EXEC_TIMEOUT_MS',
   execMaxOutputBytes: 'WORKCELL_EXEC_MAX_OUTPUT_BYTES',
   gcIntervalMs: 'WORKCELL_GC_INTERVAL_MS',

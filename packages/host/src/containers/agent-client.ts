@@ -1,12 +1,15 @@
 import { request, type IncomingMessage } from 'node:http';
 import { createInterface } from 'node:readline';
 import {
+  CONTROL_TOKEN_HEADER,
   WorkcellError,
   agentHealthSchema,
+  type AgentAnswer,
   parseAgentLine,
   type AgentEvent,
   type AgentHealth,
   type RunRequest,
+  readyReleaseSchema,
 } from '@workcell/protocol';
 import { systemClock, type Clock } from '../time/clock.js';
 import type { AgentConnection } from './run-containers.js';
@@ -101,6 +104,22 @@ export class AgentClient implements AgentConnection {
     return res.statusCode === 202;
   }
 
+  /**
+   * Asks the agent to close its ready Claude Code process and to start none when its run in
+   * progress ends; answers whether one was waiting or starting.
+   */
+  async releaseReady(timeoutMs = 2000): Promise<boolean> {
+    const res = await this.call('POST', '/ready/release', undefined, timeoutMs);
+    const body = await readAll(res);
+    if (res.statusCode !== 200) {
+      throw new WorkcellError(
+        'agent_unavailable',
+        `agent ready release answered ${res.statusCode ?? 0}`,
+      );
+    }
+    return readyReleaseSchema.parse(JSON.parse(body)).released;
+  }
+
   /** Asks the agent to interrupt `runId`; false when the agent has no such run. */
   async interrupt(runId: string): Promise<boolean> {
     const res = await this.call(
@@ -113,12 +132,37 @@ export class AgentClient implements AgentConnection {
     return res.statusCode === 202;
   }
 
+  /**
+   * Delivers an answer to an approval or client tool call of `runId`, with the run's control
+   * token: `accepted`, `answered` (it already had one) or `unknown` (no such run or item).
+   */
+  async answer(
+    runId: string,
+    itemId: string,
+    controlToken: string,
+    answer: AgentAnswer,
+  ): Promise<'accepted' | 'answered' | 'unknown'> {
+    const res = await this.call(
+      'POST',
+      `/runs/${encodeURIComponent(runId)}/answers/${encodeURIComponent(itemId)}`,
+      answer,
+      5000,
+      undefined,
+      { [CONTROL_TOKEN_HEADER]: controlToken },
+    );
+    await readAll(res);
+    if (res.statusCode === 200) return 'accepted';
+    if (res.statusCode === 409) return 'answered';
+    return 'unknown';
+  }
+
   private call(
     method: string,
     path: string,
     body: unknown,
     timeoutMs: number,
     signal?: AbortSignal,
+    extraHeaders: Record<string, string> = {},
   ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -127,9 +171,12 @@ export class AgentClient implements AgentConnection {
           socketPath: this.socketPath,
           method,
           path,
-          headers: payload
-            ? { 'content-type': 'application/json', 'content-length': payload.length }
-            : {},
+          headers: {
+            ...extraHeaders,
+            ...(payload
+              ? { 'content-type': 'application/json', 'content-length': payload.length }
+              : {}),
+          },
           signal,
         },
         (res) => {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { LEASES, leaseHolder, withLease } from '../state/leases.js';
 import type { ContainerRecord, ContainerState, StateStore } from '../state/state-store.js';
-import type { Clock } from '../time/clock.js';
+import type { Clock, Timer } from '../time/clock.js';
 import { forEachLimited } from './limit.js';
 import type { Orchestrator, OrchestratorSettings } from './orchestrator.js';
 import { socketListening } from './probe.js';
@@ -67,7 +67,7 @@ const ASSIGNED_STATES: readonly ContainerState[] = ['assigned', 'idle', 'paused'
  * own run theirs at once).
  */
 export class GarbageCollector {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   private current: Promise<GcReport> | null = null;
   private stopped = true;
 
@@ -98,7 +98,7 @@ export class GarbageCollector {
   /** Stops the periodic passes and waits for a pass in progress. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = null;
     // A failed pass was logged by `schedule`; stopping only waits for it.
     await this.current?.catch(() => undefined);
@@ -106,13 +106,16 @@ export class GarbageCollector {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.runOnce()
-        .catch((err: unknown) => this.deps.logger.warn({ err }, 'GC pass failed'))
-        .finally(() => this.schedule());
-    }, this.deps.settings.intervalMs);
-    this.timer.unref();
+    this.timer = this.deps.clock.after(
+      this.deps.settings.intervalMs,
+      () => {
+        this.timer = null;
+        this.runOnce()
+          .catch((err: unknown) => this.deps.logger.warn({ err }, 'GC pass failed'))
+          .finally(() => this.schedule());
+      },
+      { background: true },
+    );
   }
 
   /** Runs one pass now (or joins the one in progress on this host) and reports what it did. */

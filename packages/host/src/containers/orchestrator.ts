@@ -266,7 +266,10 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
     workspaceId: string;
   }): Promise<ContainerRecord> {
     const { runtime, state, slots, listeners, settings, logger } = this.deps;
+    /** When each step of the start ended, for the debug line of its durations. */
+    const marks = { begin: this.clock.now(), slot: 0, create: 0, start: 0, health: 0 };
     const slot = await slots.create();
+    marks.slot = this.clock.now();
     const attachment = await listeners.open(slot.id, {
       workspaceId: assign?.workspaceId ?? null,
       tenant: assign?.tenant ?? null,
@@ -289,6 +292,7 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
         limits: settings.limits,
         runtime: settings.runtime,
       });
+      marks.create = this.clock.now();
       listeners.bind(id, slot.id, attachment);
       attachment.setIdentity({
         workspaceId: assign?.workspaceId ?? null,
@@ -320,8 +324,21 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
           lastRunEndedAt: null,
         });
       }
+      marks.start = this.clock.now();
       await runtime.start(id);
+      marks.health = this.clock.now();
       await new AgentClient(slot.agentSocket, this.clock).waitHealthy(settings.startTimeoutMs);
+      logger.debug(
+        {
+          containerId: id,
+          slotMs: marks.slot - marks.begin,
+          createMs: marks.create - marks.slot,
+          recordMs: marks.start - marks.create,
+          startMs: marks.health - marks.start,
+          healthMs: this.clock.now() - marks.health,
+        },
+        'container start timings',
+      );
       const next: ContainerState = assign ? 'assigned' : 'warm';
       const record = await state.transitionContainer(
         id,

@@ -1,4 +1,4 @@
-import type { AgentEvent, AgentHealth, RunRequest } from '@workcell/protocol';
+import type { AgentAnswer, AgentEvent, AgentHealth, RunRequest } from '@workcell/protocol';
 import type { ContainerRecord } from '../state/state-store.js';
 import type { Slot } from './slots.js';
 
@@ -18,6 +18,13 @@ export interface AgentConnection {
    * no such run (the container was replaced), `events_lost` when it no longer keeps them.
    */
   follow(runId: string, after: number, signal?: AbortSignal): AsyncIterable<AgentEvent>;
+  /** Delivers an answer to a waiting approval or client tool call (`approvals/`). */
+  answer?(
+    runId: string,
+    itemId: string,
+    controlToken: string,
+    answer: AgentAnswer,
+  ): Promise<'accepted' | 'answered' | 'unknown'>;
 }
 
 /** A container ready to run for one workspace. */

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { LEASES, leaseHolder, takeLease } from '../state/leases.js';
 import type { ContainerRecord, StateStore } from '../state/state-store.js';
-import type { Clock } from '../time/clock.js';
+import type { Clock, Timer } from '../time/clock.js';
 import type { EgressListeners } from './egress-listeners.js';
 import type { Orchestrator, OrchestratorSettings } from './orchestrator.js';
 import { LABELS, type ContainerInfo, type ContainerRuntime } from './runtime.js';
@@ -23,6 +23,12 @@ export interface WarmPoolSettings {
   parallelCreates: number;
   /** How long the refill lease lives without renewal. */
   leaseTtlMs: number;
+  /**
+   * How long a refill asked for by a claim waits (`WORKCELL_WARM_POOL_REFILL_DELAY_MS`): the
+   * replacement's start (engine, agent, its ready Claude Code process) then does not compete
+   * for the cores with the run that claimed. 0: at once.
+   */
+  claimRefillDelayMs?: number;
 }
 
 /** What the pool needs to know of the containers it makes (the orchestrator's settings). */
@@ -51,7 +57,7 @@ const MAX_BACKOFF_MS = 30_000;
  * than the configured one, are drained and replaced.
  */
 export class WarmPool {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   private running: Promise<PoolTick> | null = null;
   private again = false;
   /** Refilling in the background (between `start` and `stop`). */
@@ -94,8 +100,9 @@ export class WarmPool {
     if (this.active) return;
     this.active = true;
     this.closing = false;
-    this.timer = setInterval(() => this.kick(), this.deps.settings.intervalMs);
-    this.timer.unref();
+    this.timer = this.deps.clock.every(this.deps.settings.intervalMs, () => this.kick(), {
+      background: true,
+    });
     this.kick();
   }
 
@@ -103,10 +110,17 @@ export class WarmPool {
   async stop(): Promise<void> {
     this.active = false;
     this.closing = true;
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = null;
     // A failed tick was logged by `kick`; stopping only waits for it.
     await this.running?.catch(() => undefined);
+  }
+
+  /** A warm claim was attempted: refills after `claimRefillDelayMs`. Never blocks the caller. */
+  claimed(): void {
+    const delay = this.deps.settings.claimRefillDelayMs ?? 0;
+    if (delay <= 0) this.kick();
+    else this.deps.clock.after(delay, () => this.kick());
   }
 
   /** Asks for a refill soon; coalesces with one in progress. Never blocks the caller. */

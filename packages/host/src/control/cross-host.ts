@@ -81,6 +81,9 @@ export class CrossHostControl implements ContainerRemover {
       case 'egress-changed':
         await policies.reloadCached(message.tenant, message.workspaceId);
         return;
+      case 'answer':
+        // Delivered by the approvals service, which listens on the bus itself.
+        return;
     }
   };
 }

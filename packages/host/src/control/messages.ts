@@ -1,3 +1,4 @@
+import { agentAnswerSchema } from '@workcell/protocol';
 import { z } from 'zod';
 
 /**
@@ -31,6 +32,17 @@ export const controlMessage = z.discriminatedUnion('type', [
     from: z.string(),
     tenant: z.string(),
     workspaceId: z.string().min(1),
+  }),
+  /**
+   * An answer to an approval or client tool call, already settled in the state store: the host
+   * holding the run delivers it to the agent (`approvals/`).
+   */
+  z.object({
+    type: z.literal('answer'),
+    from: z.string(),
+    runId: z.string().min(1),
+    itemId: z.string().min(1),
+    answer: agentAnswerSchema,
   }),
 ]);
 

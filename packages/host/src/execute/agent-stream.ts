@@ -5,6 +5,7 @@ import {
   type ErrorBody,
   type ReadyFallbackReason,
 } from '@workcell/protocol';
+import type { AgentItemEvent } from '../approvals/index.js';
 import { stoppedOutcome, type Outcome, type StopReason } from './run-outcome.js';
 
 /** What the host has learnt from an agent's event stream so far. */
@@ -26,10 +27,14 @@ export const initialAgentStream: AgentStreamState = {
   ready: null,
 };
 
-/** One step of the stream: the new state, and the SDK message to record, if the event carries one. */
+/**
+ * One step of the stream: the new state, the SDK message to record, if the event carries one,
+ * and the approval or client-tool event, if it is one.
+ */
 export interface AgentStreamStep {
   state: AgentStreamState;
   message: Record<string, unknown> | null;
+  item?: AgentItemEvent;
 }
 
 /**
@@ -67,6 +72,11 @@ export function applyAgentEvent(state: AgentStreamState, event: AgentEvent): Age
       };
     case 'run.failed':
       return { state: { ...state, ending: { error: agentError(event.error) } }, message: null };
+    case 'approval.requested':
+    case 'approval.resolved':
+    case 'tool.requested':
+    case 'tool.resolved':
+      return { state, message: null, item: event };
   }
 }
 

@@ -104,6 +104,8 @@ export class ExecuteService implements RunService {
       runEnv?: RunDeps['runEnv'];
       /** Where run ends go out as webhooks. */
       webhooks?: RunDeps['webhooks'];
+      /** The runs' approvals and client tool calls. */
+      approvals?: RunDeps['approvals'];
       /** Resolves each run's agent settings; without it runs use the agent's defaults. */
       agentSettings?: AgentResolver;
       /** Reaches the host that runs a run this host does not (see `control/`). */
@@ -123,6 +125,7 @@ export class ExecuteService implements RunService {
       ...(deps.runEnv ? { runEnv: deps.runEnv } : {}),
       ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
       attachments: deps.state,
+      ...(deps.approvals ? { approvals: deps.approvals } : {}),
       settings: {
         runTimeoutMs: settings.runTimeoutMs,
         eventBufferTtlMs: settings.eventBufferTtlMs,

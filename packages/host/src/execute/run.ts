@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
+import type { ApprovalService, RunItems } from '../approvals/index.js';
 import type { Catalog, ConversationRecord } from '../catalog/catalog.js';
 import type { AcquiredContainer } from '../containers/run-containers.js';
 import type { BufferedEvent, RunAttachment } from '../state/state-store.js';
 import type { Clock, Timer } from '../time/clock.js';
+import { PausableTimer } from '../time/pausable-timer.js';
 import type { WebhookEvents } from '../webhooks/publisher.js';
 import {
   agentRunResult,
@@ -33,6 +35,8 @@ export interface RunDeps {
     putRunAttachment(a: RunAttachment): Promise<void>;
     deleteRunAttachment(runId: string): Promise<void>;
   };
+  /** The run's approvals and client tool calls (`approvals/`). */
+  approvals?: Pick<ApprovalService, 'attach'>;
   settings: {
     runTimeoutMs: number;
     eventBufferTtlMs: number;
@@ -82,6 +86,8 @@ export class Run {
   private escalation: Timer | null = null;
   /** This host stops and hands the run over: the connection is cut, the run goes on in its container. */
   private handingOver = false;
+  /** The run's timeout; paused while an approval or client tool call waits. */
+  private deadline: PausableTimer | null = null;
   private readonly log: Logger;
 
   constructor(
@@ -144,10 +150,11 @@ export class Run {
     const { clock, settings, observer } = this.deps;
     const startedAt = this.resumed?.startedAt ?? clock.now();
     const left = Math.max(0, settings.runTimeoutMs - (clock.now() - startedAt));
-    const timeout = clock.after(left, () => {
+    const timeout = new PausableTimer(clock, left, () => {
       this.log.warn({ timeoutMs: settings.runTimeoutMs }, 'run timed out');
       this.stop('timeout');
     });
+    this.deadline = timeout;
     let result: { outcome: Outcome; sessionId: string | null };
     try {
       result = await this.pipeline();
@@ -240,7 +247,11 @@ export class Run {
   }
 
   /** The agent's events: a new run, or the whole of a run carried on from another host. */
-  private agentEvents(container: AcquiredContainer, env: Record<string, string> | undefined) {
+  private agentEvents(
+    container: AcquiredContainer,
+    env: Record<string, string> | undefined,
+    items: RunItems | null,
+  ) {
     if (this.resumed) return container.agent.follow(this.runId, 0, this.abort.signal);
     return container.agent.run(
       {
@@ -249,6 +260,7 @@ export class Run {
         ...(this.conversation.sessionId ? { resumeSessionId: this.conversation.sessionId } : {}),
         ...(env && Object.keys(env).length > 0 ? { env } : {}),
         ...(this.input.options ? { options: this.input.options } : {}),
+        ...(items ? { controlToken: items.controlToken } : {}),
       },
       this.abort.signal,
     );
@@ -259,11 +271,12 @@ export class Run {
     const { events } = this.deps;
     let state = initialAgentStream;
     let end: StreamEnd = { kind: 'closed' };
+    const items = this.attachItems(container);
     try {
       const env = this.resumed
         ? undefined
         : await this.deps.runEnv?.(this.conversation.tenant, this.conversation.workspaceId);
-      const stream = this.agentEvents(container, env);
+      const stream = this.agentEvents(container, env, items);
       /** SDK messages of a carried-on run the log already holds, still to skip. */
       let skip = this.resumed?.recordedMessages ?? 0;
       for await (const event of stream) {
@@ -277,11 +290,15 @@ export class Run {
           if (skip > 0) skip -= 1;
           else events.append(this.runId, 'message', next.message);
         }
+        if (next.item) await items?.onEvent(next.item);
         state = next.state;
       }
     } catch (error) {
       end = { kind: 'failed', error };
     }
+    // A run handed over goes on waiting in its container for the host that carries it on.
+    if (this.handingOver) items?.detach();
+    else await items?.close();
     // However the stream ended, a connection the host cut is a stop, not a failure.
     if (this.abort.signal.aborted) end = { kind: 'cut' };
     const result = agentRunResult({
@@ -298,6 +315,24 @@ export class Run {
       );
     }
     return result;
+  }
+
+  /** The run's approvals, reaching its agent through `container`. */
+  private attachItems(container: AcquiredContainer): RunItems | null {
+    const { approvals, events } = this.deps;
+    const answer = container.agent.answer?.bind(container.agent);
+    if (!approvals || !answer) return null;
+    return approvals.attach({
+      runId: this.runId,
+      tenant: this.conversation.tenant,
+      workspaceId: this.conversation.workspaceId,
+      conversationId: this.conversation.id,
+      clientTools: this.input.options?.clientTools ?? [],
+      deliver: (itemId, token, a) => answer(this.runId, itemId, token, a),
+      append: (event, data) => events.append(this.runId, event, data),
+      pause: () => this.deadline?.pause(),
+      resume: () => this.deadline?.resume(),
+    });
   }
 
   /** Logs and counts whether the turn went to a ready Claude Code process, and why not. */

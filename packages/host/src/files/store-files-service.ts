@@ -108,7 +108,7 @@ export class StoreFilesService implements FilesService {
         maxFileBytes: this.settings.maxFileBytes,
       });
       await this.settings.afterChange?.(tenant, workspaceId);
-      return { ...stored, modifiedAt: new Date().toISOString() };
+      return { ...stored, modifiedAt: new Date(this.settings.clock.now()).toISOString() };
     });
   }
 

@@ -12,6 +12,9 @@ export type {
   OutboxEntry,
   StateStore,
   TicketGrant,
+  ApprovalRecord,
+  ApprovalSettlement,
+  StoredApproval,
 } from './state-store.js';
 export { MemoryStateStore, type MemoryStateStoreOptions } from './memory-store.js';
 export { RedisStateStore, type RedisStateStoreOptions } from './redis-store.js';

@@ -21,6 +21,7 @@
  * | `<p>:{outbox}:due`                   | the outbox          | delivery ids by due time (zset) |
  * | `<p>:{outbox}:entries`               | the outbox          | delivery id -> entry JSON (hash) |
  * | `<p>:{outbox}:claims`                | the outbox          | delivery id -> claim (hash)   |
+ * | `<p>:{conv:<cid>}:approvals`         | one conversation    | approvals and tool calls (hash) |
  * | `<p>:control` (channel)              |                     | cross-host control messages   |
  */
 export interface StateKeys {
@@ -46,6 +47,8 @@ export interface StateKeys {
   hit(key: string): string;
   /** String with a TTL: the grant of one browser ticket, named by the ticket's digest. */
   ticket(digest: string): string;
+  /** Hash: a conversation's approvals and client tool calls (`r:<id>` record, `s:<id>` settlement). */
+  approvals(conversationId: string): string;
   /** Pub/sub channel of cross-host control messages. */
   readonly controlChannel: string;
   /** The webhook outbox; its three keys share one slot so each step is one script. */
@@ -82,6 +85,7 @@ export function stateKeys(prefix: string = DEFAULT_KEY_PREFIX): StateKeys {
     attachedRuns: `${prefix}:${tag('runs')}:attached`,
     hit: (key) => `${prefix}:hit:${tag(key)}`,
     ticket: (digest) => `${prefix}:ticket:${tag(digest)}`,
+    approvals: (conversationId) => `${prefix}:${tag(`conv:${conversationId}`)}:approvals`,
     controlChannel: `${prefix}:control`,
     outbox: {
       due: `${prefix}:${tag('outbox')}:due`,

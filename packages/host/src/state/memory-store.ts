@@ -8,6 +8,9 @@ import type {
   StateStore,
   RunAttachment,
   TicketGrant,
+  ApprovalRecord,
+  ApprovalSettlement,
+  StoredApproval,
 } from './state-store.js';
 
 export interface MemoryStateStoreOptions {
@@ -61,6 +64,11 @@ export class MemoryStateStore implements StateStore {
   /** Ticket digest -> grant and when the entry lapses (its TTL, as Redis keeps it). */
   private readonly tickets = new Map<string, { grant: TicketGrant; lapsesAt: number }>();
   private readonly attachments = new Map<string, RunAttachment>();
+  /** Conversation id -> its items and when they lapse (the hash's TTL, as Redis keeps it). */
+  private readonly approvals = new Map<
+    string,
+    { items: Map<string, StoredApproval>; lapsesAt: number }
+  >();
 
   constructor(options: MemoryStateStoreOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -290,6 +298,43 @@ export class MemoryStateStore implements StateStore {
     if (!entry) return null;
     this.tickets.delete(digest);
     return entry.lapsesAt > this.now() ? { ...entry.grant } : null;
+  }
+
+  async putApproval(record: ApprovalRecord, ttlMs: number): Promise<void> {
+    const lapsesAt = this.now() + ttlMs;
+    const items = this.liveApprovals(record.conversationId) ?? new Map<string, StoredApproval>();
+    items.set(record.id, { record: structuredClone(record), settlement: null });
+    this.approvals.set(record.conversationId, { items, lapsesAt });
+  }
+
+  async getApproval(conversationId: string, id: string): Promise<StoredApproval | null> {
+    const item = this.liveApprovals(conversationId)?.get(id);
+    return item ? structuredClone(item) : null;
+  }
+
+  async listApprovals(conversationId: string): Promise<StoredApproval[]> {
+    return [...(this.liveApprovals(conversationId)?.values() ?? [])].map((i) => structuredClone(i));
+  }
+
+  async settleApproval(
+    conversationId: string,
+    id: string,
+    settlement: ApprovalSettlement,
+  ): Promise<'settled' | 'already' | 'missing'> {
+    const item = this.liveApprovals(conversationId)?.get(id);
+    if (!item) return 'missing';
+    if (item.settlement) return 'already';
+    item.settlement = { ...settlement };
+    return 'settled';
+  }
+
+  private liveApprovals(conversationId: string): Map<string, StoredApproval> | undefined {
+    const entry = this.approvals.get(conversationId);
+    if (entry && entry.lapsesAt <= this.now()) {
+      this.approvals.delete(conversationId);
+      return undefined;
+    }
+    return entry?.items;
   }
 
   private liveLease(name: string): Lease | undefined {

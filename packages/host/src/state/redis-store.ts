@@ -20,6 +20,9 @@ import type {
   RunAttachment,
   StateStore,
   TicketGrant,
+  ApprovalRecord,
+  ApprovalSettlement,
+  StoredApproval,
 } from './state-store.js';
 
 export interface RedisStateStoreOptions {
@@ -373,6 +376,58 @@ export class RedisStateStore implements StateStore {
   async takeTicket(digest: string): Promise<TicketGrant | null> {
     const reply = await this.script('takeTicket', this.keys.ticket(digest));
     return typeof reply === 'string' ? (JSON.parse(reply) as TicketGrant) : null;
+  }
+
+  async putApproval(record: ApprovalRecord, ttlMs: number): Promise<void> {
+    const key = this.keys.approvals(record.conversationId);
+    await this.run('putApproval', () =>
+      this.redis
+        .multi()
+        .hset(key, `r:${record.id}`, JSON.stringify(record))
+        .pexpire(key, ttlMs)
+        .exec(),
+    );
+  }
+
+  async getApproval(conversationId: string, id: string): Promise<StoredApproval | null> {
+    const [record, settlement] = await this.run('getApproval', () =>
+      this.redis.hmget(this.keys.approvals(conversationId), `r:${id}`, `s:${id}`),
+    );
+    if (!record) return null;
+    return {
+      record: JSON.parse(record) as ApprovalRecord,
+      settlement: settlement ? (JSON.parse(settlement) as ApprovalSettlement) : null,
+    };
+  }
+
+  async listApprovals(conversationId: string): Promise<StoredApproval[]> {
+    const all = await this.run('listApprovals', () =>
+      this.redis.hgetall(this.keys.approvals(conversationId)),
+    );
+    const out: StoredApproval[] = [];
+    for (const [field, value] of Object.entries(all)) {
+      if (!field.startsWith('r:')) continue;
+      const settlement = all[`s:${field.slice(2)}`];
+      out.push({
+        record: JSON.parse(value) as ApprovalRecord,
+        settlement: settlement ? (JSON.parse(settlement) as ApprovalSettlement) : null,
+      });
+    }
+    return out;
+  }
+
+  async settleApproval(
+    conversationId: string,
+    id: string,
+    settlement: ApprovalSettlement,
+  ): Promise<'settled' | 'already' | 'missing'> {
+    const reply = await this.script(
+      'settleApproval',
+      this.keys.approvals(conversationId),
+      id,
+      JSON.stringify(settlement),
+    );
+    return reply === 1 ? 'settled' : reply === 0 ? 'already' : 'missing';
   }
 
   private script(name: ScriptName, ...keysThenArgs: (string | number)[]): Promise<unknown> {

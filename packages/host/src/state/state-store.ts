@@ -79,6 +79,43 @@ export interface RunAttachment {
 }
 
 /**
+ * An approval (a tool call waiting for a decision) or a client tool call (waiting for its
+ * result), bound to its tenant, conversation and run. The record is written once; its
+ * settlement is set once (`settleApproval`). Times are epoch milliseconds.
+ */
+export interface ApprovalRecord {
+  id: string;
+  kind: 'approval' | 'tool';
+  tenant: string;
+  workspaceId: string;
+  conversationId: string;
+  runId: string;
+  /** The host holding the run: answers go to it. */
+  hostId: string;
+  toolUseId: string | null;
+  /** The tool's name as the model called it (a client tool's configured name for `tool`). */
+  toolName: string;
+  input: Record<string, unknown>;
+  /** The tool's input schema when the host knows it (a client tool), for `updatedInput`. */
+  inputSchema: Record<string, unknown> | null;
+  createdAt: number;
+}
+
+/** How an item stopped waiting. */
+export interface ApprovalSettlement {
+  status: 'allowed' | 'denied';
+  reason: 'client' | 'timeout' | 'interrupt';
+  message: string | null;
+  decidedAt: number;
+}
+
+/** A record with its settlement (null while it waits). */
+export interface StoredApproval {
+  record: ApprovalRecord;
+  settlement: ApprovalSettlement | null;
+}
+
+/**
  * Shared, non-durable state: containers, the warm pool, workspace assignments, leases and the
  * events of live runs. Implementations: Redis (several hosts share it) and in-process memory
  * (the embedded default). Losing it loses no file and no finished conversation: containers are
@@ -206,4 +243,23 @@ export interface StateStore {
   listRunAttachments(): Promise<RunAttachment[]>;
   /** Forgets a run once it has ended. */
   deleteRunAttachment(runId: string): Promise<void>;
+
+  /**
+   * Approvals and client tool calls, per conversation. `putApproval` writes a new record
+   * (pending) and keeps the conversation's items for `ttlMs` from now.
+   */
+  putApproval(record: ApprovalRecord, ttlMs: number): Promise<void>;
+  /** One item of a conversation, with its settlement; null when there is none. */
+  getApproval(conversationId: string, id: string): Promise<StoredApproval | null>;
+  /** Every item of a conversation, in no particular order. */
+  listApprovals(conversationId: string): Promise<StoredApproval[]>;
+  /**
+   * Settles an item once, atomically across hosts: `settled` the first time, `already` when it
+   * was settled before (the earlier settlement stands), `missing` when there is no such item.
+   */
+  settleApproval(
+    conversationId: string,
+    id: string,
+    settlement: ApprovalSettlement,
+  ): Promise<'settled' | 'already' | 'missing'>;
 }

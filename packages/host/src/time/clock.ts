@@ -3,6 +3,11 @@ export interface Timer {
   cancel(): void;
 }
 
+export interface TimerOptions {
+  /** The timer does not keep the process alive (a periodic background pass). */
+  background?: boolean;
+}
+
 /**
  * The host's one source of time. TTLs, leases, timeouts, back-offs and GC ages read `now()`
  * and wait through `after`/`every`, so tests drive them with a `ManualClock` instead of
@@ -12,9 +17,9 @@ export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
   /** Calls `fn` once after `ms`. */
-  after(ms: number, fn: () => void): Timer;
+  after(ms: number, fn: () => void, options?: TimerOptions): Timer;
   /** Calls `fn` every `ms` until cancelled. */
-  every(ms: number, fn: () => void): Timer;
+  every(ms: number, fn: () => void, options?: TimerOptions): Timer;
   /** Resolves after `ms`. */
   sleep(ms: number): Promise<void>;
 }
@@ -22,12 +27,14 @@ export interface Clock {
 /** Wall-clock time and Node's timers. */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  after(ms, fn) {
+  after(ms, fn, options) {
     const t = setTimeout(fn, ms);
+    if (options?.background) t.unref();
     return { cancel: () => clearTimeout(t) };
   },
-  every(ms, fn) {
+  every(ms, fn, options) {
     const t = setInterval(fn, ms);
+    if (options?.background) t.unref();
     return { cancel: () => clearInterval(t) };
   },
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
@@ -36,11 +43,11 @@ export const systemClock: Clock = {
 /** A clock whose `now` a test sets, while its timers run in real time. */
 export abstract class SetTimeClock implements Clock {
   abstract now(): number;
-  after(ms: number, fn: () => void): Timer {
-    return systemClock.after(ms, fn);
+  after(ms: number, fn: () => void, options?: TimerOptions): Timer {
+    return systemClock.after(ms, fn, options);
   }
-  every(ms: number, fn: () => void): Timer {
-    return systemClock.every(ms, fn);
+  every(ms: number, fn: () => void, options?: TimerOptions): Timer {
+    return systemClock.every(ms, fn, options);
   }
   sleep(ms: number): Promise<void> {
     return systemClock.sleep(ms);

@@ -32,6 +32,8 @@ import { SecretStore } from '../../src/secrets/secret-store.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
 import { systemClock, type Clock } from '../../src/time/clock.js';
+import { ApprovalService } from '../../src/approvals/index.js';
+import { LocalControlBus } from '../../src/control/control-bus.js';
 import { UsageService } from '../../src/usage/usage-service.js';
 import { WebhookEndpointStore } from '../../src/webhooks/endpoint-store.js';
 import { WebhookRegistry } from '../../src/webhooks/registry.js';
@@ -150,7 +152,17 @@ export async function apiHarness(
       interruptGraceMs: 200,
     },
   });
+  const approvals = new ApprovalService({
+    state,
+    catalog,
+    bus: new LocalControlBus('test-host', logger),
+    clock: systemClock,
+    logger,
+    hostId: 'test-host',
+    settings: { timeoutMs: 60_000, recordTtlMs: 120_000 },
+  });
   const services: ApiServices = {
+    approvals,
     auth: new TokenAuthenticator(
       new Map([
         [TOKEN_A, 'tenant-a'],

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { GarbageCollector, type GcSettings } from '../../src/containers/gc.js';
 import { LABELS } from '../../src/containers/runtime.js';
 import { gcLeaseName, LEASES, workspaceLockName } from '../../src/state/leases.js';
+import { ManualClock } from '../../src/time/clock.js';
 import { RecordingSync, rig, silent, type Rig } from './fakes.js';
 
 const SETTINGS: GcSettings = {
@@ -288,5 +289,41 @@ describe('GarbageCollector', () => {
     r.clock.advance(SETTINGS.idleTimeoutMs);
     await collector(r, sync).runOnce();
     expect(seen).toEqual(['late.txt']);
+  });
+
+  it('runs its periodic passes on the injected clock, and none once stopped', async () => {
+    r = rig();
+    const clock = new ManualClock();
+    const gc = new GarbageCollector({
+      containers: r.orchestrator,
+      state: r.state,
+      runtime: r.runtime,
+      slots: r.slots,
+      clock,
+      hostId: 'host-a',
+      scope: r.settings,
+      sync: new RecordingSync(),
+      logger: silent,
+      settings: SETTINGS,
+    });
+    let passes = 0;
+    const runOnce = gc.runOnce.bind(gc);
+    gc.runOnce = () => {
+      passes += 1;
+      return runOnce();
+    };
+
+    gc.start();
+    await clock.advanceAsync(SETTINGS.intervalMs - 1);
+    expect(passes).toBe(0);
+    await clock.advanceAsync(1);
+    expect(passes).toBe(1);
+    await clock.advanceAsync(SETTINGS.intervalMs);
+    expect(passes).toBe(2);
+
+    await gc.stop();
+    expect(clock.timers).toBe(0);
+    await clock.advanceAsync(SETTINGS.intervalMs * 3);
+    expect(passes).toBe(2);
   });
 });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WarmPool, type WarmPoolSettings } from '../../src/containers/warm-pool.js';
+import { ManualClock } from '../../src/time/clock.js';
 import { IMAGE, rig, silent, type Host, type Rig } from './fakes.js';
 
 const SETTINGS: WarmPoolSettings = {
@@ -52,6 +53,35 @@ describe('WarmPool', () => {
     const got = await r.orchestrator.acquire('t1', 'ws1');
     expect(got.source).toBe('warm');
     expect(before.has(got.record.id)).toBe(true);
+    await p.settled();
+    expect(creates(r)).toBe(createsBefore + 1);
+    expect(await p.warmCount()).toBe(2);
+  });
+
+  it('with a refill delay, the replacement of a claimed container starts only after it', async () => {
+    r = rig();
+    const p = new WarmPool({
+      containers: r.orchestrator,
+      listeners: r.listeners,
+      state: r.state,
+      runtime: r.runtime,
+      slots: r.slots,
+      clock: r.clock,
+      logger: silent,
+      settings: { ...SETTINGS, claimRefillDelayMs: 300 },
+      scope: r.settings,
+    });
+    r.onWarmClaim.add(() => p.claimed());
+    pools.push(p);
+    p.start();
+    await p.settled();
+    const createsBefore = creates(r);
+
+    expect((await r.orchestrator.acquire('t1', 'ws1')).source).toBe('warm');
+    await p.settled();
+    expect(creates(r)).toBe(createsBefore);
+    expect(await p.warmCount()).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 400));
     await p.settled();
     expect(creates(r)).toBe(createsBefore + 1);
     expect(await p.warmCount()).toBe(2);
@@ -115,5 +145,42 @@ describe('WarmPool', () => {
 
     const got = await r.orchestrator.acquire('t1', 'ws1');
     expect(got.source).toBe('cold');
+  });
+
+  it('refills on the injected clock every interval, and not once stopped', async () => {
+    r = rig();
+    const clock = new ManualClock();
+    const p = new WarmPool({
+      containers: r.orchestrator,
+      listeners: r.listeners,
+      state: r.state,
+      runtime: r.runtime,
+      slots: r.slots,
+      clock,
+      logger: silent,
+      settings: SETTINGS,
+      scope: r.settings,
+    });
+    pools.push(p);
+    let ticks = 0;
+    const tick = p.tick.bind(p);
+    p.tick = () => {
+      ticks += 1;
+      return tick();
+    };
+
+    p.start();
+    await p.settled();
+    expect(ticks).toBe(1);
+    await clock.advanceAsync(SETTINGS.intervalMs - 1);
+    expect(ticks).toBe(1);
+    await clock.advanceAsync(1);
+    await p.settled();
+    expect(ticks).toBe(2);
+
+    await p.stop();
+    expect(clock.timers).toBe(0);
+    await clock.advanceAsync(SETTINGS.intervalMs * 3);
+    expect(ticks).toBe(2);
   });
 });

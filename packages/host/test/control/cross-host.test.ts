@@ -1,10 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LocalControlBus } from '../../src/control/control-bus.js';
 import { CrossHostControl } from '../../src/control/cross-host.js';
 import { rig, silent, type Rig } from '../containers/fakes.js';
 
 /** Resolves on the next turns of the event loop, once published messages have been handled. */
-const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
+/** Waits (bounded) for what a control message sets going to be done. */
+const eventually = (check: () => Promise<void> | void): Promise<void> =>
+  vi.waitFor(check, { timeout: 5_000, interval: 10 });
 
 describe('CrossHostControl', () => {
   const rigs: Rig[] = [];
@@ -44,8 +46,9 @@ describe('CrossHostControl', () => {
     await a.control.interrupt('run-here');
     await a.control.filesChanged('t1', 'ws1');
     await a.control.egressChanged('t1', 'ws1');
-    await settle();
-    expect(a.calls).toEqual({ interrupted: ['run-here'], pushed: ['ws1'], reloaded: ['ws1'] });
+    await eventually(() =>
+      expect(a.calls).toEqual({ interrupted: ['run-here'], pushed: ['ws1'], reloaded: ['ws1'] }),
+    );
   });
 
   it("removes a container only on the host whose data directory holds it, clearing the workspace's assignment", async () => {
@@ -56,8 +59,9 @@ describe('CrossHostControl', () => {
 
     await other.control.removeContainer(got.record, 'workspace deleted');
     expect(await owner.r.state.getAssignment('ws1')).toBeNull();
-    await settle();
-    expect(owner.r.runtime.containers.has(got.record.id)).toBe(false);
-    expect(await owner.r.state.getContainer(got.record.id)).toBeNull();
+    await eventually(async () => {
+      expect(owner.r.runtime.containers.has(got.record.id)).toBe(false);
+      expect(await owner.r.state.getContainer(got.record.id)).toBeNull();
+    });
   });
 });

@@ -111,6 +111,35 @@ export function relayResponse(
   pipeBody(ctx, upstream, upstream, res);
 }
 
+/**
+ * An upstream that switches protocols (`101` with `Upgrade`) is not relayed: the proxy speaks
+ * HTTP/1.1 requests only. Without a listener Node's client would leave the exchange hanging.
+ */
+export function refuseUpgrades(
+  ctx: RequestContext,
+  upstreamReq: ClientRequest,
+  res: ServerResponse,
+  fail: () => void,
+  onRefused: () => void = () => undefined,
+): void {
+  upstreamReq.on(
+    'upgrade',
+    guarded(ctx, fail, (_upstream: IncomingMessage, socket: Duplex) => {
+      onRefused();
+      socket.destroy();
+      failResponse(
+        ctx,
+        res,
+        refusal(
+          'upstream_invalid_response',
+          'upstream-invalid-response',
+          'the upstream switched protocols; only HTTP/1.1 answers are relayed',
+        ),
+      );
+    }),
+  );
+}
+
 /** Request bytes kept while a request is in flight, so it can be sent again (see `isStaleReuse`). */
 const REPLAY_MAX_BYTES = 1024 * 1024;
 
@@ -197,23 +226,9 @@ export function wireUpstream(
       onResponse(upstream);
     }),
   );
-  // An upstream that switches protocols is not relayed: the proxy speaks HTTP/1.1 requests only.
-  upstreamReq.on(
-    'upgrade',
-    guarded(ctx, fail, (_upstream: IncomingMessage, socket: Duplex) => {
-      answered = true;
-      socket.destroy();
-      failResponse(
-        ctx,
-        res,
-        refusal(
-          'upstream_invalid_response',
-          'upstream-invalid-response',
-          'the upstream switched protocols; only HTTP/1.1 answers are relayed',
-        ),
-      );
-    }),
-  );
+  refuseUpgrades(ctx, upstreamReq, res, fail, () => {
+    answered = true;
+  });
   upstreamReq.on(
     'error',
     guarded(ctx, fail, (err: Error) => {

@@ -39,7 +39,7 @@ import { applySecrets } from '../secrets/secrets.js';
 import type { Interception } from '../tls/options.js';
 import { connectUpstreamTls, UpstreamTlsError } from '../tls/trust.js';
 import { refuse, refuseRaw, type RequestContext } from './context.js';
-import { failResponse, guarded, pipeBody, writeUpstreamHead } from './relay.js';
+import { failResponse, guarded, pipeBody, refuseUpgrades, writeUpstreamHead } from './relay.js';
 
 /** How long a terminated tunnel's connection may sit idle between two requests. */
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
@@ -444,21 +444,7 @@ function forward(
       pipeBody(ctx, upstream, body, res);
     }),
   );
-  upstreamReq.on(
-    'upgrade',
-    guarded(ctx, fail, (_upstream: IncomingMessage, socket: Duplex) => {
-      socket.destroy();
-      failResponse(
-        ctx,
-        res,
-        refusal(
-          'upstream_invalid_response',
-          'upstream-invalid-response',
-          'the upstream switched protocols; only HTTP/1.1 answers are relayed',
-        ),
-      );
-    }),
-  );
+  refuseUpgrades(ctx, upstreamReq, res, fail);
   upstreamReq.on(
     'error',
     guarded(ctx, fail, (err: Error) => {

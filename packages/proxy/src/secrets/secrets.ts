@@ -236,18 +236,20 @@ export function applySecrets(
     const name = rawHeaders[i] ?? '';
     const lower = name.toLowerCase();
     let value = rawHeaders[i + 1] ?? '';
+    // The forms a placeholder is looked for in, lower-cased and decoded once per header (the
+    // value's again only after a substitution changed it); a needle has no newline.
+    const nameForms = `${lower}\n${decodeRepeatedly(lower).toLowerCase()}`;
+    let valueForms: string | null = null;
     for (const secret of secrets) {
       const needle = secret.placeholder.toLowerCase();
-      if (lower.includes(needle) || decodeRepeatedly(lower).toLowerCase().includes(needle))
-        return refused(secret, 'secret-in-header-name', host);
+      if (nameForms.includes(needle)) return refused(secret, 'secret-in-header-name', host);
       const inRaw = value.includes(secret.placeholder);
       const basic = inRaw ? null : decodeBasic(value);
       const inBasic = basic?.decoded.includes(secret.placeholder) ?? false;
       if (!inRaw && !inBasic) {
+        valueForms ??= `${value}\n${decodeRepeatedly(value)}`.toLowerCase();
         const altered =
-          value.toLowerCase().includes(needle) ||
-          decodeRepeatedly(value).toLowerCase().includes(needle) ||
-          (basic?.decoded.toLowerCase().includes(needle) ?? false);
+          valueForms.includes(needle) || (basic?.decoded.toLowerCase().includes(needle) ?? false);
         if (altered) return refused(secret, 'secret-placeholder-altered', host);
         if (fragmentsOf(secret.placeholder).some((f) => value.includes(f)))
           suspected.push({ secret: secret.name, form: 'base64' });
@@ -274,6 +276,7 @@ export function applySecrets(
         });
       }
       if (!SENDABLE.test(value)) return refused(secret, 'secret-unusable', host);
+      valueForms = null;
       used.add(secret.name);
     }
     headers.push(name, value);

@@ -7,6 +7,7 @@ import { hit } from './hit.js';
 import { putContainer } from './put-container.js';
 import { releaseLease } from './release-lease.js';
 import { renewLease } from './renew-lease.js';
+import { settleApproval } from './settle-approval.js';
 import { settleDelivery } from './settle-delivery.js';
 import { takeTicket } from './take-ticket.js';
 import { transitionContainer } from './transition-container.js';
@@ -28,6 +29,7 @@ export const SCRIPTS = {
   putContainer,
   releaseLease,
   renewLease,
+  settleApproval,
   settleDelivery,
   takeTicket,
   transitionContainer,

@@ -1,0 +1,698 @@
+import type { ContentBlock } from '@workcell/protocol';
+import type { Logger } from 'pino';
+import type { Principal } from '../auth/tokens.js';
+import type { Catalog, ConversationRecord, RunRecord } from '../catalog/catalog.js';
+import type { RunService } from '../execute/execute-service.js';
+import type { FinishedRunSource, RunEventLog } from '../execute/run-events.js';
+import type { WorkspaceRemover } from '../workspace/workspace-removal.js';
+import type { BufferedEvent } from '../state/state-store.js';
+import type { ApprovalService } from '../approvals/index.js';
+import { policyOf, type AgentService, type AgentVersion } from './agents.js';
+import type { EnvironmentService } from './environments.js';
+import { AnthropicApiError, conflict, notFound, statusOf } from './errors.js';
+import { newResourceId } from './ids.js';
+import type { RecordStore } from './record-store.js';
+import type { SendableEvent } from './schemas.js';
+import type { SessionSetup } from './session-setup.js';
+import {
+  RunTranslator,
+  summaryUsage,
+  type PendingAction,
+  type SessionEvent,
+} from './translate-events.js';
+import type { VaultService } from './vaults.js';
+
+/** A session event recorded by the session itself (sent by the user, or a refused turn). */
+interface InboxEntry {
+  event: SessionEvent;
+  /** The run that took the message (or was interrupted); null while a message waits. */
+  runId: string | null;
+  /** For events of no run: the run they follow (null: before the first). */
+  after?: string | null;
+  /** For events sent during a run other than messages: the run's event they follow. */
+  anchor?: string | null;
+}
+
+interface SessionRecord {
+  id: string;
+  workspaceId: string;
+  conversationId: string;
+  agent: AgentVersion;
+  environment_id: string;
+  title: string | null;
+  metadata: Record<string, string>;
+  vault_ids: string[];
+  created_at: string;
+  updated_at: string;
+  archived_at: string | null;
+  inbox: InboxEntry[];
+}
+
+export type SessionStatus = 'idle' | 'running' | 'rescheduling' | 'terminated';
+
+type Listener = (event: SessionEvent) => void;
+
+export interface SessionDeps {
+  records: RecordStore;
+  agents: AgentService;
+  environments: EnvironmentService;
+  vaults: VaultService;
+  setup: SessionSetup;
+  catalog: Catalog;
+  execute: RunService;
+  events: RunEventLog;
+  workspaces: WorkspaceRemover;
+  /** Decisions on approvals and results of client tool calls. */
+  approvals: Pick<ApprovalService, 'decide' | 'sendResult'>;
+  logger: Logger;
+  clock?: () => number;
+}
+
+const TERMINAL_TYPES = new Set(['session.error', 'session.status_idle']);
+
+function parsed(e: BufferedEvent): { seq: number; event: string; data: unknown } {
+  return { seq: e.seq, event: e.event, data: JSON.parse(e.data) as unknown };
+}
+
+/**
+ * Sessions: a Workcell workspace with one conversation, set up from an agent version, an
+ * environment and vaults. User messages wait in the session's inbox and are taken in order,
+ * all that wait at once as one turn (one Workcell run), by this host's pump for the session;
+ * the run's events are translated (`translate-events.ts`) and published to the session's live
+ * streams on this host. The history is derived from the conversation's recorded runs and the
+ * inbox, so it survives the host.
+ */
+export class SessionService {
+  private readonly listeners = new Map<string, Set<Listener>>();
+  /** Sessions whose turns this host takes: the running run, and whether it waits for the user. */
+  private readonly pumps = new Map<string, { runId: string | null; waiting: boolean }>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly clock: () => number;
+
+  constructor(private readonly deps: SessionDeps) {
+    this.clock = deps.clock ?? Date.now;
+  }
+
+  private now(): string {
+    return new Date(this.clock()).toISOString();
+  }
+
+  /** Runs `fn` after every earlier call for the same session (read-modify-write of its record). */
+  private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(id) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(fn);
+    this.locks.set(id, next);
+    void next
+      .finally(() => {
+        if (this.locks.get(id) === next) this.locks.delete(id);
+      })
+      .catch(() => undefined);
+    return next;
+  }
+
+  private async record(tenant: string, id: string): Promise<SessionRecord> {
+    const record = await this.deps.records.get<SessionRecord>(tenant, 'sessions', id);
+    if (!record) throw notFound('session', id);
+    return record;
+  }
+
+  private save(tenant: string, record: SessionRecord): Promise<void> {
+    return this.deps.records.put(tenant, 'sessions', record.id, record);
+  }
+
+  /** Subscribes to the session's events published on this host; answers the unsubscribe. */
+  subscribe(id: string, listener: Listener): () => void {
+    const set = this.listeners.get(id) ?? new Set<Listener>();
+    set.add(listener);
+    this.listeners.set(id, set);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(id);
+    };
+  }
+
+  private publish(id: string, event: SessionEvent): void {
+    for (const listener of this.listeners.get(id) ?? []) listener(event);
+  }
+
+  async create(
+    principal: Principal,
+    body: {
+      agent: string | { type: 'agent'; id: string; version?: number | undefined };
+      environment_id: string;
+      title?: string | null | undefined;
+      metadata?: Record<string, string> | undefined;
+      vault_ids?: string[] | undefined;
+    },
+  ): Promise<Record<string, unknown>> {
+    const { tenant } = principal;
+    const ref =
+      typeof body.agent === 'string' ? { id: body.agent, version: undefined } : body.agent;
+    const agent = await this.deps.agents
+      .retrieve(tenant, ref.id, ref.version)
+      .catch((err: unknown) => {
+        throw statusOf(err) === 404
+          ? new AnthropicApiError('invalid_request_error', `agent: ${ref.id} not found`)
+          : err;
+      });
+    if (agent.archived_at)
+      throw new AnthropicApiError('invalid_request_error', `agent ${agent.id} is archived`);
+    const environment = await this.deps.environments
+      .usable(tenant, body.environment_id)
+      .catch((err: unknown) => {
+        throw statusOf(err) === 404
+          ? new AnthropicApiError(
+              'invalid_request_error',
+              `environment_id: ${body.environment_id} not found`,
+            )
+          : err;
+      });
+    const vaultIds = body.vault_ids ?? [];
+    for (const vaultId of vaultIds) {
+      const vault = await this.deps.vaults.vault(tenant, vaultId).catch(() => null);
+      if (!vault || vault.archived_at)
+        throw new AnthropicApiError(
+          'invalid_request_error',
+          `vault_ids: ${vaultId} is not a usable vault`,
+        );
+    }
+    const id = newResourceId('session', this.clock());
+    const workspace = await this.deps.catalog.createWorkspace(tenant, body.title ?? id);
+    try {
+      const conversation = await this.deps.catalog.createConversation(
+        tenant,
+        workspace.id,
+        body.title ?? undefined,
+      );
+      await this.deps.setup.apply(tenant, workspace.id, agent, environment, vaultIds);
+      const now = this.now();
+      const record: SessionRecord = {
+        id,
+        workspaceId: workspace.id,
+        conversationId: conversation.id,
+        agent,
+        environment_id: environment.id,
+        title: body.title ?? null,
+        metadata: body.metadata ?? {},
+        vault_ids: vaultIds,
+        created_at: now,
+        updated_at: now,
+        archived_at: null,
+        inbox: [],
+      };
+      await this.save(tenant, record);
+      return this.view(record, conversation);
+    } catch (err) {
+      await this.deps.workspaces.remove(tenant, workspace.id).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private status(record: SessionRecord, conversation: ConversationRecord): SessionStatus {
+    const pump = this.pumps.get(record.id);
+    if (pump) return pump.waiting ? 'idle' : 'running';
+    if (conversation.runs.some((r) => r.status === 'running')) return 'running';
+    if (record.inbox.some((e) => e.runId === null && e.event.type === 'user.message'))
+      return 'running';
+    return 'idle';
+  }
+
+  private view(record: SessionRecord, conversation: ConversationRecord): Record<string, unknown> {
+    const usage = {
+      input_tokens: 0,
+      output_tokens: 0,
+      cache_read_input_tokens: 0,
+      cache_creation_input_tokens: 0,
+    };
+    let activeMs = 0;
+    for (const run of conversation.runs) {
+      const u = summaryUsage(run.summary);
+      usage.input_tokens += u.input_tokens ?? 0;
+      usage.output_tokens += u.output_tokens ?? 0;
+      usage.cache_read_input_tokens += u.cache_read_input_tokens ?? 0;
+      usage.cache_creation_input_tokens += u.cache_creation_input_tokens ?? 0;
+      activeMs += run.summary?.durationMs ?? 0;
+    }
+    const { agent } = record;
+    return {
+      id: record.id,
+      type: 'session',
+      agent: {
+        type: 'agent',
+        id: agent.id,
+        version: agent.version,
+        name: agent.name,
+        description: agent.description,
+        model: agent.model,
+        system: agent.system,
+        tools: agent.tools,
+        mcp_servers: agent.mcp_servers,
+        skills: [],
+        multiagent: null,
+        execution_identity: agent.execution_identity,
+      },
+      environment_id: record.environment_id,
+      title: record.title,
+      metadata: record.metadata,
+      vault_ids: record.vault_ids,
+      status: this.status(record, conversation),
+      usage: {
+        input_tokens: usage.input_tokens,
+        output_tokens: usage.output_tokens,
+        cache_read_input_tokens: usage.cache_read_input_tokens,
+        cache_creation: { ephemeral_5m_input_tokens: usage.cache_creation_input_tokens },
+        active_seconds: activeMs / 1000,
+      },
+      stats: {
+        active_seconds: activeMs / 1000,
+        duration_seconds: (this.clock() - Date.parse(record.created_at)) / 1000,
+      },
+      resources: [],
+      outcome_evaluations: [],
+      budget: null,
+      created_at: record.created_at,
+      updated_at: record.updated_at,
+      archived_at: record.archived_at,
+    };
+  }
+
+  /** Throws `not_found_error` unless the tenant has the session. */
+  async exists(tenant: string, id: string): Promise<void> {
+    await this.record(tenant, id);
+  }
+
+  async retrieve(tenant: string, id: string): Promise<Record<string, unknown>> {
+    const record = await this.record(tenant, id);
+    const conversation = await this.deps.catalog.getConversation(tenant, record.conversationId);
+    return this.view(record, conversation);
+  }
+
+  async update(
+    tenant: string,
+    id: string,
+    body: {
+      title?: string | null | undefined;
+      metadata?: Record<string, string | null> | null | undefined;
+    },
+  ): Promise<Record<string, unknown>> {
+    return this.locked(id, async () => {
+      const record = await this.record(tenant, id);
+      if (record.archived_at) throw conflict(`session ${id} is archived`);
+      if (body.title !== undefined) record.title = body.title;
+      if (body.metadata === null) record.metadata = {};
+      else if (body.metadata)
+        for (const [k, v] of Object.entries(body.metadata)) {
+          if (v === null) delete record.metadata[k];
+          else record.metadata[k] = v;
+        }
+      record.updated_at = this.now();
+      await this.save(tenant, record);
+      return this.retrieve(tenant, id);
+    });
+  }
+
+  async list(
+    tenant: string,
+    filter: {
+      includeArchived: boolean;
+      agentId?: string | undefined;
+      agentVersion?: number | undefined;
+      order: 'asc' | 'desc';
+    },
+  ): Promise<Record<string, unknown>[]> {
+    const records = await this.deps.records.list<SessionRecord>(tenant, 'sessions');
+    const chosen = records.filter(
+      (r) =>
+        (filter.includeArchived || r.archived_at === null) &&
+        (filter.agentId === undefined || r.agent.id === filter.agentId) &&
+        (filter.agentVersion === undefined || r.agent.version === filter.agentVersion),
+    );
+    if (filter.order === 'desc') chosen.reverse();
+    return Promise.all(
+      chosen.map(async (r) => {
+        const conversation = await this.deps.catalog.getConversation(tenant, r.conversationId);
+        return this.view(r, conversation);
+      }),
+    );
+  }
+
+  async archive(tenant: string, id: string): Promise<Record<string, unknown>> {
+    return this.locked(id, async () => {
+      const record = await this.record(tenant, id);
+      if (!record.archived_at) {
+        record.archived_at = this.now();
+        record.updated_at = record.archived_at;
+        await this.save(tenant, record);
+      }
+      return this.retrieve(tenant, id);
+    });
+  }
+
+  /** Deletes the session with its workspace, container, history and snapshots. */
+  async delete(tenant: string, id: string): Promise<{ id: string; type: 'session_deleted' }> {
+    return this.locked(id, async () => {
+      const record = await this.record(tenant, id);
+      const pump = this.pumps.get(id);
+      if (pump?.runId)
+        await this.deps.execute
+          .interrupt({ tenant, admin: false }, record.conversationId, pump.runId)
+          .catch(() => undefined);
+      await this.removeWorkspace(tenant, record.workspaceId);
+      await this.deps.records.delete(tenant, 'sessions', id);
+      this.publish(id, {
+        id: newResourceId('event', this.clock()),
+        type: 'session.deleted',
+        processed_at: this.now(),
+      });
+      return { id, type: 'session_deleted' };
+    });
+  }
+
+  /** Removes the workspace, waiting out the end of an interrupted run that still holds it. */
+  private async removeWorkspace(tenant: string, workspaceId: string): Promise<void> {
+    const deadline = this.clock() + 30_000;
+    for (;;) {
+      try {
+        await this.deps.workspaces.remove(tenant, workspaceId);
+        return;
+      } catch (err) {
+        const busy = (err as { code?: string }).code === 'workspace_busy';
+        if (!busy || this.clock() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  /** Records and acts on sent events; answers them as recorded. */
+  async send(principal: Principal, id: string, events: SendableEvent[]): Promise<SessionEvent[]> {
+    const { tenant } = principal;
+    const sent: SessionEvent[] = [];
+    await this.locked(id, async () => {
+      const record = await this.record(tenant, id);
+      if (record.archived_at) throw conflict(`session ${id} is archived and read-only`);
+      // Only events other than messages need the conversation (a message is all most sends hold).
+      const conversation = events.some((e) => e.type !== 'user.message')
+        ? await this.deps.catalog.getConversation(tenant, record.conversationId)
+        : null;
+      const lastRun = conversation?.runs.at(-1)?.id ?? null;
+      for (const e of events) {
+        const event: SessionEvent = {
+          id: newResourceId('event', this.clock()),
+          type: e.type,
+          processed_at: null,
+          ...(e.type === 'user.message' ? { content: e.content } : {}),
+        };
+        if (e.type === 'user.message') {
+          record.inbox.push({ event, runId: null });
+        } else if (e.type === 'user.tool_confirmation' || e.type === 'user.custom_tool_result') {
+          Object.assign(event, this.userAnswerFields(e));
+          event.processed_at = this.now();
+          const running = this.pumps.get(id)?.runId ?? null;
+          const { pending, lastEventId } =
+            running && conversation
+              ? await this.runState(record, conversation, running)
+              : { pending: new Map<string, PendingAction>(), lastEventId: null };
+          const target = e.type === 'user.tool_confirmation' ? e.tool_use_id : e.custom_tool_use_id;
+          const action = pending.get(target);
+          if (
+            !running ||
+            !action ||
+            (action.kind === 'approval') !== (e.type === 'user.tool_confirmation')
+          )
+            throw new AnthropicApiError(
+              'invalid_request_error',
+              `${target} is not waiting for ${e.type}`,
+            );
+          if (e.type === 'user.tool_confirmation' && action.kind === 'approval')
+            await this.deps.approvals.decide(tenant, record.conversationId, action.approvalId, {
+              decision: e.result,
+              ...(e.deny_message ? { message: e.deny_message } : {}),
+            });
+          else if (e.type === 'user.custom_tool_result' && action.kind === 'tool')
+            await this.deps.approvals.sendResult(tenant, record.conversationId, action.callId, {
+              content: e.content && e.content.length > 0 ? e.content : '',
+              isError: e.is_error ?? false,
+            });
+          record.inbox.push({ event, runId: running, anchor: lastEventId });
+        } else {
+          const running = this.pumps.get(id)?.runId ?? null;
+          event.processed_at = this.now();
+          record.inbox.push(
+            running ? { event, runId: running } : { event, runId: null, after: lastRun },
+          );
+          if (running)
+            await this.deps.execute
+              .interrupt(principal, record.conversationId, running)
+              .catch((err: unknown) =>
+                this.deps.logger.warn({ err, session: id }, 'interrupt failed'),
+              );
+        }
+        sent.push(event);
+      }
+      record.updated_at = this.now();
+      await this.save(tenant, record);
+      for (const event of sent) this.publish(id, event);
+      if (
+        !this.pumps.has(id) &&
+        record.inbox.some(
+          (e) => e.runId === null && e.event.type === 'user.message' && e.after === undefined,
+        )
+      ) {
+        this.pumps.set(id, { runId: null, waiting: false });
+        void this.pump(principal, id).catch((err: unknown) =>
+          this.deps.logger.error({ err, session: id }, 'session pump failed'),
+        );
+      }
+    });
+    return sent;
+  }
+
+  /** The fields of a confirmation or tool result as its session event carries them. */
+  private userAnswerFields(e: SendableEvent): Record<string, unknown> {
+    if (e.type === 'user.tool_confirmation')
+      return {
+        tool_use_id: e.tool_use_id,
+        result: e.result,
+        ...(e.deny_message ? { deny_message: e.deny_message } : {}),
+      };
+    if (e.type === 'user.custom_tool_result')
+      return {
+        custom_tool_use_id: e.custom_tool_use_id,
+        content: e.content ?? [],
+        is_error: e.is_error ?? false,
+      };
+    return {};
+  }
+
+  /** What a running run waits on, and its latest session event so far. */
+  private async runState(
+    record: SessionRecord,
+    conversation: ConversationRecord,
+    runId: string,
+  ): Promise<{ pending: ReadonlyMap<string, PendingAction>; lastEventId: string | null }> {
+    const run = conversation.runs.find((r) => r.id === runId);
+    const translator = new RunTranslator({
+      runId,
+      startedAt: run?.startedAt ?? this.now(),
+      endedAt: () => this.now(),
+      permissionOf: policyOf(record.agent),
+    });
+    const events = (await this.deps.events.read(runId, 0)).flatMap((e) =>
+      translator.push(parsed(e)),
+    );
+    return { pending: translator.pending, lastEventId: events.at(-1)?.id ?? null };
+  }
+
+  /** Takes waiting messages, one turn at a time, until none wait. */
+  private async pump(principal: Principal, id: string): Promise<void> {
+    const { tenant } = principal;
+    for (;;) {
+      const next = await this.locked(id, async () => {
+        const record = await this.deps.records.get<SessionRecord>(tenant, 'sessions', id);
+        const waiting =
+          record?.inbox.filter(
+            (e) => e.runId === null && e.after === undefined && e.event.type === 'user.message',
+          ) ?? [];
+        if (!record || waiting.length === 0) {
+          this.pumps.delete(id);
+          return null;
+        }
+        return { record, waiting };
+      });
+      if (!next) return;
+      await this.turn(principal, next.record, next.waiting);
+    }
+  }
+
+  private async turn(
+    principal: Principal,
+    record: SessionRecord,
+    waiting: InboxEntry[],
+  ): Promise<void> {
+    const { tenant } = principal;
+    const content: ContentBlock[] = waiting.flatMap(
+      (e) => (e.event.content ?? []) as ContentBlock[],
+    );
+    let runId: string;
+    try {
+      await this.deps.setup.refreshSecrets(
+        tenant,
+        record.workspaceId,
+        record.agent,
+        record.vault_ids,
+      );
+      ({ runId } = await this.deps.execute.start(principal, record.conversationId, content));
+    } catch (err) {
+      await this.refused(tenant, record.id, waiting, err);
+      return;
+    }
+    const pump = this.pumps.get(record.id);
+    if (pump) pump.runId = runId;
+    const startedAt = this.now();
+    // Recorded while the run's events are followed: the stream need not wait for the write.
+    const marked = this.locked(record.id, async () => {
+      const current = await this.record(tenant, record.id);
+      for (const entry of current.inbox)
+        if (waiting.some((w) => w.event.id === entry.event.id)) {
+          entry.runId = runId;
+          entry.event.processed_at = startedAt;
+        }
+      await this.save(tenant, current);
+    }).catch((err: unknown) =>
+      this.deps.logger.error(
+        { err, session: record.id },
+        'cannot record the turn of waiting messages',
+      ),
+    );
+    for (const w of waiting) this.publish(record.id, { ...w.event, processed_at: startedAt });
+    await this.follow(tenant, record, runId, startedAt);
+    await marked;
+    if (pump) pump.runId = null;
+  }
+
+  /** Publishes a run's events, translated, until its terminal event. */
+  private async follow(
+    tenant: string,
+    record: SessionRecord,
+    runId: string,
+    startedAt: string,
+  ): Promise<void> {
+    const { catalog, events } = this.deps;
+    const translator = new RunTranslator({
+      runId,
+      startedAt,
+      endedAt: () => this.now(),
+      permissionOf: policyOf(record.agent),
+    });
+    const pump = this.pumps.get(record.id);
+    const finished: FinishedRunSource = {
+      isFinished: async () => {
+        const c = await catalog.getConversation(tenant, record.conversationId);
+        return c.runs.find((r) => r.id === runId)?.status !== 'running';
+      },
+      readPersisted: async () =>
+        catalog.readRunEvents(await catalog.getConversation(tenant, record.conversationId), runId),
+    };
+    const abort = new AbortController();
+    for await (const batch of events.follow(runId, 0, abort.signal, finished)) {
+      for (const e of batch)
+        for (const out of translator.push(parsed(e))) {
+          if (pump && out.type === 'session.status_idle')
+            pump.waiting =
+              (out.stop_reason as { type?: string } | undefined)?.type === 'requires_action';
+          if (pump && out.type === 'session.status_running') pump.waiting = false;
+          this.publish(record.id, out);
+        }
+    }
+  }
+
+  private async refused(
+    tenant: string,
+    id: string,
+    waiting: InboxEntry[],
+    err: unknown,
+  ): Promise<void> {
+    const message =
+      err instanceof Error && statusOf(err) < 500 ? err.message : 'the turn could not start';
+    await this.locked(id, async () => {
+      const record = await this.record(tenant, id);
+      const conversation = await this.deps.catalog.getConversation(tenant, record.conversationId);
+      const after = conversation.runs.at(-1)?.id ?? null;
+      const at = this.now();
+      const failed: SessionEvent[] = [
+        {
+          id: newResourceId('event', this.clock()),
+          type: 'session.error',
+          processed_at: at,
+          error: { type: 'unknown_error', message, retry_status: { type: 'terminal' } },
+        },
+        {
+          id: newResourceId('event', this.clock()),
+          type: 'session.status_idle',
+          processed_at: at,
+          stop_reason: { type: 'retries_exhausted' },
+          stop_details: null,
+        },
+      ];
+      for (const entry of record.inbox)
+        if (waiting.some((w) => w.event.id === entry.event.id)) {
+          entry.after = after;
+          entry.event.processed_at = at;
+        }
+      for (const event of failed) record.inbox.push({ event, runId: null, after });
+      await this.save(tenant, record);
+      for (const event of failed) this.publish(id, event);
+    });
+  }
+
+  /** The run's events translated (from the live buffer while it runs, else its durable log). */
+  private async runEvents(
+    record: SessionRecord,
+    conversation: ConversationRecord,
+    run: RunRecord,
+  ): Promise<SessionEvent[]> {
+    const { catalog, events } = this.deps;
+    let stored =
+      run.status === 'running' || events.isLive(run.id)
+        ? await events.read(run.id, 0)
+        : await catalog.readRunEvents(conversation, run.id);
+    if (stored.length === 0) stored = await events.read(run.id, 0).catch(() => []);
+    const translator = new RunTranslator({
+      runId: run.id,
+      startedAt: run.startedAt,
+      endedAt: () => run.endedAt ?? run.startedAt,
+      permissionOf: policyOf(record.agent),
+    });
+    return stored.flatMap((e) => translator.push(parsed(e)));
+  }
+
+  /** The whole history of the session, in order. */
+  async history(tenant: string, id: string): Promise<SessionEvent[]> {
+    const record = await this.record(tenant, id);
+    const conversation = await this.deps.catalog.getConversation(tenant, record.conversationId);
+    const standalone = (after: string | null): SessionEvent[] =>
+      record.inbox.filter((e) => e.runId === null && e.after === after).map((e) => e.event);
+    const out: SessionEvent[] = [...standalone(null)];
+    for (const run of conversation.runs) {
+      const own = record.inbox.filter((e) => e.runId === run.id);
+      const translated = await this.runEvents(record, conversation, run);
+      let cut = translated.length;
+      while (cut > 0 && TERMINAL_TYPES.has(translated[cut - 1]?.type ?? '')) cut -= 1;
+      const body = translated.slice(0, cut);
+      const inBody = new Set(body.map((e) => e.id));
+      const answers = own.filter((e) => e.event.type !== 'user.message');
+      out.push(...own.filter((e) => e.event.type === 'user.message').map((e) => e.event));
+      for (const e of body)
+        out.push(e, ...answers.filter((a) => a.anchor === e.id).map((a) => a.event));
+      out.push(
+        ...answers.filter((a) => !a.anchor || !inBody.has(a.anchor)).map((a) => a.event),
+        ...translated.slice(cut),
+        ...standalone(run.id),
+      );
+    }
+    out.push(
+      ...record.inbox.filter((e) => e.runId === null && e.after === undefined).map((e) => e.event),
+    );
+    return out;
+  }
+}
