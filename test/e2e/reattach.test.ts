@@ -265,3 +265,147 @@ describe('a run outlives its host', () => {
     expect(next.at(-1)?.event, JSON.stringify(dataOf(next, 'run.failed'))).toBe('run.completed');
   });
 });
+
+/** The events named `name` among `events`. */
+const named = (events: SseEvent[], name: string): SseEvent[] =>
+  events.filter((e) => e.event === name);
+
+/**
+ * An approval waiting for a person outlives the host: the run waits in its container, the host
+ * that carries it on re-attaches, the approval is still listed, and a decision sent afterwards,
+ * through any host, completes the run with its events continuing on the same run id.
+ */
+describe('a pending approval outlives its host', () => {
+  const hosts: ChildHost[] = [];
+  let inst: Installation | null = null;
+  const logs = (): string => hosts.map((h) => h.stderr()).join('\n');
+  const ASK_BASH = { permissions: { ask: ['Bash'] } };
+  const COMMAND = 'echo decided > decided.txt';
+
+  afterEach(async () => {
+    for (const h of hosts.splice(0)) await h.kill9();
+    if (!inst) return;
+    await removeContainersOf(inst.dataDir);
+    await inst.redis.dispose();
+    await removeDataDir(inst.dataDir);
+    inst = null;
+  });
+
+  /** Starts a run that asks before its Bash call; answers once `approval.requested` is seen. */
+  async function waitingRun(c: Client): Promise<{
+    workspaceId: string;
+    conversationId: string;
+    runId: string;
+    approvalId: string;
+    seen: SseEvent[];
+  }> {
+    const { workspaceId, conversationId } = await c.conversation();
+    const { runId } = await c.wc.conversations.start(
+      conversationId,
+      [
+        `MOCK:${JSON.stringify({ tool: 'Bash', input: { command: COMMAND } })}`,
+        'MOCK:{"text": "decided after the host went away"}',
+      ].join('\n'),
+      { agent: ASK_BASH },
+    );
+    const seen = await follow(c, conversationId, runId, 0, (e) => e.event === 'approval.requested');
+    expect(seen.at(-1)?.event, logs().slice(-3000)).toBe('approval.requested');
+    const { approvalId } = JSON.parse(seen.at(-1)?.data ?? '{}') as { approvalId: string };
+    return { workspaceId, conversationId, runId, approvalId, seen };
+  }
+
+  /** Every event once, in order; one request and one resolution of the approval; completed. */
+  async function expectCarriedOn(
+    c: Client,
+    ids: { workspaceId: string; conversationId: string; runId: string; approvalId: string },
+    all: SseEvent[],
+  ): Promise<void> {
+    expect(seqs(all), logs().slice(-4000)).toEqual(all.map((_, i) => i + 1));
+    expect(all.at(-1)?.event, JSON.stringify(dataOf(all, 'run.failed'))).toBe('run.completed');
+    expect(JSON.parse(all.at(-1)?.data ?? '{}')).toMatchObject({
+      result: 'decided after the host went away',
+    });
+    expect(named(all, 'approval.requested').map((e) => JSON.parse(e.data) as unknown)).toEqual([
+      expect.objectContaining({ approvalId: ids.approvalId, toolName: 'Bash' }),
+    ]);
+    expect(named(all, 'approval.resolved').map((e) => JSON.parse(e.data) as unknown)).toEqual([
+      { approvalId: ids.approvalId, decision: 'allow', reason: 'client' },
+    ]);
+    expect(await c.file(ids.workspaceId, 'decided.txt')).toBe('decided\n');
+    const history = (await (
+      await c.api(`/v1/conversations/${ids.conversationId}/messages`)
+    ).json()) as { runs: { runId: string; events: { seq: number }[] }[] };
+    expect(history.runs.find((r) => r.runId === ids.runId)?.events.map((e) => e.seq)).toEqual(
+      seqs(all),
+    );
+    expect(await c.wc.approvals.list(ids.conversationId)).toEqual([
+      expect.objectContaining({ id: ids.approvalId, status: 'allowed', reason: 'client' }),
+    ]);
+    expect(syncOuts(logs(), ids.runId)).toBe(1);
+  }
+
+  it('SIGTERM while it waits, the host started again: still listed, decided through the host not holding the run, the run completes', async () => {
+    inst = await installation();
+    const hostId = `deploy-${randomBytes(3).toString('hex')}`;
+    const first = await spawnHost(inst.env(hostId));
+    hosts.push(first);
+    const peer = await spawnHost(inst.env(`peer-${randomBytes(3).toString('hex')}`));
+    hosts.push(peer);
+    const ids = await waitingRun(client(first.url, inst.token));
+
+    await first.stop();
+    expect(first.child.exitCode, logs().slice(-3000)).toBe(0);
+    const again = await spawnHost(inst.env(hostId));
+    hosts.push(again);
+    // The restarted host or its peer carries the run on; the decision goes through the other.
+    await waitFor('a host to carry the run on', () =>
+      logs().includes('carrying on a run whose host went away'),
+    );
+    const holder = again.stderr().includes('carrying on a run whose host went away') ? again : peer;
+    const other = client((holder === again ? peer : again).url, inst.token);
+    expect(await other.wc.approvals.list(ids.conversationId)).toEqual([
+      expect.objectContaining({ id: ids.approvalId, status: 'pending', toolName: 'Bash' }),
+    ]);
+    expect(await other.file(ids.workspaceId, 'decided.txt')).toBeNull();
+    const decided = await other.wc.approvals.decide(ids.conversationId, ids.approvalId, {
+      decision: 'allow',
+    });
+    expect(decided).toMatchObject({ status: 'allowed', reason: 'client' });
+
+    const rest = await followToEnd(
+      () => other,
+      ids.conversationId,
+      ids.runId,
+      Number(ids.seen.at(-1)?.id),
+    );
+    await expectCarriedOn(other, ids, [...ids.seen, ...rest]);
+    expect(holder.stderr()).toContain('answer delivered for a peer');
+  });
+
+  it('kill -9 while it waits, decided before anyone holds the run: the host that adopts it after the lease delivers the decision', async () => {
+    inst = await installation();
+    const a = await spawnHost(inst.env(`crash-a-${randomBytes(3).toString('hex')}`));
+    hosts.push(a);
+    const b = await spawnHost(inst.env(`crash-b-${randomBytes(3).toString('hex')}`));
+    hosts.push(b);
+    const ids = await waitingRun(client(a.url, inst.token));
+    await a.kill9();
+    const killedAt = Date.now();
+
+    const cb = client(b.url, inst.token);
+    expect(await cb.wc.approvals.list(ids.conversationId)).toEqual([
+      expect.objectContaining({ id: ids.approvalId, status: 'pending' }),
+    ]);
+    // Nobody holds the run until its attach lease expires: the decision is kept with it.
+    await cb.wc.approvals.decide(ids.conversationId, ids.approvalId, { decision: 'allow' });
+    const rest = await followToEnd(
+      () => cb,
+      ids.conversationId,
+      ids.runId,
+      Number(ids.seen.at(-1)?.id),
+    );
+    expect(Date.now() - killedAt).toBeGreaterThan(LEASE_TTL_MS - 2_000);
+    expect(b.stderr()).toContain('carrying on a run whose host went away');
+    await expectCarriedOn(cb, ids, [...ids.seen, ...rest]);
+  });
+});

@@ -1,5 +1,6 @@
 import { WorkcellError, isTerminalRunEvent, type MessageContent } from '@workcell/protocol';
 import type { MessageAgentSettings } from '../agent-settings/index.js';
+import { loggedItems, waitedMs } from '../approvals/carried-on.js';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/tokens.js';
 import type { Catalog, ConversationRecord, RunRecord } from '../catalog/catalog.js';
@@ -10,7 +11,7 @@ import { settlesWithin, systemClock, type Clock, type Timer } from '../time/cloc
 import type { RunAttachment } from '../state/state-store.js';
 import type { Workspaces } from '../workspace/hold.js';
 import { closeOrphanedRuns } from './orphans.js';
-import { Run, type RunDeps, type RunObserver } from './run.js';
+import { Run, type ResumedRun, type RunDeps, type RunObserver } from './run.js';
 import type { RunEventLog } from './run-events.js';
 import { checkContentSize, type AgentResolver, type RunInput } from './run-input.js';
 
@@ -337,10 +338,21 @@ export class ExecuteService implements RunService {
       }
       events.reopen(a.runId, recorded);
       log.info({ recorded: recorded.length }, 'carrying on a run whose host went away');
-      const resumed = {
+      const items = await state.listApprovals(a.conversationId).catch((err: unknown) => {
+        log.warn(
+          { err },
+          'the approvals of the run could not be read; its timeout counts their wait',
+        );
+        return [];
+      });
+      const resumed: ResumedRun = {
         containerId: a.containerId,
         startedAt: a.startedAt,
         recordedMessages: recorded.filter((e) => e.event === 'message').length,
+        ...(a.controlToken ? { controlToken: a.controlToken } : {}),
+        clientTools: a.clientTools ?? [],
+        loggedItems: loggedItems(recorded),
+        waitedMs: waitedMs(items, a.runId, this.clock.now()),
       };
       this.launch(
         new Run(

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ApprovalService, RunItems } from '../approvals/index.js';
 import type { Catalog, ConversationRecord } from '../catalog/catalog.js';
+import type { ClientTool } from '@workcell/protocol';
 import type { AcquiredContainer } from '../containers/run-containers.js';
 import type { BufferedEvent, RunAttachment } from '../state/state-store.js';
 import type { Clock, Timer } from '../time/clock.js';
@@ -60,6 +61,14 @@ export interface ResumedRun {
   startedAt: number;
   /** The SDK messages the run's log already holds: the agent's first this many are not recorded again. */
   recordedMessages: number;
+  /** The run's control token (absent: the run was recorded without one). */
+  controlToken?: string;
+  /** The client tools the run offers. */
+  clientTools: ClientTool[];
+  /** The approvals and client tool calls the run's log holds as requested and as resolved. */
+  loggedItems: { requested: ReadonlySet<string>; resolved: ReadonlySet<string> };
+  /** How long the run has waited for approvals and client tool calls (not counted against its timeout). */
+  waitedMs: number;
 }
 
 /** The metrics label of an outcome. */
@@ -88,6 +97,8 @@ export class Run {
   private handingOver = false;
   /** The run's timeout; paused while an approval or client tool call waits. */
   private deadline: PausableTimer | null = null;
+  /** The run's approvals and client tool calls, once it has its container. */
+  private items: RunItems | null = null;
   private readonly log: Logger;
 
   constructor(
@@ -149,7 +160,8 @@ export class Run {
   async execute(): Promise<void> {
     const { clock, settings, observer } = this.deps;
     const startedAt = this.resumed?.startedAt ?? clock.now();
-    const left = Math.max(0, settings.runTimeoutMs - (clock.now() - startedAt));
+    const ranMs = clock.now() - startedAt - (this.resumed?.waitedMs ?? 0);
+    const left = Math.max(0, settings.runTimeoutMs - ranMs);
     const timeout = new PausableTimer(clock, left, () => {
       this.log.warn({ timeoutMs: settings.runTimeoutMs }, 'run timed out');
       this.stop('timeout');
@@ -192,9 +204,11 @@ export class Run {
     try {
       if (this.resumed) {
         this.container = await hold.reenter(this.conversation.tenant, this.resumed.containerId);
+        this.items = this.attachItems(this.container);
       } else {
         this.container = await hold.enter(this.conversation.tenant);
         await hold.begin();
+        this.items = this.attachItems(this.container);
         await this.attach(this.container.record.id);
       }
       const acquired = this.container;
@@ -239,6 +253,8 @@ export class Run {
         conversationId: conversation.id,
         containerId,
         startedAt: this.deps.clock.now(),
+        ...(this.items ? { controlToken: this.items.controlToken } : {}),
+        ...(this.input.options?.clientTools ? { clientTools: this.input.options.clientTools } : {}),
       });
     } catch (err) {
       // The run goes on; only a host taking it over would miss the record.
@@ -271,8 +287,9 @@ export class Run {
     const { events } = this.deps;
     let state = initialAgentStream;
     let end: StreamEnd = { kind: 'closed' };
-    const items = this.attachItems(container);
+    const { items } = this;
     try {
+      if (this.resumed) await items?.restore(this.resumed.loggedItems);
       const env = this.resumed
         ? undefined
         : await this.deps.runEnv?.(this.conversation.tenant, this.conversation.workspaceId);
@@ -327,7 +344,8 @@ export class Run {
       tenant: this.conversation.tenant,
       workspaceId: this.conversation.workspaceId,
       conversationId: this.conversation.id,
-      clientTools: this.input.options?.clientTools ?? [],
+      clientTools: this.resumed?.clientTools ?? this.input.options?.clientTools ?? [],
+      ...(this.resumed?.controlToken ? { controlToken: this.resumed.controlToken } : {}),
       deliver: (itemId, token, a) => answer(this.runId, itemId, token, a),
       append: (event, data) => events.append(this.runId, event, data),
       pause: () => this.deadline?.pause(),

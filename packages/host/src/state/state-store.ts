@@ -1,4 +1,10 @@
-import type { ContainerState, RunEventName, TicketPurpose } from '@workcell/protocol';
+import type {
+  AgentAnswer,
+  ClientTool,
+  ContainerState,
+  RunEventName,
+  TicketPurpose,
+} from '@workcell/protocol';
 
 /** The container lifecycle (creating -> warm -> assigned -> running -> idle ...) is part of the API. */
 export { CONTAINER_STATES, type ContainerState } from '@workcell/protocol';
@@ -76,6 +82,13 @@ export interface RunAttachment {
   containerId: string;
   /** When the run started, epoch ms: its timeout counts from here on every host. */
   startedAt: number;
+  /**
+   * The run's control token: the agent takes answers to the run's approvals and client tool
+   * calls only with it, whichever host carries the run on.
+   */
+  controlToken?: string;
+  /** The client tools the run offers (their schemas check `updatedInput`). */
+  clientTools?: ClientTool[];
 }
 
 /**
@@ -90,7 +103,7 @@ export interface ApprovalRecord {
   workspaceId: string;
   conversationId: string;
   runId: string;
-  /** The host holding the run: answers go to it. */
+  /** The host that recorded the item (answers go to whichever host holds the run now). */
   hostId: string;
   toolUseId: string | null;
   /** The tool's name as the model called it (a client tool's configured name for `tool`). */
@@ -107,6 +120,11 @@ export interface ApprovalSettlement {
   reason: 'client' | 'timeout' | 'interrupt';
   message: string | null;
   decidedAt: number;
+  /**
+   * What the agent is to be told, kept with the settlement: a host that carries the run on
+   * delivers it when the host that held the run went away before it could.
+   */
+  answer?: AgentAnswer;
 }
 
 /** A record with its settlement (null while it waits). */
