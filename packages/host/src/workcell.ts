@@ -114,6 +114,7 @@ export async function createWorkcell(
     gc,
     reconcileContainers,
     workspaces,
+    readyCount,
   } = wireContainers(config, {
     dataDir,
     runtime,
@@ -190,7 +191,7 @@ export async function createWorkcell(
     accepting: () => execute.isAccepting,
     capacity: () => capacity.report(),
     containers: ownContainers,
-    readyAgents: (records) => orchestrator.readyAgents(records),
+    readyAgents: () => readyCount.value,
     proxy: proxyHealth,
   });
   const api = await buildApi({
@@ -278,6 +279,7 @@ export async function createWorkcell(
       });
       pool.start();
       gc.start();
+      readyCount.start();
       execute.startAdopting();
       dispatcher.start();
       return api.listen({ port: config.port, host: config.host });
@@ -288,6 +290,7 @@ export async function createWorkcell(
       await api.close();
       await pool.stop();
       await gc.stop();
+      readyCount.close();
       await dispatcher.stop();
       control.close();
       approvals.close();
