@@ -289,7 +289,11 @@ export class Run {
     let end: StreamEnd = { kind: 'closed' };
     const { items } = this;
     try {
-      if (this.resumed) await items?.restore(this.resumed.loggedItems);
+      if (this.resumed)
+        await items?.restore(this.resumed.loggedItems).catch((err: unknown) => {
+          // The run goes on; its timeout still ends it if nobody can answer what it waits for.
+          this.log.error({ err }, 'the approvals of the run could not be taken over');
+        });
       const env = this.resumed
         ? undefined
         : await this.deps.runEnv?.(this.conversation.tenant, this.conversation.workspaceId);
