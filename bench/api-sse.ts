@@ -97,6 +97,7 @@ async function startApi(): Promise<Api> {
     terminals: unused,
     execute,
     exec: unused,
+    snapshots: unused,
     agentSettings: unused,
     usage: unused,
     events,

@@ -20,6 +20,7 @@ import { pino } from 'pino';
 import { ArchiveService } from '../packages/host/src/archive/archive-service.js';
 import { DirectoryObjectStore } from '../packages/host/src/storage/directory-store.js';
 import * as layout from '../packages/host/src/storage/layout.js';
+import { tenantBlobs } from '../packages/host/src/sync/content.js';
 import { putWorkspaceFile } from '../packages/host/src/sync/workspace-files.js';
 import { systemClock } from '../packages/host/src/time/clock.js';
 import { median, timed } from './sync-support.js';
@@ -43,6 +44,7 @@ try {
     store,
     filesPrefix: layout.workspaceFilesPrefix(TENANT, WID),
     manifestKey: layout.workspaceManifestKey(TENANT, WID),
+    blobs: tenantBlobs(TENANT),
   };
   for (let i = 0; i < FILES; i += 1) {
     const buf = Buffer.allocUnsafe(SIZE);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { S3ObjectStore } from '../../packages/host/src/storage/s3-store.js';
@@ -40,7 +40,12 @@ describe('incremental sync against S3 (s3rver)', () => {
     const warmup = await host.send(conversationId, 'MOCK:{"text": "ready"}');
     expect(warmup.at(-1)?.event).toBe('run.completed');
 
-    const filesPrefix = `tenants/${host.tenant}/workspaces/${workspaceId}/files/`;
+    // File bytes are content-addressed: a changed or new file is one blob named by its sha256.
+    const blobsPrefix = `tenants/${host.tenant}/blobs/`;
+    const blobKey = (body: string): string => {
+      const sha = createHash('sha256').update(body).digest('hex');
+      return `${blobsPrefix}${sha.slice(0, 2)}/${sha}`;
+    };
     log.length = 0;
     const events = await host.send(
       conversationId,
@@ -48,18 +53,16 @@ describe('incremental sync against S3 (s3rver)', () => {
     );
     expect(events.at(-1)?.event).toBe('run.completed');
 
-    const fileOps = log.filter((r) => r.key?.startsWith(filesPrefix));
-    const uploads = fileOps
-      .filter((r) => r.op === 'PutObject' || r.op === 'CreateMultipartUpload')
-      .map((r) => r.key?.slice(filesPrefix.length));
-    const deletes = log.filter((r) => r.op === 'DeleteObject' || r.op === 'DeleteObjects');
-    expect(uploads.sort()).toEqual(['a.txt', 'd.txt']);
-    expect(deletes).toHaveLength(1);
-    const stored = (await host.workcell.objects.list(filesPrefix)).map((o) =>
-      o.key.slice(filesPrefix.length),
-    );
-    expect(stored.sort()).toEqual(['a.txt', 'c.txt', 'd.txt']);
-    expect(fileOps.filter((r) => r.op === 'GetObject')).toEqual([]);
+    const blobOps = log.filter((r) => r.key?.startsWith(blobsPrefix));
+    const uploads = blobOps
+      .filter((r) => ['PutObject', 'CreateMultipartUpload', 'CopyObject'].includes(r.op))
+      .map((r) => r.key);
+    expect(uploads.sort()).toEqual([blobKey('alpha\nmore\n'), blobKey('delta\n')].sort());
+    // A deleted file's bytes stay while a snapshot names them; the blob collector removes them.
+    expect(blobOps.filter((r) => r.op.startsWith('Delete'))).toEqual([]);
+    expect(log.filter((r) => r.op === 'DeleteObjects')).toEqual([]);
+    expect(await host.workcell.objects.head(blobKey('bravo\n'))).not.toBeNull();
+    expect(blobOps.filter((r) => r.op === 'GetObject')).toEqual([]);
 
     const list = await host.wc.files.list(workspaceId);
     expect(list.map((f) => f.path).sort()).toEqual(['a.txt', 'c.txt', 'd.txt']);
@@ -73,7 +76,7 @@ describe('incremental sync against S3 (s3rver)', () => {
     // A run that changes nothing makes no per-file request.
     log.length = 0;
     await host.send(conversationId, 'MOCK:{"text": "idle"}');
-    expect(log.filter((r) => r.key?.startsWith(filesPrefix))).toEqual([]);
+    expect(log.filter((r) => r.key?.startsWith(blobsPrefix))).toEqual([]);
   });
 });
 

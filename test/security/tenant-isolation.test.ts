@@ -33,6 +33,13 @@ const TABLE: Row[] = [
   { method: 'GET', route: '/v1/workspaces/:wid/agent' },
   { method: 'PUT', route: '/v1/workspaces/:wid/agent', body: '{"appendSystemPrompt": "b"}' },
   { method: 'GET', route: '/v1/workspaces/:wid/usage' },
+  { method: 'GET', route: '/v1/workspaces/:wid/snapshots' },
+  { method: 'POST', route: '/v1/workspaces/:wid/snapshots', body: '{}' },
+  {
+    method: 'POST',
+    route: '/v1/workspaces/:wid/restore',
+    body: '{"snapshotId": "snap_1111111111111aaaaaaaaaaaa"}',
+  },
   { method: 'GET', route: '/v1/workspaces/:wid/secrets' },
   { method: 'GET', route: '/v1/workspaces/:wid/secrets/:name' },
   {

@@ -142,6 +142,20 @@ describe.each(harnesses)('ObjectStore contract: %s', (_name, create) => {
     expect(await store.deletePrefix(p)).toBe(0);
   });
 
+  it('copies an object inside the store, replacing the target, and refuses a missing source', async () => {
+    const p = ns();
+    await store.put(`${p}src`, 'the bytes');
+    await store.put(`${p}dst/x y é`, 'old');
+    const info = await store.copy(`${p}src`, `${p}dst/x y é`);
+    expect(info).toMatchObject({ key: `${p}dst/x y é`, size: 9 });
+    expect(await text(store, `${p}dst/x y é`)).toBe('the bytes');
+    expect(await text(store, `${p}src`)).toBe('the bytes');
+    await expect(store.copy(`${p}missing`, `${p}other`)).rejects.toMatchObject({
+      code: 'not_found',
+    });
+    expect(await store.head(`${p}other`)).toBeNull();
+  });
+
   it('changes the etag when an object is overwritten', async () => {
     const p = ns();
     const first = await store.put(`${p}k`, 'version one');

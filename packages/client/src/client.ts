@@ -27,6 +27,7 @@ import type {
   Run,
   Ticket,
   SecretView,
+  Snapshot,
   Usage,
   UsageQuery,
   Webhook,
@@ -501,6 +502,27 @@ export class WorkcellClient extends Transport {
     ): Promise<Approval> =>
       this.call('POST', `/v1/conversations/${id(conversationId)}/tool-results/${id(callId)}`, {
         json: result,
+        signal: o.signal,
+      }),
+  };
+
+  readonly snapshots = {
+    /** Every snapshot of the workspace, newest first (`GET /v1/workspaces/:wid/snapshots`). */
+    list: (workspaceId: string, o: RequestOptions = {}): Promise<Snapshot[]> =>
+      this.all(`/v1/workspaces/${id(workspaceId)}/snapshots`, 'snapshots', o),
+    /** One page of `GET /v1/workspaces/:wid/snapshots?limit=&cursor=`. */
+    page: (workspaceId: string, o: PageOptions = {}): Promise<Page<Snapshot>> =>
+      this.page(`/v1/workspaces/${id(workspaceId)}/snapshots`, 'snapshots', o),
+    /** `POST /v1/workspaces/:wid/snapshots`: a snapshot of the files as last stored. */
+    take: (workspaceId: string, o: RequestOptions = {}): Promise<Snapshot> =>
+      this.call('POST', `/v1/workspaces/${id(workspaceId)}/snapshots`, {
+        json: {},
+        signal: o.signal,
+      }),
+    /** `POST /v1/workspaces/:wid/restore`: the workspace's files become the snapshot's. */
+    restore: (workspaceId: string, snapshotId: string, o: RequestOptions = {}): Promise<Snapshot> =>
+      this.call('POST', `/v1/workspaces/${id(workspaceId)}/restore`, {
+        json: { snapshotId },
         signal: o.signal,
       }),
   };

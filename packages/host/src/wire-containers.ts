@@ -26,6 +26,9 @@ import { WORKSPACE_LOCK_TTL_MS } from './state/leases.js';
 import { type Clock } from './time/clock.js';
 import { Workspaces } from './workspace/hold.js';
 import { ObjectStoreWorkspaceSync } from './workspace/object-store-sync.js';
+import { withWriteLease } from './files/store-files-service.js';
+import { BLOB_GC_GRACE_MS, BlobGc } from './snapshots/blob-gc.js';
+import { Snapshots } from './snapshots/snapshots.js';
 import type { TrustSetup } from './secrets/trust.js';
 import type { ContainerRecord, StateStore } from './state/state-store.js';
 import type { ObjectStore } from './storage/object-store.js';
@@ -61,7 +64,21 @@ export function wireContainers(
   const { ownContainers, trust } = deps;
   const { hostId } = config;
   const terminalActivity = new TerminalActivity();
+  const blobGc = new BlobGc(objects, { graceMs: BLOB_GC_GRACE_MS, clock, logger: log('blob-gc') });
+  const snapshots = new Snapshots(objects, {
+    keep: config.snapshotKeep,
+    clock,
+    logger: log('snapshots'),
+    withWorkspaceLock: (workspaceId, work) =>
+      withWriteLease(state, { hostId, clock, logger: log('snapshots') }, workspaceId, work),
+    retired: (tenant) => {
+      blobGc
+        .collect(tenant)
+        .catch((err: unknown) => log('blob-gc').warn({ err, tenant }, 'blob collection failed'));
+    },
+  });
   const sync = new ObjectStoreWorkspaceSync(objects, {
+    snapshots,
     maxFileBytes: config.maxFileBytes,
     logger: log('sync'),
     observe: metrics.synced,
@@ -159,6 +176,7 @@ export function wireContainers(
     ...containerDeps,
     runtime,
     hostId,
+    blobs: blobGc,
     logger: log('gc'),
     settings: {
       idleTimeoutMs: config.idleTimeoutMs,
@@ -193,6 +211,8 @@ export function wireContainers(
 
   return {
     terminalActivity,
+    snapshots,
+    blobGc,
     sync,
     orchestrator,
     capacity,

@@ -58,5 +58,5 @@ export async function wireFiles(
     afterChange: filePush.stored,
   });
   await archives.clearStaging();
-  return { files, archives, pushFiles: filePush.pushHere };
+  return { files, archives, pushFiles: filePush.pushHere, filesChanged: filePush.stored };
 }

@@ -107,6 +107,8 @@ export async function createWorkcell(
   });
   const {
     terminalActivity,
+    snapshots,
+    blobGc,
     sync,
     orchestrator,
     capacity,
@@ -142,7 +144,7 @@ export async function createWorkcell(
   });
   const events = new RunEventLog(state, { logger: log('run-events'), clock });
 
-  const { files, archives, pushFiles } = await wireFiles(config, {
+  const { files, archives, pushFiles, filesChanged } = await wireFiles(config, {
     objects,
     state,
     clock,
@@ -206,6 +208,7 @@ export async function createWorkcell(
       clock,
       logger: log('workspaces'),
       hostId,
+      blobs: blobGc,
       webhooks,
     }),
     webhooks: new WebhookRegistry({ endpoints: webhookEndpoints, policy: webhookPolicy, clock }),
@@ -213,6 +216,12 @@ export async function createWorkcell(
     approvals,
     exec,
     control,
+    snapshots: {
+      page: (tenant, workspaceId, req) => snapshots.page(tenant, workspaceId, req),
+      take: (tenant, workspaceId) => snapshots.take(tenant, workspaceId),
+      restore: (tenant, workspaceId, snapshotId) =>
+        snapshots.restore(tenant, workspaceId, snapshotId, filesChanged),
+    },
     agentSettings,
     usage: new UsageService(catalog),
     events,

@@ -36,6 +36,8 @@ export const ERROR_STATUS = {
   container_failed: 502,
   container_start_failed: 503,
   sync_failed: 502,
+  /** A stored snapshot record is damaged or not a snapshot; nothing is changed. */
+  snapshot_unreadable: 502,
   session_lost: 409,
   run_timeout: 504,
   run_interrupted: 499,

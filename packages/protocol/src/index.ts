@@ -238,3 +238,11 @@ export {
   toolsetNameOf,
   type ToolsetToolName,
 } from './toolset.js';
+export {
+  snapshotSchema,
+  snapshotListSchema,
+  restoreWorkspaceBody,
+  type RestoreWorkspaceInput,
+  type Snapshot,
+  type SnapshotList,
+} from './snapshots.js';

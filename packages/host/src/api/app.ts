@@ -18,6 +18,7 @@ import { registerArchiveRoutes } from './routes/archive.js';
 import { registerExecRoutes } from './routes/exec.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerSecretRoutes } from './routes/secrets.js';
+import { registerSnapshotRoutes } from './routes/snapshots.js';
 import { registerTerminalRoutes, TERMINAL_MAX_FRAME_BYTES } from './routes/terminal.js';
 import { registerTicketRoutes } from './routes/tickets.js';
 import { registerOperationsRoutes } from './routes/health.js';
@@ -108,6 +109,7 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   registerEgressRoutes(app, services, services.egress);
   registerSecretRoutes(app, services, services.secrets);
   registerWebhookRoutes(app, services);
+  registerSnapshotRoutes(app, services);
   registerAdminRoutes(app, services);
   registerTerminalRoutes(app, services);
   registerTicketRoutes(app, services);

@@ -11,6 +11,8 @@ import type { WorkspaceContainers } from '../containers/run-containers.js';
 import type { ContainerRuntime } from '../containers/runtime.js';
 import type { CrossHostControl } from '../control/cross-host.js';
 import type { ExecService } from '../exec/exec-service.js';
+import type { SnapshotView } from '../snapshots/snapshot-record.js';
+import type { Snapshots } from '../snapshots/snapshots.js';
 import type { RunService } from '../execute/execute-service.js';
 import type { RunEventLog } from '../execute/run-events.js';
 import type { WorkspaceRemover } from '../workspace/workspace-removal.js';
@@ -40,6 +42,11 @@ export interface ApiServices {
   execute: RunService;
   /** Approvals and client tool calls: listed, decided, answered. */
   approvals: Pick<ApprovalService, 'list' | 'decide' | 'sendResult'>;
+  /** Workspace snapshots: listed and taken through the API. */
+  snapshots: Pick<Snapshots, 'page' | 'take'> & {
+    /** Returns the workspace's files to the snapshot (`Snapshots.restore` with its push). */
+    restore(tenant: string, workspaceId: string, snapshotId: string): Promise<SnapshotView>;
+  };
   /** Runs commands in workspace containers. */
   exec: Pick<ExecService, 'start'>;
   /** Reaches the hosts that hold a workspace's container or cache its egress policy. */

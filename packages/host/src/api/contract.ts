@@ -14,6 +14,7 @@ import {
   runSchema,
   secretListSchema,
   secretViewSchema,
+  snapshotSchema,
   ticketSchema,
   usageSchema,
   webhookListSchema,
@@ -36,6 +37,7 @@ import { fileOps } from './contract/files.js';
 import { operationsOps } from './contract/operations.js';
 import { runOps } from './contract/runs.js';
 import { secretOps } from './contract/secrets.js';
+import { snapshotOps } from './contract/snapshots.js';
 import { terminalOps } from './contract/terminal.js';
 import { ticketOps } from './contract/tickets.js';
 import { usageOps } from './contract/usage.js';
@@ -61,6 +63,7 @@ export const ops = {
   ...fileOps,
   ...execOps,
   ...archiveOps,
+  ...snapshotOps,
   ...egressOps,
   ...secretOps,
   ...conversationOps,
@@ -104,6 +107,7 @@ export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   Approval: approvalSchema,
   WebhookList: webhookListSchema,
   WebhookPayload: webhookPayloadSchema,
+  Snapshot: snapshotSchema,
 };
 
 // ---- registering a route from its operation ---------------------------------------------------

@@ -9,7 +9,14 @@ import type { Logger } from 'pino';
 import * as layout from '../storage/layout.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { checkWorkspacePath } from '../storage/workspace-path.js';
-import { HashingCounter, TooLargeError } from '../sync/hashing.js';
+import {
+  isContentAddressed,
+  migrateToBlobs,
+  objectKeyOf,
+  storeBlob,
+  tenantBlobs,
+} from '../sync/content.js';
+import { TooLargeError } from '../sync/hashing.js';
 import { EXEC_MODE, readManifest, writeManifest, type Manifest } from '../sync/manifest.js';
 import type { Clock } from '../time/clock.js';
 import { checkEntryKind, entryTarget, UnpackPlan } from './entry-rules.js';
@@ -102,6 +109,7 @@ export class ArchiveService {
     if (folder !== '' && paths.length === 0)
       throw new WorkcellError('not_found', `no file under ${folder}`);
     const filesPrefix = layout.workspaceFilesPrefix(tenant, workspaceId);
+    const blobs = tenantBlobs(tenant);
     const store = this.store;
     const files = function* (): Generator<PackedFile> {
       for (const path of paths) {
@@ -112,7 +120,7 @@ export class ArchiveService {
           executable: entry.mode === EXEC_MODE,
           mtimeMs: entry.mtimeMs,
           async open() {
-            const got = await store.get(filesPrefix + path);
+            const got = await store.get(objectKeyOf(manifest, filesPrefix, path, entry, blobs));
             return got === null ? null : { size: got.info.size, body: got.body };
           },
         };
@@ -268,10 +276,12 @@ export class ArchiveService {
     file: string,
     kind: UploadKind,
     folder: string,
-    manifest: Manifest,
+    stored: Manifest,
   ): Promise<{ files: number; bytes: number }> {
     const filesPrefix = layout.workspaceFilesPrefix(tenant, workspaceId);
     const manifestKey = layout.workspaceManifestKey(tenant, workspaceId);
+    const blobs = tenantBlobs(tenant);
+    const manifest = await migrateToBlobs(this.store, blobs, filesPrefix, stored);
     const now = this.settings.clock.now();
     let files = 0;
     let bytes = 0;
@@ -280,26 +290,29 @@ export class ArchiveService {
         if (entry.kind !== 'file') continue;
         const target = entryTarget(entry.name, entry.kind, folder);
         if (target === null) continue;
-        const counter = new HashingCounter(this.settings.limits.maxFileBytes);
-        entry.body.on('error', (err) => counter.destroy(err));
-        entry.body.pipe(counter);
-        await this.store.put(filesPrefix + target, counter);
+        const put = await storeBlob(
+          this.store,
+          blobs,
+          entry.body,
+          this.settings.limits.maxFileBytes,
+        );
         // The archive's time when it is a sane one; a future or missing time becomes now.
         const { mtimeMs } = entry;
         const sane = mtimeMs !== null && mtimeMs >= 0 && mtimeMs <= now;
         manifest.files[target] = {
-          size: counter.bytes,
-          sha256: counter.digest(),
+          size: put.size,
+          sha256: put.sha256,
           mtimeMs: Math.trunc(sane ? mtimeMs : now),
           ...(entry.executable ? { mode: EXEC_MODE } : {}),
         };
         if (manifest.links !== undefined) delete manifest.links[target];
         files += 1;
-        bytes += counter.bytes;
+        bytes += put.size;
       }
     } finally {
       await writeManifest(this.store, manifestKey, manifest);
     }
+    if (!isContentAddressed(stored)) await this.store.deletePrefix(filesPrefix);
     return { files, bytes };
   }
 }

@@ -8,7 +8,8 @@ import { WorkcellError } from '@workcell/protocol';
  * for this pass (a path before the cursor); an item present throughout is answered exactly once.
  */
 
-export type ListName = 'workspaces' | 'conversations' | 'runs' | 'files' | 'approvals';
+export type ListName =
+  'workspaces' | 'conversations' | 'runs' | 'files' | 'approvals' | 'snapshots';
 
 export const DEFAULT_PAGE_LIMIT = 100;
 export const MAX_PAGE_LIMIT = 1000;

@@ -348,6 +348,9 @@ export const configSchema = z.object({
     .describe(
       "How long the pool waits after a warm claim before it starts the claimed container's replacement, so the replacement's start does not compete for the cores with the run that claimed; 0: at once.",
     ),
+  snapshotKeep: intFrom(1, 100_000)
+    .default(100)
+    .describe('Snapshots kept per workspace; older ones are deleted, their blobs collected.'),
   idleTimeoutMs: intFrom(1000, 7 * 24 * 3600 * 1000)
     .default(600_000)
     .describe('An assigned container idle this long is synced out and removed.'),
@@ -554,6 +557,7 @@ export const ENV_NAMES = {
   runtime: 'WORKCELL_RUNTIME',
   warmPoolSize: 'WORKCELL_WARM_POOL_SIZE',
   warmPoolRefillDelayMs: 'WORKCELL_WARM_POOL_REFILL_DELAY_MS',
+  snapshotKeep: 'WORKCELL_SNAPSHOT_KEEP',
   idleTimeoutMs: 'WORKCELL_IDLE_TIMEOUT_MS',
   maxLifetimeMs: 'WORKCELL_MAX_LIFETIME_MS',
   terminalIdleTimeoutMs: 'WORKCELL_TERMINAL_IDLE_TIMEOUT_MS',

@@ -50,6 +50,8 @@ export interface GcReport {
   slots: string[];
   /** Containers looked at and left as they are. */
   kept: number;
+  /** What the pass's blob collection did (absent when the host collects no blobs). */
+  blobs?: { deleted: number; staging: number; candidates: number; postponed: boolean };
   durationMs: number;
   /** Set when another host's pass holds the GC lease: this pass did nothing. */
   skipped?: 'lease_held';
@@ -82,6 +84,8 @@ export class GarbageCollector {
       logger: Logger;
       /** This host, in the holder ids of the leases a pass takes. */
       hostId: string;
+      /** Collects every tenant's unnamed blobs and staging leftovers, once per pass. */
+      blobs?: { collectAll(): Promise<NonNullable<GcReport['blobs']>> };
       /** The image this host serves and its data directory's scope (the orchestrator's settings). */
       scope: Pick<OrchestratorSettings, 'image' | 'scopeId'>;
       settings: GcSettings;
@@ -150,7 +154,8 @@ export class GarbageCollector {
     if (!pass.held) return { ...report, skipped: 'lease_held' };
     if (
       report.removed.length + report.cleared.length + report.rebuilt.length + report.slots.length >
-      0
+        0 ||
+      (report.blobs?.deleted ?? 0) + (report.blobs?.staging ?? 0) > 0
     ) {
       logger.info({ gc: report }, 'GC pass');
     }
@@ -199,6 +204,7 @@ export class GarbageCollector {
       await slots.remove(slotId);
       report.slots.push(slotId);
     }
+    if (this.deps.blobs) report.blobs = await this.deps.blobs.collectAll();
   }
 
   private now(): number {

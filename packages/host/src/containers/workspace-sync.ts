@@ -6,5 +6,6 @@ import type { Slot } from './slots.js';
  */
 export interface WorkspaceSync {
   syncIn(tenant: string, workspaceId: string, slot: Slot): Promise<void>;
-  syncOut(tenant: string, workspaceId: string, slot: Slot): Promise<void>;
+  /** `workId` names the work whose changes these are (`run_...`, `exec_...`), for snapshots. */
+  syncOut(tenant: string, workspaceId: string, slot: Slot, workId?: string): Promise<void>;
 }

@@ -5,6 +5,7 @@ import { LEASES, leaseHolder, withLease } from '../state/leases.js';
 import type { StateStore } from '../state/state-store.js';
 import type { Clock } from '../time/clock.js';
 import type { GetRange, ObjectStore } from '../storage/object-store.js';
+import { tenantBlobs } from '../sync/content.js';
 import * as layout from '../storage/layout.js';
 import {
   deleteWorkspaceFile,
@@ -75,6 +76,7 @@ export class StoreFilesService implements FilesService {
       store: this.store,
       filesPrefix: layout.workspaceFilesPrefix(tenant, workspaceId),
       manifestKey: layout.workspaceManifestKey(tenant, workspaceId),
+      blobs: tenantBlobs(tenant),
     };
   }
 

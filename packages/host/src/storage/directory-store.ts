@@ -297,6 +297,13 @@ export class DirectoryObjectStore implements ObjectStore {
     }
   }
 
+  async copy(from: string, to: string): Promise<ObjectInfo> {
+    checkObjectKey(to);
+    const got = await this.get(from);
+    if (got === null) throw new WorkcellError('not_found', `object ${from} not found`);
+    return this.put(to, got.body, { contentLength: got.info.size });
+  }
+
   async delete(key: string): Promise<void> {
     const dir = this.dirOf(key);
     try {

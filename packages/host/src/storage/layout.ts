@@ -22,6 +22,16 @@ import { checkWorkspacePath } from './workspace-path.js';
  *   tenants/<tenant>/workspace-list/<created ms>.<wid>.json           the same, keyed in creation order (paged listing)
  *   tenants/<tenant>/workspace-list.ready                             the list above covers every workspace
  *   tenants/<tenant>/webhooks/<id>.json                               a webhook endpoint (with its signing secret)
+ *   tenants/<tenant>/blobs/<sha256[0..2]>/<sha256>                    a workspace file's bytes, stored once per tenant
+ *   tenants/<tenant>/blob-staging/<uuid>                              a streamed upload before its hash is known
+ *   tenants/<tenant>/blob-gc.json                                     the blob collector's last mark (`snapshots/blob-gc.ts`)
+ *   tenants/<tenant>/blob-holds/<id>.json                             a writer referencing stored blobs without uploading them
+ *   tenants/<tenant>/workspaces/<wid>/snapshots/<snapshot id>.json    a snapshot: a manifest naming blobs
+ *
+ * A content-addressed manifest (version 2) names each file's bytes by sha256 under `blobs/`;
+ * a version 1 manifest (written before blobs existed) names them under the workspace's `files/`.
+ * Blobs are shared by every workspace and snapshot of the tenant, so deleting a workspace
+ * leaves them to the blob collector.
  *
  * Everything of a workspace is under workspaceRoot(), so one deletePrefix removes it; the two
  * index entries live outside it (they are looked up by id alone) and are deleted by id.
@@ -72,6 +82,85 @@ export function workspaceFileKey(tenant: string, wid: string, path: string): str
 
 export function workspaceManifestKey(tenant: string, wid: string): string {
   return `${workspaceRoot(tenant, wid)}manifest.json`;
+}
+
+/** Prefix of the tenant's content-addressed file bytes. */
+export function blobsPrefix(tenant: string): string {
+  return `${tenantRoot(tenant)}blobs/`;
+}
+
+/** The object holding the bytes whose sha256 (lower-case hex) is `sha256`. */
+export function blobKey(tenant: string, sha256: string): string {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new WorkcellError('bad_request', 'invalid sha256');
+  return `${blobsPrefix(tenant)}${sha256.slice(0, 2)}/${sha256}`;
+}
+
+/** The sha256 a key under blobsPrefix names, or null for other keys. */
+export function sha256OfBlobKey(tenant: string, key: string): string | null {
+  const prefix = blobsPrefix(tenant);
+  if (!key.startsWith(prefix)) return null;
+  const match = /^[0-9a-f]{2}\/([0-9a-f]{64})$/.exec(key.slice(prefix.length));
+  return match?.[1] ?? null;
+}
+
+/** Prefix of streamed uploads not yet copied to their blob (a writer that died leaves one). */
+export function blobStagingPrefix(tenant: string): string {
+  return `${tenantRoot(tenant)}blob-staging/`;
+}
+
+/** Where a streamed upload lands before its hash names its blob; `token` is a random uuid. */
+export function blobStagingKey(tenant: string, token: string): string {
+  if (!/^[0-9a-f-]{36}$/.test(token)) throw new WorkcellError('bad_request', 'invalid token');
+  return `${blobStagingPrefix(tenant)}${token}`;
+}
+
+/** The tenant whose root holds `key`, or null for a key outside every tenant. */
+export function tenantOfKey(key: string): string | null {
+  const match = /^tenants\/([A-Za-z0-9_-]{1,128})\//.exec(key);
+  return match?.[1] ?? null;
+}
+
+/**
+ * A key after every key of `tenant` and before every key of the tenants that sort after it:
+ * `0` follows `/` and precedes every other id character that can follow a tenant id's end.
+ */
+export function afterTenantKey(tenant: string): string {
+  return `${tenantRoot(tenant).slice(0, -1)}0`;
+}
+
+/** The blob collector's state: its last mark. */
+export function blobGcKey(tenant: string): string {
+  return `${tenantRoot(tenant)}blob-gc.json`;
+}
+
+export function blobHoldsPrefix(tenant: string): string {
+  return `${tenantRoot(tenant)}blob-holds/`;
+}
+
+export function blobHoldKey(tenant: string, holdId: string): string {
+  return `${blobHoldsPrefix(tenant)}${id('run', holdId)}.json`;
+}
+
+/** Prefix of a workspace's snapshots; ids sort newest first, so a listing is newest first. */
+export function snapshotsPrefix(tenant: string, wid: string): string {
+  return `${workspaceRoot(tenant, wid)}snapshots/`;
+}
+
+/** Snapshot ids: `snap_` + 13 digits (a descending time) + 12 random characters. */
+export const SNAPSHOT_ID_PATTERN = /^snap_\d{13}[A-Za-z0-9]{12}$/;
+
+export function snapshotKey(tenant: string, wid: string, snapshotId: string): string {
+  if (!SNAPSHOT_ID_PATTERN.test(snapshotId))
+    throw new WorkcellError('bad_request', 'invalid snapshot id');
+  return `${snapshotsPrefix(tenant, wid)}${snapshotId}.json`;
+}
+
+/** The snapshot id in a key under snapshotsPrefix, or null. */
+export function snapshotIdOfKey(tenant: string, wid: string, key: string): string | null {
+  const prefix = snapshotsPrefix(tenant, wid);
+  if (!key.startsWith(prefix)) return null;
+  const match = /^(snap_\d{13}[A-Za-z0-9]{12})\.json$/.exec(key.slice(prefix.length));
+  return match?.[1] ?? null;
 }
 
 /** Prefix of the agent's session directory (CLAUDE_CONFIG_DIR) contents. */

@@ -50,6 +50,12 @@ export interface ObjectStore {
    * only those after `startAfter`, at most `limit` of them (a page costs what the page holds).
    */
   list(prefix: string, options?: ListOptions): Promise<ObjectInfo[]>;
+  /**
+   * Copies the object at `from` to `to` inside the store (S3 CopyObject: no byte passes through
+   * the host), replacing any object at `to`; the copy's modification time is now. Throws
+   * `not_found` when `from` does not exist.
+   */
+  copy(from: string, to: string): Promise<ObjectInfo>;
   /** Removes one object; removing a missing key is not an error. */
   delete(key: string): Promise<void>;
   /** Removes many objects (batched where the store supports it). */

@@ -1,4 +1,5 @@
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -306,6 +307,27 @@ export class S3ObjectStore implements ObjectStore {
       .filter((info) => after === undefined || compareKeys(info.key, after) > 0)
       .sort((a, b) => compareKeys(a.key, b.key))
       .slice(0, limit);
+  }
+
+  async copy(from: string, to: string): Promise<ObjectInfo> {
+    const source = this.fullKey(from);
+    const Key = this.fullKey(to);
+    try {
+      const out = await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key,
+          CopySource: `${this.bucket}/${source.split('/').map(encodeURIComponent).join('/')}`,
+          MetadataDirective: 'COPY',
+        }),
+      );
+      const info = await this.head(to);
+      if (info === null) throw new Error('the copy is not there');
+      return { ...info, etag: cleanEtag(out.CopyObjectResult?.ETag ?? info.etag) };
+    } catch (err) {
+      if (isNotFound(err)) throw new WorkcellError('not_found', `object ${from} not found`);
+      throw storeError('copy', to, err);
+    }
   }
 
   async delete(key: string): Promise<void> {

@@ -36,6 +36,8 @@ import {
   symlinkAt,
 } from './safe-fs.js';
 import { workspacePathProblem } from '../storage/workspace-path.js';
+import type { ContentAddressing } from './content.js';
+import { blobsOf, isContentAddressed, objectKeyOf, storeBlob } from './content.js';
 
 /** Parallel file transfers of one sync. */
 const DEFAULT_CONCURRENCY = 16;
@@ -76,6 +78,11 @@ interface SyncTarget {
   filesPrefix: string;
   /** Key of the manifest (layout's workspaceManifestKey or sessionsManifestKey). */
   manifestKey: string;
+  /**
+   * Content addressing of the tree's files: syncOut writes a version 2 manifest whose files'
+   * bytes are blobs, and syncIn reads one. Without it, files are stored by path (version 1).
+   */
+  blobs?: ContentAddressing;
   /** Transfers at once; default 16. */
   concurrency?: number;
   logger?: Logger;
@@ -300,11 +307,22 @@ export async function syncOut(options: SyncOutOptions): Promise<SyncOutResult> {
     throw syncError(`sync out of ${options.dir}`, err);
   }
   try {
-    const previous = options.previous ?? (await readManifest(store, manifestKey));
+    const blobs = options.blobs;
+    const stored = options.previous ?? (await readManifest(store, manifestKey));
+    // Moving a path-addressed tree to blobs: nothing of the old manifest names a blob, so every
+    // file is read and stored once; the old objects go after the new manifest is written.
+    const migrating = blobs !== undefined && !isContentAddressed(stored);
+    const previous = migrating ? { ...stored, files: {} } : stored;
+    const present = blobsOf(previous);
     const startedAt = Math.trunc(now());
     const walk = await walkForOut(root, maxFileBytes);
     const skipped = walk.skipped;
-    const next: Manifest = { version: 1, syncedAtMs: startedAt, files: {}, links: walk.links };
+    const next: Manifest = {
+      version: blobs ? 2 : 1,
+      syncedAtMs: startedAt,
+      files: {},
+      links: walk.links,
+    };
     const uploaded: string[] = [];
     let bytes = 0;
     let hashed = 0;
@@ -323,7 +341,7 @@ export async function syncOut(options: SyncOutOptions): Promise<SyncOutResult> {
     await mapLimit(candidates, concurrency, async ({ file, prev }) => {
       const key = filesPrefix + file.path;
       try {
-        checkObjectKey(key);
+        if (!blobs) checkObjectKey(key);
       } catch (err) {
         skipped.push({ path: file.path, reason: 'invalid_path', detail: (err as Error).message });
         return;
@@ -352,13 +370,18 @@ export async function syncOut(options: SyncOutOptions): Promise<SyncOutResult> {
             return;
           }
         }
-        const stored =
-          stat.size <= SMALL_FILE_BYTES
+        const put = blobs
+          ? stat.size <= SMALL_FILE_BYTES
+            ? await uploadSmallBlob(store, blobs, fh, maxFileBytes, stat.size, present)
+            : await large.run(() => uploadLargeBlob(store, blobs, fh, maxFileBytes, present))
+          : stat.size <= SMALL_FILE_BYTES
             ? await uploadSmall(store, key, fh, maxFileBytes, stat.size)
             : await large.run(() => uploadLarge(store, key, fh, maxFileBytes));
-        next.files[file.path] = entry(stored.size, stored.sha256);
-        uploaded.push(file.path);
-        bytes += stored.size;
+        next.files[file.path] = entry(put.size, put.sha256);
+        if (put.stored) {
+          uploaded.push(file.path);
+          bytes += put.size;
+        }
       } catch (err) {
         if (!(err instanceof TooLargeError)) throw err;
         skipped.push({ path: file.path, reason: 'too_large', detail: 'grew while it was read' });
@@ -367,11 +390,15 @@ export async function syncOut(options: SyncOutOptions): Promise<SyncOutResult> {
       }
     });
 
-    const deleted = Object.keys(previous.files).filter((path) => next.files[path] === undefined);
-    const changed = uploaded.length > 0 || deleted.length > 0 || !sameContents(previous, next);
+    const deleted = Object.keys(stored.files).filter((path) => next.files[path] === undefined);
+    const changed = uploaded.length > 0 || deleted.length > 0 || !sameContents(stored, next);
     if (changed) {
       await writeManifest(store, manifestKey, next);
-      if (deleted.length > 0) await store.deleteMany(deleted.map((path) => filesPrefix + path));
+      // Blobs outlive the manifest (snapshots and other workspaces share them): the blob
+      // collector removes them. Path-addressed objects of removed files go now.
+      if (migrating) await store.deletePrefix(filesPrefix);
+      else if (!blobs && deleted.length > 0)
+        await store.deleteMany(deleted.map((path) => filesPrefix + path));
     }
     options.logger?.debug(
       {
@@ -390,7 +417,7 @@ export async function syncOut(options: SyncOutOptions): Promise<SyncOutResult> {
       skipped,
       bytes,
       hashed,
-      manifest: changed ? next : previous,
+      manifest: changed ? next : stored,
       changed,
     };
   } catch (err) {
@@ -405,16 +432,43 @@ function withMode(entry: ManifestFile, executable: boolean): ManifestFile {
   return executable ? { ...rest, mode: EXEC_MODE } : rest;
 }
 
+async function uploadSmallBlob(
+  store: ObjectStore,
+  blobs: ContentAddressing,
+  fh: FileHandle,
+  maxBytes: number,
+  sizeHint: number,
+  present: ReadonlySet<string>,
+): Promise<{ size: number; sha256: string; stored: boolean }> {
+  const { data } = await readWhole(fh, maxBytes, true, sizeHint);
+  return storeBlob(store, blobs, data ?? Buffer.alloc(0), maxBytes, present);
+}
+
+async function uploadLargeBlob(
+  store: ObjectStore,
+  blobs: ContentAddressing,
+  fh: FileHandle,
+  maxBytes: number,
+  present: ReadonlySet<string>,
+): Promise<{ size: number; sha256: string; stored: boolean }> {
+  const source = fh.createReadStream({ start: 0, autoClose: false, highWaterMark: 1024 * 1024 });
+  try {
+    return await storeBlob(store, blobs, source, maxBytes, present);
+  } finally {
+    source.destroy();
+  }
+}
+
 async function uploadSmall(
   store: ObjectStore,
   key: string,
   fh: FileHandle,
   maxBytes: number,
   sizeHint: number,
-): Promise<{ size: number; sha256: string }> {
+): Promise<{ size: number; sha256: string; stored: true }> {
   const { size, sha256, data } = await readWhole(fh, maxBytes, true, sizeHint);
   await store.put(key, data ?? Buffer.alloc(0));
-  return { size, sha256 };
+  return { size, sha256, stored: true };
 }
 
 async function uploadLarge(
@@ -422,7 +476,7 @@ async function uploadLarge(
   key: string,
   fh: FileHandle,
   maxBytes: number,
-): Promise<{ size: number; sha256: string }> {
+): Promise<{ size: number; sha256: string; stored: true }> {
   const counter = new HashingCounter(maxBytes);
   const source = fh.createReadStream({ start: 0, autoClose: false, highWaterMark: 1024 * 1024 });
   source.on('error', (err) => counter.destroy(err));
@@ -438,7 +492,7 @@ async function uploadLarge(
     source.unpipe(counter);
     source.destroy();
   }
-  return { size: counter.bytes, sha256: counter.digest() };
+  return { size: counter.bytes, sha256: counter.digest(), stored: true };
 }
 
 interface LocalFile {
@@ -631,7 +685,8 @@ export async function syncIn(options: SyncInOptions): Promise<SyncInResult> {
           if (await refreshIfSame(root, path, entry, mode, trusted)) return;
         }
       }
-      bytes += await download(store, root, filesPrefix + path, path, entry, mode, owner);
+      const key = objectKeyOf(manifest, filesPrefix, path, entry, options.blobs);
+      bytes += await download(store, root, key, path, entry, mode, owner);
       written.push(path);
     });
 

@@ -19,7 +19,8 @@ const fileEntrySchema = z.object({
 const linkEntrySchema = z.object({ target: z.string().min(1).max(4096) });
 
 export const manifestSchema = z.object({
-  version: z.literal(1),
+  /** 1: files' bytes under the tree's prefix by path; 2: under the tenant's blobs by sha256. */
+  version: z.union([z.literal(1), z.literal(2)]),
   /**
    * When the sync that wrote this manifest started to look at the directory. A file whose size
    * and mtime still match its entry is trusted without hashing only when that mtime is safely
@@ -35,8 +36,8 @@ export type ManifestLink = z.infer<typeof linkEntrySchema>;
 /** What a files (or sessions) prefix holds: path -> size, sha256, mtime, and symlinks by target. */
 export type Manifest = z.infer<typeof manifestSchema>;
 
-export function emptyManifest(): Manifest {
-  return { version: 1, files: {}, links: {} };
+export function emptyManifest(version: 1 | 2 = 1): Manifest {
+  return { version, files: {}, links: {} };
 }
 
 /** The manifest at `key`; an empty one when there is none yet. Throws `sync_failed` when unreadable. */
@@ -68,7 +69,7 @@ function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
 /** The manifest as stored: paths in key order, so equal manifests serialise to equal bytes. */
 export function serialiseManifest(manifest: Manifest): string {
   return JSON.stringify({
-    version: 1,
+    version: manifest.version,
     ...(manifest.syncedAtMs !== undefined ? { syncedAtMs: manifest.syncedAtMs } : {}),
     files: sortedRecord(manifest.files),
     links: sortedRecord(manifest.links ?? {}),

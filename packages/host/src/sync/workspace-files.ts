@@ -1,7 +1,9 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { WorkcellError } from '@workcell/protocol';
 import type { GetRange, ObjectInfo, ObjectStore } from '../storage/object-store.js';
-import { HashingCounter, TooLargeError } from './hashing.js';
+import type { ContentAddressing } from './content.js';
+import { isContentAddressed, migrateToBlobs, objectKeyOf, storeBlob } from './content.js';
+import { TooLargeError } from './hashing.js';
 import { readManifest, writeManifest } from './manifest.js';
 import { checkWorkspacePath } from '../storage/workspace-path.js';
 
@@ -27,6 +29,8 @@ interface FilesLocation {
   filesPrefix: string;
   /** layout's workspaceManifestKey. */
   manifestKey: string;
+  /** The tenant's blobs: new bytes are stored there, and a version 1 manifest moves there. */
+  blobs: ContentAddressing;
 }
 
 /** Every file of the workspace, in path order, from its manifest (one read, no per-file request). */
@@ -50,9 +54,11 @@ export async function getWorkspaceFile(
   location: FilesLocation & { path: string; range?: GetRange },
 ): Promise<{ info: ObjectInfo; body: Readable; sha256: string } | null> {
   const path = checkWorkspacePath(location.path);
-  const entry = (await readManifest(location.store, location.manifestKey)).files[path];
+  const manifest = await readManifest(location.store, location.manifestKey);
+  const entry = manifest.files[path];
   if (entry === undefined) return null;
-  const got = await location.store.get(location.filesPrefix + path, location.range);
+  const key = objectKeyOf(manifest, location.filesPrefix, path, entry, location.blobs);
+  const got = await location.store.get(key, location.range);
   if (got === null) return null;
   return { ...got, sha256: entry.sha256 };
 }
@@ -70,10 +76,10 @@ export async function putWorkspaceFile(
     now?: () => number;
   },
 ): Promise<{ path: string; size: number; sha256: string }> {
-  const { store, filesPrefix, manifestKey, maxFileBytes } = location;
+  const { store, filesPrefix, manifestKey, maxFileBytes, blobs } = location;
   const path = checkWorkspacePath(location.path);
-  const manifest = await readManifest(store, manifestKey);
-  const taken = [...Object.keys(manifest.files), ...Object.keys(manifest.links ?? {})];
+  const stored = await readManifest(store, manifestKey);
+  const taken = [...Object.keys(stored.files), ...Object.keys(stored.links ?? {})];
   const under = `${path}/`;
   const clash = taken.find((other) => other.startsWith(under) || path.startsWith(`${other}/`));
   if (clash !== undefined) {
@@ -82,12 +88,10 @@ export async function putWorkspaceFile(
       `${path} clashes with ${clash}: a name cannot be both a file and a directory`,
     );
   }
-  const counter = new HashingCounter(maxFileBytes);
-  const source = Buffer.isBuffer(location.body) ? Readable.from([location.body]) : location.body;
-  source.on('error', (err) => counter.destroy(err));
-  source.pipe(counter);
+  const manifest = await migrateToBlobs(store, blobs, filesPrefix, stored);
+  let put: { size: number; sha256: string };
   try {
-    await store.put(filesPrefix + path, counter);
+    put = await storeBlob(store, blobs, location.body, maxFileBytes);
   } catch (err) {
     if (
       err instanceof TooLargeError ||
@@ -97,17 +101,18 @@ export async function putWorkspaceFile(
     }
     throw err;
   }
-  const sha256 = counter.digest();
+  const { size, sha256 } = put;
   const previous = manifest.files[path];
   manifest.files[path] = {
-    size: counter.bytes,
+    size,
     sha256,
     mtimeMs: Math.trunc((location.now ?? Date.now)()),
     ...(previous?.mode !== undefined ? { mode: previous.mode } : {}),
   };
   if (manifest.links !== undefined) delete manifest.links[path];
   await writeManifest(store, manifestKey, manifest);
-  return { path, size: counter.bytes, sha256 };
+  if (!isContentAddressed(stored)) await store.deletePrefix(filesPrefix);
+  return { path, size, sha256 };
 }
 
 /** Removes a file (or symlink) from the manifest, then its object; false when there was none. */
@@ -123,6 +128,7 @@ export async function deleteWorkspaceFile(
   delete manifest.files[path];
   if (manifest.links !== undefined) delete manifest.links[path];
   await writeManifest(store, manifestKey, manifest);
-  if (isFile) await store.delete(filesPrefix + path);
+  // A blob stays for snapshots and other paths; the blob collector removes it once unnamed.
+  if (isFile && !isContentAddressed(manifest)) await store.delete(filesPrefix + path);
   return true;
 }

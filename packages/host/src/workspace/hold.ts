@@ -226,7 +226,7 @@ export class WorkspaceHold {
     if (this.begun && (options.syncOut ?? true)) {
       try {
         await step('sync_failed', 'syncing files out', () =>
-          sync.syncOut(this.tenant, this.workspaceId, acquired.slot),
+          sync.syncOut(this.tenant, this.workspaceId, acquired.slot, this.lease.holder),
         );
         this.log.info({ containerId: acquired.record.id }, 'files synced out');
       } catch (err) {

@@ -6,6 +6,8 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { syncIn, syncOut, type SkippedEntry } from '../sync/file-sync.js';
 import type { Manifest } from '../sync/manifest.js';
 import type { WorkspaceSync } from '../containers/workspace-sync.js';
+import type { Snapshots } from '../snapshots/snapshots.js';
+import { tenantBlobs, type ContentAddressing } from '../sync/content.js';
 
 /** Observes each sync (metrics). */
 export type SyncObserver = (e: {
@@ -25,6 +27,7 @@ interface Tree {
   store: ObjectStore;
   filesPrefix: string;
   manifestKey: string;
+  blobs?: ContentAddressing;
   logger: Logger;
 }
 
@@ -52,6 +55,8 @@ export class ObjectStoreWorkspaceSync implements WorkspaceSync {
       maxFileBytes: number;
       logger: Logger;
       observe?: SyncObserver;
+      /** Records a snapshot after every sync out that changed the workspace's files. */
+      snapshots?: Pick<Snapshots, 'record'>;
       /** Open terminals: a sync in keeps what a terminal changed until it is synced out. */
       terminals?: Pick<TerminalActivity, 'unsynced' | 'syncOutStarted'>;
     },
@@ -66,6 +71,7 @@ export class ObjectStoreWorkspaceSync implements WorkspaceSync {
         dir: slot.workspaceDir,
         filesPrefix: layout.workspaceFilesPrefix(tenant, workspaceId),
         manifestKey: layout.workspaceManifestKey(tenant, workspaceId),
+        blobs: tenantBlobs(tenant),
       },
       {
         ...common,
@@ -96,8 +102,8 @@ export class ObjectStoreWorkspaceSync implements WorkspaceSync {
     return this.serial(slot, () => this.syncInNow(tenant, workspaceId, slot));
   }
 
-  syncOut(tenant: string, workspaceId: string, slot: Slot): Promise<void> {
-    return this.serial(slot, () => this.syncOutNow(tenant, workspaceId, slot));
+  syncOut(tenant: string, workspaceId: string, slot: Slot, workId?: string): Promise<void> {
+    return this.serial(slot, () => this.syncOutNow(tenant, workspaceId, slot, workId));
   }
 
   private async syncInNow(tenant: string, workspaceId: string, slot: Slot): Promise<void> {
@@ -121,7 +127,12 @@ export class ObjectStoreWorkspaceSync implements WorkspaceSync {
     );
   }
 
-  private async syncOutNow(tenant: string, workspaceId: string, slot: Slot): Promise<void> {
+  private async syncOutNow(
+    tenant: string,
+    workspaceId: string,
+    slot: Slot,
+    workId: string | undefined,
+  ): Promise<void> {
     const started = Date.now();
     const maxFileBytes = this.settings.maxFileBytes;
     const [filesTree, sessionsTree] = this.trees(tenant, workspaceId, slot);
@@ -131,6 +142,11 @@ export class ObjectStoreWorkspaceSync implements WorkspaceSync {
       syncOut({ ...sessionsTree, maxFileBytes }),
     ]);
     clean?.();
+    // Still under the workspace lock: the manifest just written is the live one.
+    if (files.changed && this.settings.snapshots) {
+      const runId = workId?.startsWith('run_') ? workId : null;
+      await this.settings.snapshots.record(tenant, workspaceId, files.manifest, runId);
+    }
     this.finished(
       'out',
       slot,

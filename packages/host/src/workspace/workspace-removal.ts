@@ -33,6 +33,12 @@ export class WorkspaceRemoval implements WorkspaceRemover {
       clock: Clock;
       logger: Logger;
       hostId: string;
+      /**
+       * Starts a collection of the tenant's blobs after a deletion; the bytes only the deleted
+       * workspace named are deleted by a pass at least a grace after the one that first found
+       * them unnamed (`blob-gc.ts`).
+       */
+      blobs?: { collect(tenant: string): Promise<unknown> };
       /** Where the deletion goes out as a `workspace.deleted` webhook. */
       webhooks?: WebhookEvents;
     },
@@ -56,6 +62,9 @@ export class WorkspaceRemoval implements WorkspaceRemover {
     );
     if (!done.held)
       throw new WorkcellError('workspace_busy', 'a run is in progress in this workspace');
+    this.deps.blobs?.collect(tenant).catch((err: unknown) => {
+      this.deps.logger.warn({ err, tenant }, 'blob collection after a deletion failed');
+    });
     await this.deps.webhooks
       ?.publish(tenant, 'workspace.deleted', { workspaceId: ws.id, name: ws.name })
       .catch((err: unknown) => {

@@ -30,6 +30,7 @@ import { WorkcellMetrics } from '../../src/metrics/metrics.js';
 import { SecretCipher } from '../../src/secrets/cipher.js';
 import { SecretStore } from '../../src/secrets/secret-store.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
+import { Snapshots } from '../../src/snapshots/snapshots.js';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
 import { systemClock, type Clock } from '../../src/time/clock.js';
 import { ApprovalService } from '../../src/approvals/index.js';
@@ -195,6 +196,14 @@ export async function apiHarness(
     }),
     execute,
     // Commands need a real container: the exec route is tested on Docker (test/api/exec.test.ts).
+    snapshots: snapshotsApi(
+      new Snapshots(objects, {
+        keep: 100,
+        clock: systemClock,
+        logger,
+        withWorkspaceLock: (_wid, work) => work(),
+      }),
+    ),
     exec: {
       start: () => Promise.reject(new Error('exec is not wired in the API unit tests')),
     },
@@ -288,3 +297,13 @@ export async function apiHarness(
 export const bearer = (token: string): Record<string, string> => ({
   authorization: `Bearer ${token}`,
 });
+
+/** The API's view of `snapshots`: no container to bring up to date after a restore. */
+function snapshotsApi(snapshots: Snapshots) {
+  return {
+    page: snapshots.page.bind(snapshots),
+    take: snapshots.take.bind(snapshots),
+    restore: (tenant: string, workspaceId: string, snapshotId: string) =>
+      snapshots.restore(tenant, workspaceId, snapshotId, () => Promise.resolve()),
+  };
+}

@@ -11,6 +11,7 @@ import { ArchiveService, archiveFolder } from '../../src/archive/archive-service
 import { entryTarget } from '../../src/archive/entry-rules.js';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
 import * as layout from '../../src/storage/layout.js';
+import { tenantBlobs } from '../../src/sync/content.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { putWorkspaceFile } from '../../src/sync/workspace-files.js';
 import { systemClock } from '../../src/time/clock.js';
@@ -78,6 +79,7 @@ describe('ArchiveService', () => {
       store: objects,
       filesPrefix: layout.workspaceFilesPrefix(TENANT, WID),
       manifestKey: layout.workspaceManifestKey(TENANT, WID),
+      blobs: tenantBlobs(TENANT),
       path,
       body: Buffer.from(body),
       maxFileBytes: 64 * MiB,

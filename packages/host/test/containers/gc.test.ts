@@ -268,6 +268,40 @@ describe('GarbageCollector', () => {
     expect((await gc.runOnce()).slots).toEqual(['cleftover01']);
   });
 
+  it("collects every tenant's blobs once per pass, and not in a pass another host holds", async () => {
+    r = rig();
+    let passes = 0;
+    const blobs = {
+      collectAll: () => {
+        passes += 1;
+        return Promise.resolve({ deleted: 2, staging: 1, candidates: 3, postponed: false });
+      },
+    };
+    const gc = new GarbageCollector({
+      containers: r.orchestrator,
+      state: r.state,
+      runtime: r.runtime,
+      slots: r.slots,
+      clock: r.clock,
+      hostId: 'host-a',
+      scope: r.settings,
+      sync: new RecordingSync(),
+      blobs,
+      logger: silent,
+      settings: SETTINGS,
+    });
+    expect((await gc.runOnce()).blobs).toEqual({
+      deleted: 2,
+      staging: 1,
+      candidates: 3,
+      postponed: false,
+    });
+    expect(passes).toBe(1);
+    await r.state.acquireLease(gcLeaseName(r.settings.scopeId), 'another-host', 60_000);
+    expect((await gc.runOnce()).skipped).toBe('lease_held');
+    expect(passes).toBe(1);
+  });
+
   it('runs one pass at a time across hosts', async () => {
     r = rig();
     await r.state.acquireLease(gcLeaseName(r.settings.scopeId), 'another-host', 60_000);

@@ -54,6 +54,10 @@ export class RecordingStore implements ObjectStore {
     this.record('list', prefix);
     return this.inner.list(prefix, options);
   }
+  copy(from: string, to: string): Promise<ObjectInfo> {
+    this.record('copy', `${from} -> ${to}`);
+    return this.inner.copy(from, to);
+  }
   delete(key: string): Promise<void> {
     this.record('delete', key);
     return this.inner.delete(key);

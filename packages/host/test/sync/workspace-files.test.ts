@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
+import { tenantBlobs } from '../../src/sync/content.js';
 import { syncIn } from '../../src/sync/file-sync.js';
 import {
   deleteWorkspaceFile,
@@ -24,7 +25,7 @@ const MANIFEST = 'ws/manifest.json';
 describe('workspace files through the manifest', () => {
   let base: string;
   let store: RecordingStore;
-  const at = { filesPrefix: PREFIX, manifestKey: MANIFEST };
+  const at = { filesPrefix: PREFIX, manifestKey: MANIFEST, blobs: tenantBlobs('t1') };
 
   beforeEach(async () => {
     base = await mkdtemp(join(tmpdir(), 'workcell-wsfiles-'));

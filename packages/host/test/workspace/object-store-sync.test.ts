@@ -8,6 +8,7 @@ import type { Slot } from '../../src/containers/slots.js';
 import { ObjectStoreWorkspaceSync } from '../../src/workspace/object-store-sync.js';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
 import * as layout from '../../src/storage/layout.js';
+import { tenantBlobs } from '../../src/sync/content.js';
 import { putWorkspaceFile } from '../../src/sync/workspace-files.js';
 
 const dirs: string[] = [];
@@ -46,6 +47,7 @@ describe('syncs of one slot', () => {
       store,
       filesPrefix: layout.workspaceFilesPrefix(tenant, workspaceId),
       manifestKey: layout.workspaceManifestKey(tenant, workspaceId),
+      blobs: tenantBlobs(tenant),
     };
     for (let i = 0; i < 40; i += 1)
       await putWorkspaceFile({

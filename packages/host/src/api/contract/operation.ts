@@ -32,6 +32,7 @@ export interface Operation {
     | 'conversations'
     | 'runs'
     | 'usage'
+    | 'snapshots'
     | 'terminal'
     | 'egress'
     | 'secrets'
