@@ -118,6 +118,7 @@ export async function createWorkcell(
     gc,
     reconcileContainers,
     workspaces,
+    readyCount,
   } = wireContainers(config, {
     dataDir,
     runtime,
@@ -194,7 +195,7 @@ export async function createWorkcell(
     accepting: () => execute.isAccepting,
     capacity: () => capacity.report(),
     containers: ownContainers,
-    readyAgents: (records) => orchestrator.readyAgents(records),
+    readyAgents: () => readyCount.value,
     proxy: proxyHealth,
   });
   const api = await buildApi({
@@ -262,6 +263,11 @@ export async function createWorkcell(
       objects,
       cipher: secretCipher,
       allowUnrestrictedNetworking: config.managedAgentsUnrestricted,
+      packages: {
+        registries: { npm: config.npmRegistry, pip: config.pipIndexUrl },
+        timeoutMs: config.packageInstallTimeoutMs,
+        image: config.image,
+      },
     },
   });
 
@@ -300,6 +306,8 @@ export async function createWorkcell(
       });
       pool.start();
       gc.start();
+      readyCount.start();
+      execute.startAdopting();
       dispatcher.start();
       return api.listen({ port: config.port, host: config.host });
     },
@@ -309,6 +317,7 @@ export async function createWorkcell(
       await api.close();
       await pool.stop();
       await gc.stop();
+      readyCount.close();
       await dispatcher.stop();
       control.close();
       approvals.close();

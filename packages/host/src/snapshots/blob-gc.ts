@@ -4,7 +4,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { blobsOf } from '../sync/content.js';
 import { readManifest } from '../sync/manifest.js';
 import type { Clock } from '../time/clock.js';
-import type { SnapshotRecord } from './snapshot-record.js';
+import { decodeSnapshotRecord } from './snapshot-record.js';
 
 /** The grace the host runs with: far longer than any sync out, fork or restore takes. */
 export const BLOB_GC_GRACE_MS = 3_600_000;
@@ -176,7 +176,8 @@ export class BlobGc {
       for (const snap of await this.store.list(layout.snapshotsPrefix(tenant, wid))) {
         const buf = await this.store.getBuffer(snap.key);
         if (buf === null) continue;
-        const record = JSON.parse(buf.toString('utf8')) as SnapshotRecord;
+        // A record that cannot be read throws: the pass deletes nothing rather than miss names.
+        const record = await decodeSnapshotRecord(buf, snap.key);
         for (const sha of blobsOf(record.manifest)) named.add(sha);
       }
     }

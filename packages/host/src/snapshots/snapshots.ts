@@ -8,6 +8,8 @@ import { readManifest, writeManifest, type Manifest } from '../sync/manifest.js'
 import type { Clock } from '../time/clock.js';
 import { withBlobHold } from './blob-holds.js';
 import {
+  decodeSnapshotRecord,
+  encodeSnapshotRecord,
   snapshotOf,
   snapshotView,
   type SnapshotRecord,
@@ -203,8 +205,8 @@ export class Snapshots {
   async write(tenant: string, record: SnapshotRecord): Promise<void> {
     await this.store.put(
       layout.snapshotKey(tenant, record.workspaceId, record.id),
-      JSON.stringify(record),
-      { contentType: 'application/json' },
+      await encodeSnapshotRecord(record),
+      { contentType: 'application/gzip' },
     );
   }
 
@@ -213,8 +215,9 @@ export class Snapshots {
     workspaceId: string,
     snapshotId: string,
   ): Promise<SnapshotRecord | null> {
-    const buf = await this.store.getBuffer(layout.snapshotKey(tenant, workspaceId, snapshotId));
-    return buf === null ? null : (JSON.parse(buf.toString('utf8')) as SnapshotRecord);
+    const key = layout.snapshotKey(tenant, workspaceId, snapshotId);
+    const buf = await this.store.getBuffer(key);
+    return buf === null ? null : decodeSnapshotRecord(buf, key);
   }
 
   /** Deletes the snapshots past the newest `keep`. */

@@ -40,6 +40,11 @@ export const LEASES = {
    * container is not retired (idle timeout, capacity) while it is held. Never blocks a run.
    */
   terminal: (workspaceId: string): string => `terminal:${workspaceId}`,
+  /**
+   * Held by the host attached to a run in progress (holder `attach:<hostId>`): a host carries
+   * on a run whose host went away only once this is free (handed over, or expired).
+   */
+  attach: (runId: string): string => `attach:${runId}`,
 } as const;
 
 export const workspaceLockName = LEASES.workspace;
@@ -85,6 +90,11 @@ export interface HeldLease {
   readonly holder: string;
   /** Stops renewing, waits for a renewal in flight, and releases (a failure is logged: the lease expires by itself). */
   release(): Promise<void>;
+  /**
+   * Stops renewing and leaves the lease as it is, to expire or to be taken again under the same
+   * holder id (work handed to another process).
+   */
+  abandon(): Promise<void>;
 }
 
 /** Takes a lease and renews it every third of its TTL; null when someone else holds it. */
@@ -109,6 +119,10 @@ export async function takeLease(deps: LeaseDeps, spec: LeaseSpec): Promise<HeldL
   return {
     name,
     holder,
+    async abandon() {
+      timer.cancel();
+      await renewing;
+    },
     release() {
       released ??= (async () => {
         timer.cancel();

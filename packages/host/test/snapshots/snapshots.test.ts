@@ -56,6 +56,10 @@ describe('content-addressed workspace files and snapshots', () => {
     await rm(base, { recursive: true, force: true });
   });
 
+  const gc = () => new BlobGc(store, { graceMs: HOUR, clock, logger });
+  /** Stored objects as if written three hours ago. */
+  const ageObjects = () => age(join(base, 'objects'), 3 * HOUR);
+
   it('stores a file unchanged between snapshots once, and restores each snapshot exactly', async () => {
     const dir = join(base, 'slot');
     const files: Record<string, string> = {};
@@ -140,11 +144,52 @@ describe('content-addressed workspace files and snapshots', () => {
     });
   });
 
-  describe('the blob collector', () => {
-    const gc = () => new BlobGc(store, { graceMs: HOUR, clock, logger });
-    /** Stored objects as if written three hours ago. */
-    const ageObjects = () => age(join(base, 'objects'), 3 * HOUR);
+  describe('stored records', () => {
+    it('stores a record compressed and still reads one stored as plain JSON', async () => {
+      const dir = join(base, 'slot');
+      await writeTree(dir, { 'a.txt': 'alpha', 'b.txt': 'beta' });
+      const out = await syncOut(tree(dir));
+      const record = await snapshots.record(TENANT, WID, out.manifest, 'run_one');
+      const key = layout.snapshotKey(TENANT, WID, record.id);
+      const stored = await store.getBuffer(key);
+      // gzip's magic bytes: the record is not stored as readable JSON.
+      expect(stored?.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+      await store.put(key, JSON.stringify(record));
+      expect(await snapshots.get(TENANT, WID, record.id)).toEqual(record);
+    });
 
+    it('answers snapshot_unreadable for a damaged record, and the collector then deletes nothing', async () => {
+      const dir = join(base, 'slot');
+      await writeTree(dir, { 'a.txt': 'only in the snapshot' });
+      const first = await syncOut(tree(dir));
+      const record = await snapshots.record(TENANT, WID, first.manifest, null);
+      await rm(join(dir, 'a.txt'));
+      await syncOut(tree(dir));
+      const key = layout.snapshotKey(TENANT, WID, record.id);
+      for (const damaged of [
+        Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x01]),
+        Buffer.from('{"id": 1}'),
+        Buffer.from('not json'),
+      ]) {
+        await store.put(key, damaged);
+        await expect(snapshots.get(TENANT, WID, record.id)).rejects.toMatchObject({
+          code: 'snapshot_unreadable',
+        });
+        await expect(snapshots.page(TENANT, WID, { after: null, limit: 10 })).rejects.toMatchObject(
+          { code: 'snapshot_unreadable' },
+        );
+      }
+      await ageObjects();
+      // The only name of the blob is in the damaged record: the pass fails rather than delete it.
+      clock.advance(HOUR + 1);
+      await expect(gc().collect(TENANT)).rejects.toMatchObject({ code: 'snapshot_unreadable' });
+      clock.advance(2 * HOUR);
+      await expect(gc().collect(TENANT)).rejects.toMatchObject({ code: 'snapshot_unreadable' });
+      expect(await blobCount()).toBe(1);
+    });
+  });
+
+  describe('the blob collector', () => {
     it('deletes a blob nothing names only on a pass a grace after the mark that found it', async () => {
       const dir = join(base, 'slot');
       await writeTree(dir, { 'keep.txt': 'kept', 'gone.txt': 'removed later' });
