@@ -58,6 +58,12 @@ interface CutSession {
   anchors: Record<string, string>;
 }
 
+/** `name (fork)`, or the name as it is when the suffix would pass the API's limit for it. */
+function forkName(name: string, max: number): string {
+  const named = `${name} (fork)`;
+  return named.length <= max ? named : name;
+}
+
 /** A run's record in a fork: the same run, shown in `to`, counted (usage) where it ran. */
 function copyOfRun(run: RunRecord, from: string, to: string): RunRecord {
   return { ...run, conversationId: to, forkedFrom: run.forkedFrom ?? from };
@@ -88,7 +94,10 @@ export class ForkService {
     input: { name?: string | undefined; snapshotId?: string | undefined },
   ): Promise<ForkedWorkspace> {
     const source = await this.s.catalog.getWorkspace(tenant, sourceId);
-    const target = this.s.catalog.newWorkspaceRecord(tenant, input.name ?? `${source.name} (fork)`);
+    const target = this.s.catalog.newWorkspaceRecord(
+      tenant,
+      input.name ?? forkName(source.name, 200),
+    );
     const made: string[] = [];
     try {
       const done = await withBlobHold(this.s.store, this.s.clock, tenant, async () => {
@@ -150,7 +159,7 @@ export class ForkService {
       const target = this.s.catalog.newConversationRecord(
         tenant,
         source.workspaceId,
-        `${source.title} (fork)`,
+        forkName(source.title, 500),
       );
       target.sessionId = cut.sessionId;
       target.runs = runs.map((r) => copyOfRun(r, source.id, target.id));
