@@ -98,6 +98,7 @@ async function startApi(): Promise<Api> {
     execute,
     exec: unused,
     snapshots: unused,
+    forks: unused,
     agentSettings: unused,
     usage: unused,
     events,

@@ -252,4 +252,52 @@ describe('workcell chat', () => {
     expect(answered?.text).toContain('answered');
     expect((await host.wc.files.list(ws.id)).map((f) => f.path)).not.toContain('no.txt');
   });
+
+  it('interactive: /rewind lists the turns and rewinds to one, /fork continues in a fork', async () => {
+    const tag = `CHAT${Date.now().toString(36)}`;
+    const ws = await host.wc.workspaces.create({ name: 'rewind' });
+    const chat = startChat(['--url', host.url, '--token', host.token, '--workspace', ws.id]);
+    /** Sends a line and waits for the next prompt; answers what was printed meanwhile. */
+    const say = async (line: string): Promise<string> => {
+      const from = chat.out().length;
+      chat.child.stdin.write(`${line}\n`);
+      await chat.waitOut('> ', from);
+      return chat.out().slice(from);
+    };
+    try {
+      await chat.waitOut('> ');
+      expect(await say(`MOCK:{"text": "${tag}-one"}`)).toContain(`${tag}-one`);
+      expect(await say(`MOCK:{"text": "${tag}-two"}`)).toContain(`${tag}-two`);
+      const listed = await say('/rewind');
+      expect(listed).toMatch(/^1 {2}run_\w+ {2}completed/m);
+      expect(listed).toMatch(/^2 {2}run_\w+ {2}completed/m);
+      await say('/rewind 1');
+      await chat.waitErr('rewound to turn 1');
+      expect(chat.err()).toContain('1 later turn(s) rewound');
+      const seen = await say(`MOCK:{"echo": "context", "grep": "${tag}-"}`);
+      expect(seen).toContain(`${tag}-one`);
+      expect(seen).not.toContain(`${tag}-two`);
+
+      await say('/fork');
+      await chat.waitErr('forked conversation');
+      const forkId = /into (conv_\w+)/.exec(chat.err())?.[1] ?? '';
+      const inFork = await say(`MOCK:{"text": "${tag}-in-fork"}`);
+      expect(inFork).toContain(`${tag}-in-fork`);
+      expect(await say('/rewind 9')).toBe('> ');
+      expect(chat.err()).toContain('no turn 9');
+      chat.child.stdin.end();
+      expect(await chat.exit, chat.err()).toBe(0);
+
+      const conversations = await host.wc.conversations.list(ws.id);
+      expect(conversations.map((c) => c.id)).toContain(forkId);
+      const original = conversations.find((c) => c.id !== forkId);
+      const runs = await host.wc.conversations.runs(original?.id ?? '');
+      expect(runs.map((r) => r.rewound)).toEqual([false, true, false]);
+      const forkRuns = await host.wc.conversations.runs(forkId);
+      expect(forkRuns).toHaveLength(3);
+      expect(forkRuns.map((r) => r.rewound)).toEqual([false, false, false]);
+    } finally {
+      chat.child.kill('SIGKILL');
+    }
+  });
 });

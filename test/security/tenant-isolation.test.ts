@@ -13,7 +13,7 @@ interface Row {
   method: 'GET' | 'PUT' | 'POST' | 'DELETE';
   /** The route as registered, `:wid`, `:cid`, `:rid`, `:id` (a webhook) and `*` standing for A's ids and file. */
   route: string;
-  /** `:wid` in it stands for A's workspace id too. */
+  /** `:wid` and `:rid` in it stand for A's workspace and run ids too. */
   body?: string;
   accept?: string;
   /** Sends the token as `?access_token=` instead of the Authorization header. */
@@ -40,6 +40,7 @@ const TABLE: Row[] = [
     route: '/v1/workspaces/:wid/restore',
     body: '{"snapshotId": "snap_1111111111111aaaaaaaaaaaa"}',
   },
+  { method: 'POST', route: '/v1/workspaces/:wid/fork', body: '{}' },
   { method: 'GET', route: '/v1/workspaces/:wid/secrets' },
   { method: 'GET', route: '/v1/workspaces/:wid/secrets/:name' },
   {
@@ -86,6 +87,12 @@ const TABLE: Row[] = [
     queryToken: true,
   },
   { method: 'POST', route: '/v1/conversations/:cid/runs/:rid/interrupt' },
+  { method: 'POST', route: '/v1/conversations/:cid/fork', body: '{"atRunId": ":rid"}' },
+  {
+    method: 'POST',
+    route: '/v1/conversations/:cid/rewind',
+    body: '{"toRunId": ":rid", "files": true}',
+  },
   { method: 'GET', route: '/v1/conversations/:cid/approvals' },
   {
     method: 'POST',
@@ -138,7 +145,7 @@ describe('API tenant isolation: tenant B gets 404 for every route with tenant A 
     const res = await host.api(path(row, values, token), {
       method: row.method,
       headers,
-      body: row.body?.replace(':wid', values.wid),
+      body: row.body?.replace(':wid', values.wid).replace(':rid', values.rid),
       token: row.queryToken ? null : token,
       signal: AbortSignal.timeout(15_000),
     });

@@ -18,12 +18,15 @@ import type {
   ExecInput,
   ExecResult,
   FileEntry,
+  ForkWorkspaceInput,
+  ForkedWorkspace,
   Health,
   MessageContent,
   PostMessageInput,
   PutAgentInput,
   PutSecretInput,
   Readiness,
+  RewoundConversation,
   Run,
   Ticket,
   SecretView,
@@ -206,6 +209,20 @@ export class WorkcellClient extends Transport {
     /** `GET /v1/workspaces/:wid`: the workspace and its container (null when it has none). */
     get: (workspaceId: string, o: RequestOptions = {}): Promise<WorkspaceDetail> =>
       this.call('GET', `/v1/workspaces/${id(workspaceId)}`, o),
+    /**
+     * `POST /v1/workspaces/:wid/fork`: a new workspace with the files of a snapshot (the newest
+     * by default), the settings, secrets and every conversation continuing its history; answers
+     * the fork and which of its conversations continues which of the source's.
+     */
+    fork: (
+      workspaceId: string,
+      input: ForkWorkspaceInput = {},
+      o: RequestOptions = {},
+    ): Promise<ForkedWorkspace> =>
+      this.call('POST', `/v1/workspaces/${id(workspaceId)}/fork`, {
+        json: input,
+        signal: o.signal,
+      }),
     /** `DELETE /v1/workspaces/:wid`: its container, files and conversations go too. */
     delete: async (workspaceId: string, o: RequestOptions = {}): Promise<void> => {
       await this.call('DELETE', `/v1/workspaces/${id(workspaceId)}`, o);
@@ -435,6 +452,33 @@ export class WorkcellClient extends Transport {
         o,
       );
     },
+    /**
+     * `POST /v1/conversations/:cid/fork`: a new conversation in the same workspace whose
+     * history ends with `atRunId` (the newest ended run by default).
+     */
+    fork: (
+      conversationId: string,
+      input: { atRunId?: string } = {},
+      o: RequestOptions = {},
+    ): Promise<Conversation> =>
+      this.call('POST', `/v1/conversations/${id(conversationId)}/fork`, {
+        json: input,
+        signal: o.signal,
+      }),
+    /**
+     * `POST /v1/conversations/:cid/rewind`: the conversation continues from the end of
+     * `toRunId`, the later runs marked rewound; `files: true` returns the workspace's files to
+     * the snapshot as of that run too.
+     */
+    rewind: (
+      conversationId: string,
+      input: { toRunId: string; files?: boolean },
+      o: RequestOptions = {},
+    ): Promise<RewoundConversation> =>
+      this.call('POST', `/v1/conversations/${id(conversationId)}/rewind`, {
+        json: input,
+        signal: o.signal,
+      }),
     /** `POST /v1/conversations/:cid/runs/:rid/interrupt`: the run ends with `run.completed`, interrupted. */
     interrupt: async (
       conversationId: string,

@@ -20,6 +20,8 @@ import { LocalControlBus, RedisControlBus, type ControlBus } from './control/con
 import { ControlMessages } from './control/control-messages.js';
 import { CrossHostControl } from './control/cross-host.js';
 import { AuditTrail } from './egress/gateway.js';
+import { ForkService } from './fork/fork-service.js';
+import { withWriteLease } from './files/store-files-service.js';
 import { RunEventLog } from './execute/run-events.js';
 import { createLogger } from './logger.js';
 import { HealthChecks } from './metrics/health.js';
@@ -222,6 +224,17 @@ export async function createWorkcell(
       restore: (tenant, workspaceId, snapshotId) =>
         snapshots.restore(tenant, workspaceId, snapshotId, filesChanged),
     },
+    forks: new ForkService({
+      store: objects,
+      catalog,
+      snapshots,
+      secrets,
+      withWorkspaceLock: (workspaceId, work) =>
+        withWriteLease(state, { hostId, clock, logger: log('forks') }, workspaceId, work),
+      filesChanged,
+      clock,
+      logger: log('forks'),
+    }),
     agentSettings,
     usage: new UsageService(catalog),
     events,

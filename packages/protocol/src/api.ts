@@ -100,6 +100,11 @@ export const runSchema = z.object({
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
   summary: runSummarySchema.nullable(),
   eventCount: z.number().int(),
+  rewound: z
+    .boolean()
+    .describe(
+      'true once the conversation was rewound to an earlier run: the run stays in the history, the model no longer sees it',
+    ),
 });
 
 export const conversationDetailSchema = conversationSchema.extend({

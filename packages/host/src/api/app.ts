@@ -19,6 +19,7 @@ import { registerExecRoutes } from './routes/exec.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerSecretRoutes } from './routes/secrets.js';
 import { registerSnapshotRoutes } from './routes/snapshots.js';
+import { registerForkRoutes } from './routes/forks.js';
 import { registerTerminalRoutes, TERMINAL_MAX_FRAME_BYTES } from './routes/terminal.js';
 import { registerTicketRoutes } from './routes/tickets.js';
 import { registerOperationsRoutes } from './routes/health.js';
@@ -110,6 +111,7 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
   registerSecretRoutes(app, services, services.secrets);
   registerWebhookRoutes(app, services);
   registerSnapshotRoutes(app, services);
+  registerForkRoutes(app, services);
   registerAdminRoutes(app, services);
   registerTerminalRoutes(app, services);
   registerTicketRoutes(app, services);

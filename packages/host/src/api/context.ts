@@ -13,6 +13,7 @@ import type { CrossHostControl } from '../control/cross-host.js';
 import type { ExecService } from '../exec/exec-service.js';
 import type { SnapshotView } from '../snapshots/snapshot-record.js';
 import type { Snapshots } from '../snapshots/snapshots.js';
+import type { ForkService } from '../fork/fork-service.js';
 import type { RunService } from '../execute/execute-service.js';
 import type { RunEventLog } from '../execute/run-events.js';
 import type { WorkspaceRemover } from '../workspace/workspace-removal.js';
@@ -47,6 +48,8 @@ export interface ApiServices {
     /** Returns the workspace's files to the snapshot (`Snapshots.restore` with its push). */
     restore(tenant: string, workspaceId: string, snapshotId: string): Promise<SnapshotView>;
   };
+  /** Forks of workspaces and conversations; rewinds of conversations. */
+  forks: Pick<ForkService, 'forkWorkspace' | 'forkConversation' | 'rewind'>;
   /** Runs commands in workspace containers. */
   exec: Pick<ExecService, 'start'>;
   /** Reaches the hosts that hold a workspace's container or cache its egress policy. */

@@ -9,8 +9,10 @@ import {
   egressViewSchema,
   errorResponseSchema,
   fileEntrySchema,
+  forkedWorkspaceSchema,
   healthSchema,
   readinessSchema,
+  rewoundConversationSchema,
   runSchema,
   secretListSchema,
   secretViewSchema,
@@ -34,6 +36,7 @@ import { conversationOps } from './contract/conversations.js';
 import { egressOps } from './contract/egress.js';
 import { execOps } from './contract/exec.js';
 import { fileOps } from './contract/files.js';
+import { forkOps } from './contract/forks.js';
 import { operationsOps } from './contract/operations.js';
 import { runOps } from './contract/runs.js';
 import { secretOps } from './contract/secrets.js';
@@ -64,6 +67,7 @@ export const ops = {
   ...execOps,
   ...archiveOps,
   ...snapshotOps,
+  ...forkOps,
   ...egressOps,
   ...secretOps,
   ...conversationOps,
@@ -108,6 +112,8 @@ export const NAMED_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
   WebhookList: webhookListSchema,
   WebhookPayload: webhookPayloadSchema,
   Snapshot: snapshotSchema,
+  ForkedWorkspace: forkedWorkspaceSchema,
+  RewoundConversation: rewoundConversationSchema,
 };
 
 // ---- registering a route from its operation ---------------------------------------------------

@@ -26,6 +26,21 @@ export interface RunRecord {
   error: ErrorBody | null;
   summary: RunSummary | null;
   eventCount: number;
+  /** Set once the conversation was rewound to an earlier run; absent means false. */
+  rewound?: boolean;
+  /**
+   * The conversation whose run this record copies (a fork): the run happened there, and its
+   * usage is counted there only.
+   */
+  forkedFrom?: string;
+}
+
+/** What the API shows of a run. */
+export type RunView = Omit<RunRecord, 'rewound' | 'forkedFrom'> & { rewound: boolean };
+
+export function runView(run: RunRecord): RunView {
+  const { forkedFrom: _copied, ...rest } = run;
+  return { ...rest, rewound: run.rewound === true };
 }
 
 export interface ConversationRecord {
@@ -37,6 +52,11 @@ export interface ConversationRecord {
   /** The Claude Agent SDK session this conversation resumes. */
   sessionId: string | null;
   runs: RunRecord[];
+  /**
+   * Run id -> the uuid of the run's last transcript entry in `sessionId`, for runs whose entries
+   * were copied into this session by a fork (their run logs name the source session's uuids).
+   */
+  anchors?: Record<string, string>;
 }
 
 /** A random id with a type prefix: `ws_`, `conv_`, `run_`. */
@@ -97,19 +117,28 @@ export class Catalog {
   }
 
   async createWorkspace(tenant: string, name: string | undefined): Promise<WorkspaceRecord> {
+    const record = this.newWorkspaceRecord(tenant, name);
+    await this.publishWorkspace(record);
+    return record;
+  }
+
+  /** A workspace record with a fresh id, not stored yet (`publishWorkspace` stores it). */
+  newWorkspaceRecord(tenant: string, name: string | undefined): WorkspaceRecord {
     const id = newId('ws');
-    const record: WorkspaceRecord = {
-      id,
-      tenant,
-      name: name ?? id,
-      createdAt: new Date(this.clock.now()).toISOString(),
-    };
+    return { id, tenant, name: name ?? id, createdAt: new Date(this.clock.now()).toISOString() };
+  }
+
+  /**
+   * Stores the workspace's record and its index and list entries: until then the workspace is
+   * not found or listed, so a fork fills it first and publishes it last.
+   */
+  async publishWorkspace(record: WorkspaceRecord): Promise<void> {
+    const { tenant, id } = record;
+    // A new workspace's conversation list is complete from the start.
+    await this.writeJson(layout.conversationListReadyKey(tenant, id), { ready: true });
     await this.writeJson(layout.workspaceMetaKey(tenant, id), record);
     await this.writeJson(layout.workspaceIndexKey(tenant, id), record);
     await this.writeJson(listKey(record), record);
-    // A new workspace's conversation list is complete from the start.
-    await this.writeJson(layout.conversationListReadyKey(tenant, id), { ready: true });
-    return record;
   }
 
   /** The workspace, or `not_found` (also for malformed ids and other tenants' ids). */
@@ -252,9 +281,19 @@ export class Catalog {
     title: string | undefined,
   ): Promise<ConversationRecord> {
     await this.getWorkspace(tenant, workspaceId);
-    const id = newId('conv');
-    const record: ConversationRecord = {
-      id,
+    const record = this.newConversationRecord(tenant, workspaceId, title);
+    await this.putConversation(record);
+    return record;
+  }
+
+  /** A conversation record with a fresh id and no runs, not stored yet. */
+  newConversationRecord(
+    tenant: string,
+    workspaceId: string,
+    title: string | undefined,
+  ): ConversationRecord {
+    return {
+      id: newId('conv'),
       workspaceId,
       tenant,
       title: title ?? 'Untitled',
@@ -262,10 +301,48 @@ export class Catalog {
       sessionId: null,
       runs: [],
     };
+  }
+
+  /** Stores a new conversation: its record, its id's index entry and its list entry. */
+  async putConversation(record: ConversationRecord): Promise<void> {
+    const { tenant, workspaceId, id } = record;
     await this.writeJson(layout.conversationMetaKey(tenant, workspaceId, id), record);
     await this.writeJson(layout.conversationIndexKey(tenant, id), { workspaceId });
     await this.writeJson(conversationListKey(record), listEntry(record));
-    return record;
+  }
+
+  /**
+   * Removes what a fork stored of a workspace it did not finish: every object under its root,
+   * its conversations' index entries and its own index and list entries.
+   */
+  async discardWorkspace(
+    record: WorkspaceRecord,
+    conversationIds: readonly string[],
+  ): Promise<void> {
+    const { tenant, id } = record;
+    await this.store.deleteMany(conversationIds.map((c) => layout.conversationIndexKey(tenant, c)));
+    await this.store.delete(listKey(record));
+    await this.store.delete(layout.workspaceIndexKey(tenant, id));
+    await this.store.deletePrefix(layout.workspaceRoot(tenant, id));
+  }
+
+  /** Removes a conversation a fork stored and did not finish. */
+  async discardConversation(record: ConversationRecord): Promise<void> {
+    const { tenant, workspaceId, id } = record;
+    await this.store.delete(conversationListKey(record));
+    await this.store.delete(layout.conversationIndexKey(tenant, id));
+    await this.store.deletePrefix(layout.conversationRoot(tenant, workspaceId, id));
+  }
+
+  /** Copies a finished run's event log to another conversation (inside the store). */
+  async copyRunEvents(
+    from: ConversationRecord,
+    to: ConversationRecord,
+    runId: string,
+  ): Promise<void> {
+    const source = layout.runEventsKey(from.tenant, from.workspaceId, from.id, runId);
+    if (!(await this.store.head(source))) return;
+    await this.store.copy(source, layout.runEventsKey(to.tenant, to.workspaceId, to.id, runId));
   }
 
   async getConversation(tenant: string, conversationId: string): Promise<ConversationRecord> {

@@ -3,6 +3,12 @@ import { parseArgs } from 'node:util';
 import { WorkcellApiError, WorkcellClient, type RunEventStream } from '@workcell/client';
 import { chatDefaults, type ChatDefaults } from '../config/chat.js';
 import { approvalQuestion, isYes, runToolCommand } from './chat-approvals.js';
+import {
+  CHAT_COMMANDS_HELP,
+  parseChatCommand,
+  runChatCommand,
+  type ChatTarget,
+} from './chat-commands.js';
 import { ChatRenderer, type ChatOutput } from './chat-render.js';
 
 export const CHAT_USAGE = `usage: workcell chat [--url U] [--token T] [--workspace W] [--conversation C] [--tool-command CMD] [-p PROMPT]
@@ -19,7 +25,9 @@ export const CHAT_USAGE = `usage: workcell chat [--url U] [--token T] [--workspa
 
 A tool call an "ask" rule matches asks first: Allow Bash: <command>? [y/N]
 
-Type a message and press Enter. Ctrl-C interrupts a run; a second Ctrl-C exits.`;
+Type a message and press Enter. Ctrl-C interrupts a run; a second Ctrl-C exits.
+
+${CHAT_COMMANDS_HELP}`;
 
 /** What the chat reads and writes; the process's own streams by default. */
 export interface ChatIo extends ChatOutput {
@@ -60,10 +68,7 @@ export function processIo(): ChatIo {
 
 class UsageError extends Error {}
 
-interface Target {
-  wc: WorkcellClient;
-  conversationId: string;
-}
+type Target = ChatTarget;
 
 /** Lines typed at the terminal, shared by the chat's prompt and its approval questions. */
 class LineReader {
@@ -276,6 +281,11 @@ async function interactive(t: Target, io: ChatIo, options: RunOptions): Promise<
       const content = next.trim();
       if (content === '') continue;
       try {
+        const command = parseChatCommand(content);
+        if (command !== null) {
+          await runChatCommand(command, t, io);
+          continue;
+        }
         const outcome = await runOnce(t, content, io, options);
         if (outcome === 'exit') return 130;
       } catch (err) {

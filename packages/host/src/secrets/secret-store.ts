@@ -256,6 +256,28 @@ export class SecretStore {
     return { view: viewOf(record, wid === null ? 'tenant' : 'workspace'), created: !existing };
   }
 
+  /**
+   * Gives workspace `toWid` a copy of workspace `fromWid`'s own secrets (a fork): each value is
+   * opened and sealed again for its new place, placeholders kept. Nothing to copy without a
+   * key: no secret can have been stored.
+   */
+  async copyWorkspace(tenant: string, fromWid: string, toWid: string): Promise<number> {
+    const source = await this.fetch(tenant, fromWid);
+    if (source.records.size === 0) return 0;
+    const cipher = this.requireCipher();
+    for (const record of source.records.values()) {
+      const value = cipher.open(record.sealed, sealContext(tenant, fromWid, record.name));
+      const copy: SecretRecord = {
+        ...record,
+        sealed: cipher.seal(value, sealContext(tenant, toWid, record.name)),
+      };
+      await this.store.put(layout.secretKey(tenant, toWid, record.name), JSON.stringify(copy), {
+        contentType: 'application/json',
+      });
+    }
+    return source.records.size;
+  }
+
   /** Removes a secret of exactly this scope (a tenant secret is not removed through a workspace). */
   async delete(tenant: string, wid: string | null, rawName: string): Promise<void> {
     this.requireCipher();

@@ -98,16 +98,64 @@ export class Snapshots {
   ): Promise<SnapshotView> {
     const record = await this.get(tenant, workspaceId, snapshotId);
     return this.settings.withWorkspaceLock(workspaceId, () =>
-      withBlobHold(this.store, this.settings.clock, tenant, async () => {
-        const manifestKey = layout.workspaceManifestKey(tenant, workspaceId);
-        const live = await readManifest(this.store, manifestKey);
-        await writeManifest(this.store, manifestKey, record.manifest);
-        if (!isContentAddressed(live))
-          await this.store.deletePrefix(layout.workspaceFilesPrefix(tenant, workspaceId));
-        await pushed(tenant, workspaceId);
-        return snapshotView(record);
-      }),
+      this.restoreHeld(tenant, workspaceId, record, pushed),
     );
+  }
+
+  /**
+   * `restore` for a caller that already holds the workspace lock (a rewind that also moves
+   * the conversation).
+   */
+  async restoreHeld(
+    tenant: string,
+    workspaceId: string,
+    record: SnapshotRecord,
+    pushed: (tenant: string, workspaceId: string) => Promise<void>,
+  ): Promise<SnapshotView> {
+    return withBlobHold(this.store, this.settings.clock, tenant, async () => {
+      const manifestKey = layout.workspaceManifestKey(tenant, workspaceId);
+      const live = await readManifest(this.store, manifestKey);
+      await writeManifest(this.store, manifestKey, record.manifest);
+      if (!isContentAddressed(live))
+        await this.store.deletePrefix(layout.workspaceFilesPrefix(tenant, workspaceId));
+      await pushed(tenant, workspaceId);
+      return snapshotView(record);
+    });
+  }
+
+  /**
+   * The files as they stood when a run ended: the snapshot its sync out recorded, else (it
+   * changed nothing) the newest one recorded before it ended; null when none is kept.
+   */
+  async asOfRun(
+    tenant: string,
+    workspaceId: string,
+    run: { id: string; endedAt: string | null },
+  ): Promise<SnapshotRecord | null> {
+    const own = await this.ofRun(tenant, workspaceId, run.id);
+    if (own !== null || run.endedAt === null) return own;
+    const endedMs = Date.parse(run.endedAt);
+    let after: string | null = null;
+    for (;;) {
+      const page: Page<SnapshotView> = await this.page(tenant, workspaceId, { after, limit: 100 });
+      const hit = page.items.find((s) => Date.parse(s.createdAt) <= endedMs);
+      if (hit) return this.read(tenant, workspaceId, hit.id);
+      if (page.nextKey === null) return null;
+      after = page.nextKey;
+    }
+  }
+
+  /** Every snapshot from `upTo` back to the oldest kept, newest first (a fork copies them). */
+  async upTo(tenant: string, workspaceId: string, upTo: SnapshotRecord): Promise<SnapshotRecord[]> {
+    const prefix = layout.snapshotsPrefix(tenant, workspaceId);
+    const objects = await this.store.list(prefix, {
+      startAfter: layout.snapshotKey(tenant, workspaceId, upTo.id),
+    });
+    const ids = objects
+      .map((o) => layout.snapshotIdOfKey(tenant, workspaceId, o.key))
+      .filter((id): id is string => id !== null);
+    const older = await Promise.all(ids.map((id) => this.read(tenant, workspaceId, id)));
+    return [upTo, ...older.filter((r): r is SnapshotRecord => r !== null)];
   }
 
   /** One page, newest first; `after` is the last id of the previous page. */

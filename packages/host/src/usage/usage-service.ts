@@ -4,7 +4,7 @@ import { summariseUsage, type UsageRange, type UsageReport } from './usage.js';
 /**
  * Usage of a workspace or a whole tenant, summed from the run records the catalog keeps in
  * the object store (each ended run's `run.completed` summary), so it survives the host and
- * Redis. A deleted workspace's runs go with it.
+ * Redis. A deleted workspace's runs go with it; a fork's copies of runs are not counted again.
  */
 export class UsageService {
   constructor(private readonly catalog: Catalog) {}
@@ -22,6 +22,6 @@ export class UsageService {
 
   private async runsOf(tenant: string, workspaceId: string): Promise<RunRecord[]> {
     const conversations = await this.catalog.listConversations(tenant, workspaceId);
-    return conversations.flatMap((c) => c.runs);
+    return conversations.flatMap((c) => c.runs.filter((r) => r.forkedFrom === undefined));
   }
 }

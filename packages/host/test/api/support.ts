@@ -31,6 +31,7 @@ import { SecretCipher } from '../../src/secrets/cipher.js';
 import { SecretStore } from '../../src/secrets/secret-store.js';
 import { MemoryStateStore } from '../../src/state/memory-store.js';
 import { Snapshots } from '../../src/snapshots/snapshots.js';
+import { ForkService } from '../../src/fork/fork-service.js';
 import { DirectoryObjectStore } from '../../src/storage/directory-store.js';
 import { systemClock, type Clock } from '../../src/time/clock.js';
 import { ApprovalService } from '../../src/approvals/index.js';
@@ -162,6 +163,12 @@ export async function apiHarness(
     hostId: 'test-host',
     settings: { timeoutMs: 60_000, recordTtlMs: 120_000 },
   });
+  const snapshots = new Snapshots(objects, {
+    keep: 100,
+    clock: systemClock,
+    logger,
+    withWorkspaceLock: (_wid, work) => work(),
+  });
   const services: ApiServices = {
     approvals,
     auth: new TokenAuthenticator(
@@ -196,14 +203,17 @@ export async function apiHarness(
     }),
     execute,
     // Commands need a real container: the exec route is tested on Docker (test/api/exec.test.ts).
-    snapshots: snapshotsApi(
-      new Snapshots(objects, {
-        keep: 100,
-        clock: systemClock,
-        logger,
-        withWorkspaceLock: (_wid, work) => work(),
-      }),
-    ),
+    snapshots: snapshotsApi(snapshots),
+    forks: new ForkService({
+      store: objects,
+      catalog,
+      snapshots,
+      secrets,
+      withWorkspaceLock: (_wid, work) => work(),
+      filesChanged: () => Promise.resolve(),
+      clock: systemClock,
+      logger,
+    }),
     exec: {
       start: () => Promise.reject(new Error('exec is not wired in the API unit tests')),
     },

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { assertTicketWorkspace } from '../../auth/tickets.js';
-import type { ConversationRecord } from '../../catalog/catalog.js';
+import { runView, type ConversationRecord } from '../../catalog/catalog.js';
 import { creationKey, nextCursor, pageOf, pageRequest } from '../../catalog/page.js';
 import { RunHistory } from '../../execute/run-history.js';
 import type { BufferedEvent } from '../../state/state-store.js';
@@ -104,12 +104,12 @@ export function registerConversationRoutes(
     const req = pageRequest('runs', query);
     const c = await s.catalog.getConversation(request.principal.tenant, params.cid);
     const page = pageOf(c.runs, (r) => creationKey(r.startedAt, r.id), req);
-    return { runs: page.items, nextCursor: nextCursor('runs', page) };
+    return { runs: page.items.map(runView), nextCursor: nextCursor('runs', page) };
   });
 
   route(app, ops.getConversation, async (request, _reply, { params }) => {
     const c = await s.catalog.getConversation(request.principal.tenant, params.cid);
-    return { ...conversationView(c), sessionId: c.sessionId, runs: c.runs };
+    return { ...conversationView(c), sessionId: c.sessionId, runs: c.runs.map(runView) };
   });
 
   route(app, ops.postMessage, async (request, reply, { params, body }) => {
