@@ -272,6 +272,71 @@ describe('the web console', () => {
     await egress.getByText('Recent decisions').waitFor();
   });
 
+  it('lists snapshots and restores one; forks the workspace; forks and rewinds the conversation at a run', async () => {
+    await page.goto(`${host.url}/#/w/${workspaceId}`);
+    const snapshots = page.getByRole('table', { name: 'Snapshots of the workspace' });
+    await snapshots.waitFor();
+    // The runs that wrote report.txt and console.txt each recorded one.
+    const recorded = await host.wc.snapshots.list(workspaceId);
+    expect(recorded.length).toBeGreaterThanOrEqual(2);
+    expect(await snapshots.locator('tbody tr').count()).toBe(recorded.length);
+    const oldest = recorded.at(-1);
+    if (!oldest?.runId) throw new Error('the oldest snapshot names no run');
+    const oldestRow = snapshots.locator(`tr[data-snapshot="${oldest.id}"]`);
+    await oldestRow.getByText(oldest.runId).waitFor();
+
+    // Restore the oldest (after the first run): console.txt, written later, goes.
+    page.once('dialog', (dialog) => void dialog.accept());
+    await oldestRow.getByRole('button', { name: 'Restore' }).click();
+    await files().getByText('console.txt').waitFor({ state: 'detached' });
+    const paths = (await host.wc.files.list(workspaceId)).map((f) => f.path);
+    expect(paths).toContain('report.txt');
+    expect(paths).not.toContain('console.txt');
+
+    // Fork the workspace: the fork opens, with the files and conversations of the source.
+    await page.getByRole('button', { name: 'Fork workspace' }).click();
+    await page.waitForURL(
+      (url) => !url.hash.endsWith(workspaceId) && /#\/w\/[^/]+$/.test(url.hash),
+    );
+    const forkId = /#\/w\/([^/]+)$/.exec(page.url())?.[1] ?? '';
+    try {
+      await page.getByRole('heading', { name: `${workspaceName} (fork)` }).waitFor();
+      await files().getByText('report.txt').waitFor();
+      expect((await host.wc.conversations.list(forkId)).length).toBe(
+        (await host.wc.conversations.list(workspaceId)).length,
+      );
+    } finally {
+      await host.wc.workspaces.delete(forkId);
+    }
+
+    // Fork the conversation at its first run: the new one holds that run alone.
+    await page.goto(`${host.url}/#/w/${workspaceId}/c/${conversationId}`);
+    const before = await host.wc.conversations.history(conversationId);
+    const firstRun = before.runs[0]?.runId ?? '';
+    const firstRunButtons = conversation().getByRole('group', { name: `Run ${firstRun}` });
+    await firstRunButtons.getByRole('button', { name: 'Fork from here' }).click();
+    await page.waitForURL((url) => !url.hash.endsWith(conversationId));
+    const forkedConversation = /\/c\/([^/]+)$/.exec(page.url())?.[1] ?? '';
+    const forked = await host.wc.conversations.history(forkedConversation);
+    expect(forked.runs.map((r) => r.runId)).toEqual([firstRun]);
+    await expect.poll(() => conversation().textContent()).toContain('streamed streamed');
+    expect(await conversation().getByText('console.txt').count()).toBe(0);
+
+    // Rewind the conversation to its first run, its files left as they are (Cancel).
+    await page.goto(`${host.url}/#/w/${workspaceId}/c/${conversationId}`);
+    page.once('dialog', (dialog) => void dialog.dismiss());
+    await firstRunButtons.getByRole('button', { name: 'Rewind to here' }).click();
+    await conversation().getByRole('group', { name: 'Rewound turn' }).first().waitFor();
+    const after = await host.wc.conversations.history(conversationId);
+    expect(after.runs[0]?.rewound).toBe(false);
+    expect(after.runs.slice(1).every((r) => r.rewound)).toBe(true);
+    expect(await conversation().getByRole('group', { name: 'Rewound turn' }).count()).toBe(
+      after.runs.length - 1,
+    );
+    // A rewound run offers no run buttons; the run rewound to still does.
+    expect(await conversation().getByRole('button', { name: 'Rewind to here' }).count()).toBe(1);
+  });
+
   it('shows containers and the warm pool to an admin token only', async () => {
     expect(await page.getByRole('link', { name: 'Containers' }).isVisible()).toBe(false);
     const adminContext = await browser.newContext();

@@ -38,6 +38,7 @@ export {
   type ForkWorkspaceInput,
   type ForkedWorkspace,
   type RewoundConversation,
+  type Snapshot,
   type RunStatus,
   type Health,
   type Readiness,

@@ -43,6 +43,12 @@ function promptText(content: MessageContent): string {
     .join('\n');
 }
 
+/** What the log's run buttons do: fork the conversation at the run, rewind it to the run. */
+export interface RunActions {
+  fork(runId: string): void;
+  rewind(runId: string): void;
+}
+
 /**
  * Renders a conversation's run events into its log: the user's message, the reply's text as it
  * streams in, each tool call as a compact expandable line with its result, and how the run
@@ -56,18 +62,64 @@ export class ChatLog {
   /** Approvals and client tool calls shown, by id, until they are resolved. */
   private readonly waiting = new Map<string, HTMLElement>();
   private pendingPrompt: HTMLElement | null = null;
+  /** The run whose events are being applied (from its `run.started`). */
+  private runId: string | null = null;
+  /** Where events are shown: the log, or a rewound run's group in it. */
+  private target: HTMLElement;
 
   /**
    * `decide` sends a decision on an approval (the **Allow** / **Deny** buttons); without it a
-   * pending approval is shown without buttons.
+   * pending approval is shown without buttons. `runActions`, when given, puts **Fork from here**
+   * and **Rewind to here** on every run that ended.
    */
   constructor(
     private readonly log: HTMLElement,
     private readonly decide?: (approvalId: string, decision: 'allow' | 'deny') => Promise<void>,
-  ) {}
+    private readonly runActions?: RunActions,
+  ) {
+    this.target = log;
+  }
+
+  /** The buttons of a run that ended, or nothing without `runActions` or a run id. */
+  private actionsFor(runId: string | null): HTMLElement | null {
+    const actions = this.runActions;
+    if (!actions || runId === null || this.target !== this.log) return null;
+    return h(
+      'span',
+      { class: 'run-actions', role: 'group', 'aria-label': `Run ${runId}` },
+      h(
+        'button',
+        { type: 'button', class: 'link', onclick: () => actions.fork(runId) },
+        'Fork from here',
+      ),
+      h(
+        'button',
+        { type: 'button', class: 'link', onclick: () => actions.rewind(runId) },
+        'Rewind to here',
+      ),
+    );
+  }
+
+  /**
+   * Shows the events applied until `endRewound()` as a run the conversation was rewound past:
+   * kept in the history, set apart, and without run buttons (the model no longer sees it).
+   */
+  beginRewound(): void {
+    this.target = this.log.appendChild(
+      h(
+        'div',
+        { class: 'rewound', role: 'group', 'aria-label': 'Rewound turn' },
+        h('p', { class: 'muted' }, 'Rewound: the agent no longer sees this turn.'),
+      ),
+    );
+  }
+
+  endRewound(): void {
+    this.target = this.log;
+  }
 
   private add(el: HTMLElement): HTMLElement {
-    this.log.append(el);
+    this.target.append(el);
     el.scrollIntoView?.({ block: 'end' });
     return el;
   }
@@ -91,6 +143,7 @@ export class ChatLog {
         else this.userMessage(promptText(ev.data.content));
         return;
       case 'run.started':
+        this.runId = ev.data.runId;
         this.bubble = null;
         this.streamed = false;
         return;
@@ -103,7 +156,14 @@ export class ChatLog {
         const text = d.interrupted
           ? 'Interrupted'
           : `Completed in ${(d.durationMs / 1000).toFixed(1)} s${d.totalCostUsd ? `, $${d.totalCostUsd.toFixed(4)}` : ''}`;
-        this.add(h('div', { class: `status${d.interrupted ? ' interrupted' : ''}` }, text));
+        this.add(
+          h(
+            'div',
+            { class: `status${d.interrupted ? ' interrupted' : ''}` },
+            text,
+            this.actionsFor(this.runId),
+          ),
+        );
         return;
       }
       case 'run.failed':

@@ -61,6 +61,7 @@ function route(): void {
     navigate: (hash: string) => {
       location.hash = hash;
     },
+    reload: route,
   };
   const parts = location.hash
     .replace(/^#\/?/, '')

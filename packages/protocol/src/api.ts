@@ -131,6 +131,11 @@ export const conversationHistorySchema = z.object({
     z.object({
       runId: z.string(),
       status: z.enum(RUN_STATUSES),
+      rewound: z
+        .boolean()
+        .describe(
+          'the conversation was rewound to an earlier run: the model no longer sees this one',
+        ),
       events: z.array(recordedEventSchema),
     }),
   ),

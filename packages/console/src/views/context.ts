@@ -6,4 +6,6 @@ export interface ViewContext {
   root: HTMLElement;
   signal: AbortSignal;
   navigate(hash: string): void;
+  /** Draws the current view again, from the API. */
+  reload(): void;
 }

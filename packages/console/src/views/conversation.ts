@@ -10,7 +10,9 @@ import type { ViewContext } from './context.js';
  * and "Stop" while a run is in progress. On load it replays the conversation's history (the
  * prompts included: each run records its `user.message`) and, when
  * its last run is still going, rejoins it after the last event shown: a reload or a shared link
- * misses nothing. The workspace's files sit beside it and refresh when a run ends.
+ * misses nothing. The workspace's files sit beside it and refresh when a run ends. Every run that
+ * ended has "Fork from here" (a new conversation whose history ends with it) and "Rewind to here"
+ * (this conversation continues from it; the files too, when the confirmation says so).
  */
 export async function conversationView(
   ctx: ViewContext,
@@ -24,9 +26,42 @@ export async function conversationView(
     'aria-live': 'polite',
   });
   const alert = h('p', { class: 'error', role: 'alert' });
-  const log = new ChatLog(logEl, async (approvalId, decision) => {
-    await ctx.wc.approvals.decide(conversationId, approvalId, { decision }, { signal: ctx.signal });
-  });
+  const log = new ChatLog(
+    logEl,
+    async (approvalId, decision) => {
+      await ctx.wc.approvals.decide(
+        conversationId,
+        approvalId,
+        { decision },
+        { signal: ctx.signal },
+      );
+    },
+    {
+      fork: (atRunId) => {
+        ctx.wc.conversations.fork(conversationId, { atRunId }).then(
+          (forked) => ctx.navigate(`#/w/${workspaceId}/c/${forked.id}`),
+          (err: unknown) => {
+            alert.textContent = describeError(err);
+          },
+        );
+      },
+      rewind: (toRunId) => {
+        if (running) {
+          alert.textContent = 'Stop the run in progress before rewinding.';
+          return;
+        }
+        const files = confirm(
+          "Also return the workspace's files to the end of this run? (Cancel rewinds the conversation only.)",
+        );
+        ctx.wc.conversations.rewind(conversationId, { toRunId, files }).then(
+          () => ctx.reload(),
+          (err: unknown) => {
+            alert.textContent = describeError(err);
+          },
+        );
+      },
+    },
+  );
   const message = h('textarea', { id: 'message', rows: 3, placeholder: 'Ask the agent…' });
   const send = h('button', { type: 'submit' }, 'Send');
   const stop = h('button', { type: 'button', class: 'danger', hidden: true }, 'Stop');
@@ -107,7 +142,9 @@ export async function conversationView(
     ]);
     let last: { runId: string; status: string; lastSeq: number } | null = null;
     for (const run of history.runs) {
+      if (run.rewound) log.beginRewound();
       for (const e of run.events) log.event(e as RunEvent);
+      log.endRewound();
       last = { runId: run.runId, status: run.status, lastSeq: run.events.at(-1)?.seq ?? 0 };
     }
     if (last && last.status === 'running') {

@@ -1,6 +1,7 @@
 import type { EgressView } from '@workcell/client';
 import { formatTime, h, replace } from '../dom.js';
 import { FilesPanel } from '../files-panel.js';
+import { SnapshotsPanel } from '../snapshots-panel.js';
 import { describeError } from '../session.js';
 import type { ViewContext } from './context.js';
 
@@ -60,13 +61,28 @@ function egressPanel(view: EgressView): HTMLElement {
   );
 }
 
-/** One workspace: its conversations ("New conversation"), its files, its egress policy. */
+/**
+ * One workspace: its conversations ("New conversation"), its files and snapshots, its egress
+ * policy, and "Fork workspace" (a copy of its latest snapshot and conversations, opened at once).
+ */
 export async function workspaceView(ctx: ViewContext, workspaceId: string): Promise<void> {
   const alert = h('p', { class: 'error', role: 'alert' });
   const header = h('div', {}, h('h1', {}, 'Workspace'));
   const conversations = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
   const egress = h('div', {});
   const files = new FilesPanel(ctx.wc, workspaceId);
+  const snapshots = new SnapshotsPanel(ctx.wc, workspaceId, () => void files.refresh());
+  const fork = h('button', { type: 'button' }, 'Fork workspace');
+  fork.addEventListener('click', () => {
+    fork.disabled = true;
+    ctx.wc.workspaces.fork(workspaceId).then(
+      (forked) => ctx.navigate(`#/w/${forked.workspace.id}`),
+      (err: unknown) => {
+        fork.disabled = false;
+        alert.textContent = describeError(err);
+      },
+    );
+  });
   const newConversation = h('button', { type: 'button' }, 'New conversation');
   newConversation.addEventListener('click', () => {
     ctx.wc.conversations.create(workspaceId).then(
@@ -85,6 +101,7 @@ export async function workspaceView(ctx: ViewContext, workspaceId: string): Prom
       { class: 'tabs', 'aria-label': 'Workspace' },
       h('a', { href: `#/w/${encodeURIComponent(workspaceId)}/terminal` }, 'Terminal'),
     ),
+    h('div', { class: 'row' }, fork),
     alert,
     h(
       'div',
@@ -101,7 +118,7 @@ export async function workspaceView(ctx: ViewContext, workspaceId: string): Prom
         ),
         egress,
       ),
-      files.element,
+      h('div', {}, files.element, snapshots.element),
     ),
   );
   try {
@@ -110,6 +127,7 @@ export async function workspaceView(ctx: ViewContext, workspaceId: string): Prom
       ctx.wc.conversations.list(workspaceId, { signal: ctx.signal }),
       ctx.wc.egress.get(workspaceId, { signal: ctx.signal }),
       files.refresh(),
+      snapshots.refresh(),
     ]);
     replace(
       header,

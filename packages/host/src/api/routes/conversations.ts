@@ -147,6 +147,7 @@ export function registerConversationRoutes(
         return {
           runId: run.id,
           status: run.status,
+          rewound: run.rewound === true,
           events: stored.map((e) => ({
             seq: e.seq,
             event: e.event,
