@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { WorkcellError, type ArchiveFormat, type ArchiveUpload } from '@workcell/protocol';
 import type { Logger } from 'pino';
@@ -17,11 +17,12 @@ import {
   tenantBlobs,
 } from '../sync/content.js';
 import { TooLargeError } from '../sync/hashing.js';
+import { Semaphore } from '../sync/limit.js';
 import { EXEC_MODE, readManifest, writeManifest, type Manifest } from '../sync/manifest.js';
 import type { Clock } from '../time/clock.js';
 import { checkEntryKind, entryTarget, UnpackPlan } from './entry-rules.js';
 import { declaredKind, SNIFF_BYTES, uploadKind, type UploadKind } from './format.js';
-import { chunksOf, readArchive } from './read-archive.js';
+import { chunksOf, readArchive, type ArchiveEntry } from './read-archive.js';
 import { packFiles, type PackedFile } from './write-archive.js';
 
 /** Limits on one upload (each a setting). */
@@ -267,8 +268,11 @@ export class ArchiveService {
   }
 
   /**
-   * The second pass: stores every file, then writes the manifest once. A store failure part-way
-   * still records the files already stored, so the manifest and the store agree.
+   * The second pass: stores every file, then writes the manifest once. A file up to
+   * SMALL_FILE_BYTES is read into memory and stored straight to its blob, up to STORE_CONCURRENCY
+   * at once, while the archive is read on; a larger one streams through a staging object. A
+   * store failure part-way still records the files already stored, so the manifest and the store
+   * agree.
    */
   private async commit(
     tenant: string,
@@ -283,37 +287,99 @@ export class ArchiveService {
     const blobs = tenantBlobs(tenant);
     const manifest = await migrateToBlobs(this.store, blobs, filesPrefix, stored);
     const now = this.settings.clock.now();
+    const maxFileBytes = this.settings.limits.maxFileBytes;
+    const puts = new Semaphore(STORE_CONCURRENCY);
+    const inFlight = new Set<Promise<void>>();
+    let failure: { error: unknown } | undefined;
     let files = 0;
     let bytes = 0;
+    const record = (
+      target: string,
+      entry: ArchiveEntry,
+      put: { size: number; sha256: string },
+    ): void => {
+      // The archive's time when it is a sane one; a future or missing time becomes now.
+      const { mtimeMs } = entry;
+      const sane = mtimeMs !== null && mtimeMs >= 0 && mtimeMs <= now;
+      manifest.files[target] = {
+        size: put.size,
+        sha256: put.sha256,
+        mtimeMs: Math.trunc(sane ? mtimeMs : now),
+        ...(entry.executable ? { mode: EXEC_MODE } : {}),
+      };
+      if (manifest.links !== undefined) delete manifest.links[target];
+      files += 1;
+      bytes += put.size;
+    };
     try {
       for await (const entry of readArchive(file, kind)) {
+        if (failure !== undefined) break;
         if (entry.kind !== 'file') continue;
         const target = entryTarget(entry.name, entry.kind, folder);
         if (target === null) continue;
-        const put = await storeBlob(
-          this.store,
-          blobs,
-          entry.body,
-          this.settings.limits.maxFileBytes,
-        );
-        // The archive's time when it is a sane one; a future or missing time becomes now.
-        const { mtimeMs } = entry;
-        const sane = mtimeMs !== null && mtimeMs >= 0 && mtimeMs <= now;
-        manifest.files[target] = {
-          size: put.size,
-          sha256: put.sha256,
-          mtimeMs: Math.trunc(sane ? mtimeMs : now),
-          ...(entry.executable ? { mode: EXEC_MODE } : {}),
-        };
-        if (manifest.links !== undefined) delete manifest.links[target];
-        files += 1;
-        bytes += put.size;
+        const { small, rest } = await readSmall(entry.body);
+        if (small === null) {
+          record(target, entry, await storeBlob(this.store, blobs, rest, maxFileBytes));
+          continue;
+        }
+        // Waits for a slot here, so no more than STORE_CONCURRENCY files sit in memory.
+        let started!: () => void;
+        const slot = new Promise<void>((resolve) => (started = resolve));
+        const put = puts
+          .run(async () => {
+            started();
+            record(target, entry, await storeBlob(this.store, blobs, small, maxFileBytes));
+          })
+          .catch((error: unknown) => {
+            failure ??= { error };
+          })
+          .finally(() => inFlight.delete(put));
+        inFlight.add(put);
+        await slot;
       }
     } finally {
+      await Promise.all(inFlight);
       await writeManifest(this.store, manifestKey, manifest);
     }
+    if (failure !== undefined) throw failure.error;
     if (!isContentAddressed(stored)) await this.store.deletePrefix(filesPrefix);
     return { files, bytes };
+  }
+}
+
+/** Files up to this size are read into memory and stored without a staging object. */
+const SMALL_FILE_BYTES = 1024 * 1024;
+/** Small files stored at once by one upload. */
+const STORE_CONCURRENCY = 16;
+
+/**
+ * Reads `body` whole when it ends within SMALL_FILE_BYTES (`small`); otherwise `rest` gives
+ * every byte, the ones read already first.
+ */
+async function readSmall(body: Readable): Promise<{ small: Buffer | null; rest: Readable }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const iterator = chunksOf(body)[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done === true) {
+      const small = Buffer.concat(chunks, size);
+      return { small, rest: Readable.from([small]) };
+    }
+    chunks.push(next.value);
+    size += next.value.length;
+    if (size > SMALL_FILE_BYTES) {
+      const read = chunks;
+      const remaining = async function* (): AsyncGenerator<Buffer> {
+        yield* read;
+        for (;;) {
+          const more = await iterator.next();
+          if (more.done === true) return;
+          yield more.value;
+        }
+      };
+      return { small: null, rest: Readable.from(remaining()) };
+    }
   }
 }
 

@@ -179,6 +179,59 @@ describe('ArchiveService', () => {
     });
   });
 
+  it('stores small files from memory several at once and large ones streamed, every byte exact', async () => {
+    const small = Array.from({ length: 60 }, (_, i) => ({
+      name: `src/f${i}.txt`,
+      body: randomBytes(1000 + i),
+    }));
+    const large = [
+      { name: 'big/exactly-1mib.bin', body: randomBytes(MiB) },
+      { name: 'big/over.bin', body: randomBytes(3 * MiB + 17) },
+    ];
+    const entries = [...small.slice(0, 30), ...large, ...small.slice(30)];
+    const result = await service(objects).upload(
+      TENANT,
+      WID,
+      '',
+      Readable.from([tarOf(entries)]),
+      'application/x-tar',
+    );
+    expect(result).toMatchObject({ files: entries.length });
+    const archive = await service(objects).download(TENANT, WID, '', 'tar');
+    const chunks: Buffer[] = [];
+    for await (const chunk of archive) chunks.push(chunk as Buffer);
+    const back = readTar(Buffer.concat(chunks));
+    for (const e of entries) expect(back.get(e.name)?.body.equals(e.body), e.name).toBe(true);
+    // Nothing is left in staging: small files never go through it, large ones are moved out.
+    expect(await objects.list(layout.blobStagingPrefix(TENANT))).toEqual([]);
+  });
+
+  it('records exactly the files stored when the store fails part-way through an upload', async () => {
+    const entries = Array.from({ length: 40 }, (_, i) => ({
+      name: `f${i}.txt`,
+      body: `file ${i}\n`,
+    }));
+    let puts = 0;
+    const failing = Object.create(objects) as ObjectStore;
+    failing.put = async (key, body, options) => {
+      if (key.startsWith(layout.blobsPrefix(TENANT)) && (puts += 1) > 25)
+        throw new WorkcellError('dependency_unavailable', 'the store went away');
+      return objects.put(key, body, options);
+    };
+    const err = await service(failing)
+      .upload(TENANT, WID, '', Readable.from([tarOf(entries)]), 'application/x-tar')
+      .catch((e: unknown) => e);
+    expect((err as WorkcellError).code).toBe('dependency_unavailable');
+    const manifest = JSON.parse(
+      (await objects.getBuffer(layout.workspaceManifestKey(TENANT, WID)))?.toString() ?? '{}',
+    ) as { files: Record<string, { sha256: string }> };
+    const named = Object.values(manifest.files);
+    expect(named.length).toBe(25);
+    // Every file the manifest names has its bytes in the store.
+    for (const f of named)
+      expect(await objects.head(layout.blobKey(TENANT, f.sha256))).not.toBeNull();
+  });
+
   it('refuses a streamed body past the size limit (no Content-Length) and leaves nothing staged or stored', async () => {
     await put('keep.txt', 'kept\n');
     const before = await objects.list('');
