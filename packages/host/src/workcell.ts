@@ -249,6 +249,7 @@ export async function createWorkcell(
       objects,
       cipher: secretCipher,
       allowUnrestrictedNetworking: config.managedAgentsUnrestricted,
+      hostId: config.hostId,
     },
   });
 

@@ -7,10 +7,12 @@ import type { RunEventLog } from '../execute/run-events.js';
 import type { WorkspaceRemover } from '../workspace/workspace-removal.js';
 import type { SecretCipher } from '../secrets/cipher.js';
 import type { SecretStore } from '../secrets/secret-store.js';
+import type { StateStore } from '../state/state-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { AgentService } from './agents.js';
 import { EnvironmentService } from './environments.js';
 import { RecordStore } from './record-store.js';
+import { SessionFeed } from './session-feed.js';
 import { SessionSetup } from './session-setup.js';
 import { SessionService, type SessionDeps } from './sessions.js';
 import { VaultService } from './vaults.js';
@@ -30,6 +32,8 @@ export interface ManagedAgentsSettings {
   cipher: SecretCipher | null;
   /** `WORKCELL_MANAGED_AGENTS_UNRESTRICTED`: serve `networking: unrestricted` as the operator's list. */
   allowUnrestrictedNetworking: boolean;
+  /** This host's id (`WORKCELL_HOST_ID`), in the holders of the sessions' leases. */
+  hostId: string;
 }
 
 /** Builds the services from the engine's (one place wires them). */
@@ -39,6 +43,7 @@ export function createManagedAgents(
     catalog: Catalog;
     execute: RunService;
     events: RunEventLog;
+    state: StateStore;
     workspaces: WorkspaceRemover;
     approvals: SessionDeps['approvals'];
     agentSettings: AgentSettingsService;
@@ -71,6 +76,9 @@ export function createManagedAgents(
     catalog: engine.catalog,
     execute: engine.execute,
     events: engine.events,
+    feed: new SessionFeed({ state: engine.state, events: engine.events, logger: engine.logger }),
+    state: engine.state,
+    hostId: settings.hostId,
     workspaces: engine.workspaces,
     approvals: engine.approvals,
     logger: engine.logger,

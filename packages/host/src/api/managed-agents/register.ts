@@ -11,6 +11,7 @@ export function registerManagedAgents(app: FastifyInstance, s: ApiServices, hub:
         catalog: s.catalog,
         execute: s.execute,
         events: s.events,
+        state: s.state,
         workspaces: s.workspaces,
         approvals: s.approvals,
         agentSettings: s.agentSettings,
