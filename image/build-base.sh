@@ -8,7 +8,7 @@ set -euo pipefail
 tag=${1:?usage: build-base.sh <image-tag>}
 suite=${WORKCELL_DEBIAN_SUITE:-bookworm}
 mirror=${WORKCELL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-packages=git,python3,ripgrep,ca-certificates,curl,procps,libcap2-bin,iputils-ping,mount,util-linux
+packages=git,python3,python3-pip,ripgrep,ca-certificates,curl,procps,libcap2-bin,iputils-ping,mount,util-linux
 
 if docker image inspect "$tag" >/dev/null 2>&1; then
   echo "[base] $tag already present"; exit 0

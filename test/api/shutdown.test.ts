@@ -49,6 +49,8 @@ async function serve(): Promise<Served> {
         WORKCELL_WARM_POOL_SIZE: '0',
         WORKCELL_CONTAINER_MEMORY_MB: '1024',
         WORKCELL_LOG_LEVEL: 'info',
+        // A checkout testing its own build of the workspace image names it here.
+        ...(process.env.WORKCELL_IMAGE ? { WORKCELL_IMAGE: process.env.WORKCELL_IMAGE } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },

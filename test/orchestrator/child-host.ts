@@ -11,11 +11,14 @@ const NODE_ARGS = [
   'test/orchestrator/host-process.ts',
 ];
 
-/** The environment of a child host: this process's, minus every WORKCELL_* setting, plus `env`. */
+/**
+ * The environment of a child host: this process's, minus every WORKCELL_* setting but the
+ * workspace image under test, plus `env`.
+ */
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base = Object.fromEntries(
     Object.entries(process.env).filter(
-      ([k]) => !k.startsWith('WORKCELL_') && k !== 'ANTHROPIC_API_KEY',
+      ([k]) => (!k.startsWith('WORKCELL_') || k === 'WORKCELL_IMAGE') && k !== 'ANTHROPIC_API_KEY',
     ),
   );
   return { ...base, ...env };

@@ -97,7 +97,7 @@ describe('faults the host survives', () => {
     }
   });
 
-  it('kill -9 of the host mid-run, then a new host: no orphan container, the workspace is not busy, files of the last completed run intact', async () => {
+  it('kill -9 of the host mid-run, then the host again: it carries the run on in the same container to its end, files synced out, no orphan container', async () => {
     const redis = await startScratchRedis();
     const dataDir = newDataDir();
     const token = `tok_${randomBytes(16).toString('hex')}`;
@@ -130,8 +130,8 @@ describe('faults the host survives', () => {
         conversationId,
         [
           'MOCK:{"tool": "Write", "input": {"file_path": "notes.txt", "content": "half-done run"}}',
-          'MOCK:{"sleep_ms": 60000}',
-          'MOCK:{"text": "never"}',
+          'MOCK:{"sleep_ms": 3000}',
+          'MOCK:{"text": "carried on"}',
         ].join('\n'),
       );
       await waitFor(
@@ -154,26 +154,38 @@ describe('faults the host survives', () => {
 
       const second = await spawnHost(env);
       hosts.push(second);
+      const c2 = client(second.url, token);
+      // The host started again (same id) carries the run on in its container, to its end.
+      const statuses = async (): Promise<string[]> =>
+        (
+          (await (await c2.api(`/v1/conversations/${conversationId}`)).json()) as {
+            runs: { status: string }[];
+          }
+        ).runs.map((r) => r.status);
+      await waitFor(
+        'the run carried on to its end',
+        async () => !(await statuses()).includes('running'),
+        90_000,
+      );
+      expect(await statuses(), second.stderr().slice(-3000)).toEqual(['completed', 'completed']);
+      expect((await c2.workspace(workspaceId)).container?.id).toBe(crashed);
+
       const gc = await runCli(['gc', '--once'], env);
       expect(gc.code, gc.stderr.slice(-2000)).toBe(0);
       const report = JSON.parse(gc.stdout) as GcReport;
       expect(report.skipped).toBeUndefined();
-
-      // Reconcile removed the container whose run died with the first host...
-      expect(await docker('inspect', crashed).catch(() => 'gone')).toBe('gone');
-      // ...and every container of the data directory has state, and every record a container.
+      // Every container of the data directory has state, and every record a container.
       const records = (await state.listContainers()).map((r) => r.id).sort();
       expect((await containersOf(dataDir)).sort()).toEqual(records);
-      expect(records).not.toContain(crashed);
+      expect(records).toContain(crashed);
 
-      const c2 = client(second.url, token);
-      expect(await c2.file(workspaceId, 'notes.txt')).toBe('completed run');
+      expect(await c2.file(workspaceId, 'notes.txt')).toBe('half-done run');
       const next = await c2.send(
         conversationId,
         'MOCK:{"tool": "Bash", "input": {"command": "cp notes.txt copy.txt"}}',
       );
       expect(next.at(-1)?.event, JSON.stringify(dataOf(next, 'run.failed'))).toBe('run.completed');
-      expect(await c2.file(workspaceId, 'copy.txt')).toBe('completed run');
+      expect(await c2.file(workspaceId, 'copy.txt')).toBe('half-done run');
     } finally {
       for (const h of hosts) await h.kill9();
       await removeContainersOf(dataDir);

@@ -238,6 +238,8 @@ export async function startHost(
     hostId: `orch-${randomBytes(4).toString('hex')}`,
     containerMemoryMb: 512,
     gcIntervalMs: 3_600_000,
+    // A checkout testing its own build of the workspace image names it here.
+    ...(process.env.WORKCELL_IMAGE ? { image: process.env.WORKCELL_IMAGE } : {}),
     ...overrides,
   });
   const runtime = new CountingRuntime(new DockerRuntime(logger));

@@ -111,11 +111,14 @@ export class AgentRunner implements GateSource {
     return true;
   }
 
-  /** Aborts `run` outright (the host went away). */
-  abort(run: ActiveRun): void {
+  /** Aborts the run outright (a host whose interrupt was not honoured in time); false when `runId` is not in progress. */
+  abortRun(runId: string): boolean {
+    const run = this.active;
+    if (!run || run.runId !== runId) return false;
     run.interrupted = true;
     run.gate.interruptAll();
     run.abort.abort();
+    return true;
   }
 
   /** The run's events, ending with exactly one `run.completed` or `run.failed`. */

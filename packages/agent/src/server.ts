@@ -14,13 +14,19 @@ import {
 } from '@workcell/protocol';
 import type { Logger } from 'pino';
 import type { ReadyAgents } from './ready.js';
+import { JournalGap, RunJournal, type JournalLimits } from './run-journal.js';
 import type { AgentRunner } from './runner.js';
 
 /**
  * The agent's HTTP/1.1 API on its Unix socket (see `@workcell/protocol` agent-wire):
- * `GET /health`, `POST /runs` (NDJSON event stream), `POST /runs/:id/interrupt`,
+ * `GET /health`, `POST /runs` (NDJSON event stream), `GET /runs/:id/events?after=N` (the same
+ * stream from event N on), `POST /runs/:id/interrupt`, `POST /runs/:id/abort`,
  * `POST /runs/:id/answers/:itemId` (the host's answer to an approval or a client tool call,
  * with the run's control token), `POST /ready/release`.
+ *
+ * A run outlives its connection: when the host goes away the run goes on, its events kept in
+ * the run's journal (`run-journal.ts`), and a host that connects again reads on from the last
+ * event it recorded. The journal of the latest run is kept until the next run starts.
  */
 export async function startAgentServer(options: {
   socketPath: string;
@@ -31,9 +37,13 @@ export async function startAgentServer(options: {
   logger: Logger;
   /** The largest request body accepted (the host's limit for one message, `maxRequestBytes`). */
   maxBodyBytes: number;
+  /** How much of a run's events are kept for a host that connects again. */
+  journalLimits?: JournalLimits;
 }): Promise<Server> {
   const { socketPath, runner, ready, version, logger, maxBodyBytes } = options;
   const startedAt = Date.now();
+  /** The journal of the run in progress, or of the last one. */
+  let latest: RunJournal | null = null;
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -68,10 +78,32 @@ export async function startAgentServer(options: {
       sendJson(res, 200, release);
       return;
     }
-    const interrupt = /^\/runs\/([^/]+)\/interrupt$/.exec(url.pathname);
-    if (req.method === 'POST' && interrupt?.[1]) {
-      const ok = await runner.interrupt(decodeURIComponent(interrupt[1]));
-      if (ok) sendJson(res, 202, { interrupted: true });
+    const events = /^\/runs\/([^/]+)\/events$/.exec(url.pathname);
+    if (req.method === 'GET' && events?.[1]) {
+      const journal = latest;
+      const runId = decodeURIComponent(events[1]);
+      if (!journal || journal.runId !== runId) {
+        sendError(res, 'not_found', 'no such run');
+        return;
+      }
+      const after = Number(url.searchParams.get('after') ?? '0');
+      if (!Number.isSafeInteger(after) || after < 0) {
+        sendError(res, 'validation_failed', 'after: a whole number of events');
+        return;
+      }
+      if (after + 1 < journal.firstKept) {
+        sendError(res, 'events_lost', `events before ${journal.firstKept} are no longer kept`);
+        return;
+      }
+      logger.info({ runId, after }, 'host connected again to the run');
+      await stream(res, journal, after);
+      return;
+    }
+    const action = /^\/runs\/([^/]+)\/(interrupt|abort)$/.exec(url.pathname);
+    if (req.method === 'POST' && action?.[1]) {
+      const runId = decodeURIComponent(action[1]);
+      const ok = action[2] === 'interrupt' ? await runner.interrupt(runId) : runner.abortRun(runId);
+      if (ok) sendJson(res, 202, { [action[2] === 'interrupt' ? 'interrupted' : 'aborted']: true });
       else sendError(res, 'not_found', 'no such run in progress');
       return;
     }
@@ -136,24 +168,62 @@ export async function startAgentServer(options: {
     }
     const request = parsed.data;
     const run = runner.begin(request);
+    const journal = new RunJournal(request.runId, options.journalLimits);
+    latest = journal;
     logger.info({ runId: request.runId, resume: request.resumeSessionId ?? null }, 'run started');
+    void record(journal, runner.events(run, request));
+    await stream(res, journal, 0);
+  }
+
+  /** Puts every event of a run into its journal, whoever follows it. */
+  async function record(journal: RunJournal, events: AsyncIterable<AgentEvent>): Promise<void> {
+    let last: AgentEvent | null = null;
+    try {
+      for await (const event of events) {
+        last = event;
+        journal.push(event);
+      }
+    } catch (err) {
+      logger.error({ runId: journal.runId, err }, 'the run failed outside the SDK');
+      if (last?.type !== 'run.completed' && last?.type !== 'run.failed') {
+        last = {
+          type: 'run.failed',
+          error: {
+            code: 'agent_failed',
+            message: err instanceof Error ? err.message : String(err),
+          },
+        };
+        journal.push(last);
+      }
+    } finally {
+      journal.end();
+      logger.info({ runId: journal.runId, outcome: last?.type ?? 'none' }, 'run ended');
+    }
+  }
+
+  /** Writes a run's journal from event `after` on as NDJSON, until the run ends or the host leaves. */
+  async function stream(res: ServerResponse, journal: RunJournal, after: number): Promise<void> {
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
     res.flushHeaders();
-    let ended = false;
+    const gone = new AbortController();
     res.on('close', () => {
-      if (!ended) {
-        logger.warn({ runId: request.runId }, 'host disconnected during the run; aborting it');
-        runner.abort(run);
-      }
+      if (journal.isEnded) return;
+      gone.abort();
+      logger.warn({ runId: journal.runId }, 'host disconnected during the run; the run goes on');
     });
-    let last: AgentEvent | null = null;
-    for await (const event of runner.events(run, request)) {
-      last = event;
-      if (!res.writableEnded && !res.destroyed) res.write(`${JSON.stringify(event)}\n`);
+    try {
+      for await (const entry of journal.follow(after, gone.signal)) {
+        if (res.writableEnded || res.destroyed) break;
+        res.write(entry.line);
+      }
+    } catch (err) {
+      if (!(err instanceof JournalGap)) throw err;
+      // The host reads faster than the bound lets events go; it sees the stream end short.
+      logger.error({ runId: journal.runId, err }, 'a follower fell behind the journal');
+      res.destroy();
+      return;
     }
-    ended = true;
     res.end();
-    logger.info({ runId: request.runId, outcome: last?.type ?? 'none' }, 'run ended');
   }
 
   rmSync(socketPath, { force: true });

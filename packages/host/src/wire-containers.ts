@@ -7,6 +7,12 @@ import type { EgressListeners } from './containers/egress-listeners.js';
 import { GarbageCollector, GC_LEASE_TTL_MS, gcGraceMs } from './containers/gc.js';
 import { AgentClient } from './containers/agent-client.js';
 import { CONTAINER_START_TIMEOUT_MS, Orchestrator } from './containers/orchestrator.js';
+import {
+  READY_COUNT_DEFAULTS,
+  ReadyAgentCount,
+  runContainersCounted,
+  warmContainersCounted,
+} from './containers/ready-count.js';
 import { ReadyLimit, usingReadyLimit, warmUnderReadyLimit } from './containers/ready-limit.js';
 import { reconcile, RECONCILE_GRACE_MS, type ReconcileReport } from './containers/reconcile.js';
 import { dataDirScope } from './containers/scope.js';
@@ -30,9 +36,10 @@ import type { ContainerRuntime } from './containers/runtime.js';
 
 /**
  * Builds what manages this host's workspace containers (the orchestrator, capacity, warm pool,
- * GC, reconcile) and the workspace module that holds them for a piece of work. One binding is
- * late, and only one: the orchestrator tells the warm pool of every warm claim (`kickPool`),
- * while the pool makes its containers through the orchestrator.
+ * GC, reconcile) and the workspace module that holds them for a piece of work. Two bindings are
+ * late: the orchestrator tells the warm pool of every warm claim (`kickPool`), while the pool
+ * makes its containers through the orchestrator; and the ready count asks agents through the
+ * orchestrator, which tells it of every slot removed.
  */
 export function wireContainers(
   config: ResolvedConfig,
@@ -84,6 +91,14 @@ export function wireContainers(
     scopeId: dataDirScope(dataDir),
     startTimeoutMs: CONTAINER_START_TIMEOUT_MS,
   };
+  const readyCount = new ReadyAgentCount({
+    containers: ownContainers,
+    container: (id) => state.getContainer(id),
+    ask: async (record) => (await orchestrator.readyAgents([record])) === 1,
+    clock,
+    logger: log('ready-count'),
+    settings: READY_COUNT_DEFAULTS,
+  });
   let kickPool = (): void => undefined;
   const readyLimit =
     config.agentPrewarm && config.agentReadyMax !== undefined
@@ -91,7 +106,10 @@ export function wireContainers(
           max: config.agentReadyMax,
           clock,
           logger: log('ready-limit'),
-          release: (slotId) => new AgentClient(slots.slot(slotId).agentSocket).releaseReady(),
+          release: (slotId) =>
+            new AgentClient(slots.slot(slotId).agentSocket)
+              .releaseReady()
+              .finally(() => readyCount.changedSlot(slotId)),
         })
       : null;
   const orchestrator = new Orchestrator({
@@ -99,6 +117,7 @@ export function wireContainers(
       sync.forget(slotId);
       terminalActivity.forget(slotId);
       readyLimit?.forget(slotId);
+      readyCount.forgetSlot(slotId);
     },
     onWarmClaim: () => kickPool(),
     onForeignContainer: (record) =>
@@ -126,7 +145,7 @@ export function wireContainers(
       ...(trust ? { trustDir: trust.publicDir } : {}),
     },
   });
-  metrics.countReadyAgents(async () => orchestrator.readyAgents(await ownContainers()));
+  metrics.countReadyAgents(() => readyCount.value);
   const containerDeps = { containers: orchestrator, state, slots, sync, clock, scope };
   const capacity = new HostCapacity({
     ...containerDeps,
@@ -137,7 +156,10 @@ export function wireContainers(
   });
   const pool = new WarmPool({
     ...containerDeps,
-    containers: readyLimit ? warmUnderReadyLimit(orchestrator, readyLimit) : orchestrator,
+    containers: warmContainersCounted(
+      readyLimit ? warmUnderReadyLimit(orchestrator, readyLimit) : orchestrator,
+      readyCount,
+    ),
     listeners,
     runtime,
     logger: log('warm-pool'),
@@ -174,7 +196,10 @@ export function wireContainers(
       graceMs: RECONCILE_GRACE_MS,
     });
   const workspaces = new Workspaces({
-    containers: readyLimit ? usingReadyLimit(orchestrator, readyLimit) : orchestrator,
+    containers: runContainersCounted(
+      readyLimit ? usingReadyLimit(orchestrator, readyLimit) : orchestrator,
+      readyCount,
+    ),
     sync,
     state,
     clock,
@@ -196,5 +221,6 @@ export function wireContainers(
     reconcileContainers,
     workspaces,
     readyLimit,
+    readyCount,
   };
 }

@@ -72,12 +72,14 @@ export function wireWork(
     webhooks,
     agentSettings,
     remote: messages,
+    hostId: config.hostId,
     logger: log('execute'),
     settings: {
       runTimeoutMs: config.runTimeoutMs,
       maxPromptBytes: config.maxPromptBytes,
       maxImageBytes: config.maxImageBytes,
       eventBufferTtlMs: EVENT_BUFFER_TTL_MS,
+      handOverRuns: state.kind === 'redis',
     },
   });
   const exec = new ExecService({

@@ -116,6 +116,7 @@ export async function createWorkcell(
     gc,
     reconcileContainers,
     workspaces,
+    readyCount,
   } = wireContainers(config, {
     dataDir,
     runtime,
@@ -192,7 +193,7 @@ export async function createWorkcell(
     accepting: () => execute.isAccepting,
     capacity: () => capacity.report(),
     containers: ownContainers,
-    readyAgents: (records) => orchestrator.readyAgents(records),
+    readyAgents: () => readyCount.value,
     proxy: proxyHealth,
   });
   const api = await buildApi({
@@ -250,6 +251,11 @@ export async function createWorkcell(
       cipher: secretCipher,
       allowUnrestrictedNetworking: config.managedAgentsUnrestricted,
       hostId: config.hostId,
+      packages: {
+        registries: { npm: config.npmRegistry, pip: config.pipIndexUrl },
+        timeoutMs: config.packageInstallTimeoutMs,
+        image: config.image,
+      },
     },
   });
 
@@ -288,6 +294,8 @@ export async function createWorkcell(
       });
       pool.start();
       gc.start();
+      readyCount.start();
+      execute.startAdopting();
       dispatcher.start();
       return api.listen({ port: config.port, host: config.host });
     },
@@ -297,6 +305,7 @@ export async function createWorkcell(
       await api.close();
       await pool.stop();
       await gc.stop();
+      readyCount.close();
       await dispatcher.stop();
       control.close();
       approvals.close();

@@ -25,12 +25,19 @@ import { ERROR_CODES, type ErrorCode } from './errors.js';
  * The host <-> workspace-agent wire, spoken as HTTP/1.1 over the container's
  * `/run/workcell/agent.sock`:
  *
- *   GET  /health                 -> AgentHealth
- *   POST /runs        RunRequest -> 200 NDJSON stream of AgentEvent, one per line
- *   POST /runs/:id/interrupt     -> 202 | 404
+ *   GET  /health                     -> AgentHealth
+ *   POST /runs            RunRequest -> 200 NDJSON stream of AgentEvent, one per line
+ *   GET  /runs/:id/events?after=N    -> 200 the same stream from the event after N on
+ *                                       | 404 (not the agent's latest run) | 410 `events_lost`
+ *   POST /runs/:id/interrupt         -> 202 | 404
+ *   POST /runs/:id/abort             -> 202 | 404 (ends the SDK turn outright)
  *   POST /runs/:id/answers/:item AgentAnswer -> 200 | 404 | 409 (header
- *                                `x-workcell-control-token`: the run's control token, or 404)
- *   POST /ready/release          -> ReadyRelease (the host bounds ready processes per host)
+ *                                    `x-workcell-control-token`: the run's control token, or 404)
+ *   POST /ready/release              -> ReadyRelease (the host bounds ready processes per host)
+ *
+ * Each line carries its `seq` (from 1, no gaps) besides the event. A run goes on when its
+ * connection drops; the agent keeps its events (bounded) until the next run starts, so a host
+ * reads on from the last one it recorded.
  */
 
 /** Paths inside every workspace container. */
@@ -236,6 +243,17 @@ export const agentHealthSchema = z.object({
   ready: z.boolean().optional(),
 });
 export type AgentHealth = z.infer<typeof agentHealthSchema>;
+
+/** Parses one NDJSON line from the agent with its `seq`; throws on anything not in the schema. */
+export function parseAgentLine(line: string): { seq: number; event: AgentEvent } {
+  const raw: unknown = JSON.parse(line);
+  const seq = z
+    .number()
+    .int()
+    .positive()
+    .parse((raw as { seq?: unknown } | null)?.seq);
+  return { seq, event: agentEventSchema.parse(raw) };
+}
 
 /**
  * `POST /ready/release`: the agent closed its ready Claude Code process (`released`: one was

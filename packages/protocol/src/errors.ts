@@ -38,10 +38,18 @@ export const ERROR_STATUS = {
   sync_failed: 502,
   /** A stored snapshot record is damaged or not a snapshot; nothing is changed. */
   snapshot_unreadable: 502,
+  /** An environment's packages could not be installed into a session's workspace. */
+  package_install_failed: 502,
   session_lost: 409,
   run_timeout: 504,
   run_interrupted: 499,
   shutting_down: 503,
+  /** The host running a run stopped and no host could reach its container to carry it on. */
+  host_lost: 502,
+  /** The container of a run was gone when a host came to carry the run on. */
+  container_lost: 502,
+  /** The agent no longer keeps the run's events from the point asked for. */
+  events_lost: 410,
   host_at_capacity: 503,
   dependency_unavailable: 503,
   egress_denied: 403,

@@ -18,6 +18,7 @@ export {
   agentEventSchema,
   agentHealthSchema,
   parseAgentEvent,
+  parseAgentLine,
   maxRequestBytes,
   AGENT_MAX_BODY_ENV,
   AGENT_READY_ENV,

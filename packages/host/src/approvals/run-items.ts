@@ -7,7 +7,12 @@ import {
   type ClientTool,
 } from '@workcell/protocol';
 import type { Logger } from 'pino';
-import type { ApprovalRecord, ApprovalSettlement, StateStore } from '../state/state-store.js';
+import type {
+  ApprovalRecord,
+  ApprovalSettlement,
+  StateStore,
+  StoredApproval,
+} from '../state/state-store.js';
 import type { Clock, Timer } from '../time/clock.js';
 import type { WebhookEvents } from '../webhooks/publisher.js';
 import type { ApprovalSettings } from './settings.js';
@@ -26,6 +31,8 @@ export interface RunItemsLink {
   conversationId: string;
   /** The client tools the run offers (their schemas check `updatedInput`). */
   clientTools: readonly ClientTool[];
+  /** The run's control token when it is carried on (a new run gets a new one). */
+  controlToken?: string;
   /** Delivers an answer to the agent with the run's control token. */
   deliver(
     itemId: string,
@@ -71,14 +78,17 @@ const TOOL_TIMEOUT_TEXT = 'The client did not answer this tool call in time.';
  */
 export class RunItems {
   /** The run's control token: the agent accepts answers only with it. */
-  readonly controlToken = randomBytes(32).toString('base64url');
+  readonly controlToken: string;
   private readonly waiting = new Map<string, Waiting>();
+  /** Items the run's log has announced: the agent's stream read again does not announce them twice. */
+  private readonly announced = new Set<string>();
   private readonly log: Logger;
 
   constructor(
     private readonly link: RunItemsLink,
     private readonly deps: Deps,
   ) {
+    this.controlToken = link.controlToken ?? randomBytes(32).toString('base64url');
     this.log = deps.logger.child({ runId: link.runId, component: 'approvals' });
   }
 
@@ -139,6 +149,48 @@ export class RunItems {
     }
   }
 
+  /**
+   * Takes over the items of a run carried on from a host that went away (`logged`: the item
+   * ids its log holds as requested and as resolved). What the log announced is not announced
+   * again; what still waits is waited for here, its timeout counting from when it was asked;
+   * an answer settled while no host held the run (kept with its settlement) is delivered now.
+   */
+  async restore(logged: {
+    requested: ReadonlySet<string>;
+    resolved: ReadonlySet<string>;
+  }): Promise<void> {
+    const { state } = this.deps;
+    const { conversationId, runId } = this.link;
+    const mine = async (): Promise<StoredApproval[]> =>
+      (await state.listApprovals(conversationId)).filter((i) => i.record.runId === runId);
+    for (const id of logged.requested) this.announced.add(id);
+    for (const { record } of await mine()) {
+      if (logged.resolved.has(record.id) || this.waiting.has(record.id)) continue;
+      if (!logged.requested.has(record.id)) this.announce(record);
+      this.wait(record);
+    }
+    // Registered first, read again: an answer settled in between is delivered here, one
+    // settled from now on reaches this host over the control bus.
+    for (const { record, settlement } of await mine()) {
+      if (!settlement || !this.waiting.has(record.id)) continue;
+      await this.deliver(record.id, settlement.answer ?? interruptAnswer(record.kind));
+    }
+    this.log.info({ waiting: this.waiting.size }, 'items of the run taken over');
+  }
+
+  /**
+   * This host lets the run go (it is handed over): its items stop being answered here, their
+   * timers stop, and nothing is settled; they stay pending in the state store for the host
+   * that carries the run on.
+   */
+  detach(): void {
+    for (const [id, waiting] of [...this.waiting]) {
+      waiting.timer.cancel();
+      this.waiting.delete(id);
+      this.deps.unregister(id);
+    }
+  }
+
   private async opened(
     id: string,
     kind: ApprovalRecord['kind'],
@@ -147,6 +199,8 @@ export class RunItems {
     toolUseId: string | null,
   ): Promise<void> {
     const { link } = this;
+    // The agent's stream read again from its start by a host carrying the run on.
+    if (this.announced.has(id)) return;
     if (!ITEM_ID.test(id) || this.waiting.has(id)) {
       this.log.warn({ id }, 'the agent named an item with an id it may not use; ignored');
       return;
@@ -175,14 +229,9 @@ export class RunItems {
         .catch((e: unknown) => this.log.error({ err: e, id }, 'refusing the call failed'));
       return;
     }
-    this.deps.register(id, this);
-    link.pause();
-    const timer = this.deps.clock.after(this.deps.settings.timeoutMs, () => {
-      void this.expire(id);
-    });
-    this.waiting.set(id, { record, timer });
+    this.wait(record);
+    this.announce(record);
     if (kind === 'approval') {
-      link.append('approval.requested', { approvalId: id, toolUseId, toolName, input });
       await this.deps.webhooks
         ?.publish(link.tenant, 'approval.requested', {
           workspaceId: link.workspaceId,
@@ -199,10 +248,38 @@ export class RunItems {
             'approval.requested could not be put into the webhook outbox',
           ),
         );
-    } else {
-      link.append('tool.requested', { callId: id, name: toolName, input });
     }
     this.log.info({ id, kind, toolName }, 'waiting for the client');
+  }
+
+  /** Waits for an item's answer: registered for answers, the run's timeout paused, its own running. */
+  private wait(record: ApprovalRecord): void {
+    const { clock, settings } = this.deps;
+    this.deps.register(record.id, this);
+    this.link.pause();
+    const left = Math.max(0, settings.timeoutMs - (clock.now() - record.createdAt));
+    const timer = clock.after(left, () => {
+      void this.expire(record.id);
+    });
+    this.waiting.set(record.id, { record, timer });
+  }
+
+  /** Records an item's request in the run's log. */
+  private announce(record: ApprovalRecord): void {
+    this.announced.add(record.id);
+    if (record.kind === 'approval')
+      this.link.append('approval.requested', {
+        approvalId: record.id,
+        toolUseId: record.toolUseId,
+        toolName: record.toolName,
+        input: record.input,
+      });
+    else
+      this.link.append('tool.requested', {
+        callId: record.id,
+        name: record.toolName,
+        input: record.input,
+      });
   }
 
   /**
@@ -235,21 +312,21 @@ export class RunItems {
   private async expire(id: string): Promise<void> {
     const waiting = this.waiting.get(id);
     if (!waiting) return;
+    const answer: AgentAnswer =
+      waiting.record.kind === 'approval'
+        ? { kind: 'decision', decision: 'deny', reason: 'timeout' }
+        : { kind: 'result', reason: 'timeout', isError: true, content: TOOL_TIMEOUT_TEXT };
     const result = await this.settleQuietly(waiting.record, {
       status: 'denied',
       reason: 'timeout',
       message: null,
       decidedAt: this.deps.clock.now(),
+      answer,
     });
     // A client's decision that won the race is being delivered; it ends the wait.
     if (result !== 'settled') return;
     this.log.info({ id }, 'nobody answered in time; denied');
-    await this.deliver(
-      id,
-      waiting.record.kind === 'approval'
-        ? { kind: 'decision', decision: 'deny', reason: 'timeout' }
-        : { kind: 'result', reason: 'timeout', isError: true, content: TOOL_TIMEOUT_TEXT },
-    );
+    await this.deliver(id, answer);
   }
 
   private forget(id: string, waiting: Waiting): void {

@@ -84,20 +84,22 @@ export class ApprovalService {
       const why = checkUpdatedInput(stored.record, body.updatedInput);
       if (why) throw new WorkcellError('validation_failed', `updatedInput: ${why}`);
     }
-    const settlement: ApprovalSettlement = {
-      status: body.decision === 'allow' ? 'allowed' : 'denied',
-      reason: 'client',
-      message: body.message ?? null,
-      decidedAt: this.deps.clock.now(),
-    };
-    await this.settle(stored, settlement, 'approval_decided');
-    await this.route(stored, {
+    const answer: AgentAnswer = {
       kind: 'decision',
       decision: body.decision,
       reason: 'client',
       ...(body.message ? { message: body.message } : {}),
       ...(body.updatedInput ? { updatedInput: body.updatedInput } : {}),
-    });
+    };
+    const settlement: ApprovalSettlement = {
+      status: body.decision === 'allow' ? 'allowed' : 'denied',
+      reason: 'client',
+      message: body.message ?? null,
+      decidedAt: this.deps.clock.now(),
+      answer,
+    };
+    await this.settle(stored, settlement, 'approval_decided');
+    await this.route(stored, answer);
     return approvalView({ record: stored.record, settlement });
   }
 
@@ -111,14 +113,21 @@ export class ApprovalService {
     const stored = await this.find(tenant, conversationId, callId, 'tool');
     if (stored.settlement) throw decided('tool_call_answered', callId);
     const isError = body.isError ?? false;
+    const answer: AgentAnswer = {
+      kind: 'result',
+      reason: 'client',
+      content: body.content,
+      isError,
+    };
     const settlement: ApprovalSettlement = {
       status: isError ? 'denied' : 'allowed',
       reason: 'client',
       message: null,
       decidedAt: this.deps.clock.now(),
+      answer,
     };
     await this.settle(stored, settlement, 'tool_call_answered');
-    await this.route(stored, { kind: 'result', reason: 'client', content: body.content, isError });
+    await this.route(stored, answer);
     return approvalView({ record: stored.record, settlement });
   }
 
@@ -180,7 +189,11 @@ export class ApprovalService {
     if (result === 'missing') throw new WorkcellError('not_found', `no item ${record.id}`);
   }
 
-  /** Hands a settled answer to the host holding the run. */
+  /**
+   * Hands a settled answer to the host holding the run: this one, or a peer over the control
+   * bus. When no host holds the run at this moment (it is being handed over or its host died),
+   * the answer kept with the settlement is delivered by the host that carries the run on.
+   */
   private async route(stored: StoredApproval, answer: AgentAnswer): Promise<void> {
     const { record } = stored;
     const items = this.local.get(record.id);

@@ -9,6 +9,18 @@ const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).m
 
 const urlString = z.string().url();
 
+/** A package registry's URL: http or https, no user name or password, no query or fragment. */
+const registryUrl = urlString.refine((raw) => {
+  const url = new URL(raw);
+  return (
+    (url.protocol === 'http:' || url.protocol === 'https:') &&
+    !url.username &&
+    !url.password &&
+    !url.search &&
+    !url.hash
+  );
+}, 'must be an http or https URL without credentials, query or fragment');
+
 /** A comma-separated list, trimmed, without empty entries. */
 export const splitList = (raw: string): string[] =>
   raw
@@ -256,6 +268,21 @@ export const configSchema = z.object({
   managedAgentsUnrestricted: booleanFlag.describe(
     "Whether a Managed Agents environment may use `networking: unrestricted`, served as the operator's whole egress list (public hosts only; private, metadata and host addresses stay refused). Refused with 400 otherwise.",
   ),
+  npmRegistry: registryUrl
+    .default('https://registry.npmjs.org')
+    .describe(
+      "The npm registry a Managed Agents environment's `config.packages.npm` installs from (`http` or `https`, no credentials). Its host must be in `WORKCELL_EGRESS_ALLOW`; only it (and the pip index's hosts) is open while packages install.",
+    ),
+  pipIndexUrl: registryUrl
+    .default('https://pypi.org/simple')
+    .describe(
+      "The PEP 503 simple index a Managed Agents environment's `config.packages.pip` installs from (`http` or `https`, no credentials). Its host must be in `WORKCELL_EGRESS_ALLOW` (for `pypi.org`, `files.pythonhosted.org` too, where its files live).",
+    ),
+  packageInstallTimeoutMs: intFrom(10_000, 3600 * 1000)
+    .default(300_000)
+    .describe(
+      "How long installing a Managed Agents environment's packages into a session's workspace may take, milliseconds; past it the install is killed and the session reports `package_install_failed`.",
+    ),
   egressAllow: z
     .string()
     .default('')
@@ -542,6 +569,9 @@ export const ENV_NAMES = {
   agentPrewarm: 'WORKCELL_AGENT_PREWARM',
   agentReadyIdleMs: 'WORKCELL_AGENT_READY_IDLE_MS',
   agentReadyMax: 'WORKCELL_AGENT_READY_MAX',
+  npmRegistry: 'WORKCELL_NPM_REGISTRY',
+  pipIndexUrl: 'WORKCELL_PIP_INDEX_URL',
+  packageInstallTimeoutMs: 'WORKCELL_PACKAGE_INSTALL_TIMEOUT_MS',
   egressAllow: 'WORKCELL_EGRESS_ALLOW',
   egressDeny: 'WORKCELL_EGRESS_DENY',
   egressAllowPrivate: 'WORKCELL_EGRESS_ALLOW_PRIVATE',

@@ -5,7 +5,7 @@ import {
   WorkcellError,
   agentHealthSchema,
   type AgentAnswer,
-  parseAgentEvent,
+  parseAgentLine,
   type AgentEvent,
   type AgentHealth,
   type RunRequest,
@@ -71,16 +71,37 @@ export class AgentClient implements AgentConnection {
       }
       throw new WorkcellError(code, message);
     }
-    const lines = createInterface({ input: res, crlfDelay: Infinity });
-    try {
-      for await (const line of lines) {
-        if (line.trim() === '') continue;
-        yield parseAgentEvent(line);
-      }
-    } finally {
-      lines.close();
-      res.destroy();
+    yield* readEvents(res);
+  }
+
+  /** The events of `runId` after the agent's event `after`, then live until the run ends. */
+  async *follow(runId: string, after: number, signal?: AbortSignal): AsyncGenerator<AgentEvent> {
+    const path = `/runs/${encodeURIComponent(runId)}/events?after=${after}`;
+    const res = await this.call('GET', path, undefined, 10_000, signal);
+    if (res.statusCode === 404) {
+      await readAll(res);
+      throw new WorkcellError('container_lost', `the agent has no run ${runId}`);
     }
+    if (res.statusCode !== 200) {
+      const text = await readAll(res);
+      throw new WorkcellError(
+        res.statusCode === 410 ? 'events_lost' : 'agent_failed',
+        `agent answered ${res.statusCode ?? 0}: ${text.slice(0, 500)}`,
+      );
+    }
+    yield* readEvents(res);
+  }
+
+  /** Ends the SDK turn of `runId` outright; false when the agent has no such run. */
+  async abort(runId: string): Promise<boolean> {
+    const res = await this.call(
+      'POST',
+      `/runs/${encodeURIComponent(runId)}/abort`,
+      undefined,
+      5000,
+    );
+    await readAll(res);
+    return res.statusCode === 202;
   }
 
   /**
@@ -180,6 +201,26 @@ export class AgentClient implements AgentConnection {
       );
       req.end(payload);
     });
+  }
+}
+
+/** The NDJSON events of an agent stream, each line's `seq` checked to follow the last. */
+async function* readEvents(res: IncomingMessage): AsyncGenerator<AgentEvent> {
+  const lines = createInterface({ input: res, crlfDelay: Infinity });
+  let last: number | null = null;
+  try {
+    for await (const line of lines) {
+      if (line.trim() === '') continue;
+      const { seq, event } = parseAgentLine(line);
+      if (last !== null && seq !== last + 1) {
+        throw new WorkcellError('agent_failed', `agent event ${seq} came after ${last}`);
+      }
+      last = seq;
+      yield event;
+    }
+  } finally {
+    lines.close();
+    res.destroy();
   }
 }
 

@@ -502,6 +502,41 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
   }
 
   /**
+   * The container that runs `runId`, for a host carrying the run on after the host running it
+   * went away: its record still says it runs that run, this host reaches its slot, and the
+   * engine still has it running. Its egress listener moves to this host. Null when any of that
+   * is not so (the container is gone).
+   */
+  async reattach(
+    tenant: string,
+    containerId: string,
+    runId: string,
+  ): Promise<AcquiredContainer | null> {
+    const started = this.clock.now();
+    const { state, runtime, slots, listeners, settings } = this.deps;
+    const record = await state.getContainer(containerId);
+    if (!record || record.state !== 'running' || record.runId !== runId) return null;
+    if (!this.isLocal(record)) {
+      throw new WorkcellError(
+        'host_lost',
+        `the container runs on host ${record.hostId}, which this host cannot reach`,
+      );
+    }
+    const info = await runtime.inspect(containerId);
+    if (!info?.running) return null;
+    const slot = this.slotOf(record);
+    const identity: EgressIdentity = {
+      workspaceId: record.workspaceId ?? '',
+      tenant,
+      containerId,
+    };
+    if (await listeners.take(record, identity, slots.readAssignment(slot)?.hostId)) {
+      slots.updateAssignment(slot, { hostId: settings.hostId });
+    }
+    return this.ready(record, 'assigned', started);
+  }
+
+  /**
    * Re-attaches the egress listener of a container this host adopts after a restart, and
    * records this host as its holder.
    */

@@ -91,6 +91,11 @@ export function usingReadyLimit(containers: RunContainers, limit: ReadyLimit): R
       await limit.use(acquired.record.slotId);
       return acquired;
     },
+    reattach: async (tenant, containerId, runId) => {
+      const acquired = await containers.reattach(tenant, containerId, runId);
+      if (acquired) await limit.use(acquired.record.slotId);
+      return acquired;
+    },
     beginRun: (containerId, runId) => containers.beginRun(containerId, runId),
     endRun: (containerId) => containers.endRun(containerId),
     remove: (containerId, reason) => containers.remove(containerId, reason),

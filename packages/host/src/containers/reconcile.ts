@@ -76,6 +76,8 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
     [LABELS.dataDir]: slots.dataDir,
   });
   const records = await state.listContainers();
+  /** Runs recorded in progress: their containers go on running them for the host that carries them on. */
+  const attached = new Set((await state.listRunAttachments().catch(() => [])).map((a) => a.runId));
   const byId = new Map(records.map((r) => [r.id, r]));
   const imageId = await runtime.imageId(settings.image).catch((err: unknown) => {
     // Without the build id only the version label decides what is stale.
@@ -86,7 +88,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
   await forEachLimited(containers, 4, async (info) => {
     const view = viewOf(info, slots);
     if (view.holder !== settings.hostId) return;
-    const outcome = await settle(deps, view, byId.get(info.id) ?? null, imageId, report);
+    const outcome = await settle(deps, view, byId.get(info.id) ?? null, imageId, report, attached);
     if (outcome) report.removed.push({ id: info.id, reason: outcome });
   });
 
@@ -137,6 +139,7 @@ async function settle(
   record: ContainerRecord | null,
   imageId: string | null,
   report: ReconcileReport,
+  attached: ReadonlySet<string>,
 ): Promise<string | null> {
   const { containers: orchestrator, state, runtime, clock, logger } = deps;
   const { info } = view;
@@ -149,6 +152,17 @@ async function settle(
       ? record.runId
       : null
     : (view.assignment?.runId ?? null);
+  if (
+    deadRunId !== null &&
+    record?.state === 'running' &&
+    attached.has(deadRunId) &&
+    info.running
+  ) {
+    // The run goes on in its container; the execute service carries it on.
+    await orchestrator.adopt(record);
+    report.adopted.push(info.id);
+    return null;
+  }
   if (deadRunId !== null || record?.state === 'running') {
     await orchestrator.remove(info.id, 'run died with its host', slotId);
     const workspaceId = record?.workspaceId ?? view.assignment?.workspaceId ?? null;

@@ -10,6 +10,14 @@ export interface AgentConnection {
   run(request: RunRequest, signal?: AbortSignal): AsyncIterable<AgentEvent>;
   /** Asks the agent to interrupt `runId`; false when it has no such run. */
   interrupt(runId: string): Promise<boolean>;
+  /** Ends the SDK turn of `runId` outright (an interrupt not honoured in time); false when it has no such run. */
+  abort(runId: string): Promise<boolean>;
+  /**
+   * The events of `runId` after the agent's event `after`, then live until the run ends: how a
+   * host carries on a run whose connection dropped. Throws `container_lost` when the agent has
+   * no such run (the container was replaced), `events_lost` when it no longer keeps them.
+   */
+  follow(runId: string, after: number, signal?: AbortSignal): AsyncIterable<AgentEvent>;
   /** Delivers an answer to a waiting approval or client tool call (`approvals/`). */
   answer?(
     runId: string,
@@ -33,6 +41,11 @@ export interface AcquiredContainer {
 export interface RunContainers {
   /** A container for the workspace (the caller holds the workspace's run lease). */
   acquire(tenant: string, workspaceId: string): Promise<AcquiredContainer>;
+  /**
+   * The container still running `runId` for a host that carries the run on; null when it is
+   * gone or this host cannot reach it.
+   */
+  reattach(tenant: string, containerId: string, runId: string): Promise<AcquiredContainer | null>;
   /** Marks the container `running` for `runId`; false when it was not idle or assigned. */
   beginRun(containerId: string, runId: string): Promise<boolean>;
   /** Marks the run over: the container is idle from now. */

@@ -137,7 +137,10 @@ export function agentRunResult(input: {
   if (end.kind === 'failed') {
     const { error } = end;
     const body: ErrorBody =
-      error instanceof WorkcellError && error.code.startsWith('agent_')
+      error instanceof WorkcellError &&
+      (error.code.startsWith('agent_') ||
+        error.code === 'container_lost' ||
+        error.code === 'events_lost')
         ? error.toBody()
         : {
             code: 'agent_unavailable',

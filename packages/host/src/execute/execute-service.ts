@@ -1,15 +1,17 @@
-import { WorkcellError, type MessageContent } from '@workcell/protocol';
+import { WorkcellError, isTerminalRunEvent, type MessageContent } from '@workcell/protocol';
 import type { MessageAgentSettings } from '../agent-settings/index.js';
+import { loggedItems, waitedMs } from '../approvals/carried-on.js';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/tokens.js';
 import type { Catalog, ConversationRecord, RunRecord } from '../catalog/catalog.js';
 import { newId } from '../catalog/catalog.js';
-import { LEASES } from '../state/leases.js';
+import { LEASES, takeLease, type HeldLease } from '../state/leases.js';
 import type { StateStore } from '../state/state-store.js';
-import { settlesWithin, systemClock, type Clock } from '../time/clock.js';
+import { settlesWithin, systemClock, type Clock, type Timer } from '../time/clock.js';
+import type { RunAttachment } from '../state/state-store.js';
 import type { Workspaces } from '../workspace/hold.js';
 import { closeOrphanedRuns } from './orphans.js';
-import { Run, type RunDeps, type RunObserver } from './run.js';
+import { Run, type ResumedRun, type RunDeps, type RunObserver } from './run.js';
 import type { RunEventLog } from './run-events.js';
 import { checkContentSize, type AgentResolver, type RunInput } from './run-input.js';
 
@@ -27,6 +29,12 @@ export interface ExecuteSettings {
   interruptGraceMs?: number;
   /** How long an agent whose connection was cut may stay busy before its container is retired. */
   agentSettleMs?: number;
+  /**
+   * Whether a stopping host hands the runs the agent has accepted over to the next host (they
+   * go on in their containers) instead of waiting for them: only with a state store other
+   * hosts, or this host restarted, share (Redis).
+   */
+  handOverRuns?: boolean;
 }
 
 /** What the API asks of the execute service. */
@@ -76,6 +84,8 @@ const STOP_MARGIN_MS = 10_000;
  */
 export class ExecuteService implements RunService {
   private readonly active = new Map<string, { run: Run; done: Promise<void> }>();
+  private adopter: Timer | null = null;
+  private adopting: Promise<void> | null = null;
   private accepting = true;
   private readonly runDeps: RunDeps;
   private readonly clock: Clock;
@@ -101,6 +111,8 @@ export class ExecuteService implements RunService {
       agentSettings?: AgentResolver;
       /** Reaches the host that runs a run this host does not (see `control/`). */
       remote?: { interrupt(runId: string): Promise<void> };
+      /** This host's id: the holder of the attach lease of the runs it is attached to. */
+      hostId?: string;
     },
   ) {
     this.clock = deps.clock ?? systemClock;
@@ -113,6 +125,7 @@ export class ExecuteService implements RunService {
       ...(deps.observer ? { observer: deps.observer } : {}),
       ...(deps.runEnv ? { runEnv: deps.runEnv } : {}),
       ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
+      attachments: deps.state,
       ...(deps.approvals ? { approvals: deps.approvals } : {}),
       settings: {
         runTimeoutMs: settings.runTimeoutMs,
@@ -145,12 +158,27 @@ export class ExecuteService implements RunService {
   }
 
   /**
-   * Graceful shutdown: no new runs; runs in progress get until `deadlineMs` to finish; any
-   * still going are then stopped (they end `shutting_down`, their files synced out) and
-   * waited for a little longer. Answers how many runs had to be stopped.
+   * Graceful shutdown: no new runs; with `handOverRuns`, the runs the agent has accepted are
+   * handed over at once (they go on in their containers, for the next host to carry on); the
+   * others get until `deadlineMs` to finish; any still going are then stopped (they end
+   * `shutting_down`, their files synced out) and waited for a little longer. Answers how many
+   * runs had to be stopped.
    */
   async shutdown(deadlineMs: number): Promise<number> {
     this.stopAccepting();
+    this.adopter?.cancel();
+    await this.adopting;
+    // Runs the agent has accepted are handed over at once: they go on in their containers.
+    const handed = this.deps.settings.handOverRuns
+      ? [...this.active.values()].filter((r) => r.run.handOver())
+      : [];
+    if (handed.length > 0) {
+      this.deps.logger.info(
+        { runs: handed.map((r) => r.run.runId) },
+        'handing runs over to the next host',
+      );
+      await Promise.all(handed.map((r) => r.done));
+    }
     if (await settlesWithin(this.clock, this.drain(), deadlineMs)) return 0;
     const stopped = [...this.active.values()].map((r) => r.run);
     this.deps.logger.warn(
@@ -218,13 +246,131 @@ export class ExecuteService implements RunService {
     });
     events.append(runId, 'user.message', { content });
     const input: RunInput = { prompt: content, options: resolved?.options };
-    const run = new Run(this.runDeps, runId, recorded, input, hold);
+    const attached = await this.takeAttach(runId);
+    this.launch(new Run(this.runDeps, runId, recorded, input, hold), attached);
+    return { runId, conversation: recorded };
+  }
+
+  private launch(run: Run, attached: HeldLease | null): void {
+    const { runId } = run;
     const done = run
       .execute()
       .catch((err: unknown) => this.deps.logger.error({ runId, err }, 'run pipeline failed'))
-      .finally(() => this.active.delete(runId));
+      .finally(() => {
+        this.active.delete(runId);
+        void attached?.release();
+      });
     this.active.set(runId, { run, done });
-    return { runId, conversation: recorded };
+  }
+
+  /** The lease that says this host is attached to `runId`; null when another host is. */
+  private takeAttach(runId: string): Promise<HeldLease | null> {
+    return takeLease(
+      { state: this.deps.state, clock: this.clock, logger: this.deps.logger },
+      {
+        name: LEASES.attach(runId),
+        holder: `attach:${this.deps.hostId ?? 'local'}`,
+        ttlMs: this.deps.workspaces.lockTtlMs,
+      },
+    );
+  }
+
+  /**
+   * Carries on, every `intervalMs` (and at once), the runs whose host went away: handed over
+   * at a shutdown, or left when a host crashed and its attach lease expired.
+   */
+  startAdopting(intervalMs = 2_000): void {
+    const tick = (): void => {
+      if (this.adopting || !this.accepting) return;
+      this.adopting = this.adoptRuns()
+        .then(() => undefined)
+        .catch((err: unknown) => this.deps.logger.warn({ err }, 'adopting runs failed'))
+        .finally(() => {
+          this.adopting = null;
+        });
+    };
+    tick();
+    this.adopter = this.clock.every(intervalMs, tick);
+  }
+
+  /** One pass over the runs recorded in progress; answers the ids of those this host took on. */
+  async adoptRuns(): Promise<string[]> {
+    const taken: string[] = [];
+    for (const a of await this.deps.state.listRunAttachments()) {
+      if (!this.accepting) break;
+      if (this.active.has(a.runId)) continue;
+      if (await this.adopt(a)) taken.push(a.runId);
+    }
+    return taken;
+  }
+
+  private async adopt(a: RunAttachment): Promise<boolean> {
+    const { state, catalog, events, logger } = this.deps;
+    const attached = await this.takeAttach(a.runId);
+    if (!attached) return false;
+    const log = logger.child({ runId: a.runId, workspaceId: a.workspaceId });
+    try {
+      const hold = await this.deps.workspaces.take(a.workspaceId, a.runId, {
+        admit: false,
+        retake: true,
+      });
+      if (!hold) {
+        // The workspace went on without the run (its orphan was closed): nothing to carry on.
+        await state.deleteRunAttachment(a.runId);
+        await attached.release();
+        return false;
+      }
+      let conversation: ConversationRecord;
+      let recorded: Awaited<ReturnType<RunEventLog['read']>>;
+      try {
+        conversation = await catalog.getConversation(a.tenant, a.conversationId);
+        recorded = await events.read(a.runId, 0);
+      } catch (err) {
+        await hold.release();
+        throw err;
+      }
+      const run = conversation.runs.find((r) => r.id === a.runId);
+      if (run?.status !== 'running' || recorded.some((e) => isTerminalRunEvent(e.event))) {
+        await state.deleteRunAttachment(a.runId);
+        await hold.release();
+        await attached.release();
+        return false;
+      }
+      events.reopen(a.runId, recorded);
+      log.info({ recorded: recorded.length }, 'carrying on a run whose host went away');
+      const items = await state.listApprovals(a.conversationId).catch((err: unknown) => {
+        log.warn(
+          { err },
+          'the approvals of the run could not be read; its timeout counts their wait',
+        );
+        return [];
+      });
+      const resumed: ResumedRun = {
+        containerId: a.containerId,
+        startedAt: a.startedAt,
+        recordedMessages: recorded.filter((e) => e.event === 'message').length,
+        ...(a.controlToken ? { controlToken: a.controlToken } : {}),
+        clientTools: a.clientTools ?? [],
+        loggedItems: loggedItems(recorded),
+        waitedMs: waitedMs(items, a.runId, this.clock.now()),
+      };
+      this.launch(
+        new Run(
+          this.runDeps,
+          a.runId,
+          conversation,
+          { prompt: '', options: undefined },
+          hold,
+          resumed,
+        ),
+        attached,
+      );
+      return true;
+    } catch (err) {
+      log.warn({ err }, 'could not carry on the run');
+      await attached.release();
+      return false;
+    }
   }
 
   /** Records the new run on the conversation, closing runs orphaned by a host that stopped. */
@@ -251,7 +397,13 @@ export class ExecuteService implements RunService {
     // A run shown running before the lock was taken may have ended since: decide on the fresh read.
     const orphans = current.runs.some((r) => r.status === 'running')
       ? await closeOrphanedRuns(
-          { catalog, events: this.deps.events, clock: this.clock, logger: this.deps.logger },
+          {
+            catalog,
+            events: this.deps.events,
+            clock: this.clock,
+            logger: this.deps.logger,
+            attachments: this.deps.state,
+          },
           current,
         )
       : new Map<string, Partial<RunRecord>>();

@@ -11,12 +11,14 @@ export interface OrphanDeps {
   events: Pick<RunEventLog, 'read'>;
   clock: Clock;
   logger: Logger;
+  /** Where runs in progress are recorded (the StateStore); a closed orphan is removed from it. */
+  attachments?: { deleteRunAttachment(runId: string): Promise<void> };
 }
 
 /** The error an orphaned run ends with. */
 export const ORPHAN_ERROR: ErrorBody = {
-  code: 'internal',
-  message: 'the host running this run stopped before it ended',
+  code: 'host_lost',
+  message: 'the host running this run stopped before it ended, and no host carried it on',
 };
 
 /**
@@ -36,6 +38,9 @@ export async function closeOrphanedRuns(
     const buffered = await bufferedEvents(deps, run.id);
     const all = [...buffered, runEvent(buffered.length + 1, 'run.failed', ORPHAN_ERROR)];
     await deps.catalog.writeRunEvents(conversation, run.id, all);
+    await deps.attachments?.deleteRunAttachment(run.id).catch((err: unknown) => {
+      deps.logger.warn({ runId: run.id, err }, 'the closed run is still recorded in progress');
+    });
     closed.set(run.id, {
       status: 'failed',
       endedAt: new Date(deps.clock.now()).toISOString(),

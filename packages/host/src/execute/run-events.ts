@@ -84,6 +84,37 @@ export class RunEventLog {
       });
   }
 
+  /**
+   * Carries on the log of a run another host produced: `recorded` are its events so far (from
+   * the StateStore buffer, seq 1..n with no gap), already buffered; the next event is n + 1.
+   */
+  reopen(runId: string, recorded: readonly BufferedEvent[]): void {
+    recorded.forEach((e, i) => {
+      if (e.seq !== i + 1) throw new Error(`run ${runId}: recorded event ${e.seq} at ${i + 1}`);
+    });
+    this.live.set(runId, {
+      events: [...recorded],
+      waiters: new Set(),
+      unbuffered: [],
+      flushing: null,
+      buffering: true,
+    });
+  }
+
+  /**
+   * Lets go of a live run without ending it (this host stops; another carries the run on):
+   * waits until its events are in the StateStore buffer, then forgets it. Answers false when
+   * some could not be buffered.
+   */
+  async detach(runId: string): Promise<boolean> {
+    const run = this.live.get(runId);
+    if (!run) return true;
+    while (run.flushing) await run.flushing;
+    this.live.delete(runId);
+    for (const wake of run.waiters) wake();
+    return run.buffering;
+  }
+
   /** True while this host produces `runId`. */
   isLive(runId: string): boolean {
     return this.live.has(runId);

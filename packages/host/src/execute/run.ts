@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { ApprovalService, RunItems } from '../approvals/index.js';
 import type { Catalog, ConversationRecord } from '../catalog/catalog.js';
+import type { ClientTool } from '@workcell/protocol';
 import type { AcquiredContainer } from '../containers/run-containers.js';
-import type { BufferedEvent } from '../state/state-store.js';
+import type { BufferedEvent, RunAttachment } from '../state/state-store.js';
 import type { Clock, Timer } from '../time/clock.js';
 import { PausableTimer } from '../time/pausable-timer.js';
 import type { WebhookEvents } from '../webhooks/publisher.js';
@@ -30,6 +31,11 @@ export interface RunDeps {
   runEnv?: (tenant: string, workspaceId: string) => Promise<Record<string, string>>;
   /** Where the run's end goes out as a webhook (`run.completed`, `run.failed`). */
   webhooks?: WebhookEvents;
+  /** Where a run in progress is recorded for a host that carries it on (`StateStore`). */
+  attachments?: {
+    putRunAttachment(a: RunAttachment): Promise<void>;
+    deleteRunAttachment(runId: string): Promise<void>;
+  };
   /** The run's approvals and client tool calls (`approvals/`). */
   approvals?: Pick<ApprovalService, 'attach'>;
   settings: {
@@ -46,6 +52,23 @@ export interface RunObserver extends WorkspaceObserver {
   runEnded(outcome: string, durationMs: number): void;
   /** The turn went to the agent's ready process (`used`), or why it did not. */
   agentReady?(used: boolean, reason: string | null): void;
+}
+
+/** A run this host carries on after the host running it went away. */
+export interface ResumedRun {
+  containerId: string;
+  /** When the run started (its timeout counts from here). */
+  startedAt: number;
+  /** The SDK messages the run's log already holds: the agent's first this many are not recorded again. */
+  recordedMessages: number;
+  /** The run's control token (absent: the run was recorded without one). */
+  controlToken?: string;
+  /** The client tools the run offers. */
+  clientTools: ClientTool[];
+  /** The approvals and client tool calls the run's log holds as requested and as resolved. */
+  loggedItems: { requested: ReadonlySet<string>; resolved: ReadonlySet<string> };
+  /** How long the run has waited for approvals and client tool calls (not counted against its timeout). */
+  waitedMs: number;
 }
 
 /** The metrics label of an outcome. */
@@ -70,8 +93,12 @@ export class Run {
   /** Cuts the agent connection (a stop the agent did not honour in time). */
   private readonly abort = new AbortController();
   private escalation: Timer | null = null;
+  /** This host stops and hands the run over: the connection is cut, the run goes on in its container. */
+  private handingOver = false;
   /** The run's timeout; paused while an approval or client tool call waits. */
   private deadline: PausableTimer | null = null;
+  /** The run's approvals and client tool calls, once it has its container. */
+  private items: RunItems | null = null;
   private readonly log: Logger;
 
   constructor(
@@ -80,6 +107,7 @@ export class Run {
     private readonly conversation: ConversationRecord,
     private readonly input: RunInput,
     private readonly hold: WorkspaceHold,
+    private readonly resumed: ResumedRun | null = null,
   ) {
     this.log = deps.logger.child({
       runId,
@@ -103,17 +131,38 @@ export class Run {
     this.log.info({ reason }, 'stopping run');
     if (this.agentStarted) this.interruptAgent();
     this.escalation = this.deps.clock.after(this.deps.settings.interruptGraceMs, () => {
-      if (!this.container) return;
-      this.log.warn({ reason }, 'the agent did not stop in time; cutting its connection');
-      this.abort.abort();
+      const container = this.container;
+      if (!container) return;
+      this.log.warn({ reason }, 'the agent did not stop in time; aborting its turn');
+      // The agent keeps a run going when its connection drops: it is told to end it, then cut.
+      container.agent
+        .abort(this.runId)
+        .catch((err: unknown) => this.log.warn({ err }, 'agent abort failed'))
+        .finally(() => this.abort.abort());
     });
+  }
+
+  /**
+   * Hands the run over (this host stops): the agent connection is cut without ending the run,
+   * which goes on in its container; its events so far are in the StateStore buffer and the
+   * workspace lock is left under the run's id, for the host that carries it on. Only a run
+   * the agent has accepted can be handed over; answers whether this one was.
+   */
+  handOver(): boolean {
+    if (!this.agentStarted || this.stopReason || this.handingOver) return false;
+    this.handingOver = true;
+    this.log.info('handing the run over; it goes on in its container');
+    this.abort.abort();
+    return true;
   }
 
   /** Runs to the end; never throws (a failure is the run's outcome). */
   async execute(): Promise<void> {
     const { clock, settings, observer } = this.deps;
-    const startedAt = clock.now();
-    const timeout = new PausableTimer(clock, settings.runTimeoutMs, () => {
+    const startedAt = this.resumed?.startedAt ?? clock.now();
+    const ranMs = clock.now() - startedAt - (this.resumed?.waitedMs ?? 0);
+    const left = Math.max(0, settings.runTimeoutMs - ranMs);
+    const timeout = new PausableTimer(clock, left, () => {
       this.log.warn({ timeoutMs: settings.runTimeoutMs }, 'run timed out');
       this.stop('timeout');
     });
@@ -124,6 +173,13 @@ export class Run {
     } finally {
       timeout.cancel();
       this.escalation?.cancel();
+    }
+    if (this.handingOver) {
+      await this.hold.detach();
+      if (!(await this.deps.events.detach(this.runId)))
+        this.log.error('some events of the handed-over run are not in the StateStore buffer');
+      this.log.info('run handed over');
+      return;
     }
     const label = outcomeLabel(result.outcome);
     // Counted before the terminal event goes out, so a client that saw it also sees the metric.
@@ -146,9 +202,16 @@ export class Run {
     let outcome: Outcome;
     let keep = true;
     try {
-      const acquired = await hold.enter(this.conversation.tenant);
-      this.container = acquired;
-      await hold.begin();
+      if (this.resumed) {
+        this.container = await hold.reenter(this.conversation.tenant, this.resumed.containerId);
+        this.items = this.attachItems(this.container);
+      } else {
+        this.container = await hold.enter(this.conversation.tenant);
+        await hold.begin();
+        this.items = this.attachItems(this.container);
+        await this.attach(this.container.record.id);
+      }
+      const acquired = this.container;
       if (this.stopReason) {
         outcome = stoppedOutcome(
           this.stopReason,
@@ -173,9 +236,50 @@ export class Run {
         'run step failed',
       );
     }
+    if (this.handingOver) return { outcome, sessionId };
     const syncError = await hold.leave({ keep, reason: 'a run' });
     if (syncError && !('error' in outcome)) outcome = { error: syncError };
     return { outcome, sessionId };
+  }
+
+  /** Records the run as in progress in its container, for a host that carries it on. */
+  private async attach(containerId: string): Promise<void> {
+    const { conversation } = this;
+    try {
+      await this.deps.attachments?.putRunAttachment({
+        runId: this.runId,
+        tenant: conversation.tenant,
+        workspaceId: conversation.workspaceId,
+        conversationId: conversation.id,
+        containerId,
+        startedAt: this.deps.clock.now(),
+        ...(this.items ? { controlToken: this.items.controlToken } : {}),
+        ...(this.input.options?.clientTools ? { clientTools: this.input.options.clientTools } : {}),
+      });
+    } catch (err) {
+      // The run goes on; only a host taking it over would miss the record.
+      this.log.warn({ err }, 'the run could not be recorded as in progress');
+    }
+  }
+
+  /** The agent's events: a new run, or the whole of a run carried on from another host. */
+  private agentEvents(
+    container: AcquiredContainer,
+    env: Record<string, string> | undefined,
+    items: RunItems | null,
+  ) {
+    if (this.resumed) return container.agent.follow(this.runId, 0, this.abort.signal);
+    return container.agent.run(
+      {
+        runId: this.runId,
+        prompt: this.input.prompt,
+        ...(this.conversation.sessionId ? { resumeSessionId: this.conversation.sessionId } : {}),
+        ...(env && Object.keys(env).length > 0 ? { env } : {}),
+        ...(this.input.options ? { options: this.input.options } : {}),
+        ...(items ? { controlToken: items.controlToken } : {}),
+      },
+      this.abort.signal,
+    );
   }
 
   /** Streams the run from the agent into the event log; answers what its stream amounts to. */
@@ -183,20 +287,19 @@ export class Run {
     const { events } = this.deps;
     let state = initialAgentStream;
     let end: StreamEnd = { kind: 'closed' };
-    const items = this.attachItems(container);
+    const { items } = this;
     try {
-      const env = await this.deps.runEnv?.(this.conversation.tenant, this.conversation.workspaceId);
-      const stream = container.agent.run(
-        {
-          runId: this.runId,
-          prompt: this.input.prompt,
-          ...(this.conversation.sessionId ? { resumeSessionId: this.conversation.sessionId } : {}),
-          ...(env && Object.keys(env).length > 0 ? { env } : {}),
-          ...(this.input.options ? { options: this.input.options } : {}),
-          ...(items ? { controlToken: items.controlToken } : {}),
-        },
-        this.abort.signal,
-      );
+      if (this.resumed)
+        await items?.restore(this.resumed.loggedItems).catch((err: unknown) => {
+          // The run goes on; its timeout still ends it if nobody can answer what it waits for.
+          this.log.error({ err }, 'the approvals of the run could not be taken over');
+        });
+      const env = this.resumed
+        ? undefined
+        : await this.deps.runEnv?.(this.conversation.tenant, this.conversation.workspaceId);
+      const stream = this.agentEvents(container, env, items);
+      /** SDK messages of a carried-on run the log already holds, still to skip. */
+      let skip = this.resumed?.recordedMessages ?? 0;
       for await (const event of stream) {
         const next = applyAgentEvent(state, event);
         if (next.state.started && !state.started) {
@@ -204,14 +307,19 @@ export class Run {
           if (this.stopReason) this.interruptAgent();
         }
         if (next.state.ready && !state.ready) this.readyReported(next.state.ready);
-        if (next.message) events.append(this.runId, 'message', next.message);
+        if (next.message) {
+          if (skip > 0) skip -= 1;
+          else events.append(this.runId, 'message', next.message);
+        }
         if (next.item) await items?.onEvent(next.item);
         state = next.state;
       }
     } catch (error) {
       end = { kind: 'failed', error };
     }
-    await items?.close();
+    // A run handed over goes on waiting in its container for the host that carries it on.
+    if (this.handingOver) items?.detach();
+    else await items?.close();
     // However the stream ended, a connection the host cut is a stop, not a failure.
     if (this.abort.signal.aborted) end = { kind: 'cut' };
     const result = agentRunResult({
@@ -240,7 +348,8 @@ export class Run {
       tenant: this.conversation.tenant,
       workspaceId: this.conversation.workspaceId,
       conversationId: this.conversation.id,
-      clientTools: this.input.options?.clientTools ?? [],
+      clientTools: this.resumed?.clientTools ?? this.input.options?.clientTools ?? [],
+      ...(this.resumed?.controlToken ? { controlToken: this.resumed.controlToken } : {}),
       deliver: (itemId, token, a) => answer(this.runId, itemId, token, a),
       append: (event, data) => events.append(this.runId, event, data),
       pause: () => this.deadline?.pause(),
@@ -313,6 +422,9 @@ export class Run {
     const endedAt = new Date(clock.now()).toISOString();
     const record = async (all: readonly BufferedEvent[]): Promise<void> => {
       try {
+        await this.deps.attachments?.deleteRunAttachment(runId).catch((err: unknown) => {
+          this.log.warn({ err }, 'the run could not be recorded as ended');
+        });
         await catalog.writeRunEvents(conversation, runId, all);
         await catalog.updateConversation(conversation, (c) => {
           if (sessionId) c.sessionId = sessionId;

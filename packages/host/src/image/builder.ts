@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  cpSync,
   existsSync,
   linkSync,
   copyFileSync,
@@ -13,14 +14,17 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { imageNodeVersion, stageNodeBinary } from './node-runtime.js';
+import { imageNodeVersion, imageNpmVersion, stageNodeBinary, stageNpm } from './node-runtime.js';
 
 /**
  * The public base used on machines where a registry answers: plain Debian, since Node itself
  * comes from the npm registry (`node-runtime.ts`) whatever the base.
  */
 export const PUBLIC_BASE = 'debian:bookworm-slim';
-/** The offline base built from Debian packages by image/build-base.sh. */
+/**
+ * The offline base built from Debian packages by image/build-base.sh. A base made before a
+ * package joined the script's list lacks it; the Dockerfile's apt step installs what is missing.
+ */
 export const OFFLINE_BASE = 'workcell/base:bookworm';
 const HASH_LABEL = 'workcell.context-hash';
 
@@ -145,7 +149,7 @@ function linkOrCopy(from: string, to: string): void {
 
 /**
  * Builds the workspace image `image`: bundles the agent, stages a build context with the
- * SDK's native CLI and the Node.js binary of `image/node-version`, and runs `docker build` on the chosen base. A rebuild is skipped when the
+ * SDK's native CLI, the Node.js binary of `image/node-version` and npm of `image/npm-version`, and runs `docker build` on the chosen base. A rebuild is skipped when the
  * image already carries the same context hash (Dockerfile, agent bundle, CLI version, base, Node version).
  */
 export async function buildWorkspaceImage(options: {
@@ -165,12 +169,14 @@ export async function buildWorkspaceImage(options: {
   const base = await chooseBase(root, logger, options.preferOffline ?? false);
   const nodeVersion = imageNodeVersion(root);
   const nodeBinary = await stageNodeBinary(root, nodeVersion, logger);
+  const npmVersion = imageNpmVersion(root);
+  const npmDir = await stageNpm(root, npmVersion, logger);
 
   const hash = createHash('sha256');
   hash.update(dockerfile);
   hash.update(readFileSync(agentBundle));
   hash.update(`cli:${cli.version}:${statSync(cli.path).size}`);
-  hash.update(`base:${base}:version:${version}:node:${nodeVersion}`);
+  hash.update(`base:${base}:version:${version}:node:${nodeVersion}:npm:${npmVersion}`);
   const contextHash = hash.digest('hex').slice(0, 32);
 
   if (!options.force && (await imageLabel(image, HASH_LABEL)) === contextHash) {
@@ -185,6 +191,7 @@ export async function buildWorkspaceImage(options: {
   copyFileSync(agentBundle, join(context, 'agent.mjs'));
   linkOrCopy(cli.path, join(context, 'claude'));
   linkOrCopy(nodeBinary, join(context, 'node'));
+  cpSync(npmDir, join(context, 'npm'), { recursive: true });
 
   logger.info({ image, base }, 'building the workspace image');
   const r = await run(

@@ -74,3 +74,42 @@ export async function stageNodeBinary(
   rmSync(staging, { recursive: true, force: true });
   return binary;
 }
+
+/** The npm registry package of npm itself, which the workspace image carries beside Node. */
+export const NPM_PACKAGE = 'npm';
+
+/** The npm version the workspace image carries, from `image/npm-version` (one exact version). */
+export function imageNpmVersion(root: string): string {
+  const version = readFileSync(join(root, 'image', 'npm-version'), 'utf8').trim();
+  if (!/^\d+\.\d+\.\d+$/.test(version))
+    throw new Error(`image/npm-version must hold one version such as 11.21.3, not '${version}'`);
+  return version;
+}
+
+/**
+ * The directory of npm `version` (the `npm` package's tree, its dependencies bundled), taken
+ * from the npm registry with `npm pack` and cached like Node's binary.
+ */
+export async function stageNpm(root: string, version: string, logger: Logger): Promise<string> {
+  const cache = nodeCacheDir(root);
+  const dir = join(cache, `npm-${version}`);
+  if (existsSync(join(dir, 'bin', 'npm-cli.js'))) return dir;
+  mkdirSync(cache, { recursive: true });
+  const tarball = join(cache, `${NPM_PACKAGE}-${version}.tgz`);
+  if (!existsSync(tarball)) {
+    logger.info({ package: `${NPM_PACKAGE}@${version}` }, 'fetching npm from the npm registry');
+    await exec(
+      'npm',
+      ['pack', `${NPM_PACKAGE}@${version}`, '--pack-destination', cache, '--silent'],
+      cache,
+    );
+  }
+  const staging = join(cache, `npm-${version}.partial`);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  await exec('tar', ['-xzf', tarball, '-C', staging], cache);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(join(staging, 'package'), dir);
+  rmSync(staging, { recursive: true, force: true });
+  return dir;
+}

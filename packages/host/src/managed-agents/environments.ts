@@ -1,7 +1,8 @@
 import { narrowPolicy, type EgressPolicy } from '@workcell/proxy';
 import type { z } from 'zod';
-import { AnthropicApiError, conflict, notFound, unsupported } from './errors.js';
+import { AnthropicApiError, conflict, notFound } from './errors.js';
 import { newResourceId } from './ids.js';
+import { checkPackageLists, type PackageLists } from './package-specs.js';
 import type { RecordStore } from './record-store.js';
 import type { CloudConfigParams, environmentCreateBody, environmentUpdateBody } from './schemas.js';
 
@@ -39,29 +40,32 @@ export interface Environment {
   archived_at: string | null;
 }
 
-/** The registries `allow_package_managers` opens. */
-export const PACKAGE_REGISTRY_HOSTS = ['registry.npmjs.org', 'pypi.org', 'files.pythonhosted.org'];
-
 export interface EnvironmentPolicy {
   /** The operator's egress policy, which an environment's hosts narrow. */
   operator: EgressPolicy;
   /** Whether `networking: unrestricted` is served (as the operator's whole list). */
   allowUnrestricted: boolean;
+  /** The operator's package registries' hosts, which `allow_package_managers` opens. */
+  registryHosts: readonly string[];
+  /** The hosts installing `lists` reaches (each must be in the operator's list). */
+  installHosts: (lists: PackageLists) => string[];
+  /** Drops the environment's cached package installs (its lists changed, or it was deleted). */
+  forgetPackages: (tenant: string, environmentId: string) => Promise<void>;
 }
 
 /**
  * The workspace egress hosts of a session in the environment: the allowed hosts (and the
  * package registries when asked), or null (the operator's list) for unrestricted networking.
  */
-export function egressHostsOf(env: Environment): string[] | null {
+export function egressHostsOf(env: Environment, registryHosts: readonly string[]): string[] | null {
   const net = env.config.networking;
   if (net.type === 'unrestricted') return null;
-  return [
-    ...new Set([
-      ...net.allowed_hosts,
-      ...(net.allow_package_managers ? PACKAGE_REGISTRY_HOSTS : []),
-    ]),
-  ];
+  return [...new Set([...net.allowed_hosts, ...(net.allow_package_managers ? registryHosts : [])])];
+}
+
+/** The package lists a session in the environment installs before its first turn. */
+export function packageListsOf(env: Environment): PackageLists {
+  return { npm: env.config.packages.npm, pip: env.config.packages.pip };
 }
 
 function metadataPatch(
@@ -96,21 +100,26 @@ export class EnvironmentService {
             allow_package_managers: net.allow_package_managers ?? false,
             allow_mcp_servers: net.allow_mcp_servers ?? false,
           };
-    const packages = params?.packages ?? {};
-    for (const manager of ['apt', 'cargo', 'gem', 'go', 'npm', 'pip'] as const) {
-      if ((packages[manager] ?? []).length > 0)
-        throw unsupported(`${manager} packages (config.packages.${manager})`);
-    }
+    const lists = checkPackageLists(params?.packages ?? {});
     const config: Environment['config'] = {
       type: 'cloud',
       networking,
-      packages: { type: 'packages', apt: [], cargo: [], gem: [], go: [], npm: [], pip: [] },
+      packages: { type: 'packages', apt: [], cargo: [], gem: [], go: [], ...lists },
     };
     this.check(config);
     return config;
   }
 
   private check(config: Environment['config']): void {
+    const install = this.policy.installHosts(packageListsOf({ config } as Environment));
+    try {
+      if (install.length > 0) narrowPolicy(this.policy.operator, install);
+    } catch (err) {
+      throw new AnthropicApiError(
+        'invalid_request_error',
+        `config.packages: the package registries (WORKCELL_NPM_REGISTRY, WORKCELL_PIP_INDEX_URL) are not open to this installation's containers: ${(err as Error).message}`,
+      );
+    }
     if (config.networking.type === 'unrestricted') {
       if (!this.policy.allowUnrestricted)
         throw new AnthropicApiError(
@@ -119,7 +128,7 @@ export class EnvironmentService {
         );
       return;
     }
-    const hosts = egressHostsOf({ config } as Environment) ?? [];
+    const hosts = egressHostsOf({ config } as Environment, this.policy.registryHosts) ?? [];
     try {
       narrowPolicy(this.policy.operator, hosts);
     } catch (err) {
@@ -182,6 +191,8 @@ export class EnvironmentService {
       updated_at: new Date(this.clock()).toISOString(),
     };
     await this.records.put(tenant, 'environments', id, next);
+    if (JSON.stringify(packageListsOf(env)) !== JSON.stringify(packageListsOf(next)))
+      await this.policy.forgetPackages(tenant, id);
     return next;
   }
 
@@ -201,6 +212,7 @@ export class EnvironmentService {
   async delete(tenant: string, id: string): Promise<{ id: string; type: 'environment_deleted' }> {
     await this.get(tenant, id);
     await this.records.delete(tenant, 'environments', id);
+    await this.policy.forgetPackages(tenant, id);
     return { id, type: 'environment_deleted' };
   }
 }

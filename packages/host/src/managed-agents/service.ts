@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { AgentSettingsService } from '../agent-settings/index.js';
+import type { ArchiveService } from '../archive/archive-service.js';
+import type { ExecService } from '../exec/exec-service.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { PolicyStore } from '../egress/policy-store.js';
 import type { RunService } from '../execute/execute-service.js';
@@ -11,6 +13,11 @@ import type { StateStore } from '../state/state-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { AgentService } from './agents.js';
 import { EnvironmentService } from './environments.js';
+import {
+  PackageInstaller,
+  registryHosts as registryHostsOf,
+  type PackageRegistries,
+} from './package-install.js';
 import { RecordStore } from './record-store.js';
 import { SessionFeed } from './session-feed.js';
 import { SessionSetup } from './session-setup.js';
@@ -34,6 +41,8 @@ export interface ManagedAgentsSettings {
   allowUnrestrictedNetworking: boolean;
   /** This host's id (`WORKCELL_HOST_ID`), in the holders of the sessions' leases. */
   hostId: string;
+  /** Environment packages: the registries, the install's time limit, the workspace image. */
+  packages: { registries: PackageRegistries; timeoutMs: number; image: string };
 }
 
 /** Builds the services from the engine's (one place wires them). */
@@ -42,6 +51,8 @@ export function createManagedAgents(
   engine: {
     catalog: Catalog;
     execute: RunService;
+    exec: Pick<ExecService, 'start'>;
+    archives: Pick<ArchiveService, 'download' | 'upload'>;
     events: RunEventLog;
     state: StateStore;
     workspaces: WorkspaceRemover;
@@ -55,9 +66,23 @@ export function createManagedAgents(
 ): ManagedAgents {
   const records = new RecordStore(settings.objects);
   const agents = new AgentService(records, (model) => engine.agentSettings.check({ model }));
+  const { registries } = settings.packages;
+  const installer = new PackageInstaller({
+    objects: settings.objects,
+    archives: engine.archives,
+    exec: engine.exec,
+    registries,
+    timeoutMs: settings.packages.timeoutMs,
+    image: settings.packages.image,
+    logger: engine.logger,
+  });
+  const registryHosts = registryHostsOf(registries);
   const environments = new EnvironmentService(records, {
     operator: engine.policies.operator,
     allowUnrestricted: settings.allowUnrestrictedNetworking,
+    registryHosts,
+    installHosts: (lists) => installer.hosts(lists),
+    forgetPackages: (tenant, id) => installer.forget(tenant, id),
   });
   const vaults = new VaultService(records, settings.cipher);
   const setup = new SessionSetup({
@@ -66,6 +91,7 @@ export function createManagedAgents(
     policies: engine.policies,
     egressChanged: engine.egressChanged,
     vaults,
+    registryHosts,
   });
   const sessions = new SessionService({
     records,
@@ -73,6 +99,7 @@ export function createManagedAgents(
     environments,
     vaults,
     setup,
+    packages: installer,
     catalog: engine.catalog,
     execute: engine.execute,
     events: engine.events,

@@ -16,8 +16,10 @@ import {
   type CustomTool,
   type McpToolset,
 } from './agents.js';
-import { egressHostsOf, type Environment } from './environments.js';
+import { egressHostsOf, packageListsOf, type Environment } from './environments.js';
 import { AnthropicApiError } from './errors.js';
+import { PYTHON_PACKAGES_PATH } from './package-install.js';
+import type { PackageLists } from './package-specs.js';
 import type { OpenCredential, VaultService } from './vaults.js';
 
 /** The workspace secret a vault credential becomes (`vcrd_...`, lower-cased as secret names are). */
@@ -34,7 +36,8 @@ function hostOf(url: string): string {
  * system prompt, the toolset's enabled tools (every other built-in tool removed), the MCP
  * servers (tools of servers without an enabled `mcp_toolset` removed) with a static bearer
  * credential's placeholder as their `Authorization`, and environment-variable credentials'
- * placeholders under their `secret_name`.
+ * placeholders under their `secret_name`; `PYTHONPATH` names the installed pip packages when
+ * the environment has any.
  */
 export function agentSettingsOf(
   agent: AgentVersion,
@@ -42,6 +45,7 @@ export function agentSettingsOf(
     string,
     { credential: OpenCredential['credential']; placeholder: string }
   >,
+  packages?: PackageLists,
 ): AgentSettings {
   const enabled = new Set(enabledToolsetTools(agent.tools));
   const disallowed: string[] = [
@@ -51,6 +55,7 @@ export function agentSettingsOf(
   const mcpServers: Record<string, McpServer> = {};
   const bearer = new Map<string, string>();
   const env: Record<string, string> = {};
+  if (packages && packages.pip.length > 0) env.PYTHONPATH = PYTHON_PACKAGES_PATH;
   for (const { credential, placeholder } of placeholders.values()) {
     if (credential.auth.type === 'static_bearer')
       bearer.set(credential.auth.mcp_server_url, placeholder);
@@ -119,6 +124,8 @@ export class SessionSetup {
       policies: PolicyStore;
       egressChanged: (tenant: string, workspaceId: string) => Promise<void>;
       vaults: VaultService;
+      /** The operator's package registries' hosts (`allow_package_managers`). */
+      registryHosts: readonly string[];
     },
   ) {}
 
@@ -163,8 +170,33 @@ export class SessionSetup {
     vaultIds: readonly string[],
   ): Promise<void> {
     const placeholders = await this.secretsFor(tenant, workspaceId, vaultIds);
-    await this.deps.agentSettings.put(tenant, workspaceId, agentSettingsOf(agent, placeholders));
-    await this.deps.policies.set(tenant, workspaceId, egressHostsOf(environment));
+    await this.deps.agentSettings.put(
+      tenant,
+      workspaceId,
+      agentSettingsOf(agent, placeholders, packageListsOf(environment)),
+    );
+    await this.deps.policies.set(
+      tenant,
+      workspaceId,
+      egressHostsOf(environment, this.deps.registryHosts),
+    );
+    await this.deps.egressChanged(tenant, workspaceId);
+  }
+
+  /**
+   * Readies a new session's workspace for its package install: the agent version is checked
+   * (as `apply` would), but nothing of it is written yet (no MCP server joins the egress, no
+   * vault credential becomes a secret), and the egress is only the registries' `hosts`.
+   * `apply` follows once the packages are in.
+   */
+  async prepareInstall(
+    tenant: string,
+    workspaceId: string,
+    agent: AgentVersion,
+    hosts: string[],
+  ): Promise<void> {
+    this.deps.agentSettings.check(agentSettingsOf(agent, new Map()));
+    await this.deps.policies.set(tenant, workspaceId, hosts);
     await this.deps.egressChanged(tenant, workspaceId);
   }
 
@@ -173,10 +205,15 @@ export class SessionSetup {
     tenant: string,
     workspaceId: string,
     agent: AgentVersion,
+    packages: PackageLists | undefined,
     vaultIds: readonly string[],
   ): Promise<void> {
     if (vaultIds.length === 0) return;
     const placeholders = await this.secretsFor(tenant, workspaceId, vaultIds);
-    await this.deps.agentSettings.put(tenant, workspaceId, agentSettingsOf(agent, placeholders));
+    await this.deps.agentSettings.put(
+      tenant,
+      workspaceId,
+      agentSettingsOf(agent, placeholders, packages),
+    );
   }
 }

@@ -11,8 +11,11 @@ import { leaseHolder, LEASES, takeLease, type HeldLease, type LeaseDeps } from '
 import type { StateStore } from '../state/state-store.js';
 import { systemClock } from '../time/clock.js';
 import { policyOf, type AgentService, type AgentVersion } from './agents.js';
-import type { EnvironmentService } from './environments.js';
+import { WorkcellError } from '@workcell/protocol';
+import { packageListsOf, type Environment, type EnvironmentService } from './environments.js';
 import { AnthropicApiError, conflict, notFound, statusOf } from './errors.js';
+import type { PackageInstaller } from './package-install.js';
+import type { PackageLists } from './package-specs.js';
 import { newResourceId } from './ids.js';
 import type { RecordStore } from './record-store.js';
 import type { SendableEvent } from './schemas.js';
@@ -50,6 +53,16 @@ interface SessionRecord {
   updated_at: string;
   archived_at: string | null;
   inbox: InboxEntry[];
+  /**
+   * The environment's packages, installed before the first turn (absent when it has none):
+   * `pending` until then, `installed` or `failed` after; the environment as it was when the
+   * session was created, whose egress applies once they are in.
+   */
+  packages?: {
+    lists: PackageLists;
+    state: 'pending' | 'installed' | 'failed';
+    environment: Environment;
+  };
 }
 
 export type SessionStatus = 'idle' | 'running' | 'rescheduling' | 'terminated';
@@ -62,6 +75,7 @@ export interface SessionDeps {
   environments: EnvironmentService;
   vaults: VaultService;
   setup: SessionSetup;
+  packages: Pick<PackageInstaller, 'install' | 'hosts'>;
   catalog: Catalog;
   execute: RunService;
   events: RunEventLog;
@@ -265,7 +279,16 @@ export class SessionService {
         workspace.id,
         body.title ?? undefined,
       );
-      await this.deps.setup.apply(tenant, workspace.id, agent, environment, vaultIds);
+      const lists = packageListsOf(environment);
+      const hasPackages = lists.npm.length > 0 || lists.pip.length > 0;
+      if (hasPackages)
+        await this.deps.setup.prepareInstall(
+          tenant,
+          workspace.id,
+          agent,
+          this.deps.packages.hosts(lists),
+        );
+      else await this.deps.setup.apply(tenant, workspace.id, agent, environment, vaultIds);
       const now = this.now();
       const record: SessionRecord = {
         id,
@@ -280,6 +303,7 @@ export class SessionService {
         updated_at: now,
         archived_at: null,
         inbox: [],
+        ...(hasPackages ? { packages: { lists, state: 'pending' as const, environment } } : {}),
       };
       await this.save(tenant, record);
       return this.view(record, conversation);
@@ -642,10 +666,12 @@ export class SessionService {
     );
     let runId: string;
     try {
+      if (record.packages?.state === 'pending') await this.installPackages(principal, record);
       await this.deps.setup.refreshSecrets(
         tenant,
         record.workspaceId,
         record.agent,
+        record.packages?.lists,
         record.vault_ids,
       );
       ({ runId } = await this.deps.execute.start(principal, record.conversationId, content));
@@ -675,6 +701,66 @@ export class SessionService {
     await this.follow(tenant, record, runId, startedAt);
     await marked;
     if (pump) pump.runId = null;
+  }
+
+  /**
+   * Installs the environment's packages into the session's workspace (its egress is only the
+   * registries meanwhile), then applies the agent, vaults and environment egress. A failed
+   * install is a `session.error` (`package_install_failed: ...`) and the turn goes on without
+   * the packages; it is not tried again in this session.
+   */
+  private async installPackages(principal: Principal, record: SessionRecord): Promise<void> {
+    const packages = record.packages;
+    if (!packages) return;
+    const { tenant } = principal;
+    let failure: WorkcellError | null = null;
+    try {
+      const sources = await this.deps.packages.install(
+        principal,
+        record.workspaceId,
+        packages.environment.id,
+        packages.lists,
+      );
+      this.deps.logger.info({ session: record.id, sources }, 'environment packages in place');
+    } catch (err) {
+      failure =
+        err instanceof WorkcellError && err.code === 'package_install_failed'
+          ? err
+          : new WorkcellError('package_install_failed', 'the packages could not be installed');
+      this.deps.logger.warn({ err, session: record.id }, 'environment packages not installed');
+    }
+    await this.deps.setup.apply(
+      tenant,
+      record.workspaceId,
+      record.agent,
+      packages.environment,
+      record.vault_ids,
+    );
+    const state = failure ? 'failed' : 'installed';
+    packages.state = state;
+    await this.locked(record.id, async () => {
+      const current = await this.record(tenant, record.id);
+      if (current.packages) current.packages.state = state;
+      const after = failure
+        ? ((await this.deps.catalog.getConversation(tenant, current.conversationId)).runs.at(-1)
+            ?.id ?? null)
+        : null;
+      const error: SessionEvent | null = failure
+        ? {
+            id: newResourceId('event', this.clock()),
+            type: 'session.error',
+            processed_at: this.now(),
+            error: {
+              type: 'unknown_error',
+              message: `${failure.code}: ${failure.message}`,
+              retry_status: { type: 'exhausted' },
+            },
+          }
+        : null;
+      if (error) current.inbox.push({ event: error, runId: null, after });
+      await this.save(tenant, current);
+      if (error) void this.publish(record.id, error);
+    });
   }
 
   /** Publishes a run's events, translated, until its terminal event. */

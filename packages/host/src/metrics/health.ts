@@ -61,8 +61,8 @@ export interface HealthDeps {
    * own pool); default every record in the state store.
    */
   containers?: () => Promise<ContainerRecord[]>;
-  /** How many of these containers have a ready Claude Code process. */
-  readyAgents?: (records: readonly ContainerRecord[]) => Promise<number>;
+  /** How many of this host's containers have a ready Claude Code process (as last counted, no agent asked). */
+  readyAgents?: () => number;
   /** The egress proxy's state. */
   proxy?: () => ProxyHealth;
 }
@@ -93,9 +93,7 @@ export class HealthChecks {
         warm: records.filter((r) => r.state === 'warm').length,
         assigned: records.filter((r) => ASSIGNED_STATES.has(r.state)).length,
         running: records.filter((r) => r.state === 'running').length,
-        ready: this.deps.readyAgents
-          ? await this.within(this.deps.readyAgents(records)).catch(() => 0)
-          : 0,
+        ready: this.deps.readyAgents?.() ?? 0,
       };
     }
     const proxy = this.deps.proxy?.();

@@ -117,8 +117,8 @@ export class WorkcellMetrics implements RunObserver, ExecObserver, WebhookObserv
     containers: ContainerStateSource,
     options: {
       defaultMetrics?: boolean;
-      /** How many of this host's containers have a ready Claude Code process (asked at scrape time). */
-      readyAgents?: () => Promise<number>;
+      /** How many of this host's containers have a ready Claude Code process (as last counted). */
+      readyAgents?: () => number;
     } = {},
   ) {
     if (options.readyAgents) this.countReadyAgents(options.readyAgents);
@@ -137,16 +137,17 @@ export class WorkcellMetrics implements RunObserver, ExecObserver, WebhookObserv
       collectDefaultMetrics({ register: this.registry, prefix: 'workcell_' });
   }
   /**
-   * Reports how many of this host's containers have a ready Claude Code process, asked at
-   * scrape time (`workcell_agent_ready`); registered once the containers can be asked.
+   * Reports how many of this host's containers have a ready Claude Code process
+   * (`workcell_agent_ready`), read from the host's count (`containers/ready-count.ts`) at scrape
+   * time without asking any agent; registered once the count exists.
    */
-  countReadyAgents(readyAgents: () => Promise<number>): void {
+  countReadyAgents(readyAgents: () => number): void {
     new Gauge({
       name: 'workcell_agent_ready',
       help: 'Containers whose agent has a Claude Code process started and waiting for the next run.',
       registers: [this.registry],
-      async collect() {
-        this.set(await readyAgents().catch(() => 0));
+      collect() {
+        this.set(readyAgents());
       },
     });
   }

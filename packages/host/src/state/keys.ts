@@ -15,6 +15,7 @@
  * | `<p>:{ws:<wid>}:lease:<name>`        | one workspace       | a workspace's lease           |
  * | `<p>:lease:{<name>}`                 | one lease           | any other lease               |
  * | `<p>:run:{<runId>}:events`           | one run             | the run's event buffer        |
+ * | `<p>:{runs}:attached`                | the run index       | run id -> attachment JSON (hash) |
  * | `<p>:hit:{<key>}`                    | one window          | a rate-limit window           |
  * | `<p>:ticket:{<digest>}`              | one ticket          | a browser ticket's grant      |
  * | `<p>:{outbox}:due`                   | the outbox          | delivery ids by due time (zset) |
@@ -40,6 +41,8 @@ export interface StateKeys {
   lease(name: string): string;
   /** Stream: the buffered events of a run, entry id `<seq>-0`. */
   runEvents(runId: string): string;
+  /** Hash: run id -> the JSON `RunAttachment` of every run in progress. */
+  readonly attachedRuns: string;
   /** Counter with a TTL: one rate-limit window. */
   hit(key: string): string;
   /** String with a TTL: the grant of one browser ticket, named by the ticket's digest. */
@@ -79,6 +82,7 @@ export function stateKeys(prefix: string = DEFAULT_KEY_PREFIX): StateKeys {
       return `${prefix}:lease:${tag(name)}`;
     },
     runEvents: (runId) => `${prefix}:run:${tag(runId)}:events`,
+    attachedRuns: `${prefix}:${tag('runs')}:attached`,
     hit: (key) => `${prefix}:hit:${tag(key)}`,
     ticket: (digest) => `${prefix}:ticket:${tag(digest)}`,
     approvals: (conversationId) => `${prefix}:${tag(`conv:${conversationId}`)}:approvals`,

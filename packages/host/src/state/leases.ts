@@ -46,6 +46,11 @@ export const LEASES = {
   session: (sessionId: string): string => `session:${sessionId}`,
   /** The host taking one Managed Agents session's turns: one at a time, wherever sent. */
   sessionTurns: (sessionId: string): string => `session-turns:${sessionId}`,
+  /**
+   * Held by the host attached to a run in progress (holder `attach:<hostId>`): a host carries
+   * on a run whose host went away only once this is free (handed over, or expired).
+   */
+  attach: (runId: string): string => `attach:${runId}`,
 } as const;
 
 export const workspaceLockName = LEASES.workspace;
@@ -91,6 +96,11 @@ export interface HeldLease {
   readonly holder: string;
   /** Stops renewing, waits for a renewal in flight, and releases (a failure is logged: the lease expires by itself). */
   release(): Promise<void>;
+  /**
+   * Stops renewing and leaves the lease as it is, to expire or to be taken again under the same
+   * holder id (work handed to another process).
+   */
+  abandon(): Promise<void>;
 }
 
 /** Takes a lease and renews it every third of its TTL; null when someone else holds it. */
@@ -115,6 +125,10 @@ export async function takeLease(deps: LeaseDeps, spec: LeaseSpec): Promise<HeldL
   return {
     name,
     holder,
+    async abandon() {
+      timer.cancel();
+      await renewing;
+    },
     release() {
       released ??= (async () => {
         timer.cancel();

@@ -6,6 +6,7 @@ import type {
   ContainerState,
   OutboxEntry,
   StateStore,
+  RunAttachment,
   TicketGrant,
   ApprovalRecord,
   ApprovalSettlement,
@@ -62,6 +63,7 @@ export class MemoryStateStore implements StateStore {
   private readonly outbox = new Map<string, Pending>();
   /** Ticket digest -> grant and when the entry lapses (its TTL, as Redis keeps it). */
   private readonly tickets = new Map<string, { grant: TicketGrant; lapsesAt: number }>();
+  private readonly attachments = new Map<string, RunAttachment>();
   /** Conversation id -> its items and when they lapse (the hash's TTL, as Redis keeps it). */
   private readonly approvals = new Map<
     string,
@@ -281,6 +283,18 @@ export class MemoryStateStore implements StateStore {
   async putTicket(digest: string, grant: TicketGrant, ttlMs: number): Promise<void> {
     this.sweepIfDue();
     this.tickets.set(digest, { grant: { ...grant }, lapsesAt: this.now() + ttlMs });
+  }
+
+  async putRunAttachment(attachment: RunAttachment): Promise<void> {
+    this.attachments.set(attachment.runId, { ...attachment });
+  }
+
+  async listRunAttachments(): Promise<RunAttachment[]> {
+    return [...this.attachments.values()].map((a) => ({ ...a }));
+  }
+
+  async deleteRunAttachment(runId: string): Promise<void> {
+    this.attachments.delete(runId);
   }
 
   async takeTicket(digest: string): Promise<TicketGrant | null> {

@@ -17,6 +17,7 @@ import type {
   ContainerRecord,
   ContainerState,
   OutboxEntry,
+  RunAttachment,
   StateStore,
   TicketGrant,
   ApprovalRecord,
@@ -362,6 +363,23 @@ export class RedisStateStore implements StateStore {
     await this.run('putTicket', () =>
       this.redis.set(this.keys.ticket(digest), JSON.stringify(grant), 'PX', ttlMs),
     );
+  }
+
+  async putRunAttachment(attachment: RunAttachment): Promise<void> {
+    await this.run('putRunAttachment', () =>
+      this.redis.hset(this.keys.attachedRuns, attachment.runId, JSON.stringify(attachment)),
+    );
+  }
+
+  async listRunAttachments(): Promise<RunAttachment[]> {
+    const all = await this.run('listRunAttachments', () =>
+      this.redis.hvals(this.keys.attachedRuns),
+    );
+    return all.map((text) => JSON.parse(text) as RunAttachment);
+  }
+
+  async deleteRunAttachment(runId: string): Promise<void> {
+    await this.run('deleteRunAttachment', () => this.redis.hdel(this.keys.attachedRuns, runId));
   }
 
   async takeTicket(digest: string): Promise<TicketGrant | null> {

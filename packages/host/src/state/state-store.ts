@@ -1,4 +1,10 @@
-import type { ContainerState, RunEventName, TicketPurpose } from '@workcell/protocol';
+import type {
+  AgentAnswer,
+  ClientTool,
+  ContainerState,
+  RunEventName,
+  TicketPurpose,
+} from '@workcell/protocol';
 
 /** The container lifecycle (creating -> warm -> assigned -> running -> idle ...) is part of the API. */
 export { CONTAINER_STATES, type ContainerState } from '@workcell/protocol';
@@ -64,6 +70,28 @@ export interface TicketGrant {
 }
 
 /**
+ * A run in progress, recorded while it runs so that a host can carry it on when the host
+ * running it is gone (a deploy or a crash): the run's container keeps running it, and the host
+ * that takes the run over re-attaches to the container's agent.
+ */
+export interface RunAttachment {
+  runId: string;
+  tenant: string;
+  workspaceId: string;
+  conversationId: string;
+  containerId: string;
+  /** When the run started, epoch ms: its timeout counts from here on every host. */
+  startedAt: number;
+  /**
+   * The run's control token: the agent takes answers to the run's approvals and client tool
+   * calls only with it, whichever host carries the run on.
+   */
+  controlToken?: string;
+  /** The client tools the run offers (their schemas check `updatedInput`). */
+  clientTools?: ClientTool[];
+}
+
+/**
  * An approval (a tool call waiting for a decision) or a client tool call (waiting for its
  * result), bound to its tenant, conversation and run. The record is written once; its
  * settlement is set once (`settleApproval`). Times are epoch milliseconds.
@@ -75,7 +103,7 @@ export interface ApprovalRecord {
   workspaceId: string;
   conversationId: string;
   runId: string;
-  /** The host holding the run: answers go to it. */
+  /** The host that recorded the item (answers go to whichever host holds the run now). */
   hostId: string;
   toolUseId: string | null;
   /** The tool's name as the model called it (a client tool's configured name for `tool`). */
@@ -92,6 +120,11 @@ export interface ApprovalSettlement {
   reason: 'client' | 'timeout' | 'interrupt';
   message: string | null;
   decidedAt: number;
+  /**
+   * What the agent is to be told, kept with the settlement: a host that carries the run on
+   * delivers it when the host that held the run went away before it could.
+   */
+  answer?: AgentAnswer;
 }
 
 /** A record with its settlement (null while it waits). */
@@ -223,6 +256,13 @@ export interface StateStore {
    * already taken.
    */
   takeTicket(digest: string): Promise<TicketGrant | null>;
+
+  /** Records a run in progress (written whole; again for the same run replaces it). */
+  putRunAttachment(attachment: RunAttachment): Promise<void>;
+  /** Every run recorded in progress. */
+  listRunAttachments(): Promise<RunAttachment[]>;
+  /** Forgets a run once it has ended. */
+  deleteRunAttachment(runId: string): Promise<void>;
 
   /**
    * Approvals and client tool calls, per conversation. `putApproval` writes a new record

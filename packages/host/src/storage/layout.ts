@@ -27,6 +27,8 @@ import { checkWorkspacePath } from './workspace-path.js';
  *   tenants/<tenant>/blob-gc.json                                     the blob collector's last mark (`snapshots/blob-gc.ts`)
  *   tenants/<tenant>/blob-holds/<id>.json                             a writer referencing stored blobs without uploading them
  *   tenants/<tenant>/workspaces/<wid>/snapshots/<snapshot id>.json    a snapshot: a manifest naming blobs
+ *   tenants/<tenant>/managed-agents/<kind>/...                        Managed Agents records (`managed-agents/record-store.ts`)
+ *   tenants/<tenant>/managed-agents/package-cache/<env>/<manager>-<hash>.tar.gz   an environment's installed packages
  *
  * A content-addressed manifest (version 2) names each file's bytes by sha256 under `blobs/`;
  * a version 1 manifest (written before blobs existed) names them under the workspace's `files/`.
@@ -40,7 +42,7 @@ import { checkWorkspacePath } from './workspace-path.js';
 /** Tenant, workspace, conversation and run ids: 1-128 of `A-Z a-z 0-9 _ -`. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
-export type IdKind = 'tenant' | 'workspace' | 'conversation' | 'run';
+export type IdKind = 'tenant' | 'workspace' | 'conversation' | 'run' | 'environment';
 
 /** Whether `value` can be used as an id in a key (the API answers 404 for one that cannot). */
 export function isValidId(value: string): boolean {
@@ -329,4 +331,21 @@ export function runIdOfEventsKey(
   if (!key.startsWith(prefix)) return null;
   const match = /^([A-Za-z0-9_-]{1,128})\.ndjson$/.exec(key.slice(prefix.length));
   return match?.[1] ?? null;
+}
+
+/** `tenants/<tenant>/managed-agents/package-cache/<env>/`: every cached install of an environment. */
+export function packageCachePrefix(tenant: string, environmentId: string): string {
+  return `${tenantRoot(tenant)}managed-agents/package-cache/${id('environment', environmentId)}/`;
+}
+
+/** One manager's installed tree for one package list (`hash`: 64 hex digits), as a tar.gz. */
+export function packageCacheKey(
+  tenant: string,
+  environmentId: string,
+  manager: string,
+  hash: string,
+): string {
+  if (!/^[a-z]{1,16}$/.test(manager) || !/^[0-9a-f]{64}$/.test(hash))
+    throw new WorkcellError('bad_request', 'invalid package cache key');
+  return `${packageCachePrefix(tenant, environmentId)}${manager}-${hash}.tar.gz`;
 }

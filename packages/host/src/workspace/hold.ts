@@ -1,4 +1,4 @@
-import type { ErrorBody } from '@workcell/protocol';
+import { WorkcellError, type ErrorBody } from '@workcell/protocol';
 import type { Logger } from 'pino';
 import type { AcquiredContainer, RunContainers } from '../containers/run-containers.js';
 import type { Slot } from '../containers/slots.js';
@@ -155,6 +155,44 @@ export class WorkspaceHold {
     return acquired;
   }
 
+  /**
+   * Takes over the container that still runs the hold's run (the holder id) after the host
+   * running it went away: no acquire, no sync in (the container has the files), and it counts
+   * as begun, so `leave` syncs out once and hands it back. Throws `container_lost` when the
+   * container is gone or cannot be reached.
+   */
+  async reenter(tenant: string, containerId: string): Promise<AcquiredContainer> {
+    let acquired: AcquiredContainer | null;
+    try {
+      acquired = await this.deps.containers.reattach(tenant, containerId, this.lease.holder);
+    } catch (err) {
+      const code =
+        err instanceof WorkcellError && err.code === 'host_lost' ? 'host_lost' : 'container_lost';
+      throw new StepFailure(
+        code,
+        `reaching the run container: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    if (!acquired)
+      throw new StepFailure('container_lost', `the container of run ${this.lease.holder} is gone`);
+    this.log.info({ containerId }, 'container of a run in progress taken over');
+    this.acquired = acquired;
+    this.tenant = tenant;
+    this.begun = true;
+    return acquired;
+  }
+
+  /**
+   * Lets go of the hold without ending its work (the host stops; the work goes on in its
+   * container and another host takes it over): no sync out, no hand-back, the lock left to
+   * expire or to be taken by the work's own id.
+   */
+  async detach(): Promise<void> {
+    this.acquired = null;
+    this.begun = false;
+    await this.lease.abandon();
+  }
+
   /** Marks the entered container running for the hold; throws `container_failed` when it cannot. */
   async begin(): Promise<void> {
     const acquired = this.acquired;
@@ -190,6 +228,7 @@ export class WorkspaceHold {
         await step('sync_failed', 'syncing files out', () =>
           sync.syncOut(this.tenant, this.workspaceId, acquired.slot, this.lease.holder),
         );
+        this.log.info({ containerId: acquired.record.id }, 'files synced out');
       } catch (err) {
         error = (err as StepFailure).body;
         this.log.error(

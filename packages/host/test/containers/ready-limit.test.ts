@@ -142,6 +142,7 @@ describe('the containers under a ReadyLimit', () => {
         order.push(`acquire ${workspaceId}`);
         return Promise.resolve({ record: record(workspaceId) } as AcquiredContainer);
       },
+      reattach: () => Promise.resolve(null),
       beginRun: () => Promise.resolve(true),
       endRun: () => Promise.resolve(),
       remove: () => Promise.resolve(),

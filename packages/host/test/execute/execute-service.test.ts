@@ -129,7 +129,7 @@ describe('ExecuteService: a run whose host stopped', () => {
     expect(events.at(-1)?.event).toBe('run.completed');
     const after = await h.catalog.getConversation(h.principal.tenant, h.conversationId);
     expect(after.runs.map((r) => r.status)).toEqual(['failed', 'completed']);
-    expect(after.runs[0]).toMatchObject({ id: lost, error: { code: 'internal' }, eventCount: 3 });
+    expect(after.runs[0]).toMatchObject({ id: lost, error: { code: 'host_lost' }, eventCount: 3 });
     expect((await h.catalog.readRunEvents(after, lost)).map((e) => e.event)).toEqual([
       'run.started',
       'message',
@@ -387,6 +387,43 @@ describe('ExecuteService: interrupt, timeout and shutdown', () => {
       error: { code: 'shutting_down' },
     });
     expect(h.sync.calls).toEqual(['in', 'out']);
+  });
+
+  it('shutdown with hand-over stops a run the agent has not accepted yet at the deadline: shutting_down, files synced out', async () => {
+    h = await harness({ handOverRuns: true });
+    // The agent never accepts the run (no `run.started`), so there is nothing to hand over.
+    h.orchestrator.agent.script = async function* () {
+      await new Promise(() => undefined);
+      yield* [];
+    };
+    const { runId } = await h.service.start(h.principal, h.conversationId, 'long');
+    await waitUntil(async () => h.orchestrator.calls.includes('beginRun'));
+    expect(await h.service.shutdown(50)).toBe(1);
+    const c = await h.catalog.getConversation(h.principal.tenant, h.conversationId);
+    expect(c.runs.find((r) => r.id === runId)).toMatchObject({
+      status: 'failed',
+      error: { code: 'shutting_down' },
+    });
+    expect(h.sync.calls).toEqual(['in', 'out']);
+  });
+
+  it('shutdown hands over a run the agent runs: no end, no sync out, recorded in progress, the lock kept for the run', async () => {
+    h = await harness({ handOverRuns: true });
+    h.orchestrator.agent.script = waitsForInterrupt;
+    const { runId } = await h.service.start(h.principal, h.conversationId, 'long');
+    await waitUntil(async () => (await h.events.read(runId, 0)).length >= 3);
+    expect(await h.service.shutdown(50)).toBe(0);
+    const c = await h.catalog.getConversation(h.principal.tenant, h.conversationId);
+    expect(c.runs.find((r) => r.id === runId)?.status).toBe('running');
+    expect(h.sync.calls).toEqual(['in']);
+    expect(h.orchestrator.agent.interrupts).toEqual([]);
+    expect((await h.state.listRunAttachments()).map((a) => a.runId)).toEqual([runId]);
+    expect(await h.state.getLeaseHolder(workspaceLockName(c.workspaceId))).toBe(runId);
+    expect((await h.state.readRunEvents(runId, 0)).map((e) => e.event)).toEqual([
+      'run.started',
+      'user.message',
+      'message',
+    ]);
   });
 });
 

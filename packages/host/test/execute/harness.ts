@@ -1,3 +1,4 @@
+import { WorkcellError } from '@workcell/protocol';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +71,17 @@ export class ScriptedAgent implements AgentConnection {
     return true;
   }
 
+  aborts: string[] = [];
+
+  async abort(runId: string): Promise<boolean> {
+    this.aborts.push(runId);
+    return true;
+  }
+
+  async *follow(runId: string): AsyncGenerator<AgentEvent> {
+    throw new WorkcellError('container_lost', `the agent has no run ${runId}`);
+  }
+
   async health(): Promise<AgentHealth> {
     return { status: 'ok', busy: this.busyAfterAbort, runId: null, version: 'test', uptimeMs: 1 };
   }
@@ -132,6 +144,11 @@ export class FakeOrchestrator implements RunContainers {
       source: 'assigned',
       acquireMs: 3,
     };
+  }
+
+  async reattach(): Promise<AcquiredContainer | null> {
+    this.calls.push('reattach');
+    return null;
   }
 
   async beginRun(): Promise<boolean> {

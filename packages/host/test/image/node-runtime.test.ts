@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findRepoRoot } from '../../src/image/builder.js';
-import { imageNodeVersion } from '../../src/image/node-runtime.js';
+import { imageNodeVersion, imageNpmVersion } from '../../src/image/node-runtime.js';
 
 describe('the Node.js both images run', () => {
   const root = findRepoRoot();
@@ -30,5 +30,14 @@ describe('the Node.js both images run', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('carries npm pinned to one exact version, packed into the builder image ahead of time', () => {
+    expect(imageNpmVersion(root)).toMatch(/^\d+\.\d+\.\d+$/);
+    const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toContain('"npm@$(cat image/npm-version)"');
+    const workspace = readFileSync(join(root, 'image', 'Dockerfile'), 'utf8');
+    expect(workspace).toContain('COPY npm /usr/local/lib/node_modules/npm');
+    expect(workspace).toMatch(/for p in [^;]*python3-pip/);
   });
 });

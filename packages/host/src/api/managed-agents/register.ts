@@ -10,6 +10,8 @@ export function registerManagedAgents(app: FastifyInstance, s: ApiServices, hub:
     ? createManagedAgents(s.managedAgents, {
         catalog: s.catalog,
         execute: s.execute,
+        exec: s.exec,
+        archives: s.archives,
         events: s.events,
         state: s.state,
         workspaces: s.workspaces,
