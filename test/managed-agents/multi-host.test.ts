@@ -220,4 +220,54 @@ describe('Managed Agents sessions across hosts', () => {
     expect(events.map((e) => e.type)).toContain('user.interrupt');
     expect(events.map((e) => e.type)).not.toContain('agent.message');
   }, 150_000);
+
+  it('a confirmation sent through another host reaches the waiting turn, which that host shows idle', async () => {
+    const careful = await onA.beta.agents.create({
+      name: 'careful across hosts',
+      model: 'claude-sonnet-4-6',
+      tools: [
+        {
+          type: 'agent_toolset_20260401',
+          configs: [{ name: 'bash', permission_policy: { type: 'always_ask' } }],
+        },
+      ],
+    });
+    const session = await onA.beta.sessions.create({
+      agent: careful.id,
+      environment_id: environmentId,
+    });
+    const stream = await onB.beta.sessions.events.stream(session.id);
+    await onA.beta.sessions.events.send(session.id, {
+      events: [userText('MOCK:{"tool": "bash", "input": {"command": "echo confirmed-across"}}')],
+    });
+    const seen: StreamEvent[] = [];
+    const timer = setTimeout(() => stream.controller.abort(), 60_000);
+    try {
+      for await (const event of stream) {
+        seen.push(event);
+        if (event.type !== 'session.status_idle') continue;
+        if (event.stop_reason.type !== 'requires_action') break;
+        // Host A runs the turn; B, which does not, answers for the session as A would.
+        expect((await onB.beta.sessions.retrieve(session.id)).status).toBe('idle');
+        expect((await onA.beta.sessions.retrieve(session.id)).status).toBe('idle');
+        const [waitingOn] = event.stop_reason.event_ids;
+        await onB.beta.sessions.events.send(session.id, {
+          events: [
+            { type: 'user.tool_confirmation', tool_use_id: waitingOn ?? '', result: 'allow' },
+          ],
+        });
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    const types = seen.map((e) => e.type);
+    expect(types).toContain('user.tool_confirmation');
+    expect(JSON.stringify(seen.filter((e) => e.type === 'agent.tool_result'))).toContain(
+      'confirmed-across',
+    );
+    expect(seen.at(-1)).toMatchObject({
+      type: 'session.status_idle',
+      stop_reason: { type: 'end_turn' },
+    });
+  }, 120_000);
 });

@@ -313,16 +313,36 @@ export class SessionService {
     }
   }
 
-  private status(record: SessionRecord, conversation: ConversationRecord): SessionStatus {
+  private status(
+    record: SessionRecord,
+    conversation: ConversationRecord,
+    waitsElsewhere: boolean,
+  ): SessionStatus {
     const pump = this.pumps.get(record.id);
     if (pump) return pump.waiting ? 'idle' : 'running';
-    if (conversation.runs.some((r) => r.status === 'running')) return 'running';
+    if (conversation.runs.some((r) => r.status === 'running'))
+      return waitsElsewhere ? 'idle' : 'running';
     if (record.inbox.some((e) => e.runId === null && e.event.type === 'user.message'))
       return 'running';
     return 'idle';
   }
 
-  private view(record: SessionRecord, conversation: ConversationRecord): Record<string, unknown> {
+  /** True when another host runs the session's turn and it waits for the user. */
+  private async waitsElsewhere(
+    record: SessionRecord,
+    conversation: ConversationRecord,
+  ): Promise<boolean> {
+    if (this.pumps.has(record.id)) return false;
+    const running = this.runningOf(record.id, conversation);
+    if (!running) return false;
+    return (await this.runState(record, conversation, running)).pending.size > 0;
+  }
+
+  private view(
+    record: SessionRecord,
+    conversation: ConversationRecord,
+    waitsElsewhere = false,
+  ): Record<string, unknown> {
     const usage = {
       input_tokens: 0,
       output_tokens: 0,
@@ -360,7 +380,7 @@ export class SessionService {
       title: record.title,
       metadata: record.metadata,
       vault_ids: record.vault_ids,
-      status: this.status(record, conversation),
+      status: this.status(record, conversation, waitsElsewhere),
       usage: {
         input_tokens: usage.input_tokens,
         output_tokens: usage.output_tokens,
@@ -389,7 +409,7 @@ export class SessionService {
   async retrieve(tenant: string, id: string): Promise<Record<string, unknown>> {
     const record = await this.record(tenant, id);
     const conversation = await this.deps.catalog.getConversation(tenant, record.conversationId);
-    return this.view(record, conversation);
+    return this.view(record, conversation, await this.waitsElsewhere(record, conversation));
   }
 
   async update(
@@ -436,7 +456,7 @@ export class SessionService {
     return Promise.all(
       chosen.map(async (r) => {
         const conversation = await this.deps.catalog.getConversation(tenant, r.conversationId);
-        return this.view(r, conversation);
+        return this.view(r, conversation, await this.waitsElsewhere(r, conversation));
       }),
     );
   }
