@@ -270,4 +270,38 @@ describe('Managed Agents sessions across hosts', () => {
       stop_reason: { type: 'end_turn' },
     });
   }, 120_000);
+
+  it('a message queued behind a turn of a host that dies is taken by another host', async () => {
+    const session = await newSession();
+    const first = await collect(onB, session.id, (e) => e.type === 'agent.tool_result');
+    await onA.beta.sessions.events.send(session.id, {
+      events: [
+        userText(
+          [
+            'MOCK:{"tool": "bash", "input": {"command": "echo started"}}',
+            'MOCK:{"sleep_ms": 120000}',
+          ].join('\n'),
+        ),
+      ],
+    });
+    await first.done;
+    const queued = await collect(
+      onB,
+      session.id,
+      (e) => e.type === 'agent.message' && JSON.stringify(e).includes('after the host died'),
+      { timeoutMs: 100_000 },
+    );
+    await onB.beta.sessions.events.send(session.id, {
+      events: [userText('MOCK:{"text": "after the host died"}')],
+    });
+    await a.process.kill9();
+    const killedAt = Date.now();
+    const seen = (await queued.done).map((e) => e.event);
+    expect(
+      seen.map((e) => e.type),
+      logs(),
+    ).toContain('agent.message');
+    // The dead host's turns lease and workspace lock expire (30 s each); then B takes the turn.
+    expect(Date.now() - killedAt).toBeLessThan(75_000);
+  }, 150_000);
 });

@@ -124,6 +124,8 @@ export class SessionService {
     { runId: string | null; waiting: boolean; turns: HeldLease }
   >();
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Sessions whose waiting messages this host looks at again once another host's turns lease could have expired. */
+  private readonly rechecks = new Map<string, NodeJS.Timeout>();
   private readonly clock: () => number;
   private readonly leases: LeaseDeps;
 
@@ -639,7 +641,10 @@ export class SessionService {
       holder: leaseHolder('session', this.deps.hostId),
       ttlMs: SESSION_TURNS_TTL_MS,
     });
-    if (!turns) return;
+    if (!turns) {
+      this.recheckLater(principal, id);
+      return;
+    }
     this.pumps.set(id, { runId: null, waiting: false, turns });
     void this.pump(principal, id)
       .catch((err: unknown) => this.deps.logger.error({ err, session: id }, 'session pump failed'))
@@ -649,6 +654,30 @@ export class SessionService {
         this.pumps.delete(id);
         await turns.release();
       });
+  }
+
+  /**
+   * Looks at the session again after the turns lease's TTL: a host that held it and went away
+   * stops renewing it, and its waiting messages are taken here instead of waiting for the next
+   * send. While a live host holds it, messages still waiting are looked at again later.
+   */
+  private recheckLater(principal: Principal, id: string): void {
+    if (this.rechecks.has(id)) return;
+    const timer = setTimeout(() => {
+      this.rechecks.delete(id);
+      void this.locked(id, async () => {
+        if (this.pumps.has(id)) return;
+        const record = await this.deps.records.get<SessionRecord>(principal.tenant, 'sessions', id);
+        const waiting = record?.inbox.some(
+          (e) => e.runId === null && e.after === undefined && e.event.type === 'user.message',
+        );
+        if (waiting) await this.startPump(principal, id);
+      }).catch((err: unknown) =>
+        this.deps.logger.warn({ err, session: id }, 'cannot look at waiting messages again'),
+      );
+    }, SESSION_TURNS_TTL_MS + 1_000);
+    timer.unref();
+    this.rechecks.set(id, timer);
   }
 
   /** Takes waiting messages, one turn at a time, until none wait. */
