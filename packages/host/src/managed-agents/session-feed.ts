@@ -42,6 +42,10 @@ export class SessionFeed {
     },
   ) {}
 
+  private get ttlMs(): number {
+    return this.deps.ttlMs ?? SESSION_FEED_TTL_MS;
+  }
+
   /** Appends `event` to the session's feed after this host's earlier appends (never throws). */
   append(sessionId: string, event: SessionEvent): Promise<void> {
     const previous = this.chains.get(sessionId) ?? Promise.resolve();
@@ -68,7 +72,7 @@ export class SessionFeed {
     for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt += 1) {
       try {
         await state.appendRunEvent(name, { seq, event: 'message', data });
-        await state.expireRunEvents(name, this.deps.ttlMs ?? SESSION_FEED_TTL_MS);
+        await state.expireRunEvents(name, this.ttlMs);
         return;
       } catch (err) {
         const last = lastSeqOf(err);
@@ -90,8 +94,9 @@ export class SessionFeed {
 
   /**
    * The session's events after `afterSeq`, as other hosts append them, until `signal` aborts or
-   * `gone` says the session no longer exists. A feed that expired and began again is followed
-   * from its new start.
+   * `gone` says the session no longer exists. While followed, the feed's expiry is pushed back;
+   * a feed that expired anyway (the state store lost it) and began again is followed from its
+   * new start.
    */
   async *follow(
     sessionId: string,
@@ -106,6 +111,8 @@ export class SessionFeed {
       const finished: FinishedRunSource = {
         isFinished: async () => {
           ended = (await gone()) || (await this.deps.state.lastRunEventSeq(name)) < last;
+          // A followed feed does not expire, so its numbering never starts over under a follower.
+          if (!ended) await this.deps.state.expireRunEvents(name, this.ttlMs);
           return ended;
         },
         readPersisted: () => Promise.resolve([]),

@@ -7,11 +7,12 @@ import { MemoryStateStore } from '../../src/state/memory-store.js';
 
 const logger = pino({ level: 'silent' });
 
-function hostOn(state: MemoryStateStore): SessionFeed {
+function hostOn(state: MemoryStateStore, ttlMs?: number): SessionFeed {
   return new SessionFeed({
     state,
     events: new RunEventLog(state, { logger, pollMs: 5, finishedCheckMs: 20 }),
     logger,
+    ...(ttlMs === undefined ? {} : { ttlMs }),
   });
 }
 
@@ -64,5 +65,21 @@ describe('a session feed shared by several hosts', () => {
     const a = hostOn(state);
     const follow = a.follow('s3', 0, new AbortController().signal, async () => true);
     expect((await follow.next()).done).toBe(true);
+  });
+
+  it('does not expire while a stream follows it, and does once none does', async () => {
+    const state = new MemoryStateStore();
+    const feed = hostOn(state, 100);
+    await feed.append('followed', event('x'));
+    await feed.append('alone', event('y'));
+    const abort = new AbortController();
+    const following = (async () => {
+      for await (const _batch of feed.follow('followed', 1, abort.signal, async () => false));
+    })();
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await feed.tail('followed')).toBe(1);
+    expect(await feed.tail('alone')).toBe(0);
+    abort.abort();
+    await following;
   });
 });
