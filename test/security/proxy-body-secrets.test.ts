@@ -131,6 +131,21 @@ describe('a secret written into request bodies', () => {
     expect((record as AuditRecord & { suspected?: unknown }).suspected).toEqual([]);
   });
 
+  it('a value beyond ASCII goes into the body in UTF-8, and its reflection is scrubbed', async () => {
+    const saved = fx.secrets.current;
+    const unicode = 'välue-€-REAL-9c1f';
+    fx.secrets.current = [boundSecret({ body: true, value: () => unicode })];
+    try {
+      const sent = `{"token":"${PLACEHOLDER}"}`;
+      const outcome = await fx.send('tls', DEADLINE_MS, [], sent);
+      expectAnswer(outcome, 200);
+      expect(lastBody(fx.secure)).toBe(`{"token":"${unicode}"}`);
+      expect(outcome.body.toString('utf8')).toBe(sent);
+    } finally {
+      fx.secrets.current = saved;
+    }
+  });
+
   it('a placeholder split across chunk boundaries is still replaced', async () => {
     const half = Math.floor(PLACEHOLDER.length / 2);
     const parts = [`{"t":"${PLACEHOLDER.slice(0, half)}`, `${PLACEHOLDER.slice(half)}"}`];

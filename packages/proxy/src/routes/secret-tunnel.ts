@@ -482,7 +482,10 @@ function forward(
   }
   substitutedBody(ctx, req, res, bodySecrets, watch).then(
     guarded(ctx, fail, (body: { body: Buffer; reserved: number } | null) => {
-      if (body) send(body);
+      if (!body) return;
+      // The container may have gone while the body was read: nothing is sent for nobody.
+      if (res.destroyed) core.bodies.release(body.reserved);
+      else send(body);
     }),
     guarded(ctx, fail, (err: unknown) => {
       throw err;
