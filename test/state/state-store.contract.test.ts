@@ -324,6 +324,13 @@ describe.each(implementations)('StateStore contract: %s', (_name, makeHarness) =
       expect(await store.readRunEvents('run-missing', 0)).toEqual([]);
     });
 
+    it("answers the seq of a buffer's last event, 0 for none", async () => {
+      expect(await store.lastRunEventSeq('run-1')).toBe(0);
+      for (let seq = 1; seq <= 3; seq++) await store.appendRunEvent('run-1', event(seq));
+      expect(await store.lastRunEventSeq('run-1')).toBe(3);
+      expect(await h.peer.lastRunEventSeq('run-1')).toBe(3);
+    });
+
     it('refuses an event whose seq is not the last seq + 1', async () => {
       const refusal = { code: 'conflict' };
       await expect(store.appendRunEvent('run-1', event(2))).rejects.toMatchObject(refusal);

@@ -263,6 +263,7 @@ export async function createWorkcell(
       objects,
       cipher: secretCipher,
       allowUnrestrictedNetworking: config.managedAgentsUnrestricted,
+      hostId: config.hostId,
       packages: {
         registries: { npm: config.npmRegistry, pip: config.pipIndexUrl },
         timeoutMs: config.packageInstallTimeoutMs,

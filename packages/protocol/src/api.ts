@@ -243,6 +243,9 @@ export const secretViewSchema = z.object({
   hosts: z.array(z.string()).describe('the hosts the value is sent to'),
   header: z.string().nullable(),
   format: z.string().nullable(),
+  body: z
+    .boolean()
+    .describe('whether the placeholder is replaced in request bodies to `hosts` too'),
   env: z.string().describe('the environment variable holding the placeholder in containers'),
   placeholder: z.string().describe('what containers hold instead of the value'),
   createdAt: isoTime,
@@ -502,6 +505,11 @@ export const putSecretBody = z
       .refine((f) => !/\{basic:[^{}]*:[^{}]*\}/.test(f), 'a {basic:<user>} user has no colon')
       .nullable()
       .optional(),
+    /**
+     * Also replace the placeholder in request bodies sent to `hosts` (inside TLS the proxy
+     * terminates); never in a body to any other host.
+     */
+    body: z.boolean().optional(),
   })
   .strict();
 

@@ -43,6 +43,7 @@ const github: SecretBinding = {
   hosts: ['api.example'],
   header: null,
   format: null,
+  body: false,
   value: () => current,
 };
 const other: SecretBinding = {
@@ -50,6 +51,7 @@ const other: SecretBinding = {
   placeholder: 'wcs_otherPlaceholder0123456789abcdefg',
   hosts: ['other.example'],
   header: 'authorization',
+  body: false,
   format: 'Bearer {value}',
   value: () => OTHER_VALUE,
 };

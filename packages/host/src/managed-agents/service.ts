@@ -9,6 +9,7 @@ import type { RunEventLog } from '../execute/run-events.js';
 import type { WorkspaceRemover } from '../workspace/workspace-removal.js';
 import type { SecretCipher } from '../secrets/cipher.js';
 import type { SecretStore } from '../secrets/secret-store.js';
+import type { StateStore } from '../state/state-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { AgentService } from './agents.js';
 import { EnvironmentService } from './environments.js';
@@ -18,6 +19,7 @@ import {
   type PackageRegistries,
 } from './package-install.js';
 import { RecordStore } from './record-store.js';
+import { SessionFeed } from './session-feed.js';
 import { SessionSetup } from './session-setup.js';
 import { SessionService, type SessionDeps } from './sessions.js';
 import { VaultService } from './vaults.js';
@@ -37,6 +39,8 @@ export interface ManagedAgentsSettings {
   cipher: SecretCipher | null;
   /** `WORKCELL_MANAGED_AGENTS_UNRESTRICTED`: serve `networking: unrestricted` as the operator's list. */
   allowUnrestrictedNetworking: boolean;
+  /** This host's id (`WORKCELL_HOST_ID`), in the holders of the sessions' leases. */
+  hostId: string;
   /** Environment packages: the registries, the install's time limit, the workspace image. */
   packages: { registries: PackageRegistries; timeoutMs: number; image: string };
 }
@@ -50,6 +54,7 @@ export function createManagedAgents(
     exec: Pick<ExecService, 'start'>;
     archives: Pick<ArchiveService, 'download' | 'upload'>;
     events: RunEventLog;
+    state: StateStore;
     workspaces: WorkspaceRemover;
     approvals: SessionDeps['approvals'];
     agentSettings: AgentSettingsService;
@@ -98,6 +103,9 @@ export function createManagedAgents(
     catalog: engine.catalog,
     execute: engine.execute,
     events: engine.events,
+    feed: new SessionFeed({ state: engine.state, events: engine.events, logger: engine.logger }),
+    state: engine.state,
+    hostId: settings.hostId,
     workspaces: engine.workspaces,
     approvals: engine.approvals,
     logger: engine.logger,

@@ -7,6 +7,9 @@ import type { FinishedRunSource, RunEventLog } from '../execute/run-events.js';
 import type { WorkspaceRemover } from '../workspace/workspace-removal.js';
 import type { BufferedEvent } from '../state/state-store.js';
 import type { ApprovalService } from '../approvals/index.js';
+import { leaseHolder, LEASES, takeLease, type HeldLease, type LeaseDeps } from '../state/leases.js';
+import type { StateStore } from '../state/state-store.js';
+import { systemClock } from '../time/clock.js';
 import { policyOf, type AgentService, type AgentVersion } from './agents.js';
 import { WorkcellError } from '@workcell/protocol';
 import { packageListsOf, type Environment, type EnvironmentService } from './environments.js';
@@ -16,6 +19,7 @@ import type { PackageLists } from './package-specs.js';
 import { newResourceId } from './ids.js';
 import type { RecordStore } from './record-store.js';
 import type { SendableEvent } from './schemas.js';
+import type { SessionFeed } from './session-feed.js';
 import type { SessionSetup } from './session-setup.js';
 import {
   RunTranslator,
@@ -75,6 +79,11 @@ export interface SessionDeps {
   catalog: Catalog;
   execute: RunService;
   events: RunEventLog;
+  /** Every session event published on any host, followed from any host. */
+  feed: SessionFeed;
+  /** The leases that serialise a session's changes and its turns across hosts. */
+  state: StateStore;
+  hostId: string;
   workspaces: WorkspaceRemover;
   /** Decisions on approvals and results of client tool calls. */
   approvals: Pick<ApprovalService, 'decide' | 'sendResult'>;
@@ -84,6 +93,15 @@ export interface SessionDeps {
 
 const TERMINAL_TYPES = new Set(['session.error', 'session.status_idle']);
 
+/** The lease over a session record's read-modify-write; renewed while held. */
+const SESSION_LOCK_TTL_MS = 15_000;
+/** How long a change waits for another host's change to the same session. */
+const SESSION_LOCK_WAIT_MS = 30_000;
+/** The lease of the host taking a session's turns; renewed while it takes them. */
+const SESSION_TURNS_TTL_MS = 30_000;
+/** Feed events a resumed stream reads again before the feed's tail (deduplicated by id). */
+const RESUME_OVERLAP = 64;
+
 function parsed(e: BufferedEvent): { seq: number; event: string; data: unknown } {
   return { seq: e.seq, event: e.event, data: JSON.parse(e.data) as unknown };
 }
@@ -91,30 +109,42 @@ function parsed(e: BufferedEvent): { seq: number; event: string; data: unknown }
 /**
  * Sessions: a Workcell workspace with one conversation, set up from an agent version, an
  * environment and vaults. User messages wait in the session's inbox and are taken in order,
- * all that wait at once as one turn (one Workcell run), by this host's pump for the session;
- * the run's events are translated (`translate-events.ts`) and published to the session's live
- * streams on this host. The history is derived from the conversation's recorded runs and the
- * inbox, so it survives the host.
+ * all that wait at once as one turn (one Workcell run), by the pump of the one host holding
+ * the session's turns lease, wherever they were sent; the record changes under a lease too,
+ * so hosts never overwrite each other's changes. The run's events are translated
+ * (`translate-events.ts`) and published: to this host's listeners at once, and to the
+ * session's feed (`session-feed.ts`), which streams on every host follow. The history is
+ * derived from the conversation's recorded runs and the inbox, so it survives the host.
  */
 export class SessionService {
   private readonly listeners = new Map<string, Set<Listener>>();
   /** Sessions whose turns this host takes: the running run, and whether it waits for the user. */
-  private readonly pumps = new Map<string, { runId: string | null; waiting: boolean }>();
+  private readonly pumps = new Map<
+    string,
+    { runId: string | null; waiting: boolean; turns: HeldLease }
+  >();
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Sessions whose waiting messages this host looks at again once another host's turns lease could have expired. */
+  private readonly rechecks = new Map<string, NodeJS.Timeout>();
   private readonly clock: () => number;
+  private readonly leases: LeaseDeps;
 
   constructor(private readonly deps: SessionDeps) {
     this.clock = deps.clock ?? Date.now;
+    this.leases = { state: deps.state, clock: systemClock, logger: deps.logger };
   }
 
   private now(): string {
     return new Date(this.clock()).toISOString();
   }
 
-  /** Runs `fn` after every earlier call for the same session (read-modify-write of its record). */
+  /**
+   * Runs `fn` after every earlier call for the same session on this host, holding the session's
+   * lease so no other host changes its record meanwhile (read-modify-write of its record).
+   */
   private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.locks.get(id) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(fn);
+    const next = previous.catch(() => undefined).then(() => this.acrossHosts(id, fn));
     this.locks.set(id, next);
     void next
       .finally(() => {
@@ -122,6 +152,30 @@ export class SessionService {
       })
       .catch(() => undefined);
     return next;
+  }
+
+  private async acrossHosts<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const spec = {
+      name: LEASES.session(id),
+      holder: leaseHolder('session', this.deps.hostId),
+      ttlMs: SESSION_LOCK_TTL_MS,
+    };
+    const deadline = this.clock() + SESSION_LOCK_WAIT_MS;
+    for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+      const lease = await takeLease(this.leases, spec);
+      if (lease)
+        try {
+          return await fn();
+        } finally {
+          await lease.release();
+        }
+      if (this.clock() > deadline)
+        throw new AnthropicApiError(
+          'overloaded_error',
+          `session ${id} is being changed through another host; retry`,
+        );
+      await new Promise((r) => setTimeout(r, pause));
+    }
   }
 
   private async record(tenant: string, id: string): Promise<SessionRecord> {
@@ -132,6 +186,24 @@ export class SessionService {
 
   private save(tenant: string, record: SessionRecord): Promise<void> {
     return this.deps.records.put(tenant, 'sessions', record.id, record);
+  }
+
+  /** The feed position a stream opened now follows from (see `followFeed`). */
+  async feedStart(id: string, resuming: boolean): Promise<number> {
+    const tail = await this.deps.feed.tail(id);
+    return resuming ? Math.max(0, tail - RESUME_OVERLAP) : tail;
+  }
+
+  /** The session's events published on any host after feed position `after`, until it is gone. */
+  followFeed(
+    tenant: string,
+    id: string,
+    after: number,
+    signal: AbortSignal,
+  ): AsyncGenerator<SessionEvent[]> {
+    return this.deps.feed.follow(id, after, signal, () =>
+      this.deps.records.get(tenant, 'sessions', id).then((r) => r === null),
+    );
   }
 
   /** Subscribes to the session's events published on this host; answers the unsubscribe. */
@@ -145,8 +217,19 @@ export class SessionService {
     };
   }
 
-  private publish(id: string, event: SessionEvent): void {
+  /** Hands the event to this host's listeners at once and to the feed other hosts follow. */
+  private publish(id: string, event: SessionEvent): Promise<void> {
     for (const listener of this.listeners.get(id) ?? []) listener(event);
+    return this.deps.feed.append(id, event);
+  }
+
+  /** The run a session is in: this host's, else the conversation's run in progress. */
+  private runningOf(id: string, conversation: ConversationRecord | null): string | null {
+    return (
+      this.pumps.get(id)?.runId ??
+      conversation?.runs.find((r) => r.status === 'running')?.id ??
+      null
+    );
   }
 
   async create(
@@ -232,16 +315,36 @@ export class SessionService {
     }
   }
 
-  private status(record: SessionRecord, conversation: ConversationRecord): SessionStatus {
+  private status(
+    record: SessionRecord,
+    conversation: ConversationRecord,
+    waitsElsewhere: boolean,
+  ): SessionStatus {
     const pump = this.pumps.get(record.id);
     if (pump) return pump.waiting ? 'idle' : 'running';
-    if (conversation.runs.some((r) => r.status === 'running')) return 'running';
+    if (conversation.runs.some((r) => r.status === 'running'))
+      return waitsElsewhere ? 'idle' : 'running';
     if (record.inbox.some((e) => e.runId === null && e.event.type === 'user.message'))
       return 'running';
     return 'idle';
   }
 
-  private view(record: SessionRecord, conversation: ConversationRecord): Record<string, unknown> {
+  /** True when another host runs the session's turn and it waits for the user. */
+  private async waitsElsewhere(
+    record: SessionRecord,
+    conversation: ConversationRecord,
+  ): Promise<boolean> {
+    if (this.pumps.has(record.id)) return false;
+    const running = this.runningOf(record.id, conversation);
+    if (!running) return false;
+    return (await this.runState(record, conversation, running)).pending.size > 0;
+  }
+
+  private view(
+    record: SessionRecord,
+    conversation: ConversationRecord,
+    waitsElsewhere = false,
+  ): Record<string, unknown> {
     const usage = {
       input_tokens: 0,
       output_tokens: 0,
@@ -279,7 +382,7 @@ export class SessionService {
       title: record.title,
       metadata: record.metadata,
       vault_ids: record.vault_ids,
-      status: this.status(record, conversation),
+      status: this.status(record, conversation, waitsElsewhere),
       usage: {
         input_tokens: usage.input_tokens,
         output_tokens: usage.output_tokens,
@@ -308,7 +411,7 @@ export class SessionService {
   async retrieve(tenant: string, id: string): Promise<Record<string, unknown>> {
     const record = await this.record(tenant, id);
     const conversation = await this.deps.catalog.getConversation(tenant, record.conversationId);
-    return this.view(record, conversation);
+    return this.view(record, conversation, await this.waitsElsewhere(record, conversation));
   }
 
   async update(
@@ -355,7 +458,7 @@ export class SessionService {
     return Promise.all(
       chosen.map(async (r) => {
         const conversation = await this.deps.catalog.getConversation(tenant, r.conversationId);
-        return this.view(r, conversation);
+        return this.view(r, conversation, await this.waitsElsewhere(r, conversation));
       }),
     );
   }
@@ -376,18 +479,22 @@ export class SessionService {
   async delete(tenant: string, id: string): Promise<{ id: string; type: 'session_deleted' }> {
     return this.locked(id, async () => {
       const record = await this.record(tenant, id);
-      const pump = this.pumps.get(id);
-      if (pump?.runId)
+      const conversation = await this.deps.catalog
+        .getConversation(tenant, record.conversationId)
+        .catch(() => null);
+      const running = this.runningOf(id, conversation);
+      if (running)
         await this.deps.execute
-          .interrupt({ tenant, admin: false }, record.conversationId, pump.runId)
+          .interrupt({ tenant, admin: false }, record.conversationId, running)
           .catch(() => undefined);
       await this.removeWorkspace(tenant, record.workspaceId);
-      await this.deps.records.delete(tenant, 'sessions', id);
-      this.publish(id, {
+      // In the feed before the record goes: a stream on another host ends on it, not before.
+      await this.publish(id, {
         id: newResourceId('event', this.clock()),
         type: 'session.deleted',
         processed_at: this.now(),
       });
+      await this.deps.records.delete(tenant, 'sessions', id);
       return { id, type: 'session_deleted' };
     });
   }
@@ -431,7 +538,7 @@ export class SessionService {
         } else if (e.type === 'user.tool_confirmation' || e.type === 'user.custom_tool_result') {
           Object.assign(event, this.userAnswerFields(e));
           event.processed_at = this.now();
-          const running = this.pumps.get(id)?.runId ?? null;
+          const running = this.runningOf(id, conversation);
           const { pending, lastEventId } =
             running && conversation
               ? await this.runState(record, conversation, running)
@@ -459,7 +566,7 @@ export class SessionService {
             });
           record.inbox.push({ event, runId: running, anchor: lastEventId });
         } else {
-          const running = this.pumps.get(id)?.runId ?? null;
+          const running = this.runningOf(id, conversation);
           event.processed_at = this.now();
           record.inbox.push(
             running ? { event, runId: running } : { event, runId: null, after: lastRun },
@@ -475,18 +582,14 @@ export class SessionService {
       }
       record.updated_at = this.now();
       await this.save(tenant, record);
-      for (const event of sent) this.publish(id, event);
+      for (const event of sent) void this.publish(id, event);
       if (
         !this.pumps.has(id) &&
         record.inbox.some(
           (e) => e.runId === null && e.event.type === 'user.message' && e.after === undefined,
         )
-      ) {
-        this.pumps.set(id, { runId: null, waiting: false });
-        void this.pump(principal, id).catch((err: unknown) =>
-          this.deps.logger.error({ err, session: id }, 'session pump failed'),
-        );
-      }
+      )
+        await this.startPump(principal, id);
     });
     return sent;
   }
@@ -527,6 +630,56 @@ export class SessionService {
     return { pending: translator.pending, lastEventId: events.at(-1)?.id ?? null };
   }
 
+  /**
+   * Starts this host's pump for the session unless another host holds its turns lease (that
+   * host's pump reads the inbox again before it stops, under the record's lease, so it takes
+   * the message). Called under the record's lease.
+   */
+  private async startPump(principal: Principal, id: string): Promise<void> {
+    const turns = await takeLease(this.leases, {
+      name: LEASES.sessionTurns(id),
+      holder: leaseHolder('session', this.deps.hostId),
+      ttlMs: SESSION_TURNS_TTL_MS,
+    });
+    if (!turns) {
+      this.recheckLater(principal, id);
+      return;
+    }
+    this.pumps.set(id, { runId: null, waiting: false, turns });
+    void this.pump(principal, id)
+      .catch((err: unknown) => this.deps.logger.error({ err, session: id }, 'session pump failed'))
+      .finally(async () => {
+        const pump = this.pumps.get(id);
+        if (pump?.turns !== turns) return;
+        this.pumps.delete(id);
+        await turns.release();
+      });
+  }
+
+  /**
+   * Looks at the session again after the turns lease's TTL: a host that held it and went away
+   * stops renewing it, and its waiting messages are taken here instead of waiting for the next
+   * send. While a live host holds it, messages still waiting are looked at again later.
+   */
+  private recheckLater(principal: Principal, id: string): void {
+    if (this.rechecks.has(id)) return;
+    const timer = setTimeout(() => {
+      this.rechecks.delete(id);
+      void this.locked(id, async () => {
+        if (this.pumps.has(id)) return;
+        const record = await this.deps.records.get<SessionRecord>(principal.tenant, 'sessions', id);
+        const waiting = record?.inbox.some(
+          (e) => e.runId === null && e.after === undefined && e.event.type === 'user.message',
+        );
+        if (waiting) await this.startPump(principal, id);
+      }).catch((err: unknown) =>
+        this.deps.logger.warn({ err, session: id }, 'cannot look at waiting messages again'),
+      );
+    }, SESSION_TURNS_TTL_MS + 1_000);
+    timer.unref();
+    this.rechecks.set(id, timer);
+  }
+
   /** Takes waiting messages, one turn at a time, until none wait. */
   private async pump(principal: Principal, id: string): Promise<void> {
     const { tenant } = principal;
@@ -538,7 +691,10 @@ export class SessionService {
             (e) => e.runId === null && e.after === undefined && e.event.type === 'user.message',
           ) ?? [];
         if (!record || waiting.length === 0) {
+          // Released under the record's lease: a message recorded after this read starts a pump.
+          const pump = this.pumps.get(id);
           this.pumps.delete(id);
+          await pump?.turns.release();
           return null;
         }
         return { record, waiting };
@@ -590,7 +746,7 @@ export class SessionService {
         'cannot record the turn of waiting messages',
       ),
     );
-    for (const w of waiting) this.publish(record.id, { ...w.event, processed_at: startedAt });
+    for (const w of waiting) void this.publish(record.id, { ...w.event, processed_at: startedAt });
     await this.follow(tenant, record, runId, startedAt);
     await marked;
     if (pump) pump.runId = null;
@@ -652,7 +808,7 @@ export class SessionService {
         : null;
       if (error) current.inbox.push({ event: error, runId: null, after });
       await this.save(tenant, current);
-      if (error) this.publish(record.id, error);
+      if (error) void this.publish(record.id, error);
     });
   }
 
@@ -687,7 +843,7 @@ export class SessionService {
             pump.waiting =
               (out.stop_reason as { type?: string } | undefined)?.type === 'requires_action';
           if (pump && out.type === 'session.status_running') pump.waiting = false;
-          this.publish(record.id, out);
+          void this.publish(record.id, out);
         }
     }
   }
@@ -727,7 +883,7 @@ export class SessionService {
         }
       for (const event of failed) record.inbox.push({ event, runId: null, after });
       await this.save(tenant, record);
-      for (const event of failed) this.publish(id, event);
+      for (const event of failed) void this.publish(id, event);
     });
   }
 

@@ -70,15 +70,13 @@ function patchMetadata(
 }
 
 /**
- * Where the proxy writes the value: request headers. Bodies are not rewritten by Workcell's
- * proxy, so `body: true` answers 400; when the location is omitted it is headers only.
+ * Where the proxy writes the value: request headers, and request bodies to the credential's
+ * hosts when `body` is set (the secret's `body`); when the location is omitted, headers only.
  */
 function injectionOf(
   location: { header?: boolean | undefined; body?: boolean | undefined } | undefined,
 ): { header: boolean; body: boolean } {
-  if (location?.body)
-    throw unsupported('credential injection into request bodies (injection_location.body)');
-  return { header: location ? (location.header ?? false) : true, body: false };
+  return { header: location ? (location.header ?? false) : true, body: location?.body ?? false };
 }
 
 function view(record: CredentialRecord): Credential {

@@ -30,5 +30,6 @@ export function secretInput(body: z.output<typeof putSecretBody>): SecretInput {
     hosts: [...new Set(body.hosts.map((h) => canonicalHost(h).value))],
     header: body.header ? body.header.toLowerCase() : null,
     format: body.format ?? null,
+    body: body.body ?? false,
   };
 }

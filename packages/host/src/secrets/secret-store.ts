@@ -15,6 +15,8 @@ export interface SecretRecord {
   hosts: string[];
   header: string | null;
   format: string | null;
+  /** The placeholder is replaced in request bodies to `hosts` too (absent in older records: no). */
+  body?: boolean;
   placeholder: string;
   createdAt: string;
   updatedAt: string;
@@ -28,6 +30,8 @@ export interface SecretView {
   hosts: string[];
   header: string | null;
   format: string | null;
+  /** Whether the placeholder is replaced in request bodies to `hosts` too. */
+  body: boolean;
   /** The container's environment variable holding the placeholder. */
   env: string;
   placeholder: string;
@@ -41,6 +45,7 @@ export interface SecretInput {
   hosts: string[];
   header: string | null;
   format: string | null;
+  body: boolean;
 }
 
 interface ScopeEntry {
@@ -82,6 +87,7 @@ function viewOf(record: SecretRecord, scope: SecretView['scope']): SecretView {
     hosts: record.hosts,
     header: record.header,
     format: record.format,
+    body: record.body ?? false,
     env: secretEnvName(record.name),
     placeholder: record.placeholder,
     createdAt: record.createdAt,
@@ -243,6 +249,7 @@ export class SecretStore {
       hosts: input.hosts,
       header: input.header,
       format: input.format,
+      body: input.body,
       placeholder: existing?.placeholder ?? newPlaceholder(),
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
@@ -344,6 +351,7 @@ export class SecretStore {
         hosts: record.hosts,
         header: record.header,
         format: record.format,
+        body: record.body ?? false,
         value: () => cipher.open(record.sealed, context),
       });
     };

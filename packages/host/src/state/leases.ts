@@ -13,6 +13,8 @@ import type { StateStore } from './state-store.js';
  * | `pool:<image>@<scope>` | the host refilling that warm pool              | `leaseHolder('pool')` |
  * | `gc:<scope>`           | the host running a GC pass over that data dir  | `leaseHolder('gc')`   |
  * | `terminal:<wid>`       | the host with the workspace's open terminals   | `leaseHolder('terminal')` |
+ * | `session:<sid>`        | a change to one Managed Agents session record  | `leaseHolder('session')` |
+ * | `session-turns:<sid>`  | the host taking that session's turns           | `leaseHolder('session')` |
  *
  * The workspace lock is `LEASES.workspace` in code; its stored name stays `run:<wid>` (the Redis
  * key `<p>:{ws:<wid>}:lease:run`), so hosts of earlier versions sharing the StateStore during a
@@ -40,6 +42,10 @@ export const LEASES = {
    * container is not retired (idle timeout, capacity) while it is held. Never blocks a run.
    */
   terminal: (workspaceId: string): string => `terminal:${workspaceId}`,
+  /** A read-modify-write of one Managed Agents session's record, from any host. */
+  session: (sessionId: string): string => `session:${sessionId}`,
+  /** The host taking one Managed Agents session's turns: one at a time, wherever sent. */
+  sessionTurns: (sessionId: string): string => `session-turns:${sessionId}`,
   /**
    * Held by the host attached to a run in progress (holder `attach:<hostId>`): a host carries
    * on a run whose host went away only once this is free (handed over, or expired).
@@ -55,7 +61,7 @@ export const poolLeaseName = LEASES.pool;
 export const gcLeaseName = LEASES.gc;
 
 /** Who takes a lease besides a run or an exec (they hold the workspace lock under their own id). */
-export type LeasePurpose = 'retire' | 'gc' | 'pool' | 'files' | 'delete' | 'terminal';
+export type LeasePurpose = 'retire' | 'gc' | 'pool' | 'files' | 'delete' | 'terminal' | 'session';
 
 /** A holder id unique to one taking of a lease: `<purpose>:<hostId>:<random>`. */
 export function leaseHolder(purpose: LeasePurpose, hostId: string): string {

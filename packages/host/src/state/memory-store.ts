@@ -219,6 +219,10 @@ export class MemoryStateStore implements StateStore {
     return events.slice(start, end).map((e) => ({ ...e }));
   }
 
+  async lastRunEventSeq(runId: string): Promise<number> {
+    return this.liveBuffer(runId)?.events.at(-1)?.seq ?? 0;
+  }
+
   async expireRunEvents(runId: string, ttlMs: number): Promise<void> {
     const buffer = this.liveBuffer(runId);
     if (buffer) buffer.expiresAt = this.now() + ttlMs;

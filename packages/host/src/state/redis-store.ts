@@ -287,6 +287,15 @@ export class RedisStateStore implements StateStore {
     });
   }
 
+  async lastRunEventSeq(runId: string): Promise<number> {
+    const key = this.keys.runEvents(runId);
+    const entries = await this.run('lastRunEventSeq', () =>
+      this.redis.xrevrange(key, '+', '-', 'COUNT', 1),
+    );
+    const id = entries[0]?.[0];
+    return id === undefined ? 0 : Number(id.split('-')[0]);
+  }
+
   async expireRunEvents(runId: string, ttlMs: number): Promise<void> {
     await this.run('expireRunEvents', () => this.redis.pexpire(this.keys.runEvents(runId), ttlMs));
   }

@@ -211,6 +211,8 @@ export interface StateStore {
   appendRunEvent(runId: string, event: BufferedEvent): Promise<void>;
   /** Events with seq > `afterSeq`, in order, at most `limit`. */
   readRunEvents(runId: string, afterSeq: number, limit?: number): Promise<BufferedEvent[]>;
+  /** The seq of the run buffer's last event; 0 when it holds none (or has expired). */
+  lastRunEventSeq(runId: string): Promise<number>;
   /** Drops a run's buffer after `ttlMs` (once it is safely in the object store). */
   expireRunEvents(runId: string, ttlMs: number): Promise<void>;
 

@@ -26,6 +26,11 @@ export interface ProxyLimits {
   readonly requestTimeoutMs: number;
   /** Request bytes buffered in memory across every listener; past it, 503 with Retry-After. */
   readonly maxBufferedBodyBytes: number;
+  /**
+   * The largest request body a secret's value is written into (read whole, from the same
+   * budget); a larger one answers 413 `body-too-large` and is not sent.
+   */
+  readonly maxSecretBodyBytes: number;
 }
 
 export const DEFAULT_LIMITS: ProxyLimits = {
@@ -36,6 +41,7 @@ export const DEFAULT_LIMITS: ProxyLimits = {
   headersTimeoutMs: 15_000,
   requestTimeoutMs: 120_000,
   maxBufferedBodyBytes: 256 * 1024 * 1024,
+  maxSecretBodyBytes: 8 * 1024 * 1024,
 };
 
 /** Seconds a client is told to wait after a 503 for a limit. */

@@ -33,6 +33,9 @@ import type { ProxyLimits } from '../limits/limits.js';
 import type { Dialed } from '../net/dial.js';
 import { parseAuthority, TargetRefusal, type Authority } from '../net/host.js';
 import { decideHost } from '../policy/policy.js';
+import { readBody } from '../http/read-body.js';
+import { RETRY_AFTER_SECONDS } from '../limits/limits.js';
+import { bodySecretsFor, substituteBody } from '../secrets/body-secrets.js';
 import { PlaceholderWatch, scrubsForHost } from '../secrets/host-scrubs.js';
 import { ScrubStream, scrubText } from '../secrets/scrub.js';
 import { applySecrets } from '../secrets/secrets.js';
@@ -333,6 +336,9 @@ function handleRequest(
   entry.record.address = address;
   res.once('close', () => entry.emit());
   let upstreamReq: ClientRequest | null = null;
+  const track = (sent: ClientRequest): void => {
+    upstreamReq = sent;
+  };
   const fail = (): void => {
     upstreamReq?.destroy();
     failResponse(
@@ -342,11 +348,72 @@ function handleRequest(
     );
   };
   guarded(inner, fail, () => {
-    upstreamReq = forward(inner, req, res, target, agent, fail);
+    forward(inner, req, res, target, agent, fail, track);
   })();
 }
 
-/** Decides and sends one request of a terminated tunnel; answers the upstream request, if any. */
+/**
+ * Reads a body some secret's value is written into: whole (up to the limit, from the host-wide
+ * budget), so a placeholder split across chunks is found; answers it with its placeholders
+ * replaced, or null after refusing the request (413 past the limit, 503 when the budget is
+ * spent, 502 when a value cannot be read). The caller releases `reserved` bytes once sent.
+ */
+async function substitutedBody(
+  ctx: RequestContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  secrets: ReturnType<typeof bodySecretsFor>,
+  watch: PlaceholderWatch,
+): Promise<{ body: Buffer; reserved: number } | null> {
+  const { core, entry } = ctx;
+  const max = core.limits.maxSecretBodyBytes;
+  const tooLarge = refusal(
+    'payload_too_large',
+    'body-too-large',
+    `the request body exceeds ${max} bytes, the most a secret's value is written into; it was not sent`,
+  );
+  if (Number(req.headers['content-length'] ?? '0') > max) {
+    refuse(ctx, res, tooLarge);
+    return null;
+  }
+  const read = await readBody(req, max, core.bodies, (n) => {
+    entry.record.bytesOut += n;
+  });
+  if (!read.ok) {
+    if (read.reason === 'body-too-large') refuse(ctx, res, tooLarge);
+    else if (read.reason === 'body-budget-exhausted')
+      refuse(
+        ctx,
+        res,
+        refusal(
+          'proxy_at_capacity',
+          'body-budget-exhausted',
+          'the proxy holds too many request bodies right now; retry shortly',
+          RETRY_AFTER_SECONDS,
+        ),
+      );
+    else res.destroy();
+    return null;
+  }
+  watch.feed(read.body);
+  const done = substituteBody(read.body, secrets);
+  if (!done.ok) {
+    core.bodies.release(read.body.length);
+    refuse(
+      ctx,
+      res,
+      secretAnswer(
+        'secret-unusable',
+        `the stored value of secret "${done.secret}" cannot be read; the request was not sent`,
+      ),
+    );
+    return null;
+  }
+  entry.record.secrets = [...new Set([...entry.record.secrets, ...done.used])];
+  return { body: done.body, reserved: read.body.length };
+}
+
+/** Decides and sends one request of a terminated tunnel; `track` receives the upstream request. */
 function forward(
   ctx: RequestContext,
   req: IncomingMessage,
@@ -354,19 +421,20 @@ function forward(
   target: Authority,
   agent: HttpAgent,
   fail: () => void,
-): ClientRequest | null {
+  track: (sent: ClientRequest) => void,
+): void {
   const { core, entry } = ctx;
   const host = target.host.value;
   const checked = checkRequest(req, target, core.limits.maxHeaderCount);
   if ('answer' in checked) {
     refuse(ctx, res, checked.answer);
-    return null;
+    return;
   }
   const decision = decideHost(ctx.policy(), target.host, target.port, 'connect');
   entry.record.rule = decision.rule;
   if (!decision.allowed) {
     refuse(ctx, res, denial(decision.reason, decision.message));
-    return null;
+    return;
   }
   const secrets = ctx.secrets();
   const applied = applySecrets(
@@ -387,7 +455,7 @@ function forward(
       'secret placeholder refused',
     );
     refuse(ctx, res, secretAnswer(applied.reason, applied.message));
-    return null;
+    return;
   }
   entry.record.secrets = applied.used;
   entry.record.suspected = [...applied.suspected];
@@ -396,10 +464,57 @@ function forward(
   ctx.produced.add(host, applied.produced);
   const headers = applied.headers;
   headers.push('Accept-Encoding', 'identity');
-  headers.push(...framingHeaders(req.method ?? '', checked.body));
   const scrubs = scrubsForHost(secrets, host, ctx.produced);
-  const watch = new PlaceholderWatch(secrets);
+  const bodySecrets = checked.body.kind === 'none' ? [] : bodySecretsFor(secrets, host);
+  // A placeholder this request's body has replaced is not a suspect; any other one is.
+  const watch = new PlaceholderWatch(secrets.filter((s) => !bodySecrets.includes(s)));
+  const send = (body: { body: Buffer; reserved: number } | null): void => {
+    headers.push(
+      ...(body
+        ? ['Content-Length', String(body.body.length)]
+        : framingHeaders(req.method ?? '', checked.body)),
+    );
+    track(relay(ctx, req, res, target, agent, fail, { headers, scrubs, watch, body }));
+  };
+  if (bodySecrets.length === 0) {
+    send(null);
+    return;
+  }
+  substitutedBody(ctx, req, res, bodySecrets, watch).then(
+    guarded(ctx, fail, (body: { body: Buffer; reserved: number } | null) => {
+      if (!body) return;
+      // The container may have gone while the body was read: nothing is sent for nobody.
+      if (res.destroyed) core.bodies.release(body.reserved);
+      else send(body);
+    }),
+    guarded(ctx, fail, (err: unknown) => {
+      throw err;
+    }),
+  );
+}
 
+/**
+ * Sends the decided request upstream and relays the answer, every value bound to the host
+ * scrubbed from it. The body is `body` when one was read and rewritten, else the request's own,
+ * streamed as it arrives.
+ */
+function relay(
+  ctx: RequestContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: Authority,
+  agent: HttpAgent,
+  fail: () => void,
+  out: {
+    headers: string[];
+    scrubs: ReturnType<typeof scrubsForHost>;
+    watch: PlaceholderWatch;
+    body: { body: Buffer; reserved: number } | null;
+  },
+): ClientRequest {
+  const { core, entry } = ctx;
+  const host = target.host.value;
+  const { headers, scrubs, watch, body } = out;
   const upstreamReq = httpRequest({
     method: req.method,
     path: req.url,
@@ -464,6 +579,19 @@ function forward(
   res.on('close', () => {
     if (!res.writableFinished) upstreamReq.destroy();
   });
+  if (body) {
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      core.bodies.release(body.reserved);
+    };
+    upstreamReq.once('finish', release);
+    upstreamReq.once('close', release);
+    entry.record.suspected.push(...watch.suspects());
+    upstreamReq.end(body.body);
+    return upstreamReq;
+  }
   req.on('data', (chunk: Buffer) => {
     entry.record.bytesOut += chunk.length;
     watch.feed(chunk);

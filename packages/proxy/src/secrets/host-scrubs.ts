@@ -48,9 +48,9 @@ function readable(secret: SecretBinding): string | null {
 
 /**
  * What to scrub from every response of `host`: the value of each secret bound to it (raw, as
- * the format's `{basic:<user>}` writes it, and as the proxy re-encoded it inside Basic
- * credentials), each written back as the matching placeholder form. Longer needles come first,
- * so a value inside another is not split.
+ * the format's `{basic:<user>}` writes it, as the proxy re-encoded it inside Basic
+ * credentials, and in UTF-8 for a secret written into bodies), each written back as the
+ * matching placeholder form. Longer needles come first, so a value inside another is not split.
  */
 export function scrubsForHost(
   secrets: readonly SecretBinding[],
@@ -70,6 +70,10 @@ export function scrubsForHost(
     const value = readable(secret);
     if (value === null) continue;
     add(value, secret.placeholder);
+    // A body carries the value in UTF-8 (`body-secrets.ts`); beyond ASCII that differs.
+    const utf8 = Buffer.from(value, 'utf8');
+    if (secret.body && !utf8.equals(Buffer.from(value, 'latin1')))
+      scrubs.push({ needle: utf8, replacement: Buffer.from(secret.placeholder, 'latin1') });
     if (secret.format !== null)
       for (const e of formatEncodings(secret.format, value, secret.placeholder))
         add(e.produced, e.placeholder);

@@ -20,6 +20,11 @@ export interface SecretBinding {
    * where it stands (inside Basic credentials too).
    */
   readonly format: string | null;
+  /**
+   * Whether the placeholder is also replaced in request bodies to the secret's hosts (inside
+   * terminated TLS; `body-secrets.ts`). Toward any other host a body is never rewritten.
+   */
+  readonly body: boolean;
   /** The real value, read when it is substituted, so a rotation applies to the next request. */
   readonly value: () => string;
 }

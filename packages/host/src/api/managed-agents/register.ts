@@ -13,6 +13,7 @@ export function registerManagedAgents(app: FastifyInstance, s: ApiServices, hub:
         exec: s.exec,
         archives: s.archives,
         events: s.events,
+        state: s.state,
         workspaces: s.workspaces,
         approvals: s.approvals,
         agentSettings: s.agentSettings,

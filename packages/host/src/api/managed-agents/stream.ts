@@ -10,8 +10,10 @@ export function formatEvent(event: SessionEvent): string {
 
 /**
  * Streams a session's events from now on, as Anthropic's stream does; with `Last-Event-ID`, the
- * history after that event first (events are deduplicated by id). The stream ends when the
- * session is deleted or the client goes away.
+ * history after that event first. Events come from this host's listeners at once and from the
+ * session's feed, which carries what every host publishes (a turn taken by another host, a
+ * message sent to another host); each is written once, by id. The stream ends when the session
+ * is deleted or the client goes away.
  */
 export async function streamSession(
   sessions: SessionService,
@@ -26,13 +28,23 @@ export async function streamSession(
   const buffered: SessionEvent[] = [];
   let live: ((e: SessionEvent) => void) | null = null;
   const unsubscribe = sessions.subscribe(sessionId, (e) => (live ? live(e) : buffered.push(e)));
+  const seen = new Set<string>();
   let backlog: SessionEvent[] = [];
+  let feedFrom: number;
   try {
+    let resumed = false;
     if (typeof resumeAfter === 'string' && resumeAfter.length > 0) {
       const history = await sessions.history(tenant, sessionId);
       const at = history.findIndex((e) => e.id === resumeAfter);
-      backlog = at >= 0 ? history.slice(at + 1) : [];
+      if (at >= 0) {
+        resumed = true;
+        for (const e of history.slice(0, at + 1)) seen.add(e.id);
+        backlog = history.slice(at + 1);
+      }
     }
+    // A resumed stream reads the feed's last events again: one published while the history was
+    // read is written once, and one the history already held is skipped by id.
+    feedFrom = await sessions.feedStart(sessionId, resumed);
   } catch (err) {
     unsubscribe();
     throw err;
@@ -46,11 +58,12 @@ export async function streamSession(
     reply.raw.destroy();
     return reply;
   }
-  const seen = new Set<string>();
+  const abort = new AbortController();
   let ended = false;
   const finish = (): void => {
     if (ended) return;
     ended = true;
+    abort.abort();
     unsubscribe();
     sse.end();
   };
@@ -63,5 +76,14 @@ export async function streamSession(
   for (const e of [...backlog, ...buffered]) write(e);
   live = write;
   reply.raw.on('close', finish);
+  void (async () => {
+    for await (const batch of sessions.followFeed(tenant, sessionId, feedFrom, abort.signal))
+      for (const e of batch) write(e);
+    // The feed ends when the session is gone.
+    finish();
+  })().catch((err: unknown) => {
+    request.log.error({ err, session: sessionId }, 'the session feed failed; the stream ends');
+    finish();
+  });
   return reply;
 }

@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestHost, type TestHost } from '../support/host.js';
+import { makeTestCa, type TestCa } from '../support/test-ca.js';
+import { sdkFor, streamUntil, userText } from './support.js';
+
+const IMAGE = process.env.WORKCELL_IMAGE ?? 'workcell/workspace:0.1.0';
+
+/**
+ * A vault's environment-variable credential with `injection_location: {body: true}`: the proxy
+ * writes the value into a request body sent to the credential's host (a loopback HTTPS server
+ * with a test CA's certificate), and the container only ever holds the placeholder.
+ */
+describe('Managed Agents vault credentials injected into request bodies', () => {
+  const value = `body-real-${randomBytes(18).toString('hex')}`;
+  let ca: TestCa;
+  let upstream: Server;
+  let port: number;
+  const bodies: string[] = [];
+  let host: TestHost;
+
+  beforeAll(async () => {
+    ca = makeTestCa(['localhost', '127.0.0.1']);
+    // Records each body and echoes it back, as an API that reflects its input would.
+    upstream = createServer({ key: ca.key, cert: ca.cert }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        bodies.push(body);
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ echo: body, length: req.headers['content-length'] ?? null }));
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    port = (upstream.address() as AddressInfo).port;
+    host = await startTestHost({
+      image: IMAGE,
+      egressAllow: `localhost:${port}`,
+      egressAllowPrivate: '127.0.0.1',
+      secretsKey: randomBytes(32).toString('base64'),
+      upstreamCaFile: ca.caFile,
+    });
+  });
+  afterAll(async () => {
+    await host?.close();
+    upstream?.close();
+    ca?.remove();
+  });
+
+  it('the upstream receives the value in the body; the container sees only the placeholder', async () => {
+    const client = sdkFor(host, host.token);
+    const environment = await client.beta.environments.create({
+      name: 'body',
+      config: {
+        type: 'cloud',
+        networking: { type: 'limited', allowed_hosts: [`localhost:${port}`] },
+      },
+    });
+    const vault = await client.beta.vaults.create({ display_name: 'body secrets' });
+    const credential = await client.beta.vaults.credentials.create(vault.id, {
+      display_name: 'form token',
+      auth: {
+        type: 'environment_variable',
+        secret_name: 'FORM_TOKEN',
+        secret_value: value,
+        networking: { type: 'limited', allowed_hosts: ['localhost'] },
+        injection_location: { body: true },
+      },
+    });
+    expect(credential.auth).toMatchObject({ injection_location: { body: true } });
+    const agent = await client.beta.agents.create({
+      name: 'body',
+      model: 'claude-sonnet-4-6',
+      tools: [{ type: 'agent_toolset_20260401' }],
+    });
+    const session = await client.beta.sessions.create({
+      agent: agent.id,
+      environment_id: environment.id,
+      vault_ids: [vault.id],
+    });
+
+    const command = [
+      'unset NO_PROXY no_proxy',
+      'echo "token=$FORM_TOKEN"',
+      `curl -sS -H 'Content-Type: application/json' --data "{\\"token\\":\\"$FORM_TOKEN\\"}" https://localhost:${port}/api/form`,
+    ].join('; ');
+    const events = await streamUntil(client, session.id, () =>
+      client.beta.sessions.events.send(session.id, {
+        events: [
+          userText(`MOCK:{"tool": "bash", "input": {"command": ${JSON.stringify(command)}}}`),
+        ],
+      }),
+    );
+    const result = JSON.stringify(events.find((e) => e.type === 'agent.tool_result'));
+    const placeholder = /token=(wcs_[A-Za-z0-9]{32})/.exec(result)?.[1];
+    expect(placeholder, result).toBeDefined();
+    // The upstream got the value, framed by its length; the echo came back as the placeholder.
+    const expected = `{"token":"${value}"}`;
+    expect(bodies).toContain(expected);
+    expect(result).toContain(`{\\\\\\"token\\\\\\":\\\\\\"${placeholder ?? ''}\\\\\\"}`);
+    expect(result).toContain(`\\"length\\":\\"${Buffer.byteLength(expected)}\\"`);
+    expect(result).not.toContain(value);
+
+    const history = [];
+    for await (const e of client.beta.sessions.events.list(session.id)) history.push(e);
+    expect(JSON.stringify(history)).not.toContain(value);
+    expect(host.logs.join('\n')).not.toContain(value);
+  });
+});
