@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ERROR_STATUS, type ErrorCode } from '@workcell/protocol';
+import { RETRY_AFTER_SECONDS } from '../limits/limits.js';
 import type { DenyReason } from '../policy/policy.js';
 import type { SecretRefusalReason } from '../secrets/secrets.js';
 import type { HeaderRefusal } from './headers.js';
@@ -77,6 +78,14 @@ export function refusal(
   const answer = { status: ERROR_STATUS[code], code, reason, message, denied: false };
   return retryAfterSeconds === undefined ? answer : { ...answer, retryAfterSeconds };
 }
+
+/** The answer to a request whose body does not fit in the proxy's shared body budget now. */
+export const BODY_BUDGET_EXHAUSTED: ProxyAnswer = refusal(
+  'proxy_at_capacity',
+  'body-budget-exhausted',
+  'the proxy holds too many request bodies right now; retry shortly',
+  RETRY_AFTER_SECONDS,
+);
 
 function body(answer: ProxyAnswer): string {
   return JSON.stringify({ error: { code: answer.code, message: answer.message } });

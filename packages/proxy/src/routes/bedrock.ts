@@ -8,9 +8,8 @@ import { request as httpsRequest } from 'node:https';
 import { refuse, type RequestContext } from './context.js';
 import { forwardableHeaders, headerObject } from '../http/headers.js';
 import { readBody } from '../http/read-body.js';
-import { RETRY_AFTER_SECONDS } from '../limits/limits.js';
 import { wireUpstream } from './relay.js';
-import { refusal } from '../http/responses.js';
+import { BODY_BUDGET_EXHAUSTED, refusal } from '../http/responses.js';
 import { basePath, splitPathQuery, upstreamHostname, upstreamPort } from '../http/targets.js';
 import { TargetRefusal } from '../net/host.js';
 
@@ -201,16 +200,7 @@ export async function forwardBedrock(
         },
         'request body budget exhausted',
       );
-      refuse(
-        ctx,
-        res,
-        refusal(
-          'proxy_at_capacity',
-          'body-budget-exhausted',
-          'the proxy holds too many request bodies right now; retry shortly',
-          RETRY_AFTER_SECONDS,
-        ),
-      );
+      refuse(ctx, res, BODY_BUDGET_EXHAUSTED);
     } else res.destroy();
     return;
   }

@@ -25,6 +25,7 @@ import {
 import {
   denial,
   headerRefusal,
+  BODY_BUDGET_EXHAUSTED,
   refusal,
   secretAnswer,
   type ProxyAnswer,
@@ -34,7 +35,6 @@ import type { Dialed } from '../net/dial.js';
 import { parseAuthority, TargetRefusal, type Authority } from '../net/host.js';
 import { decideHost } from '../policy/policy.js';
 import { readBody } from '../http/read-body.js';
-import { RETRY_AFTER_SECONDS } from '../limits/limits.js';
 import { bodySecretsFor, substituteBody } from '../secrets/body-secrets.js';
 import { PlaceholderWatch, scrubsForHost } from '../secrets/host-scrubs.js';
 import { ScrubStream, scrubText } from '../secrets/scrub.js';
@@ -381,17 +381,7 @@ async function substitutedBody(
   });
   if (!read.ok) {
     if (read.reason === 'body-too-large') refuse(ctx, res, tooLarge);
-    else if (read.reason === 'body-budget-exhausted')
-      refuse(
-        ctx,
-        res,
-        refusal(
-          'proxy_at_capacity',
-          'body-budget-exhausted',
-          'the proxy holds too many request bodies right now; retry shortly',
-          RETRY_AFTER_SECONDS,
-        ),
-      );
+    else if (read.reason === 'body-budget-exhausted') refuse(ctx, res, BODY_BUDGET_EXHAUSTED);
     else res.destroy();
     return null;
   }
