@@ -1,3 +1,4 @@
+import { replaceEvery } from './scrub.js';
 import type { SecretBinding } from './secrets.js';
 
 /**
@@ -35,20 +36,10 @@ export function substituteBody(body: Buffer, secrets: readonly SecretBinding[]):
   const used: string[] = [];
   for (const secret of secrets) {
     const needle = Buffer.from(secret.placeholder, 'latin1');
-    let at = out.indexOf(needle);
-    if (at < 0) continue;
+    if (!out.includes(needle)) continue;
     const value = readValue(secret);
     if (value === null) return { ok: false, secret: secret.name };
-    const replacement = Buffer.from(value, 'utf8');
-    const parts: Buffer[] = [];
-    let from = 0;
-    while (at >= 0) {
-      parts.push(out.subarray(from, at), replacement);
-      from = at + needle.length;
-      at = out.indexOf(needle, from);
-    }
-    parts.push(out.subarray(from));
-    out = Buffer.concat(parts);
+    out = replaceEvery(out, needle, Buffer.from(value, 'utf8'));
     used.push(secret.name);
   }
   return { ok: true, body: out, used };

@@ -14,21 +14,24 @@ export function scrubText(text: string, scrubs: readonly Scrub[]): string {
   return out;
 }
 
+/** `buf` with every occurrence of `needle` replaced; `buf` itself when it holds none. */
+export function replaceEvery(buf: Buffer, needle: Buffer, replacement: Buffer): Buffer {
+  let at = buf.indexOf(needle);
+  if (at < 0) return buf;
+  const parts: Buffer[] = [];
+  let from = 0;
+  while (at >= 0) {
+    parts.push(buf.subarray(from, at), replacement);
+    from = at + needle.length;
+    at = buf.indexOf(needle, from);
+  }
+  parts.push(buf.subarray(from));
+  return Buffer.concat(parts);
+}
+
 function replaceAll(buf: Buffer, scrubs: readonly Scrub[]): Buffer {
   let out: Buffer = buf;
-  for (const { needle, replacement } of scrubs) {
-    let at = out.indexOf(needle);
-    if (at < 0) continue;
-    const parts: Buffer[] = [];
-    let from = 0;
-    while (at >= 0) {
-      parts.push(out.subarray(from, at), replacement);
-      from = at + needle.length;
-      at = out.indexOf(needle, from);
-    }
-    parts.push(out.subarray(from));
-    out = Buffer.concat(parts);
-  }
+  for (const { needle, replacement } of scrubs) out = replaceEvery(out, needle, replacement);
   return out;
 }
 
