@@ -3,9 +3,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buffer } from 'node:stream/consumers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Catalog } from '../../packages/host/src/catalog/catalog.js';
-import { DirectoryObjectStore, workspaceFileKey } from '../../packages/host/src/storage/index.js';
+import {
+  DirectoryObjectStore,
+  workspaceFilesPrefix,
+  workspaceManifestKey,
+} from '../../packages/host/src/storage/index.js';
+import { tenantBlobs } from '../../packages/host/src/sync/content.js';
+import { getWorkspaceFile } from '../../packages/host/src/sync/workspace-files.js';
 import { docker, removeDataDir } from '../support/host.js';
 import type { SseEvent } from '../support/sse.js';
 import { freePort } from '../state/redis-server.js';
@@ -166,10 +173,14 @@ describe('graceful shutdown of workcell serve', () => {
 
     // The data directory holds the file the run wrote and the run's record.
     const objects = DirectoryObjectStore.forDataDir(s.dataDir);
-    const file = await objects.getBuffer(
-      workspaceFileKey(s.tenant, workspaceId, 'made-before-shutdown.txt'),
-    );
-    expect(file?.toString()).toBe('kept\n');
+    const file = await getWorkspaceFile({
+      store: objects,
+      filesPrefix: workspaceFilesPrefix(s.tenant, workspaceId),
+      manifestKey: workspaceManifestKey(s.tenant, workspaceId),
+      blobs: tenantBlobs(s.tenant),
+      path: 'made-before-shutdown.txt',
+    });
+    expect(file === null ? null : (await buffer(file.body)).toString()).toBe('kept\n');
     const catalog = new Catalog(objects);
     const conv = await catalog.getConversation(s.tenant, conversationId);
     expect(conv.runs.map((r) => r.status)).toEqual(['completed']);
