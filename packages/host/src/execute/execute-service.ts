@@ -113,6 +113,8 @@ export class ExecuteService implements RunService {
       remote?: { interrupt(runId: string): Promise<void> };
       /** This host's id: the holder of the attach lease of the runs it is attached to. */
       hostId?: string;
+      /** How runs' records and logs wait for a store that went away. */
+      storeRetry?: RunDeps['storeRetry'];
     },
   ) {
     this.clock = deps.clock ?? systemClock;
@@ -127,6 +129,7 @@ export class ExecuteService implements RunService {
       ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
       attachments: deps.state,
       ...(deps.approvals ? { approvals: deps.approvals } : {}),
+      ...(deps.storeRetry ? { storeRetry: deps.storeRetry } : {}),
       settings: {
         runTimeoutMs: settings.runTimeoutMs,
         eventBufferTtlMs: settings.eventBufferTtlMs,
@@ -266,7 +269,12 @@ export class ExecuteService implements RunService {
   /** The lease that says this host is attached to `runId`; null when another host is. */
   private takeAttach(runId: string): Promise<HeldLease | null> {
     return takeLease(
-      { state: this.deps.state, clock: this.clock, logger: this.deps.logger },
+      {
+        state: this.deps.state,
+        clock: this.clock,
+        logger: this.deps.logger,
+        ...(this.deps.storeRetry ? { retry: this.deps.storeRetry } : {}),
+      },
       {
         name: LEASES.attach(runId),
         holder: `attach:${this.deps.hostId ?? 'local'}`,
