@@ -83,6 +83,31 @@ async function newWorkAnswer(
   return { status: res.status, code: body.error?.code, retryAfter: res.headers.get('retry-after') };
 }
 
+/**
+ * Follows a run from its start over one connection (a resume would need the stores), and
+ * answers once its first SDK message arrived, with the whole run to come.
+ */
+async function followFromStart(
+  c: Client,
+  conversationId: string,
+  runId: string,
+): Promise<{ events: Promise<SseEvent[]> }> {
+  let underWay: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => (underWay = resolve));
+  const events = followToEnd(
+    () => c,
+    conversationId,
+    runId,
+    0,
+    120_000,
+    (e) => {
+      if (e.event === 'message') underWay();
+    },
+  );
+  await Promise.race([started, events]);
+  return { events };
+}
+
 /** The recorded history's sequence numbers of `runId`. */
 async function historySeqs(c: Client, conversationId: string, runId: string): Promise<number[]> {
   const history = (await (await c.api(`/v1/conversations/${conversationId}/messages`)).json()) as {
@@ -194,14 +219,11 @@ describe('a store outage during a run', () => {
         'MOCK:{"text": "synced later"}',
       ].join('\n'),
     );
-    const seen = await follow(c, conversationId, runId, 0, (e) => e.event === 'message');
-    expect(seen[0]?.event, logs().slice(-3000)).toBe('run.started');
-
+    const following = await followFromStart(c, conversationId, runId);
     await inst.s3.stop();
     const stoppedAt = Date.now();
-    let rest: SseEvent[] = [];
+    let all: SseEvent[] = [];
     try {
-      const following = followToEnd(() => c, conversationId, runId, Number(seen.at(-1)?.id));
       await waitFor('/readyz to report the object store down', async () => {
         const r = await readyz(host.url);
         return r.status === 503 && !r.body.objectStore.ok;
@@ -219,12 +241,11 @@ describe('a store outage during a run', () => {
       // The run's agent is done by now and its sync out is waiting for the store.
       expect(host.stderr()).toContain('store unavailable; retrying with backoff');
       await inst.s3.start();
-      rest = await following;
+      all = await following.events;
     } finally {
       await inst.s3.start();
     }
 
-    const all = [...seen, ...rest];
     expect(seqs(all), logs().slice(-4000)).toEqual(all.map((_, i) => i + 1));
     expect(all.at(-1)?.event, JSON.stringify(dataOf(all, 'run.failed'))).toBe('run.completed');
     expect(JSON.parse(all.at(-1)?.data ?? '{}')).toMatchObject({ result: 'synced later' });
@@ -253,14 +274,11 @@ describe('a store outage during a run', () => {
         'MOCK:{"text": "not synced"}',
       ].join('\n'),
     );
-    const seen = await follow(c, conversationId, runId, 0, (e) => e.event === 'message');
+    const following = await followFromStart(c, conversationId, runId);
     await inst.s3.stop();
     let all: SseEvent[] = [];
     try {
-      all = [
-        ...seen,
-        ...(await followToEnd(() => c, conversationId, runId, Number(seen.at(-1)?.id))),
-      ];
+      all = await following.events;
     } finally {
       await inst.s3.start();
     }

@@ -52,12 +52,16 @@ export async function followToEnd(
   runId: string,
   afterSeq: number,
   timeoutMs = 120_000,
+  onEvent?: (e: SseEvent) => void,
 ): Promise<SseEvent[]> {
   const all: SseEvent[] = [];
   let last = afterSeq;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const got = await follow(c(), conversationId, runId, last);
+    const got = await follow(c(), conversationId, runId, last, (e) => {
+      onEvent?.(e);
+      return false;
+    });
     all.push(...got);
     if (got.length > 0) last = Number(got.at(-1)?.id);
     const end = all.at(-1)?.event;

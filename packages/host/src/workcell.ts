@@ -214,7 +214,7 @@ export async function createWorkcell(
     containers: ownContainers,
     readyAgents: () => readyCount.value,
     proxy: proxyHealth,
-    outage: (dependency) => dependencies.outage(dependency),
+    watch: dependencies,
   });
   const api = await buildApi({
     auth: new TokenAuthenticator(tokens, config.adminTokens),

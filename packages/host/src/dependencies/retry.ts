@@ -17,9 +17,16 @@ export interface StoreRetry {
   watch?: DependencyWatch;
 }
 
-/** True for a failure that a store coming back cures: `dependency_unavailable`. */
+/**
+ * True for a failure that a store coming back cures: `dependency_unavailable`, or an error
+ * caused by one (a sync out that failed on its store).
+ */
 export function isUnavailable(err: unknown): boolean {
-  return err instanceof WorkcellError && err.code === 'dependency_unavailable';
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; depth += 1) {
+    if (e instanceof WorkcellError && e.code === 'dependency_unavailable') return true;
+    e = e.cause;
+  }
+  return false;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { ContainerRuntime } from '../containers/runtime.js';
 import type { ContainerRecord, StateStore } from '../state/state-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import type { Dependency, Outage } from '../dependencies/watch.js';
+import type { Dependency, DependencyWatch } from '../dependencies/watch.js';
 
 /** One dependency's answer. */
 export interface DependencyCheck {
@@ -68,8 +68,8 @@ export interface HealthDeps {
   readyAgents?: () => number;
   /** The egress proxy's state. */
   proxy?: () => ProxyHealth;
-  /** The outage of a store as the host's dependency watch knows it (since when). */
-  outage?: (dependency: Dependency) => Outage | null;
+  /** The host's dependency watch: told of a store that failed its check, asked since when it is down. */
+  watch?: Pick<DependencyWatch, 'outage' | 'failed'>;
 }
 
 const ASSIGNED_STATES = new Set(['assigned', 'idle', 'paused']);
@@ -151,11 +151,15 @@ export class HealthChecks {
   }
 
   /**
-   * A store the watch knows to be down is down here too (a ping that just got through does not
-   * end an outage the watch has not seen end), with the time it went down.
+   * A store that failed its check is down for the watch too (new work is refused at once); one
+   * the watch knows to be down is down here too (a ping that just got through does not end an
+   * outage the watch has not seen end), with the time it went down.
    */
   private noteOutage(dependency: Dependency, check: DependencyCheck): void {
-    const outage = this.deps.outage?.(dependency);
+    const { watch } = this.deps;
+    if (!watch) return;
+    if (!check.ok) watch.failed(dependency, new Error(check.error ?? 'unavailable'));
+    const outage = watch.outage(dependency);
     if (!outage) return;
     check.ok = false;
     check.error ??= outage.error;
