@@ -76,6 +76,7 @@ export function wireWork(
     remote: messages,
     hostId: config.hostId,
     storeRetry: deps.storeRetry,
+    reaches: (containerId) => orchestrator.reaches(containerId),
     logger: log('execute'),
     settings: {
       runTimeoutMs: config.runTimeoutMs,

@@ -35,7 +35,16 @@ export interface ExecuteSettings {
    * hosts, or this host restarted, share (Redis).
    */
   handOverRuns?: boolean;
+  /**
+   * How long a run whose container this host cannot reach (it is in another data directory) must
+   * stay without a host before this host takes it on, only to end it `host_lost`: a host of that
+   * data directory, restarted, carries it on meanwhile (default 2 minutes).
+   */
+  foreignRunGraceMs?: number;
 }
+
+/** `ExecuteSettings.foreignRunGraceMs` by default. */
+export const DEFAULT_FOREIGN_RUN_GRACE_MS = 120_000;
 
 /** What the API asks of the execute service. */
 export interface RunService {
@@ -89,6 +98,8 @@ export class ExecuteService implements RunService {
   private accepting = true;
   private readonly runDeps: RunDeps;
   private readonly clock: Clock;
+  /** Runs without a host whose container this host cannot reach: when each was first seen so. */
+  private readonly foreignSince = new Map<string, number>();
 
   constructor(
     private readonly deps: {
@@ -115,6 +126,11 @@ export class ExecuteService implements RunService {
       hostId?: string;
       /** How runs' records and logs wait for a store that went away. */
       storeRetry?: RunDeps['storeRetry'];
+      /**
+       * Whether this host reaches a container (its slot is in this host's data directory, or
+       * the container is gone); without it every container counts as reachable.
+       */
+      reaches?: (containerId: string) => Promise<boolean>;
     },
   ) {
     this.clock = deps.clock ?? systemClock;
@@ -304,12 +320,36 @@ export class ExecuteService implements RunService {
   /** One pass over the runs recorded in progress; answers the ids of those this host took on. */
   async adoptRuns(): Promise<string[]> {
     const taken: string[] = [];
-    for (const a of await this.deps.state.listRunAttachments()) {
+    const recorded = await this.deps.state.listRunAttachments();
+    const ids = new Set(recorded.map((a) => a.runId));
+    for (const runId of this.foreignSince.keys())
+      if (!ids.has(runId)) this.foreignSince.delete(runId);
+    for (const a of recorded) {
       if (!this.accepting) break;
       if (this.active.has(a.runId)) continue;
+      if (await this.waitsForItsOwnHost(a)) continue;
       if (await this.adopt(a)) taken.push(a.runId);
     }
     return taken;
+  }
+
+  /**
+   * True while a run this host cannot reach (its container is in another data directory) is
+   * left for a host of that data directory: until it has been without a host for the grace
+   * period, after which this host takes it on to end it `host_lost`.
+   */
+  private async waitsForItsOwnHost(a: RunAttachment): Promise<boolean> {
+    if (!this.deps.reaches || (await this.deps.reaches(a.containerId))) return false;
+    const holder = await this.deps.state.getLeaseHolder(LEASES.attach(a.runId));
+    if (holder !== null) {
+      this.foreignSince.delete(a.runId);
+      return true;
+    }
+    const now = this.clock.now();
+    const since = this.foreignSince.get(a.runId) ?? now;
+    this.foreignSince.set(a.runId, since);
+    const grace = this.deps.settings.foreignRunGraceMs ?? DEFAULT_FOREIGN_RUN_GRACE_MS;
+    return now - since < grace;
   }
 
   private async adopt(a: RunAttachment): Promise<boolean> {
