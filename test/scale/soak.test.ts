@@ -224,7 +224,8 @@ describe('soak: conversations through deploys, crashes and a Redis failover', ()
 
     // Every workspace takes a new message afterwards.
     for (const conv of conversations) {
-      const next = await pick().send(conv.conversationId, 'MOCK:{"text": "after the soak"}');
+      const runId = await pick().post(conv.conversationId, 'MOCK:{"text": "after the soak"}');
+      const next = await followToEnd(pick, conv.conversationId, runId, 0, 60_000);
       expect(next.at(-1)?.event, JSON.stringify(dataOf(next, 'run.failed'))).toBe('run.completed');
     }
 

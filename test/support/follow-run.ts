@@ -12,9 +12,15 @@ export async function follow(
   runId: string,
   afterSeq: number,
   stopAfter?: (e: SseEvent) => boolean,
+  /** Gives up on the connection at this time (epoch ms): a stream that stays quiet ends then. */
+  deadline?: number,
 ): Promise<SseEvent[]> {
   const abort = new AbortController();
   const all: SseEvent[] = [];
+  const timer =
+    deadline === undefined
+      ? undefined
+      : setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
   try {
     const res = await c.api(`/v1/conversations/${conversationId}/runs/${runId}/events`, {
       headers: {
@@ -40,7 +46,9 @@ export async function follow(
       }
     }
   } catch {
-    // The host went away mid-stream: what arrived is the answer.
+    // The host went away mid-stream (or the deadline passed): what arrived is the answer.
+  } finally {
+    clearTimeout(timer);
   }
   return all;
 }
@@ -58,10 +66,17 @@ export async function followToEnd(
   let last = afterSeq;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const got = await follow(c(), conversationId, runId, last, (e) => {
-      onEvent?.(e);
-      return false;
-    });
+    const got = await follow(
+      c(),
+      conversationId,
+      runId,
+      last,
+      (e) => {
+        onEvent?.(e);
+        return false;
+      },
+      deadline,
+    );
     all.push(...got);
     if (got.length > 0) last = Number(got.at(-1)?.id);
     const end = all.at(-1)?.event;

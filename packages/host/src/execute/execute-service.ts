@@ -266,6 +266,20 @@ export class ExecuteService implements RunService {
     events.append(runId, 'user.message', { content });
     const input: RunInput = { prompt: content, options: resolved?.options };
     const attached = await this.takeAttach(runId);
+    // Recorded at once, with no container yet: a host that outlives this one closes the run
+    // should this host stop before it has one.
+    await this.deps.state
+      .putRunAttachment({
+        runId,
+        tenant: recorded.tenant,
+        workspaceId: recorded.workspaceId,
+        conversationId,
+        containerId: '',
+        startedAt: this.clock.now(),
+      })
+      .catch((err: unknown) =>
+        this.deps.logger.warn({ runId, err }, 'the run could not be recorded as accepted'),
+      );
     this.launch(new Run(this.runDeps, runId, recorded, input, hold), attached);
     return { runId, conversation: recorded };
   }
@@ -384,6 +398,12 @@ export class ExecuteService implements RunService {
         await attached.release();
         return false;
       }
+      if (a.containerId === '') {
+        await this.closeUnbegun(conversation);
+        await hold.release();
+        await attached.release();
+        return false;
+      }
       events.reopen(a.runId, recorded);
       log.info({ recorded: recorded.length }, 'carrying on a run whose host went away');
       const items = await state.listApprovals(a.conversationId).catch((err: unknown) => {
@@ -461,6 +481,31 @@ export class ExecuteService implements RunService {
         if (r.status === 'running' && lost) Object.assign(r, lost);
       }
       c.runs.push(run);
+    });
+  }
+
+  /**
+   * Closes the runs of `conversation` whose host stopped before they had a container (this host
+   * holds the workspace lock): they end `host_lost`, their log kept, so a client following one
+   * reaches its end without sending another message.
+   */
+  private async closeUnbegun(conversation: ConversationRecord): Promise<void> {
+    const { catalog } = this.deps;
+    const closed = await closeOrphanedRuns(
+      {
+        catalog,
+        events: this.deps.events,
+        clock: this.clock,
+        logger: this.deps.logger,
+        attachments: this.deps.state,
+      },
+      conversation,
+    );
+    await catalog.updateConversation(conversation, (c) => {
+      for (const r of c.runs) {
+        const lost = closed.get(r.id);
+        if (r.status === 'running' && lost) Object.assign(r, lost);
+      }
     });
   }
 
