@@ -18,12 +18,18 @@ export interface StoreRetry {
 }
 
 /**
- * True for a failure that a store coming back cures: `dependency_unavailable`, or an error
- * caused by one (a sync out that failed on its store).
+ * True for a failure that `dependency` coming back cures: its `dependency_unavailable` (the
+ * store names itself in the error's details), or an error caused by one (a sync out that
+ * failed on its store). Another dependency's failure (Docker) is not retried here.
  */
-export function isUnavailable(err: unknown): boolean {
+export function isUnavailable(err: unknown, dependency: Dependency): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; depth += 1) {
-    if (e instanceof WorkcellError && e.code === 'dependency_unavailable') return true;
+    if (
+      e instanceof WorkcellError &&
+      e.code === 'dependency_unavailable' &&
+      e.details?.dependency === dependency
+    )
+      return true;
     e = e.cause;
   }
   return false;
@@ -54,7 +60,7 @@ export async function untilStored<T>(
         );
       return value;
     } catch (err) {
-      if (!isUnavailable(err)) throw err;
+      if (!isUnavailable(err, dependency)) throw err;
       watch?.failed(dependency, err);
       const now = clock.now();
       if (firstFailure === null) {

@@ -478,6 +478,7 @@ export class RedisStateStore implements StateStore {
       replyError
         ? `Redis at ${this.where} refused ${op}: ${message}`
         : `Redis at ${this.where} is unavailable (${op}): ${message}`,
+      replyError ? undefined : { dependency: 'stateStore' },
     );
     failure.cause = err;
     return failure;

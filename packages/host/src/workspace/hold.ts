@@ -140,8 +140,11 @@ export class WorkspaceHold {
    */
   async enter(tenant: string): Promise<AcquiredContainer> {
     const { containers, sync, observer } = this.deps;
+    // The run is accepted: a state store that fails over meanwhile is waited for.
     const acquired = await step('container_start_failed', 'acquiring a container', () =>
-      containers.acquire(tenant, this.workspaceId),
+      this.stored('stateStore', 'container acquire', () =>
+        containers.acquire(tenant, this.workspaceId),
+      ),
     );
     observer?.containerAcquired(acquired.source, acquired.acquireMs);
     this.log.info(

@@ -10,7 +10,9 @@ import { systemClock } from '../../src/time/clock.js';
 
 const logger = pino({ level: 'silent' });
 const unavailable = (): WorkcellError =>
-  new WorkcellError('dependency_unavailable', 'Redis at redis://x is unavailable (test)');
+  new WorkcellError('dependency_unavailable', 'Redis at redis://x is unavailable (test)', {
+    dependency: 'stateStore',
+  });
 
 /** A memory state store whose event appends fail while `down` is true. */
 class FlakyStore extends MemoryStateStore {
@@ -106,7 +108,7 @@ describe('untilStored', () => {
   it('gives up at the deadline with the store error, and at once on any other error', async () => {
     const started = Date.now();
     await expect(
-      untilStored({ clock: systemClock, logger, deadlineMs: 500 }, 'objectStore', 'w', () =>
+      untilStored({ clock: systemClock, logger, deadlineMs: 500 }, 'stateStore', 'w', () =>
         Promise.reject(unavailable()),
       ),
     ).rejects.toMatchObject({ code: 'dependency_unavailable' });
@@ -121,6 +123,20 @@ describe('untilStored', () => {
       }),
     ).rejects.toMatchObject({ code: 'internal' });
     expect(calls).toBe(1);
+  });
+
+  it("retries a failure caused by its store's outage, and never another dependency's", async () => {
+    const { isUnavailable } = await import('../../src/dependencies/retry.js');
+    const s3Down = new WorkcellError('dependency_unavailable', 'object store get k: ECONNREFUSED', {
+      dependency: 'objectStore',
+    });
+    const syncFailed = new WorkcellError('sync_failed', 'sync out of /w: object store get k');
+    syncFailed.cause = s3Down;
+    expect(isUnavailable(syncFailed, 'objectStore')).toBe(true);
+    expect(isUnavailable(syncFailed, 'stateStore')).toBe(false);
+    expect(
+      isUnavailable(new WorkcellError('dependency_unavailable', 'docker is down'), 'stateStore'),
+    ).toBe(false);
   });
 });
 
