@@ -98,6 +98,8 @@ export class ExecuteService implements RunService {
   private accepting = true;
   private readonly runDeps: RunDeps;
   private readonly clock: Clock;
+  /** Runs this host is accepting (recorded in progress, not yet launched): never adopted here. */
+  private readonly starting = new Set<string>();
   /** Runs without a host whose container this host cannot reach: when each was first seen so. */
   private readonly foreignSince = new Map<string, number>();
 
@@ -268,6 +270,7 @@ export class ExecuteService implements RunService {
     const attached = await this.takeAttach(runId);
     // Recorded at once, with no container yet: a host that outlives this one closes the run
     // should this host stop before it has one.
+    this.starting.add(runId);
     await this.deps.state
       .putRunAttachment({
         runId,
@@ -281,6 +284,7 @@ export class ExecuteService implements RunService {
         this.deps.logger.warn({ runId, err }, 'the run could not be recorded as accepted'),
       );
     this.launch(new Run(this.runDeps, runId, recorded, input, hold), attached);
+    this.starting.delete(runId);
     return { runId, conversation: recorded };
   }
 
@@ -340,7 +344,7 @@ export class ExecuteService implements RunService {
       if (!ids.has(runId)) this.foreignSince.delete(runId);
     for (const a of recorded) {
       if (!this.accepting) break;
-      if (this.active.has(a.runId)) continue;
+      if (this.active.has(a.runId) || this.starting.has(a.runId)) continue;
       if (await this.waitsForItsOwnHost(a)) continue;
       if (await this.adopt(a)) taken.push(a.runId);
     }
