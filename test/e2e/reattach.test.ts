@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { docker, removeDataDir } from '../support/host.js';
-import { SseParser, type SseEvent } from '../support/sse.js';
+import type { SseEvent } from '../support/sse.js';
+import { follow, followToEnd, seqs } from '../support/follow-run.js';
 import { startScratchRedis, type ScratchRedis } from '../state/redis-server.js';
 import { spawnHost, type ChildHost } from '../orchestrator/child-host.js';
 import {
@@ -15,73 +16,6 @@ import {
 
 /** The attach lease's TTL (the workspace lock's, a fixed setting of the host). */
 const LEASE_TTL_MS = 30_000;
-
-/**
- * Follows a run's events from after `afterSeq` until its terminal event, `stopAfter`, or the
- * host going away; answers what arrived (a cut connection is not an error here).
- */
-async function follow(
-  c: Client,
-  conversationId: string,
-  runId: string,
-  afterSeq: number,
-  stopAfter?: (e: SseEvent) => boolean,
-): Promise<SseEvent[]> {
-  const abort = new AbortController();
-  const all: SseEvent[] = [];
-  try {
-    const res = await c.api(`/v1/conversations/${conversationId}/runs/${runId}/events`, {
-      headers: {
-        accept: 'text/event-stream',
-        ...(afterSeq > 0 ? { 'last-event-id': String(afterSeq) } : {}),
-      },
-      signal: abort.signal,
-    });
-    if (res.status === 204) return all;
-    expect(res.status).toBe(200);
-    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-    const parser = new SseParser();
-    const decoder = new TextDecoder();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      for (const e of parser.push(decoder.decode(value, { stream: true }))) {
-        all.push(e);
-        if (e.event === 'run.completed' || e.event === 'run.failed' || stopAfter?.(e)) {
-          abort.abort();
-          return all;
-        }
-      }
-    }
-  } catch {
-    // The host went away mid-stream: what arrived is the answer.
-  }
-  return all;
-}
-
-/** Follows through `c` from `afterSeq`, resuming after every cut, until the run's end. */
-async function followToEnd(
-  c: () => Client,
-  conversationId: string,
-  runId: string,
-  afterSeq: number,
-  timeoutMs = 120_000,
-): Promise<SseEvent[]> {
-  const all: SseEvent[] = [];
-  let last = afterSeq;
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const got = await follow(c(), conversationId, runId, last);
-    all.push(...got);
-    if (got.length > 0) last = Number(got.at(-1)?.id);
-    const end = all.at(-1)?.event;
-    if (end === 'run.completed' || end === 'run.failed') return all;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`run ${runId} did not end in ${timeoutMs} ms`);
-}
-
-const seqs = (events: SseEvent[]): number[] => events.map((e) => Number(e.id));
 
 /** How many times a host logged the sync out of the hold of `runId`. */
 function syncOuts(logs: string, runId: string): number {

@@ -16,6 +16,10 @@ export interface ScratchRedis {
   kill(): Promise<void>;
   /** Starts the server again on the same port, with no data. */
   start(): Promise<void>;
+  /** Stops the server process (SIGSTOP): connections stay open and nothing answers. */
+  pause(): void;
+  /** Lets a paused server go on (SIGCONT), its data as it was. */
+  resume(): void;
   /** Kills the server if it runs and removes its directory. */
   dispose(): Promise<void>;
 }
@@ -81,6 +85,12 @@ export async function startScratchRedis(): Promise<ScratchRedis> {
     url: `redis://127.0.0.1:${port}`,
     kill,
     start,
+    pause: () => {
+      child?.kill('SIGSTOP');
+    },
+    resume: () => {
+      child?.kill('SIGCONT');
+    },
     dispose: async () => {
       await kill();
       rmSync(dir, { recursive: true, force: true });

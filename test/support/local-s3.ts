@@ -37,3 +37,52 @@ export async function startS3rver(bucket: string): Promise<LocalS3> {
     },
   };
 }
+
+/** s3rver that a test stops and starts again on the same port, its objects kept. */
+export interface StoppableS3 extends LocalS3 {
+  /** Stops answering: the port refuses connections until `start`. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+/** Like `startS3rver`, but the server can be stopped and started again with the same data. */
+export async function startStoppableS3rver(bucket: string): Promise<StoppableS3> {
+  const directory = mkdtempSync(join(tmpdir(), 'workcell-s3rver-'));
+  const port = await freePort();
+  // s3rver ships no types.
+  const { default: S3rver } = (await import('s3rver')) as unknown as {
+    default: new (opts: Record<string, unknown>) => {
+      run(): Promise<unknown>;
+      close(): Promise<void>;
+    };
+  };
+  const make = () =>
+    new S3rver({
+      address: '127.0.0.1',
+      port,
+      silent: true,
+      directory,
+      configureBuckets: [{ name: bucket }],
+    });
+  let server: ReturnType<typeof make> | null = make();
+  await server.run();
+  const stop = async (): Promise<void> => {
+    const running = server;
+    server = null;
+    await running?.close();
+  };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    bucket,
+    stop,
+    async start() {
+      if (server) return;
+      server = make();
+      await server.run();
+    },
+    async close() {
+      await stop();
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}

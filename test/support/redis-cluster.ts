@@ -1,9 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, Redis } from 'ioredis';
+import { freePort } from './free-port.js';
 
 /**
  * A real three-master Redis Cluster on loopback for the system tests, built with Debian's
@@ -74,30 +75,7 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
     for (const port of ports) {
       const nodeDir = join(dir, String(port));
       mkdirSync(nodeDir);
-      const child = spawn(
-        'redis-server',
-        [
-          '--port',
-          String(port),
-          '--bind',
-          '127.0.0.1',
-          '--cluster-enabled',
-          'yes',
-          '--cluster-config-file',
-          join(nodeDir, 'nodes.conf'),
-          '--cluster-node-timeout',
-          '2000',
-          '--save',
-          '',
-          '--appendonly',
-          'no',
-          '--dir',
-          nodeDir,
-          '--logfile',
-          join(nodeDir, 'redis.log'),
-        ],
-        { stdio: 'ignore', detached: false },
-      );
+      const child = spawnNode(port, nodeDir);
       if (child.pid === undefined) throw new Error('redis-server did not start');
       pids.push(child.pid);
     }
@@ -142,4 +120,146 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
     throw err;
   }
   return { url, ports, stop };
+}
+
+/** One `redis-server --cluster-enabled yes` on `port`, its files in `nodeDir`. */
+function spawnNode(port: number, nodeDir: string): ChildProcess {
+  return spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      join(nodeDir, 'nodes.conf'),
+      '--cluster-node-timeout',
+      '2000',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      nodeDir,
+      '--logfile',
+      join(nodeDir, 'redis.log'),
+    ],
+    { stdio: 'ignore', detached: false },
+  );
+}
+
+/**
+ * A Redis Cluster of its own for a test that kills nodes: three masters, each with one replica,
+ * on free loopback ports. `killMasterOf(key)` kills (SIGKILL) the master serving `key`'s slot;
+ * its replica is promoted by the cluster within a few seconds (node timeout 2 s).
+ */
+export interface ReplicatedCluster {
+  readonly url: string;
+  readonly ports: number[];
+  /** Kills the master of `key`'s slot; answers its port. */
+  killMasterOf(key: string): Promise<number>;
+  /** Waits until every slot is served again (a replica promoted). */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The port of the master serving `key`, asked of the node on `port`. */
+async function masterOf(port: number, key: string): Promise<number> {
+  const redis = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  try {
+    const slot = Number(await redis.cluster('KEYSLOT', key));
+    const slots = await redis.cluster('SLOTS');
+    const range = slots.find(([from, to]) => slot >= from && slot <= to);
+    const master = range?.[2];
+    if (!master) throw new Error(`no node serves slot ${slot}`);
+    return master[1];
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export async function startReplicatedCluster(): Promise<ReplicatedCluster> {
+  const ports: number[] = [];
+  while (ports.length < 6) {
+    const port = await freePort();
+    // The cluster bus listens on port + 10000.
+    if (port + 10_000 <= 65_535 && !ports.includes(port)) ports.push(port);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'workcell-redis-replicated-'));
+  const children = new Map<number, ChildProcess>();
+  const stop = async (): Promise<void> => {
+    for (const child of children.values()) child.kill('SIGKILL');
+    await sleep(100);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const healthy = async (timeoutMs: number): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    const alive = () =>
+      [...children.entries()]
+        .filter(([, c]) => c.exitCode === null && c.signalCode === null)
+        .map(([p]) => p);
+    while (!(await allOk(alive()))) {
+      if (Date.now() > deadline) throw new Error(`cluster on ${ports.join(',')} is not ok`);
+      await sleep(100);
+    }
+  };
+  try {
+    for (const port of ports) {
+      const nodeDir = join(dir, String(port));
+      mkdirSync(nodeDir);
+      children.set(port, spawnNode(port, nodeDir));
+    }
+    const deadline = Date.now() + 10_000;
+    while ((await Promise.all(ports.map(clusterState))).some((s) => s === null)) {
+      if (Date.now() > deadline)
+        throw new Error(`cluster nodes on ${ports.join(',')} do not answer`);
+      await sleep(50);
+    }
+    const created = spawnSync(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...ports.map((p) => `127.0.0.1:${p}`),
+        '--cluster-replicas',
+        '1',
+        '--cluster-yes',
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    if (created.status !== 0)
+      throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
+    await healthy(30_000);
+    const probe = new Cluster(ports.map((port) => ({ host: '127.0.0.1', port })));
+    try {
+      await probe.set('workcell-test:cluster-probe', '1');
+      await probe.del('workcell-test:cluster-probe');
+    } finally {
+      probe.disconnect();
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
+    ports,
+    async killMasterOf(key) {
+      const alive = [...children.entries()].find(
+        ([, c]) => c.exitCode === null && c.signalCode === null,
+      );
+      if (!alive) throw new Error('no cluster node is alive');
+      const master = await masterOf(alive[0], key);
+      const child = children.get(master);
+      if (!child) throw new Error(`no node of this cluster on port ${master}`);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      return master;
+    },
+    waitHealthy: (timeoutMs = 20_000) => healthy(timeoutMs),
+    stop,
+  };
 }

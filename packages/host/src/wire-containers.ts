@@ -33,6 +33,7 @@ import type { TrustSetup } from './secrets/trust.js';
 import type { ContainerRecord, StateStore } from './state/state-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import type { ContainerRuntime } from './containers/runtime.js';
+import type { StoreRetry } from './dependencies/retry.js';
 
 /**
  * Builds what manages this host's workspace containers (the orchestrator, capacity, warm pool,
@@ -57,6 +58,7 @@ export function wireContainers(
     ownContainers: () => Promise<ContainerRecord[]>;
     warmAgentEnv: Record<string, string>;
     trust: TrustSetup | null;
+    storeRetry: StoreRetry;
   },
 ) {
   const { dataDir, runtime, state, objects, slots, listeners, clock, log, metrics, messages } =
@@ -206,6 +208,7 @@ export function wireContainers(
     logger: log('workspace'),
     admit: (workspaceId) => capacity.admit(workspaceId),
     observer: metrics,
+    storeRetry: deps.storeRetry,
     settings: { lockTtlMs: WORKSPACE_LOCK_TTL_MS },
   });
 

@@ -18,6 +18,7 @@ import type { StateStore } from './state/state-store.js';
 import { TerminalService } from './terminal/terminal-service.js';
 import type { Clock } from './time/clock.js';
 import type { WebhookPublisher } from './webhooks/index.js';
+import type { StoreRetry } from './dependencies/retry.js';
 import type { Workspaces } from './workspace/hold.js';
 
 /**
@@ -43,6 +44,7 @@ export function wireWork(
     slots: SlotStore;
     terminalActivity: TerminalActivity;
     bus: ControlBus;
+    storeRetry: StoreRetry;
   },
 ) {
   const { catalog, workspaces, state, events, clock, log, metrics, secrets, webhooks } = deps;
@@ -73,6 +75,8 @@ export function wireWork(
     agentSettings,
     remote: messages,
     hostId: config.hostId,
+    storeRetry: deps.storeRetry,
+    reaches: (containerId) => orchestrator.reaches(containerId),
     logger: log('execute'),
     settings: {
       runTimeoutMs: config.runTimeoutMs,

@@ -23,6 +23,8 @@ import { AuditTrail } from './egress/gateway.js';
 import { ForkService } from './fork/fork-service.js';
 import { withWriteLease } from './files/store-files-service.js';
 import { RunEventLog } from './execute/run-events.js';
+import type { StoreRetry } from './dependencies/retry.js';
+import { DependencyWatch } from './dependencies/watch.js';
 import { createLogger } from './logger.js';
 import { HealthChecks } from './metrics/health.js';
 import { WorkcellMetrics } from './metrics/metrics.js';
@@ -68,6 +70,21 @@ export async function createWorkcell(
   const objects =
     options.objects ?? createObjectStore({ dataDir, s3: s3SettingsFrom(config), logger });
   const state = createStateStore({ redisUrl: config.redisUrl, logger });
+  const dependencies = new DependencyWatch({
+    probes: { stateStore: () => state.ping(), objectStore: () => objects.ping() },
+    describe: {
+      stateStore: state.kind === 'redis' ? 'the state store (Redis)' : 'the state store',
+      objectStore: `the object store (${objects.description})`,
+    },
+    clock,
+    logger,
+  });
+  const storeRetry: StoreRetry = {
+    clock,
+    logger: log('store-retry'),
+    deadlineMs: config.storeRetryMs,
+    watch: dependencies,
+  };
   const runtime = options.runtime ?? new DockerRuntime(log('docker'));
   if (config.workspaceDiskMb > 0) await LoopbackVolumes.check();
   const slots = new SlotStore(
@@ -133,6 +150,7 @@ export async function createWorkcell(
     ownContainers,
     warmAgentEnv: warmAgentEnvironment(toRunOptions(agentPolicy.defaults)),
     trust,
+    storeRetry,
   });
   const catalog = new Catalog(objects, clock);
   const { webhookPolicy, webhookEndpoints, dispatcher, webhooks } = wireWebhooks(config, {
@@ -144,7 +162,7 @@ export async function createWorkcell(
     metrics,
     resolver: options.webhookResolver ?? null,
   });
-  const events = new RunEventLog(state, { logger: log('run-events'), clock });
+  const events = new RunEventLog(state, { logger: log('run-events'), clock, retry: storeRetry });
 
   const { files, archives, pushFiles, filesChanged } = await wireFiles(config, {
     objects,
@@ -175,6 +193,7 @@ export async function createWorkcell(
     slots,
     terminalActivity,
     bus,
+    storeRetry,
   });
   const control = new CrossHostControl({
     bus,
@@ -197,6 +216,7 @@ export async function createWorkcell(
     containers: ownContainers,
     readyAgents: () => readyCount.value,
     proxy: proxyHealth,
+    watch: dependencies,
   });
   const api = await buildApi({
     auth: new TokenAuthenticator(tokens, config.adminTokens),
@@ -244,6 +264,7 @@ export async function createWorkcell(
     egress: { policies, audit },
     secrets,
     health,
+    dependencies,
     metrics,
     tickets: new TicketService({ state, clock, ttlMs: config.ticketTtlMs }),
     rateLimit: new TenantRateLimiter(state, config.rateLimitPerMinute, log('rate-limit')),
@@ -309,11 +330,13 @@ export async function createWorkcell(
       gc.start();
       readyCount.start();
       execute.startAdopting();
+      dependencies.start();
       dispatcher.start();
       return api.listen({ port: config.port, host: config.host });
     },
     async close(deadlineMs = config.shutdownTimeoutMs) {
       await Promise.all([execute.shutdown(deadlineMs), exec.shutdown(deadlineMs)]);
+      dependencies.stop();
       await terminals.closeAll();
       await api.close();
       await pool.stop();

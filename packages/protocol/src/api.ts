@@ -175,12 +175,21 @@ export const healthSchema = z.object({
     .describe('the egress proxy: inline in the host, or a process of its own the host restarts'),
 });
 
+/** A store in the readiness report: while it is down, since when. */
+const storeReadinessSchema = dependencySchema.extend({
+  kind: z.string(),
+  downSince: z
+    .string()
+    .optional()
+    .describe('while the store is down: when it stopped answering (ISO 8601)'),
+});
+
 export const readinessSchema = z.object({
   ready: z.boolean(),
   accepting: z.boolean(),
   docker: dependencySchema,
-  stateStore: dependencySchema.extend({ kind: z.string() }),
-  objectStore: dependencySchema.extend({ kind: z.string() }),
+  stateStore: storeReadinessSchema,
+  objectStore: storeReadinessSchema,
   image: dependencySchema.extend({ name: z.string() }),
 });
 

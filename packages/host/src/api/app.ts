@@ -28,6 +28,13 @@ import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerWorkspaceRoutes } from './routes/workspaces.js';
 import { SseHub } from './sse.js';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route starts new work: refused while a store is down (`Operation.newWork`). */
+    newWork?: boolean;
+  }
+}
+
 /**
  * The HTTP API (DESIGN.md contract). Every `/v1` route needs a bearer token that maps to a
  * tenant (the events and terminal routes also take a single-use `?ticket=`, for EventSource and
@@ -96,6 +103,11 @@ export async function buildApi(services: ApiServices): Promise<FastifyInstance> 
         },
       );
     }
+  });
+
+  // After authentication: a refused request is answered as any other error of its route.
+  app.addHook('preHandler', async (request) => {
+    if (request.routeOptions.config.newWork) services.dependencies?.assertAvailable();
   });
 
   registerOperationsRoutes(app, services);

@@ -22,6 +22,7 @@ import type { ArchiveService } from '../archive/archive-service.js';
 import type { AuditTrail } from '../egress/gateway.js';
 import type { PolicyStore } from '../egress/policy-store.js';
 import type { HealthChecks } from '../metrics/health.js';
+import type { DependencyWatch } from '../dependencies/watch.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { WorkcellMetrics } from '../metrics/metrics.js';
 import type { StateStore, TicketGrant } from '../state/state-store.js';
@@ -66,6 +67,8 @@ export interface ApiServices {
   secrets: SecretStore;
   webhooks: WebhookRegistry;
   health: HealthChecks;
+  /** Refuses new work while a store is down (operations marked `newWork`). */
+  dependencies?: Pick<DependencyWatch, 'assertAvailable'>;
   metrics: WorkcellMetrics;
   /** Container records and the engine, for the admin view. */
   state: StateStore;

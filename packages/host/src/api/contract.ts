@@ -139,6 +139,7 @@ export function route<O extends Operation>(
   app.route({
     method: operation.method,
     url: operation.path,
+    config: { newWork: operation.newWork === true },
     handler: async (request, reply) => {
       const input = {
         params: operation.params ? parseInput(operation.params, request.params, 'path') : undefined,

@@ -39,6 +39,25 @@ export function errorResponse(err: unknown): { status: number; body: ErrorBody }
   return { status: 500, body: { code: 'internal', message: 'internal error' } };
 }
 
+/** Codes whose answer carries `Retry-After` (from the error's `retryAfterSeconds`). */
+const RETRY_LATER: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'rate_limited',
+  'host_at_capacity',
+  'dependency_unavailable',
+]);
+
+/** The `Retry-After` seconds of an error a client should retry later, or null. */
+export function retryAfterSeconds(err: unknown): number | null {
+  if (!(err instanceof WorkcellError) || !RETRY_LATER.has(err.code)) return null;
+  const seconds = err.details?.retryAfterSeconds;
+  if (typeof seconds === 'number' && seconds > 0) return seconds;
+  // A store that failed a call: worth trying again in a few seconds.
+  return err.code === 'dependency_unavailable' ? DEPENDENCY_RETRY_AFTER_SECONDS : null;
+}
+
+/** `Retry-After` of a `dependency_unavailable` that does not say. */
+export const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
+
 export function sendError(
   reply: FastifyReply,
   err: unknown,
@@ -46,12 +65,7 @@ export function sendError(
 ): FastifyReply {
   const { status, body } = errorResponse(err);
   if (status >= 500) request?.log.error({ err }, 'request failed');
-  if (
-    err instanceof WorkcellError &&
-    (err.code === 'rate_limited' || err.code === 'host_at_capacity') &&
-    err.details?.retryAfterSeconds
-  ) {
-    void reply.header('retry-after', String(err.details.retryAfterSeconds));
-  }
+  const retryAfter = retryAfterSeconds(err);
+  if (retryAfter !== null) void reply.header('retry-after', String(retryAfter));
   return reply.code(status).type('application/json').send({ error: body });
 }

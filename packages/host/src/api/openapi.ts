@@ -106,6 +106,10 @@ export function buildOpenApiDocument(info: {
       responses['404'] ??= error('`not_found`: no such resource for this tenant');
     if (op.body || op.query || op.params)
       responses['400'] ??= error('`validation_failed` or `invalid_json`');
+    if ('newWork' in op && op.newWork)
+      responses['503'] ??= error(
+        '`dependency_unavailable`: a store of the host (Redis, the object store) is down; new work waits until it is back, see `Retry-After`',
+      );
     responses.default = error('any other error, with its code');
 
     const security =

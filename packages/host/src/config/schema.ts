@@ -522,6 +522,11 @@ export const configSchema = z.object({
   rateLimitPerMinute: intFrom(0, 1_000_000)
     .default(600)
     .describe('Requests per tenant per minute (0 = unlimited).'),
+  storeRetryMs: intFrom(1_000, 3600 * 1000)
+    .default(60_000)
+    .describe(
+      "How long a run's writes to a store that went away (its events, records, log and sync out) are retried before the run gives up on them; new work is refused meanwhile.",
+    ),
   shutdownTimeoutMs: intFrom(0, 24 * 3600 * 1000)
     .default(25_000)
     .describe(
@@ -622,6 +627,7 @@ export const ENV_NAMES = {
   corsOrigins: 'WORKCELL_CORS_ORIGINS',
   maxImageBytes: 'WORKCELL_MAX_IMAGE_BYTES',
   rateLimitPerMinute: 'WORKCELL_RATE_LIMIT_PER_MINUTE',
+  storeRetryMs: 'WORKCELL_STORE_RETRY_MS',
   shutdownTimeoutMs: 'WORKCELL_SHUTDOWN_TIMEOUT_MS',
   logLevel: 'WORKCELL_LOG_LEVEL',
   hostId: 'WORKCELL_HOST_ID',

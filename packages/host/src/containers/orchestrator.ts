@@ -93,6 +93,15 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
     return poolName(this.deps.settings.image, this.deps.settings.scopeId);
   }
 
+  /**
+   * Can this host reach the container of `containerId`: its slot is in this host's data
+   * directory, or it has no record (it is gone, for any host).
+   */
+  async reaches(containerId: string): Promise<boolean> {
+    const record = await this.deps.state.getContainer(containerId);
+    return record === null || this.isLocal(record);
+  }
+
   /** Can this host reach the container (its slot is in this host's data directory)? */
   isLocal(record: ContainerRecord): boolean {
     return this.deps.slots.exists(record.slotId);

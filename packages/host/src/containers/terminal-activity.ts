@@ -1,6 +1,6 @@
 /**
- * Which of this host's slots have an open terminal, and which hold terminal changes not yet
- * synced out. A sync in keeps those changes instead of undoing them (`keepLocalChanges`), and a
+ * Which of this host's slots have an open terminal, and which hold changes not yet synced out
+ * (a terminal's, or a run's whose sync out failed). A sync in keeps those changes instead of undoing them (`keepLocalChanges`), and a
  * sync out that began with no terminal open marks the slot clean again.
  */
 export class TerminalActivity {
@@ -46,6 +46,14 @@ export class TerminalActivity {
     return () => {
       if (quiet && this.openIn(slotId) === 0) this.unsyncedSlots.delete(slotId);
     };
+  }
+
+  /**
+   * A sync out of the slot failed (its store was away past the retry deadline): the slot holds
+   * the only copy of its changes, which the next sync in keeps until a sync out succeeds.
+   */
+  syncOutFailed(slotId: string): void {
+    this.unsyncedSlots.add(slotId);
   }
 
   /** The slot is gone. */

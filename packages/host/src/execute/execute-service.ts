@@ -35,7 +35,16 @@ export interface ExecuteSettings {
    * hosts, or this host restarted, share (Redis).
    */
   handOverRuns?: boolean;
+  /**
+   * How long a run whose container this host cannot reach (it is in another data directory) must
+   * stay without a host before this host takes it on, only to end it `host_lost`: a host of that
+   * data directory, restarted, carries it on meanwhile (default 2 minutes).
+   */
+  foreignRunGraceMs?: number;
 }
+
+/** `ExecuteSettings.foreignRunGraceMs` by default. */
+export const DEFAULT_FOREIGN_RUN_GRACE_MS = 120_000;
 
 /** What the API asks of the execute service. */
 export interface RunService {
@@ -89,6 +98,10 @@ export class ExecuteService implements RunService {
   private accepting = true;
   private readonly runDeps: RunDeps;
   private readonly clock: Clock;
+  /** Runs this host is accepting (recorded in progress, not yet launched): never adopted here. */
+  private readonly starting = new Set<string>();
+  /** Runs without a host whose container this host cannot reach: when each was first seen so. */
+  private readonly foreignSince = new Map<string, number>();
 
   constructor(
     private readonly deps: {
@@ -113,6 +126,13 @@ export class ExecuteService implements RunService {
       remote?: { interrupt(runId: string): Promise<void> };
       /** This host's id: the holder of the attach lease of the runs it is attached to. */
       hostId?: string;
+      /** How runs' records and logs wait for a store that went away. */
+      storeRetry?: RunDeps['storeRetry'];
+      /**
+       * Whether this host reaches a container (its slot is in this host's data directory, or
+       * the container is gone); without it every container counts as reachable.
+       */
+      reaches?: (containerId: string) => Promise<boolean>;
     },
   ) {
     this.clock = deps.clock ?? systemClock;
@@ -127,6 +147,7 @@ export class ExecuteService implements RunService {
       ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
       attachments: deps.state,
       ...(deps.approvals ? { approvals: deps.approvals } : {}),
+      ...(deps.storeRetry ? { storeRetry: deps.storeRetry } : {}),
       settings: {
         runTimeoutMs: settings.runTimeoutMs,
         eventBufferTtlMs: settings.eventBufferTtlMs,
@@ -247,7 +268,23 @@ export class ExecuteService implements RunService {
     events.append(runId, 'user.message', { content });
     const input: RunInput = { prompt: content, options: resolved?.options };
     const attached = await this.takeAttach(runId);
+    // Recorded at once, with no container yet: a host that outlives this one closes the run
+    // should this host stop before it has one.
+    this.starting.add(runId);
+    await this.deps.state
+      .putRunAttachment({
+        runId,
+        tenant: recorded.tenant,
+        workspaceId: recorded.workspaceId,
+        conversationId,
+        containerId: '',
+        startedAt: this.clock.now(),
+      })
+      .catch((err: unknown) =>
+        this.deps.logger.warn({ runId, err }, 'the run could not be recorded as accepted'),
+      );
     this.launch(new Run(this.runDeps, runId, recorded, input, hold), attached);
+    this.starting.delete(runId);
     return { runId, conversation: recorded };
   }
 
@@ -266,7 +303,12 @@ export class ExecuteService implements RunService {
   /** The lease that says this host is attached to `runId`; null when another host is. */
   private takeAttach(runId: string): Promise<HeldLease | null> {
     return takeLease(
-      { state: this.deps.state, clock: this.clock, logger: this.deps.logger },
+      {
+        state: this.deps.state,
+        clock: this.clock,
+        logger: this.deps.logger,
+        ...(this.deps.storeRetry ? { retry: this.deps.storeRetry } : {}),
+      },
       {
         name: LEASES.attach(runId),
         holder: `attach:${this.deps.hostId ?? 'local'}`,
@@ -296,12 +338,36 @@ export class ExecuteService implements RunService {
   /** One pass over the runs recorded in progress; answers the ids of those this host took on. */
   async adoptRuns(): Promise<string[]> {
     const taken: string[] = [];
-    for (const a of await this.deps.state.listRunAttachments()) {
+    const recorded = await this.deps.state.listRunAttachments();
+    const ids = new Set(recorded.map((a) => a.runId));
+    for (const runId of this.foreignSince.keys())
+      if (!ids.has(runId)) this.foreignSince.delete(runId);
+    for (const a of recorded) {
       if (!this.accepting) break;
-      if (this.active.has(a.runId)) continue;
+      if (this.active.has(a.runId) || this.starting.has(a.runId)) continue;
+      if (await this.waitsForItsOwnHost(a)) continue;
       if (await this.adopt(a)) taken.push(a.runId);
     }
     return taken;
+  }
+
+  /**
+   * True while a run this host cannot reach (its container is in another data directory) is
+   * left for a host of that data directory: until it has been without a host for the grace
+   * period, after which this host takes it on to end it `host_lost`.
+   */
+  private async waitsForItsOwnHost(a: RunAttachment): Promise<boolean> {
+    if (!this.deps.reaches || (await this.deps.reaches(a.containerId))) return false;
+    const holder = await this.deps.state.getLeaseHolder(LEASES.attach(a.runId));
+    if (holder !== null) {
+      this.foreignSince.delete(a.runId);
+      return true;
+    }
+    const now = this.clock.now();
+    const since = this.foreignSince.get(a.runId) ?? now;
+    this.foreignSince.set(a.runId, since);
+    const grace = this.deps.settings.foreignRunGraceMs ?? DEFAULT_FOREIGN_RUN_GRACE_MS;
+    return now - since < grace;
   }
 
   private async adopt(a: RunAttachment): Promise<boolean> {
@@ -332,6 +398,12 @@ export class ExecuteService implements RunService {
       const run = conversation.runs.find((r) => r.id === a.runId);
       if (run?.status !== 'running' || recorded.some((e) => isTerminalRunEvent(e.event))) {
         await state.deleteRunAttachment(a.runId);
+        await hold.release();
+        await attached.release();
+        return false;
+      }
+      if (a.containerId === '') {
+        await this.closeUnbegun(conversation);
         await hold.release();
         await attached.release();
         return false;
@@ -413,6 +485,31 @@ export class ExecuteService implements RunService {
         if (r.status === 'running' && lost) Object.assign(r, lost);
       }
       c.runs.push(run);
+    });
+  }
+
+  /**
+   * Closes the runs of `conversation` whose host stopped before they had a container (this host
+   * holds the workspace lock): they end `host_lost`, their log kept, so a client following one
+   * reaches its end without sending another message.
+   */
+  private async closeUnbegun(conversation: ConversationRecord): Promise<void> {
+    const { catalog } = this.deps;
+    const closed = await closeOrphanedRuns(
+      {
+        catalog,
+        events: this.deps.events,
+        clock: this.clock,
+        logger: this.deps.logger,
+        attachments: this.deps.state,
+      },
+      conversation,
+    );
+    await catalog.updateConversation(conversation, (c) => {
+      for (const r of c.runs) {
+        const lost = closed.get(r.id);
+        if (r.status === 'running' && lost) Object.assign(r, lost);
+      }
     });
   }
 

@@ -1,12 +1,20 @@
 import {
+  WorkcellError,
   isTerminalRunEvent,
   type RunEventName,
   type TerminalRunEventName,
 } from '@workcell/protocol';
 import type { Logger } from 'pino';
 import { runEvent } from '../catalog/run-log.js';
+import { untilStored, type StoreRetry } from '../dependencies/retry.js';
 import type { BufferedEvent, StateStore } from '../state/state-store.js';
 import { systemClock, type Clock, type Timer } from '../time/clock.js';
+
+/**
+ * The most events of one run that wait in memory for the StateStore buffer (while it is away);
+ * past it the run stops buffering and followers on other hosts read its durable log at its end.
+ */
+export const MAX_UNBUFFERED_EVENTS = 10_000;
 
 /** How long a finished run's events stay in the StateStore buffer. */
 export const EVENT_BUFFER_TTL_MS = 3_600_000;
@@ -48,6 +56,8 @@ export interface RunEventLogOptions {
   /** How often such a follower checks whether the run has ended, when the buffer is quiet. */
   finishedCheckMs?: number;
   clock?: Clock;
+  /** How a buffer write waits for a StateStore that went away; without it the first failure stops buffering. */
+  retry?: StoreRetry;
 }
 
 /**
@@ -255,33 +265,67 @@ export class RunEventLog {
     run.events.push(event);
     for (const wake of run.waiters) wake();
     if (!run.buffering) return;
+    if (run.unbuffered.length >= MAX_UNBUFFERED_EVENTS) {
+      this.stopBuffering(runId, run, event.seq, 'too many events wait for the state store');
+      return;
+    }
     run.unbuffered.push(event);
     run.flushing ??= this.flush(runId, run);
   }
 
   /**
-   * Writes the run's unbuffered events to the StateStore, in order, until none is left. It
-   * clears `flushing` in the same step that finds the queue empty, so a later event always
-   * starts a new loop.
+   * Writes the run's unbuffered events to the StateStore, in order, until none is left; a write
+   * the StateStore is unavailable for is retried with backoff (`retry`). It clears `flushing`
+   * in the same step that finds the queue empty, so a later event always starts a new loop.
    */
   private async flush(runId: string, run: LiveRun): Promise<void> {
     try {
       for (let event = run.unbuffered.shift(); event; event = run.unbuffered.shift()) {
+        const e = event;
+        const write = (): Promise<void> => this.appendOnce(runId, e);
         try {
-          await this.state.appendRunEvent(runId, event);
+          if (this.options.retry)
+            await untilStored(this.options.retry, 'stateStore', 'run event', write);
+          else await write();
         } catch (err) {
-          run.buffering = false;
-          run.unbuffered.length = 0;
-          this.options.logger.error(
-            { runId, seq: event.seq, err },
-            'cannot buffer run events in the state store; followers on other hosts wait for the durable log',
-          );
+          this.stopBuffering(runId, run, e.seq, 'cannot buffer run events in the state store', err);
           return;
         }
       }
     } finally {
       run.flushing = null;
     }
+  }
+
+  /**
+   * Appends one event; an event the buffer already holds (a write that timed out yet landed)
+   * counts as appended.
+   */
+  private async appendOnce(runId: string, event: BufferedEvent): Promise<void> {
+    try {
+      await this.state.appendRunEvent(runId, event);
+    } catch (err) {
+      const last = err instanceof WorkcellError ? err.details?.lastSeq : undefined;
+      if (err instanceof WorkcellError && err.code === 'conflict' && typeof last === 'number') {
+        if (last >= event.seq) return;
+      }
+      throw err;
+    }
+  }
+
+  private stopBuffering(
+    runId: string,
+    run: LiveRun,
+    seq: number,
+    why: string,
+    err?: unknown,
+  ): void {
+    run.buffering = false;
+    run.unbuffered.length = 0;
+    this.options.logger.error(
+      { runId, seq, err },
+      `${why}; followers on other hosts wait for the durable log`,
+    );
   }
 
   private mustBeLive(runId: string): LiveRun {

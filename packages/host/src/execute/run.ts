@@ -5,6 +5,8 @@ import type { ClientTool } from '@workcell/protocol';
 import type { AcquiredContainer } from '../containers/run-containers.js';
 import type { BufferedEvent, RunAttachment } from '../state/state-store.js';
 import type { Clock, Timer } from '../time/clock.js';
+import { untilStored, type StoreRetry } from '../dependencies/retry.js';
+import type { Dependency } from '../dependencies/watch.js';
 import { PausableTimer } from '../time/pausable-timer.js';
 import type { WebhookEvents } from '../webhooks/publisher.js';
 import {
@@ -38,6 +40,8 @@ export interface RunDeps {
   };
   /** The run's approvals and client tool calls (`approvals/`). */
   approvals?: Pick<ApprovalService, 'attach'>;
+  /** How the run's records and log wait for a store that went away. */
+  storeRetry?: StoreRetry;
   settings: {
     runTimeoutMs: number;
     eventBufferTtlMs: number;
@@ -246,7 +250,9 @@ export class Run {
   private async attach(containerId: string): Promise<void> {
     const { conversation } = this;
     try {
-      await this.deps.attachments?.putRunAttachment({
+      const attachments = this.deps.attachments;
+      if (!attachments) return;
+      const attachment = {
         runId: this.runId,
         tenant: conversation.tenant,
         workspaceId: conversation.workspaceId,
@@ -255,7 +261,8 @@ export class Run {
         startedAt: this.deps.clock.now(),
         ...(this.items ? { controlToken: this.items.controlToken } : {}),
         ...(this.input.options?.clientTools ? { clientTools: this.input.options.clientTools } : {}),
-      });
+      };
+      await this.stored('stateStore', 'run record', () => attachments.putRunAttachment(attachment));
     } catch (err) {
       // The run goes on; only a host taking it over would miss the record.
       this.log.warn({ err }, 'the run could not be recorded as in progress');
@@ -357,6 +364,12 @@ export class Run {
     });
   }
 
+  /** `call`, retried while its store is unavailable (`storeRetry`). */
+  private stored<T>(dependency: Dependency, what: string, call: () => Promise<T>): Promise<T> {
+    const retry = this.deps.storeRetry;
+    return retry ? untilStored(retry, dependency, what, call) : call();
+  }
+
   /** Logs and counts whether the turn went to a ready Claude Code process, and why not. */
   private readyReported(ready: { used: boolean; reason?: string }): void {
     this.deps.observer?.agentReady?.(ready.used, ready.reason ?? null);
@@ -422,28 +435,36 @@ export class Run {
     const endedAt = new Date(clock.now()).toISOString();
     const record = async (all: readonly BufferedEvent[]): Promise<void> => {
       try {
-        await this.deps.attachments?.deleteRunAttachment(runId).catch((err: unknown) => {
-          this.log.warn({ err }, 'the run could not be recorded as ended');
-        });
-        await catalog.writeRunEvents(conversation, runId, all);
-        await catalog.updateConversation(conversation, (c) => {
-          if (sessionId) c.sessionId = sessionId;
-          // The client has been told (`session_lost`); its next message starts a new session
-          // rather than failing the same way for ever.
-          if ('error' in outcome && outcome.error.code === 'session_lost') c.sessionId = null;
-          const run = c.runs.find((r) => r.id === runId);
-          if (!run) return;
-          run.endedAt = endedAt;
-          run.eventCount = all.length;
-          if ('summary' in outcome) {
-            run.status = 'completed';
-            run.summary = outcome.summary;
-            run.interrupted = outcome.summary.interrupted;
-          } else {
-            run.status = 'failed';
-            run.error = outcome.error;
-          }
-        });
+        const attachments = this.deps.attachments;
+        if (attachments)
+          await this.stored('stateStore', 'run record', () =>
+            attachments.deleteRunAttachment(runId),
+          ).catch((err: unknown) => {
+            this.log.warn({ err }, 'the run could not be recorded as ended');
+          });
+        await this.stored('objectStore', 'run log', () =>
+          catalog.writeRunEvents(conversation, runId, all),
+        );
+        await this.stored('objectStore', 'conversation', () =>
+          catalog.updateConversation(conversation, (c) => {
+            if (sessionId) c.sessionId = sessionId;
+            // The client has been told (`session_lost`); its next message starts a new session
+            // rather than failing the same way for ever.
+            if ('error' in outcome && outcome.error.code === 'session_lost') c.sessionId = null;
+            const run = c.runs.find((r) => r.id === runId);
+            if (!run) return;
+            run.endedAt = endedAt;
+            run.eventCount = all.length;
+            if ('summary' in outcome) {
+              run.status = 'completed';
+              run.summary = outcome.summary;
+              run.interrupted = outcome.summary.interrupted;
+            } else {
+              run.status = 'failed';
+              run.error = outcome.error;
+            }
+          }),
+        );
         await this.publishEnd(outcome, endedAt);
       } finally {
         await this.hold.release();

@@ -42,6 +42,11 @@ export interface ManagedAgentsOperation {
   readonly params?: z.ZodObject;
   readonly query?: z.ZodObject;
   readonly body?: z.ZodType;
+  /**
+   * Starts new work (a run, an exec, a workspace, an upload): refused with 503
+   * `dependency_unavailable` and `Retry-After` while a store of the host is down.
+   */
+  readonly newWork?: true;
   readonly responses: Readonly<Record<number, Response>>;
 }
 
@@ -193,6 +198,7 @@ export const maOps = {
 
   createSession: op({
     id: 'maCreateSession',
+    newWork: true,
     sdk: 'sessions.create',
     method: 'POST',
     path: '/v1/sessions',
@@ -262,6 +268,7 @@ export const maOps = {
   }),
   sendEvents: op({
     id: 'maSendEvents',
+    newWork: true,
     sdk: 'sessions.events.send',
     method: 'POST',
     path: '/v1/sessions/:session_id/events',

@@ -1,12 +1,15 @@
 import type { ContainerRuntime } from '../containers/runtime.js';
 import type { ContainerRecord, StateStore } from '../state/state-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import type { Dependency, DependencyWatch } from '../dependencies/watch.js';
 
 /** One dependency's answer. */
 export interface DependencyCheck {
   ok: boolean;
   /** Why it is not ok. */
   error?: string;
+  /** When the store stopped answering (ISO 8601), while it is down. */
+  downSince?: string;
 }
 
 /** The egress proxy: in the host process, or in its own process under the host's supervision. */
@@ -65,6 +68,8 @@ export interface HealthDeps {
   readyAgents?: () => number;
   /** The egress proxy's state. */
   proxy?: () => ProxyHealth;
+  /** The host's dependency watch: told of a store that failed its check, asked since when it is down. */
+  watch?: Pick<DependencyWatch, 'outage' | 'failed'>;
 }
 
 const ASSIGNED_STATES = new Set(['assigned', 'idle', 'paused']);
@@ -119,6 +124,8 @@ export class HealthChecks {
           throw new Error(`image ${image} is not present (run: workcell image build)`);
       }),
     ]);
+    this.noteOutage('stateStore', stateStore);
+    this.noteOutage('objectStore', objectStore);
     const accepting = this.deps.accepting();
     const capacity =
       stateStore.ok && this.deps.capacity
@@ -141,6 +148,22 @@ export class HealthChecks {
         ? { capacity: { max: capacity.max, used: capacity.used, full: capacity.full } }
         : {}),
     };
+  }
+
+  /**
+   * A store that failed its check is down for the watch too (new work is refused at once); one
+   * the watch knows to be down is down here too (a ping that just got through does not end an
+   * outage the watch has not seen end), with the time it went down.
+   */
+  private noteOutage(dependency: Dependency, check: DependencyCheck): void {
+    const { watch } = this.deps;
+    if (!watch) return;
+    if (!check.ok) watch.failed(dependency, new Error(check.error ?? 'unavailable'));
+    const outage = watch.outage(dependency);
+    if (!outage) return;
+    check.ok = false;
+    check.error ??= outage.error;
+    check.downSince = new Date(outage.since).toISOString();
   }
 
   private async check(fn: () => Promise<unknown>): Promise<DependencyCheck> {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { untilStored, type StoreRetry } from '../dependencies/retry.js';
 import type { Clock } from '../time/clock.js';
 import type { StateStore } from './state-store.js';
 
@@ -77,6 +78,11 @@ export interface LeaseDeps {
   state: StateStore;
   clock: Clock;
   logger: Logger;
+  /**
+   * How renewals and the release wait for a StateStore that went away: a renewal is retried
+   * until the next one is due, the release up to the retry deadline.
+   */
+  retry?: StoreRetry;
 }
 
 export interface LeaseSpec {
@@ -105,13 +111,22 @@ export interface HeldLease {
 
 /** Takes a lease and renews it every third of its TTL; null when someone else holds it. */
 export async function takeLease(deps: LeaseDeps, spec: LeaseSpec): Promise<HeldLease | null> {
-  const { state, clock, logger } = deps;
+  const { state, clock, logger, retry } = deps;
   const { name, holder, ttlMs } = spec;
   if (!(await state.acquireLease(name, holder, ttlMs))) return null;
   let renewing: Promise<void> = Promise.resolve();
+  const renewal = (): Promise<boolean> =>
+    retry
+      ? untilStored(
+          { ...retry, deadlineMs: renewEveryMs(ttlMs) },
+          'stateStore',
+          'lease renewal',
+          () => state.renewLease(name, holder, ttlMs),
+        )
+      : state.renewLease(name, holder, ttlMs);
   const renew = async (): Promise<void> => {
     try {
-      if (await state.renewLease(name, holder, ttlMs)) return;
+      if (await renewal()) return;
       if (spec.retake && (await state.acquireLease(name, holder, ttlMs))) return;
       logger.error({ lease: name, holder }, 'a held lease was lost');
     } catch (err) {
@@ -135,7 +150,11 @@ export async function takeLease(deps: LeaseDeps, spec: LeaseSpec): Promise<HeldL
         // A renewal still in flight could take the lease again after it is released.
         await renewing;
         try {
-          await state.releaseLease(name, holder);
+          if (retry)
+            await untilStored(retry, 'stateStore', 'lease release', () =>
+              state.releaseLease(name, holder),
+            );
+          else await state.releaseLease(name, holder);
         } catch (err) {
           logger.warn({ lease: name, err }, 'releasing a lease failed; it expires by itself');
         }

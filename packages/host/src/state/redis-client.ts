@@ -11,15 +11,24 @@ const reconnectDelay = (attempt: number): number =>
   Math.min(50 * 2 ** (attempt - 1), MAX_RECONNECT_DELAY_MS);
 
 /**
+ * How long a command waits for its reply: a Redis that holds its connections open but does not
+ * answer (stopped, overloaded, partitioned) fails calls after this instead of holding them.
+ */
+export const COMMAND_TIMEOUT_MS = 5_000;
+
+/**
  * Connects to the Redis of `url` (see `parseRedisUrl`): a `Redis` for one server, an ioredis
  * `Cluster` for `redis+cluster://` seed nodes. Both fail a call made while Redis is down after
- * a few reconnect attempts instead of queueing it forever, and never send a command again on
- * reconnect (a compare-and-set whose reply was lost must not run twice).
+ * a few reconnect attempts instead of queueing it forever, fail a call Redis does not answer
+ * within `COMMAND_TIMEOUT_MS`, and never send a command again on reconnect (a compare-and-set
+ * whose reply was lost must not run twice). A timed-out command may still run once Redis
+ * answers again: callers that retry one use writes that are safe to repeat.
  */
 export function connectRedis(url: string): RedisClient {
   const target = parseRedisUrl(url);
   const common = {
     connectTimeout: 3_000,
+    commandTimeout: COMMAND_TIMEOUT_MS,
     autoResendUnfulfilledCommands: false,
   };
   if (target.kind === 'single') {

@@ -2,6 +2,7 @@ import { WorkcellError, isRunEventName } from '@workcell/protocol';
 import type { Logger } from 'pino';
 import { stateKeys, type StateKeys } from './keys.js';
 import { SCRIPTS } from './lua/index.js';
+import { Cluster } from 'ioredis';
 import { connectRedis, type RedisClient } from './redis-client.js';
 import { withoutPassword } from './redis-url.js';
 import {
@@ -33,6 +34,17 @@ export interface RedisStateStoreOptions {
   logger?: Logger;
   /** How long `ping()` waits for an answer before it reports Redis down. */
   pingTimeoutMs?: number;
+}
+
+/** How often, and how long apart (times the attempt), a call refused by a cluster in motion is made again. */
+const CLUSTER_RETRIES = 10;
+const CLUSTER_RETRY_DELAY_MS = 100;
+
+/** Refusals of a Redis Cluster whose slots move or whose node is not ready: the command did not run. */
+const CLUSTER_TRANSIENT = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|LOADING|READONLY|MASTERDOWN) /;
+
+function isClusterTransient(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ReplyError' && CLUSTER_TRANSIENT.test(err.message);
 }
 
 /** A script registered with `defineCommand`: keys first, then arguments. */
@@ -443,12 +455,21 @@ export class RedisStateStore implements StateStore {
     return this.run(name, () => this.scripts[name](...keysThenArgs));
   }
 
-  /** Runs one Redis call, turning its failure into a WorkcellError that names Redis. */
+  /**
+   * Runs one Redis call, turning its failure into a WorkcellError that names Redis. A refusal a
+   * Redis Cluster answers while its slots move (a failover: `MOVED`, `ASK`, `TRYAGAIN`,
+   * `CLUSTERDOWN`, ...) is answered before the command runs, so the call is made again, up to
+   * `CLUSTER_RETRIES` times, once the client has the new slot map.
+   */
   private async run<T>(op: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (err) {
-      throw this.failure(op, err);
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await call();
+      } catch (err) {
+        if (!isClusterTransient(err) || attempt >= CLUSTER_RETRIES) throw this.failure(op, err);
+        if (this.redis instanceof Cluster) this.redis.refreshSlotsCache();
+        await new Promise((resolve) => setTimeout(resolve, CLUSTER_RETRY_DELAY_MS * (attempt + 1)));
+      }
     }
   }
 
@@ -459,12 +480,14 @@ export class RedisStateStore implements StateStore {
   private failure(op: string, err: unknown): WorkcellError {
     if (err instanceof WorkcellError) return err;
     const message = err instanceof Error ? err.message : String(err);
-    const replyError = err instanceof Error && err.name === 'ReplyError';
+    const replyError =
+      err instanceof Error && err.name === 'ReplyError' && !isClusterTransient(err);
     const failure = new WorkcellError(
       replyError ? 'internal' : 'dependency_unavailable',
       replyError
         ? `Redis at ${this.where} refused ${op}: ${message}`
         : `Redis at ${this.where} is unavailable (${op}): ${message}`,
+      replyError ? undefined : { dependency: 'stateStore' },
     );
     failure.cause = err;
     return failure;

@@ -79,6 +79,10 @@ export interface RunAttachment {
   tenant: string;
   workspaceId: string;
   conversationId: string;
+  /**
+   * The run's container; empty while the run is accepted but has none yet (a host that finds
+   * it so with its attach lease free closes the run: its host stopped before it began).
+   */
   containerId: string;
   /** When the run started, epoch ms: its timeout counts from here on every host. */
   startedAt: number;

@@ -361,6 +361,7 @@ export class S3ObjectStore implements ObjectStore {
         throw new WorkcellError(
           'dependency_unavailable',
           `object store deleteMany: ${errors.length} keys not deleted, first ${first.Key ?? '?'}: ${first.Code ?? ''} ${first.Message ?? ''}`,
+          { dependency: 'objectStore' },
         );
       }
     }
@@ -381,7 +382,13 @@ export class S3ObjectStore implements ObjectStore {
         : err instanceof Error
           ? err.message
           : String(err);
-      const wrapped = new WorkcellError('dependency_unavailable', `${this.description}: ${reason}`);
+      const wrapped = new WorkcellError(
+        'dependency_unavailable',
+        `${this.description}: ${reason}`,
+        {
+          dependency: 'objectStore',
+        },
+      );
       wrapped.cause = err;
       throw wrapped;
     }

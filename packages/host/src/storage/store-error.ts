@@ -1,8 +1,8 @@
 import { WorkcellError } from '@workcell/protocol';
 
 /**
- * Wraps a failure of the underlying store as `dependency_unavailable`, naming the operation and
- * key, and keeps the original as `cause`. A WorkcellError (a refused key or range) passes as is.
+ * Wraps a failure of the underlying store as `dependency_unavailable` (details name the
+ * `objectStore` as the dependency, the operation and key), and keeps the original as `cause`. A WorkcellError (a refused key or range) passes as is.
  */
 export function storeError(op: string, key: string, err: unknown): WorkcellError {
   if (err instanceof WorkcellError) return err;
@@ -13,6 +13,7 @@ export function storeError(op: string, key: string, err: unknown): WorkcellError
     {
       op,
       key,
+      dependency: 'objectStore',
     },
   );
   wrapped.cause = err;

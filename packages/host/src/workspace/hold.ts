@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { AcquiredContainer, RunContainers } from '../containers/run-containers.js';
 import type { Slot } from '../containers/slots.js';
 import type { WorkspaceSync } from '../containers/workspace-sync.js';
+import { untilStored, type StoreRetry } from '../dependencies/retry.js';
+import type { Dependency } from '../dependencies/watch.js';
 import { LEASES, takeLease, type HeldLease } from '../state/leases.js';
 import type { StateStore } from '../state/state-store.js';
 import type { Clock } from '../time/clock.js';
@@ -23,6 +25,11 @@ export interface WorkspacesDeps {
   /** The host's container capacity; throws `host_at_capacity` when it cannot take the workspace. */
   admit?: (workspaceId: string) => Promise<void>;
   observer?: WorkspaceObserver;
+  /**
+   * How the work's sync out, the container's return and the lock wait for a store that went
+   * away; without it the first failure counts.
+   */
+  storeRetry?: StoreRetry;
   settings: {
     /** The workspace lock's TTL; a holder renews it every third of this. */
     lockTtlMs: number;
@@ -63,7 +70,7 @@ export class Workspaces {
     const { state, clock, logger, settings } = this.deps;
     if (options.admit ?? true) await this.deps.admit?.(workspaceId);
     const lease = await takeLease(
-      { state, clock, logger },
+      { state, clock, logger, ...(this.deps.storeRetry ? { retry: this.deps.storeRetry } : {}) },
       {
         name: LEASES.workspace(workspaceId),
         holder,
@@ -133,8 +140,11 @@ export class WorkspaceHold {
    */
   async enter(tenant: string): Promise<AcquiredContainer> {
     const { containers, sync, observer } = this.deps;
+    // The run is accepted: a state store that fails over meanwhile is waited for.
     const acquired = await step('container_start_failed', 'acquiring a container', () =>
-      containers.acquire(tenant, this.workspaceId),
+      this.stored('stateStore', 'container acquire', () =>
+        containers.acquire(tenant, this.workspaceId),
+      ),
     );
     observer?.containerAcquired(acquired.source, acquired.acquireMs);
     this.log.info(
@@ -226,7 +236,9 @@ export class WorkspaceHold {
     if (this.begun && (options.syncOut ?? true)) {
       try {
         await step('sync_failed', 'syncing files out', () =>
-          sync.syncOut(this.tenant, this.workspaceId, acquired.slot, this.lease.holder),
+          this.stored('objectStore', 'sync out', () =>
+            sync.syncOut(this.tenant, this.workspaceId, acquired.slot, this.lease.holder),
+          ),
         );
         this.log.info({ containerId: acquired.record.id }, 'files synced out');
       } catch (err) {
@@ -247,6 +259,12 @@ export class WorkspaceHold {
     return this.lease.release();
   }
 
+  /** `call`, retried while its store is unavailable (`storeRetry`). */
+  private stored<T>(dependency: Dependency, what: string, call: () => Promise<T>): Promise<T> {
+    const retry = this.deps.storeRetry;
+    return retry ? untilStored(retry, dependency, what, call) : call();
+  }
+
   private async handBack(
     acquired: AcquiredContainer,
     keep: boolean,
@@ -256,7 +274,8 @@ export class WorkspaceHold {
     const id = acquired.record.id;
     try {
       if (!keep) await containers.remove(id, `failed during ${reason}`);
-      else if (this.begun) await containers.endRun(id);
+      else if (this.begun)
+        await this.stored('stateStore', 'container return', () => containers.endRun(id));
     } catch (err) {
       this.log.error({ containerId: id, err }, 'returning the container failed');
       try {

@@ -58,7 +58,7 @@ export class ObjectStoreWorkspaceSync implements WorkspaceSync {
       /** Records a snapshot after every sync out that changed the workspace's files. */
       snapshots?: Pick<Snapshots, 'record'>;
       /** Open terminals: a sync in keeps what a terminal changed until it is synced out. */
-      terminals?: Pick<TerminalActivity, 'unsynced' | 'syncOutStarted'>;
+      terminals?: Pick<TerminalActivity, 'unsynced' | 'syncOutStarted' | 'syncOutFailed'>;
     },
   ) {}
 
@@ -137,10 +137,18 @@ export class ObjectStoreWorkspaceSync implements WorkspaceSync {
     const maxFileBytes = this.settings.maxFileBytes;
     const [filesTree, sessionsTree] = this.trees(tenant, workspaceId, slot);
     const clean = this.settings.terminals?.syncOutStarted(slot.id);
-    const [files, sessions] = await Promise.all([
-      syncOut({ ...filesTree, maxFileBytes }),
-      syncOut({ ...sessionsTree, maxFileBytes }),
-    ]);
+    let files: Awaited<ReturnType<typeof syncOut>>;
+    let sessions: Awaited<ReturnType<typeof syncOut>>;
+    try {
+      [files, sessions] = await Promise.all([
+        syncOut({ ...filesTree, maxFileBytes }),
+        syncOut({ ...sessionsTree, maxFileBytes }),
+      ]);
+    } catch (err) {
+      // The slot holds the only copy of what changed: the next sync in keeps it.
+      this.settings.terminals?.syncOutFailed(slot.id);
+      throw err;
+    }
     clean?.();
     // Still under the workspace lock: the manifest just written is the live one.
     if (files.changed && this.settings.snapshots) {

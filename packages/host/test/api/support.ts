@@ -26,6 +26,7 @@ import { WorkspaceRemoval } from '../../src/workspace/workspace-removal.js';
 import { StoreFilesService } from '../../src/files/store-files-service.js';
 import { ArchiveService } from '../../src/archive/archive-service.js';
 import { HealthChecks } from '../../src/metrics/health.js';
+import type { DependencyWatch } from '../../src/dependencies/watch.js';
 import { WorkcellMetrics } from '../../src/metrics/metrics.js';
 import { SecretCipher } from '../../src/secrets/cipher.js';
 import { SecretStore } from '../../src/secrets/secret-store.js';
@@ -100,6 +101,8 @@ export async function apiHarness(
     ticketTtlMs?: number;
     /** Tickets per tenant per TTL window; default the host's. */
     maxTicketsPerTenant?: number;
+    /** Refuses new work while a store is down; default never. */
+    dependencies?: Pick<DependencyWatch, 'assertAvailable'>;
   } = {},
 ): Promise<ApiHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'wc-api-'));
@@ -265,6 +268,7 @@ export async function apiHarness(
       image: 'workcell/workspace:test',
       accepting: () => execute.isAccepting,
     }),
+    ...(options.dependencies ? { dependencies: options.dependencies } : {}),
     metrics,
     state,
     runtime: runtime as unknown as ContainerRuntime,

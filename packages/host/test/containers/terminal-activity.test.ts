@@ -32,4 +32,13 @@ describe('TerminalActivity', () => {
     a.forget('s2');
     expect(a.unsynced('s2')).toBe(false);
   });
+
+  it('keeps a slot whose sync out failed unsynced until a sync out succeeds', () => {
+    const a = new TerminalActivity();
+    a.syncOutStarted('s1');
+    a.syncOutFailed('s1');
+    expect(a.unsynced('s1')).toBe(true);
+    a.syncOutStarted('s1')();
+    expect(a.unsynced('s1')).toBe(false);
+  });
 });

@@ -31,6 +31,7 @@ export const archiveOps = {
   }),
   uploadArchive: op({
     id: 'uploadArchive',
+    newWork: true,
     method: 'POST',
     path: '/v1/workspaces/:wid/archive',
     summary: 'Unpack a tar, tar.gz or zip into the workspace (or the folder `?path=`)',

@@ -9,6 +9,7 @@ const EXEC_SSE_DESCRIPTION =
 export const execOps = {
   exec: op({
     id: 'exec',
+    newWork: true,
     method: 'POST',
     path: '/v1/workspaces/:wid/exec',
     summary: "Run a command in the workspace's container",

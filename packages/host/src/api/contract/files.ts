@@ -48,6 +48,7 @@ export const fileOps = {
   }),
   putFile: op({
     id: 'putFile',
+    newWork: true,
     method: 'PUT',
     path: '/v1/workspaces/:wid/files/*',
     summary: 'Write a file',

@@ -52,6 +52,11 @@ export interface Operation {
   readonly body?: z.ZodType;
   /** A raw (non-JSON) body. */
   readonly rawBody?: { contentType: string; description: string };
+  /**
+   * Starts new work (a run, an exec, a workspace, an upload): refused with 503
+   * `dependency_unavailable` and `Retry-After` while a store of the host is down.
+   */
+  readonly newWork?: true;
   readonly responses: Readonly<Record<number, ResponseSpec>>;
 }
 

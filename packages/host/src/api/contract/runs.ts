@@ -26,6 +26,7 @@ const runParams = z.object({ cid: idParam('conversation'), rid: idParam('run') }
 export const runOps = {
   postMessage: op({
     id: 'postMessage',
+    newWork: true,
     method: 'POST',
     path: '/v1/conversations/:cid/messages',
     summary: 'Send a message: starts a run',

@@ -12,6 +12,7 @@ import { op, wsParams, nextCursor, PAGE_400 } from './operation.js';
 export const workspaceOps = {
   createWorkspace: op({
     id: 'createWorkspace',
+    newWork: true,
     method: 'POST',
     path: '/v1/workspaces',
     summary: 'Create a workspace',

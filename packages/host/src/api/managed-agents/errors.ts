@@ -1,8 +1,8 @@
-import { ERROR_STATUS, WorkcellError, isErrorCode, type ErrorCode } from '@workcell/protocol';
+import { ERROR_STATUS, isErrorCode, type ErrorCode } from '@workcell/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { newResourceId } from '../../managed-agents/ids.js';
 import { AnthropicApiError, type AnthropicErrorType } from '../../managed-agents/errors.js';
-import { errorResponse } from '../errors.js';
+import { errorResponse, retryAfterSeconds } from '../errors.js';
 
 function typeOfStatus(status: number): AnthropicErrorType {
   if (status === 401) return 'authentication_error';
@@ -47,12 +47,8 @@ export function sendAnthropicError(
   const { status, type, message } = anthropicError(err);
   if (status >= 500 && status !== 529) request.log.error({ err }, 'request failed');
   const requestId = newResourceId('request');
-  if (
-    err instanceof WorkcellError &&
-    (err.code === 'rate_limited' || err.code === 'host_at_capacity') &&
-    err.details?.retryAfterSeconds
-  )
-    void reply.header('retry-after', String(err.details.retryAfterSeconds));
+  const retryAfter = retryAfterSeconds(err);
+  if (retryAfter !== null) void reply.header('retry-after', String(retryAfter));
   // The SDK retries 409 and 5xx by default; only overload and rate limits are worth a retry.
   const retry = status === 429 || status === 529;
   return reply

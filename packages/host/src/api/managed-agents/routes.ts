@@ -45,6 +45,7 @@ function route<O extends ManagedAgentsOperation>(
   app.route({
     method: operation.method,
     url: operation.path,
+    config: { newWork: operation.newWork === true },
     handler: async (request, reply) => {
       const input = {
         params: operation.params ? parseWith(operation.params, request.params, 'path') : undefined,
