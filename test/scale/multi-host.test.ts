@@ -8,6 +8,11 @@ import { startScaleHosts, type ScaleHost, type ScaleHosts } from './hosts.js';
 
 /** The run lease's TTL (the host's fixed setting): a dead host's run frees its workspace after it. */
 const RUN_LEASE_TTL_MS = 30_000;
+/**
+ * How long a run of a dead host waits for a host of its own data directory before another host
+ * ends it `host_lost` (`WORKCELL_FOREIGN_RUN_GRACE_MS`): short here, so the test is.
+ */
+const FOREIGN_RUN_GRACE_MS = 3_000;
 
 const sleepPrompt = (ms: number): string =>
   [`MOCK:{"text": "working"}`, `MOCK:{"sleep_ms": ${ms}}`, 'MOCK:{"text": "never"}'].join('\n');
@@ -61,7 +66,10 @@ describe('several hosts behind a load balancer', () => {
       redisUrl: inject('redisClusterUrl'),
       s3Endpoint: inject('s3Endpoint'),
       s3Bucket: inject('s3Bucket'),
-      env: { WORKCELL_EGRESS_ALLOW: 'example.com,*.example.org' },
+      env: {
+        WORKCELL_EGRESS_ALLOW: 'example.com,*.example.org',
+        WORKCELL_FOREIGN_RUN_GRACE_MS: String(FOREIGN_RUN_GRACE_MS),
+      },
     });
     [a, b, c] = set.hosts as [ScaleHost, ScaleHost, ScaleHost];
     state = new RedisStateStore({ url: inject('redisClusterUrl') });
@@ -220,7 +228,7 @@ describe('several hosts behind a load balancer', () => {
     );
   });
 
-  it("A killed with kill -9 mid-run: within the lease time B serves the workspace, completed work intact, and GC removes A's orphan", async () => {
+  it("A killed with kill -9 mid-run and not back: once the lease and the grace run out B ends the run host_lost and serves the workspace, completed work intact, and GC removes A's orphan", async () => {
     const ca = on(a);
     const { workspaceId, conversationId } = await ca.conversation();
     const done = await ca.send(
@@ -243,7 +251,9 @@ describe('several hosts behind a load balancer', () => {
     await a.process.kill9();
     const killedAt = Date.now();
 
-    // Through B: busy until the dead run's lease expires, then served.
+    // Through B: busy until the dead run's lease expires and no host of A's data directory took
+    // the run within the grace (B cannot reach A's container); then the run ends host_lost and
+    // the workspace is served.
     const cb = on(b);
     let served: SseEvent[] | null = null;
     while (!served) {
@@ -256,14 +266,16 @@ describe('several hosts behind a load balancer', () => {
       });
       if (res.status === 409) {
         await res.text();
-        expect(Date.now() - killedAt).toBeLessThan(RUN_LEASE_TTL_MS + 5_000);
+        expect(Date.now() - killedAt).toBeLessThan(
+          RUN_LEASE_TTL_MS + FOREIGN_RUN_GRACE_MS + 10_000,
+        );
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
       expect(res.status, await res.clone().text()).toBe(200);
       served = await readSse(res);
     }
-    expect(Date.now() - killedAt).toBeLessThan(RUN_LEASE_TTL_MS + 10_000);
+    expect(Date.now() - killedAt).toBeLessThan(RUN_LEASE_TTL_MS + FOREIGN_RUN_GRACE_MS + 15_000);
     expect(served.at(-1)?.event, JSON.stringify(dataOf(served, 'run.failed'))).toBe(
       'run.completed',
     );
@@ -271,11 +283,12 @@ describe('several hosts behind a load balancer', () => {
     expect(await cb.file(workspaceId, 'after.txt')).toBe('completed run');
     expect(await on(c).file(workspaceId, 'kept.txt')).toBe('completed run');
 
-    const history = await getJson<{ runs: { status: string; events: unknown[] }[] }>(
-      c,
-      `/v1/conversations/${conversationId}/messages`,
-    );
+    const history = await getJson<{
+      runs: { status: string; events: { event: string; data: unknown }[] }[];
+    }>(c, `/v1/conversations/${conversationId}/messages`);
     expect(history.runs.map((r) => r.status)).toEqual(['completed', 'failed', 'completed']);
+    const lost = history.runs[1]?.events.find((e) => e.event === 'run.failed')?.data;
+    expect(lost).toMatchObject({ code: 'host_lost' });
 
     // A's container outlived A; the next GC over A's data directory removes it.
     expect(await docker('inspect', orphan).catch(() => 'gone')).not.toBe('gone');

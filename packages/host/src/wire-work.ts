@@ -84,6 +84,7 @@ export function wireWork(
       maxImageBytes: config.maxImageBytes,
       eventBufferTtlMs: EVENT_BUFFER_TTL_MS,
       handOverRuns: state.kind === 'redis',
+      foreignRunGraceMs: config.foreignRunGraceMs,
     },
   });
   const exec = new ExecService({

@@ -527,6 +527,11 @@ export const configSchema = z.object({
     .describe(
       "How long a run's writes to a store that went away (its events, records, log and sync out) are retried before the run gives up on them; new work is refused meanwhile.",
     ),
+  foreignRunGraceMs: intFrom(0, 24 * 3600 * 1000)
+    .default(120_000)
+    .describe(
+      'How long a run whose host died stays waiting for a host of its own data directory (which can reach its container) before another host ends it host_lost.',
+    ),
   shutdownTimeoutMs: intFrom(0, 24 * 3600 * 1000)
     .default(25_000)
     .describe(
@@ -628,6 +633,7 @@ export const ENV_NAMES = {
   maxImageBytes: 'WORKCELL_MAX_IMAGE_BYTES',
   rateLimitPerMinute: 'WORKCELL_RATE_LIMIT_PER_MINUTE',
   storeRetryMs: 'WORKCELL_STORE_RETRY_MS',
+  foreignRunGraceMs: 'WORKCELL_FOREIGN_RUN_GRACE_MS',
   shutdownTimeoutMs: 'WORKCELL_SHUTDOWN_TIMEOUT_MS',
   logLevel: 'WORKCELL_LOG_LEVEL',
   hostId: 'WORKCELL_HOST_ID',
