@@ -73,7 +73,8 @@ describe('workcell chat', () => {
   let host: TestHost;
 
   beforeAll(async () => {
-    host = await startTestHost({ runTimeoutMs: 8_000 });
+    // Long enough for a cold first run on a loaded machine; the timeout test sleeps past it.
+    host = await startTestHost({ runTimeoutMs: 20_000 });
   });
 
   afterAll(async () => {
@@ -114,7 +115,7 @@ describe('workcell chat', () => {
       '--token',
       host.token,
       '-p',
-      'MOCK:{"sleep_ms": 30000}',
+      'MOCK:{"sleep_ms": 60000}',
     ]);
     expect(code).toBe(1);
     expect(err).toContain('run_timeout');
