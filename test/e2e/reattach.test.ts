@@ -5,6 +5,7 @@ import type { SseEvent } from '../support/sse.js';
 import { follow, followToEnd, seqs } from '../support/follow-run.js';
 import { startScratchRedis, type ScratchRedis } from '../state/redis-server.js';
 import { spawnHost, type ChildHost } from '../orchestrator/child-host.js';
+import { RedisStateStore } from '../../packages/host/src/state/index.js';
 import {
   client,
   dataOf,
@@ -54,6 +55,10 @@ async function installation(): Promise<Installation> {
     }),
   };
 }
+
+/** The events named `name` among `events`. */
+const named = (events: SseEvent[], name: string): SseEvent[] =>
+  events.filter((e) => e.event === name);
 
 /**
  * A run outlives the host that started it: hosts share one Redis and one data directory (one
@@ -165,6 +170,70 @@ describe('a run outlives its host', () => {
     expect(next.at(-1)?.event, JSON.stringify(dataOf(next, 'run.failed'))).toBe('run.completed');
   });
 
+  it('kill -9 after acceptance, before the run has a container: another host starts it again with its settings, events 1..N once', async () => {
+    inst = await installation();
+    const a = await spawnHost(inst.env(`early-a-${randomBytes(3).toString('hex')}`));
+    hosts.push(a);
+    const b = await spawnHost(inst.env(`early-b-${randomBytes(3).toString('hex')}`));
+    hosts.push(b);
+    const ca = client(a.url, inst.token);
+    const cb = client(b.url, inst.token);
+    const { workspaceId, conversationId } = await ca.conversation();
+    // No warm pool: A creates the run's container after acceptance, which takes seconds.
+    const { runId } = await ca.wc.conversations.start(
+      conversationId,
+      [
+        'MOCK:{"tool": "Bash", "input": {"command": "echo $STARTED_AGAIN > again.txt"}}',
+        'MOCK:{"text": "started again"}',
+      ].join('\n'),
+      { agent: { env: { STARTED_AGAIN: 'with its settings' } } },
+    );
+    const seen = await follow(ca, conversationId, runId, 0, (e) => e.event === 'user.message');
+    await a.kill9();
+    const killedAt = Date.now();
+
+    // The window is hit: the run is recorded accepted, with no container and with its input.
+    const state = new RedisStateStore({ url: inst.redis.url });
+    try {
+      const recorded = (await state.listRunAttachments()).find((r) => r.runId === runId);
+      expect(recorded, a.stderr().slice(-3000)).toMatchObject({
+        containerId: '',
+        input: { options: { env: { STARTED_AGAIN: 'with its settings' } } },
+      });
+    } finally {
+      await state.close();
+    }
+    expect(seen.map((e) => e.event)).toEqual(['run.started', 'user.message']);
+
+    const rest = await followToEnd(() => cb, conversationId, runId, Number(seen.at(-1)?.id));
+    const all = [...seen, ...rest];
+    expect(seqs(all), logs().slice(-4000)).toEqual(all.map((_, i) => i + 1));
+    expect(named(all, 'run.started')).toHaveLength(1);
+    expect(named(all, 'user.message')).toHaveLength(1);
+    expect(all.at(-1)?.event, JSON.stringify(dataOf(all, 'run.failed'))).toBe('run.completed');
+    expect(JSON.parse(all.at(-1)?.data ?? '{}')).toMatchObject({ result: 'started again' });
+    expect(Date.now() - killedAt).toBeGreaterThan(LEASE_TTL_MS - 2_000);
+    expect(b.stderr()).toContain(
+      'starting again a run whose host went away before it had a container',
+    );
+    expect(await cb.file(workspaceId, 'again.txt'), b.stderr().slice(-6000)).toBe(
+      'with its settings\n',
+    );
+
+    // A follower from the start, through B, sees the same events; so does the history.
+    const replay = await followToEnd(() => cb, conversationId, runId, 0);
+    expect(replay.map((e) => [e.id, e.event])).toEqual(all.map((e) => [e.id, e.event]));
+    const history = (await (
+      await cb.api(`/v1/conversations/${conversationId}/messages`)
+    ).json()) as { runs: { runId: string; events: { seq: number }[] }[] };
+    expect(history.runs.find((r) => r.runId === runId)?.events.map((e) => e.seq)).toEqual(
+      seqs(all),
+    );
+
+    const next = await cb.send(conversationId, 'MOCK:{"text": "next"}');
+    expect(next.at(-1)?.event, JSON.stringify(dataOf(next, 'run.failed'))).toBe('run.completed');
+  });
+
   it('the container removed while its host is away: the run fails container_lost and the next message works', async () => {
     inst = await installation();
     const hostId = `lost-${randomBytes(3).toString('hex')}`;
@@ -199,10 +268,6 @@ describe('a run outlives its host', () => {
     expect(next.at(-1)?.event, JSON.stringify(dataOf(next, 'run.failed'))).toBe('run.completed');
   });
 });
-
-/** The events named `name` among `events`. */
-const named = (events: SseEvent[], name: string): SseEvent[] =>
-  events.filter((e) => e.event === name);
 
 /**
  * An approval waiting for a person outlives the host: the run waits in its container, the host

@@ -263,7 +263,20 @@ describe.runIf(SOAK)('soak: conversations through deploys, crashes and a Redis f
     const mounts = await mountPoints();
     const loops = loopBackingFiles();
     for (const h of hosts.hosts) {
-      expect(await containersOf(h.dataDir), `containers of ${h.name}`).toEqual([]);
+      const left = await containersOf(h.dataDir);
+      /** What the hosts logged about the containers left over. */
+      const aboutLeft = left
+        .flatMap((id) =>
+          hosts.hosts.flatMap((o) =>
+            o.process
+              .stderr()
+              .split('\n')
+              .filter((l) => l.includes(id.slice(0, 12)))
+              .map((l) => `${o.name}: ${l.slice(0, 700)}`),
+          ),
+        )
+        .join('\n');
+      expect(left, `containers of ${h.name}\n${aboutLeft}`).toEqual([]);
       expect(
         mounts.filter((m) => m.startsWith(`${h.dataDir}/`)),
         `slot volumes of ${h.name}`,

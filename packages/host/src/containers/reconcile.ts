@@ -76,8 +76,13 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
     [LABELS.dataDir]: slots.dataDir,
   });
   const records = await state.listContainers();
-  /** Runs recorded in progress: their containers go on running them for the host that carries them on. */
-  const attached = new Set((await state.listRunAttachments().catch(() => [])).map((a) => a.runId));
+  /**
+   * Runs recorded in progress, by the container recorded for each ('' while none is): those
+   * containers go on running them for the host that carries them on.
+   */
+  const attached = new Map(
+    (await state.listRunAttachments().catch(() => [])).map((a) => [a.runId, a.containerId]),
+  );
   const byId = new Map(records.map((r) => [r.id, r]));
   const imageId = await runtime.imageId(settings.image).catch((err: unknown) => {
     // Without the build id only the version label decides what is stale.
@@ -139,7 +144,7 @@ async function settle(
   record: ContainerRecord | null,
   imageId: string | null,
   report: ReconcileReport,
-  attached: ReadonlySet<string>,
+  attached: ReadonlyMap<string, string>,
 ): Promise<string | null> {
   const { containers: orchestrator, state, runtime, clock, logger } = deps;
   const { info } = view;
@@ -155,7 +160,7 @@ async function settle(
   if (
     deadRunId !== null &&
     record?.state === 'running' &&
-    attached.has(deadRunId) &&
+    attached.get(deadRunId) === info.id &&
     info.running
   ) {
     // The run goes on in its container; the execute service carries it on.
@@ -166,7 +171,10 @@ async function settle(
   if (deadRunId !== null || record?.state === 'running') {
     await orchestrator.remove(info.id, 'run died with its host', slotId);
     const workspaceId = record?.workspaceId ?? view.assignment?.workspaceId ?? null;
-    if (workspaceId && deadRunId)
+    // A run recorded with another container (or none yet) goes on, or starts again, on another
+    // host under the same id: the workspace lock is that host's.
+    const elsewhere = deadRunId !== null && (attached.get(deadRunId) ?? info.id) !== info.id;
+    if (workspaceId && deadRunId && !elsewhere)
       await releaseDeadRunLease(state, { workspaceId, runId: deadRunId }, report);
     return 'run died with its host';
   }

@@ -13,7 +13,12 @@ import type { Workspaces } from '../workspace/hold.js';
 import { closeOrphanedRuns } from './orphans.js';
 import { Run, type ResumedRun, type RunDeps, type RunObserver } from './run.js';
 import type { RunEventLog } from './run-events.js';
-import { checkContentSize, type AgentResolver, type RunInput } from './run-input.js';
+import {
+  checkContentSize,
+  recordableInput,
+  type AgentResolver,
+  type RunInput,
+} from './run-input.js';
 
 export type { RunObserver } from './run.js';
 export { workspaceLockName } from '../state/leases.js';
@@ -268,9 +273,17 @@ export class ExecuteService implements RunService {
     events.append(runId, 'user.message', { content });
     const input: RunInput = { prompt: content, options: resolved?.options };
     const attached = await this.takeAttach(runId);
-    // Recorded at once, with no container yet: a host that outlives this one closes the run
-    // should this host stop before it has one.
+    // Recorded at once, with no container yet and with its input: a host that outlives this
+    // one starts the run again should this host stop before it has one. Its first events are
+    // in the StateStore buffer first, so that host carries the log on after them.
     this.starting.add(runId);
+    const recordedInput = recordableInput(input);
+    if (!recordedInput)
+      this.deps.logger.warn(
+        { runId },
+        'the message is too large to record for another host: should this host stop before the run has a container, it ends host_lost',
+      );
+    await events.flushed(runId);
     await this.deps.state
       .putRunAttachment({
         runId,
@@ -279,6 +292,7 @@ export class ExecuteService implements RunService {
         conversationId,
         containerId: '',
         startedAt: this.clock.now(),
+        ...(recordedInput ? { input: recordedInput } : {}),
       })
       .catch((err: unknown) =>
         this.deps.logger.warn({ runId, err }, 'the run could not be recorded as accepted'),
@@ -403,10 +417,26 @@ export class ExecuteService implements RunService {
         return false;
       }
       if (a.containerId === '') {
-        await this.closeUnbegun(conversation);
-        await hold.release();
-        await attached.release();
-        return false;
+        // Its host stopped before the run had a container: it starts again here, after the
+        // events already logged, or ends host_lost when its input was not recorded.
+        if (!a.input || !recorded.some((e) => e.event === 'user.message')) {
+          log.warn(
+            { inputRecorded: a.input !== undefined },
+            'a run whose host went away before it had a container cannot start again',
+          );
+          await this.closeUnbegun(conversation);
+          await hold.release();
+          await attached.release();
+          return false;
+        }
+        events.reopen(a.runId, recorded);
+        log.info(
+          { recorded: recorded.length },
+          'starting again a run whose host went away before it had a container',
+        );
+        const input: RunInput = { prompt: a.input.prompt, options: a.input.options };
+        this.launch(new Run(this.runDeps, a.runId, conversation, input, hold), attached);
+        return true;
       }
       events.reopen(a.runId, recorded);
       log.info({ recorded: recorded.length }, 'carrying on a run whose host went away');

@@ -125,6 +125,12 @@ export class RunEventLog {
     return run.buffering;
   }
 
+  /** Resolves once the events of a live run so far are in the StateStore buffer (or cannot be). */
+  async flushed(runId: string): Promise<void> {
+    const run = this.live.get(runId);
+    while (run?.flushing) await run.flushing;
+  }
+
   /** True while this host produces `runId`. */
   isLive(runId: string): boolean {
     return this.live.has(runId);

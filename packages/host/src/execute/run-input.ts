@@ -12,6 +12,20 @@ export interface RunInput {
   options: RunOptions | undefined;
 }
 
+/**
+ * The largest run input (as JSON) recorded with an accepted run for a host that starts it
+ * again should this one stop before the run has a container.
+ */
+export const MAX_RECORDED_INPUT_BYTES = 1024 * 1024;
+
+/** `input` as recorded with an accepted run; null when it is over `MAX_RECORDED_INPUT_BYTES`. */
+export function recordableInput(
+  input: RunInput,
+): { prompt: MessageContent; options?: RunOptions } | null {
+  const recorded = { prompt: input.prompt, ...(input.options ? { options: input.options } : {}) };
+  return Buffer.byteLength(JSON.stringify(recorded)) <= MAX_RECORDED_INPUT_BYTES ? recorded : null;
+}
+
 /** Resolves a run's agent settings (the `AgentSettingsService`). */
 export interface AgentResolver {
   resolve(

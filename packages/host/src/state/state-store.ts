@@ -2,7 +2,9 @@ import type {
   AgentAnswer,
   ClientTool,
   ContainerState,
+  MessageContent,
   RunEventName,
+  RunOptions,
   TicketPurpose,
 } from '@workcell/protocol';
 
@@ -81,9 +83,15 @@ export interface RunAttachment {
   conversationId: string;
   /**
    * The run's container; empty while the run is accepted but has none yet (a host that finds
-   * it so with its attach lease free closes the run: its host stopped before it began).
+   * it so with its attach lease free starts the run again from `input`, or closes it
+   * `host_lost` without one: its host stopped before it began).
    */
   containerId: string;
+  /**
+   * While the run has no container: what it hands the agent (the message's content and its
+   * resolved agent settings), absent when it is over `MAX_RECORDED_INPUT_BYTES`.
+   */
+  input?: { prompt: MessageContent; options?: RunOptions };
   /** When the run started, epoch ms: its timeout counts from here on every host. */
   startedAt: number;
   /**

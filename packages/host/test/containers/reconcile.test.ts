@@ -109,6 +109,33 @@ describe('reconcile at start-up', () => {
     expect(await r.state.getAssignment('ws1')).toBeNull();
   });
 
+  it('removes a container claimed for a run recorded with none, and leaves the workspace lock to the host that starts the run again', async () => {
+    r = rig();
+    const got = await r.orchestrator.acquire('t1', 'ws1');
+    await r.state.acquireLease(workspaceLockName('ws1'), 'run_1', 30_000);
+    await r.orchestrator.beginRun(got.record.id, 'run_1');
+    await r.state.putRunAttachment({
+      runId: 'run_1',
+      tenant: 't1',
+      workspaceId: 'ws1',
+      conversationId: 'conv_1',
+      containerId: '',
+      startedAt: r.clock.now(),
+      input: { prompt: 'hello' },
+    });
+
+    const { listeners, gateway, report } = await restart(r, r.state);
+    cleanups.push(
+      () => listeners.close(),
+      () => gateway.close(),
+    );
+    expect(report.adopted).toEqual([]);
+    expect(report.removed).toEqual([{ id: got.record.id, reason: 'run died with its host' }]);
+    expect(report.releasedLeases).toEqual([]);
+    expect(await r.state.getLeaseHolder(workspaceLockName('ws1'))).toBe('run_1');
+    expect(r.runtime.containers.size).toBe(0);
+  });
+
   it('finds a dead run from the assignment record alone when the state store lost everything', async () => {
     r = rig();
     const got = await r.orchestrator.acquire('t1', 'ws1');

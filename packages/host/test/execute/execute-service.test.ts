@@ -434,3 +434,98 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5_000): Prom
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+describe('ExecuteService: a run whose host stopped before it had a container', () => {
+  /** A run as a host leaves it when it stops right after accepting it. */
+  async function acceptedElsewhere(input?: {
+    prompt: string;
+    options?: { maxTurns: number };
+  }): Promise<string> {
+    const runId = 'run_early000000000000';
+    const c = await h.catalog.getConversation(h.principal.tenant, h.conversationId);
+    await h.catalog.updateConversation(c, (rec) =>
+      rec.runs.push({
+        id: runId,
+        conversationId: c.id,
+        status: 'running',
+        startedAt: new Date().toISOString(),
+        endedAt: null,
+        interrupted: false,
+        error: null,
+        summary: null,
+        eventCount: 0,
+      }),
+    );
+    await h.state.appendRunEvent(runId, { seq: 1, event: 'run.started', data: '{}' });
+    await h.state.appendRunEvent(runId, {
+      seq: 2,
+      event: 'user.message',
+      data: JSON.stringify({ content: input?.prompt ?? 'hello' }),
+    });
+    await h.state.putRunAttachment({
+      runId,
+      tenant: h.principal.tenant,
+      workspaceId: h.workspaceId,
+      conversationId: h.conversationId,
+      containerId: '',
+      startedAt: Date.now(),
+      ...(input ? { input } : {}),
+    });
+    return runId;
+  }
+
+  it('is started again with its recorded input, its log going on after the events it has', async () => {
+    h = await harness();
+    const requests: unknown[] = [];
+    const script = h.orchestrator.agent.script;
+    h.orchestrator.agent.script = (ctx) => {
+      requests.push(ctx.request);
+      return script(ctx);
+    };
+    const runId = await acceptedElsewhere({ prompt: 'again', options: { maxTurns: 3 } });
+    expect(await h.service.adoptRuns()).toEqual([runId]);
+    const events = await h.collect(runId);
+    await h.service.drain();
+    expect(events.map((e) => [e.seq, e.event])).toEqual([
+      [1, 'run.started'],
+      [2, 'user.message'],
+      [3, 'message'],
+      [4, 'message'],
+      [5, 'run.completed'],
+    ]);
+    expect(requests).toEqual([
+      expect.objectContaining({ runId, prompt: 'again', options: { maxTurns: 3 } }),
+    ]);
+    expect((await h.state.listRunAttachments()).map((a) => a.runId)).toEqual([]);
+    await expectCleanEnd(runId);
+    const c = await h.catalog.getConversation(h.principal.tenant, h.conversationId);
+    expect(c.runs[0]).toMatchObject({ id: runId, status: 'completed', eventCount: 5 });
+  });
+
+  it('ends host_lost when its input was not recorded', async () => {
+    h = await harness();
+    const runId = await acceptedElsewhere();
+    expect(await h.service.adoptRuns()).toEqual([]);
+    expect(h.orchestrator.calls).toEqual([]);
+    const events = await h.collect(runId);
+    expect(events.map((e) => e.event)).toEqual(['run.started', 'user.message', 'run.failed']);
+    expect(parse(events[2])).toMatchObject({ code: 'host_lost' });
+    await expectCleanEnd(runId);
+  });
+});
+
+describe('ExecuteService: accepting a run', () => {
+  it('records it with its input and no container until it has one', async () => {
+    h = await harness();
+    h.orchestrator.acquireDelayMs = 100;
+    const { runId } = await h.service.start(h.principal, h.conversationId, 'hello');
+    expect(await h.state.listRunAttachments()).toEqual([
+      expect.objectContaining({ runId, containerId: '', input: { prompt: 'hello' } }),
+    ]);
+    expect((await h.state.readRunEvents(runId, 0)).map((e) => e.event)).toEqual([
+      'run.started',
+      'user.message',
+    ]);
+    await h.service.drain();
+  });
+});
