@@ -303,8 +303,8 @@ describe('a store outage during a run', () => {
 /**
  * On demand (`WORKCELL_FAILOVER=1`), not in `npm test`: it passes on its own, but in the full
  * parallel suite on a loaded machine the run once did not end within 120 s of the master's
- * death. A write the dying master acknowledged and had not yet replicated is lost with it
- * (Redis replicates asynchronously), and nothing records that event again yet.
+ * death. The suspected cause, not yet proved: a write the dying master acknowledged and had not
+ * yet replicated is lost with it (Redis replicates asynchronously), and nothing writes it again.
  */
 describe.runIf(process.env.WORKCELL_FAILOVER === '1')(
   'a Redis Cluster failover during a run',
