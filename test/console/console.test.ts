@@ -163,6 +163,27 @@ describe('the web console', () => {
     expect(await page.getByRole('button', { name: 'Send' }).isEnabled()).toBe(true);
   });
 
+  it('Stop pressed before the run has started still stops it once the run begins', async () => {
+    // Hold the message's answer back, so Stop is pressed before run.started arrives.
+    const pattern = `**/v1/conversations/${conversationId}/messages`;
+    await page.route(pattern, async (route) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.continue();
+    });
+    try {
+      await send('MOCK:{"sleep_ms": 60000}\nMOCK:{"text": "should not arrive"}');
+      const stop = page.getByRole('button', { name: 'Stop' });
+      await stop.waitFor();
+      await stop.click();
+      await stop.waitFor({ state: 'hidden', timeout: 20_000 });
+      expect(await replies()).not.toContain('should not arrive');
+      const runs = await host.wc.conversations.runs(conversationId);
+      expect(runs.at(-1)?.status).not.toBe('running');
+    } finally {
+      await page.unroute(pattern);
+    }
+  });
+
   it('shows an API error plainly: a message to a workspace busy with another run', async () => {
     const other = await host.wc.conversations.create(workspaceId);
     const { runId } = await host.wc.conversations.start(other.id, 'MOCK:{"sleep_ms": 60000}');

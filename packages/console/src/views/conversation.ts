@@ -86,8 +86,11 @@ export async function conversationView(
 
   let runId: string | null = null;
   let running = false;
+  /** Stop was pressed before the run's id arrived: interrupt as soon as it does. */
+  let stopWanted = false;
   const setRunning = (on: boolean): void => {
     running = on;
+    if (!on) stopWanted = false;
     stop.hidden = !on;
     stop.disabled = false;
     send.disabled = on;
@@ -98,7 +101,10 @@ export async function conversationView(
     setRunning(true);
     try {
       for await (const ev of stream) {
-        if (ev.event === 'run.started') runId = ev.data.runId;
+        if (ev.event === 'run.started') {
+          runId = ev.data.runId;
+          if (stopWanted) interrupt(runId);
+        }
         log.event(ev);
       }
     } catch (err) {
@@ -117,6 +123,8 @@ export async function conversationView(
     if (!content || running) return;
     alert.textContent = '';
     message.value = '';
+    // The new run's id comes with its run.started; Stop before that waits for it.
+    runId = null;
     log.userMessage(content, true);
     void follow(ctx.wc.conversations.send(conversationId, content, { signal: ctx.signal }));
   });
@@ -126,13 +134,17 @@ export async function conversationView(
       form.requestSubmit();
     }
   });
-  stop.addEventListener('click', () => {
-    if (!runId) return;
-    stop.disabled = true;
-    ctx.wc.conversations.interrupt(conversationId, runId).catch((err: unknown) => {
+  const interrupt = (id: string): void => {
+    stopWanted = false;
+    ctx.wc.conversations.interrupt(conversationId, id).catch((err: unknown) => {
       alert.textContent = describeError(err);
       stop.disabled = false;
     });
+  };
+  stop.addEventListener('click', () => {
+    stop.disabled = true;
+    if (runId && running) interrupt(runId);
+    else stopWanted = true;
   });
 
   try {
