@@ -24,6 +24,9 @@ async function main(): Promise<void> {
   );
   const runner = new AgentRunner(settings, logger, ready);
   gates.runner = runner;
+  // Before the socket answers: the CLI's start (the longest step of a container's first run)
+  // overlaps the server's start, the host's health check and what it does before the run.
+  ready.preparePool();
   const server = await startAgentServer({
     socketPath: CONTAINER_PATHS.agentSocket,
     runner,
@@ -36,8 +39,6 @@ async function main(): Promise<void> {
     { socket: CONTAINER_PATHS.agentSocket, bridgePort: bridge.port, provider: settings.provider },
     'agent ready',
   );
-  // After the socket answers: the host sees a healthy agent while the CLI starts.
-  ready.preparePool();
 
   const stop = (signal: string): void => {
     logger.info({ signal }, 'stopping');

@@ -1,6 +1,8 @@
 import { startup, type Options, type WarmQuery } from '@anthropic-ai/claude-agent-sdk';
 import {
+  readyBasisSchema,
   runOptionsSchema,
+  type ReadyBasis,
   type ReadyFallbackReason,
   type RunOptions,
   type RunRequest,
@@ -15,8 +17,13 @@ export interface ReadySettings {
   enabled: boolean;
   /** How long a process started for a conversation's next turn waits before it is closed. */
   idleMs: number;
-  /** The options of the process a fresh container starts: the operator's defaults. */
+  /** The options of the process a warm pool container starts: the operator's defaults. */
   poolOptions: RunOptions | null;
+  /**
+   * In a container started for a run: what of that run the process the agent starts as it
+   * boots is for (the workspace's files are in place before the container starts).
+   */
+  firstRun?: ReadyBasis | null;
 }
 
 /** Where a ready process's stderr goes: the run that uses it points it at its own buffer. */
@@ -40,7 +47,7 @@ interface Pending {
   /** The options that matter, as a stable string (`optionsKey`). */
   key: string;
   resume: string | null;
-  purpose: 'pool' | 'next-turn';
+  purpose: 'pool' | 'first-run' | 'next-turn';
   fingerprint: string | null;
   process: Promise<ReadyProcess | null>;
   /** Kills the process, also while it is still starting. */
@@ -76,11 +83,21 @@ export class ReadyAgents {
     return this.pending?.started ?? false;
   }
 
-  /** Starts the process a fresh container keeps (nothing when off or without options). */
+  /**
+   * Starts the process a fresh container keeps: for the run it was started for, else with the
+   * operator's defaults (nothing when off or without either).
+   */
   preparePool(): void {
-    const { poolOptions } = this.settings;
-    if (!this.settings.enabled || !poolOptions) return;
-    this.prepare({ runId: 'ready', prompt: '', options: poolOptions }, null, 'pool');
+    const { poolOptions, firstRun } = this.settings;
+    if (!this.settings.enabled) return;
+    if (firstRun)
+      this.prepare(
+        { ...firstRun, runId: 'ready', prompt: '' },
+        firstRun.resumeSessionId ?? null,
+        'first-run',
+      );
+    else if (poolOptions)
+      this.prepare({ runId: 'ready', prompt: '', options: poolOptions }, null, 'pool');
   }
 
   /** Starts a process for the next turn of `sessionId`, with the options of the run that ended. */
@@ -233,25 +250,24 @@ function stableJson(value: unknown): string {
 /** The ready settings from the agent's environment. */
 export function readReadySettings(
   env: NodeJS.ProcessEnv,
-  names: { enabled: string; idleMs: string; options: string },
+  names: { enabled: string; idleMs: string; options: string; firstRun?: string },
   logger: Logger,
 ): ReadySettings {
   const idle = Number(env[names.idleMs]);
-  let poolOptions: RunOptions | null = null;
-  const raw = env[names.options];
-  if (raw) {
+  const parsed = <T>(name: string | undefined, parse: (value: unknown) => T): T | null => {
+    const raw = name ? env[name] : undefined;
+    if (!raw) return null;
     try {
-      poolOptions = runOptionsSchema.parse(JSON.parse(raw));
+      return parse(JSON.parse(raw));
     } catch (err) {
-      logger.warn(
-        { err },
-        `${names.options} is not valid run options; no process is started ahead`,
-      );
+      logger.warn({ err }, `${name} is not valid; no process is started ahead for it`);
+      return null;
     }
-  }
+  };
   return {
     enabled: env[names.enabled] !== 'false' && env[names.enabled] !== '0',
     idleMs: Number.isSafeInteger(idle) && idle > 0 ? idle : 300_000,
-    poolOptions,
+    poolOptions: parsed(names.options, (v) => runOptionsSchema.parse(v)),
+    firstRun: parsed(names.firstRun, (v) => readyBasisSchema.parse(v)),
   };
 }

@@ -8,7 +8,7 @@ import { optionsKey, readReadySettings, ReadyAgents } from '../src/ready.js';
 import { readAgentSettings } from '../src/sdk-env.js';
 
 const logger = pino({ level: 'silent' });
-const names = { enabled: 'P', idleMs: 'I', options: 'O' };
+const names = { enabled: 'P', idleMs: 'I', options: 'O', firstRun: 'F' };
 const dirs: string[] = [];
 
 function workspace(): string {
@@ -76,8 +76,61 @@ describe('which runs a ready process fits', () => {
   it('reads its settings from the environment; bad pool options start nothing', () => {
     expect(readReadySettings({ P: 'false' }, names, logger).enabled).toBe(false);
     const on = readReadySettings({ I: '5000', O: '{"maxTurns": 3}' }, names, logger);
-    expect(on).toEqual({ enabled: true, idleMs: 5000, poolOptions: { maxTurns: 3 } });
+    expect(on).toEqual({
+      enabled: true,
+      idleMs: 5000,
+      poolOptions: { maxTurns: 3 },
+      firstRun: null,
+    });
     expect(readReadySettings({ O: '{"bogus": 1}' }, names, logger).poolOptions).toBeNull();
+    const first = readReadySettings(
+      { F: '{"resumeSessionId": "s1", "options": {"maxTurns": 2}}' },
+      names,
+      logger,
+    );
+    expect(first.firstRun).toEqual({ resumeSessionId: 's1', options: { maxTurns: 2 } });
+    // Only what a ready process is made of: never a run id, a prompt or a control token.
+    expect(readReadySettings({ F: '{"prompt": "hi"}' }, names, logger).firstRun).toBeNull();
+    expect(readReadySettings({ F: 'not json' }, names, logger).firstRun).toBeNull();
+  });
+
+  it("a container started for a run starts its process for that run's session and options", async () => {
+    const dir = workspace();
+    const settings = {
+      ...readAgentSettings({}),
+      workspaceDir: dir,
+      claudeExecutable: '/nonexistent',
+    };
+    const firstRun = { resumeSessionId: 'session-1', options: { maxTurns: 2 } };
+    const make = (): ReadyAgents =>
+      new ReadyAgents(
+        settings,
+        { enabled: true, idleMs: 60_000, poolOptions: {}, firstRun },
+        logger,
+      );
+    let ready = make();
+    ready.preparePool();
+    expect((await ready.take({ runId: 'r', prompt: 'p', options: { maxTurns: 2 } })).reason).toBe(
+      'session_changed',
+    );
+    ready = make();
+    ready.preparePool();
+    expect(
+      (await ready.take({ runId: 'r', prompt: 'p', resumeSessionId: 'session-1' })).reason,
+    ).toBe('options_changed');
+    ready = make();
+    ready.preparePool();
+    // The run it was started for fits (this process cannot start here: no CLI binary).
+    expect(
+      (
+        await ready.take({
+          runId: 'r',
+          prompt: 'p',
+          resumeSessionId: 'session-1',
+          options: { maxTurns: 2 },
+        })
+      ).reason,
+    ).toBe('start_failed');
   });
 
   it('answers why a run starts a fresh process when there is no ready one', async () => {

@@ -82,13 +82,16 @@ export const AGENT_MAX_BODY_ENV = 'WORKCELL_AGENT_MAX_BODY_BYTES';
 /**
  * The environment variables that configure the agent's ready processes: whether it keeps one
  * (`true`/`false`), how long one started for the next turn of a conversation waits for it
- * before it is closed, and the run options (JSON, `RunOptions`) of the one a fresh container
- * starts before it knows its workspace: the operator's defaults.
+ * before it is closed, the run options (JSON, `RunOptions`) of the one a warm pool container
+ * starts before it knows its workspace (the operator's defaults), and, for a container started
+ * for a run, what of that run the process is started for as the agent boots (JSON,
+ * `ReadyBasis`), the workspace's files being already in place.
  */
 export const AGENT_READY_ENV = {
   enabled: 'WORKCELL_AGENT_PREWARM',
   idleMs: 'WORKCELL_AGENT_READY_IDLE_MS',
   options: 'WORKCELL_AGENT_READY_OPTIONS',
+  firstRun: 'WORKCELL_AGENT_READY_FIRST_RUN',
 } as const;
 
 /** The egress bridge inside the container: loopback TCP to the egress socket. */
@@ -179,6 +182,15 @@ export const runRequestSchema = z
   })
   .strict();
 export type RunRequest = z.infer<typeof runRequestSchema>;
+
+/**
+ * What of a run a ready process is started for before the run arrives (the parts its options
+ * are made of): the session it resumes, the run options and the secret placeholders.
+ */
+export const readyBasisSchema = runRequestSchema
+  .pick({ resumeSessionId: true, options: true, env: true })
+  .strict();
+export type ReadyBasis = z.infer<typeof readyBasisSchema>;
 
 export const runSummarySchema = z.object({
   sessionId: z.string().nullable(),

@@ -35,7 +35,7 @@ export class AgentClient implements AgentConnection {
   }
 
   /** Polls `/health` until the agent answers or `timeoutMs` passes. */
-  async waitHealthy(timeoutMs: number, intervalMs = 50): Promise<AgentHealth> {
+  async waitHealthy(timeoutMs: number, intervalMs = 10): Promise<AgentHealth> {
     const deadline = this.clock.now() + timeoutMs;
     let last: unknown;
     while (this.clock.now() < deadline) {

@@ -1,4 +1,4 @@
-import { WorkcellError } from '@workcell/protocol';
+import { AGENT_READY_ENV, WorkcellError } from '@workcell/protocol';
 import type { Logger } from 'pino';
 import {
   CONTAINER_STATES,
@@ -10,7 +10,12 @@ import type { Clock } from '../time/clock.js';
 import { AgentClient } from './agent-client.js';
 import type { EgressIdentity } from './egress.js';
 import type { EgressListeners } from './egress-listeners.js';
-import type { AcquiredContainer, RunContainers, WorkspaceContainers } from './run-containers.js';
+import type {
+  AcquiredContainer,
+  ColdStart,
+  RunContainers,
+  WorkspaceContainers,
+} from './run-containers.js';
 import { LABELS, type ContainerRuntime, type ContainerRuntimeName } from './runtime.js';
 import { poolName } from './scope.js';
 import type { Slot, SlotStore } from './slots.js';
@@ -33,8 +38,8 @@ export interface OrchestratorSettings {
   agentEnv: Record<string, string>;
   /**
    * Added for warm pool containers only: what their agent starts Claude Code for before it
-   * knows its workspace (`AGENT_READY_ENV.options`). A cold container's first message is
-   * already on its way, so it starts nothing ahead.
+   * knows its workspace (`AGENT_READY_ENV.options`). A container created for a run starts it
+   * for that run instead (`ColdStart.ready`).
    */
   warmAgentEnv?: Record<string, string>;
   /** Host dir of the Workcell CA's public files, mounted read-only when secrets are on. */
@@ -130,7 +135,7 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
    * pool, else a new one. Nothing is created on the warm path. The caller holds the workspace's
    * run lease.
    */
-  async acquire(tenant: string, workspaceId: string): Promise<AcquiredContainer> {
+  async acquire(tenant: string, workspaceId: string, cold?: ColdStart): Promise<AcquiredContainer> {
     const started = this.clock.now();
     const { state, settings, slots, listeners, logger } = this.deps;
     const identity = (containerId: string): EgressIdentity => ({
@@ -207,8 +212,8 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
       this.deps.onWarmClaim?.();
     }
 
-    const record = await this.createContainer({ tenant, workspaceId });
-    return this.ready(record, 'cold', started);
+    const record = await this.createContainer({ tenant, workspaceId, ...(cold ? { cold } : {}) });
+    return { ...this.ready(record, 'cold', started), syncedIn: cold !== undefined };
   }
 
   private ready(
@@ -273,6 +278,7 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
   async createContainer(assign?: {
     tenant: string;
     workspaceId: string;
+    cold?: ColdStart;
   }): Promise<ContainerRecord> {
     const { runtime, state, slots, listeners, settings, logger } = this.deps;
     /** When each step of the start ended, for the debug line of its durations. */
@@ -285,6 +291,10 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
       containerId: null,
     });
     let id: string | null = null;
+    const cold = assign?.cold;
+    // The sync in writes the slot while the engine creates the container; both end before it starts.
+    const syncIn = cold ? cold.syncIn(slot) : null;
+    syncIn?.catch(() => undefined);
     try {
       id = await runtime.create({
         slotId: slot.id,
@@ -297,7 +307,12 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
           claudeConfig: slot.claudeDir,
           ...(settings.trustDir ? { trust: settings.trustDir } : {}),
         },
-        env: assign ? settings.agentEnv : { ...settings.agentEnv, ...settings.warmAgentEnv },
+        env: assign
+          ? {
+              ...settings.agentEnv,
+              ...(cold?.ready ? { [AGENT_READY_ENV.firstRun]: JSON.stringify(cold.ready) } : {}),
+            }
+          : { ...settings.agentEnv, ...settings.warmAgentEnv },
         limits: settings.limits,
         runtime: settings.runtime,
       });
@@ -333,6 +348,7 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
           lastRunEndedAt: null,
         });
       }
+      await syncIn;
       marks.start = this.clock.now();
       await runtime.start(id);
       marks.health = this.clock.now();
@@ -369,6 +385,7 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
       return record;
     } catch (err) {
       logger.error({ containerId: id, slotId: slot.id, err }, 'container failed to start');
+      await syncIn?.catch(() => undefined);
       await this.cleanUpFailedStart(id, slot.id, attachment);
       if (err instanceof WorkcellError) throw err;
       throw new WorkcellError(

@@ -146,8 +146,8 @@ export function runContainersCounted(
     }
   };
   return {
-    acquire: async (tenant, workspaceId) => {
-      const acquired = await containers.acquire(tenant, workspaceId);
+    acquire: async (tenant, workspaceId, cold) => {
+      const acquired = await containers.acquire(tenant, workspaceId, cold);
       count.changed(acquired.record.id);
       return acquired;
     },

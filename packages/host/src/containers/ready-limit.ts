@@ -86,8 +86,8 @@ export class ReadyLimit {
  */
 export function usingReadyLimit(containers: RunContainers, limit: ReadyLimit): RunContainers {
   return {
-    acquire: async (tenant, workspaceId) => {
-      const acquired = await containers.acquire(tenant, workspaceId);
+    acquire: async (tenant, workspaceId, cold) => {
+      const acquired = await containers.acquire(tenant, workspaceId, cold);
       await limit.use(acquired.record.slotId);
       return acquired;
     },

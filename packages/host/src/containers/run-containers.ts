@@ -1,4 +1,10 @@
-import type { AgentAnswer, AgentEvent, AgentHealth, RunRequest } from '@workcell/protocol';
+import type {
+  AgentAnswer,
+  AgentEvent,
+  AgentHealth,
+  ReadyBasis,
+  RunRequest,
+} from '@workcell/protocol';
 import type { ContainerRecord } from '../state/state-store.js';
 import type { Slot } from './slots.js';
 
@@ -35,12 +41,29 @@ export interface AcquiredContainer {
   /** How it was obtained: already assigned, claimed from the warm pool, or created cold. */
   source: 'assigned' | 'warm' | 'cold';
   acquireMs: number;
+  /** The workspace's files were synced in before it started (`ColdStart.syncIn`). */
+  syncedIn?: boolean;
+}
+
+/**
+ * What a container created for a workspace does before it starts, so the steps that do not
+ * depend on each other overlap: the sync in runs while the engine creates it, and its agent
+ * starts Claude Code for the run as it boots (`ready`), the files already in place.
+ */
+export interface ColdStart {
+  /** Syncs the workspace's files into the new container's slot. */
+  syncIn(slot: Slot): Promise<void>;
+  /** What of the run the agent's first ready process is started for. */
+  ready?: ReadyBasis;
 }
 
 /** What a run needs from the containers: one to run in, and a way to hand it back. */
 export interface RunContainers {
-  /** A container for the workspace (the caller holds the workspace's run lease). */
-  acquire(tenant: string, workspaceId: string): Promise<AcquiredContainer>;
+  /**
+   * A container for the workspace (the caller holds the workspace's run lease); one created
+   * for it goes through `cold` first (then `syncedIn` is true).
+   */
+  acquire(tenant: string, workspaceId: string, cold?: ColdStart): Promise<AcquiredContainer>;
   /**
    * The container still running `runId` for a host that carries the run on; null when it is
    * gone or this host cannot reach it.

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ApprovalService, RunItems } from '../approvals/index.js';
 import type { Catalog, ConversationRecord } from '../catalog/catalog.js';
-import type { ClientTool } from '@workcell/protocol';
+import type { ClientTool, ReadyBasis } from '@workcell/protocol';
 import type { AcquiredContainer } from '../containers/run-containers.js';
 import type { BufferedEvent, RunAttachment } from '../state/state-store.js';
 import type { Clock, Timer } from '../time/clock.js';
@@ -103,6 +103,8 @@ export class Run {
   private deadline: PausableTimer | null = null;
   /** The run's approvals and client tool calls, once it has its container. */
   private items: RunItems | null = null;
+  /** The run's secret placeholders, once asked for (`runEnvironment`). */
+  private env: Promise<Record<string, string> | undefined> | null = null;
   private readonly log: Logger;
 
   constructor(
@@ -210,7 +212,7 @@ export class Run {
         this.container = await hold.reenter(this.conversation.tenant, this.resumed.containerId);
         this.items = this.attachItems(this.container);
       } else {
-        this.container = await hold.enter(this.conversation.tenant);
+        this.container = await hold.enter(this.conversation.tenant, await this.readyBasis());
         await hold.begin();
         this.items = this.attachItems(this.container);
         await this.attach(this.container.record.id);
@@ -244,6 +246,29 @@ export class Run {
     const syncError = await hold.leave({ keep, reason: 'a run' });
     if (syncError && !('error' in outcome)) outcome = { error: syncError };
     return { outcome, sessionId };
+  }
+
+  /** The secret placeholders the run's agent gets, read once per run. */
+  private runEnvironment(): Promise<Record<string, string> | undefined> {
+    this.env ??= Promise.resolve(
+      this.deps.runEnv?.(this.conversation.tenant, this.conversation.workspaceId),
+    );
+    return this.env;
+  }
+
+  /**
+   * What a container created for this run starts Claude Code for as it boots: the run's request
+   * but its id, prompt and control token. Without its secret placeholders (unreadable now) the
+   * run still starts, on a process of its own.
+   */
+  private async readyBasis(): Promise<ReadyBasis> {
+    const env = await this.runEnvironment().catch(() => undefined);
+    const { sessionId } = this.conversation;
+    return {
+      ...(sessionId ? { resumeSessionId: sessionId } : {}),
+      ...(env && Object.keys(env).length > 0 ? { env } : {}),
+      ...(this.input.options ? { options: this.input.options } : {}),
+    };
   }
 
   /** Records the run as in progress in its container, for a host that carries it on. */
@@ -301,9 +326,7 @@ export class Run {
           // The run goes on; its timeout still ends it if nobody can answer what it waits for.
           this.log.error({ err }, 'the approvals of the run could not be taken over');
         });
-      const env = this.resumed
-        ? undefined
-        : await this.deps.runEnv?.(this.conversation.tenant, this.conversation.workspaceId);
+      const env = this.resumed ? undefined : await this.runEnvironment();
       const stream = this.agentEvents(container, env, items);
       /** SDK messages of a carried-on run the log already holds, still to skip. */
       let skip = this.resumed?.recordedMessages ?? 0;

@@ -1,6 +1,6 @@
-import { WorkcellError, type ErrorBody } from '@workcell/protocol';
+import { WorkcellError, type ErrorBody, type ReadyBasis } from '@workcell/protocol';
 import type { Logger } from 'pino';
-import type { AcquiredContainer, RunContainers } from '../containers/run-containers.js';
+import type { AcquiredContainer, ColdStart, RunContainers } from '../containers/run-containers.js';
 import type { Slot } from '../containers/slots.js';
 import type { WorkspaceSync } from '../containers/workspace-sync.js';
 import { untilStored, type StoreRetry } from '../dependencies/retry.js';
@@ -135,30 +135,54 @@ export class WorkspaceHold {
   }
 
   /**
-   * Acquires the workspace's container and syncs its files in. Throws `container_start_failed`
-   * when no container comes, `sync_failed` when the sync in fails (the container is removed).
+   * Acquires the workspace's container and syncs its files in (a container created for it gets
+   * them before it starts, and its agent starts Claude Code for `ready`, the run to come, as it
+   * boots). Throws `container_start_failed` when no container comes, `sync_failed` when the sync
+   * in fails (the container is removed).
    */
-  async enter(tenant: string): Promise<AcquiredContainer> {
+  async enter(tenant: string, ready?: ReadyBasis): Promise<AcquiredContainer> {
     const { containers, sync, observer } = this.deps;
-    // The run is accepted: a state store that fails over meanwhile is waited for.
-    const acquired = await step('container_start_failed', 'acquiring a container', () =>
-      this.stored('stateStore', 'container acquire', () =>
-        containers.acquire(tenant, this.workspaceId),
-      ),
-    );
+    let coldSyncFailure: unknown = null;
+    const cold: ColdStart = {
+      syncIn: (slot) =>
+        sync.syncIn(tenant, this.workspaceId, slot).catch((err: unknown) => {
+          coldSyncFailure = err;
+          throw err;
+        }),
+      ...(ready ? { ready } : {}),
+    };
+    let acquired: AcquiredContainer;
+    try {
+      // The run is accepted: a state store that fails over meanwhile is waited for.
+      acquired = await step('container_start_failed', 'acquiring a container', () =>
+        this.stored('stateStore', 'container acquire', () =>
+          containers.acquire(tenant, this.workspaceId, cold),
+        ),
+      );
+    } catch (err) {
+      // The new container and its half-written slot are gone with the failed start.
+      if (coldSyncFailure !== null)
+        throw new StepFailure(
+          'sync_failed',
+          `syncing files in: ${coldSyncFailure instanceof Error ? coldSyncFailure.message : String(coldSyncFailure)}`,
+        );
+      throw err;
+    }
     observer?.containerAcquired(acquired.source, acquired.acquireMs);
     this.log.info(
       { containerId: acquired.record.id, source: acquired.source, acquireMs: acquired.acquireMs },
       'container acquired',
     );
-    try {
-      await step('sync_failed', 'syncing files in', () =>
-        sync.syncIn(tenant, this.workspaceId, acquired.slot),
-      );
-    } catch (err) {
-      // A half-written slot cannot be trusted: its next sync out would store the mix.
-      await this.remove(acquired, 'sync in failed');
-      throw err;
+    if (!acquired.syncedIn) {
+      try {
+        await step('sync_failed', 'syncing files in', () =>
+          sync.syncIn(tenant, this.workspaceId, acquired.slot),
+        );
+      } catch (err) {
+        // A half-written slot cannot be trusted: its next sync out would store the mix.
+        await this.remove(acquired, 'sync in failed');
+        throw err;
+      }
     }
     this.acquired = acquired;
     this.tenant = tenant;

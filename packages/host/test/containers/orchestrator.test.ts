@@ -50,7 +50,7 @@ describe('Orchestrator', () => {
     });
   });
 
-  it('gives the ready options to warm pool containers only: a cold one starts nothing ahead', async () => {
+  it('gives the ready options to warm pool containers only: a cold one started without a run starts nothing ahead', async () => {
     r = rig({
       settings: {
         agentEnv: { WORKCELL_AGENT_PREWARM: 'true' },
@@ -67,6 +67,48 @@ describe('Orchestrator', () => {
     expect(r.runtime.containers.get(cold.record.id)?.spec.env).toEqual({
       WORKCELL_AGENT_PREWARM: 'true',
     });
+  });
+
+  it('syncs a cold container in before it starts, and has its agent start Claude Code for the run', async () => {
+    r = rig({ settings: { agentEnv: { WORKCELL_AGENT_PREWARM: 'true' } } });
+    const synced: string[] = [];
+    const ready = { resumeSessionId: 'session-1', options: { maxTurns: 3 } };
+    const got = await r.orchestrator.acquire('t1', 'ws1', {
+      syncIn: async (slot) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        // Nothing started yet: the engine's start waits for the files.
+        expect(r.runtime.calls.some((c) => c.startsWith('start:'))).toBe(false);
+        synced.push(slot.id);
+      },
+      ready,
+    });
+    expect(got).toMatchObject({ source: 'cold', syncedIn: true });
+    expect(synced).toEqual([got.record.slotId]);
+    expect(r.runtime.containers.get(got.record.id)?.spec.env).toEqual({
+      WORKCELL_AGENT_PREWARM: 'true',
+      WORKCELL_AGENT_READY_FIRST_RUN: JSON.stringify(ready),
+    });
+
+    // A container that is already there is not synced here: the caller syncs it in.
+    const again = await r.orchestrator.acquire('t1', 'ws1', {
+      syncIn: () => Promise.reject(new Error('not for an assigned container')),
+    });
+    expect(again.source).toBe('assigned');
+    expect(again.syncedIn).toBeFalsy();
+  });
+
+  it('leaves no container, slot or record when the sync in before the start fails', async () => {
+    r = rig();
+    await expect(
+      r.orchestrator.acquire('t1', 'ws1', {
+        syncIn: () => Promise.reject(new Error('object store down')),
+      }),
+    ).rejects.toMatchObject({ code: 'container_start_failed' });
+    expect(r.runtime.calls.some((c) => c.startsWith('start:'))).toBe(false);
+    expect([...r.runtime.containers.keys()]).toEqual([]);
+    expect(await r.state.listContainers()).toEqual([]);
+    expect(r.slots.list()).toEqual([]);
+    expect(await r.state.getAssignment('ws1')).toBeNull();
   });
 
   it('reuses the assigned container while it answers and replaces it once it does not', async () => {

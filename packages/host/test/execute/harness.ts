@@ -6,6 +6,7 @@ import type { AgentEvent, AgentHealth, RunRequest, RunSummary } from '@workcell/
 import { pino } from 'pino';
 import { Catalog } from '../../src/catalog/catalog.js';
 import type {
+  ColdStart,
   AcquiredContainer,
   AgentConnection,
   RunContainers,
@@ -109,6 +110,10 @@ export class FakeOrchestrator implements RunContainers {
   acquireError: Error | null = null;
   beginResult = true;
   acquireDelayMs = 0;
+  /** Acquire creates the container, as a cold start does: it syncs in before it starts. */
+  cold = false;
+  /** What the last cold start's agent was to start Claude Code for. */
+  readyBasis: ColdStart['ready'] | null = null;
 
   private readonly slot: Slot = {
     id: 'slot-1',
@@ -121,11 +126,23 @@ export class FakeOrchestrator implements RunContainers {
     egressSocket: '/nonexistent/sock/egress.sock',
   };
 
-  async acquire(tenant: string, workspaceId: string): Promise<AcquiredContainer> {
+  async acquire(tenant: string, workspaceId: string, cold?: ColdStart): Promise<AcquiredContainer> {
     this.calls.push('acquire');
     if (this.acquireDelayMs > 0) await new Promise((r) => setTimeout(r, this.acquireDelayMs));
     if (this.acquireError) throw this.acquireError;
+    const created = this.cold && cold !== undefined;
+    if (created) {
+      this.readyBasis = cold.ready ?? null;
+      // As the orchestrator's start: a failed sync in is a failed start, cleaned up there.
+      await cold.syncIn(this.slot).catch((err: unknown) => {
+        throw new WorkcellError(
+          'container_start_failed',
+          `container failed to start: ${String(err)}`,
+        );
+      });
+    }
     return {
+      ...(created ? { syncedIn: true } : {}),
       record: {
         id: 'c1',
         slotId: this.slot.id,
@@ -141,7 +158,7 @@ export class FakeOrchestrator implements RunContainers {
       },
       slot: this.slot,
       agent: this.agent,
-      source: 'assigned',
+      source: created ? 'cold' : 'assigned',
       acquireMs: 3,
     };
   }

@@ -95,6 +95,34 @@ describe('holding a workspace for one piece of work', () => {
     expect(await s.lockHolder()).toBeNull();
   });
 
+  it('a container created for the work is synced in before it starts, once, with the run it starts Claude Code for', async () => {
+    const s = setup();
+    s.containers.cold = true;
+    const hold = await s.workspaces.take('ws1', 'run_1');
+    const got = await hold!.enter('tenant-a', { options: { maxTurns: 2 } });
+    expect(got.source).toBe('cold');
+    expect(s.containers.readyBasis).toEqual({ options: { maxTurns: 2 } });
+    await hold!.begin();
+    expect(await hold!.leave({ keep: true, reason: 'a run' })).toBeNull();
+    await hold!.release();
+    expect(s.sync.calls).toEqual(['in', 'out']);
+    expect(s.acquired).toEqual(['cold']);
+  });
+
+  it('sync in before a new container starts fails: sync_failed, nothing left to remove, the lock held until release', async () => {
+    const s = setup();
+    s.containers.cold = true;
+    s.sync.inError = new Error('store down');
+    const hold = await s.workspaces.take('ws1', 'run_1');
+    expect(await code(hold!.enter('tenant-a'))).toBe('sync_failed');
+    expect(await s.lockHolder()).toBe('run_1');
+    expect(await hold!.leave({ keep: true, reason: 'a run' })).toBeNull();
+    await hold!.release();
+    expect(s.containers.calls).toEqual(['acquire']);
+    expect(s.sync.calls).toEqual(['in']);
+    expect(await s.lockHolder()).toBeNull();
+  });
+
   it('marking it running fails: the container stays assigned, not synced out, container_failed', async () => {
     const s = setup();
     s.containers.beginResult = false;
