@@ -40,6 +40,7 @@ class ListingRuntime implements ContainerRuntime {
   async stop(): Promise<void> {}
   async pause(): Promise<void> {}
   async unpause(): Promise<void> {}
+  async setCpuShares(): Promise<void> {}
   async remove(id: string): Promise<void> {
     this.containers.delete(id);
   }

@@ -56,6 +56,9 @@ export class CountingRuntime implements ContainerRuntime {
   unpause(id: string): Promise<void> {
     return this.inner.unpause(id);
   }
+  setCpuShares(id: string, shares: number): Promise<void> {
+    return this.inner.setCpuShares(id, shares);
+  }
   async remove(id: string): Promise<void> {
     if (this.beforeRemove) await this.beforeRemove(id);
     this.removed.push(id);

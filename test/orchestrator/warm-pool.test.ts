@@ -57,6 +57,12 @@ describe('the warm pool', () => {
     await waitFor('the pool back to 2', async () => (await liveWarm()).length === 2, 20_000);
     expect(await liveWarm()).not.toContain(used);
     expect(host.runtime.creates - createsBefore).toBe(1);
+
+    // The engine's CPU weights: the pool's containers yield the cores; the claimed one does not.
+    const shares = async (id: string): Promise<number> =>
+      Number(await docker('inspect', '-f', '{{.HostConfig.CpuShares}}', id));
+    for (const id of await liveWarm()) expect(await shares(id)).toBe(128);
+    expect(await shares(used)).toBe(1024);
   });
 
   it('drains a pool built from an older build of the image and replaces it', async () => {

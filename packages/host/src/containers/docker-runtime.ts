@@ -73,6 +73,7 @@ export class DockerRuntime implements ContainerRuntime {
         Memory: spec.limits.memoryMb * 1024 * 1024,
         MemorySwap: spec.limits.memoryMb * 1024 * 1024,
         NanoCpus: Math.round(spec.limits.cpus * 1e9),
+        ...(spec.cpuShares !== undefined ? { CpuShares: spec.cpuShares } : {}),
         PidsLimit: spec.limits.pids,
         Runtime: spec.runtime,
         Tmpfs: {
@@ -122,6 +123,10 @@ export class DockerRuntime implements ContainerRuntime {
 
   async unpause(id: string): Promise<void> {
     await this.docker.getContainer(id).unpause();
+  }
+
+  async setCpuShares(id: string, shares: number): Promise<void> {
+    await this.docker.getContainer(id).update({ CpuShares: shares });
   }
 
   async remove(id: string): Promise<void> {

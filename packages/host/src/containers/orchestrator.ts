@@ -16,7 +16,13 @@ import type {
   RunContainers,
   WorkspaceContainers,
 } from './run-containers.js';
-import { LABELS, type ContainerRuntime, type ContainerRuntimeName } from './runtime.js';
+import {
+  DEFAULT_CPU_SHARES,
+  LABELS,
+  WARM_CPU_SHARES,
+  type ContainerRuntime,
+  type ContainerRuntimeName,
+} from './runtime.js';
 import { poolName } from './scope.js';
 import type { Slot, SlotStore } from './slots.js';
 
@@ -190,6 +196,16 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
         const warm = await state.claimWarm(this.pool, workspaceId, tenant, this.clock.now());
         if (!warm) break;
         if (await this.responds(warm)) {
+          // Its work starts now: the weight of a container doing a workspace's work, not
+          // waited for (the engine's update is not on the run's path).
+          this.deps.runtime
+            .setCpuShares(warm.id, DEFAULT_CPU_SHARES)
+            .catch((err: unknown) =>
+              logger.warn(
+                { containerId: warm.id, err },
+                "cannot raise a claimed container's CPU weight",
+              ),
+            );
           await listeners.take(warm, identity(warm.id), undefined);
           slots.writeAssignment(this.slotOf(warm), {
             containerId: warm.id,
@@ -315,6 +331,7 @@ export class Orchestrator implements RunContainers, WorkspaceContainers {
           : { ...settings.agentEnv, ...settings.warmAgentEnv },
         limits: settings.limits,
         runtime: settings.runtime,
+        ...(assign ? {} : { cpuShares: WARM_CPU_SHARES }),
       });
       marks.create = this.clock.now();
       listeners.bind(id, slot.id, attachment);

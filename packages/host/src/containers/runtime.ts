@@ -41,7 +41,21 @@ export interface ContainerSpec {
   env: Record<string, string>;
   limits: { memoryMb: number; cpus: number; pids: number; nofile: number };
   runtime: ContainerRuntimeName;
+  /**
+   * The container's CPU weight against the others when the cores are contended (the engine's
+   * default, 1024, when absent): a warm pool container starts at `WARM_CPU_SHARES`.
+   */
+  cpuShares?: number;
 }
+
+/** The engine's default CPU weight: what a container doing a workspace's work runs at. */
+export const DEFAULT_CPU_SHARES = 1024;
+/**
+ * A warm pool container's CPU weight until it is claimed: its start (the agent, a ready Claude
+ * Code process) yields the cores to the runs in progress, among them the run whose claim it
+ * replaces.
+ */
+export const WARM_CPU_SHARES = 128;
 
 export interface ContainerInfo {
   id: string;
@@ -142,6 +156,8 @@ export interface ContainerRuntime {
   stop(id: string, graceSeconds?: number): Promise<void>;
   pause(id: string): Promise<void>;
   unpause(id: string): Promise<void>;
+  /** Sets the running container's CPU weight (`ContainerSpec.cpuShares`). */
+  setCpuShares(id: string, shares: number): Promise<void>;
   /** Removes (forcing a running container); removing a missing one is not an error. */
   remove(id: string): Promise<void>;
   /** The container's state, or null when the engine does not know it. */

@@ -138,6 +138,11 @@ export class FakeRuntime implements ContainerRuntime {
     c.info.status = 'paused';
   }
 
+  async setCpuShares(id: string, shares: number): Promise<void> {
+    this.calls.push(`cpu:${id}:${shares}`);
+    this.must(id).spec.cpuShares = shares;
+  }
+
   async unpause(id: string): Promise<void> {
     this.calls.push(`unpause:${id}`);
     const c = this.must(id);

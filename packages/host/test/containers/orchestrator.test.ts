@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { LABELS } from '../../src/containers/runtime.js';
+import { DEFAULT_CPU_SHARES, LABELS, WARM_CPU_SHARES } from '../../src/containers/runtime.js';
 import { rig, type Rig } from './fakes.js';
 
 describe('Orchestrator', () => {
@@ -109,6 +109,23 @@ describe('Orchestrator', () => {
     expect(await r.state.listContainers()).toEqual([]);
     expect(r.slots.list()).toEqual([]);
     expect(await r.state.getAssignment('ws1')).toBeNull();
+  });
+
+  it('starts warm pool containers at a low CPU weight and gives a claimed one the default', async () => {
+    r = rig();
+    const cold = await r.orchestrator.acquire('t1', 'ws-cold', {
+      syncIn: () => Promise.resolve(),
+    });
+    expect(cold.source).toBe('cold');
+    expect(r.runtime.containers.get(cold.record.id)?.spec.cpuShares).toBeUndefined();
+    const warm = await r.orchestrator.createContainer();
+    expect(r.runtime.containers.get(warm.id)?.spec.cpuShares).toBe(WARM_CPU_SHARES);
+
+    const claimed = await r.orchestrator.acquire('t1', 'ws1');
+    expect(claimed.record.id).toBe(warm.id);
+    await expect
+      .poll(() => r.runtime.containers.get(warm.id)?.spec.cpuShares)
+      .toBe(DEFAULT_CPU_SHARES);
   });
 
   it('reuses the assigned container while it answers and replaces it once it does not', async () => {
