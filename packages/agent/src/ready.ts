@@ -48,7 +48,8 @@ interface Pending {
   key: string;
   resume: string | null;
   purpose: 'pool' | 'first-run' | 'next-turn';
-  fingerprint: string | null;
+  /** The context files as the process reads them, read before it starts. */
+  fingerprint: Promise<string | null>;
   process: Promise<ReadyProcess | null>;
   /** Kills the process, also while it is still starting. */
   abort: AbortController;
@@ -157,8 +158,12 @@ export class ReadyAgents {
   ): Promise<ReadyFallbackReason | null> {
     if ((request.resumeSessionId ?? null) !== pending.resume) return 'session_changed';
     if (optionsKey(this.agent, request) !== pending.key) return 'options_changed';
-    const now = await contextFingerprint(this.agent.workspaceDir);
-    if (now === null || now !== pending.fingerprint) return 'workspace_changed';
+    // A run that comes while the process's read is still going waits for it.
+    const [then, now] = await Promise.all([
+      pending.fingerprint,
+      contextFingerprint(this.agent.workspaceDir),
+    ]);
+    if (now === null || then === null || now !== then) return 'workspace_changed';
     return null;
   }
 
@@ -173,7 +178,8 @@ export class ReadyAgents {
       key: optionsKey(this.agent, basis),
       resume,
       purpose,
-      fingerprint: null,
+      // Read before the CLI starts: a file that changes while it starts changes the fingerprint.
+      fingerprint: contextFingerprint(this.agent.workspaceDir).catch(() => null),
       process: Promise.resolve(null),
       abort,
       started: false,
@@ -181,8 +187,7 @@ export class ReadyAgents {
     };
     const started = Date.now();
     pending.process = (async () => {
-      // Read before the CLI starts: a file that changes while it starts changes the fingerprint.
-      pending.fingerprint = await contextFingerprint(this.agent.workspaceDir);
+      await pending.fingerprint;
       const options: Options = sdkOptions(
         this.agent,
         basis,
