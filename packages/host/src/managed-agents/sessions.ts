@@ -674,7 +674,7 @@ export class SessionService {
    * A stream of the session opened on this host: unless this host takes its turns, makes sure
    * they are taken somewhere, so the stream sees a turn through to its end even when the host
    * running it goes away (`lookAgain` now, then every RECHECK_MS while another host holds the
-   * turns lease and the session is busy).
+   * turns lease and a turn runs, as long as a stream is open here or messages wait).
    */
   watchTurns(principal: Principal, id: string): void {
     if (this.pumps.has(id)) return;
@@ -698,9 +698,9 @@ export class SessionService {
   }
 
   /**
-   * Starts this host's pump (under the record's lease) when the session has waiting messages
-   * or a turn in progress and no pump here; `startPump` looks again later while another host
-   * holds the turns lease.
+   * Starts this host's pump (under the record's lease) when the session has waiting messages,
+   * or a turn in progress that a stream on this host follows, and no pump here; `startPump`
+   * looks again later while another host holds the turns lease.
    */
   private async lookAgain(principal: Principal, id: string): Promise<void> {
     const { tenant } = principal;
@@ -710,9 +710,10 @@ export class SessionService {
       if (!record || record.archived_at) return;
       const busy =
         record.inbox.some(isWaiting) ||
-        (await this.deps.catalog.getConversation(tenant, record.conversationId)).runs.some(
-          (r) => r.status === 'running',
-        );
+        (this.listeners.has(id) &&
+          (await this.deps.catalog.getConversation(tenant, record.conversationId)).runs.some(
+            (r) => r.status === 'running',
+          ));
       if (busy) await this.startPump(principal, id);
     }).catch((err: unknown) =>
       this.deps.logger.warn({ err, session: id }, 'cannot look at the turns of the session again'),
@@ -720,19 +721,19 @@ export class SessionService {
   }
 
   /**
-   * Carries on the turn in progress that another host started (it went away, or its pump
-   * ended before the run's end was recorded), then takes waiting messages, one turn at a time,
-   * until none wait.
+   * Takes waiting messages, one turn at a time, until none wait. Before its first turn it
+   * carries on the turn in progress that another host started (that host went away, or its
+   * pump ended before the run's end was recorded); the messages already waiting then are the
+   * turn after it.
    */
   private async pump(principal: Principal, id: string): Promise<void> {
     const { tenant } = principal;
-    const first = await this.deps.records.get<SessionRecord>(tenant, 'sessions', id);
-    if (first) await this.carryOn(tenant, first);
+    let carried = false;
     for (;;) {
       const next = await this.locked(id, async () => {
         const record = await this.deps.records.get<SessionRecord>(tenant, 'sessions', id);
         const waiting = record?.inbox.filter(isWaiting) ?? [];
-        if (!record || waiting.length === 0) {
+        if (!record || (waiting.length === 0 && carried)) {
           // What this host published is in the feed before another host may take the turns.
           await this.deps.feed.tail(id);
           // Released under the record's lease: a message recorded after this read starts a pump.
@@ -744,7 +745,11 @@ export class SessionService {
         return { record, waiting };
       });
       if (!next) return;
-      await this.turn(principal, next.record, next.waiting);
+      if (!carried) {
+        carried = true;
+        await this.carryOn(tenant, next.record);
+      }
+      if (next.waiting.length > 0) await this.turn(principal, next.record, next.waiting);
     }
   }
 
