@@ -11,7 +11,8 @@ const IMAGE = process.env.WORKCELL_IMAGE ?? 'workcell/workspace:0.1.0';
 /**
  * A vault's environment-variable credential with `injection_location: {body: true}`: the proxy
  * writes the value into a request body sent to the credential's host (a loopback HTTPS server
- * with a test CA's certificate), and the container only ever holds the placeholder.
+ * with a test CA's certificate), and the container only ever holds the placeholder. With
+ * `header: false` the placeholder in a request header is forwarded as it stands.
  */
 describe('Managed Agents vault credentials injected into request bodies', () => {
   const value = `body-real-${randomBytes(18).toString('hex')}`;
@@ -19,6 +20,7 @@ describe('Managed Agents vault credentials injected into request bodies', () => 
   let upstream: Server;
   let port: number;
   const bodies: string[] = [];
+  const tokenHeaders: (string | undefined)[] = [];
   let host: TestHost;
 
   beforeAll(async () => {
@@ -30,6 +32,7 @@ describe('Managed Agents vault credentials injected into request bodies', () => 
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
         bodies.push(body);
+        tokenHeaders.push(req.headers['x-form-token'] as string | undefined);
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify({ echo: body, length: req.headers['content-length'] ?? null }));
       });
@@ -107,6 +110,62 @@ describe('Managed Agents vault credentials injected into request bodies', () => 
     const history = [];
     for await (const e of client.beta.sessions.events.list(session.id)) history.push(e);
     expect(JSON.stringify(history)).not.toContain(value);
+    expect(host.logs.join('\n')).not.toContain(value);
+  });
+
+  it('with injection_location.header false, the placeholder in a header reaches the host as it stands, never the value', async () => {
+    const client = sdkFor(host, host.token);
+    const environment = await client.beta.environments.create({
+      name: 'body-only',
+      config: {
+        type: 'cloud',
+        networking: { type: 'limited', allowed_hosts: [`localhost:${port}`] },
+      },
+    });
+    const vault = await client.beta.vaults.create({ display_name: 'body-only secrets' });
+    const credential = await client.beta.vaults.credentials.create(vault.id, {
+      display_name: 'body-only token',
+      auth: {
+        type: 'environment_variable',
+        secret_name: 'FORM_TOKEN',
+        secret_value: value,
+        networking: { type: 'limited', allowed_hosts: ['localhost'] },
+        injection_location: { header: false, body: true },
+      },
+    });
+    expect(credential.auth).toMatchObject({ injection_location: { header: false, body: true } });
+    const agent = await client.beta.agents.create({
+      name: 'body-only',
+      model: 'claude-sonnet-4-6',
+      tools: [{ type: 'agent_toolset_20260401' }],
+    });
+    const session = await client.beta.sessions.create({
+      agent: agent.id,
+      environment_id: environment.id,
+      vault_ids: [vault.id],
+    });
+    bodies.length = 0;
+    tokenHeaders.length = 0;
+
+    const command = [
+      'unset NO_PROXY no_proxy',
+      'echo "token=$FORM_TOKEN"',
+      `curl -sS -H "X-Form-Token: $FORM_TOKEN" -H 'Content-Type: application/json' --data "{\\"token\\":\\"$FORM_TOKEN\\"}" https://localhost:${port}/api/form`,
+    ].join('; ');
+    const events = await streamUntil(client, session.id, () =>
+      client.beta.sessions.events.send(session.id, {
+        events: [
+          userText(`MOCK:{"tool": "bash", "input": {"command": ${JSON.stringify(command)}}}`),
+        ],
+      }),
+    );
+    const result = JSON.stringify(events.find((e) => e.type === 'agent.tool_result'));
+    const placeholder = /token=(wcs_[A-Za-z0-9]{32})/.exec(result)?.[1];
+    expect(placeholder, result).toBeDefined();
+    // One request: its header kept the placeholder, its body got the value.
+    expect(tokenHeaders).toEqual([placeholder]);
+    expect(bodies).toEqual([`{"token":"${value}"}`]);
+    expect(result).not.toContain(value);
     expect(host.logs.join('\n')).not.toContain(value);
   });
 });

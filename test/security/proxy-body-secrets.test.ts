@@ -146,6 +146,47 @@ describe('a secret written into request bodies', () => {
     }
   });
 
+  it('a secret kept out of headers: its placeholder in any header reaches its host as the placeholder, in the body as the value', async () => {
+    const saved = fx.secrets.current;
+    fx.secrets.current = [boundSecret({ body: true, headers: false })];
+    const basic = Buffer.from(`user:${PLACEHOLDER}`).toString('base64');
+    try {
+      const from = fx.harness.audit.length;
+      const sent = `{"token":"${PLACEHOLDER}"}`;
+      const headers = [
+        'Authorization',
+        `Bearer ${PLACEHOLDER}`,
+        'X-Api-Key',
+        PLACEHOLDER,
+        'Proxy-Authorization',
+        `Basic ${basic}`,
+        'X-Basic',
+        `Basic ${basic}`,
+        'Cookie',
+        `token=${PLACEHOLDER.toUpperCase()}`,
+      ];
+      const outcome = await fx.send('tls', DEADLINE_MS, headers, sent);
+      expectAnswer(outcome, 200);
+      const received = fx.secure.requests.at(-1);
+      expect(received?.body.toString('utf8')).toBe(`{"token":"${BOUND_VALUE}"}`);
+      expect(received?.header('authorization')).toBe(`Bearer ${PLACEHOLDER}`);
+      expect(received?.header('x-api-key')).toBe(PLACEHOLDER);
+      expect(received?.header('x-basic')).toBe(`Basic ${basic}`);
+      expect(received?.header('cookie')).toBe(`token=${PLACEHOLDER.toUpperCase()}`);
+      expect(received?.head).not.toContain(BOUND_VALUE);
+      expect(received?.head).not.toContain(Buffer.from(`user:${BOUND_VALUE}`).toString('base64'));
+      expect(outcome.body.toString('latin1')).toBe(sent);
+      const record = await auditAfter(from, 'tls');
+      expect(record.secrets).toEqual(['bound']);
+      expect((record as AuditRecord & { suspected?: unknown }).suspected).toContainEqual({
+        secret: 'bound',
+        form: 'header',
+      });
+    } finally {
+      fx.secrets.current = saved;
+    }
+  });
+
   it('a placeholder split across chunk boundaries is still replaced', async () => {
     const half = Math.floor(PLACEHOLDER.length / 2);
     const parts = [`{"t":"${PLACEHOLDER.slice(0, half)}`, `${PLACEHOLDER.slice(half)}"}`];

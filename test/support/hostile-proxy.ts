@@ -62,6 +62,7 @@ export function boundSecret(overrides: Partial<SecretBinding> = {}): SecretBindi
     hosts: [BOUND_HOST],
     header: null,
     format: null,
+    headers: true,
     body: false,
     value: () => BOUND_VALUE,
     ...overrides,

@@ -252,6 +252,9 @@ export const secretViewSchema = z.object({
   hosts: z.array(z.string()).describe('the hosts the value is sent to'),
   header: z.string().nullable(),
   format: z.string().nullable(),
+  headers: z
+    .boolean()
+    .describe('whether the placeholder is replaced in request header values to `hosts`'),
   body: z
     .boolean()
     .describe('whether the placeholder is replaced in request bodies to `hosts` too'),
@@ -519,6 +522,12 @@ export const putSecretBody = z
      * terminates); never in a body to any other host.
      */
     body: z.boolean().optional(),
+    /**
+     * Replace the placeholder in request header values sent to `hosts` (default true). With
+     * false, a placeholder in a header is forwarded as it stands; `header` and `format` are then
+     * refused, and so is `body` false as well (a secret that could go nowhere).
+     */
+    headers: z.boolean().optional(),
   })
   .strict();
 

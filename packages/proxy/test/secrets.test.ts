@@ -27,6 +27,7 @@ import { openTunnel, peerCertificate, startTls, TunnelSession } from './tls-clie
 const VALUE = 'ghp_REAL-secret-value-7c1e9b';
 const ROTATED = 'ghp_ROTATED-secret-value-04aa';
 const OTHER_VALUE = 'other-REAL-value-5d6e';
+const FORM_VALUE = 'form-REAL-value-91c4';
 
 let testCa: TestCa;
 let upstream: Server;
@@ -43,6 +44,7 @@ const github: SecretBinding = {
   hosts: ['api.example'],
   header: null,
   format: null,
+  headers: true,
   body: false,
   value: () => current,
 };
@@ -51,15 +53,32 @@ const other: SecretBinding = {
   placeholder: 'wcs_otherPlaceholder0123456789abcdefg',
   hosts: ['other.example'],
   header: 'authorization',
+  headers: true,
   body: false,
   format: 'Bearer {value}',
   value: () => OTHER_VALUE,
+};
+/** Bound to api.example, written into request bodies only. */
+const formOnly: SecretBinding = {
+  name: 'form',
+  placeholder: 'wcs_formPlaceholder0123456789abcdefghi',
+  hosts: ['api.example'],
+  header: null,
+  format: null,
+  headers: false,
+  body: true,
+  value: () => FORM_VALUE,
 };
 
 beforeAll(async () => {
   testCa = makeTestCa(['api.example', 'other.example', 'plain.example']);
   upstream = createServer({ key: testCa.key, cert: testCa.cert }, (req, res) => {
     seen.push({ url: req.url ?? '', headers: req.headers });
+    if (req.url === '/leak') {
+      res.setHeader('x-leak', FORM_VALUE);
+      res.end(`the form value is ${FORM_VALUE}`);
+      return;
+    }
     if (req.url === '/echo') {
       res.setHeader('x-echo', String(req.headers.authorization ?? ''));
       res.end(`you sent ${String(req.headers.authorization ?? '')}`);
@@ -81,7 +100,7 @@ afterAll(async () => {
   testCa.remove();
   rmSync(caDir, { recursive: true, force: true });
   const haystack = [...captured.logs, ...captured.audit.map((r) => JSON.stringify(r))];
-  for (const v of [VALUE, ROTATED, OTHER_VALUE])
+  for (const v of [VALUE, ROTATED, OTHER_VALUE, FORM_VALUE])
     expect(haystack.filter((h) => h.includes(v))).toEqual([]);
 });
 
@@ -98,7 +117,7 @@ async function proxyWith(trust: string | null): Promise<ProxyHarness> {
     deny: [],
     allowPrivate: parseCidrList('127.0.0.2/32', 'WORKCELL_EGRESS_ALLOW_PRIVATE'),
   };
-  h.listener.setSecrets(() => [github, other]);
+  h.listener.setSecrets(() => [github, other, formOnly]);
   return h;
 }
 
@@ -254,6 +273,78 @@ describe('a placeholder anywhere else is refused and recorded', () => {
     });
     expect(reply.status).toBe(403);
     expect(reply.headers['x-workcell-egress-denied']).toBe('secret-not-over-tls');
+  });
+});
+
+describe('a secret kept out of headers (headers false)', () => {
+  it('leaves its placeholder in every header form toward its own host; the upstream never sees the value', async () => {
+    const s = await session('api.example');
+    const basic = Buffer.from(`x-access-token:${formOnly.placeholder}`).toString('base64');
+    const attempts: Record<string, string>[] = [
+      { Authorization: `token ${formOnly.placeholder}` },
+      { Authorization: `Basic ${basic}` },
+      { 'X-Token': formOnly.placeholder },
+      { 'X-Token': formOnly.placeholder.toUpperCase() },
+      { 'X-Token': encodeURIComponent(`"${formOnly.placeholder}"`).replace(/_/g, '%5F') },
+    ];
+    try {
+      for (const headers of attempts) {
+        const reply = await s.fetch('/', headers);
+        expect(reply.status, JSON.stringify(headers)).toBe(200);
+      }
+      // Beside a header-enabled secret of the same host, which is still replaced.
+      await s.fetch('/', {
+        Authorization: `token ${github.placeholder}`,
+        'X-Token': formOnly.placeholder,
+      });
+    } finally {
+      s.close();
+    }
+    expect(seen).toHaveLength(attempts.length + 1);
+    expect(JSON.stringify(seen)).not.toContain(FORM_VALUE);
+    expect(seen[0]?.headers.authorization).toBe(`token ${formOnly.placeholder}`);
+    expect(seen[1]?.headers.authorization).toBe(`Basic ${basic}`);
+    expect(seen[2]?.headers['x-token']).toBe(formOnly.placeholder);
+    expect(seen[5]?.headers).toMatchObject({
+      authorization: `token ${VALUE}`,
+      'x-token': formOnly.placeholder,
+    });
+    const records = (await harness.waitForAudit(attempts.length + 2)).filter(
+      (r) => r.route === 'tls',
+    );
+    for (const record of records) {
+      expect(record.secrets).not.toContain('form');
+      expect(record.suspected).toContainEqual({ secret: 'form', form: 'header' });
+    }
+  });
+
+  it('leaves its placeholder in a header toward another host and over plain HTTP', async () => {
+    const s = await session('other.example');
+    try {
+      const reply = await s.fetch('/', { 'X-Token': formOnly.placeholder });
+      expect(reply.status).toBe(200);
+    } finally {
+      s.close();
+    }
+    const plain = await proxyRequest(harness.socketPath, {
+      path: `http://api.example:${port}/`,
+      headers: { Host: `api.example:${port}`, 'X-Token': formOnly.placeholder },
+    });
+    // The upstream speaks only TLS, so the plain request fails there, but the proxy sent it.
+    expect(plain.headers['x-workcell-egress-denied']).toBeUndefined();
+    expect(plain.status).not.toBe(403);
+    expect(seen.map((r) => r.headers['x-token'])).toEqual([formOnly.placeholder]);
+  });
+
+  it('still scrubs its value from responses of its host', async () => {
+    const s = await session('api.example');
+    try {
+      const reply = await s.fetch('/leak');
+      expect(reply.body).toBe(`the form value is ${formOnly.placeholder}`);
+      expect(reply.headers['x-leak']).toBe(formOnly.placeholder);
+    } finally {
+      s.close();
+    }
   });
 });
 

@@ -374,6 +374,7 @@ function wireSecrets(secrets: readonly SecretBinding[]): WireSecret[] {
     hosts: s.hosts,
     header: s.header,
     format: s.format,
+    headers: s.headers,
     body: s.body,
     value: s.value(),
   }));

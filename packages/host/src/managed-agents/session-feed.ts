@@ -35,7 +35,10 @@ export class SessionFeed {
 
   constructor(
     private readonly deps: {
-      state: Pick<StateStore, 'appendRunEvent' | 'lastRunEventSeq' | 'expireRunEvents'>;
+      state: Pick<
+        StateStore,
+        'appendRunEvent' | 'lastRunEventSeq' | 'expireRunEvents' | 'readRunEvents'
+      >;
       events: Pick<RunEventLog, 'follow'>;
       logger: Logger;
       ttlMs?: number;
@@ -90,6 +93,16 @@ export class SessionFeed {
   async tail(sessionId: string): Promise<number> {
     await this.chains.get(sessionId);
     return this.deps.state.lastRunEventSeq(feedName(sessionId));
+  }
+
+  /**
+   * The ids of the events the feed holds, once this host's appends so far have landed: what a
+   * host that carries on another host's turn need not publish again.
+   */
+  async publishedIds(sessionId: string): Promise<Set<string>> {
+    await this.chains.get(sessionId);
+    const events = await this.deps.state.readRunEvents(feedName(sessionId), 0);
+    return new Set(events.map((e) => (JSON.parse(e.data) as SessionEvent).id));
   }
 
   /**

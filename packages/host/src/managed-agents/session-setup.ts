@@ -154,6 +154,7 @@ export class SessionSetup {
               : auth.networking.allowed_hosts,
           header: auth.type === 'static_bearer' ? 'authorization' : null,
           format: null,
+          headers: auth.type === 'static_bearer' || auth.injection_location.header,
           body: auth.type === 'environment_variable' && auth.injection_location.body,
         },
       );

@@ -101,6 +101,26 @@ const SESSION_LOCK_WAIT_MS = 30_000;
 const SESSION_TURNS_TTL_MS = 30_000;
 /** Feed events a resumed stream reads again before the feed's tail (deduplicated by id). */
 const RESUME_OVERLAP = 64;
+/**
+ * How often a host that finds the turns lease held looks at the session again (waiting
+ * messages, a turn in progress): a third of the lease's TTL, so a dead host's turns are taken
+ * soon after its lease expires.
+ */
+const RECHECK_MS = SESSION_TURNS_TTL_MS / 3;
+/**
+ * How long a turn carried on from a host that went away may be held by no host at all (neither
+ * its run's attach lease nor its workspace lock held: nobody adopted the run; a host of the
+ * run's data directory adopts it within seconds of the lease expiring) while messages wait,
+ * before they are taken without it.
+ */
+const ORPHANED_TURN_MS = 5_000;
+/** How often a carried-on turn's leases are looked at. */
+const ORPHAN_POLL_MS = 1_000;
+
+/** A user message no turn has taken yet (nor refused). */
+function isWaiting(e: InboxEntry): boolean {
+  return e.runId === null && e.after === undefined && e.event.type === 'user.message';
+}
 
 function parsed(e: BufferedEvent): { seq: number; event: string; data: unknown } {
   return { seq: e.seq, event: e.event, data: JSON.parse(e.data) as unknown };
@@ -583,13 +603,7 @@ export class SessionService {
       record.updated_at = this.now();
       await this.save(tenant, record);
       for (const event of sent) void this.publish(id, event);
-      if (
-        !this.pumps.has(id) &&
-        record.inbox.some(
-          (e) => e.runId === null && e.event.type === 'user.message' && e.after === undefined,
-        )
-      )
-        await this.startPump(principal, id);
+      if (!this.pumps.has(id) && record.inbox.some(isWaiting)) await this.startPump(principal, id);
     });
     return sent;
   }
@@ -657,40 +671,71 @@ export class SessionService {
   }
 
   /**
-   * Looks at the session again after the turns lease's TTL: a host that held it and went away
-   * stops renewing it, and its waiting messages are taken here instead of waiting for the next
-   * send. While a live host holds it, messages still waiting are looked at again later.
+   * A stream of the session opened on this host: unless this host takes its turns, makes sure
+   * they are taken somewhere, so the stream sees a turn through to its end even when the host
+   * running it goes away (`lookAgain` now, then every RECHECK_MS while another host holds the
+   * turns lease and a turn runs, as long as a stream is open here or messages wait).
+   */
+  watchTurns(principal: Principal, id: string): void {
+    if (this.pumps.has(id)) return;
+    void this.lookAgain(principal, id);
+  }
+
+  /**
+   * Looks at the session again in RECHECK_MS: a host that held the turns lease and went away
+   * stops renewing it, and its waiting messages, or its turn in progress, are taken here once it
+   * expires instead of waiting for the next send. While a live host holds it, they are looked at
+   * again later.
    */
   private recheckLater(principal: Principal, id: string): void {
     if (this.rechecks.has(id)) return;
     const timer = setTimeout(() => {
       this.rechecks.delete(id);
-      void this.locked(id, async () => {
-        if (this.pumps.has(id)) return;
-        const record = await this.deps.records.get<SessionRecord>(principal.tenant, 'sessions', id);
-        const waiting = record?.inbox.some(
-          (e) => e.runId === null && e.after === undefined && e.event.type === 'user.message',
-        );
-        if (waiting) await this.startPump(principal, id);
-      }).catch((err: unknown) =>
-        this.deps.logger.warn({ err, session: id }, 'cannot look at waiting messages again'),
-      );
-    }, SESSION_TURNS_TTL_MS + 1_000);
+      void this.lookAgain(principal, id);
+    }, RECHECK_MS);
     timer.unref();
     this.rechecks.set(id, timer);
   }
 
-  /** Takes waiting messages, one turn at a time, until none wait. */
+  /**
+   * Starts this host's pump (under the record's lease) when the session has waiting messages,
+   * or a turn in progress that a stream on this host follows, and no pump here; `startPump`
+   * looks again later while another host holds the turns lease.
+   */
+  private async lookAgain(principal: Principal, id: string): Promise<void> {
+    const { tenant } = principal;
+    await this.locked(id, async () => {
+      if (this.pumps.has(id)) return;
+      const record = await this.deps.records.get<SessionRecord>(tenant, 'sessions', id);
+      if (!record || record.archived_at) return;
+      const busy =
+        record.inbox.some(isWaiting) ||
+        (this.listeners.has(id) &&
+          (await this.deps.catalog.getConversation(tenant, record.conversationId)).runs.some(
+            (r) => r.status === 'running',
+          ));
+      if (busy) await this.startPump(principal, id);
+    }).catch((err: unknown) =>
+      this.deps.logger.warn({ err, session: id }, 'cannot look at the turns of the session again'),
+    );
+  }
+
+  /**
+   * Takes waiting messages, one turn at a time, until none wait. Before its first turn it
+   * carries on the turn in progress that another host started (that host went away, or its
+   * pump ended before the run's end was recorded); the messages already waiting then are the
+   * turn after it.
+   */
   private async pump(principal: Principal, id: string): Promise<void> {
     const { tenant } = principal;
+    let carried = false;
     for (;;) {
       const next = await this.locked(id, async () => {
         const record = await this.deps.records.get<SessionRecord>(tenant, 'sessions', id);
-        const waiting =
-          record?.inbox.filter(
-            (e) => e.runId === null && e.after === undefined && e.event.type === 'user.message',
-          ) ?? [];
-        if (!record || waiting.length === 0) {
+        const waiting = record?.inbox.filter(isWaiting) ?? [];
+        if (!record || (waiting.length === 0 && carried)) {
+          // What this host published is in the feed before another host may take the turns.
+          await this.deps.feed.tail(id);
           // Released under the record's lease: a message recorded after this read starts a pump.
           const pump = this.pumps.get(id);
           this.pumps.delete(id);
@@ -700,8 +745,83 @@ export class SessionService {
         return { record, waiting };
       });
       if (!next) return;
-      await this.turn(principal, next.record, next.waiting);
+      if (!carried) {
+        carried = true;
+        await this.carryOn(tenant, next.record);
+      }
+      if (next.waiting.length > 0) await this.turn(principal, next.record, next.waiting);
     }
+  }
+
+  /**
+   * Follows the session's run in progress, started by another host, to its end, publishing the
+   * translated events the session's feed does not hold yet (ids are derived from the run's id
+   * and sequence, so the same event has the same id on every host): a stream sees the rest of
+   * the turn once, whichever host adopted the run. A run no host holds for ORPHANED_TURN_MS
+   * while messages wait is left, and the messages are taken.
+   */
+  private async carryOn(tenant: string, record: SessionRecord): Promise<void> {
+    const conversation = await this.deps.catalog.getConversation(tenant, record.conversationId);
+    const run = conversation.runs.find((r) => r.status === 'running');
+    if (!run) return;
+    const published = await this.deps.feed.publishedIds(record.id);
+    const pump = this.pumps.get(record.id);
+    if (pump) pump.runId = run.id;
+    this.deps.logger.info(
+      { session: record.id, runId: run.id, published: published.size },
+      'carrying on the turn of another host',
+    );
+    const orphaned = new AbortController();
+    const stop = this.leaveWhenOrphaned(tenant, record, run.id, orphaned);
+    try {
+      await this.follow(tenant, record, run.id, run.startedAt, {
+        skip: published,
+        signal: orphaned.signal,
+      });
+    } finally {
+      stop();
+      if (pump) pump.runId = null;
+    }
+    if (orphaned.signal.aborted)
+      this.deps.logger.warn(
+        { session: record.id, runId: run.id },
+        'no host holds the turn in progress; the waiting messages are taken without it',
+      );
+  }
+
+  /**
+   * Aborts `orphaned` once neither the run's attach lease nor the session's workspace lock has
+   * been held for ORPHANED_TURN_MS (no host runs or adopted the run) while messages wait;
+   * answers the function that stops looking.
+   */
+  private leaveWhenOrphaned(
+    tenant: string,
+    record: SessionRecord,
+    runId: string,
+    orphaned: AbortController,
+  ): () => void {
+    const { state } = this.deps;
+    let freeSince: number | null = null;
+    const look = async (): Promise<void> => {
+      const held =
+        (await state.getLeaseHolder(LEASES.attach(runId))) !== null ||
+        (await state.getLeaseHolder(LEASES.workspace(record.workspaceId))) !== null;
+      if (held) {
+        freeSince = null;
+        return;
+      }
+      freeSince ??= this.clock();
+      if (this.clock() - freeSince < ORPHANED_TURN_MS) return;
+      const current = await this.deps.records.get<SessionRecord>(tenant, 'sessions', record.id);
+      if (current?.inbox.some(isWaiting)) orphaned.abort();
+    };
+    const timer = setInterval(() => {
+      look().catch((err: unknown) =>
+        this.deps.logger.warn({ err, session: record.id }, 'cannot look at the holder of the turn'),
+      );
+    }, ORPHAN_POLL_MS);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   private async turn(
@@ -812,12 +932,16 @@ export class SessionService {
     });
   }
 
-  /** Publishes a run's events, translated, until its terminal event. */
+  /**
+   * Publishes a run's events, translated, until its terminal event (or `signal` aborts); events
+   * whose id is in `skip` are translated but not published again.
+   */
   private async follow(
     tenant: string,
     record: SessionRecord,
     runId: string,
     startedAt: string,
+    options: { skip?: ReadonlySet<string>; signal?: AbortSignal } = {},
   ): Promise<void> {
     const { catalog, events } = this.deps;
     const translator = new RunTranslator({
@@ -835,15 +959,15 @@ export class SessionService {
       readPersisted: async () =>
         catalog.readRunEvents(await catalog.getConversation(tenant, record.conversationId), runId),
     };
-    const abort = new AbortController();
-    for await (const batch of events.follow(runId, 0, abort.signal, finished)) {
+    const signal = options.signal ?? new AbortController().signal;
+    for await (const batch of events.follow(runId, 0, signal, finished)) {
       for (const e of batch)
         for (const out of translator.push(parsed(e))) {
           if (pump && out.type === 'session.status_idle')
             pump.waiting =
               (out.stop_reason as { type?: string } | undefined)?.type === 'requires_action';
           if (pump && out.type === 'session.status_running') pump.waiting = false;
-          void this.publish(record.id, out);
+          if (!options.skip?.has(out.id)) void this.publish(record.id, out);
         }
     }
   }

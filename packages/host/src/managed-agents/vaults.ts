@@ -70,8 +70,10 @@ function patchMetadata(
 }
 
 /**
- * Where the proxy writes the value: request headers, and request bodies to the credential's
- * hosts when `body` is set (the secret's `body`); when the location is omitted, headers only.
+ * Where the proxy writes the value: request headers when `header` is set (the secret's
+ * `headers`), request bodies to the credential's hosts when `body` is set (the secret's
+ * `body`); a location left out of a given `injection_location` is off, and without one,
+ * headers only. Both off is accepted, as the SDK's types allow: the credential is inert.
  */
 function injectionOf(
   location: { header?: boolean | undefined; body?: boolean | undefined } | undefined,

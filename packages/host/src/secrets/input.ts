@@ -10,6 +10,19 @@ import type { SecretInput } from './secret-store.js';
 export const putSecretBody = secretBodyShape.superRefine((body, ctx) => {
   if (body.format && !body.header)
     ctx.addIssue({ code: 'custom', path: ['format'], message: 'needs header' });
+  if (body.headers === false) {
+    if (body.header)
+      ctx.addIssue({ code: 'custom', path: ['header'], message: 'needs headers to be true' });
+    if (body.format)
+      ctx.addIssue({ code: 'custom', path: ['format'], message: 'needs headers to be true' });
+    if (!body.body)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['headers'],
+        message:
+          'false needs body true: a secret replaced neither in headers nor in bodies is sent nowhere',
+      });
+  }
   body.hosts.forEach((host, i) => {
     try {
       canonicalHost(host);
@@ -23,13 +36,17 @@ export const putSecretBody = secretBodyShape.superRefine((body, ctx) => {
   });
 });
 
-/** The stored form of a checked body: hosts canonical and unique, header lower-case. */
+/**
+ * The stored form of a checked body: hosts canonical and unique, header lower-case, headers on
+ * unless turned off.
+ */
 export function secretInput(body: z.output<typeof putSecretBody>): SecretInput {
   return {
     value: body.value,
     hosts: [...new Set(body.hosts.map((h) => canonicalHost(h).value))],
     header: body.header ? body.header.toLowerCase() : null,
     format: body.format ?? null,
+    headers: body.headers ?? true,
     body: body.body ?? false,
   };
 }

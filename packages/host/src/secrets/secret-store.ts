@@ -15,6 +15,8 @@ export interface SecretRecord {
   hosts: string[];
   header: string | null;
   format: string | null;
+  /** The placeholder is replaced in request header values to `hosts` (absent: yes). */
+  headers?: boolean;
   /** The placeholder is replaced in request bodies to `hosts` too (absent in older records: no). */
   body?: boolean;
   placeholder: string;
@@ -30,6 +32,8 @@ export interface SecretView {
   hosts: string[];
   header: string | null;
   format: string | null;
+  /** Whether the placeholder is replaced in request header values to `hosts`. */
+  headers: boolean;
   /** Whether the placeholder is replaced in request bodies to `hosts` too. */
   body: boolean;
   /** The container's environment variable holding the placeholder. */
@@ -45,6 +49,8 @@ export interface SecretInput {
   hosts: string[];
   header: string | null;
   format: string | null;
+  /** False: a placeholder in a header is forwarded as it stands (the value goes in bodies only). */
+  headers: boolean;
   body: boolean;
 }
 
@@ -87,6 +93,7 @@ function viewOf(record: SecretRecord, scope: SecretView['scope']): SecretView {
     hosts: record.hosts,
     header: record.header,
     format: record.format,
+    headers: record.headers ?? true,
     body: record.body ?? false,
     env: secretEnvName(record.name),
     placeholder: record.placeholder,
@@ -249,6 +256,7 @@ export class SecretStore {
       hosts: input.hosts,
       header: input.header,
       format: input.format,
+      headers: input.headers,
       body: input.body,
       placeholder: existing?.placeholder ?? newPlaceholder(),
       createdAt: existing?.createdAt ?? now,
@@ -351,6 +359,7 @@ export class SecretStore {
         hosts: record.hosts,
         header: record.header,
         format: record.format,
+        headers: record.headers ?? true,
         body: record.body ?? false,
         value: () => cipher.open(record.sealed, context),
       });

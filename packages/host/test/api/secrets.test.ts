@@ -186,6 +186,24 @@ describe('secrets API', () => {
       [`${base}/ok`, { value: 'v', hosts: ['a.example'], header: 'Bad Header' }],
       [`${base}/ok`, { value: 'v', hosts: ['a.example'], header: 'x-t', format: 'no token' }],
       [`${base}/ok`, { value: 'v', hosts: ['a.example'], extra: true }],
+      [`${base}/ok`, { value: 'v', hosts: ['a.example'], headers: 'no' }],
+      [`${base}/ok`, { value: 'v', hosts: ['a.example'], headers: false }],
+      [`${base}/ok`, { value: 'v', hosts: ['a.example'], headers: false, body: false }],
+      [
+        `${base}/ok`,
+        { value: 'v', hosts: ['a.example'], headers: false, body: true, header: 'x-t' },
+      ],
+      [
+        `${base}/ok`,
+        {
+          value: 'v',
+          hosts: ['a.example'],
+          headers: false,
+          body: true,
+          header: 'x-t',
+          format: 'Bearer {value}',
+        },
+      ],
     ];
     for (const [url, payload] of bad) {
       const res = await put(url, payload);
@@ -193,6 +211,36 @@ describe('secrets API', () => {
       expect((res.body.error as { code: string }).code).toBe('validation_failed');
     }
     expect(storedFiles(h.dataDir).filter((f) => f.path.includes('/secrets/'))).toEqual([]);
+  });
+
+  it('keeps a secret out of headers when asked (headers false, body true); headers default to true', async () => {
+    h = await apiHarness();
+    const { workspaceId } = await h.conversation();
+    const base = `/v1/workspaces/${workspaceId}/secrets`;
+    const bodyOnly = await put(`${base}/form`, {
+      value: VALUE,
+      hosts: ['a.example'],
+      headers: false,
+      body: true,
+    });
+    expect(bodyOnly.status).toBe(201);
+    expect(bodyOnly.body).toMatchObject({ name: 'form', headers: false, body: true });
+    const plain = await put(`${base}/plain`, { value: VALUE, hosts: ['a.example'] });
+    expect(plain.body).toMatchObject({ name: 'plain', headers: true, body: false });
+    await h.secrets.placeholders('tenant-a', workspaceId);
+    const bindings = h.secrets.cachedBindings('tenant-a', workspaceId);
+    expect(Object.fromEntries(bindings.map((b) => [b.name, [b.headers, b.body]]))).toEqual({
+      form: [false, true],
+      plain: [true, false],
+    });
+
+    const nowhere = await put(`${base}/nowhere`, {
+      value: VALUE,
+      hosts: ['a.example'],
+      headers: false,
+    });
+    expect(nowhere.status).toBe(400);
+    expect(JSON.stringify(nowhere.body)).toContain('sent nowhere');
   });
 
   it('refuses a value or format that cannot travel in an HTTP header, with secret_value_invalid, and stores nothing', async () => {

@@ -41,6 +41,16 @@ describe('a session feed shared by several hosts', () => {
     expect(await a.tail('s1')).toBe(40);
   });
 
+  it("answers the ids every host published, this host's pending appends included", async () => {
+    const state = new MemoryStateStore();
+    const [a, b] = [hostOn(state), hostOn(state)];
+    await a.append('s3', event('from-a'));
+    void b.append('s3', event('from-b-1'));
+    void b.append('s3', event('from-b-2'));
+    expect(await b.publishedIds('s3')).toEqual(new Set(['from-a', 'from-b-1', 'from-b-2']));
+    expect(await a.publishedIds('nothing-yet')).toEqual(new Set());
+  });
+
   it("a follower on one host sees another host's events after the tail it started from", async () => {
     const state = new MemoryStateStore();
     const [a, b] = [hostOn(state), hostOn(state)];

@@ -45,6 +45,7 @@ export interface WireSecret {
   readonly hosts: readonly string[];
   readonly header: string | null;
   readonly format: string | null;
+  readonly headers: boolean;
   readonly body: boolean;
   readonly value: string;
 }

@@ -1,7 +1,8 @@
 /**
  * Workspace secrets as the proxy sees them, and the one function that decides what a request may
  * carry: a placeholder is replaced by its secret's value only in a header of a request to one of
- * the secret's hosts, inside TLS the proxy terminated; anywhere else the request is refused.
+ * the secret's hosts, inside TLS the proxy terminated, and only for a secret that allows headers;
+ * anywhere else the request is refused.
  */
 
 /** One secret of the calling workspace. */
@@ -20,6 +21,11 @@ export interface SecretBinding {
    * where it stands (inside Basic credentials too).
    */
   readonly format: string | null;
+  /**
+   * Whether the placeholder is replaced in request header values. False: a placeholder in a
+   * header is forwarded as it stands (never the value) and recorded as suspected.
+   */
+  readonly headers: boolean;
   /**
    * Whether the placeholder is also replaced in request bodies to the secret's hosts (inside
    * terminated TLS; `body-secrets.ts`). Toward any other host a body is never rewritten.
@@ -48,10 +54,13 @@ export type SecretRefusalReason =
   | 'secret-placeholder-altered'
   | 'secret-unusable';
 
-/** A placeholder form that is forwarded but recorded: base64 outside `Basic`, or in a body. */
+/**
+ * A placeholder form that is forwarded but recorded: base64 outside `Basic`, in a body, or in a
+ * header of a secret that is not written into headers.
+ */
 export interface SuspectedPlaceholder {
   readonly secret: string;
-  readonly form: 'base64' | 'body';
+  readonly form: 'base64' | 'body' | 'header';
 }
 
 /** A value form the proxy wrote into a request, and the placeholder form it stands for. */
@@ -217,7 +226,8 @@ function refused(
  * header value (or inside Basic credentials), is replaced when the destination is one of its
  * hosts inside terminated TLS; in the target, in a header name, or altered (other case,
  * percent-encoded) it refuses the request wherever it goes. Base64 of a placeholder outside
- * `Basic` is forwarded and reported in `suspected`.
+ * `Basic` is forwarded and reported in `suspected`, and so is the placeholder of a secret whose
+ * `headers` is false, in a header value in any form toward any host: it is never replaced there.
  */
 export function applySecrets(
   secrets: readonly SecretBinding[],
@@ -255,9 +265,17 @@ export function applySecrets(
         valueForms ??= `${value}\n${decodeRepeatedly(value)}`.toLowerCase();
         const altered =
           valueForms.includes(needle) || (basic?.decoded.toLowerCase().includes(needle) ?? false);
-        if (altered) return refused(secret, 'secret-placeholder-altered', host);
+        if (altered && secret.headers) return refused(secret, 'secret-placeholder-altered', host);
+        if (altered) {
+          suspected.push({ secret: secret.name, form: 'header' });
+          continue;
+        }
         if (fragmentsOf(secret.placeholder).some((f) => value.includes(f)))
           suspected.push({ secret: secret.name, form: 'base64' });
+        continue;
+      }
+      if (!secret.headers) {
+        suspected.push({ secret: secret.name, form: 'header' });
         continue;
       }
       if (!secret.hosts.includes(host)) return refused(secret, 'secret-wrong-host', host);

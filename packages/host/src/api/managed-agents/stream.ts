@@ -12,8 +12,9 @@ export function formatEvent(event: SessionEvent): string {
  * Streams a session's events from now on, as Anthropic's stream does; with `Last-Event-ID`, the
  * history after that event first. Events come from this host's listeners at once and from the
  * session's feed, which carries what every host publishes (a turn taken by another host, a
- * message sent to another host); each is written once, by id. The stream ends when the session
- * is deleted or the client goes away.
+ * message sent to another host); each is written once, by id. Opening it makes sure a live host
+ * takes the session's turns (`SessionService.watchTurns`), so a turn whose host dies still
+ * reaches its end here. The stream ends when the session is deleted or the client goes away.
  */
 export async function streamSession(
   sessions: SessionService,
@@ -75,6 +76,8 @@ export async function streamSession(
   };
   for (const e of [...backlog, ...buffered]) write(e);
   live = write;
+  // A turn whose host went away is carried on by a live host, so this stream sees its end.
+  sessions.watchTurns(request.principal, sessionId);
   reply.raw.on('close', finish);
   void (async () => {
     for await (const batch of sessions.followFeed(tenant, sessionId, feedFrom, abort.signal))
