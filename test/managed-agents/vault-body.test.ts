@@ -1,3 +1,4 @@
+import Anthropic from '@anthropic-ai/sdk';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -167,5 +168,42 @@ describe('Managed Agents vault credentials injected into request bodies', () => 
     expect(bodies).toEqual([`{"token":"${value}"}`]);
     expect(result).not.toContain(value);
     expect(host.logs.join('\n')).not.toContain(value);
+  });
+
+  it("puts a credential's value in both locations unless told, and never in neither", async () => {
+    const client = sdkFor(host, host.token);
+    const refused = async (p: Promise<unknown>, word: string): Promise<void> => {
+      const err = await p.catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      expect((err as Error).message).toContain(word);
+    };
+    const vault = await client.beta.vaults.create({ display_name: 'locations' });
+    const credential = (location?: { header?: boolean; body?: boolean }) =>
+      client.beta.vaults.credentials.create(vault.id, {
+        auth: {
+          type: 'environment_variable',
+          secret_name: `TOKEN_${Math.random().toString(36).slice(2, 8).toUpperCase()}`,
+          secret_value: 'value-of-the-token',
+          networking: { type: 'limited', allowed_hosts: ['api.example.org'] },
+          ...(location ? { injection_location: location } : {}),
+        },
+      });
+    const both = await credential();
+    expect(both.auth).toMatchObject({ injection_location: { header: true, body: true } });
+    const headerOnly = await credential({ header: true });
+    expect(headerOnly.auth).toMatchObject({ injection_location: { header: true, body: false } });
+    await refused(credential({ header: false, body: false }), 'at least one location');
+    await refused(credential({}), 'at least one location');
+    await refused(
+      client.beta.vaults.credentials.update(headerOnly.id, {
+        vault_id: vault.id,
+        auth: { type: 'environment_variable', injection_location: { header: false } },
+      }),
+      'at least one location',
+    );
+    // The refused update changed nothing.
+    expect(
+      (await client.beta.vaults.credentials.retrieve(headerOnly.id, { vault_id: vault.id })).auth,
+    ).toMatchObject({ injection_location: { header: true, body: false } });
   });
 });

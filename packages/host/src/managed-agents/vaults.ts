@@ -75,10 +75,23 @@ function patchMetadata(
  * `body`); a location left out of a given `injection_location` is off, and without one,
  * headers only. Both off is accepted, as the SDK's types allow: the credential is inert.
  */
+/**
+ * Where a credential's value is substituted: both locations when the field is left out, else
+ * those it names (a left-out one is off). One location at least, as Anthropic's API requires.
+ */
 function injectionOf(
   location: { header?: boolean | undefined; body?: boolean | undefined } | undefined,
 ): { header: boolean; body: boolean } {
-  return { header: location ? (location.header ?? false) : true, body: location?.body ?? false };
+  const resolved = {
+    header: location ? (location.header ?? false) : true,
+    body: location ? (location.body ?? false) : true,
+  };
+  if (!resolved.header && !resolved.body)
+    throw new AnthropicApiError(
+      'invalid_request_error',
+      'auth.injection_location: a credential must have at least one location enabled (header or body)',
+    );
+  return resolved;
 }
 
 function view(record: CredentialRecord): Credential {
