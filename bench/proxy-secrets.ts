@@ -14,7 +14,8 @@
  * measurements are repeated against the proxy as WORKCELL_PROXY_ISOLATION=process runs it (a
  * supervisor process forking the proxy process), reported under `process`.
  * Run: npx tsx bench/proxy-secrets.ts (BENCH_REQUESTS, default 2000; BENCH_MB, default 128;
- * BENCH_ROUNDS, default 5).
+ * BENCH_ROUNDS, default 5; BENCH_PROF=<dir> writes a CPU profile of the inline proxy's process
+ * there).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -56,7 +57,19 @@ async function main(): Promise<void> {
     const serverScript = fileURLToPath(new URL('./proxy-secrets-server.ts', import.meta.url));
     const server = spawn(
       process.execPath,
-      ['--import', 'tsx', serverScript, String(port), dir, testCa.caFile, PLACEHOLDER, isolation],
+      [
+        ...(process.env.BENCH_PROF && isolation === 'inline'
+          ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF]
+          : []),
+        '--import',
+        'tsx',
+        serverScript,
+        String(port),
+        dir,
+        testCa.caFile,
+        PLACEHOLDER,
+        isolation,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const { socketPath, caPem } = await new Promise<{ socketPath: string; caPem: string }>(
