@@ -1,13 +1,11 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { STREAM_HIGH_WATER_MARK } from '../net/buffers.js';
 
 /**
  * One listener's keep-alive connections to the model upstreams. Each listener (one container,
  * one workspace) has its own, so no upstream connection ever carries two workspaces' requests:
  * whatever one workspace manages to leave on a connection can only prefix its own next request.
- * A listener re-bound to another workspace starts with fresh connections. Their sockets, and the
- * responses read from them, buffer `STREAM_HIGH_WATER_MARK` bytes.
+ * A listener re-bound to another workspace starts with fresh connections.
  */
 export class UpstreamAgents {
   private readonly agents = new Map<string, HttpAgent>();
@@ -16,9 +14,10 @@ export class UpstreamAgents {
   for(upstream: URL): HttpAgent {
     let agent = this.agents.get(upstream.origin);
     if (!agent) {
-      // The agent hands its options to each socket it creates (`net.connect`, `tls.connect`).
-      const options = { keepAlive: true, highWaterMark: STREAM_HIGH_WATER_MARK };
-      agent = upstream.protocol === 'https:' ? new HttpsAgent(options) : new HttpAgent(options);
+      agent =
+        upstream.protocol === 'https:'
+          ? new HttpsAgent({ keepAlive: true })
+          : new HttpAgent({ keepAlive: true });
       this.agents.set(upstream.origin, agent);
     }
     return agent;

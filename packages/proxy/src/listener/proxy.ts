@@ -18,7 +18,6 @@ import { matchModelRoute } from '../http/targets.js';
 import { UpstreamAgents } from '../http/upstream-agents.js';
 import { BodyBudget } from '../limits/body-budget.js';
 import { DEFAULT_LIMITS, RETRY_AFTER_SECONDS, type ProxyLimits } from '../limits/limits.js';
-import { STREAM_HIGH_WATER_MARK } from '../net/buffers.js';
 import { checkSocketDirectory } from '../net/socket-dir.js';
 import {
   systemBridgeNetworks,
@@ -223,8 +222,6 @@ class SocketListener implements EgressListener {
       headersTimeout: limits.headersTimeoutMs,
       requestTimeout: limits.requestTimeoutMs,
       connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
-      // Every accepted socket, and the requests and responses on it.
-      highWaterMark: STREAM_HIGH_WATER_MARK,
     });
     // One more than the cap, so a request at the cap is seen whole and one past it is refused.
     this.server.maxHeadersCount = limits.maxHeaderCount + 1;
