@@ -14,7 +14,8 @@
  * measurements are repeated against the proxy as WORKCELL_PROXY_ISOLATION=process runs it (a
  * supervisor process forking the proxy process), reported under `process`.
  * Run: npx tsx bench/proxy-secrets.ts (BENCH_REQUESTS, default 2000; BENCH_MB, default 128;
- * BENCH_ROUNDS, default 5).
+ * BENCH_ROUNDS, default 5; BENCH_PROF=<dir> writes a CPU profile of the inline proxy's process
+ * there).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,7 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openTunnel, startTls, TunnelSession } from '../packages/proxy/test/tls-client.js';
 import { makeTestCa } from '../test/support/test-ca.js';
-import { median, percentile, round, streamBytes } from './proxy-support.js';
+import { cpuPerMB, median, percentile, round, streamBytes } from './proxy-support.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
 const TOTAL_BYTES = Number(process.env.BENCH_MB ?? 128) * 1024 * 1024;
@@ -56,7 +57,19 @@ async function main(): Promise<void> {
     const serverScript = fileURLToPath(new URL('./proxy-secrets-server.ts', import.meta.url));
     const server = spawn(
       process.execPath,
-      ['--import', 'tsx', serverScript, String(port), dir, testCa.caFile, PLACEHOLDER, isolation],
+      [
+        ...(process.env.BENCH_PROF && isolation === 'inline'
+          ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF]
+          : []),
+        '--import',
+        'tsx',
+        serverScript,
+        String(port),
+        dir,
+        testCa.caFile,
+        PLACEHOLDER,
+        isolation,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const { socketPath, caPem } = await new Promise<{ socketPath: string; caPem: string }>(
@@ -97,30 +110,45 @@ async function main(): Promise<void> {
       return times;
     };
 
-    const download = async (host: string, withPlaceholder: boolean): Promise<number> => {
+    // The proxy's CPU is read from /proc for the inline proxy (the process one is a grandchild).
+    const proxyPid = isolation === 'inline' ? server.pid : undefined;
+    const download = async (
+      host: string,
+      withPlaceholder: boolean,
+    ): Promise<{ mbps: number; cpuMsPerMB: number | null }> => {
       const s = await session(host);
       try {
-        const t = performance.now();
-        const reply = await s.fetchBytes('/large', withPlaceholder ? headers : {});
-        const seconds = (performance.now() - t) / 1000;
-        if (reply !== TOTAL_BYTES) throw new Error(`got ${reply} bytes`);
-        return TOTAL_BYTES / 1024 / 1024 / seconds;
+        const run = await cpuPerMB(proxyPid, TOTAL_BYTES / 1024 / 1024, async () => {
+          const t = performance.now();
+          const reply = await s.fetchBytes('/large', withPlaceholder ? headers : {});
+          const seconds = (performance.now() - t) / 1000;
+          if (reply !== TOTAL_BYTES) throw new Error(`got ${reply} bytes`);
+          return TOTAL_BYTES / 1024 / 1024 / seconds;
+        });
+        return { mbps: run.result, cpuMsPerMB: run.cpuMsPerMB };
       } finally {
         s.close();
       }
     };
+    const cpuFigure = (runs: { cpuMsPerMB: number | null }[]): number | null =>
+      runs.some((r) => r.cpuMsPerMB === null)
+        ? null
+        : round(median(runs.map((r) => r.cpuMsPerMB ?? 0)));
 
     try {
       const opaque = await latency(plainHost);
       const terminated = await latency(secretHost);
-      const opaqueMbps: number[] = [];
-      const terminatedMbps: number[] = [];
-      const unscrubbedMbps: number[] = [];
+      const opaqueRuns: { mbps: number; cpuMsPerMB: number | null }[] = [];
+      const terminatedRuns: typeof opaqueRuns = [];
+      const unscrubbedRuns: typeof opaqueRuns = [];
       for (let r = 0; r < ROUNDS; r += 1) {
-        opaqueMbps.push(await download(plainHost, false));
-        terminatedMbps.push(await download(secretHost, true));
-        unscrubbedMbps.push(await download(secretHost, false));
+        opaqueRuns.push(await download(plainHost, false));
+        terminatedRuns.push(await download(secretHost, true));
+        unscrubbedRuns.push(await download(secretHost, false));
       }
+      const opaqueMbps = opaqueRuns.map((r) => r.mbps);
+      const terminatedMbps = terminatedRuns.map((r) => r.mbps);
+      const unscrubbedMbps = unscrubbedRuns.map((r) => r.mbps);
       const p50o = percentile(opaque, 50);
       const p50t = percentile(terminated, 50);
       return {
@@ -139,6 +167,13 @@ async function main(): Promise<void> {
           terminatedWithoutSubstitution: round(median(unscrubbedMbps)),
           ratioWithoutSubstitution: round(median(unscrubbedMbps) / median(opaqueMbps)),
           goalRatio: 0.5,
+          // CPU the proxy's process spends per MB (median over rounds; inline proxy only), which
+          // load from other work on the machine moves far less than it moves throughput.
+          proxyCpuMsPerMB: {
+            opaque: cpuFigure(opaqueRuns),
+            terminated: cpuFigure(terminatedRuns),
+            terminatedWithoutSubstitution: cpuFigure(unscrubbedRuns),
+          },
         },
       };
     } finally {

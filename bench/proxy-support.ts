@@ -4,7 +4,7 @@ import type { Writable } from 'node:stream';
  * byte relay on another Unix socket to the same upstream (the baseline: what the egress path
  * costs with no proxy logic at all), and small statistics helpers.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +159,36 @@ export function percentile(values: number[], p: number): number {
 export const median = (values: number[]): number => percentile(values, 50);
 
 export const round = (n: number, digits = 2): number => Number(n.toFixed(digits));
+
+/**
+ * CPU time (user + system) process `pid` has used so far, in ms, from /proc (Linux; null
+ * elsewhere). Load from other work stretches a throughput figure but barely moves this one.
+ */
+export function processCpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    // utime and stime, the 14th and 15th fields of the line, in USER_HZ (100 per second).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
+/** Runs `work` and answers how many ms of CPU process `pid` used meanwhile, per MB moved. */
+export async function cpuPerMB<T>(
+  pid: number | undefined,
+  megabytes: number,
+  work: () => Promise<T>,
+): Promise<{ result: T; cpuMsPerMB: number | null }> {
+  const before = processCpuMs(pid);
+  const result = await work();
+  const after = processCpuMs(pid);
+  return {
+    result,
+    cpuMsPerMB: before === null || after === null ? null : (after - before) / megabytes,
+  };
+}
 
 /** Writes `total` bytes of `chunk` to `res` as fast as the reader takes them, then ends it. */
 export function streamBytes(res: Writable, total: number, chunk: Buffer): void {

@@ -7,15 +7,18 @@
  * WORKCELL_PROXY_ISOLATION=process runs it (a host-side process forking the proxy process, audit
  * records over IPC), reported as `process*` beside the inline figures.
  * Run: npx tsx bench/proxy-throughput.ts (BENCH_MB, default 256; BENCH_ROUNDS, default 7;
- * BENCH_PROF=<dir> writes a CPU profile of the inline proxy's process there).
+ * BENCH_PROF=<dir> writes a CPU profile of the inline proxy's process there). Also reported: the
+ * CPU the inline proxy's process spends per MB on each path, which load from other work on the
+ * machine moves far less than it moves throughput.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { median, round, streamBytes } from './proxy-support.js';
+import { cpuPerMB, median, round, streamBytes } from './proxy-support.js';
 
-const TOTAL_BYTES = Number(process.env.BENCH_MB ?? 256) * 1024 * 1024;
+const MEGABYTES = Number(process.env.BENCH_MB ?? 256);
+const TOTAL_BYTES = MEGABYTES * 1024 * 1024;
 const CHUNK = Buffer.alloc(64 * 1024, 'x');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 
@@ -92,6 +95,9 @@ function tunnel(socketPath: string, target: string): Promise<Socket> {
   });
 }
 
+const cpuFigure = (values: number[]): number | null =>
+  values.some(Number.isNaN) ? null : round(median(values), 2);
+
 async function main(): Promise<void> {
   const upstream = await startStreamingUpstream();
   const serverScript = fileURLToPath(new URL('./proxy-bench-server.ts', import.meta.url));
@@ -143,13 +149,27 @@ async function main(): Promise<void> {
     const processTunnelMBs: number[] = [];
     const routeMBs: number[] = [];
     const tunnelMBs: number[] = [];
+    const rawCpu: number[] = [];
+    const routeCpu: number[] = [];
+    const tunnelCpu: number[] = [];
     for (let i = 0; i < ROUNDS; i += 1) {
-      rawMBs.push(await download({ socketPath: relay.socketPath, path: '/' }));
-      routeMBs.push(
-        await download({ socketPath: proxy.socketPath, path: '/_workcell/anthropic/v1/messages' }),
+      // The relay and the inline proxy share one process, and run one at a time.
+      const rawRun = await cpuPerMB(server.pid, MEGABYTES, () =>
+        download({ socketPath: relay.socketPath, path: '/' }),
       );
+      rawMBs.push(rawRun.result);
+      rawCpu.push(rawRun.cpuMsPerMB ?? NaN);
+      const routeRun = await cpuPerMB(server.pid, MEGABYTES, () =>
+        download({ socketPath: proxy.socketPath, path: '/_workcell/anthropic/v1/messages' }),
+      );
+      routeMBs.push(routeRun.result);
+      routeCpu.push(routeRun.cpuMsPerMB ?? NaN);
       const socket = await tunnel(proxy.socketPath, target);
-      tunnelMBs.push(await download({ createConnection: () => socket, path: '/' }));
+      const tunnelRun = await cpuPerMB(server.pid, MEGABYTES, () =>
+        download({ createConnection: () => socket, path: '/' }),
+      );
+      tunnelMBs.push(tunnelRun.result);
+      tunnelCpu.push(tunnelRun.cpuMsPerMB ?? NaN);
       processRouteMBs.push(
         await download({ socketPath: isolated.proxy, path: '/_workcell/anthropic/v1/messages' }),
       );
@@ -171,6 +191,12 @@ async function main(): Promise<void> {
       // so load from elsewhere on the machine falls on them alike.
       anthropicRouteOverRaw: round(median(routeMBs.map((v, i) => v / (rawMBs[i] ?? v)))),
       connectTunnelOverRaw: round(median(tunnelMBs.map((v, i) => v / (rawMBs[i] ?? v)))),
+      // CPU the inline proxy's process spends per MB (median over rounds; null without /proc).
+      proxyCpuMsPerMB: {
+        rawRelay: cpuFigure(rawCpu),
+        anthropicRoute: cpuFigure(routeCpu),
+        connectTunnel: cpuFigure(tunnelCpu),
+      },
       processAnthropicRouteMBs: round(median(processRouteMBs), 1),
       processConnectTunnelMBs: round(median(processTunnelMBs), 1),
       processAnthropicRouteOverRaw: round(
@@ -186,7 +212,10 @@ async function main(): Promise<void> {
         `CONNECT tunnel ${result.connectTunnelMBs} MB/s = ${result.connectTunnelOverRaw}x ` +
         `a raw relay over the same Unix socket (${result.rawRelayMBs} MB/s; goal >= 0.8); ` +
         `proxy process: Anthropic route ${result.processAnthropicRouteOverRaw}x, ` +
-        `CONNECT tunnel ${result.processConnectTunnelOverRaw}x`,
+        `CONNECT tunnel ${result.processConnectTunnelOverRaw}x; ` +
+        `proxy CPU per MB: relay ${result.proxyCpuMsPerMB.rawRelay} ms, ` +
+        `Anthropic route ${result.proxyCpuMsPerMB.anthropicRoute} ms, ` +
+        `CONNECT tunnel ${result.proxyCpuMsPerMB.connectTunnel} ms`,
     );
   } finally {
     for (const s of [server, isolated.server]) {

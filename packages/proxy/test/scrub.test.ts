@@ -38,6 +38,29 @@ describe('the response scrubber', () => {
     },
   );
 
+  it.each(SCRUBS.map((s) => s.needle.toString()))(
+    'writes back "%s" split in two at every offset, and in three at every pair of offsets',
+    async (value) => {
+      const expectedOf = (text: string): string =>
+        text.replaceAll('real-secret-value', 'wcs_placeholder00').replaceAll('short', 'SHORT');
+      const text = `<${value}>`;
+      const through = async (cuts: number[]): Promise<string> => {
+        const data = Buffer.from(text);
+        const edges = [0, ...cuts, data.length];
+        const chunks = edges.slice(1).map((end, i) => data.subarray(edges[i], end));
+        const out: Buffer[] = [];
+        for await (const c of Readable.from(chunks).pipe(new ScrubStream(SCRUBS)))
+          out.push(c as Buffer);
+        return Buffer.concat(out).toString();
+      };
+      for (let a = 1; a < text.length; a += 1) {
+        expect(await through([a]), `cut at ${a}`).toBe(expectedOf(text));
+        for (let b = a + 1; b < text.length; b += 1)
+          expect(await through([a, b]), `cut at ${a} and ${b}`).toBe(expectedOf(text));
+      }
+    },
+  );
+
   it('passes a body without a value through unchanged, byte for byte', async () => {
     const clean = 'x'.repeat(200_000) + 'real-secret-valu' + 'y'.repeat(10);
     for (const size of [7, 4096, 65_536]) expect(await scrubbed(clean, size)).toBe(clean);

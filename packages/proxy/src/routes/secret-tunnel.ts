@@ -10,7 +10,7 @@ import {
 } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import { TLSSocket, type SecureContext, type TLSSocketOptions } from 'node:tls';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { AuditEntry } from '../audit/audit.js';
 import {
@@ -32,6 +32,7 @@ import {
 } from '../http/responses.js';
 import type { ProxyLimits } from '../limits/limits.js';
 import type { Dialed } from '../net/dial.js';
+import { STREAM_BUFFERING } from '../net/buffers.js';
 import { parseAuthority, TargetRefusal, type Authority } from '../net/host.js';
 import { decideHost } from '../policy/policy.js';
 import { readBody } from '../http/read-body.js';
@@ -215,11 +216,15 @@ export async function interceptTunnel(
 
   client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
   if (head.length > 0) (client as Socket).unshift(head);
-  const tls = new TLSSocket(client as Socket, {
+  // The tunnel's HTTP server has no sockets of its own: its requests and responses buffer what
+  // this socket does.
+  const options: TLSSocketOptions = {
+    ...STREAM_BUFFERING,
     isServer: true,
     secureContext: context,
     ALPNProtocols: ['http/1.1'],
-  });
+  };
+  const tls = new TLSSocket(client as Socket, options);
   const handshake = setTimeout(() => tls.destroy(), interception.handshakeTimeoutMs);
   tls.once('secure', () => clearTimeout(handshake));
   tls.on('error', () => tls.destroy());

@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { STREAM_HIGH_WATER_MARK } from '../net/buffers.js';
 
 /** A value to hide and what to write in its place. */
 export interface Scrub {
@@ -66,7 +67,7 @@ export class ScrubStream extends Transform {
   private carry: Buffer = EMPTY;
 
   constructor(private readonly scrubs: readonly Scrub[]) {
-    super();
+    super({ highWaterMark: STREAM_HIGH_WATER_MARK });
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {

@@ -2,11 +2,13 @@ import { readFile } from 'node:fs/promises';
 import {
   connect as tlsConnect,
   createSecureContext,
+  type ConnectionOptions,
   rootCertificates,
   type SecureContext,
   type TLSSocket,
 } from 'node:tls';
 import { isIP, type Socket } from 'node:net';
+import { STREAM_BUFFERING } from '../net/buffers.js';
 
 /** Where Debian-family systems keep the system trust store as one file. */
 const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
@@ -56,14 +58,16 @@ export function connectUpstreamTls(
   timeoutMs: number,
 ): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const tls = tlsConnect({
+    const options: ConnectionOptions = {
+      ...STREAM_BUFFERING,
       socket,
       host,
       servername: isIP(host) === 0 ? host : undefined,
       secureContext: trust,
       rejectUnauthorized: true,
       ALPNProtocols: ['http/1.1'],
-    });
+    };
+    const tls = tlsConnect(options);
     const timer = setTimeout(() => {
       tls.destroy();
       reject(new UpstreamTlsError(host, port, 'handshake timed out'));
