@@ -179,6 +179,8 @@ export interface ReplicatedCluster {
 /** The port of the master serving `key`, asked of the node on `port`. */
 async function masterOf(port: number, key: string): Promise<number> {
   const redis = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  // A node that just died refuses the connection: the call fails, the caller asks again.
+  redis.on('error', () => undefined);
   try {
     const slot = Number(await redis.cluster('KEYSLOT', key));
     const slots = await redis.cluster('SLOTS');
@@ -319,7 +321,11 @@ export async function startReplicatedCluster(): Promise<ReplicatedCluster> {
       // Until a replica serves the slot, the cluster refuses it.
       const deadline = Date.now() + 30_000;
       for (;;) {
-        const served = await masterOf(alive[0], key).catch(() => master);
+        const asked = [...children.entries()].find(
+          ([, c]) => c.exitCode === null && c.signalCode === null,
+        );
+        if (!asked) throw new Error('no cluster node is alive');
+        const served = await masterOf(asked[0], key).catch(() => master);
         if (served !== master && (await allOk([served]))) break;
         if (Date.now() > deadline) throw new Error(`no replica of ${master} was promoted`);
         await sleep(100);
