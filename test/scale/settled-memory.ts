@@ -8,6 +8,19 @@ import type { ChildHost } from '../orchestrator/child-host.js';
  */
 export const INSPECTABLE_ENV = { NODE_OPTIONS: '--inspect=127.0.0.1:0' };
 
+/** Each inspectable host's inspector address, read while its first lines are still kept. */
+const inspectors = new WeakMap<ChildHost, string>();
+
+/**
+ * Reads the inspector address a host started with `INSPECTABLE_ENV` printed; call it right
+ * after the host starts (a busy host's kept stderr drops its first lines).
+ */
+export function rememberInspector(host: ChildHost): void {
+  const url = /Debugger listening on (ws:\/\/\S+)/.exec(host.stderr())?.[1];
+  if (!url) throw new Error('the host was not started with its inspector');
+  inspectors.set(host, url);
+}
+
 /** A host's memory once a full garbage collection has run: V8 heap in use and resident set. */
 export interface SettledMemory {
   heapUsedKb: number;
@@ -22,14 +35,15 @@ function rssKb(pid: number): number {
 }
 
 /**
- * Forces full garbage collections in a host started with `INSPECTABLE_ENV` (through its
+ * Forces full garbage collections in a host started with `INSPECTABLE_ENV` whose inspector
+ * was remembered (`rememberInspector`) (through its
  * inspector: `HeapProfiler.collectGarbage`), then reads its heap in use and resident set, so
  * garbage not yet collected does not count as growth.
  */
 export async function settledMemory(host: ChildHost): Promise<SettledMemory> {
-  const url = /Debugger listening on (ws:\/\/\S+)/.exec(host.stderr())?.[1];
+  const url = inspectors.get(host);
   const pid = host.child.pid;
-  if (!url || pid === undefined) throw new Error('the host was not started with its inspector');
+  if (!url || pid === undefined) throw new Error('no inspector remembered for the host');
   const ws = new WebSocket(url);
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());

@@ -8,7 +8,12 @@ import { startS3rver, type LocalS3 } from '../support/local-s3.js';
 import { startReplicatedCluster, type ReplicatedCluster } from '../support/redis-cluster.js';
 import type { SseEvent } from '../support/sse.js';
 import { startScaleHosts, type ScaleHost, type ScaleHosts } from './hosts.js';
-import { INSPECTABLE_ENV, settledMemory, type SettledMemory } from './settled-memory.js';
+import {
+  INSPECTABLE_ENV,
+  rememberInspector,
+  settledMemory,
+  type SettledMemory,
+} from './settled-memory.js';
 
 /**
  * How long conversations keep sending (default 100 s; `WORKCELL_SOAK_MS` runs a longer soak on
@@ -87,6 +92,13 @@ describe('soak: conversations through deploys, crashes and a Redis failover', ()
       env: { WORKCELL_GC_INTERVAL_MS: '3600000', ...INSPECTABLE_ENV },
     });
     const hosts = set;
+    for (const h of hosts.hosts) rememberInspector(h.process);
+    /** Starts a host again and remembers its inspector. */
+    const restart = async (name: string): Promise<ScaleHost> => {
+      const h = await hosts.restart(name);
+      rememberInspector(h.process);
+      return h;
+    };
     const token = hosts.token;
     /** Hosts answering now, by name; a host being restarted is absent. */
     const live = new Map<string, ScaleHost>(hosts.hosts.map((h) => [h.name, h]));
@@ -182,13 +194,13 @@ describe('soak: conversations through deploys, crashes and a Redis failover', ()
       const a = live.get('a');
       live.delete('a');
       await a?.process.stop();
-      live.set('a', await hosts.restart('a'));
+      live.set('a', await restart('a'));
 
       await at(0.35);
       const b = live.get('b');
       live.delete('b');
       await b?.process.kill9();
-      live.set('b', await hosts.restart('b'));
+      live.set('b', await restart('b'));
 
       await at(0.5);
       for (const h of live.values()) settled.mid.set(h.name, await settledMemory(h.process));
