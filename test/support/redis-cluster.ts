@@ -141,6 +141,9 @@ function spawnNode(port: number, nodeDir: string): ChildProcess {
       '',
       '--appendonly',
       'no',
+      // A replica's first full sync starts at once instead of after the default 5 s delay.
+      '--repl-diskless-sync-delay',
+      '0',
       '--dir',
       nodeDir,
       '--logfile',
@@ -158,8 +161,16 @@ function spawnNode(port: number, nodeDir: string): ChildProcess {
 export interface ReplicatedCluster {
   readonly url: string;
   readonly ports: number[];
-  /** Kills the master of `key`'s slot; answers its port. */
+  /** Kills the master of `key`'s slot and waits until its replica serves it; answers its port. */
   killMasterOf(key: string): Promise<number>;
+  /**
+   * Stops the replication stream from the master of `key`'s slot to its replica (an iptables
+   * rule dropping the master's packets on that one connection), so writes the master
+   * acknowledges from now on never reach the replica: killing the master then loses them, as an
+   * asynchronous replica that lagged behind would (lift the cut only once a replica is promoted: the dead master's kernel
+   * still sends what it held). Answers a function that lifts the rule.
+   */
+  cutReplicationOf(key: string): Promise<() => void>;
   /** Waits until every slot is served again (a replica promoted). */
   waitHealthy(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -168,6 +179,8 @@ export interface ReplicatedCluster {
 /** The port of the master serving `key`, asked of the node on `port`. */
 async function masterOf(port: number, key: string): Promise<number> {
   const redis = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  // A node that just died refuses the connection: the call fails, the caller asks again.
+  redis.on('error', () => undefined);
   try {
     const slot = Number(await redis.cluster('KEYSLOT', key));
     const slots = await redis.cluster('SLOTS');
@@ -180,6 +193,51 @@ async function masterOf(port: number, key: string): Promise<number> {
   }
 }
 
+/** The local port of the replication connection each replica of the master on `port` holds. */
+async function replicaLinkPorts(port: number): Promise<number[]> {
+  const redis = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  try {
+    const list = String(await redis.call('CLIENT', 'LIST', 'TYPE', 'replica'));
+    return [...list.matchAll(/addr=127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * Waits until every replica among `ports` finished its first sync with its master: a replica
+ * that has not is never promoted, so killing its master would leave its slots unserved.
+ */
+async function replicasInSync(ports: number[], deadline: number): Promise<void> {
+  const linkStatus = async (port: number): Promise<string> => {
+    const redis = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+    try {
+      const info = await redis.info('replication');
+      if (/role:master/.test(info)) return 'master';
+      return /master_link_status:(\w+)/.exec(info)?.[1] ?? 'unknown';
+    } finally {
+      redis.disconnect();
+    }
+  };
+  for (;;) {
+    const states = await Promise.all(ports.map(linkStatus));
+    if (states.every((s) => s === 'master' || s === 'up')) return;
+    if (Date.now() > deadline) throw new Error(`replicas not in sync: ${states.join(',')}`);
+    await sleep(100);
+  }
+}
+
+/** Adds (`-I`) or deletes (`-D`) the rule dropping the master's packets to one replica link. */
+function dropRule(op: '-I' | '-D', masterPort: number, linkPort: number): void {
+  const rule = ['INPUT', '-p', 'tcp', '-s', '127.0.0.1', '--sport', String(masterPort)];
+  const done = spawnSync(
+    'iptables',
+    [op, ...rule, '-d', '127.0.0.1', '--dport', String(linkPort), '-j', 'DROP'],
+    { encoding: 'utf8', timeout: 10_000 },
+  );
+  if (done.status !== 0) throw new Error(`iptables ${op} failed: ${done.stderr}`);
+}
+
 export async function startReplicatedCluster(): Promise<ReplicatedCluster> {
   const ports: number[] = [];
   while (ports.length < 6) {
@@ -189,7 +247,9 @@ export async function startReplicatedCluster(): Promise<ReplicatedCluster> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'workcell-redis-replicated-'));
   const children = new Map<number, ChildProcess>();
+  const cuts: (() => void)[] = [];
   const stop = async (): Promise<void> => {
+    for (const lift of cuts.splice(0)) lift();
     for (const child of children.values()) child.kill('SIGKILL');
     await sleep(100);
     rmSync(dir, { recursive: true, force: true });
@@ -232,6 +292,7 @@ export async function startReplicatedCluster(): Promise<ReplicatedCluster> {
     if (created.status !== 0)
       throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
     await healthy(30_000);
+    await replicasInSync(ports, deadline + 30_000);
     const probe = new Cluster(ports.map((port) => ({ host: '127.0.0.1', port })));
     try {
       await probe.set('workcell-test:cluster-probe', '1');
@@ -257,7 +318,37 @@ export async function startReplicatedCluster(): Promise<ReplicatedCluster> {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGKILL');
       await exited;
+      // Until a replica serves the slot, the cluster refuses it.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const asked = [...children.entries()].find(
+          ([, c]) => c.exitCode === null && c.signalCode === null,
+        );
+        if (!asked) throw new Error('no cluster node is alive');
+        const served = await masterOf(asked[0], key).catch(() => master);
+        if (served !== master && (await allOk([served]))) break;
+        if (Date.now() > deadline) throw new Error(`no replica of ${master} was promoted`);
+        await sleep(100);
+      }
       return master;
+    },
+    async cutReplicationOf(key) {
+      const alive = [...children.entries()].find(
+        ([, c]) => c.exitCode === null && c.signalCode === null,
+      );
+      if (!alive) throw new Error('no cluster node is alive');
+      const master = await masterOf(alive[0], key);
+      const links = await replicaLinkPorts(master);
+      if (links.length === 0) throw new Error(`the master on ${master} has no replica`);
+      for (const link of links) dropRule('-I', master, link);
+      let lifted = false;
+      const lift = (): void => {
+        if (lifted) return;
+        lifted = true;
+        for (const link of links) dropRule('-D', master, link);
+      };
+      cuts.push(lift);
+      return lift;
     },
     waitHealthy: (timeoutMs = 20_000) => healthy(timeoutMs),
     stop,

@@ -229,9 +229,11 @@ export class GarbageCollector {
       report.removed.push({ id: record.id, reason });
     };
 
-    if (await this.superseded(record)) {
-      // Its files are not synced out: the workspace's newer container holds the newer files.
-      await remove(SUPERSEDABLE, 'superseded: its workspace moved to another container');
+    const left = await this.superseded(record);
+    if (left) {
+      // Its files are not synced out: the workspace's newer container holds the newer files, or
+      // the workspace is gone.
+      await remove(SUPERSEDABLE, left);
       return;
     }
 
@@ -298,19 +300,24 @@ export class GarbageCollector {
   }
 
   /**
-   * A container whose workspace now names another container (another host took the workspace
-   * over while this one's host was down or missed the message to remove it), past the grace
-   * period in which an acquire sets the assignment. A `running` one is superseded only once no
-   * live host listens on its egress socket.
+   * Why a container of a workspace is left behind, past the grace period in which an acquire
+   * sets the assignment, or null when it is not: the workspace names another container (another
+   * host took the workspace over while this one's host was down or missed the message to remove
+   * it), or no container at all while this one is not running (the workspace moved and was then
+   * deleted: nothing will use it again). A `running` one is superseded only once no live host
+   * listens on its egress socket.
    */
-  private async superseded(record: ContainerRecord): Promise<boolean> {
+  private async superseded(record: ContainerRecord): Promise<string | null> {
     const { state, settings, slots } = this.deps;
-    if (!record.workspaceId || !SUPERSEDABLE.includes(record.state)) return false;
-    if (this.now() - record.stateChangedAt < settings.graceMs) return false;
+    if (!record.workspaceId || !SUPERSEDABLE.includes(record.state)) return null;
+    if (this.now() - record.stateChangedAt < settings.graceMs) return null;
     const current = await state.getAssignment(record.workspaceId);
-    if (current === null || current === record.id) return false;
-    if (record.state !== 'running') return true;
-    return !(await socketListening(slots.slot(record.slotId).egressSocket));
+    if (current === record.id) return null;
+    if (current === null)
+      return record.state === 'running' ? null : 'orphaned: its workspace names no container';
+    const moved = 'superseded: its workspace moved to another container';
+    if (record.state !== 'running') return moved;
+    return (await socketListening(slots.slot(record.slotId).egressSocket)) ? null : moved;
   }
 
   /** A `warm` record the pool has not listed for a whole grace period. */

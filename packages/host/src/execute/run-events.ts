@@ -16,6 +16,12 @@ import { systemClock, type Clock, type Timer } from '../time/clock.js';
  */
 export const MAX_UNBUFFERED_EVENTS = 10_000;
 
+/**
+ * How many times one event's write rewrites the events a buffer lost (each a failover) before it
+ * gives up on buffering the run.
+ */
+const MAX_BUFFER_REPAIRS = 3;
+
 /** How long a finished run's events stay in the StateStore buffer. */
 export const EVENT_BUFFER_TTL_MS = 3_600_000;
 
@@ -288,7 +294,7 @@ export class RunEventLog {
     try {
       for (let event = run.unbuffered.shift(); event; event = run.unbuffered.shift()) {
         const e = event;
-        const write = (): Promise<void> => this.appendOnce(runId, e);
+        const write = (): Promise<void> => this.appendOnce(runId, run, e);
         try {
           if (this.options.retry)
             await untilStored(this.options.retry, 'stateStore', 'run event', write);
@@ -304,17 +310,46 @@ export class RunEventLog {
   }
 
   /**
-   * Appends one event; an event the buffer already holds (a write that timed out yet landed)
-   * counts as appended.
+   * Appends one event. An event the buffer already holds (a write that timed out yet landed)
+   * counts as appended. A buffer behind the run lost events it had acknowledged (a Redis
+   * failover promoted a replica that had not received them yet): they are written again from
+   * memory, in order, then this one.
    */
-  private async appendOnce(runId: string, event: BufferedEvent): Promise<void> {
+  private async appendOnce(runId: string, run: LiveRun, event: BufferedEvent): Promise<void> {
+    let repairs = 0;
+    for (let seq = event.seq; seq <= event.seq;) {
+      const next = seq === event.seq ? event : run.events[seq - 1];
+      if (next?.seq !== seq) throw new Error(`run ${runId}: event ${seq} is not in memory`);
+      const lastSeq = await this.tryAppend(runId, next);
+      if (lastSeq === null) seq += 1;
+      else if (lastSeq >= seq) seq = lastSeq + 1;
+      else {
+        repairs += 1;
+        if (repairs > MAX_BUFFER_REPAIRS) {
+          throw new WorkcellError(
+            'conflict',
+            `run ${runId}: the buffer keeps falling behind (last ${lastSeq})`,
+            { runId, seq, lastSeq },
+          );
+        }
+        this.options.logger.warn(
+          { runId, seq: event.seq, lastSeq },
+          'the run buffer lost events it had acknowledged; writing them again',
+        );
+        seq = lastSeq + 1;
+      }
+    }
+  }
+
+  /** Appends one event: null when appended, else the buffer's last seq (a conflict). */
+  private async tryAppend(runId: string, event: BufferedEvent): Promise<number | null> {
     try {
       await this.state.appendRunEvent(runId, event);
+      return null;
     } catch (err) {
       const last = err instanceof WorkcellError ? err.details?.lastSeq : undefined;
-      if (err instanceof WorkcellError && err.code === 'conflict' && typeof last === 'number') {
-        if (last >= event.seq) return;
-      }
+      if (err instanceof WorkcellError && err.code === 'conflict' && typeof last === 'number')
+        return last;
       throw err;
     }
   }

@@ -170,6 +170,24 @@ describe('GarbageCollector', () => {
     expect(await r.state.getAssignment('ws1')).toBe('container-on-another-host');
   });
 
+  it('removes, without syncing it out, a container whose workspace names no container any more (moved, then deleted, while its host was away)', async () => {
+    r = rig();
+    const sync = new RecordingSync();
+    const got = await idleContainer(r, 'ws1');
+    // Another host took the workspace over; then the workspace was deleted there.
+    await r.state.clearAssignment('ws1', got.record.id);
+    const gc = collector(r, sync);
+
+    r.clock.advance(SETTINGS.graceMs - 1);
+    expect((await gc.runOnce()).removed).toEqual([]);
+    r.clock.advance(1);
+    expect((await gc.runOnce()).removed).toEqual([
+      { id: got.record.id, reason: 'orphaned: its workspace names no container' },
+    ]);
+    expect(sync.outs).toEqual([]);
+    expect(r.runtime.containers.has(got.record.id)).toBe(false);
+  });
+
   it('removes failed containers and warm ones that stopped', async () => {
     r = rig();
     const failed = await r.orchestrator.acquire('t1', 'ws1');

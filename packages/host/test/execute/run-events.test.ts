@@ -110,4 +110,49 @@ describe('RunEventLog', () => {
     log.append('r1', 'message', {});
     expect((await log.read('r1', 0)).length).toBe(2);
   });
+
+  it('writes again the events a buffer lost after acknowledging them (a failover), so the buffer ends whole and other hosts follow to the end', async () => {
+    const store = new ForgetfulStore();
+    const log = new RunEventLog(store, { logger });
+    log.open('r1');
+    for (let i = 0; i < 6; i += 1) log.append('r1', 'message', { i });
+    await log.flushed('r1');
+    await store.forgetAfter('r1', 2);
+    const other = new RunEventLog(store, { logger, pollMs: 5 });
+    const followed = take(other.follow('r1', 0, new AbortController().signal, never));
+    log.append('r1', 'message', { i: 6 });
+    await log.flushed('r1');
+    await store.forgetAfter('r1', 0);
+    await log.end('r1', 'run.completed', {}, async () => undefined);
+
+    const buffered = await store.readRunEvents('r1', 0);
+    expect(buffered.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(buffered.map((e) => e.data)).toEqual((await log.read('r1', 0)).map((e) => e.data));
+    expect(await followed).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
 });
+
+/** A state store whose run buffers can lose their newest events, as a failed-over Redis does. */
+class ForgetfulStore extends MemoryStateStore {
+  private buffers = new MemoryStateStore();
+
+  /** Keeps `runId`'s first `keep` events and loses the rest. */
+  async forgetAfter(runId: string, keep: number): Promise<void> {
+    const kept = new MemoryStateStore();
+    for (const e of await this.buffers.readRunEvents(runId, 0, keep))
+      await kept.appendRunEvent(runId, e);
+    this.buffers = kept;
+  }
+
+  override appendRunEvent(runId: string, event: BufferedEvent): Promise<void> {
+    return this.buffers.appendRunEvent(runId, event);
+  }
+
+  override readRunEvents(runId: string, afterSeq: number, limit?: number) {
+    return this.buffers.readRunEvents(runId, afterSeq, limit);
+  }
+
+  override lastRunEventSeq(runId: string): Promise<number> {
+    return this.buffers.lastRunEventSeq(runId);
+  }
+}
