@@ -229,10 +229,9 @@ export class Run {
         const ran = await this.runOnAgent(acquired);
         outcome = ran.outcome;
         sessionId = ran.sessionId;
-        // A run handed over keeps its agent busy on purpose: nothing to wait for.
         keep =
           ran.container === 'keep' ||
-          (ran.container === 'keep-if-idle' && !this.handingOver && (await this.settles(acquired)));
+          (ran.container === 'keep-if-idle' && (await this.settles(acquired)));
       }
     } catch (err) {
       outcome = {
