@@ -32,6 +32,7 @@ interface LogLine {
   recordMs?: number;
   startMs?: number;
   healthMs?: number;
+  reason?: string | null;
 }
 
 /** The steps of the cold path, in order, as table rows. */
@@ -58,6 +59,8 @@ async function main(): Promise<void> {
   const mock = await startMockModel();
   const token = `tok_${randomBytes(16).toString('hex')}`;
   const lines: string[] = [];
+  /** Per run: whether its turn went to a ready Claude Code process, or why not. */
+  const readyUse: string[] = [];
   const config = resolveConfig({
     port: 0,
     dataDir,
@@ -142,6 +145,9 @@ async function main(): Promise<void> {
         }
       }
       const logs = lines.map((l) => JSON.parse(l) as LogLine);
+      const turn = logs.find((l) => l.msg.startsWith('the turn '));
+      if (turn)
+        readyUse.push(turn.msg.includes('ready') ? 'ready' : `fresh (${turn.reason ?? '?'})`);
       const acquired = logs.find((l) => l.msg === 'container acquired');
       const started = logs.find((l) => l.msg === 'container start timings');
       const syncIn = (await syncMs('in')) - syncBefore.in;
@@ -214,6 +220,7 @@ async function main(): Promise<void> {
     `cold first message ${result.coldFirstMessageMs} ms (median of ${runs}) = ${result.ratioToBareDockerRun}x a bare docker run (${result.bareDockerRunMs} ms); ` +
       `container ${result.breakdownMs.containerAcquire} ms, first SDK message at ${result.breakdownMs.toFirstSdkMessage} ms, result at ${result.breakdownMs.toResult} ms`,
   );
+  console.log(`the turns' Claude Code process: ${readyUse.join(', ')}`);
 }
 
 await main();
