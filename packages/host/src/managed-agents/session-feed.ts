@@ -15,6 +15,21 @@ function feedName(sessionId: string): string {
   return `session:${sessionId}`;
 }
 
+/**
+ * A feed entry's event; null for an entry that is not one (damaged in the store): a stream skips
+ * it, and a host carrying a turn on publishes its event again.
+ */
+function feedEvent(data: string): SessionEvent | null {
+  try {
+    const event = JSON.parse(data) as Partial<SessionEvent> | null;
+    return event && typeof event === 'object' && typeof event.id === 'string'
+      ? (event as SessionEvent)
+      : null;
+  } catch {
+    return null;
+  }
+}
+
 function lastSeqOf(err: unknown): number | null {
   if (!(err instanceof WorkcellError) || err.code !== 'conflict') return null;
   const last = err.details?.lastSeq;
@@ -102,7 +117,12 @@ export class SessionFeed {
   async publishedIds(sessionId: string): Promise<Set<string>> {
     await this.chains.get(sessionId);
     const events = await this.deps.state.readRunEvents(feedName(sessionId), 0);
-    return new Set(events.map((e) => (JSON.parse(e.data) as SessionEvent).id));
+    const ids = new Set<string>();
+    for (const e of events) {
+      const event = feedEvent(e.data);
+      if (event) ids.add(event.id);
+    }
+    return ids;
   }
 
   /**
@@ -134,7 +154,8 @@ export class SessionFeed {
         const events: SessionEvent[] = [];
         for (const e of batch) {
           last = e.seq;
-          events.push(JSON.parse(e.data) as SessionEvent);
+          const event = feedEvent(e.data);
+          if (event) events.push(event);
         }
         yield events;
       }

@@ -49,6 +49,13 @@ describe('a session feed shared by several hosts', () => {
     void b.append('s3', event('from-b-2'));
     expect(await b.publishedIds('s3')).toEqual(new Set(['from-a', 'from-b-1', 'from-b-2']));
     expect(await a.publishedIds('nothing-yet')).toEqual(new Set());
+    // A damaged entry in the store names no event; the others still count.
+    await state.appendRunEvent('session:s3', { seq: 4, event: 'message', data: '{not json' });
+    await state.appendRunEvent('session:s3', { seq: 5, event: 'message', data: 'null' });
+    await a.append('s3', event('after-damage'));
+    expect(await a.publishedIds('s3')).toEqual(
+      new Set(['from-a', 'from-b-1', 'from-b-2', 'after-damage']),
+    );
   });
 
   it("a follower on one host sees another host's events after the tail it started from", async () => {
@@ -65,6 +72,8 @@ describe('a session feed shared by several hosts', () => {
         }
     })();
     await a.append('s2', event('one'));
+    // A damaged entry in the store is skipped, not the end of the stream.
+    await state.appendRunEvent('session:s2', { seq: 3, event: 'message', data: '{not json' });
     await b.append('s2', event('two'));
     await following;
     expect(seen).toEqual(['one', 'two']);
