@@ -54,29 +54,36 @@ describe('Managed Agents vault credentials injected into request bodies', () => 
     ca?.remove();
   });
 
-  it('the upstream receives the value in the body; the container sees only the placeholder', async () => {
+  /**
+   * A session whose environment reaches the upstream and whose vault holds the token as
+   * `FORM_TOKEN`, substituted where `injection` says (checked as stored).
+   */
+  async function sessionWithToken(
+    name: string,
+    injection: { header?: boolean; body?: boolean },
+  ): Promise<{ client: Anthropic; session: { id: string } }> {
     const client = sdkFor(host, host.token);
     const environment = await client.beta.environments.create({
-      name: 'body',
+      name,
       config: {
         type: 'cloud',
         networking: { type: 'limited', allowed_hosts: [`localhost:${port}`] },
       },
     });
-    const vault = await client.beta.vaults.create({ display_name: 'body secrets' });
+    const vault = await client.beta.vaults.create({ display_name: `${name} secrets` });
     const credential = await client.beta.vaults.credentials.create(vault.id, {
-      display_name: 'form token',
+      display_name: `${name} token`,
       auth: {
         type: 'environment_variable',
         secret_name: 'FORM_TOKEN',
         secret_value: value,
         networking: { type: 'limited', allowed_hosts: ['localhost'] },
-        injection_location: { body: true },
+        injection_location: injection,
       },
     });
-    expect(credential.auth).toMatchObject({ injection_location: { body: true } });
+    expect(credential.auth).toMatchObject({ injection_location: injection });
     const agent = await client.beta.agents.create({
-      name: 'body',
+      name,
       model: 'claude-sonnet-4-6',
       tools: [{ type: 'agent_toolset_20260401' }],
     });
@@ -85,6 +92,11 @@ describe('Managed Agents vault credentials injected into request bodies', () => 
       environment_id: environment.id,
       vault_ids: [vault.id],
     });
+    return { client, session };
+  }
+
+  it('the upstream receives the value in the body; the container sees only the placeholder', async () => {
+    const { client, session } = await sessionWithToken('body', { body: true });
 
     const command = [
       'unset NO_PROXY no_proxy',
@@ -115,36 +127,7 @@ describe('Managed Agents vault credentials injected into request bodies', () => 
   });
 
   it('with injection_location.header false, the placeholder in a header reaches the host as it stands, never the value', async () => {
-    const client = sdkFor(host, host.token);
-    const environment = await client.beta.environments.create({
-      name: 'body-only',
-      config: {
-        type: 'cloud',
-        networking: { type: 'limited', allowed_hosts: [`localhost:${port}`] },
-      },
-    });
-    const vault = await client.beta.vaults.create({ display_name: 'body-only secrets' });
-    const credential = await client.beta.vaults.credentials.create(vault.id, {
-      display_name: 'body-only token',
-      auth: {
-        type: 'environment_variable',
-        secret_name: 'FORM_TOKEN',
-        secret_value: value,
-        networking: { type: 'limited', allowed_hosts: ['localhost'] },
-        injection_location: { header: false, body: true },
-      },
-    });
-    expect(credential.auth).toMatchObject({ injection_location: { header: false, body: true } });
-    const agent = await client.beta.agents.create({
-      name: 'body-only',
-      model: 'claude-sonnet-4-6',
-      tools: [{ type: 'agent_toolset_20260401' }],
-    });
-    const session = await client.beta.sessions.create({
-      agent: agent.id,
-      environment_id: environment.id,
-      vault_ids: [vault.id],
-    });
+    const { client, session } = await sessionWithToken('body-only', { header: false, body: true });
     bodies.length = 0;
     tokenHeaders.length = 0;
 
