@@ -1,8 +1,9 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { BetaManagedAgentsStreamSessionEvents } from '@anthropic-ai/sdk/resources/beta/sessions/events';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startScaleHosts, type ScaleHost, type ScaleHosts } from '../scale/hosts.js';
-import { sdkFor, userText } from './support.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ScaleHost, ScaleHosts } from '../scale/hosts.js';
+import { userText } from './support.js';
+import { hostLogs, startTwoHosts } from './two-hosts.js';
 
 type StreamEvent = BetaManagedAgentsStreamSessionEvents;
 
@@ -22,22 +23,12 @@ const textOf = (e: StreamEvent): string => JSON.stringify(e);
 describe('Managed Agents session whose turn outlives its host', () => {
   let set: ScaleHosts;
   let a: ScaleHost;
-  let b: ScaleHost;
   let onA: Anthropic;
   let onB: Anthropic;
-  const logs = (): string =>
-    set.hosts.map((h) => `--- ${h.name}\n${h.process.stderr().slice(-6000)}`).join('\n');
+  const logs = (): string => hostLogs(set, 6000);
 
   beforeAll(async () => {
-    set = await startScaleHosts({
-      names: ['a', 'b'],
-      redisUrl: inject('redisUrl'),
-      s3Endpoint: inject('s3Endpoint'),
-      s3Bucket: inject('s3Bucket'),
-    });
-    [a, b] = set.hosts as [ScaleHost, ScaleHost];
-    onA = sdkFor(a, set.token);
-    onB = sdkFor(b, set.token);
+    ({ set, a, onA, onB } = await startTwoHosts());
   }, 180_000);
 
   afterAll(async () => {

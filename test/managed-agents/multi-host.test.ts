@@ -1,8 +1,9 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { BetaManagedAgentsStreamSessionEvents } from '@anthropic-ai/sdk/resources/beta/sessions/events';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startScaleHosts, type ScaleHost, type ScaleHosts } from '../scale/hosts.js';
-import { sdkFor, userText } from './support.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ScaleHost, ScaleHosts } from '../scale/hosts.js';
+import { userText } from './support.js';
+import { hostLogs, startTwoHosts } from './two-hosts.js';
 
 type StreamEvent = BetaManagedAgentsStreamSessionEvents;
 
@@ -52,24 +53,14 @@ const ids = (events: Array<{ event: StreamEvent }>): string[] => events.map((e) 
 describe('Managed Agents sessions across hosts', () => {
   let set: ScaleHosts;
   let a: ScaleHost;
-  let b: ScaleHost;
   let onA: Anthropic;
   let onB: Anthropic;
   let agentId: string;
   let environmentId: string;
-  const logs = (): string =>
-    set.hosts.map((h) => `--- ${h.name}\n${h.process.stderr().slice(-3000)}`).join('\n');
+  const logs = (): string => hostLogs(set, 3000);
 
   beforeAll(async () => {
-    set = await startScaleHosts({
-      names: ['a', 'b'],
-      redisUrl: inject('redisUrl'),
-      s3Endpoint: inject('s3Endpoint'),
-      s3Bucket: inject('s3Bucket'),
-    });
-    [a, b] = set.hosts as [ScaleHost, ScaleHost];
-    onA = sdkFor(a, set.token);
-    onB = sdkFor(b, set.token);
+    ({ set, a, onA, onB } = await startTwoHosts());
     agentId = (
       await onA.beta.agents.create({
         name: 'across hosts',
